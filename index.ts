@@ -1,0 +1,411 @@
+// FlowProxy staging on Azure: one FlowProxy VM (HAProxy in front of FlowProxy) per region of the
+// region table, an internal-only BuilderHub VM in the first region, VNet peering between all
+// regions and the private DNS zone flowproxy.internal that ties them together.
+import * as pulumi from "@pulumi/pulumi";
+import * as pulumiConfig from "@pulumi/pulumi/runtime/config";
+import * as random from "@pulumi/random";
+import * as compute from "@pulumi/azure-native/compute";
+import * as network from "@pulumi/azure-native/network";
+import * as privatedns from "@pulumi/azure-native/privatedns";
+import * as resources from "@pulumi/azure-native/resources";
+import { ConfigError, PROJECT, Region, Settings, envValue, loadSettings } from "./lib/config";
+import { Role, ScriptVariable, forceUpdateTag, readRoleSources, renderScript, toBase64 } from "./lib/provision";
+import { signerAddress } from "./lib/signer";
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: read and validated in full before any resource is declared.
+
+function readSettings(): Settings {
+  const config = new pulumi.Config(PROJECT);
+  // isConfigSecret is how the SDK itself tells secret keys apart; it is not in the public typings.
+  const { isConfigSecret } = pulumiConfig as unknown as { isConfigSecret(key: string): boolean };
+  try {
+    return loadSettings({ get: (key) => config.get(key), isSecret: (key) => isConfigSecret(`${PROJECT}:${key}`) }, __dirname);
+  } catch (err) {
+    // RunError ends the program with its message alone, without a stack trace.
+    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+    throw err;
+  }
+}
+
+const settings = readSettings();
+
+const DNS_ZONE = "flowproxy.internal";
+const BUILDERHUB_VM = "vm-builderhub";
+const MOCKHUB_PORT = 3000;
+// HAProxy's TLS frontend for system orderflow; BuilderHub hands it to peers.
+const SYSTEM_PORT = 5544;
+// The only place the BuilderHub address is written: registration and flowproxy.env both use it.
+const BUILDERHUB_ENDPOINT = `http://builderhub.${DNS_ZONE}:${MOCKHUB_PORT}`;
+const UBUNTU_2204 = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" };
+const tags = { project: PROJECT, stack: pulumi.getStack() };
+
+// ---------------------------------------------------------------------------------------------
+// Networks: a resource group, VNet and subnet per region.
+
+interface RegionNetwork {
+  region: Region;
+  resourceGroup: resources.ResourceGroup;
+  vnet: network.VirtualNetwork;
+  subnet: network.Subnet;
+}
+
+function regionNetwork(region: Region): RegionNetwork {
+  const resourceGroup = new resources.ResourceGroup(`rg-${region.location}`, { location: region.location, tags });
+  // Subnets and peerings are separate resources and never listed inline, so updating the VNet
+  // cannot remove them.
+  const vnet = new network.VirtualNetwork(`vnet-${region.location}`, {
+    resourceGroupName: resourceGroup.name,
+    location: region.location,
+    addressSpace: { addressPrefixes: [region.vnetCidr] },
+    tags,
+  });
+  const subnet = new network.Subnet(`subnet-${region.location}`, {
+    resourceGroupName: resourceGroup.name,
+    virtualNetworkName: vnet.name,
+    addressPrefix: region.subnetCidr,
+  });
+  return { region, resourceGroup, vnet, subnet };
+}
+
+const networks = settings.regions.map(regionNetwork);
+const hubNetwork = networks[0];
+
+// ---------------------------------------------------------------------------------------------
+// Firewalls. Rules are inline only: no standalone SecurityRule exists for these NSGs.
+
+type Rule = { name: string; priority: number; protocol: string; port: string; source: string };
+
+function firewall(name: string, net: RegionNetwork, rules: Rule[]): network.NetworkSecurityGroup {
+  return new network.NetworkSecurityGroup(name, {
+    resourceGroupName: net.resourceGroup.name,
+    location: net.region.location,
+    securityRules: rules.map((r) => ({
+      name: r.name,
+      priority: r.priority,
+      direction: "Inbound",
+      access: "Allow",
+      protocol: r.protocol,
+      sourceAddressPrefix: r.source,
+      sourcePortRange: "*",
+      destinationAddressPrefix: "*",
+      destinationPortRange: r.port,
+    })),
+    tags,
+  });
+}
+
+/** The NSG of a FlowProxy VM: SSH from allowedSshCidr, orderflow from anywhere, ping from peers. */
+function flowProxyFirewall(net: RegionNetwork): network.NetworkSecurityGroup {
+  const peers = networks.filter((other) => other !== net);
+  return firewall(`nsg-${net.region.location}`, net, [
+    { name: "ssh", priority: 100, protocol: "Tcp", port: "22", source: settings.allowedSshCidr },
+    { name: "http", priority: 110, protocol: "Tcp", port: "80", source: "*" },
+    { name: "https", priority: 120, protocol: "Tcp", port: "443", source: "*" },
+    { name: "system-orderflow", priority: 130, protocol: "Tcp", port: String(SYSTEM_PORT), source: "*" },
+    ...peers.map((peer, i) => ({
+      name: `icmp-from-${peer.region.location}`,
+      priority: 200 + i,
+      protocol: "Icmp",
+      port: "*",
+      source: peer.region.vnetCidr,
+    })),
+  ]);
+}
+
+/** BuilderHub has no public IP; its API and SSH are open to the VNets only. */
+function builderhubFirewall(net: RegionNetwork): network.NetworkSecurityGroup {
+  return firewall("nsg-builderhub", net, [
+    ...networks.map((n, i) => ({ name: `builderhub-api-from-${n.region.location}`, priority: 100 + i, protocol: "Tcp", port: String(MOCKHUB_PORT), source: n.region.vnetCidr })),
+    ...networks.map((n, i) => ({ name: `ssh-from-${n.region.location}`, priority: 200 + i, protocol: "Tcp", port: "22", source: n.region.vnetCidr })),
+    ...networks.map((n, i) => ({ name: `icmp-from-${n.region.location}`, priority: 300 + i, protocol: "Icmp", port: "*", source: n.region.vnetCidr })),
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses: a static public IP per FlowProxy VM and a NIC per VM with its internal DNS label.
+
+function publicAddress(net: RegionNetwork): network.PublicIPAddress {
+  return new network.PublicIPAddress(`pip-${net.region.location}`, {
+    resourceGroupName: net.resourceGroup.name,
+    location: net.region.location,
+    publicIPAllocationMethod: "Static",
+    publicIPAddressVersion: "IPv4",
+    sku: { name: "Standard" },
+    tags,
+  });
+}
+
+function networkInterface(vmName: string, net: RegionNetwork, nsg: network.NetworkSecurityGroup, pip?: network.PublicIPAddress) {
+  return new network.NetworkInterface(`nic-${vmName}`, {
+    resourceGroupName: net.resourceGroup.name,
+    location: net.region.location,
+    networkSecurityGroup: { id: nsg.id },
+    dnsSettings: { internalDnsNameLabel: vmName },
+    ipConfigurations: [
+      {
+        name: "primary",
+        subnet: { id: net.subnet.id },
+        privateIPAllocationMethod: "Dynamic",
+        publicIPAddress: pip ? { id: pip.id } : undefined,
+      },
+    ],
+    tags,
+  });
+}
+
+function privateIpOf(nic: network.NetworkInterface): pulumi.Output<string> {
+  return nic.ipConfigurations.apply((configs) => configs?.[0]?.privateIPAddress ?? "");
+}
+
+function nicFqdnOf(nic: network.NetworkInterface): pulumi.Output<string> {
+  return nic.dnsSettings.apply((dns) => dns?.internalFqdn ?? "");
+}
+
+interface FlowProxySite {
+  net: RegionNetwork;
+  vmName: string;
+  nsg: network.NetworkSecurityGroup;
+  pip: network.PublicIPAddress;
+  nic: network.NetworkInterface;
+  privateIp: pulumi.Output<string>;
+}
+
+const sites: FlowProxySite[] = networks.map((net) => {
+  const nsg = flowProxyFirewall(net);
+  const pip = publicAddress(net);
+  const nic = networkInterface(net.region.vmName, net, nsg, pip);
+  return { net, vmName: net.region.vmName, nsg, pip, nic, privateIp: privateIpOf(nic) };
+});
+
+const builderhubNic = networkInterface(BUILDERHUB_VM, hubNetwork, builderhubFirewall(hubNetwork));
+const builderhubPrivateIp = privateIpOf(builderhubNic);
+
+// ---------------------------------------------------------------------------------------------
+// Peering: every pair of VNets, in both directions.
+
+for (const from of networks) {
+  for (const to of networks.filter((n) => n !== from)) {
+    new network.VirtualNetworkPeering(`peer-${from.region.location}-to-${to.region.location}`, {
+      resourceGroupName: from.resourceGroup.name,
+      virtualNetworkName: from.vnet.name,
+      remoteVirtualNetwork: { id: to.vnet.id },
+      allowVirtualNetworkAccess: true,
+      allowForwardedTraffic: false,
+      allowGatewayTransit: false,
+      useRemoteGateways: false,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Private DNS: flowproxy.internal, linked to every VNet, with an A record per VM.
+
+const zone = new privatedns.PrivateZone("dns-zone", {
+  resourceGroupName: hubNetwork.resourceGroup.name,
+  privateZoneName: DNS_ZONE,
+  location: "Global",
+  tags,
+});
+
+for (const net of networks) {
+  new privatedns.VirtualNetworkLink(`dns-link-${net.region.location}`, {
+    resourceGroupName: hubNetwork.resourceGroup.name,
+    privateZoneName: zone.name,
+    location: "Global",
+    virtualNetwork: { id: net.vnet.id },
+    registrationEnabled: false,
+    tags,
+  });
+}
+
+function dnsRecord(label: string, ip: pulumi.Output<string>): string {
+  new privatedns.PrivateRecordSet(`dns-${label}`, {
+    resourceGroupName: hubNetwork.resourceGroup.name,
+    privateZoneName: zone.name,
+    recordType: "A",
+    relativeRecordSetName: label,
+    ttl: 300,
+    aRecords: [{ ipv4Address: ip }],
+  });
+  return `${label}.${DNS_ZONE}`;
+}
+
+const builderhubFqdn = dnsRecord("builderhub", builderhubPrivateIp);
+const siteFqdns = sites.map((site) => dnsRecord(site.vmName, site.privateIp));
+
+// ---------------------------------------------------------------------------------------------
+// Virtual machines: Ubuntu 22.04, SSH keys only.
+
+function ubuntuVm(vmName: string, net: RegionNetwork, nic: network.NetworkInterface): compute.VirtualMachine {
+  return new compute.VirtualMachine(
+    vmName,
+    {
+      resourceGroupName: net.resourceGroup.name,
+      location: net.region.location,
+      hardwareProfile: { vmSize: settings.vmSize },
+      storageProfile: {
+        imageReference: UBUNTU_2204,
+        osDisk: { createOption: "FromImage", deleteOption: "Delete", managedDisk: { storageAccountType: "StandardSSD_LRS" } },
+      },
+      networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Detach" }] },
+      osProfile: {
+        computerName: vmName,
+        adminUsername: settings.adminUsername,
+        linuxConfiguration: {
+          disablePasswordAuthentication: true,
+          ssh: {
+            publicKeys: [{ path: `/home/${settings.adminUsername}/.ssh/authorized_keys`, keyData: pulumi.secret(settings.sshPublicKey) }],
+          },
+        },
+      },
+      tags,
+    },
+    // A changed key or user name in config must not recreate a VM with its keys and registration.
+    { ignoreChanges: ["osProfile"] },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provisioning: each VM's CustomScript extension carries its whole script in protectedSettings.
+
+function provisioningExtension(
+  vmName: string,
+  net: RegionNetwork,
+  vm: compute.VirtualMachine,
+  role: Role,
+  variables: pulumi.Output<ScriptVariable[]>,
+  tagInputs: Omit<Parameters<typeof forceUpdateTag>[0], "redactedScript">,
+  dependsOn: pulumi.Resource[],
+): compute.VirtualMachineExtension {
+  const sources = readRoleSources(__dirname, role);
+  const script = variables.apply((vars) => renderScript(vmName, sources, vars));
+  const tag = variables.apply((vars) => forceUpdateTag({ ...tagInputs, redactedScript: renderScript(vmName, sources, vars, true) }));
+  return new compute.VirtualMachineExtension(
+    `provision-${vmName}`,
+    {
+      resourceGroupName: net.resourceGroup.name,
+      location: net.region.location,
+      vmName: vm.name,
+      vmExtensionName: "flowproxy-provision",
+      publisher: "Microsoft.Azure.Extensions",
+      type: "CustomScript",
+      typeHandlerVersion: "2.1",
+      autoUpgradeMinorVersion: true,
+      forceUpdateTag: pulumi.unsecret(tag),
+      protectedSettings: pulumi.secret(script.apply((text) => ({ script: toBase64(text) }))),
+      tags,
+    },
+    { dependsOn },
+  );
+}
+
+const tailscaleKey: ScriptVariable = { name: "TAILSCALE_AUTH_KEY", value: settings.tailscaleAuthKey ?? "", secret: true };
+
+const builderhubVm = ubuntuVm(BUILDERHUB_VM, hubNetwork, builderhubNic);
+const builderhubExtension = provisioningExtension(
+  BUILDERHUB_VM,
+  hubNetwork,
+  builderhubVm,
+  "builderhub",
+  pulumi.output([
+    { name: "VM_NAME", value: BUILDERHUB_VM },
+    tailscaleKey,
+    { name: "MOCKHUB_PORT", value: String(MOCKHUB_PORT) },
+    { name: "FLOWPROXY_SYSTEM_PORT", value: String(SYSTEM_PORT) },
+  ]),
+  {},
+  [],
+);
+
+/** flowproxy.env as installed: the committed settings plus the endpoint the program owns. */
+const flowproxyEnv = `${settings.files.flowproxyEnv.trimEnd()}\nBUILDERHUB_ENDPOINT=${BUILDERHUB_ENDPOINT}\n`;
+const userListenAddr = envValue(settings.files.flowproxyEnv, "USER_LISTEN_ADDR")!;
+
+interface SignerKey {
+  hex: pulumi.Output<string>;
+  address: pulumi.Output<string>;
+}
+
+/** A secp256k1 key kept as a stack secret; it survives VM replacement and every `pulumi up`. */
+function stackSignerKey(vmName: string): SignerKey {
+  const bytes = new random.RandomBytes(`signer-key-${vmName}`, { length: 32 });
+  return { hex: pulumi.secret(bytes.hex), address: pulumi.unsecret(bytes.hex.apply(signerAddress)) };
+}
+
+const flowProxyVms = sites.map((site, i) => {
+  const vm = ubuntuVm(site.vmName, site.net, site.nic);
+  const signer = settings.signerKeySource === "stack" ? stackSignerKey(site.vmName) : undefined;
+  const variables = pulumi
+    .all([site.privateIp, site.pip.ipAddress, nicFqdnOf(site.nic), signer?.hex ?? "", signer?.address ?? ""])
+    .apply(([privateIp, publicIp, nicFqdn, key, address]): ScriptVariable[] => [
+      { name: "VM_NAME", value: site.vmName },
+      tailscaleKey,
+      { name: "HAPROXY_IMAGE", value: `haproxy:${settings.haProxyVersion}` },
+      { name: "HAPROXY_CFG", value: settings.files.haproxyCfg },
+      {
+        name: "CERT_SANS",
+        value: ["DNS:localhost", "IP:127.0.0.1", `IP:${privateIp}`, `DNS:${siteFqdns[i]}`, nicFqdn && `DNS:${nicFqdn}`, publicIp && `IP:${publicIp}`]
+          .filter(Boolean)
+          .join(","),
+      },
+      { name: "ARTIFACT_URL", value: settings.flowProxyArtifact.apiZipUrl },
+      { name: "FLOWPROXY_SHA256", value: settings.flowProxySha256 ?? "" },
+      { name: "GITHUB_TOKEN", value: settings.githubToken, secret: true },
+      { name: "SIGNER_KEY_SOURCE", value: settings.signerKeySource },
+      { name: "SIGNER_KEY", value: key ? `0x${key}` : "", secret: true },
+      { name: "SIGNER_ADDRESS", value: address },
+      { name: "FLOWPROXY_UNIT", value: settings.files.flowproxyUnit },
+      { name: "FLOWPROXY_ENV", value: flowproxyEnv },
+      { name: "FLOWPROXY_LIVEZ_URL", value: `http://${userListenAddr}/livez` },
+      { name: "CLICKHOUSE_USERNAME", value: settings.clickhouseUsername ?? "" },
+      { name: "CLICKHOUSE_PASSWORD", value: settings.clickhousePassword ?? "", secret: true },
+      { name: "BUILDERHUB_ENDPOINT", value: BUILDERHUB_ENDPOINT },
+    ]);
+  provisioningExtension(
+    site.vmName,
+    site.net,
+    vm,
+    "flowproxy",
+    variables,
+    {
+      haproxyCfg: settings.files.haproxyCfg,
+      haProxyVersion: settings.haProxyVersion,
+      flowproxyEnv: settings.files.flowproxyEnv,
+      flowproxyUnit: settings.files.flowproxyUnit,
+      flowProxyArtifact: settings.flowProxyArtifact.apiZipUrl,
+    },
+    // FlowProxy registers with BuilderHub, so BuilderHub must be provisioned first.
+    [builderhubExtension],
+  );
+  return { site, vm, signer };
+});
+
+// ---------------------------------------------------------------------------------------------
+// Outputs: per region <name>PublicIp, <name>PrivateIp, ssh<Name>, <name>PrivateFqdn,
+// <name>NicPrivateFqdn and <name>SignerAddress, plus the BuilderHub outputs.
+
+const capitalized = (s: string) => s[0].toUpperCase() + s.slice(1);
+const admin = settings.adminUsername;
+const hubSite = sites.find((s) => s.net === hubNetwork)!;
+const outputs: Record<string, pulumi.Output<string> | string> = {};
+
+flowProxyVms.forEach(({ site, signer }, i) => {
+  const name = site.net.region.name;
+  outputs[`${name}PublicIp`] = site.pip.ipAddress.apply((ip) => ip ?? "");
+  outputs[`${name}PrivateIp`] = site.privateIp;
+  outputs[`ssh${capitalized(name)}`] = pulumi.interpolate`ssh ${admin}@${site.pip.ipAddress}`;
+  outputs[`${name}PrivateFqdn`] = siteFqdns[i];
+  outputs[`${name}NicPrivateFqdn`] = nicFqdnOf(site.nic);
+  outputs[`${name}SignerAddress`] =
+    signer?.address ?? `generated on ${site.vmName}: ssh in and read /etc/flowproxy/signer.address`;
+});
+
+outputs.builderhubPrivateIp = builderhubPrivateIp;
+outputs.builderhubPrivateFqdn = builderhubFqdn;
+outputs.builderhubNicPrivateFqdn = nicFqdnOf(builderhubNic);
+outputs.builderhubSshNote = pulumi.interpolate`BuilderHub has no public IP. Through ${hubSite.vmName} as jump host: ssh -J ${admin}@${hubSite.pip.ipAddress} ${admin}@${builderhubPrivateIp}${
+  settings.tailscaleAuthKey ? ` ; or over Tailscale: ssh ${admin}@${BUILDERHUB_VM}` : ""
+}`;
+
+export = outputs;

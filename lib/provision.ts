@@ -1,0 +1,72 @@
+// Renders the bash each CustomScript extension runs: the VM's values as quoted, read-only
+// variables, then provision/common.sh, then the role's script. The same renderer with secrets
+// redacted gives the text that forceUpdateTag hashes, so a rotated secret alone reruns nothing.
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+
+export type Role = "builderhub" | "flowproxy";
+
+export interface ScriptVariable {
+  name: string;
+  value: string;
+  secret?: boolean;
+}
+
+const REDACTED = "<secret>";
+
+/** Single-quotes a value for bash: nothing inside is expanded, whatever it holds. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export function readRoleSources(projectDir: string, role: Role): string {
+  const read = (file: string) => fs.readFileSync(path.join(projectDir, "provision", file), "utf8");
+  return `${read("common.sh")}\n${read(`${role}.sh`)}`;
+}
+
+export function renderScript(vmName: string, sources: string, variables: ScriptVariable[], redactSecrets = false): string {
+  const assignments = variables.map(
+    (v) => `readonly ${v.name}=${shellQuote(v.secret && redactSecrets ? REDACTED : v.value)}`,
+  );
+  return [
+    "#!/bin/bash",
+    `# Provisioning for ${vmName}, rendered by the flowproxy-staging Pulumi program and run as root by`,
+    "# the Azure CustomScript extension. Every step converges, so running it again is safe.",
+    "set -euo pipefail",
+    "umask 077",
+    "",
+    ...assignments,
+    "",
+    sources.trimEnd(),
+    "",
+    'main "$@"',
+    "",
+  ].join("\n");
+}
+
+/** The inputs that decide whether the extension must run again, in a fixed order. */
+export interface TagInputs {
+  haproxyCfg?: string;
+  haProxyVersion?: string;
+  flowproxyEnv?: string;
+  flowproxyUnit?: string;
+  flowProxyArtifact?: string;
+  redactedScript: string;
+}
+
+export function forceUpdateTag(inputs: TagInputs): string {
+  const ordered = [
+    inputs.haproxyCfg,
+    inputs.haProxyVersion,
+    inputs.flowproxyEnv,
+    inputs.flowproxyUnit,
+    inputs.flowProxyArtifact,
+    inputs.redactedScript,
+  ];
+  return createHash("sha256").update(JSON.stringify(ordered)).digest("hex");
+}
+
+export function toBase64(text: string): string {
+  return Buffer.from(text, "utf8").toString("base64");
+}

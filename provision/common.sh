@@ -1,0 +1,169 @@
+# Steps shared by every VM. The program places this after the VM's settings and before its role.
+# Nothing here traces commands or prints a value that could be secret: the last 4 KiB of stdout
+# and stderr end up in the extension status, which any Reader of the subscription can see.
+
+readonly STATE_DIR=/var/lib/flowproxy-provision
+STEP_NUMBER=0
+STEP_COUNT=0
+STEP_NAME=""
+FAILURE_REASON=""
+
+log() {
+  printf '%s\n' "$*"
+}
+
+# The extension status shows stdout and stderr separately; the reason for a failure goes to both
+# so the last line of either says what went wrong.
+report_failure() {
+  local status=$?
+  if ((status != 0)); then
+    local line
+    line=$(printf 'FAILED: %s, step %d/%d (%s): %s' "$VM_NAME" "$STEP_NUMBER" "$STEP_COUNT" "$STEP_NAME" \
+      "${FAILURE_REASON:-a command exited with status $status}")
+    printf '%s\n' "$line"
+    printf '%s\n' "$line" >&2
+  fi
+}
+
+die() {
+  FAILURE_REASON=$*
+  exit 1
+}
+
+now_ms() {
+  local micros=${EPOCHREALTIME/./}
+  printf '%d' $((micros / 1000))
+}
+
+run_steps() {
+  STEP_COUNT=$#
+  local started total_started
+  total_started=$(now_ms)
+  for STEP_NAME in "$@"; do
+    STEP_NUMBER=$((STEP_NUMBER + 1))
+    started=$(now_ms)
+    log "[$STEP_NUMBER/$STEP_COUNT] ${STEP_NAME//_/ }"
+    "$STEP_NAME"
+    log "[$STEP_NUMBER/$STEP_COUNT] done in $(seconds_since "$started") s"
+  done
+  STEP_NAME=finished
+  log "provisioning of $VM_NAME converged in $(seconds_since "$total_started") s"
+}
+
+seconds_since() {
+  local elapsed=$(($(now_ms) - $1))
+  printf '%d.%03d' $((elapsed / 1000)) $((elapsed % 1000))
+}
+
+# retry ATTEMPTS DELAY WHAT COMMAND...: for network steps only. COMMAND runs in a condition, where
+# errexit is off, so retried functions chain their commands with && themselves.
+retry() {
+  local attempts=$1 delay=$2 what=$3 attempt
+  shift 3
+  for ((attempt = 1; attempt <= attempts; attempt++)); do
+    if "$@"; then
+      return 0
+    fi
+    if ((attempt < attempts)); then
+      log "  $what failed (attempt $attempt of $attempts), next try in ${delay} s"
+      sleep "$delay"
+    fi
+  done
+  log "  $what failed $attempts times"
+  return 1
+}
+
+apt_get() {
+  DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 "$@"
+}
+
+missing_packages() {
+  local package
+  for package in "$@"; do
+    if [[ $(dpkg-query -W -f='${Status}' "$package" 2>/dev/null) != "install ok installed" ]]; then
+      printf '%s\n' "$package"
+    fi
+  done
+}
+
+ensure_packages_installed() {
+  local missing
+  mapfile -t missing < <(missing_packages "$@")
+  if ((${#missing[@]} == 0)); then
+    log "  present: $*"
+    return
+  fi
+  log "  installing: ${missing[*]}"
+  retry 5 10 "apt-get update" apt_get update ||
+    die "apt-get update failed; check the VM's outbound access to the Ubuntu mirrors"
+  retry 5 10 "apt-get install" apt_get install -y --no-install-recommends "${missing[@]}" ||
+    die "could not install ${missing[*]} from the distribution's packages"
+}
+
+ensure_docker_running() {
+  if ! command -v docker >/dev/null; then
+    ensure_packages_installed docker.io
+  fi
+  if systemctl is-active --quiet docker; then
+    log "  docker is active"
+  else
+    systemctl enable --now docker
+    log "  docker started"
+  fi
+}
+
+ensure_docker_image() {
+  local image=$1
+  if docker image inspect --format '{{.Id}}' "$image" >/dev/null 2>&1; then
+    log "  $image is present"
+    return
+  fi
+  retry 5 10 "docker pull $image" docker pull --quiet "$image" ||
+    die "could not pull $image; check the tag or digest in the stack config"
+  log "  pulled $image"
+}
+
+container_image() {
+  docker inspect --format '{{.Config.Image}}' "$1" 2>/dev/null || true
+}
+
+container_running() {
+  [[ $(docker inspect --format '{{.State.Running}}' "$1" 2>/dev/null || true) == true ]]
+}
+
+install_tailscale() {
+  curl -fsSL --proto '=https' --max-time 120 https://tailscale.com/install.sh -o "$STATE_DIR/tailscale-install.sh" &&
+    sh "$STATE_DIR/tailscale-install.sh"
+}
+
+ensure_tailscale_connected() {
+  if [[ -z $TAILSCALE_AUTH_KEY ]]; then
+    log "  skipped: tailscaleAuthKey is not set"
+    return
+  fi
+  if ! command -v tailscale >/dev/null; then
+    retry 3 10 "Tailscale install" install_tailscale || die "could not install Tailscale"
+  fi
+  if tailscale status >/dev/null 2>&1; then
+    log "  already on the tailnet"
+    return
+  fi
+  # The key travels in a 0600 file, never on a command line that ps would show.
+  local key_file
+  key_file=$(mktemp "$STATE_DIR/tailscale-key.XXXXXX")
+  printf '%s' "$TAILSCALE_AUTH_KEY" >"$key_file"
+  if ! tailscale up --auth-key="file:$key_file" --hostname="$VM_NAME" --ssh; then
+    rm -f "$key_file"
+    die "tailscale up failed; check tailscaleAuthKey (expired or single-use and already used?)"
+  fi
+  rm -f "$key_file"
+  log "  joined the tailnet as $VM_NAME"
+}
+
+# provision STEP...: the entry point of every role.
+provision() {
+  trap report_failure EXIT
+  install -d -m 700 "$STATE_DIR"
+  log "provisioning $VM_NAME"
+  run_steps "$@"
+}

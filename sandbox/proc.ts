@@ -1,0 +1,201 @@
+// Running host commands and background processes for the sandbox.
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+
+/** A failure the CLI reports as one line, without a stack trace. */
+export class SandboxError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SandboxError";
+  }
+}
+
+export interface RunOptions {
+  input?: string | Buffer;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill("SIGKILL");
+          }, options.timeoutMs);
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(new SandboxError(`cannot run ${command}: ${err.message}`));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(stdout).toString("utf8"),
+        stderr: Buffer.concat(stderr).toString("utf8"),
+        timedOut,
+      });
+    });
+    // A child that exits without reading its input must not crash us with EPIPE.
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+export function describeFailure(command: string, args: readonly string[], result: RunResult): string {
+  const shown = [command, ...args].join(" ");
+  const what = result.timedOut
+    ? "timed out"
+    : result.signal
+      ? `was killed by ${result.signal}`
+      : `exited with status ${result.code}`;
+  const lastLine = lastNonEmptyLine(result.stderr) ?? lastNonEmptyLine(result.stdout);
+  const cut = shown.length > 160 ? `${shown.slice(0, 157)}...` : shown;
+  return `\`${cut}\` ${what}${lastLine ? `: ${lastLine}` : ""}`;
+}
+
+/** Runs a command that must succeed and returns its stdout. */
+export async function check(command: string, args: readonly string[], options: RunOptions = {}): Promise<string> {
+  const result = await run(command, args, options);
+  if (result.code !== 0) {
+    throw new SandboxError(describeFailure(command, args, result));
+  }
+  return result.stdout;
+}
+
+export function lastNonEmptyLine(text: string): string | undefined {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  return lines.length > 0 ? lines[lines.length - 1] : undefined;
+}
+
+export function findOnPath(name: string): string | undefined {
+  const dirs = (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/sbin"]);
+  for (const dir of dirs) {
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cmdlineOf(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * The PID recorded in pidFile, if that process still runs and its command line contains
+ * `marker`: a recycled PID never belongs to us.
+ */
+export function livePid(pidFile: string, marker: string): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(pidFile, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text);
+  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) {
+    return undefined;
+  }
+  return cmdlineOf(pid).includes(marker) ? pid : undefined;
+}
+
+export interface DaemonOptions {
+  logFile: string;
+  pidFile: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Starts a process that outlives the CLI, its output appended to logFile, its PID in pidFile. */
+export function startDaemon(command: string, args: readonly string[], options: DaemonOptions): number {
+  const log = fs.openSync(options.logFile, "a", 0o600);
+  try {
+    const child = spawn(command, args, {
+      detached: true,
+      stdio: ["ignore", log, log],
+      env: options.env ?? process.env,
+    });
+    if (child.pid === undefined) {
+      throw new SandboxError(`cannot start ${command}; see ${options.logFile}`);
+    }
+    child.unref();
+    fs.writeFileSync(options.pidFile, `${child.pid}\n`);
+    return child.pid;
+  } finally {
+    fs.closeSync(log);
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Sends SIGTERM to our recorded process, waits for it to exit, and SIGKILLs it after the grace period. */
+export async function stopDaemon(pidFile: string, marker: string, graceMs: number): Promise<boolean> {
+  const pid = livePid(pidFile, marker);
+  if (pid === undefined) {
+    fs.rmSync(pidFile, { force: true });
+    return false;
+  }
+  process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (pidAlive(pid) && Date.now() < deadline) {
+    await sleep(100);
+  }
+  if (pidAlive(pid)) {
+    process.kill(pid, "SIGKILL");
+    while (pidAlive(pid)) {
+      await sleep(50);
+    }
+  }
+  fs.rmSync(pidFile, { force: true });
+  return true;
+}
+
+export function writePrivateFile(file: string, content: string | Buffer): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(file, content, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+}
+
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
