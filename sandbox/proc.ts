@@ -105,10 +105,12 @@ export function findOnPath(name: string): string | undefined {
   return undefined;
 }
 
+/** True while the process exists and is not a zombie waiting to be reaped. */
 export function pidAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The state follows the parenthesised command name, which may itself contain spaces.
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }

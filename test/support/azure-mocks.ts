@@ -46,7 +46,8 @@ export function unmarkSecrets(value: unknown): unknown {
 export function defaultAddresses(regionsJson: string | undefined): Record<string, VmAddress> {
   let regions: { location: string; subnetCidr: string }[] = [...DEFAULT_REGIONS];
   try {
-    if (regionsJson !== undefined) regions = JSON.parse(regionsJson);
+    const parsed = regionsJson === undefined ? undefined : JSON.parse(regionsJson);
+    if (Array.isArray(parsed)) regions = parsed;
   } catch {
     // A malformed table is the program's error to report, not the mock's.
   }

@@ -57,8 +57,8 @@ async function render(request: RenderRequest): Promise<RenderResult> {
   });
   const outputs: RenderResult["outputs"] = {};
   for (const [name, value] of Object.entries(exported)) {
-    const output = pulumi.output(value);
-    outputs[name] = { value: await promiseOf(output), secret: await output.isSecret };
+    const output = pulumi.output(value as pulumi.Input<unknown>);
+    outputs[name] = { value: await promiseOf(output), secret: await pulumi.isSecret(output) };
   }
   await settle();
   return summarize(mocks, outputs, options);
@@ -124,8 +124,7 @@ async function main(): Promise<void> {
   const request = JSON.parse(fs.readFileSync(0, "utf8")) as RenderRequest;
   try {
     const result = await render(request);
-    fs.writeSync(1, JSON.stringify(markSecrets(result)));
-    process.exit(0);
+    process.stdout.write(JSON.stringify(markSecrets(result)), () => process.exit(0));
   } catch (err) {
     if (pulumi.RunError.isInstance(err)) {
       process.stderr.write(`${(err as Error).message}\n`);

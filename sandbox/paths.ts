@@ -1,0 +1,59 @@
+// Where the sandbox keeps its files. The image cache survives `sandbox down`; the state directory
+// (VM disks, secrets, logs, PIDs) does not.
+import * as path from "path";
+import type { VmName } from "./topology";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..");
+
+export const CACHE_DIR = process.env.FLOWPROXY_SANDBOX_CACHE ?? "/var/cache/flowproxy-sandbox";
+export const STATE_DIR = process.env.FLOWPROXY_SANDBOX_STATE ?? "/var/lib/flowproxy-sandbox";
+
+/** Mounted read-only at this path in every VM. */
+export const DOUBLES_MOUNT = "/opt/sandbox";
+
+export const cachePaths = {
+  caKey: path.join(CACHE_DIR, "ca", "ca.key"),
+  caCert: path.join(CACHE_DIR, "ca", "ca.crt"),
+  image: (hash: string) => path.join(CACHE_DIR, `image-${hash}`),
+};
+
+export const statePaths = {
+  root: STATE_DIR,
+  secrets: path.join(STATE_DIR, "secrets.json"),
+  random: path.join(STATE_DIR, "random.json"),
+  stackRequest: path.join(STATE_DIR, "stack-request.json"),
+  /** The doubles, transpiled to plain JavaScript: DOUBLES_MOUNT in the VMs. */
+  doubles: path.join(STATE_DIR, "doubles"),
+  dns: {
+    dir: path.join(STATE_DIR, "dns"),
+    config: path.join(STATE_DIR, "dns", "dnsmasq.conf"),
+    pid: path.join(STATE_DIR, "dns", "dnsmasq.pid"),
+    log: path.join(STATE_DIR, "dns", "dnsmasq.log"),
+  },
+  github: {
+    dir: path.join(STATE_DIR, "github"),
+    config: path.join(STATE_DIR, "github", "config.json"),
+    tlsCert: path.join(STATE_DIR, "github", "tls.crt"),
+    tlsKey: path.join(STATE_DIR, "github", "tls.key"),
+    artifacts: path.join(STATE_DIR, "github", "artifacts"),
+    fault: path.join(STATE_DIR, "github", "fault"),
+    requests: path.join(STATE_DIR, "github", "requests.jsonl"),
+    pid: path.join(STATE_DIR, "github", "server.pid"),
+    log: path.join(STATE_DIR, "github", "server.log"),
+  },
+  vm: (name: VmName) => {
+    const dir = path.join(STATE_DIR, "vms", name);
+    return {
+      dir,
+      /** The image directory this VM's disk was made from. */
+      imageRef: path.join(dir, "image"),
+      upper: path.join(dir, "upper"),
+      work: path.join(dir, "work"),
+      root: path.join(dir, "root"),
+      pid: path.join(dir, "nspawn.pid"),
+      console: path.join(dir, "console.log"),
+      extensionSeq: path.join(dir, "extension-seq"),
+      extensionRuns: path.join(dir, "extension-runs.jsonl"),
+    };
+  },
+};

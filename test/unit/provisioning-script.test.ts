@@ -1,0 +1,93 @@
+// The bash each extension carries: valid, shellcheck-clean, and holding every value literally.
+import assert from "node:assert/strict";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { describe, test } from "node:test";
+import { copyProject, decodeScript, renderStack, validRequest } from "../support/stack";
+import type { RenderResult } from "../support/render-stack";
+
+function scriptOf(result: RenderResult, vm: string): string {
+  return decodeScript(result.extensions.find((e) => e.vmName === vm)!.script);
+}
+
+function run(command: string, args: string[], input?: string) {
+  const child = spawnSync(command, args, { input, encoding: "utf8" });
+  if (child.error) throw new Error(`${command} is not installed: ${child.error.message}`);
+  return child;
+}
+
+/** Runs a script without its final call to main (so only definitions run) and returns its variables. */
+function variablesOf(script: string): Record<string, string> {
+  const block = script.replace(/^main "\$@"\n$/m, "");
+  assert.notEqual(block, script, "the script ends by calling main");
+  const names = [...script.matchAll(/^readonly ([A-Z_0-9]+)=/gm)].map((m) => m[1]);
+  const dump = names.map((n) => `printf '%s\\0%s\\0' ${n} "$${n}"`).join("\n");
+  const child = run("bash", ["-c", `${block}\n${dump}`]);
+  assert.equal(child.status, 0, child.stderr);
+  const parts = child.stdout.split("\0");
+  const vars: Record<string, string> = {};
+  for (let i = 0; i + 1 < parts.length; i += 2) vars[parts[i]] = parts[i + 1];
+  return vars;
+}
+
+describe("rendered provisioning scripts", () => {
+  const stackKeys = renderStack(validRequest({ tailscaleAuthKey: "tskey-auth-abc", clickhouseUsername: "fp", clickhousePassword: "pw-123" }));
+  const vmKeys = renderStack(validRequest({ signerKeySource: "vm" }));
+  const cases: [string, RenderResult, string][] = [
+    ["vm-builderhub", stackKeys, "BuilderHub"],
+    ["vm-eastus", stackKeys, "east, stack keys"],
+    ["vm-westeurope", stackKeys, "west, stack keys"],
+    ["vm-eastus", vmKeys, "east, keys made on the VM"],
+  ];
+
+  for (const [vm, result, label] of cases) {
+    test(`${label}: passes bash -n`, () => {
+      const child = run("bash", ["-n"], scriptOf(result, vm));
+      assert.equal(child.status, 0, child.stderr);
+    });
+
+    test(`${label}: passes shellcheck`, () => {
+      const child = run("shellcheck", ["--shell=bash", "--severity=style", "-"], scriptOf(result, vm));
+      assert.equal(child.status, 0, child.stdout);
+    });
+  }
+
+  test("starts with a bash shebang, strict mode and a private umask", () => {
+    const script = scriptOf(stackKeys, "vm-eastus");
+    assert.ok(script.startsWith("#!/bin/bash\n"));
+    assert.match(script, /^set -euo pipefail$/m);
+    assert.match(script, /^umask 077$/m);
+    assert.doesNotMatch(script, /set -x|set -o xtrace/);
+  });
+
+  test("holds every value the FlowProxy VM needs", () => {
+    const vars = variablesOf(scriptOf(stackKeys, "vm-eastus"));
+    assert.equal(vars.VM_NAME, "vm-eastus");
+    assert.equal(vars.HAPROXY_IMAGE, "haproxy:3.0.6");
+    assert.equal(vars.HAPROXY_CFG, fs.readFileSync("haproxy.cfg", "utf8"));
+    assert.equal(vars.FLOWPROXY_UNIT, fs.readFileSync("flowproxy@.service", "utf8"));
+    assert.equal(vars.ARTIFACT_URL, "https://api.github.com/repos/flashbots/flowproxy/actions/artifacts/5678/zip");
+    assert.equal(vars.BUILDERHUB_ENDPOINT, "http://builderhub.flowproxy.internal:3000");
+    assert.match(vars.FLOWPROXY_ENV, /^BUILDERHUB_ENDPOINT=http:\/\/builderhub\.flowproxy\.internal:3000$/m);
+    assert.equal(vars.CERT_SANS, "DNS:localhost,IP:127.0.0.1,IP:10.10.1.4,DNS:vm-eastus.flowproxy.internal,DNS:vm-eastus.mockguid.bx.internal.cloudapp.net,IP:203.0.113.10");
+    assert.match(vars.SIGNER_KEY, /^0x[0-9a-f]{64}$/);
+    assert.equal(vars.SIGNER_ADDRESS, stackKeys.outputs.eastSignerAddress.value);
+    assert.equal(vars.GITHUB_TOKEN, validRequest().config.githubToken);
+    assert.equal(vars.TAILSCALE_AUTH_KEY, "tskey-auth-abc");
+    assert.equal(vars.CLICKHOUSE_PASSWORD, "pw-123");
+    assert.equal(vars.FLOWPROXY_LIVEZ_URL, "http://127.0.0.1:5543/livez");
+  });
+
+  test("carries hostile file content into bash literally", () => {
+    const dir = copyProject();
+    try {
+      const hostile = "# it's $(touch /tmp/pwned) `id` \"quoted\" \\ and '\\'' too\nglobal\n";
+      fs.writeFileSync(path.join(dir, "haproxy.cfg"), hostile);
+      const result = renderStack({ ...validRequest(), projectDir: dir });
+      assert.equal(variablesOf(scriptOf(result, "vm-eastus")).HAPROXY_CFG, hostile);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
