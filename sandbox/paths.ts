@@ -1,7 +1,7 @@
 // Where the sandbox keeps its files. The image cache survives `sandbox down`; the state directory
 // (VM disks, secrets, logs, PIDs) does not.
 import * as path from "path";
-import type { VmName } from "./topology";
+import type { VmName, VnetKey } from "./topology";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 
@@ -24,12 +24,12 @@ export const statePaths = {
   stackRequest: path.join(STATE_DIR, "stack-request.json"),
   /** The doubles, transpiled to plain JavaScript: DOUBLES_MOUNT in the VMs. */
   doubles: path.join(STATE_DIR, "doubles"),
-  dns: {
-    dir: path.join(STATE_DIR, "dns"),
-    config: path.join(STATE_DIR, "dns", "dnsmasq.conf"),
-    pid: path.join(STATE_DIR, "dns", "dnsmasq.pid"),
-    log: path.join(STATE_DIR, "dns", "dnsmasq.log"),
-  },
+  /** One DNS server per VNet, as Azure's resolver answers each VNet for its own NIC names. */
+  dns: (vnet: VnetKey) => ({
+    config: path.join(STATE_DIR, "dns", `${vnet}.conf`),
+    pid: path.join(STATE_DIR, "dns", `${vnet}.pid`),
+    log: path.join(STATE_DIR, "dns", `${vnet}.log`),
+  }),
   github: {
     dir: path.join(STATE_DIR, "github"),
     config: path.join(STATE_DIR, "github", "config.json"),

@@ -24,6 +24,11 @@ export interface Vnet {
   routerInterface: string;
   /** Host end of the router's veth pair. */
   routerHostVeth: string;
+  /**
+   * Azure names every NIC under its VNet's <random>.internal.cloudapp.net suffix, resolvable only
+   * inside that VNet; the sandbox's DNS server on this VNet answers only its own VNet's names.
+   */
+  nicDnsSuffix: string;
 }
 
 export interface Vm {
@@ -49,9 +54,6 @@ export interface Internet {
 export const NETNS_PREFIX = "fps-";
 export const ROUTER_NETNS = `${NETNS_PREFIX}router`;
 
-/** Azure gives every NIC a name under <random>.internal.cloudapp.net; this is the sandbox's. */
-export const NIC_DNS_SUFFIX = "sandbox.internal.cloudapp.net";
-
 export const VNETS: Readonly<Record<VnetKey, Vnet>> = {
   east: {
     key: "east",
@@ -62,6 +64,7 @@ export const VNETS: Readonly<Record<VnetKey, Vnet>> = {
     routerIp: "10.10.1.1",
     routerInterface: "east",
     routerHostVeth: "fps-rt-east",
+    nicDnsSuffix: "east.sandbox.internal.cloudapp.net",
   },
   west: {
     key: "west",
@@ -72,6 +75,7 @@ export const VNETS: Readonly<Record<VnetKey, Vnet>> = {
     routerIp: "10.20.1.1",
     routerInterface: "west",
     routerHostVeth: "fps-rt-west",
+    nicDnsSuffix: "west.sandbox.internal.cloudapp.net",
   },
 };
 
@@ -132,7 +136,7 @@ export function netnsOf(vm: Vm): string {
 }
 
 export function nicFqdnOf(vm: Vm): string {
-  return `${vm.name}.${NIC_DNS_SUFFIX}`;
+  return `${vm.name}.${VNETS[vm.vnet].nicDnsSuffix}`;
 }
 
 export function flowproxyVms(): Vm[] {

@@ -1,0 +1,140 @@
+// The VM image: a Debian trixie root filesystem made by debootstrap, cached under a name that hashes
+// its whole recipe, so it is rebuilt only when the recipe changes. The doubles are not part of it:
+// they are mounted into each VM at /opt/sandbox, so changing one needs no rebuild.
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { ensureCa } from "./ca";
+import { CACHE_DIR, cachePaths, DOUBLES_MOUNT } from "./paths";
+import { check, lastNonEmptyLine, run, SandboxError } from "./proc";
+
+const SUITE = "trixie";
+const MIRROR = "http://deb.debian.org/debian";
+
+/**
+ * systemd boots the VM; haproxy provides the binary the docker double runs for the haproxy image;
+ * nodejs runs the doubles only; the rest is what the provisioning scripts and debugging use.
+ */
+const PACKAGES = [
+  "systemd", "systemd-sysv", "dbus", "haproxy", "curl", "ca-certificates", "openssl", "jq", "unzip",
+  "iproute2", "nodejs", "procps", "iputils-ping", "bind9-dnsutils",
+];
+
+interface ImageFile {
+  path: string;
+  mode: number;
+  content: string;
+}
+
+/** docker.service of the double: "active" once enabled and started, so `systemctl is-active docker` works. */
+const DOCKER_SERVICE = `# The sandbox's stand-in for Docker's engine: the docker double runs containers as systemd units.
+[Unit]
+Description=Docker engine (sandbox double)
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/true
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+const DOCKER_WRAPPER = `#!/bin/sh
+# The sandbox's docker double (test/doubles/docker.ts), mounted read-only at ${DOUBLES_MOUNT}.
+exec /usr/bin/node ${DOUBLES_MOUNT}/docker.js "$@"
+`;
+
+const SANDBOX_CA_IN_IMAGE = "/usr/local/share/ca-certificates/flowproxy-sandbox-ca.crt";
+
+/** Run in the new root after the files are written. */
+const CHROOT_COMMANDS: readonly string[][] = [
+  // The trixie package enables the distro's haproxy.service; HAProxy runs only as a "container".
+  ["systemctl", "mask", "haproxy.service"],
+  ["update-ca-certificates"],
+  ["apt-get", "clean"],
+];
+
+export interface ImageRecipe {
+  suite: string;
+  mirror: string;
+  packages: string[];
+  files: ImageFile[];
+  commands: readonly string[][];
+}
+
+async function recipe(): Promise<ImageRecipe> {
+  const ca = await ensureCa();
+  return {
+    suite: SUITE,
+    mirror: MIRROR,
+    packages: PACKAGES,
+    files: [
+      { path: "/etc/systemd/system/docker.service", mode: 0o644, content: DOCKER_SERVICE },
+      { path: "/usr/local/bin/docker", mode: 0o755, content: DOCKER_WRAPPER },
+      { path: SANDBOX_CA_IN_IMAGE, mode: 0o644, content: fs.readFileSync(ca.certFile, "utf8") },
+      // Each VM gets its own resolv.conf and hostname when its disk is made (sandbox/vm.ts).
+      { path: "/etc/resolv.conf", mode: 0o644, content: "# written per VM by the sandbox\n" },
+    ],
+    commands: CHROOT_COMMANDS,
+  };
+}
+
+export function recipeHash(r: ImageRecipe): string {
+  return createHash("sha256").update(JSON.stringify(r)).digest("hex").slice(0, 16);
+}
+
+async function build(r: ImageRecipe, target: string, log: string): Promise<void> {
+  const staging = `${target}.build`;
+  fs.rmSync(staging, { recursive: true, force: true });
+  const args = ["--variant=minbase", `--include=${r.packages.join(",")}`, r.suite, staging, r.mirror];
+  const result = await run("debootstrap", args, { timeoutMs: 15 * 60 * 1000 });
+  fs.writeFileSync(log, result.stdout + result.stderr);
+  if (result.code !== 0) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw new SandboxError(
+      `debootstrap of Debian ${r.suite} failed (${lastNonEmptyLine(result.stdout + result.stderr) ?? "no output"}); ` +
+        `full log: ${log}; is ${r.mirror} reachable?`,
+    );
+  }
+  try {
+    for (const file of r.files) {
+      const dest = path.join(staging, file.path);
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.rmSync(dest, { force: true });
+      fs.writeFileSync(dest, file.content, { mode: file.mode });
+      fs.chmodSync(dest, file.mode);
+    }
+    for (const command of r.commands) {
+      await check("chroot", [staging, ...command]);
+    }
+  } catch (err) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+  fs.renameSync(staging, target);
+}
+
+/** Removes cached images other than `keep` that no VM disk is based on. */
+function pruneImages(keep: string, inUse: ReadonlySet<string>): void {
+  for (const entry of fs.readdirSync(CACHE_DIR)) {
+    const dir = path.join(CACHE_DIR, entry);
+    if (/^image-[0-9a-f]+(\.build)?$/.test(entry) && dir !== keep && !inUse.has(dir)) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(`${dir}.log`, { force: true });
+    }
+  }
+}
+
+/** The image directory for the current recipe, built if missing. */
+export async function ensureImage(inUse: ReadonlySet<string>): Promise<{ dir: string; built: boolean }> {
+  const r = await recipe();
+  const dir = cachePaths.image(recipeHash(r));
+  if (fs.existsSync(dir)) {
+    return { dir, built: false };
+  }
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
+  await build(r, dir, `${dir}.log`);
+  pruneImages(dir, inUse);
+  return { dir, built: true };
+}

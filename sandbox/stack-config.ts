@@ -1,0 +1,73 @@
+// The stack configuration the sandbox deploys, in one place. Secrets are made once per sandbox and
+// kept in the state directory (mode 0600), so reruns of `sandbox up` see the same configuration.
+import { generateKeyPairSync, randomInt } from "crypto";
+import * as fs from "fs";
+import { CONFIG_KEYS, PROJECT } from "../lib/config";
+import { statePaths } from "./paths";
+import { writePrivateFile } from "./proc";
+import { INTERNET } from "./topology";
+
+/** The artifact the GitHub double serves for the sandbox's flowProxyArtifact. */
+export const SANDBOX_ARTIFACT = { owner: "flashbots", repo: "flowproxy", runId: "1", id: "2", variant: "v1" } as const;
+
+export function artifactUrl(artifact: { owner: string; repo: string; runId: string; id: string }): string {
+  return `https://github.com/${artifact.owner}/${artifact.repo}/actions/runs/${artifact.runId}/artifacts/${artifact.id}`;
+}
+
+export interface SandboxSecrets {
+  githubToken: string;
+  sshPublicKey: string;
+}
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+function randomGithubToken(): string {
+  let body = "";
+  for (let i = 0; i < 36; i++) {
+    body += BASE62[randomInt(BASE62.length)];
+  }
+  return `ghp_${body}`;
+}
+
+/** A real OpenSSH ed25519 public key; nobody logs in with it (the sandbox VMs run no sshd). */
+function randomSshPublicKey(): string {
+  const { publicKey } = generateKeyPairSync("ed25519");
+  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+  const field = (data: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, data.length]), data]);
+  const blob = Buffer.concat([field(Buffer.from("ssh-ed25519")), field(raw)]);
+  return `ssh-ed25519 ${blob.toString("base64")} sandbox`;
+}
+
+export function loadOrCreateSecrets(): SandboxSecrets {
+  if (fs.existsSync(statePaths.secrets)) {
+    return JSON.parse(fs.readFileSync(statePaths.secrets, "utf8")) as SandboxSecrets;
+  }
+  const secrets: SandboxSecrets = { githubToken: randomGithubToken(), sshPublicKey: randomSshPublicKey() };
+  writePrivateFile(statePaths.secrets, JSON.stringify(secrets, null, 2));
+  return secrets;
+}
+
+export interface StackConfig {
+  config: Record<string, string>;
+  secretKeys: string[];
+}
+
+/** The sandbox's stack configuration; `overrides` (unqualified keys) lets a test change one value. */
+export function sandboxStackConfig(secrets: SandboxSecrets, overrides: Record<string, string> = {}): StackConfig {
+  const values: Record<string, string> = {
+    adminUsername: "azureuser",
+    sshPublicKey: secrets.sshPublicKey,
+    flowProxyArtifact: artifactUrl(SANDBOX_ARTIFACT),
+    githubToken: secrets.githubToken,
+    haProxyVersion: "3.0.6",
+    allowedSshCidr: `${INTERNET.hostIp}/32`,
+    ...overrides,
+  };
+  const secret = new Set(CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key));
+  return {
+    config: Object.fromEntries(Object.entries(values).map(([k, v]) => [`${PROJECT}:${k}`, v])),
+    secretKeys: Object.keys(values)
+      .filter((k) => secret.has(k))
+      .map((k) => `${PROJECT}:${k}`),
+  };
+}

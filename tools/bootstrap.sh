@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian machine for this project: the Debian packages the tests and the sandbox
+# use, pnpm, and the locked npm dependencies. Safe to run again; it installs only what is missing.
+set -euo pipefail
+
+readonly DEBIAN_PACKAGES=(
+  shellcheck        # lints the rendered provisioning scripts
+  systemd-container # systemd-nspawn boots the sandbox VMs
+  debootstrap       # builds the sandbox VM image
+  dnsmasq-base      # the sandbox's private DNS
+  iproute2          # namespaces, bridges and veth pairs
+  zip unzip         # the FlowProxy artifact double
+  wrk               # HAProxy data-path benchmark
+  sslscan           # TLS scan in the reliability report
+  curl ca-certificates
+)
+
+missing_debian_packages() {
+  local package
+  for package in "${DEBIAN_PACKAGES[@]}"; do
+    if [[ $(dpkg-query -W -f='${Status}' "$package" 2>/dev/null) != "install ok installed" ]]; then
+      printf '%s\n' "$package"
+    fi
+  done
+}
+
+ensure_debian_packages() {
+  local missing
+  mapfile -t missing < <(missing_debian_packages)
+  if ((${#missing[@]} == 0)); then
+    return
+  fi
+  if ((EUID != 0)); then
+    echo "bootstrap: missing Debian packages: ${missing[*]}; run this as root or install them with apt-get" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_pnpm() {
+  if command -v pnpm >/dev/null; then
+    return
+  fi
+  # corepack cannot verify pnpm's signature on our machines; npm installs it directly.
+  echo "bootstrap: installing pnpm 10"
+  npm install --global --silent pnpm@10
+}
+
+ensure_node_modules() {
+  cd "$(dirname "$0")/.."
+  pnpm install --frozen-lockfile --silent
+}
+
+ensure_debian_packages
+ensure_pnpm
+ensure_node_modules
