@@ -16,21 +16,7 @@ start_mockhub_container() {
 }
 
 ensure_mockhub_running() {
-  local image
-  image=$(container_image mockhub)
-  if [[ -z $image ]]; then
-    start_mockhub_container
-    log "  started $MOCKHUB_IMAGE"
-  elif [[ $image != "$MOCKHUB_IMAGE" ]]; then
-    docker rm -f mockhub >/dev/null
-    start_mockhub_container
-    log "  replaced $image with $MOCKHUB_IMAGE"
-  elif ! container_running mockhub; then
-    docker start mockhub >/dev/null
-    log "  started the stopped mockhub container"
-  else
-    log "  mockhub is running"
-  fi
+  ensure_container mockhub "$MOCKHUB_IMAGE" start_mockhub_container
 }
 
 mockhub_answers() {

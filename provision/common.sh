@@ -135,6 +135,27 @@ container_running() {
   [[ $(docker inspect --format '{{.State.Running}}' "$1" 2>/dev/null || true) == true ]]
 }
 
+# ensure_container NAME IMAGE START: runs container NAME from IMAGE, recreating it only when it runs
+# another image. Sets CONTAINER_STATE to started, replaced, restarted or running.
+ensure_container() {
+  local name=$1 image=$2 start=$3 current
+  current=$(container_image "$name")
+  if [[ -z $current ]]; then
+    "$start"
+    CONTAINER_STATE=started
+  elif [[ $current != "$image" ]]; then
+    docker rm -f "$name" >/dev/null
+    "$start"
+    CONTAINER_STATE=replaced
+  elif ! container_running "$name"; then
+    docker start "$name" >/dev/null
+    CONTAINER_STATE=restarted
+  else
+    CONTAINER_STATE=running
+  fi
+  log "  $name: $CONTAINER_STATE ($image)"
+}
+
 install_tailscale() {
   curl -fsSL --proto '=https' --max-time 120 https://tailscale.com/install.sh -o "$STATE_DIR/tailscale-install.sh" &&
     sh "$STATE_DIR/tailscale-install.sh"

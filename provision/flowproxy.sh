@@ -97,28 +97,20 @@ start_haproxy_container() {
     -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" "$HAPROXY_IMAGE" >/dev/null
 }
 
-# The container is recreated only for a new HAProxy version; a new configuration or certificate is
-# a graceful reload (SIGHUP to the master process), which keeps established connections.
+# The container is recreated only for a new HAProxy version, after the configuration passed that
+# version's check; a new configuration or certificate is a graceful reload (SIGHUP to the master
+# process), which keeps established connections.
 ensure_haproxy_running() {
   local image
   image=$(container_image haproxy)
-  if [[ -z $image ]]; then
-    start_haproxy_container
-    log "  started HAProxy $HAPROXY_IMAGE"
-  elif [[ $image != "$HAPROXY_IMAGE" ]]; then
+  if [[ -n $image && $image != "$HAPROXY_IMAGE" ]]; then
     validate_haproxy_config "$HAPROXY_DIR/haproxy.cfg" ||
       die "haproxy.cfg is invalid for $HAPROXY_IMAGE; HAProxy keeps running $image"
-    docker rm -f haproxy >/dev/null
-    start_haproxy_container
-    log "  replaced HAProxy $image with $HAPROXY_IMAGE"
-  elif ! container_running haproxy; then
-    docker start haproxy >/dev/null
-    log "  started the stopped HAProxy container"
-  elif [[ $HAPROXY_RELOAD == yes ]]; then
+  fi
+  ensure_container haproxy "$HAPROXY_IMAGE" start_haproxy_container
+  if [[ $CONTAINER_STATE == running && $HAPROXY_RELOAD == yes ]]; then
     docker kill -s HUP haproxy >/dev/null
     log "  reloaded HAProxy gracefully"
-  else
-    log "  HAProxy is running with the current configuration"
   fi
 }
 
