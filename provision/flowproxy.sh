@@ -12,6 +12,8 @@ readonly SIGNER_KEY_FILE=/etc/flowproxy/signer.key
 readonly SIGNER_ADDRESS_FILE=/etc/flowproxy/signer.address
 readonly FOUNDRY_DIR=/opt/foundry
 readonly PUBLIC_CERT_URL=http://127.0.0.1:14727/
+# The user-flow frontend of haproxy.cfg (:80): provisioning ends only when traffic flows through it.
+readonly SERVED_LIVEZ_URL=http://127.0.0.1/livez
 readonly REGISTER_PATH=/api/l1-builder/v1/register_credentials/orderflow_proxy
 readonly BUILDERS_PATH=/api/l1-builder/v1/builders
 
@@ -183,7 +185,8 @@ ensure_foundry_installed() {
   local installer=$STATE_DIR/foundry-install.sh
   retry 3 10 "Foundry download" curl -fsSL --proto '=https' --max-time 120 https://foundry.paradigm.xyz -o "$installer" ||
     die "could not download Foundry's installer"
-  FOUNDRY_DIR=$FOUNDRY_DIR bash "$installer" >/dev/null
+  # FOUNDRY_DIR is read-only in this script, so it reaches the installer through env, not a prefix.
+  env FOUNDRY_DIR="$FOUNDRY_DIR" bash "$installer" >/dev/null
   retry 3 10 "foundryup" env FOUNDRY_DIR="$FOUNDRY_DIR" "$FOUNDRY_DIR/bin/foundryup" >/dev/null ||
     die "foundryup could not install cast"
 }
@@ -272,8 +275,22 @@ ensure_registered_with_builderhub() {
     die "BuilderHub at $BUILDERHUB_ENDPOINT did not take the registration after 5 attempts; flowproxy@$VM_NAME was not (re)started"
 }
 
-flowproxy_is_live() {
-  curl -fsS --max-time 2 "$FLOWPROXY_LIVEZ_URL" >/dev/null
+url_answers() {
+  curl -fsS --max-time 2 "$1" >/dev/null 2>&1
+}
+
+# wait_until_answers URL WHAT: FlowProxy takes a moment to listen, and HAProxy's health check a
+# moment more to send it traffic.
+wait_until_answers() {
+  local attempt
+  for ((attempt = 1; attempt <= 30; attempt++)); do
+    if url_answers "$1"; then
+      log "  $2 answers on $1"
+      return 0
+    fi
+    sleep 1
+  done
+  return 1
 }
 
 ensure_flowproxy_running() {
@@ -287,16 +304,12 @@ ensure_flowproxy_running() {
   else
     log "  $unit is running the current binary and configuration"
   fi
-  local attempt
-  for ((attempt = 1; attempt <= 30; attempt++)); do
-    if flowproxy_is_live; then
-      log "  $unit answers on $FLOWPROXY_LIVEZ_URL"
-      return
-    fi
-    sleep 1
-  done
-  journalctl -u "$unit" -n 20 --no-pager | sed 's/^/  journal: /' || true
-  die "$unit did not answer on $FLOWPROXY_LIVEZ_URL within 30 s"
+  if ! wait_until_answers "$FLOWPROXY_LIVEZ_URL" "$unit"; then
+    journalctl -u "$unit" -n 20 --no-pager | sed 's/^/  journal: /' || true
+    die "$unit did not answer on $FLOWPROXY_LIVEZ_URL within 30 s"
+  fi
+  wait_until_answers "$SERVED_LIVEZ_URL" "HAProxy" ||
+    die "HAProxy does not pass traffic to $unit within 30 s; see docker logs haproxy"
 }
 
 main() {

@@ -15,6 +15,7 @@ const SCRIPTS: readonly [string, string, BundleOptions][] = [
   ["docker.js", "docker.ts", {}],
   ["mockhub.js", "mockhub.ts", {}],
   ["github.js", "github.ts", {}],
+  ["outbound.js", "outbound.ts", {}],
   // These two are downloaded and run as programs of their own.
   ["cast.js", "cast.ts", { shebang: NODE_SHEBANG }],
   ["tailscale.js", "tailscale.ts", { shebang: NODE_SHEBANG }],
@@ -53,7 +54,7 @@ export interface ArtifactSpec {
 export function flowproxyExecutable(variant: string): string {
   return bundle(path.join(DOUBLES_SOURCE, "flowproxy.ts"), {
     // --jitless: the unit may set MemoryDenyWriteExecute=yes, which V8's JIT cannot run under.
-    shebang: "#!/usr/bin/node --jitless",
+    shebang: "#!/usr/bin/env -S node --jitless --no-expose-wasm",
     prelude: `globalThis.FLOWPROXY_DOUBLE_VARIANT = ${JSON.stringify(variant)};`,
   });
 }

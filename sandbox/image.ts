@@ -75,6 +75,8 @@ async function recipe(): Promise<ImageRecipe> {
       { path: SANDBOX_CA_IN_IMAGE, mode: 0o644, content: fs.readFileSync(ca.certFile, "utf8") },
       // Each VM gets its own resolv.conf and hostname when its disk is made (sandbox/vm.ts).
       { path: "/etc/resolv.conf", mode: 0o644, content: "# written per VM by the sandbox\n" },
+      // Empty: every VM generates its own machine ID on first boot.
+      { path: "/etc/machine-id", mode: 0o444, content: "" },
     ],
     commands: CHROOT_COMMANDS,
   };

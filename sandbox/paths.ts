@@ -20,8 +20,6 @@ export const cachePaths = {
 export const statePaths = {
   root: STATE_DIR,
   secrets: path.join(STATE_DIR, "secrets.json"),
-  random: path.join(STATE_DIR, "random.json"),
-  stackRequest: path.join(STATE_DIR, "stack-request.json"),
   /** The doubles, transpiled to plain JavaScript: DOUBLES_MOUNT in the VMs. */
   doubles: path.join(STATE_DIR, "doubles"),
   /** One DNS server per VNet, as Azure's resolver answers each VNet for its own NIC names. */
@@ -30,6 +28,10 @@ export const statePaths = {
     pid: path.join(STATE_DIR, "dns", `${vnet}.pid`),
     log: path.join(STATE_DIR, "dns", `${vnet}.log`),
   }),
+  outbound: {
+    pid: path.join(STATE_DIR, "outbound", "relay.pid"),
+    log: path.join(STATE_DIR, "outbound", "relay.log"),
+  },
   github: {
     dir: path.join(STATE_DIR, "github"),
     config: path.join(STATE_DIR, "github", "config.json"),

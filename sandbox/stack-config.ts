@@ -1,8 +1,8 @@
 // The stack configuration the sandbox deploys, in one place. Secrets are made once per sandbox and
 // kept in the state directory (mode 0600), so reruns of `sandbox up` see the same configuration.
-import { generateKeyPairSync, randomInt } from "crypto";
+import { generateKeyPairSync, randomBytes, randomInt } from "crypto";
 import * as fs from "fs";
-import { CONFIG_KEYS, PROJECT } from "../lib/config";
+import { CONFIG_KEYS } from "../lib/config";
 import { statePaths } from "./paths";
 import { writePrivateFile } from "./proc";
 import { INTERNET } from "./topology";
@@ -17,6 +17,8 @@ export function artifactUrl(artifact: { owner: string; repo: string; runId: stri
 export interface SandboxSecrets {
   githubToken: string;
   sshPublicKey: string;
+  /** Seeds the random values the program generates (signer keys): what Pulumi's state would keep. */
+  seed: string;
 }
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -42,19 +44,25 @@ export function loadOrCreateSecrets(): SandboxSecrets {
   if (fs.existsSync(statePaths.secrets)) {
     return JSON.parse(fs.readFileSync(statePaths.secrets, "utf8")) as SandboxSecrets;
   }
-  const secrets: SandboxSecrets = { githubToken: randomGithubToken(), sshPublicKey: randomSshPublicKey() };
+  const secrets: SandboxSecrets = {
+    githubToken: randomGithubToken(),
+    sshPublicKey: randomSshPublicKey(),
+    seed: randomBytes(16).toString("hex"),
+  };
   writePrivateFile(statePaths.secrets, JSON.stringify(secrets, null, 2));
   return secrets;
 }
 
 export interface StackConfig {
+  /** Unqualified keys (adminUsername, not flowproxy-staging:adminUsername). */
   config: Record<string, string>;
   secretKeys: string[];
+  seed: string;
 }
 
-/** The sandbox's stack configuration; `overrides` (unqualified keys) lets a test change one value. */
+/** The sandbox's stack configuration; `overrides` lets a test change or add values. */
 export function sandboxStackConfig(secrets: SandboxSecrets, overrides: Record<string, string> = {}): StackConfig {
-  const values: Record<string, string> = {
+  const config: Record<string, string> = {
     adminUsername: "azureuser",
     sshPublicKey: secrets.sshPublicKey,
     flowProxyArtifact: artifactUrl(SANDBOX_ARTIFACT),
@@ -64,10 +72,5 @@ export function sandboxStackConfig(secrets: SandboxSecrets, overrides: Record<st
     ...overrides,
   };
   const secret = new Set(CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key));
-  return {
-    config: Object.fromEntries(Object.entries(values).map(([k, v]) => [`${PROJECT}:${k}`, v])),
-    secretKeys: Object.keys(values)
-      .filter((k) => secret.has(k))
-      .map((k) => `${PROJECT}:${k}`),
-  };
+  return { config, secretKeys: Object.keys(config).filter((k) => secret.has(k)), seed: secrets.seed };
 }

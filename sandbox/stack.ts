@@ -1,10 +1,11 @@
 // Obtains what the Pulumi program would deploy, from the program itself: test/support/render-stack.ts
 // evaluates it under Pulumi's mocks with the sandbox's configuration and addresses and prints the
-// extensions' scripts, the private DNS records and the outputs. Nothing here re-types them.
+// extensions (scripts and dependencies), the private DNS records and the stack outputs. Nothing
+// here re-types them.
 import * as fs from "fs";
 import * as path from "path";
-import { PROJECT_DIR, statePaths } from "./paths";
-import { describeFailure, run, SandboxError, writePrivateFile } from "./proc";
+import { PROJECT_DIR } from "./paths";
+import { describeFailure, run, SandboxError } from "./proc";
 import { StackConfig } from "./stack-config";
 import { nicFqdnOf, VMS } from "./topology";
 
@@ -13,8 +14,9 @@ export interface RenderedExtension {
   forceUpdateTag: string;
   /** Base64, optionally of gzip, exactly as in protectedSettings.script. */
   script: string;
-  publicSettings: Record<string, unknown>;
-  dependsOnBuilderhub: boolean;
+  publicSettings?: unknown;
+  /** Names of the resources the extension waits for. */
+  dependsOn: string[];
 }
 
 export interface DnsRecord {
@@ -25,8 +27,8 @@ export interface DnsRecord {
 export interface RenderedStack {
   extensions: RenderedExtension[];
   dnsRecords: DnsRecord[];
-  outputs: Record<string, unknown>;
-  random: Record<string, string>;
+  /** Secret values appear as {"$secret": value}. */
+  outputs: Record<string, { value: unknown; secret: boolean }>;
 }
 
 export const RENDER_SCRIPT = path.join(PROJECT_DIR, "test", "support", "render-stack.ts");
@@ -41,12 +43,6 @@ function sandboxAddresses(): Record<string, { privateIp: string; publicIp?: stri
   );
 }
 
-function readRandom(): Record<string, string> {
-  return fs.existsSync(statePaths.random)
-    ? (JSON.parse(fs.readFileSync(statePaths.random, "utf8")) as Record<string, string>)
-    : {};
-}
-
 function checkShape(value: unknown): RenderedStack {
   const stack = value as RenderedStack;
   if (!stack || !Array.isArray(stack.extensions) || !Array.isArray(stack.dnsRecords)) {
@@ -55,20 +51,18 @@ function checkShape(value: unknown): RenderedStack {
   return stack;
 }
 
-/**
- * Renders the stack for the sandbox. Random values the program generated are kept in the state
- * directory and passed back next time, as Pulumi's state would keep them.
- */
+/** Evaluates the program for the sandbox. The request, secrets included, travels on stdin only. */
 export async function renderStack(stackConfig: StackConfig): Promise<RenderedStack> {
   if (!fs.existsSync(RENDER_SCRIPT)) {
     throw new SandboxError(`${path.relative(PROJECT_DIR, RENDER_SCRIPT)} is missing: the sandbox gets the extension scripts from it`);
   }
-  const request = { ...stackConfig, addresses: sandboxAddresses(), random: readRandom() };
-  // The request holds the sandbox's secrets.
-  writePrivateFile(statePaths.stackRequest, JSON.stringify(request, null, 2));
-  const args = ["--require", "ts-node/register/transpile-only", RENDER_SCRIPT, statePaths.stackRequest];
-  const result = await run(process.execPath, args, { cwd: PROJECT_DIR, timeoutMs: RENDER_TIMEOUT_MS });
-  fs.rmSync(statePaths.stackRequest, { force: true });
+  const request = { ...stackConfig, addresses: sandboxAddresses() };
+  const args = ["--require", "ts-node/register/transpile-only", RENDER_SCRIPT];
+  const result = await run(process.execPath, args, {
+    cwd: PROJECT_DIR,
+    input: JSON.stringify(request),
+    timeoutMs: RENDER_TIMEOUT_MS,
+  });
   if (result.code !== 0) {
     // The program reports every configuration problem, one per line: show them all.
     const details = result.stderr.trim().split("\n").slice(-20).join("\n");
@@ -80,7 +74,27 @@ export async function renderStack(stackConfig: StackConfig): Promise<RenderedSta
   } catch {
     throw new SandboxError(`${RENDER_SCRIPT} printed something other than JSON on stdout`);
   }
-  const stack = checkShape(parsed);
-  writePrivateFile(statePaths.random, JSON.stringify(stack.random ?? {}, null, 2));
-  return stack;
+  return checkShape(parsed);
+}
+
+/**
+ * The extensions in the order Azure may run them: each batch waits for the previous one. An
+ * extension waits for another when one of its dependencies is that VM or its extension (a
+ * resource name ending in the other's VM name); extensions with no dependency between them run
+ * in parallel, so a missing dependency shows up here as it would on Azure.
+ */
+export function extensionBatches(extensions: readonly RenderedExtension[]): RenderedExtension[][] {
+  const waitsFor = (a: RenderedExtension, b: RenderedExtension) =>
+    a !== b && a.dependsOn.some((name) => name.endsWith(b.vmName));
+  const batches: RenderedExtension[][] = [];
+  let remaining = [...extensions];
+  while (remaining.length > 0) {
+    const ready = remaining.filter((a) => !remaining.some((b) => waitsFor(a, b)));
+    if (ready.length === 0) {
+      throw new SandboxError(`the extensions depend on each other in a cycle: ${remaining.map((e) => e.vmName).join(", ")}`);
+    }
+    batches.push(ready);
+    remaining = remaining.filter((e) => !ready.includes(e));
+  }
+  return batches;
 }

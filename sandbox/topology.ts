@@ -2,9 +2,10 @@
 // end-to-end suite and the benchmarks all read them from here.
 //
 // Everything lives either on loopback or inside network namespaces this sandbox creates: the VNet
-// bridges have no host address, and the "internet" is a bridge whose only other member is the
-// host's 198.18.0.1 (RFC 2544 benchmark range), where the GitHub double listens. Nothing routes off
-// the machine: the router namespace that joins the two VNets has no uplink.
+// bridges have no host address, and the "internet" is a bridge holding the host's 198.18.0.1
+// (RFC 2544 benchmark range), where the GitHub double listens, the FlowProxy VMs' public IPs and
+// the router's relay address. Nothing routes off the machine: the router namespace that joins the
+// two VNets has no default route, and reaches the internet bridge only through a TCP relay.
 import { SandboxError } from "./proc";
 
 export type VnetKey = "east" | "west";
@@ -18,7 +19,10 @@ export interface Vnet {
   addressSpace: string;
   subnet: string;
   prefixLength: number;
-  /** The router namespace's leg on this VNet: the VMs' default gateway and DNS server. */
+  /**
+   * The router namespace's leg on this VNet: the VMs' default gateway, their DNS server, and where
+   * their connections to the internet doubles go (Azure's outbound access, relayed by the router).
+   */
   routerIp: string;
   /** Name of the router's interface on this VNet, inside the router namespace. */
   routerInterface: string;
@@ -47,6 +51,14 @@ export interface Internet {
   bridge: string;
   hostIp: string;
   prefixLength: number;
+  /** The whole RFC 2544 range: unreachable from the host except the bridge's own /24. */
+  guardRange: string;
+  /** The router's leg on the internet bridge, from which it relays the VMs' outbound connections. */
+  routerIp: string;
+  routerInterface: string;
+  routerHostVeth: string;
+  /** The port the outbound relay carries to the host: the internet doubles speak HTTPS only. */
+  relayPort: number;
   /** Hostnames the internet doubles answer for; the sandbox DNS points them all at hostIp. */
   hostnames: readonly string[];
 }
@@ -106,6 +118,11 @@ export const INTERNET: Internet = {
   bridge: "fps-br-inet",
   hostIp: "198.18.0.1",
   prefixLength: 24,
+  guardRange: "198.18.0.0/15",
+  routerIp: "198.18.0.2",
+  routerInterface: "inet",
+  routerHostVeth: "fps-rt-inet",
+  relayPort: 443,
   hostnames: [
     "api.github.com",
     "github.com",

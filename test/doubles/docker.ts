@@ -52,19 +52,33 @@ interface FlagSpec {
   takesValue: boolean;
 }
 
-/** Splits leading options from positionals the way docker's CLI does: options end at the first positional. */
+/**
+ * Splits options from positionals the way docker's CLI does: options may follow positionals,
+ * except for `docker run`, where everything after the image is the container's command.
+ */
 export function parseOptions(
   args: string[],
   flags: FlagSpec[],
   command: string,
 ): { options: Map<string, string[]>; positionals: string[] } {
   const options = new Map<string, string[]>();
+  const positionals: string[] = [];
+  const stopAtPositional = command === "run";
   let i = 0;
-  while (i < args.length && args[i].startsWith("-") && args[i] !== "-") {
+  while (i < args.length) {
     const arg = args[i];
     if (arg === "--") {
-      i++;
+      positionals.push(...args.slice(i + 1));
       break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      if (stopAtPositional) {
+        positionals.push(...args.slice(i));
+        break;
+      }
+      positionals.push(arg);
+      i++;
+      continue;
     }
     const eq = arg.indexOf("=");
     const name = eq > 0 ? arg.slice(0, eq) : arg;
@@ -88,7 +102,7 @@ export function parseOptions(
     options.set(key, [...(options.get(key) ?? []), value]);
     i++;
   }
-  return { options, positionals: args.slice(i) };
+  return { options, positionals };
 }
 
 const flag = (takesValue: boolean, ...names: string[]): FlagSpec => ({ names, takesValue });

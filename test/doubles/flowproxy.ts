@@ -8,12 +8,14 @@
 //   are honoured; the other ClickHouse settings are accepted and not used (no ClickHouse here).
 // - Both servers answer GET /livez, /health, /readyz and JSON-RPC on POST / (eth_sendBundle,
 //   eth_sendRawTransaction, mev_sendBundle). /readyz answers 503 until BuilderHub has answered once.
-// - Orderflow from the user endpoint goes to every other peer BuilderHub lists, at https://<ip>/,
-//   trusting exactly the certificate that peer registered (pinned, no hostname check: ip is an IP).
+// - Orderflow from the user endpoint goes to every other peer BuilderHub lists (not the one with its
+//   own signer address), at https://<ip>/, trusting exactly the certificate that peer registered
+//   (pinned, no hostname check: ip is an IP).
 // - Requests received on the system endpoint are appended to received.jsonl in $STATE_DIRECTORY
 //   (or beside the backup database), so a test can see them arrive.
 // It runs under `node --jitless` (see the shebang sandbox/doubles.ts gives it): V8's JIT needs
-// writable and executable memory, which MemoryDenyWriteExecute=yes forbids.
+// writable and executable memory, which MemoryDenyWriteExecute=yes forbids. That also turns off
+// WebAssembly, and with it fetch(), so it speaks HTTP through node:http only.
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -39,6 +41,7 @@ export interface Settings {
   backupDbPath: string;
   stateDir: string;
   logJson: boolean;
+  peerPollMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -88,6 +91,7 @@ export function loadSettings(env: NodeJS.ProcessEnv): Settings {
     // systemd's StateDirectory= may list several directories, separated by colons.
     stateDir: env.STATE_DIRECTORY?.split(":")[0] || path.dirname(backupDbPath),
     logJson: env.LOG_JSON === "true" || env.LOG_JSON === "1",
+    peerPollMs: PEER_POLL_MS,
   };
 }
 
@@ -152,14 +156,22 @@ export function sendPinned(peer: Peer, body: string, headers: Record<string, str
   });
 }
 
-function localAddresses(): Set<string> {
-  const addresses = new Set<string>();
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const info of list ?? []) {
-      addresses.add(info.address);
-    }
-  }
-  return addresses;
+/** GET over plain HTTP. Not fetch(): undici needs WebAssembly, which --jitless turns off. */
+function httpGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { timeout: FORWARD_TIMEOUT_MS }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () =>
+        response.statusCode === 200
+          ? resolve(Buffer.concat(chunks).toString("utf8"))
+          : reject(new Error(`HTTP ${response.statusCode}`)),
+      );
+      response.on("error", reject);
+    });
+    request.on("timeout", () => request.destroy(new Error("timed out")));
+    request.on("error", reject);
+  });
 }
 
 interface RpcRequest {
@@ -229,7 +241,7 @@ export class FlowProxy {
     });
     if (this.settings.builderhubEndpoint) {
       await this.pollPeers();
-      this.pollTimer = setInterval(() => void this.pollPeers(), PEER_POLL_MS);
+      this.pollTimer = setInterval(() => void this.pollPeers(), this.settings.peerPollMs);
     } else {
       this.log("BUILDERHUB_ENDPOINT is not set: no peers");
     }
@@ -267,17 +279,11 @@ export class FlowProxy {
   private async pollPeers(): Promise<void> {
     const url = `${this.settings.builderhubEndpoint}${BUILDERS_PATH}`;
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
-      if (!response.ok) {
-        throw new Error(`HTTP ${response.status}`);
-      }
-      const list = (await response.json()) as Peer[];
+      const list = JSON.parse(await httpGet(url)) as Peer[];
+      // A proxy knows itself in the list by its signer address, as the real one does (the unit's
+      // RestrictAddressFamilies= would not even let it list its own IP addresses).
       const own = this.settings.signerAddress.toLowerCase();
-      const local = localAddresses();
-      const peers = list.filter(
-        (p) =>
-          p.orderflow_proxy.ecdsa_pubkey_address.toLowerCase() !== own && !local.has(splitHostPort(p.ip).host),
-      );
+      const peers = list.filter((p) => p.orderflow_proxy.ecdsa_pubkey_address.toLowerCase() !== own);
       const before = this.peers.map((p) => `${p.name}@${p.ip}`).join(",");
       const after = peers.map((p) => `${p.name}@${p.ip}`).join(",");
       if (before !== after) {

@@ -1,0 +1,345 @@
+// The rules of the flowproxy-staging policy pack as pure functions over resource-like objects
+// ({type, name, props}), so tests can run them without the Pulumi engine. Each returns the
+// violations it finds as messages; an empty list means compliant. Messages name the resource, the
+// property and the fix, and never repeat a secret value.
+
+/** What the policy engine hands a rule: a resource's type, logical name and properties. */
+export interface ResourceLike {
+  type: string;
+  name: string;
+  props: Record<string, any>;
+}
+
+export const TYPES = {
+  nsg: "azure-native:network:NetworkSecurityGroup",
+  securityRule: "azure-native:network:SecurityRule",
+  nic: "azure-native:network:NetworkInterface",
+  publicIp: "azure-native:network:PublicIPAddress",
+  vnet: "azure-native:network:VirtualNetwork",
+  vm: "azure-native:compute:VirtualMachine",
+  extension: "azure-native:compute:VirtualMachineExtension",
+  stack: "pulumi:pulumi:Stack",
+} as const;
+
+/** The spec's ports: FlowProxy VMs take 22, 80, 443 and 5544 (TCP) and ICMP from the VNets. */
+export const FLOWPROXY_TCP_PORTS = [22, 80, 443, 5544];
+/** BuilderHub takes its API (3000), SSH and ICMP, from the VNets only. */
+export const BUILDERHUB_TCP_PORTS = [3000, 22];
+export const SUPPORTED_IMAGE = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2" };
+
+/** Stacks whose name says production get the strict version of the SSH rule. */
+export const PRODUCTION_STACK = /prod/i;
+
+/** The stack a resource belongs to, from its URN (urn:pulumi:<stack>::<project>::<type>::<name>). */
+export function stackFromUrn(urn: string | undefined): string | undefined {
+  const m = /^urn:pulumi:([^:]+)::/.exec(urn ?? "");
+  return m ? m[1] : undefined;
+}
+
+export function isProductionStack(stack: string | undefined): boolean {
+  return stack !== undefined && PRODUCTION_STACK.test(stack);
+}
+
+export function isBuilderhub(resource: ResourceLike): boolean {
+  return /builderhub/i.test(resource.name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses and ports
+
+interface Ipv4Cidr {
+  base: number;
+  prefix: number;
+}
+
+function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(text.trim());
+  if (!m) return undefined;
+  const octets = m.slice(1, 5).map(Number);
+  const prefix = m[5] === undefined ? 32 : Number(m[5]);
+  if (octets.some((o) => o > 255) || prefix > 32) return undefined;
+  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const size = 2 ** (32 - prefix);
+  return { base: address - (address % size), prefix };
+}
+
+function cidrInside(inner: Ipv4Cidr, outer: Ipv4Cidr): boolean {
+  if (inner.prefix < outer.prefix) return false;
+  const size = 2 ** (32 - outer.prefix);
+  return inner.base - (inner.base % size) === outer.base;
+}
+
+/** Sources that mean "anyone on the internet". */
+export function isWorldSource(source: string): boolean {
+  const s = source.trim();
+  if (["*", "internet", "any", "::/0"].includes(s.toLowerCase())) return true;
+  const cidr = parseIpv4Cidr(s);
+  return cidr !== undefined && cidr.prefix === 0;
+}
+
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
+/**
+ * Whether a source lies inside the stack's VNets (or, when the VNets are not known, inside the
+ * private address ranges). Azure's VirtualNetwork service tag counts as inside.
+ */
+export function isVnetSource(source: string, vnetCidrs: string[]): boolean {
+  if (source.trim().toLowerCase() === "virtualnetwork") return true;
+  const cidr = parseIpv4Cidr(source);
+  if (!cidr) return false;
+  const ranges = (vnetCidrs.length > 0 ? vnetCidrs : PRIVATE_RANGES).map(parseIpv4Cidr).filter((c): c is Ipv4Cidr => c !== undefined);
+  return ranges.some((range) => cidrInside(cidr, range));
+}
+
+/** A destination port range as Azure writes it ("22", "1000-2000", "*") as [low, high]. */
+function portSpan(range: string): [number, number] | undefined {
+  const r = range.trim();
+  if (r === "*") return [0, 65535];
+  const m = /^(\d+)(?:-(\d+))?$/.exec(r);
+  if (!m) return undefined;
+  return [Number(m[1]), Number(m[2] ?? m[1])];
+}
+
+/** An inbound allow rule, flattened from an NSG's inline rule or a standalone SecurityRule. */
+export interface RuleView {
+  nsg: string;
+  name: string;
+  protocol: string;
+  ports: string[];
+  sources: string[];
+}
+
+/** The inbound allow rules of an NSG (inline securityRules) or of a standalone SecurityRule. */
+export function inboundAllowRules(resource: ResourceLike): RuleView[] {
+  const raw: Record<string, any>[] =
+    resource.type === TYPES.nsg ? (Array.isArray(resource.props.securityRules) ? resource.props.securityRules : []) : resource.type === TYPES.securityRule ? [resource.props] : [];
+  return raw
+    .filter((r) => /^inbound$/i.test(String(r.direction ?? "")) && /^allow$/i.test(String(r.access ?? "")))
+    .map((r) => ({
+      nsg: resource.name,
+      name: String(r.name ?? resource.name),
+      protocol: String(r.protocol ?? "*").toLowerCase(),
+      ports: [r.destinationPortRange, ...(Array.isArray(r.destinationPortRanges) ? r.destinationPortRanges : [])]
+        .filter((p) => p !== undefined && p !== null && p !== "")
+        .map(String),
+      sources: [r.sourceAddressPrefix, ...(Array.isArray(r.sourceAddressPrefixes) ? r.sourceAddressPrefixes : [])]
+        .filter((s) => s !== undefined && s !== null && s !== "")
+        .map(String),
+    }));
+}
+
+function coversTcp(rule: RuleView): boolean {
+  return rule.protocol === "tcp" || rule.protocol === "*";
+}
+
+/** A rule without a destination port allows every port. */
+function portsOf(rule: RuleView): string[] {
+  return rule.ports.length > 0 ? rule.ports : ["*"];
+}
+
+function sourcesOf(rule: RuleView): string[] {
+  return rule.sources.length > 0 ? rule.sources : ["*"];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule: SSH is not open to the whole internet.
+
+export function sshOpenToWorld(resource: ResourceLike): string[] {
+  return inboundAllowRules(resource)
+    .filter((rule) => coversTcp(rule) && portsOf(rule).some((p) => {
+      const span = portSpan(p);
+      return span !== undefined && span[0] <= 22 && 22 <= span[1];
+    }))
+    .flatMap((rule) =>
+      sourcesOf(rule)
+        .filter(isWorldSource)
+        .map(
+          (source) =>
+            `${rule.nsg}: rule "${rule.name}" lets anyone on the internet (${source}) reach SSH (22/tcp). ` +
+            "Narrow it to your office or VPN: pulumi config set flowproxy-staging:allowedSshCidr 203.0.113.0/24",
+        ),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule: BuilderHub never gets a public IP.
+
+export function builderhubPublicIp(resource: ResourceLike): string[] {
+  const p = resource.props;
+  const label = String(p.dnsSettings?.internalDnsNameLabel ?? "");
+  if (resource.type === TYPES.publicIp && isBuilderhub(resource)) {
+    return [`${resource.name}: a public IP address for BuilderHub; BuilderHub is reached through the VNets only, so delete it`];
+  }
+  if (resource.type === TYPES.nic && (isBuilderhub(resource) || /builderhub/i.test(label))) {
+    const configs: Record<string, any>[] = Array.isArray(p.ipConfigurations) ? p.ipConfigurations : [];
+    return configs
+      .filter((c) => c.publicIPAddress !== undefined && c.publicIPAddress !== null)
+      .map((c) => `${resource.name}: IP configuration "${c.name ?? "?"}" attaches a public IP to BuilderHub's NIC; remove publicIPAddress`);
+  }
+  if (resource.type === TYPES.vm && isBuilderhub(resource)) {
+    const configs: Record<string, any>[] = p.networkProfile?.networkInterfaceConfigurations ?? [];
+    return configs
+      .flatMap((c) => (Array.isArray(c.ipConfigurations) ? c.ipConfigurations : []))
+      .filter((ip: Record<string, any>) => ip.publicIPAddressConfiguration !== undefined && ip.publicIPAddressConfiguration !== null)
+      .map(() => `${resource.name}: its network profile gives BuilderHub a public IP; remove publicIPAddressConfiguration`);
+  }
+  return [];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule: no secret in an extension's public settings or in the stack outputs.
+
+const SECRET_PATTERNS: { what: string; pattern: RegExp }[] = [
+  { what: "a GitHub token", pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{20,})/ },
+  { what: "a Tailscale key", pattern: /\btskey-[A-Za-z0-9][A-Za-z0-9-]{6,}/ },
+  { what: "a private key (0x and 64 hex digits)", pattern: /\b0x[0-9a-fA-F]{64}\b/ },
+  { what: "a PEM private key", pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/ },
+];
+
+/** Names that hold secrets: as object keys, and as shell variables assigned in a script. */
+const SECRET_NAME = /(?:password|passwd|secret|token|private_?key|auth_?key|api_?key|signer_?key)$/i;
+const SECRET_ASSIGNMENT = /\b([A-Za-z_][A-Za-z0-9_]*?(?:PASSWORD|SECRET|TOKEN|PRIVATE_KEY|AUTH_KEY|API_KEY|SIGNER_KEY))=(?:'([^'\n]*)'|"([^"\n]*)"|([^\s'";]*))/g;
+
+/** What in a text looks like a secret: "a GitHub token", "a value for GITHUB_TOKEN", ... */
+export function secretsInText(text: string): string[] {
+  const found = SECRET_PATTERNS.filter(({ pattern }) => pattern.test(text)).map(({ what }) => what);
+  for (const m of text.matchAll(SECRET_ASSIGNMENT)) {
+    const value = m[2] ?? m[3] ?? m[4] ?? "";
+    if (value !== "" && !value.startsWith("$")) found.push(`a value for ${m[1]}`);
+  }
+  return [...new Set(found)];
+}
+
+/** Base64 text (such as CustomScript's settings.script) decoded, when it decodes to readable text. */
+function decodedBase64(text: string): string | undefined {
+  const t = text.trim();
+  if (t.length < 16 || t.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(t)) return undefined;
+  const decoded = Buffer.from(t, "base64").toString("utf8");
+  const printable = decoded.replace(/[^\x20-\x7e\t\r\n]/g, "").length;
+  return printable >= decoded.length * 0.9 ? decoded : undefined;
+}
+
+/**
+ * Every place in a value that holds something secret-looking, as "path: what". Values the engine
+ * does not know yet (during preview) cannot leak and are skipped.
+ */
+export function findSecrets(value: unknown, path: string): string[] {
+  if (typeof value === "string") {
+    const direct = secretsInText(value);
+    const decoded = decodedBase64(value);
+    const inDecoded = decoded === undefined ? [] : secretsInText(decoded).map((what) => `${what} (base64-encoded)`);
+    return [...direct, ...inDecoded].map((what) => `${path} holds ${what}`);
+  }
+  if (value && typeof value === "object") {
+    const found: string[] = [];
+    const array = Array.isArray(value);
+    for (const key of Object.keys(value)) {
+      let child: unknown;
+      try {
+        child = (value as Record<string, unknown>)[key];
+      } catch {
+        continue; // the engine throws on reading a value it does not know yet (preview)
+      }
+      const childPath = array ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+      if (!array && SECRET_NAME.test(key) && typeof child === "string" && child !== "") found.push(`${childPath} is named like a secret and set`);
+      found.push(...findSecrets(child, childPath));
+    }
+    return found;
+  }
+  return [];
+}
+
+export function secretsInPublicSettings(resource: ResourceLike): string[] {
+  if (resource.type !== TYPES.extension) return [];
+  return findSecrets(resource.props.settings, "settings").map(
+    (where) => `${resource.name}: ${where}; Azure stores public settings in the clear, so move it to protectedSettings`,
+  );
+}
+
+/** The stack resource's properties are its outputs. */
+export function secretsInStackOutputs(stack: ResourceLike): string[] {
+  if (stack.type !== TYPES.stack) return [];
+  return findSecrets(stack.props, "").map((where) => `stack output ${where}; outputs are readable by anyone with stack access, so do not export it`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule: VMs keep password login disabled.
+
+export function passwordLoginEnabled(resource: ResourceLike): string[] {
+  if (resource.type !== TYPES.vm) return [];
+  const os = resource.props.osProfile;
+  if (os === undefined || os === null) return []; // attached from an existing disk: nothing to log in with
+  const problems: string[] = [];
+  if (os.linuxConfiguration?.disablePasswordAuthentication !== true) {
+    problems.push(`${resource.name}: osProfile.linuxConfiguration.disablePasswordAuthentication must be true (SSH keys only)`);
+  }
+  if (os.adminPassword !== undefined && os.adminPassword !== null && os.adminPassword !== "") {
+    problems.push(`${resource.name}: osProfile.adminPassword is set; log in with SSH keys only and remove it`);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule: NSGs open only the spec's ports.
+
+/**
+ * Inbound allow rules beyond the spec. FlowProxy NSGs: 22, 80, 443 and 5544 over TCP (where SSH
+ * may come from is the SSH rule's business) and ICMP from the VNets. BuilderHub's NSG: 3000 and 22
+ * over TCP and ICMP, all from the VNets.
+ */
+export function nsgPortsOutsideSpec(resource: ResourceLike, vnetCidrs: string[]): string[] {
+  const builderhub = isBuilderhub(resource);
+  const allowedTcp = builderhub ? BUILDERHUB_TCP_PORTS : FLOWPROXY_TCP_PORTS;
+  const problems: string[] = [];
+  for (const rule of inboundAllowRules(resource)) {
+    const where = `${rule.nsg}: rule "${rule.name}"`;
+    const outsideVnets = sourcesOf(rule).filter((s) => !isVnetSource(s, vnetCidrs));
+    if (rule.protocol === "icmp") {
+      if (outsideVnets.length > 0) problems.push(`${where} allows ICMP from ${outsideVnets.join(", ")}; ICMP is for the peered VNets only`);
+      continue;
+    }
+    if (rule.protocol !== "tcp") {
+      problems.push(`${where} allows protocol ${rule.protocol === "*" ? "* (every protocol)" : rule.protocol}; the spec opens TCP ports and ICMP only`);
+      continue;
+    }
+    for (const range of portsOf(rule)) {
+      const span = portSpan(range);
+      if (span === undefined || span[0] !== span[1] || !allowedTcp.includes(span[0])) {
+        problems.push(`${where} opens ${range === "*" ? "every port" : `port ${range}`}/tcp; ${builderhub ? "BuilderHub" : "a FlowProxy VM"} takes only ${allowedTcp.join(", ")}`);
+      }
+    }
+    if (builderhub && outsideVnets.length > 0) {
+      problems.push(`${where} lets ${outsideVnets.join(", ")} in; BuilderHub takes traffic from the VNets only`);
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule: VM images pinned to the supported Ubuntu release.
+
+export function unsupportedImage(resource: ResourceLike): string[] {
+  if (resource.type !== TYPES.vm) return [];
+  const image = resource.props.storageProfile?.imageReference;
+  const wanted = `${SUPPORTED_IMAGE.publisher} ${SUPPORTED_IMAGE.offer} ${SUPPORTED_IMAGE.sku}`;
+  if (!image) return [`${resource.name}: storageProfile.imageReference is not set; use ${wanted}`];
+  const custom = image.id ?? image.sharedGalleryImageId ?? image.communityGalleryImageId;
+  if (custom) return [`${resource.name}: boots the custom image ${custom}; use ${wanted}`];
+  const same = (a: unknown, b: string) => String(a ?? "").toLowerCase() === b.toLowerCase();
+  if (same(image.publisher, SUPPORTED_IMAGE.publisher) && same(image.offer, SUPPORTED_IMAGE.offer) && same(image.sku, SUPPORTED_IMAGE.sku)) return [];
+  return [`${resource.name}: boots ${image.publisher ?? "?"} ${image.offer ?? "?"} ${image.sku ?? "?"}; the provisioning supports ${wanted} (Ubuntu 22.04 LTS) only`];
+}
+
+/** The address spaces of the stack's VNets. */
+export function vnetCidrsOf(resources: ResourceLike[]): string[] {
+  return resources
+    .filter((r) => r.type === TYPES.vnet)
+    .flatMap((r) => {
+      try {
+        const prefixes = r.props.addressSpace?.addressPrefixes;
+        return Array.isArray(prefixes) ? prefixes.map(String) : [];
+      } catch {
+        return []; // unknown during preview
+      }
+    });
+}

@@ -1,0 +1,259 @@
+// The sandbox as a whole: bring it up, provision it with the program's extensions, report on it,
+// tear it down. The CLI and the end-to-end suite both drive it through these functions.
+import * as fs from "fs";
+import * as path from "path";
+import { buildDoubles } from "./doubles";
+import { ExtensionRun, runExtension, runHistory } from "./extension";
+import { ensureImage } from "./image";
+import { githubPid, startInternet, stopInternet } from "./internet";
+import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, startDns, startOutbound } from "./network";
+import { STATE_DIR, statePaths } from "./paths";
+import { findOnPath, formatSeconds, pidAlive, SandboxError } from "./proc";
+import { extensionBatches, renderStack, RenderedStack } from "./stack";
+import { loadOrCreateSecrets, sandboxStackConfig } from "./stack-config";
+import { INTERNET, PUBLIC_PORTS, Vm, vmByName, VMS } from "./topology";
+import { bootVm, BootReport, ensureDisk, initPid, removeState, stopVm, vmExec } from "./vm";
+
+export type Log = (line: string) => void;
+
+/** Host programs the sandbox runs, and the Debian package that provides each. */
+const HOST_TOOLS: readonly [string, string][] = [
+  ["debootstrap", "debootstrap"],
+  ["systemd-nspawn", "systemd-container"],
+  ["dnsmasq", "dnsmasq-base"],
+  ["ip", "iproute2"],
+  ["nsenter", "util-linux"],
+  ["openssl", "openssl"],
+];
+
+export function checkHost(): void {
+  if (process.getuid?.() !== 0) {
+    throw new SandboxError("the sandbox needs root (network namespaces, mounts, systemd-nspawn); run it as root");
+  }
+  const missing = HOST_TOOLS.filter(([tool]) => findOnPath(tool) === undefined);
+  if (missing.length > 0) {
+    const packages = [...new Set(missing.map(([, pkg]) => pkg))];
+    throw new SandboxError(
+      `missing ${missing.map(([tool, pkg]) => `${tool} (Debian package ${pkg})`).join(", ")}; ` +
+        `install with: apt-get install -y ${packages.join(" ")}`,
+    );
+  }
+}
+
+const LOCK_FILE = path.join(STATE_DIR, "lock");
+
+/** One sandbox command at a time; a lock left by a dead process is taken over. */
+async function withLock<T>(action: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+  try {
+    fs.writeFileSync(LOCK_FILE, String(process.pid), { flag: "wx" });
+  } catch {
+    const holder = Number(fs.readFileSync(LOCK_FILE, "utf8"));
+    if (pidAlive(holder)) {
+      throw new SandboxError(`another sandbox command (PID ${holder}) is running; wait for it to finish`);
+    }
+    fs.writeFileSync(LOCK_FILE, String(process.pid));
+  }
+  try {
+    return await action();
+  } finally {
+    fs.rmSync(LOCK_FILE, { force: true });
+  }
+}
+
+class Steps {
+  private index = 0;
+
+  constructor(
+    private readonly total: number,
+    private readonly log: Log,
+  ) {}
+
+  async run<T>(title: string, action: () => Promise<T>, describe: (value: T) => string = () => ""): Promise<T> {
+    this.index++;
+    const label = `[${this.index}/${this.total}]`;
+    this.log(`${label} ${title}`);
+    const started = Date.now();
+    const value = await action();
+    const detail = describe(value);
+    this.log(`${" ".repeat(label.length)} done in ${formatSeconds(Date.now() - started)}${detail ? `: ${detail}` : ""}`);
+    return value;
+  }
+}
+
+function indent(text: string, prefix: string): string {
+  return text
+    .trimEnd()
+    .split("\n")
+    .map((line) => `${prefix}${line}`)
+    .join("\n");
+}
+
+export function describeRun(run: ExtensionRun): string {
+  const how = run.exitCode !== null ? `exit ${run.exitCode}` : run.result;
+  return `${run.vmName}: ${how} in ${formatSeconds(run.durationMs)} (download/${run.seq}${run.settingsChanged ? "" : ", settings unchanged"})`;
+}
+
+/** What Azure would put in the extension status: the ends of stdout and stderr. */
+export function describeFailedRun(run: ExtensionRun): string {
+  return [
+    `${run.vmName}: the CustomScript extension failed (${run.exitCode !== null ? `exit ${run.exitCode}` : run.result}); Azure would show:`,
+    "  stdout (last 4 KiB):",
+    indent(run.stdoutTail || "(empty)", "    "),
+    "  stderr (last 4 KiB):",
+    indent(run.stderrTail || "(empty)", "    "),
+  ].join("\n");
+}
+
+/**
+ * Runs every extension of the rendered stack in dependency order (BuilderHub's first: the others
+ * register with it); a batch runs in parallel, and a failure stops the ones that wait for it.
+ */
+export async function provision(stack: RenderedStack, log: Log = () => undefined): Promise<ExtensionRun[]> {
+  const runs: ExtensionRun[] = [];
+  for (const batch of extensionBatches(stack.extensions)) {
+    const results = await Promise.all(batch.map((e) => runExtension(vmByName(e.vmName), e)));
+    for (const result of results) {
+      log(`      ${describeRun(result)}`);
+    }
+    runs.push(...results);
+    const failed = results.filter((r) => r.exitCode !== 0);
+    if (failed.length > 0) {
+      throw new SandboxError(failed.map(describeFailedRun).join("\n"));
+    }
+  }
+  return runs;
+}
+
+export interface UpOptions {
+  /** Stack configuration values to change, by unqualified key (e.g. haProxyVersion). */
+  overrides?: Record<string, string>;
+  /** Leave a half-made sandbox in place for debugging instead of removing it. */
+  keepOnFailure?: boolean;
+  log?: Log;
+}
+
+export interface UpReport {
+  stack: RenderedStack;
+  boots: Record<string, BootReport>;
+  runs: ExtensionRun[];
+}
+
+async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
+  const steps = new Steps(7, log);
+  const secrets = loadOrCreateSecrets();
+  await steps.run("Building the test doubles", async () => buildDoubles());
+  const stack = await steps.run(
+    "Rendering the stack from the program",
+    () => renderStack(sandboxStackConfig(secrets, options.overrides)),
+    (s) => `${s.extensions.length} extensions, ${s.dnsRecords.length} private DNS records`,
+  );
+  const inUse = new Set(
+    VMS.map((vm) => statePaths.vm(vm.name).imageRef)
+      .filter((f) => fs.existsSync(f))
+      .map((f) => fs.readFileSync(f, "utf8").trim()),
+  );
+  const image = await steps.run(
+    "Preparing the VM image (Debian trixie)",
+    () => ensureImage(inUse),
+    (i) => `${i.built ? "built" : "reused"} ${i.dir}`,
+  );
+  await steps.run("Creating the networks, DNS and outbound access", async () => {
+    await ensureNetwork();
+    await startDns(stack.dnsRecords);
+    await startOutbound();
+  });
+  await steps.run(
+    `Starting the internet doubles on ${INTERNET.hostIp}`,
+    () => startInternet(secrets),
+  );
+  const boots = await steps.run(
+    "Booting the VMs",
+    async () => {
+      const reports = await Promise.all(
+        VMS.map(async (vm) => {
+          await ensureDisk(vm, image.dir);
+          return [vm.name, await bootVm(vm)] as const;
+        }),
+      );
+      return Object.fromEntries(reports);
+    },
+    (reports) =>
+      Object.entries(reports)
+        .map(([name, r]) => `${name} ${r.alreadyRunning ? "was running" : "booted"} (${r.state}${r.failedUnits.length ? `; failed: ${r.failedUnits.join(", ")}` : ""})`)
+        .join("; "),
+  );
+  const runs = await steps.run("Running the CustomScript extensions", () => provision(stack, log));
+  return { stack, boots, runs };
+}
+
+export async function up(options: UpOptions = {}): Promise<UpReport> {
+  const log = options.log ?? (() => undefined);
+  checkHost();
+  return withLock(async () => {
+    try {
+      return await bringUp(options, log);
+    } catch (err) {
+      if (!options.keepOnFailure) {
+        log("Removing the sandbox after the failure (keep it with --keep-on-failure)");
+        await tearDown().catch((cleanup: Error) => log(`Removing the sandbox failed too: ${cleanup.message}`));
+      }
+      throw err;
+    }
+  });
+}
+
+async function tearDown(): Promise<void> {
+  await Promise.all(VMS.map(stopVm));
+  await stopInternet();
+  await destroyNetwork();
+  removeState();
+}
+
+/** Stops and deletes everything but the image cache; safe when nothing exists. */
+export async function down(): Promise<void> {
+  checkHost();
+  await withLock(tearDown);
+}
+
+export interface VmStatus {
+  name: string;
+  running: boolean;
+  systemState?: string;
+  lastRun?: { seq: number; exitCode: number | null; result: string; at: string };
+}
+
+export interface SandboxStatus {
+  vms: VmStatus[];
+  network: NetworkStatus;
+  githubDouble?: number;
+}
+
+export async function status(): Promise<SandboxStatus> {
+  checkHost();
+  const vms = await Promise.all(
+    VMS.map(async (vm): Promise<VmStatus> => {
+      const running = initPid(vm) !== undefined;
+      const history = fs.existsSync(statePaths.vm(vm.name).dir) ? runHistory(vm) : [];
+      const last = history[history.length - 1];
+      return {
+        name: vm.name,
+        running,
+        systemState: running ? (await vmExec(vm, ["systemctl", "is-system-running"])).stdout.trim() : undefined,
+        lastRun: last && { seq: last.seq, exitCode: last.exitCode, result: last.result, at: last.at },
+      };
+    }),
+  );
+  return { vms, network: await networkStatus(), githubDouble: githubPid() };
+}
+
+/** Commands to try the deployed endpoints from the host. */
+export function endpointHints(): string[] {
+  const bundle = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_sendBundle", params: [{ txs: [], blockNumber: "0x1" }] });
+  return VMS.filter((vm): vm is Vm & { publicIp: string } => vm.publicIp !== undefined).flatMap((vm) => [
+    `# ${vm.name} (self-signed certificate, hence -k)`,
+    `curl -sk https://${vm.publicIp}:${PUBLIC_PORTS.https}/livez`,
+    `curl -sk https://${vm.publicIp}:${PUBLIC_PORTS.https}/ -H 'content-type: application/json' -d '${bundle}'`,
+    `curl -sk https://${vm.publicIp}:${PUBLIC_PORTS.system}/livez`,
+  ]);
+}

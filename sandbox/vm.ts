@@ -1,0 +1,213 @@
+// The sandbox VMs: systemd-nspawn containers booting systemd, each in its own network namespace, on
+// its own disk (an overlay over the cached image, so VMs share no writes and keep their state
+// across reruns of `sandbox up`).
+import * as fs from "fs";
+import { DOUBLES_MOUNT, STATE_DIR, statePaths } from "./paths";
+import { check, livePid, run, RunOptions, RunResult, SandboxError, sleep, startDaemon, stopDaemon } from "./proc";
+import { netnsOf, Vm, VNETS } from "./topology";
+
+const BOOT_TIMEOUT_MS = 120_000;
+const SHUTDOWN_GRACE_MS = 60_000;
+const VM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Mount points under `prefix`, deepest first (the order to unmount them in). */
+export function mountsUnder(prefix: string): string[] {
+  return fs
+    .readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[4])
+    .filter((point): point is string => point !== undefined && (point === prefix || point.startsWith(`${prefix}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+function isMounted(dir: string): boolean {
+  return mountsUnder(dir).includes(dir);
+}
+
+/** Files that make a copy of the image this VM: written through the overlay before each boot. */
+function vmIdentityFiles(vm: Vm): Record<string, string> {
+  const vnet = VNETS[vm.vnet];
+  return {
+    "etc/hostname": `${vm.name}\n`,
+    "etc/hosts": `127.0.0.1 localhost\n127.0.1.1 ${vm.name}\n::1 localhost ip6-localhost ip6-loopback\n`,
+    // Azure's resolver for this VNet, played by the router namespace's DNS server.
+    "etc/resolv.conf": `nameserver ${vnet.routerIp}\nsearch ${vnet.nicDnsSuffix}\n`,
+  };
+}
+
+/** Creates (or remounts) the VM's disk; an existing disk keeps the image it was made from. */
+export async function ensureDisk(vm: Vm, imageDir: string): Promise<void> {
+  const files = statePaths.vm(vm.name);
+  fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+  if (!fs.existsSync(files.imageRef)) {
+    fs.writeFileSync(files.imageRef, imageDir);
+  }
+  const lower = fs.readFileSync(files.imageRef, "utf8").trim();
+  if (!fs.existsSync(lower)) {
+    throw new SandboxError(
+      `the disk of ${vm.name} was made from ${lower}, which is gone; run \`pnpm run sandbox down\` and \`up\` again`,
+    );
+  }
+  for (const dir of [files.upper, files.work, files.root]) {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  if (!isMounted(files.root)) {
+    await check("mount", [
+      "-t", "overlay", "overlay",
+      "-o", `lowerdir=${lower},upperdir=${files.upper},workdir=${files.work}`,
+      files.root,
+    ]);
+  }
+  for (const [file, content] of Object.entries(vmIdentityFiles(vm))) {
+    const target = `${files.root}/${file}`;
+    fs.rmSync(target, { force: true });
+    fs.writeFileSync(target, content, { mode: 0o644 });
+  }
+}
+
+const nspawnMarker = (vm: Vm) => `--machine=${vm.name}`;
+
+export function nspawnPid(vm: Vm): number | undefined {
+  return livePid(statePaths.vm(vm.name).pid, nspawnMarker(vm));
+}
+
+/** The container's PID 1 as the host sees it: the systemd that systemd-nspawn started. */
+export function initPid(vm: Vm): number | undefined {
+  const parent = nspawnPid(vm);
+  if (parent === undefined) {
+    return undefined;
+  }
+  let children: string[];
+  try {
+    children = fs.readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8").trim().split(/\s+/);
+  } catch {
+    return undefined;
+  }
+  for (const child of children.filter((c) => c !== "")) {
+    try {
+      if (fs.readFileSync(`/proc/${child}/comm`, "utf8").trim() === "systemd") {
+        return Number(child);
+      }
+    } catch {
+      // the child exited meanwhile
+    }
+  }
+  return undefined;
+}
+
+function requireInit(vm: Vm): number {
+  const pid = initPid(vm);
+  if (pid === undefined) {
+    throw new SandboxError(`${vm.name} is not running; start the sandbox with \`pnpm run sandbox up\``);
+  }
+  return pid;
+}
+
+/** Runs a command inside the VM as root, with a clean environment, and captures its output. */
+export function vmExec(vm: Vm, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const pid = requireInit(vm);
+  return run("nsenter", ["-t", String(pid), "-a", "--", "/usr/bin/env", "-i", `PATH=${VM_PATH}`, "LANG=C.UTF-8", ...argv], options);
+}
+
+/** Like vmExec, but fails with the command's last line of output when it exits non-zero. */
+export async function vmCheck(vm: Vm, argv: readonly string[], options: RunOptions = {}): Promise<string> {
+  const result = await vmExec(vm, argv, options);
+  if (result.code !== 0) {
+    const last = (result.stderr.trim() || result.stdout.trim()).split("\n").pop();
+    throw new SandboxError(`${vm.name}: \`${argv.join(" ")}\` exited with status ${result.code}${last ? `: ${last}` : ""}`);
+  }
+  return result.stdout;
+}
+
+export interface BootReport {
+  state: string;
+  failedUnits: string[];
+  alreadyRunning: boolean;
+}
+
+async function waitForInit(vm: Vm): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (initPid(vm) === undefined) {
+    if (nspawnPid(vm) === undefined) {
+      throw new SandboxError(`systemd-nspawn for ${vm.name} exited; see ${statePaths.vm(vm.name).console}`);
+    }
+    if (Date.now() > deadline) {
+      throw new SandboxError(`${vm.name} did not start systemd within 10 s; see ${statePaths.vm(vm.name).console}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** Waits until the VM's systemd has finished starting up; returns "running" or "degraded". */
+async function waitForBoot(vm: Vm): Promise<string> {
+  const deadline = Date.now() + BOOT_TIMEOUT_MS;
+  for (;;) {
+    // Until systemd has opened its private socket, systemctl cannot ask it and prints nothing.
+    const state = await run("nsenter", ["-t", String(requireInit(vm)), "-a", "systemctl", "is-system-running", "--wait"], {
+      timeoutMs: Math.max(deadline - Date.now(), 1),
+    });
+    const summary = state.stdout.trim();
+    if (summary === "running" || summary === "degraded") {
+      return summary;
+    }
+    if (state.timedOut || Date.now() > deadline || (summary !== "" && summary !== "offline")) {
+      throw new SandboxError(
+        `${vm.name} did not finish booting (${state.timedOut ? "timed out" : summary || "no state"}); see ${statePaths.vm(vm.name).console}`,
+      );
+    }
+    await sleep(200);
+  }
+}
+
+/** Boots the VM unless it runs already, and waits until its systemd has finished starting up. */
+export async function bootVm(vm: Vm): Promise<BootReport> {
+  const files = statePaths.vm(vm.name);
+  const alreadyRunning = nspawnPid(vm) !== undefined;
+  if (!alreadyRunning) {
+    startDaemon(
+      "systemd-nspawn",
+      [
+        "--quiet",
+        `--directory=${files.root}`,
+        "--boot",
+        "--register=no",
+        "--keep-unit",
+        `--network-namespace-path=/run/netns/${netnsOf(vm)}`,
+        nspawnMarker(vm),
+        `--hostname=${vm.name}`,
+        "--resolv-conf=off",
+        "--timezone=off",
+        "--link-journal=no",
+        "--console=read-only",
+        `--bind-ro=${statePaths.doubles}:${DOUBLES_MOUNT}`,
+      ],
+      { logFile: files.console, pidFile: files.pid },
+    );
+  }
+  await waitForInit(vm);
+  const summary = await waitForBoot(vm);
+  const failed = await vmExec(vm, ["systemctl", "list-units", "--failed", "--plain", "--no-legend"]);
+  const failedUnits = failed.stdout
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/)[0])
+    .filter((unit) => unit !== "");
+  return { state: summary, failedUnits, alreadyRunning };
+}
+
+/** Shuts the VM down cleanly (SIGTERM to systemd-nspawn) and unmounts its disk. */
+export async function stopVm(vm: Vm): Promise<void> {
+  const files = statePaths.vm(vm.name);
+  await stopDaemon(files.pid, nspawnMarker(vm), SHUTDOWN_GRACE_MS);
+  if (isMounted(files.root)) {
+    await check("umount", [files.root]);
+  }
+}
+
+/** Deletes the state directory, refusing while anything is still mounted inside it. */
+export function removeState(): void {
+  const mounted = mountsUnder(STATE_DIR);
+  if (mounted.length > 0) {
+    throw new SandboxError(`cannot delete ${STATE_DIR}: still mounted: ${mounted.join(", ")}; unmount them and retry`);
+  }
+  fs.rmSync(STATE_DIR, { recursive: true, force: true });
+}

@@ -1,0 +1,88 @@
+// The sandbox machinery's logic that needs neither root nor containers.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { CONFIG_KEYS } from "../../lib/config";
+import { bundle } from "../../sandbox/bundle";
+import { decodeScript } from "../../sandbox/extension";
+import { dnsRecordsFor } from "../../sandbox/network";
+import { extensionBatches, RenderedExtension } from "../../sandbox/stack";
+import { sandboxStackConfig } from "../../sandbox/stack-config";
+import { INTERNET, VMS, VNETS } from "../../sandbox/topology";
+
+const doubles = path.join(__dirname, "..", "doubles");
+
+test("a bundled double runs with plain node, its sibling modules inlined", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bundle-"));
+  const file = path.join(dir, "cast.js");
+  fs.writeFileSync(file, bundle(path.join(doubles, "cast.ts"), { shebang: "#!/usr/bin/env node" }), { mode: 0o755 });
+  const out = execFileSync(file, ["wallet", "address", "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"], { encoding: "utf8" });
+  assert.equal(out, "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\n");
+  assert.doesNotMatch(fs.readFileSync(file, "utf8"), /require\("\.\//);
+});
+
+test("a double may import nothing but node:* modules and its siblings", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bundle-"));
+  fs.writeFileSync(path.join(dir, "bad.ts"), 'import { keccak_256 } from "@noble/hashes/sha3";\nconsole.log(keccak_256);\n');
+  assert.throws(() => bundle(path.join(dir, "bad.ts")), /requires "@noble\/hashes\/sha3": doubles may use only node:\* modules/);
+});
+
+test("the prelude reaches the bundled module (the artifact's variant)", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bundle-"));
+  const file = path.join(dir, "flowproxy");
+  fs.writeFileSync(file, bundle(path.join(doubles, "flowproxy.ts"), { prelude: 'globalThis.FLOWPROXY_DOUBLE_VARIANT = "v7";' }));
+  assert.equal(execFileSync(process.execPath, [file, "--version"], { encoding: "utf8" }), "flowproxy v7 (sandbox double)\n");
+});
+
+test("extension scripts are decoded as the CustomScript handler does, gzip or not", () => {
+  const script = "#!/bin/bash\necho hi\n";
+  assert.equal(decodeScript(Buffer.from(script).toString("base64")).toString(), script);
+  assert.equal(decodeScript(gzipSync(script).toString("base64")).toString(), script);
+});
+
+function extension(vmName: string, dependsOn: string[]): RenderedExtension {
+  return { vmName, forceUpdateTag: "t", script: "", dependsOn };
+}
+
+test("extensions run in dependency order, independent ones together", () => {
+  const hub = extension("vm-builderhub", ["rg-eastus", "vm-builderhub"]);
+  const east = extension("vm-eastus", ["provision-vm-builderhub", "vm-eastus"]);
+  const west = extension("vm-westeurope", ["provision-vm-builderhub", "vm-westeurope"]);
+  assert.deepEqual(extensionBatches([west, east, hub]), [[hub], [west, east]]);
+  // Without the dependency on BuilderHub, Azure would start all three at once; so does the sandbox.
+  const loose = extension("vm-eastus", ["vm-eastus"]);
+  assert.deepEqual(extensionBatches([hub, loose]), [[hub, loose]]);
+  assert.throws(() => extensionBatches([extension("a", ["b"]), extension("b", ["a"])]), /cycle: a, b/);
+});
+
+test("each VNet's DNS answers the private zone, its own NIC names, and the internet doubles at its router", () => {
+  const zone = [{ fqdn: "builderhub.flowproxy.internal", ip: "10.10.1.5" }];
+  const west = dnsRecordsFor(VNETS.west, zone);
+  assert.ok(west.some((r) => r.fqdn === "builderhub.flowproxy.internal"));
+  assert.ok(west.some((r) => r.fqdn === "vm-westeurope.west.sandbox.internal.cloudapp.net" && r.ip === "10.20.1.4"));
+  assert.ok(!west.some((r) => r.fqdn.startsWith("vm-eastus.")), "another VNet's NIC names are not resolvable");
+  assert.ok(INTERNET.hostnames.every((h) => west.some((r) => r.fqdn === h && r.ip === VNETS.west.routerIp)));
+});
+
+test("the topology's addresses are unique and inside their VNets", () => {
+  const addresses = VMS.flatMap((vm) => [vm.privateIp, vm.publicIp].filter(Boolean));
+  assert.equal(new Set(addresses).size, addresses.length);
+  for (const vm of VMS) {
+    const subnet = VNETS[vm.vnet].subnet.replace(/\.0\/24$/, ".");
+    assert.ok(vm.privateIp.startsWith(subnet), `${vm.name} ${vm.privateIp} in ${VNETS[vm.vnet].subnet}`);
+  }
+  const names = VMS.flatMap((vm) => [vm.hostVeth, vm.publicHostVeth].filter((n): n is string => n !== undefined));
+  assert.ok(names.every((n) => n.length <= 15), "Linux interface names have at most 15 characters");
+});
+
+test("the sandbox's stack configuration marks exactly the program's secret keys as secret", () => {
+  const stack = sandboxStackConfig({ githubToken: "ghp_x", sshPublicKey: "ssh-ed25519 AAAA", seed: "s" }, { tailscaleAuthKey: "tskey-x" });
+  const secret = new Set(CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key));
+  assert.deepEqual(stack.secretKeys.sort(), Object.keys(stack.config).filter((k) => secret.has(k)).sort());
+  assert.ok(stack.secretKeys.includes("tailscaleAuthKey"));
+  assert.equal(stack.config.flowProxyArtifact, "https://github.com/flashbots/flowproxy/actions/runs/1/artifacts/2");
+});
