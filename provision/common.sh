@@ -3,6 +3,10 @@
 # and stderr end up in the extension status, which any Reader of the subscription can see.
 
 readonly STATE_DIR=/var/lib/flowproxy-provision
+# Scratch space of one run (downloads, a new certificate, the Tailscale key file). It is removed when
+# the script exits, and again when the next run starts: a killed run cannot clean up after itself,
+# and runs never overlap, so whatever is there then is stale.
+readonly WORK_DIR=$STATE_DIR/work
 STEP_NUMBER=0
 STEP_COUNT=0
 STEP_NAME=""
@@ -13,12 +17,12 @@ log() {
 }
 
 # The extension status shows stdout and stderr separately; the reason for a failure goes to both
-# so the last line of either says what went wrong.
+# so the last line of either says what went wrong, naming the step as the progress lines do.
 report_failure() {
   local status=$?
   if ((status != 0)); then
     local line
-    line=$(printf 'FAILED: %s, step %d/%d (%s): %s' "$VM_NAME" "$STEP_NUMBER" "$STEP_COUNT" "$STEP_NAME" \
+    line=$(printf 'FAILED: %s, step %d/%d (%s): %s' "$VM_NAME" "$STEP_NUMBER" "$STEP_COUNT" "${STEP_NAME//_/ }" \
       "${FAILURE_REASON:-a command exited with status $status}")
     printf '%s\n' "$line"
     printf '%s\n' "$line" >&2
@@ -175,7 +179,7 @@ ensure_tailscale_connected() {
   fi
   # The key travels in a 0600 file, never on a command line that ps would show.
   local key_file
-  key_file=$(mktemp "$STATE_DIR/tailscale-key.XXXXXX")
+  key_file=$(mktemp "$WORK_DIR/tailscale-key.XXXXXX")
   printf '%s' "$TAILSCALE_AUTH_KEY" >"$key_file"
   if ! tailscale up --auth-key="file:$key_file" --hostname="$VM_NAME" --ssh; then
     rm -f "$key_file"
@@ -187,8 +191,10 @@ ensure_tailscale_connected() {
 
 # provision STEP...: the entry point of every role.
 provision() {
-  trap report_failure EXIT
+  trap 'report_failure; rm -rf "$WORK_DIR"' EXIT
   install -d -m 700 "$STATE_DIR"
+  rm -rf "$WORK_DIR"
+  install -d -m 700 "$WORK_DIR"
   log "provisioning $VM_NAME"
   run_steps "$@"
 }

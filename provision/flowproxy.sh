@@ -55,7 +55,7 @@ ensure_tls_certificate() {
     log "  kept the existing certificate"
   else
     local work
-    work=$(mktemp -d "$STATE_DIR/certificate.XXXXXX")
+    work=$(mktemp -d "$WORK_DIR/certificate.XXXXXX")
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \
       -subj "/CN=$VM_NAME" -addext "subjectAltName=$CERT_SANS" \
       -keyout "$work/key.pem" -out "$work/cert.pem" 2>"$work/openssl.log" ||
@@ -155,7 +155,7 @@ ensure_flowproxy_binary() {
     return
   fi
   local work binary digest
-  work=$(mktemp -d "$STATE_DIR/artifact.XXXXXX")
+  work=$(mktemp -d "$WORK_DIR/artifact.XXXXXX")
   fetch_artifact "$work/artifact.zip"
   unzip -tq "$work/artifact.zip" >/dev/null 2>&1 || die "the artifact is not a valid zip (truncated or corrupt download?)"
   unzip -q "$work/artifact.zip" -d "$work/content"

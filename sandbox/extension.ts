@@ -10,6 +10,7 @@ import { gunzipSync } from "zlib";
 import { statePaths } from "./paths";
 import { RenderedExtension } from "./stack";
 import { Vm } from "./topology";
+import { sleep } from "./proc";
 import { vmCheck, vmExec } from "./vm";
 
 export const DOWNLOAD_DIR = "/var/lib/waagent/custom-script/download";
@@ -82,11 +83,33 @@ function systemdResult(stderr: string): string {
   return /Finished with result: (\S+)/.exec(stderr)?.[1] ?? "unknown";
 }
 
-export async function runExtension(
-  vm: Vm,
-  extension: RenderedExtension,
-  timeoutMs = DEFAULT_EXTENSION_TIMEOUT_MS,
-): Promise<ExtensionRun> {
+export interface RunExtensionOptions {
+  timeoutMs?: number;
+  /**
+   * Kill every process of the run (SIGKILL to the unit's cgroup) as soon as its stdout shows the
+   * step with this title starting (e.g. "ensure flowproxy binary"): what a VM that loses power or
+   * an agent that gives up does to a run midway.
+   */
+  killAtStep?: string;
+}
+
+const KILL_POLL_MS = 100;
+
+/** Waits until the run's stdout shows the step starting, then kills the run; gives up when it ends. */
+async function killAtStep(vm: Vm, unit: string, stdoutFile: string, title: string, finished: () => boolean): Promise<void> {
+  // The script prints "[N/M] <title>" when a step starts.
+  const line = `\\[[0-9]+/[0-9]+\\] ${title.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`;
+  while (!finished()) {
+    if ((await vmExec(vm, ["grep", "-qxE", line, stdoutFile])).code === 0) {
+      await vmExec(vm, ["systemctl", "kill", "--signal=SIGKILL", unit]);
+      return;
+    }
+    await sleep(KILL_POLL_MS);
+  }
+}
+
+export async function runExtension(vm: Vm, extension: RenderedExtension, options: RunExtensionOptions = {}): Promise<ExtensionRun> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_EXTENSION_TIMEOUT_MS;
   const history = runHistory(vm);
   const digest = settingsDigest(extension);
   const settingsChanged = history.length === 0 || history[history.length - 1].settingsDigest !== digest;
@@ -122,6 +145,9 @@ export async function runExtension(
     input: decodeScript(extension.script),
   });
   const unit = `custom-script-${seq}-${randomBytes(3).toString("hex")}`;
+  let ended = false;
+  const killer =
+    options.killAtStep === undefined ? Promise.resolve() : killAtStep(vm, unit, `${dir}/stdout`, options.killAtStep, () => ended);
   const outcome = await vmExec(
     vm,
     [
@@ -141,6 +167,8 @@ export async function runExtension(
     // systemd-run ends the unit at RuntimeMaxSec; this is only a backstop.
     { timeoutMs: timeoutMs + 60_000 },
   );
+  ended = true;
+  await killer;
   const result = systemdResult(outcome.stderr);
   const exited = /code=exited, status=(\d+)/.exec(outcome.stderr);
   return finish(exited ? Number(exited[1]) : null, result);

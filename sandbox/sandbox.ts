@@ -125,9 +125,19 @@ export async function provision(stack: RenderedStack, log: Log = () => undefined
   return runs;
 }
 
-export interface UpOptions {
+export interface RenderOptions {
   /** Stack configuration values to change, by unqualified key (e.g. haProxyVersion). */
   overrides?: Record<string, string>;
+  /** A copy of the project to evaluate instead of this checkout (see renderStack). */
+  projectDir?: string;
+}
+
+/** The program's view of the sandbox: its extensions, DNS records and outputs, for these options. */
+export function renderSandboxStack(options: RenderOptions = {}): Promise<RenderedStack> {
+  return renderStack(sandboxStackConfig(loadOrCreateSecrets(), options.overrides), options.projectDir);
+}
+
+export interface UpOptions extends RenderOptions {
   /** Leave a half-made sandbox in place for debugging instead of removing it. */
   keepOnFailure?: boolean;
   log?: Log;
@@ -145,7 +155,7 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
   await steps.run("Building the test doubles", async () => buildDoubles());
   const stack = await steps.run(
     "Rendering the stack from the program",
-    () => renderStack(sandboxStackConfig(secrets, options.overrides)),
+    () => renderSandboxStack(options),
     (s) => `${s.extensions.length} extensions, ${s.dnsRecords.length} private DNS records`,
   );
   const inUse = new Set(

@@ -24,11 +24,20 @@ export interface DnsRecord {
   ip: string;
 }
 
+export interface RenderedResource {
+  type: string;
+  name: string;
+  /** What Azure (the mocks) answered; secret values appear as {"$secret": value}. */
+  state: Record<string, unknown>;
+}
+
 export interface RenderedStack {
   extensions: RenderedExtension[];
   dnsRecords: DnsRecord[];
   /** Secret values appear as {"$secret": value}. */
   outputs: Record<string, { value: unknown; secret: boolean }>;
+  /** Every resource the program declared: where the stack's generated secrets (signer keys) live. */
+  resources: RenderedResource[];
 }
 
 export const RENDER_SCRIPT = path.join(PROJECT_DIR, "test", "support", "render-stack.ts");
@@ -45,18 +54,22 @@ function sandboxAddresses(): Record<string, { privateIp: string; publicIp?: stri
 
 function checkShape(value: unknown): RenderedStack {
   const stack = value as RenderedStack;
-  if (!stack || !Array.isArray(stack.extensions) || !Array.isArray(stack.dnsRecords)) {
-    throw new SandboxError(`${RENDER_SCRIPT} printed JSON without "extensions" and "dnsRecords" lists`);
+  if (!stack || !Array.isArray(stack.extensions) || !Array.isArray(stack.dnsRecords) || !Array.isArray(stack.resources)) {
+    throw new SandboxError(`${RENDER_SCRIPT} printed JSON without "extensions", "dnsRecords" and "resources" lists`);
   }
   return stack;
 }
 
-/** Evaluates the program for the sandbox. The request, secrets included, travels on stdin only. */
-export async function renderStack(stackConfig: StackConfig): Promise<RenderedStack> {
+/**
+ * Evaluates the program for the sandbox. The request, secrets included, travels on stdin only.
+ * `projectDir` evaluates another copy of the project (test/support/stack.ts copyProject), so a test
+ * can deploy a changed haproxy.cfg without touching the checkout.
+ */
+export async function renderStack(stackConfig: StackConfig, projectDir = PROJECT_DIR): Promise<RenderedStack> {
   if (!fs.existsSync(RENDER_SCRIPT)) {
     throw new SandboxError(`${path.relative(PROJECT_DIR, RENDER_SCRIPT)} is missing: the sandbox gets the extension scripts from it`);
   }
-  const request = { ...stackConfig, addresses: sandboxAddresses() };
+  const request = { ...stackConfig, projectDir, addresses: sandboxAddresses() };
   const args = ["--require", "ts-node/register/transpile-only", RENDER_SCRIPT];
   const result = await run(process.execPath, args, {
     cwd: PROJECT_DIR,
@@ -97,4 +110,14 @@ export function extensionBatches(extensions: readonly RenderedExtension[]): Rend
     remaining = remaining.filter((e) => !ready.includes(e));
   }
   return batches;
+}
+
+/** The signer key the program generated for a VM: a random:RandomBytes that Pulumi keeps as a secret. */
+export function stackSignerKey(stack: RenderedStack, vmName: string): string {
+  const resource = stack.resources.find((r) => r.type === "random:index/randomBytes:RandomBytes" && r.name === `signer-key-${vmName}`);
+  const hex = resource?.state.hex;
+  if (typeof hex !== "string") {
+    throw new SandboxError(`the rendered stack holds no signer key for ${vmName} (is signerKeySource "stack"?)`);
+  }
+  return `0x${hex}`;
 }

@@ -4,6 +4,9 @@ import { spawn } from "child_process";
 import * as path from "path";
 import { REPO_ROOT, machineSummary, markdownTable, textTable, writeDoc } from "./report";
 import { RENDER_STACK, validRequest } from "../test/support/stack";
+import { down } from "../sandbox/sandbox";
+import { dataPath } from "./bench-datapath";
+import { provisioningFigures } from "./bench-provisioning";
 
 export interface Row {
   measure: string;
@@ -71,7 +74,9 @@ export type Section = { title: string; run: () => Promise<Row[]> };
 
 export const SECTIONS: Section[] = [
   { title: "Program evaluation", run: () => programEvaluation(7) },
-  { title: "Test suites", run: async () => [await testSuiteWallTime("test")] },
+  { title: "Provisioning in the sandbox", run: provisioningFigures },
+  { title: "HAProxy data path", run: () => dataPath().finally(down) },
+  { title: "Test suites", run: async () => [await testSuiteWallTime("test"), await testSuiteWallTime("test:sandbox")] },
 ];
 
 async function main(): Promise<void> {

@@ -13,6 +13,9 @@
 //   (pinned, no hostname check: ip is an IP).
 // - Requests received on the system endpoint are appended to received.jsonl in $STATE_DIRECTORY
 //   (or beside the backup database), so a test can see them arrive.
+// - Every answer of the user and system servers names the server and node in the headers
+//   x-flowproxy-endpoint and x-flowproxy-node, so a test from outside can tell which one answered.
+// - The build variant "crash-loop" stands for a broken release: it panics at start, every time.
 // It runs under `node --jitless` (see the shebang sandbox/doubles.ts gives it): V8's JIT needs
 // writable and executable memory, which MemoryDenyWriteExecute=yes forbids. That also turns off
 // WebAssembly, and with it fetch(), so it speaks HTTP through node:http only.
@@ -30,6 +33,7 @@ const ORDERFLOW_METHODS = new Set(["eth_sendBundle", "eth_sendRawTransaction", "
 
 /** The build variant, set by the artifact builder so a test can ship a visibly different binary. */
 export const VARIANT = (globalThis as { FLOWPROXY_DOUBLE_VARIANT?: string }).FLOWPROXY_DOUBLE_VARIANT ?? "dev";
+export const CRASH_LOOP_VARIANT = "crash-loop";
 
 export interface Settings {
   userListen: { host: string; port: number };
@@ -298,6 +302,8 @@ export class FlowProxy {
   }
 
   private handleOrderflow(endpoint: Endpoint, req: http.IncomingMessage, res: http.ServerResponse): void {
+    res.setHeader("x-flowproxy-endpoint", endpoint);
+    res.setHeader("x-flowproxy-node", this.settings.nodeName);
     const url = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && (url === "/livez" || url === "/health" || url === "/readyz")) {
       const ready = url !== "/readyz" || !this.settings.builderhubEndpoint || this.builderhubAnswered;
@@ -387,6 +393,11 @@ async function main(): Promise<void> {
   if (process.argv[2] === "--version" || process.argv[2] === "-V") {
     console.log(`flowproxy ${VARIANT} (sandbox double)`);
     return;
+  }
+  if (VARIANT === CRASH_LOOP_VARIANT) {
+    // A Rust panic's wording and exit status; systemd's Restart=on-failure makes it a loop.
+    console.error("thread 'main' panicked at src/main.rs: this build of the sandbox double always crashes");
+    process.exit(101);
   }
   let proxy: FlowProxy;
   try {

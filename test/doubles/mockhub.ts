@@ -22,6 +22,10 @@ export const REGISTER_PATH = "/api/l1-builder/v1/register_credentials/orderflow_
 export const BUILDERS_PATH = "/api/l1-builder/v1/builders";
 export const MOCKHUB_PORT = 3000;
 export const SLOW_DELAY_MS = 15_000;
+/** The words the fault file may hold (see the top of this file). */
+export const MOCKHUB_FAULTS = ["down", "flap", "slow", "error"] as const;
+export type MockhubFault = (typeof MOCKHUB_FAULTS)[number];
+export const MOCKHUB_STATE_DIR = "/var/lib/mockhub";
 
 export interface Builder {
   name: string;
@@ -208,7 +212,7 @@ function main(): void {
     console.error("thread 'main' panicked: SYSTEM_PORT must be a valid port number");
     process.exit(101);
   }
-  startMockhub({ systemPort: port, stateDir: "/var/lib/mockhub" }).then(
+  startMockhub({ systemPort: port, stateDir: MOCKHUB_STATE_DIR }).then(
     (server) => console.log(`Listening on ${JSON.stringify(server.address())} tls_enabled=${process.env.ENABLE_TLS === "true"}`),
     (err: Error) => {
       console.error(`cannot listen on port ${MOCKHUB_PORT}: ${err.message}`);

@@ -1,17 +1,43 @@
 // End-to-end: the program's own extension scripts, run by the sandbox on systemd containers.
 // Needs root and the sandbox's Debian packages (tools/bootstrap.sh); brings the sandbox up before
-// the tests and removes it after them (set SANDBOX_KEEP=1 to keep it for a look).
+// the tests and removes it after them (set SANDBOX_KEEP=1 to keep it for a look). A sandbox that
+// cannot start fails the before hook, and with it every test: nothing here is ever skipped.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as https from "node:https";
 import { after, before, test } from "node:test";
 import { publishArtifact } from "../../sandbox/doubles";
+import { runExtension } from "../../sandbox/extension";
 import { githubRequests, setGithubFault } from "../../sandbox/internet";
 import { statePaths } from "../../sandbox/paths";
-import { down, provision, up, UpReport } from "../../sandbox/sandbox";
+import {
+  builders,
+  changedFields,
+  connectOutcome,
+  describeLoad,
+  eventually,
+  flowproxyUnit,
+  flowproxyVmState,
+  haproxyWorkers,
+  idleKeepAliveMs,
+  LIVE_HAPROXY_CFG,
+  livezLoad,
+  MOCKHUB_UNIT,
+  peerCertificate,
+  pemToDer,
+  publicRequest,
+  registrationOf,
+  SERVED_CERT_FILE,
+  servesLivez,
+  sha256,
+  unitState,
+} from "../../sandbox/probe";
+import { lastNonEmptyLine } from "../../sandbox/proc";
+import { down, provision, renderSandboxStack, up, UpReport } from "../../sandbox/sandbox";
+import { RenderedExtension, stackSignerKey } from "../../sandbox/stack";
 import { artifactUrl, loadOrCreateSecrets, SANDBOX_ARTIFACT } from "../../sandbox/stack-config";
 import { flowproxyVms, PUBLIC_PORTS, Vm, vmByName, VMS } from "../../sandbox/topology";
 import { vmCheck, vmExec } from "../../sandbox/vm";
+import { copyProject } from "../support/stack";
 
 const east = vmByName("vm-eastus");
 const west = vmByName("vm-westeurope");
@@ -25,9 +51,7 @@ before(async () => {
   // backend rise; until then the public endpoints answer 503.
   const provisioned = Date.now();
   for (const vm of flowproxyVms()) {
-    await eventually(`${vm.name} to serve through HAProxy`, async () =>
-      (await httpsRequest(vm, PUBLIC_PORTS.https, "/livez").catch(() => undefined))?.status === 200 ? true : undefined,
-    );
+    await servesLivez(vm);
   }
   console.log(`public endpoints served ${((Date.now() - provisioned) / 1000).toFixed(1)} s after provisioning finished`);
 });
@@ -39,55 +63,18 @@ after(async () => {
   }
 });
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
-/** HTTPS from the host to a VM's public IP; the VMs' certificates are self-signed. */
-function httpsRequest(vm: Vm, port: number, urlPath: string, body?: unknown): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const request = https.request(
-      {
-        host: vm.publicIp,
-        port,
-        path: urlPath,
-        method: body === undefined ? "GET" : "POST",
-        rejectUnauthorized: false,
-        agent: false,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        timeout: 5000,
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (c: Buffer) => chunks.push(c));
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      },
-    );
-    request.on("timeout", () => request.destroy(new Error("timed out")));
-    request.on("error", reject);
-    request.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) {
-      return value;
-    }
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const mainPid = async (vm: Vm, unit: string) =>
-  (await vmCheck(vm, ["systemctl", "show", "--property=MainPID", "--value", unit])).trim();
-
 const metrics = (vm: Vm) => vmCheck(vm, ["curl", "-fsS", "http://127.0.0.1:8090/metrics"]);
 
 const bundle = (tag: string) => ({ jsonrpc: "2.0", id: 1, method: "eth_sendBundle", params: [{ txs: [tag], blockNumber: "0x1" }] });
+
+const extensionOf = (vm: Vm): RenderedExtension => {
+  const extension = report.stack.extensions.find((e) => e.vmName === vm.name);
+  assert.ok(extension, `the stack has an extension for ${vm.name}`);
+  return extension;
+};
+
+/** The stack output holding a VM's signer address: eastSignerAddress for the "east" region. */
+const signerOutput = (vm: Vm) => String(report.stack.outputs[`${vm.vnet}SignerAddress`]?.value);
 
 test("every extension succeeded, BuilderHub's first", () => {
   assert.deepEqual(report.runs.map((r) => [r.vmName, r.exitCode]), [
@@ -97,17 +84,69 @@ test("every extension succeeded, BuilderHub's first", () => {
   ]);
 });
 
-test("the public IPs serve FlowProxy's user and system endpoints through HAProxy's TLS", async () => {
+test("JSON-RPC and /livez on each proxy's public :443 and :80 reach that proxy's user endpoint", async () => {
   for (const vm of flowproxyVms()) {
-    assert.deepEqual(await httpsRequest(vm, PUBLIC_PORTS.https, "/livez"), { status: 200, body: "OK\n" });
-    assert.equal((await httpsRequest(vm, PUBLIC_PORTS.system, "/livez")).status, 200);
+    for (const port of [PUBLIC_PORTS.https, PUBLIC_PORTS.http]) {
+      const where = `${vm.name}:${port}`;
+      const reply = await publicRequest(vm, port, "/", bundle("0x01"));
+      assert.equal(reply.status, 200, where);
+      assert.match((JSON.parse(reply.body) as { result: { bundleHash: string } }).result.bundleHash, /^0x[0-9a-f]{64}$/, where);
+      assert.deepEqual([reply.headers["x-flowproxy-endpoint"], reply.headers["x-flowproxy-node"]], ["user", vm.name], where);
+      const livez = await publicRequest(vm, port, "/livez");
+      assert.deepEqual([livez.status, livez.body, livez.headers["x-flowproxy-endpoint"]], [200, "OK\n", "user"], where);
+    }
+  }
+});
+
+test(":5544 reaches the system endpoint over TLS, presenting the certificate registered with BuilderHub", async () => {
+  const list = await builders(east);
+  for (const vm of flowproxyVms()) {
+    const reply = await publicRequest(vm, PUBLIC_PORTS.system, "/livez");
+    assert.deepEqual([reply.status, reply.headers["x-flowproxy-endpoint"], reply.headers["x-flowproxy-node"]], [200, "system", vm.name]);
+    const registered = registrationOf(list, vm)?.orderflow_proxy.tls_cert;
+    assert.ok(registered, `${vm.name} registered a certificate`);
+    assert.ok((await peerCertificate(vm, PUBLIC_PORTS.system)).equals(pemToDer(registered)), `${vm.name}:5544 presents the registered certificate`);
+  }
+});
+
+test("the metrics and certificate ports refuse connections from outside the VM and answer inside it", async () => {
+  for (const vm of flowproxyVms()) {
+    const peer = vm === east ? west : east;
+    // FlowProxy's own listeners (5542, 5543, 8090) are loopback-only too: HAProxy is the way in.
+    for (const port of [8405, 14727, 5542, 5543, 8090]) {
+      assert.equal(await connectOutcome(vm.publicIp!, port), "ECONNREFUSED", `host to ${vm.name}:${port}`);
+      const fromPeer = await vmExec(peer, ["curl", "-sS", "--max-time", "3", `http://${vm.privateIp}:${port}/`]);
+      assert.equal(fromPeer.code, 7, `${peer.name} to ${vm.name}:${port} is refused (curl exit 7): ${fromPeer.stderr.trim()}`);
+    }
+    assert.match(await vmCheck(vm, ["curl", "-fsS", "http://127.0.0.1:8405/metrics"]), /^haproxy_process_/m);
+    const pem = await vmCheck(vm, ["curl", "-fsS", "http://127.0.0.1:14727/"]);
+    assert.match(pem, /^-----BEGIN CERTIFICATE-----\n/);
+    assert.equal(pem, await vmCheck(vm, ["cat", SERVED_CERT_FILE]));
+  }
+});
+
+test("BuilderHub is unreachable from the host and answers by name in both VNets", async () => {
+  assert.match(await connectOutcome(hub.privateIp, 3000), /^(EHOSTUNREACH|ENETUNREACH)$/);
+  for (const vm of [east, west]) {
+    assert.ok(Array.isArray(await builders(vm)), `${vm.name} reads the builders list by name`);
+  }
+});
+
+test("BuilderHub lists both proxies with the stack's signer addresses and the certificates they serve", async () => {
+  const list = await builders(west);
+  for (const vm of flowproxyVms()) {
+    const entry = registrationOf(list, vm);
+    assert.ok(entry, `${vm.name} is registered`);
+    assert.equal(entry.orderflow_proxy.ecdsa_pubkey_address.toLowerCase(), signerOutput(vm).toLowerCase(), `${vm.name}'s signer`);
+    const served = pemToDer(await vmCheck(vm, ["cat", SERVED_CERT_FILE]));
+    assert.ok(pemToDer(entry.orderflow_proxy.tls_cert ?? "").equals(served), `${vm.name}'s certificate`);
   }
 });
 
 test("orderflow sent to one region reaches the other's system endpoint", async () => {
   for (const [from, to] of [[east, west], [west, east]]) {
     const tag = `0x${Date.now().toString(16)}`;
-    assert.equal((await httpsRequest(from, PUBLIC_PORTS.https, "/", bundle(tag))).status, 200);
+    assert.equal((await publicRequest(from, PUBLIC_PORTS.https, "/", bundle(tag))).status, 200);
     const entry = await eventually(`${to.name} to receive ${tag}`, async () => {
       const received = await vmExec(to, ["cat", "/var/lib/flowproxy/received.jsonl"]);
       return received.stdout
@@ -116,29 +155,6 @@ test("orderflow sent to one region reaches the other's system endpoint", async (
         .map((line) => JSON.parse(line) as { origin: string; node: string })[0];
     });
     assert.deepEqual([entry.origin, entry.node], [from.name, to.name]);
-  }
-});
-
-test("BuilderHub lists each proxy with the certificate its HAProxy serves", async () => {
-  const builders = JSON.parse(await vmCheck(west, ["curl", "-fsS", "http://builderhub.flowproxy.internal:3000/api/l1-builder/v1/builders"])) as {
-    ip: string;
-    orderflow_proxy: { tls_cert: string };
-  }[];
-  for (const vm of flowproxyVms()) {
-    const entry = builders.find((b) => b.ip === `${vm.privateIp}:${PUBLIC_PORTS.system}`);
-    assert.ok(entry, `${vm.name} is registered`);
-    const served = await vmCheck(vm, ["cat", "/usr/local/etc/haproxy/static/le.cer"]);
-    assert.equal(entry.orderflow_proxy.tls_cert.trim(), served.trim());
-  }
-});
-
-test("the host reaches no private address, and no localhost-only port is public", async () => {
-  await assert.rejects(
-    new Promise((resolve, reject) => https.get({ host: hub.privateIp, port: 3000, timeout: 2000 }, resolve).on("error", reject)),
-    /EHOSTUNREACH|ENETUNREACH/,
-  );
-  for (const port of [8405, 14727, 5542, 5543, 8090]) {
-    await assert.rejects(httpsRequest(east, port, "/"), /ECONNREFUSED/, `port ${port}`);
   }
 });
 
@@ -154,30 +170,75 @@ test("secrets stay out of the extension status and the GitHub double's log", asy
   assert.equal(mode.trim(), "500 root");
 });
 
-test("running the extensions again changes nothing and drops no request", async () => {
-  const units = ["docker-haproxy.service", "flowproxy@vm-eastus.service"];
-  const before = await Promise.all(units.map((u) => mainPid(east, u)));
-  let failures = 0;
-  let sent = 0;
-  let running = true;
-  const load = (async () => {
-    // Bounded: at most 2000 requests, one at a time, only while the rerun lasts.
-    while (running && sent < 2000) {
-      sent++;
-      const reply = await httpsRequest(east, PUBLIC_PORTS.https, "/livez").catch(() => undefined);
-      if (reply?.status !== 200) {
-        failures++;
-      }
-    }
-  })();
-  const runs = await provision(report.stack);
-  running = false;
-  await load;
-  assert.deepEqual(runs.map((r) => r.exitCode), [0, 0, 0]);
-  assert.ok(runs.every((r) => !r.settingsChanged));
-  assert.deepEqual(await Promise.all(units.map((u) => mainPid(east, u))), before);
-  assert.ok(sent > 0);
-  assert.equal(failures, 0, `${failures} of ${sent} requests failed during the rerun`);
+test("three reruns change nothing: one signer line, the same key, certificate and registration, no dropped request", async () => {
+  const stateBefore = await flowproxyVmState(east);
+  const load = livezLoad(east, PUBLIC_PORTS.https, { ratePerSecond: 50, maxRequests: 3000 });
+  for (let rerun = 1; rerun <= 3; rerun++) {
+    const runs = await provision(report.stack);
+    assert.deepEqual(runs.map((r) => [r.exitCode, r.settingsChanged]), [[0, false], [0, false], [0, false]], `rerun ${rerun}`);
+  }
+  const served = await load.stop();
+  const stateAfter = await flowproxyVmState(east);
+  assert.equal(await unitState(east, flowproxyUnit(east)), "active");
+  assert.equal(stateAfter.signerLines, 1, `${stateAfter.signerLines} FLASHBOTS_ORDERFLOW_SIGNER lines`);
+  assert.equal(stateAfter.signerLinesSha, sha256(`FLASHBOTS_ORDERFLOW_SIGNER=${stackSignerKey(report.stack, east.name)}`), "the stack's key");
+  assert.deepEqual(changedFields(stateBefore, stateAfter), [], "nothing changed on vm-eastus");
+  assert.ok(served.sent > 0 && served.ok === served.sent, describeLoad(served));
+});
+
+test("a haproxy.cfg change reloads HAProxy under load without losing a request or restarting FlowProxy", async () => {
+  const project = copyProject();
+  try {
+    const cfgFile = `${project}/haproxy.cfg`;
+    const committed = fs.readFileSync(cfgFile, "utf8");
+    const changed = committed.replace(/timeout http-keep-alive 10s/, "timeout http-keep-alive 2s");
+    assert.notEqual(changed, committed, "haproxy.cfg sets timeout http-keep-alive 10s");
+    fs.writeFileSync(cfgFile, changed);
+    const stack = await renderSandboxStack({ projectDir: project });
+
+    const stateBefore = await flowproxyVmState(east);
+    const workersBefore = await haproxyWorkers(east);
+    const load = livezLoad(east, PUBLIC_PORTS.https, { ratePerSecond: 200, minRequests: 1000, maxRequests: 10_000 });
+    await eventually("the load to get going", async () => (load.sent >= 100 ? true : undefined));
+    const runs = await provision(stack);
+    const served = await load.stop();
+
+    assert.deepEqual(runs.map((r) => r.exitCode), [0, 0, 0]);
+    assert.match(runs.find((r) => r.vmName === east.name)!.stdoutTail, /reloaded HAProxy gracefully/);
+    assert.ok(served.sent >= 1000, `only ${served.sent} requests`);
+    assert.equal(served.ok, served.sent, describeLoad(served));
+    const stateAfter = await flowproxyVmState(east);
+    assert.deepEqual(changedFields(stateBefore, stateAfter), ["haproxyCfgSha"], "only the configuration changed");
+    assert.equal(stateAfter.haproxyCfgSha, sha256(changed));
+    assert.equal(await vmCheck(east, ["cat", LIVE_HAPROXY_CFG]), changed);
+    // The new configuration runs: a new worker, and it closes idle connections after 2 s, not 10 s.
+    const workersAfter = await haproxyWorkers(east);
+    assert.ok(workersAfter.some((pid) => !workersBefore.includes(pid)), `new HAProxy worker (${workersBefore} -> ${workersAfter})`);
+    const idleMs = await idleKeepAliveMs(east, PUBLIC_PORTS.https);
+    assert.ok(idleMs >= 1500 && idleMs < 5000, `idle keep-alive closed after ${idleMs} ms`);
+  } finally {
+    fs.rmSync(project, { recursive: true, force: true });
+    await provision(report.stack);
+  }
+});
+
+test("with BuilderHub down the extension fails at registration and FlowProxy stays stopped; it recovers once BuilderHub is back", async () => {
+  await vmCheck(east, ["systemctl", "stop", flowproxyUnit(east)]);
+  await vmCheck(hub, ["systemctl", "stop", MOCKHUB_UNIT]);
+  try {
+    const failed = await runExtension(east, extensionOf(east));
+    assert.equal(failed.exitCode, 1);
+    const reason = /^FAILED: vm-eastus, step \d+\/\d+ \(ensure registered with builderhub\): BuilderHub at \S+ did not take the registration/;
+    assert.match(lastNonEmptyLine(failed.stdoutTail) ?? "", reason);
+    assert.match(lastNonEmptyLine(failed.stderrTail) ?? "", reason);
+    assert.equal(await unitState(east, flowproxyUnit(east)), "inactive");
+  } finally {
+    await vmCheck(hub, ["systemctl", "start", MOCKHUB_UNIT]);
+  }
+  const recovered = await runExtension(east, extensionOf(east));
+  assert.equal(recovered.exitCode, 0, recovered.stdoutTail);
+  assert.equal(await unitState(east, flowproxyUnit(east)), "active");
+  await servesLivez(east);
 });
 
 test("a new artifact replaces the binary; a corrupt one fails and leaves it running", async () => {

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { ConfigError, FlowProxy, loadSettings, parseListenAddress } from "../doubles/flowproxy";
+import { flowproxyExecutable } from "../../sandbox/doubles";
+import { ConfigError, CRASH_LOOP_VARIANT, FlowProxy, loadSettings, parseListenAddress } from "../doubles/flowproxy";
 import { addressOfPrivateKey } from "../doubles/keccak";
 import { REGISTER_PATH, startMockhub } from "../doubles/mockhub";
 
@@ -168,4 +169,41 @@ test("serves health and JSON-RPC; forwards user orderflow to pinned peers and re
     hub.close();
     peer.close();
   }
+});
+
+test("each answer names the server and the node that gave it", async () => {
+  const stateDir = tempDir();
+  const proxy = new FlowProxy(
+    loadSettings({
+      USER_LISTEN_ADDR: "127.0.0.1:0",
+      SYSTEM_LISTEN_ADDR: "127.0.0.1:0",
+      BUILDERNET_NODE_NAME: "vm-test",
+      CLICKHOUSE_BACKUP_DISK_DATABASE_PATH: path.join(stateDir, "clickhouse-backup.db"),
+    }),
+  );
+  proxy.log = () => undefined;
+  await proxy.start();
+  try {
+    const [user, system] = proxy.addresses().map((a) => a.port);
+    for (const [port, endpoint] of [[user, "user"], [system, "system"]] as const) {
+      const headers = await new Promise<http.IncomingHttpHeaders>((resolve, reject) =>
+        http.get({ host: "127.0.0.1", port, path: "/livez" }, (res) => {
+          res.resume();
+          resolve(res.headers);
+        }).on("error", reject),
+      );
+      assert.deepEqual([headers["x-flowproxy-endpoint"], headers["x-flowproxy-node"]], [endpoint, "vm-test"]);
+    }
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test("the crash-loop build panics at start, every time", () => {
+  const file = path.join(tempDir(), "flowproxy");
+  fs.writeFileSync(file, flowproxyExecutable(CRASH_LOOP_VARIANT), { mode: 0o755 });
+  const env = { USER_LISTEN_ADDR: "127.0.0.1:0", SYSTEM_LISTEN_ADDR: "127.0.0.1:0", BUILDERNET_NODE_NAME: "vm-test" };
+  const result = spawnSync(process.execPath, [file], { env, encoding: "utf8" });
+  assert.equal(result.status, 101);
+  assert.match(result.stderr, /^thread 'main' panicked/);
 });

@@ -1,0 +1,338 @@
+// Probes of a running sandbox, shared by the end-to-end suite and the reliability report: requests
+// from the host (the internet side) to the VMs' public IPs, questions asked inside the VMs, and the
+// BuilderHub double's fault switch. Traffic goes only to the sandbox's own addresses, and every
+// loop here ends by itself.
+import { createHash, X509Certificate } from "crypto";
+import * as http from "http";
+import * as https from "https";
+import * as net from "net";
+import * as tls from "tls";
+import { Builder, MOCKHUB_STATE_DIR, MockhubFault } from "../test/doubles/mockhub";
+import { sleep } from "./proc";
+import { BUILDERHUB_PORT, PUBLIC_PORTS, Vm, vmByName } from "./topology";
+import { vmCheck, vmExec } from "./vm";
+
+const REQUEST_TIMEOUT_MS = 5000;
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function publicIpOf(vm: Vm): string {
+  if (vm.publicIp === undefined) {
+    throw new Error(`${vm.name} has no public IP`);
+  }
+  return vm.publicIp;
+}
+
+/**
+ * A request from the host to a VM's public IP: plain HTTP on :80, TLS elsewhere (the certificates
+ * are self-signed, so not verified here; peerCertificate shows which one is presented). A body
+ * makes it a JSON POST. One connection per request, as a new client would open.
+ */
+export function publicRequest(vm: Vm, port: number, urlPath: string, body?: unknown): Promise<Reply> {
+  const client = port === PUBLIC_PORTS.http ? http : https;
+  return new Promise((resolve, reject) => {
+    const request = client.request(
+      {
+        host: publicIpOf(vm),
+        port,
+        path: urlPath,
+        method: body === undefined ? "GET" : "POST",
+        rejectUnauthorized: false,
+        agent: false,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        timeout: REQUEST_TIMEOUT_MS,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (c: Buffer) => chunks.push(c));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString() }),
+        );
+        response.on("error", reject);
+      },
+    );
+    request.on("timeout", () => request.destroy(new Error("timed out")));
+    request.on("error", reject);
+    request.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** The certificate (DER) a TLS port of the VM's public IP presents. */
+export function peerCertificate(vm: Vm, port: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: publicIpOf(vm), port, rejectUnauthorized: false });
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy(new Error("timed out")));
+    socket.once("error", reject);
+    socket.once("secureConnect", () => {
+      const der = socket.getPeerCertificate().raw;
+      socket.end();
+      resolve(der);
+    });
+  });
+}
+
+export const pemToDer = (pem: string): Buffer => new X509Certificate(pem).raw;
+
+/** "connected", or the error code a TCP connection from the host gets (ECONNREFUSED, EHOSTUNREACH...). */
+export function connectOutcome(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.setTimeout(2000, () => {
+      socket.destroy();
+      resolve("ETIMEDOUT");
+    });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+/**
+ * How long HAProxy keeps an idle keep-alive connection open after answering (its `timeout
+ * http-keep-alive`): a behaviour of the configuration that is actually running.
+ */
+export function idleKeepAliveMs(vm: Vm, port: number, limitMs = 20_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: publicIpOf(vm), port, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] });
+    let answeredAt: number | undefined;
+    let received = "";
+    const timer = setTimeout(() => socket.destroy(new Error(`the connection stayed open for ${limitMs} ms`)), limitMs);
+    socket.once("secureConnect", () => socket.write("GET /livez HTTP/1.1\r\nHost: sandbox\r\n\r\n"));
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString();
+      if (answeredAt === undefined && received.includes("\r\n\r\n")) {
+        answeredAt = Date.now();
+      }
+    });
+    socket.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.once("close", () => {
+      clearTimeout(timer);
+      if (answeredAt === undefined) {
+        reject(new Error("the connection closed without an answer"));
+      } else {
+        resolve(Date.now() - answeredAt);
+      }
+    });
+  });
+}
+
+/** Polls `probe` until it returns a value, for at most timeoutMs. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    }
+    await sleep(250);
+  }
+}
+
+/** Waits until the VM's public :443 passes /livez through HAProxy to FlowProxy. */
+export function servesLivez(vm: Vm, timeoutMs?: number): Promise<true> {
+  return eventually(
+    `${vm.name} to serve /livez on :${PUBLIC_PORTS.https}`,
+    async () => ((await publicRequest(vm, PUBLIC_PORTS.https, "/livez").catch(() => undefined))?.status === 200 ? true : undefined),
+    timeoutMs,
+  );
+}
+
+// ---- inside the VMs ----
+
+export const FLOWPROXY_ENV_FILE = "/etc/flowproxy/flowproxy.env";
+export const SERVED_CERT_FILE = "/usr/local/etc/haproxy/static/le.cer";
+export const LIVE_HAPROXY_CFG = "/usr/local/etc/haproxy/haproxy.cfg";
+export const FLOWPROXY_BIN = "/usr/local/bin/flowproxy";
+export const HAPROXY_UNIT = "docker-haproxy.service";
+export const MOCKHUB_UNIT = "docker-mockhub.service";
+export const BUILDERHUB_URL = `http://builderhub.flowproxy.internal:${BUILDERHUB_PORT}`;
+export const BUILDERS_URL = `${BUILDERHUB_URL}/api/l1-builder/v1/builders`;
+
+export const flowproxyUnit = (vm: Vm) => `flowproxy@${vm.name}.service`;
+
+export const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+
+/** The unit's main PID as systemd reports it ("0" when it does not run). */
+export async function mainPid(vm: Vm, unit: string): Promise<string> {
+  return (await vmCheck(vm, ["systemctl", "show", "--property=MainPID", "--value", unit])).trim();
+}
+
+/** systemctl is-active: "active", "inactive", "failed", "activating"... */
+export async function unitState(vm: Vm, unit: string): Promise<string> {
+  return (await vmExec(vm, ["systemctl", "is-active", unit])).stdout.trim();
+}
+
+/** SHA-256 of a file in the VM, or "missing". */
+export async function fileSha256(vm: Vm, file: string): Promise<string> {
+  const result = await vmExec(vm, ["sha256sum", file]);
+  return result.code === 0 ? result.stdout.split(" ")[0] : "missing";
+}
+
+/** The processes HAProxy's master runs: they change on a reload, the master does not. */
+export async function haproxyWorkers(vm: Vm): Promise<string[]> {
+  const master = await mainPid(vm, HAPROXY_UNIT);
+  return (await vmExec(vm, ["pgrep", "-P", master])).stdout.split("\n").filter((pid) => pid !== "");
+}
+
+/** BuilderHub's list of builders, asked from inside `from` by name, as FlowProxy asks it. */
+export async function builders(from: Vm): Promise<Builder[]> {
+  return JSON.parse(await vmCheck(from, ["curl", "-fsS", "--max-time", "10", BUILDERS_URL])) as Builder[];
+}
+
+/** Makes the BuilderHub double in vm-builderhub misbehave (see test/doubles/mockhub.ts), or behave again with undefined. */
+export async function setMockhubFault(fault: MockhubFault | undefined): Promise<void> {
+  const file = `${MOCKHUB_STATE_DIR}/fault`;
+  const hub = vmByName("vm-builderhub");
+  await vmCheck(hub, fault === undefined ? ["rm", "-f", file] : ["sh", "-c", 'printf "%s\\n" "$1" > "$2"', "sh", fault, file]);
+}
+
+/** The entry BuilderHub keeps for a FlowProxy VM (registrations come from its private IP). */
+export function registrationOf(list: Builder[], vm: Vm): Builder | undefined {
+  return list.find((b) => b.ip === `${vm.privateIp}:${PUBLIC_PORTS.system}`);
+}
+
+// ---- load ----
+
+export interface LoadResult {
+  sent: number;
+  ok: number;
+  /** Why requests failed, with how many failed that way. */
+  failures: Record<string, number>;
+  durationMs: number;
+}
+
+export interface LoadOptions {
+  ratePerSecond: number;
+  /** Keep sending after stop() until this many went out. */
+  minRequests?: number;
+  /** The bound: never more than this many. */
+  maxRequests: number;
+  /** One request; resolves to undefined when it succeeded, or to why it failed. */
+  request: () => Promise<string | undefined>;
+}
+
+/**
+ * Requests at a steady rate (open loop: a slow answer does not slow the sender down), from start
+ * until stop() and at least minRequests, never more than maxRequests.
+ */
+export class SteadyLoad {
+  private stopping = false;
+  private count = 0;
+  private readonly result: Promise<LoadResult>;
+
+  constructor(private readonly options: LoadOptions) {
+    this.result = this.run();
+  }
+
+  get sent(): number {
+    return this.count;
+  }
+
+  /** Stops sending (once minRequests went out) and resolves when every answer is in. */
+  stop(): Promise<LoadResult> {
+    this.stopping = true;
+    return this.result;
+  }
+
+  private async run(): Promise<LoadResult> {
+    const { ratePerSecond, minRequests = 0, maxRequests, request } = this.options;
+    const started = Date.now();
+    const pending: Promise<void>[] = [];
+    const failures: Record<string, number> = {};
+    let ok = 0;
+    while (this.count < maxRequests && (!this.stopping || this.count < minRequests)) {
+      const wait = started + (this.count * 1000) / ratePerSecond - Date.now();
+      if (wait > 0) {
+        await sleep(wait);
+      }
+      this.count++;
+      pending.push(
+        request().then(
+          (failure) => {
+            if (failure === undefined) ok++;
+            else failures[failure] = (failures[failure] ?? 0) + 1;
+          },
+          (err: Error) => {
+            failures[err.message] = (failures[err.message] ?? 0) + 1;
+          },
+        ),
+      );
+    }
+    await Promise.all(pending);
+    return { sent: this.count, ok, failures, durationMs: Date.now() - started };
+  }
+}
+
+/** GET /livez on a public port, expecting 200 from FlowProxy's user endpoint. */
+export function livezLoad(vm: Vm, port: number, options: Omit<LoadOptions, "request">): SteadyLoad {
+  return new SteadyLoad({
+    ...options,
+    request: async () => {
+      const reply = await publicRequest(vm, port, "/livez").catch((err: NodeJS.ErrnoException) => err.code ?? err.message);
+      return typeof reply === "string" ? reply : reply.status === 200 ? undefined : `HTTP ${reply.status}`;
+    },
+  });
+}
+
+export function describeLoad(load: LoadResult): string {
+  const rate = load.sent / Math.max(load.durationMs / 1000, 0.001);
+  const failed = Object.entries(load.failures).map(([why, n]) => `${n}× ${why}`);
+  return `${load.ok}/${load.sent} answered 200 at ${rate.toFixed(0)} requests/s${failed.length ? ` (failed: ${failed.join(", ")})` : ""}`;
+}
+
+// ---- what must survive ----
+
+/** What a FlowProxy VM holds that no rerun or fault may lose or change by accident. */
+export interface FlowproxyVmState {
+  haproxyPid: string;
+  flowproxyPid: string;
+  flowproxyActive: string;
+  binarySha: string;
+  haproxyCfgSha: string;
+  certSha: string;
+  /** How many FLASHBOTS_ORDERFLOW_SIGNER lines the env file holds, and their hash (never the key). */
+  signerLines: number;
+  signerLinesSha: string;
+  /** Hash of BuilderHub's entry for the VM (address and certificate), or why there is none. */
+  registration: string;
+}
+
+export async function flowproxyVmState(vm: Vm): Promise<FlowproxyVmState> {
+  const signer = await vmExec(vm, ["grep", "^FLASHBOTS_ORDERFLOW_SIGNER=", FLOWPROXY_ENV_FILE]);
+  const lines = signer.stdout.split("\n").filter((line) => line !== "");
+  let registration: string;
+  try {
+    const entry = registrationOf(await builders(vm), vm);
+    registration = entry ? sha256(JSON.stringify(entry.orderflow_proxy)) : "missing";
+  } catch {
+    registration = "BuilderHub did not answer";
+  }
+  return {
+    haproxyPid: await mainPid(vm, HAPROXY_UNIT),
+    flowproxyPid: await mainPid(vm, flowproxyUnit(vm)),
+    flowproxyActive: await unitState(vm, flowproxyUnit(vm)),
+    binarySha: await fileSha256(vm, FLOWPROXY_BIN),
+    haproxyCfgSha: await fileSha256(vm, LIVE_HAPROXY_CFG),
+    certSha: await fileSha256(vm, SERVED_CERT_FILE),
+    signerLines: lines.length,
+    signerLinesSha: sha256(lines.join("\n")),
+    registration,
+  };
+}
+
+/** The fields of `after` that differ from `before`, by name. */
+export function changedFields<T extends object>(before: T, after: T): (keyof T)[] {
+  return (Object.keys(before) as (keyof T)[]).filter((key) => before[key] !== after[key]);
+}

@@ -1,0 +1,112 @@
+// Provisioning figures from the sandbox: the first run of each VM's extension, a rerun with no
+// change, a rerun after a haproxy.cfg change under steady load through :443, and a rerun after a
+// new FlowProxy artifact with the time the public endpoint did not answer.
+import * as fs from "fs";
+import * as path from "path";
+import { publishArtifact } from "../sandbox/doubles";
+import type { ExtensionRun } from "../sandbox/extension";
+import { publicRequest, servesLivez } from "../sandbox/probe";
+import { sleep } from "../sandbox/proc";
+import { down, provision, renderSandboxStack, up } from "../sandbox/sandbox";
+import type { RenderedStack } from "../sandbox/stack";
+import { artifactUrl, SANDBOX_ARTIFACT } from "../sandbox/stack-config";
+import { PUBLIC_PORTS, flowproxyVms, vmByName } from "../sandbox/topology";
+import { copyProject } from "../test/support/stack";
+import type { Row } from "./bench";
+
+const east = vmByName("vm-eastus");
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const slowest = (runs: ExtensionRun[]) => Math.max(...runs.map((r) => r.durationMs));
+
+function requireSuccess(runs: ExtensionRun[], what: string): ExtensionRun[] {
+  const failed = runs.filter((r) => r.exitCode !== 0);
+  if (failed.length > 0) throw new Error(`${what}: ${failed.map((r) => `${r.vmName} exit ${r.exitCode}`).join(", ")}`);
+  return runs;
+}
+
+/** Sends `count` GET /livez to east's :443 at a fixed rate, a new TLS connection each; counts failures. */
+async function steadyLoad(count: number, perSecond: number): Promise<{ sent: number; failed: number }> {
+  const started = Date.now();
+  const replies: Promise<boolean>[] = [];
+  for (let i = 0; i < count; i++) {
+    const due = started + (i * 1000) / perSecond;
+    if (due > Date.now()) await sleep(due - Date.now());
+    replies.push(publicRequest(east, PUBLIC_PORTS.https, "/livez").then((r) => r.status === 200, () => false));
+  }
+  const outcomes = await Promise.all(replies);
+  return { sent: count, failed: outcomes.filter((ok) => !ok).length };
+}
+
+/** Probes east's :443 every 50 ms while `action` runs; returns the time covered by failed probes. */
+async function unavailableDuring<T>(action: () => Promise<T>): Promise<{ value: T; downMs: number }> {
+  let running = true;
+  let downMs = 0;
+  const probing = (async () => {
+    while (running) {
+      const before = Date.now();
+      const ok = await publicRequest(east, PUBLIC_PORTS.https, "/livez").then((r) => r.status === 200, () => false);
+      await sleep(Math.max(0, 50 - (Date.now() - before)));
+      if (!ok) downMs += Date.now() - before;
+    }
+  })();
+  try {
+    return { value: await action(), downMs };
+  } finally {
+    running = false;
+    await probing;
+  }
+}
+
+function stackWithEditedHaproxyCfg(): Promise<RenderedStack> {
+  const dir = copyProject();
+  const cfg = path.join(dir, "haproxy.cfg");
+  fs.writeFileSync(cfg, fs.readFileSync(cfg, "utf8").replace("timeout client 30s", "timeout client 31s"));
+  return renderSandboxStack({ projectDir: dir }).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
+}
+
+/** Leaves the sandbox up for the data-path figures, or removes it when something failed. */
+export async function provisioningFigures(): Promise<Row[]> {
+  const rows: Row[] = [];
+  await down();
+  try {
+    const report = await up();
+    for (const vm of flowproxyVms()) await servesLivez(vm);
+    for (const run of requireSuccess(report.runs, "first run")) {
+      rows.push({ measure: `first run of ${run.vmName}'s extension (image cached)`, value: seconds(run.durationMs), target: "—", verdict: "info" });
+    }
+
+    const rerun = requireSuccess(await provision(report.stack), "rerun");
+    const rerunMs = slowest(rerun);
+    rows.push({ measure: "rerun with no change (slowest VM)", value: seconds(rerunMs), target: "≤ 5 s", verdict: rerunMs <= 5000 ? "met" : "missed" });
+
+    const edited = await stackWithEditedHaproxyCfg();
+    const load = steadyLoad(5000, 250);
+    await sleep(4000);
+    const cfgRuns = requireSuccess(await provision(edited), "rerun after a haproxy.cfg change");
+    const { sent, failed } = await load;
+    const cfgMs = slowest(cfgRuns);
+    rows.push(
+      { measure: "rerun after a haproxy.cfg change (slowest VM)", value: seconds(cfgMs), target: "≤ 10 s", verdict: cfgMs <= 10_000 ? "met" : "missed" },
+      {
+        measure: "requests lost during that rerun (GET /livez on :443, 250/s, new TLS connection each)",
+        value: `${failed} of ${sent}`,
+        target: "0 of ≥ 5000",
+        verdict: failed === 0 && sent >= 5000 ? "met" : "missed",
+      },
+    );
+
+    const next = { ...SANDBOX_ARTIFACT, id: "30", variant: "bench-v2" };
+    publishArtifact(next);
+    const withArtifact = await renderSandboxStack({ overrides: { flowProxyArtifact: artifactUrl(next) } });
+    const { value: artifactRuns, downMs } = await unavailableDuring(() => provision(withArtifact));
+    requireSuccess(artifactRuns, "rerun after a new artifact");
+    rows.push(
+      { measure: "rerun after a new FlowProxy artifact (slowest VM)", value: seconds(slowest(artifactRuns)), target: "—", verdict: "info" },
+      { measure: "unavailability of :443 during that rerun (probed every 50 ms)", value: seconds(downMs), target: "—", verdict: "info" },
+    );
+  } catch (err) {
+    await down();
+    throw err;
+  }
+  return rows;
+}

@@ -1,0 +1,191 @@
+// Section 3 of the reliability report: every secret value of the sandbox stack, searched for
+// everywhere a secret must never be. One provisioning run sets every optional secret as well
+// (a Tailscale auth key and ClickHouse credentials), so each kind of secret is really in use.
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import { githubRequests } from "../sandbox/internet";
+import { FLOWPROXY_ENV_FILE, servesLivez } from "../sandbox/probe";
+import { sleep } from "../sandbox/proc";
+import { up } from "../sandbox/sandbox";
+import { RenderedStack, stackSignerKey } from "../sandbox/stack";
+import { loadOrCreateSecrets } from "../sandbox/stack-config";
+import { flowproxyVms, Vm, VMS } from "../sandbox/topology";
+import { initPid, vmCheck, vmExec } from "../sandbox/vm";
+import { DOWNLOAD_DIR } from "../sandbox/extension";
+import { Section } from "./reliability-checks";
+
+interface Secret {
+  name: string;
+  value: string;
+}
+
+/** A text that must not hold a secret, and where it came from. */
+interface Place {
+  where: string;
+  text: string;
+}
+
+/**
+ * Samples the command line of every process in the VMs, from the host (which sees all of them),
+ * every few milliseconds: short-lived commands of a provisioning run are caught too.
+ */
+class CmdlineSampler {
+  private readonly seen = new Map<string, Set<string>>();
+  private readonly namespaces = new Map<string, string>();
+  private timer?: NodeJS.Timeout;
+  sweeps = 0;
+
+  start(): void {
+    for (const vm of VMS) {
+      const pid = initPid(vm);
+      if (pid === undefined) throw new Error(`${vm.name} is not running`);
+      this.namespaces.set(fs.readlinkSync(`/proc/${pid}/ns/pid`), vm.name);
+      this.seen.set(vm.name, new Set());
+    }
+    this.timer = setInterval(() => this.sweep(), 10);
+  }
+
+  private sweep(): void {
+    for (const entry of fs.readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const vm = this.namespaces.get(fs.readlinkSync(`/proc/${entry}/ns/pid`));
+        if (vm === undefined) continue;
+        const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`).toString("utf8").split("\0").join(" ").trim();
+        if (cmdline !== "") this.seen.get(vm)!.add(cmdline);
+      } catch {
+        // The process ended between readdir and read.
+      }
+    }
+    this.sweeps++;
+  }
+
+  stop(): Map<string, Set<string>> {
+    clearInterval(this.timer);
+    this.sweep();
+    return this.seen;
+  }
+}
+
+function stackSecrets(stack: RenderedStack, extra: Record<string, string>): Secret[] {
+  return [
+    { name: "githubToken", value: loadOrCreateSecrets().githubToken },
+    ...flowproxyVms().map((vm) => ({ name: `signer key of ${vm.name}`, value: stackSignerKey(stack, vm.name).slice(2) })),
+    { name: "tailscaleAuthKey", value: extra.tailscaleAuthKey },
+    { name: "clickhousePassword", value: extra.clickhousePassword },
+  ];
+}
+
+/** Every extension's stdout and stderr in a VM, as NUL-separated name/content pairs. */
+async function extensionOutputs(vm: Vm): Promise<Place[]> {
+  const dump = await vmCheck(vm, [
+    "sh",
+    "-c",
+    'for f in "$1"/*/stdout "$1"/*/stderr; do [ -f "$f" ] && printf "%s\\0" "$f" && cat "$f" && printf "\\0"; done; true',
+    "sh",
+    DOWNLOAD_DIR,
+  ]);
+  const parts = dump.split("\0");
+  const places: Place[] = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    places.push({ where: `${vm.name}:${parts[i]}`, text: parts[i + 1] });
+  }
+  return places;
+}
+
+/**
+ * Greps every world-readable file of the VM's disk (find / -xdev, /proc and /sys pruned) for the
+ * secrets, which travel on stdin into a 0600 file of a 0700 directory, outside what is searched.
+ */
+async function worldReadableHits(vm: Vm, secrets: Secret[]): Promise<{ files: number; hits: string[] }> {
+  const script = [
+    "umask 077",
+    'work=$(mktemp -d /root/secret-scan.XXXXXX) && trap \'rm -rf "$work"\' EXIT',
+    'cat > "$work/patterns"',
+    'find / -xdev \\( -path /proc -o -path /sys \\) -prune -o -type f -perm -o+r -print0 > "$work/files"',
+    'tr -cd "\\0" < "$work/files" | wc -c',
+    'xargs -0 -r grep -lsF -f "$work/patterns" -- < "$work/files" || true',
+  ].join("\n");
+  const output = await vmCheck(vm, ["bash", "-c", script], { input: secrets.map((s) => s.value).join("\n") + "\n", timeoutMs: 300_000 });
+  const [count, ...hits] = output.split("\n").filter((line) => line !== "");
+  return { files: Number(count), hits };
+}
+
+function hitsIn(places: Place[], secrets: Secret[]): string[] {
+  return places.flatMap((place) => secrets.filter((s) => place.text.includes(s.value)).map((s) => `${s.name} in ${place.where}`));
+}
+
+export async function secretSection(): Promise<Section> {
+  const section = new Section(
+    "3. Secret scan",
+    "One provisioning run of the whole sandbox with every secret set (GitHub token and signer keys as always, plus a " +
+      "Tailscale auth key and ClickHouse credentials, made for this run), then every secret value is searched for " +
+      "(exact string; signer keys as their 64 hex digits) in the places below. Command lines are sampled from the host " +
+      "every 10 ms for the whole run and afterwards, so short-lived commands count too. A pass means 0 hits.",
+    ["places searched", "hits"],
+  );
+  const extra = {
+    tailscaleAuthKey: `tskey-auth-${randomBytes(12).toString("hex")}`,
+    clickhouseUsername: "flowproxy",
+    clickhousePassword: randomBytes(18).toString("base64url"),
+  };
+  const sampler = new CmdlineSampler();
+  sampler.start();
+  let stack: RenderedStack;
+  let cmdlines: Map<string, Set<string>>;
+  try {
+    stack = (await up({ overrides: extra })).stack;
+    for (const vm of flowproxyVms()) await servesLivez(vm);
+    // The services as they run from now on, sampled a while longer.
+    await sleep(3000);
+  } finally {
+    cmdlines = sampler.stop();
+  }
+  const secrets = stackSecrets(stack, extra);
+  const verdict = (places: string, hits: string[]) => ({ passed: hits.length === 0, evidence: [places, hits.length === 0 ? "0" : hits.join("; ")] });
+
+  await section.run("the secrets were in use", async () => {
+    const joined = await Promise.all(VMS.map(async (vm) => (await vmExec(vm, ["tailscale", "status"])).code === 0));
+    const credentials = await Promise.all(flowproxyVms().map(async (vm) => (await vmExec(vm, ["grep", "-c", "^CLICKHOUSE_PASSWORD=", FLOWPROXY_ENV_FILE])).stdout.trim() === "1"));
+    const used = joined.every(Boolean) && credentials.every(Boolean);
+    return {
+      passed: used,
+      evidence: [
+        `${joined.filter(Boolean).length}/${VMS.length} VMs joined the tailnet double; ${credentials.filter(Boolean).length}/${flowproxyVms().length} flowproxy.env files hold the ClickHouse password; ${secrets.length} secret values searched`,
+        used ? "—" : "a secret was not in use, so the scan proves less",
+      ],
+    };
+  });
+  await section.run("public extension settings, forceUpdateTags and stack outputs", async () => {
+    const places: Place[] = [
+      ...stack.extensions.map((e) => ({ where: `settings of ${e.vmName}`, text: JSON.stringify(e.publicSettings ?? null) })),
+      ...stack.extensions.map((e) => ({ where: `forceUpdateTag of ${e.vmName}`, text: e.forceUpdateTag })),
+      ...Object.entries(stack.outputs).map(([name, output]) => ({ where: `output ${name}`, text: JSON.stringify(output.value) })),
+    ];
+    return verdict(`${places.length} (${stack.extensions.length} settings, ${stack.extensions.length} tags, ${Object.keys(stack.outputs).length} outputs)`, hitsIn(places, secrets));
+  });
+  await section.run("extension stdout and stderr files in the VMs", async () => {
+    const places = (await Promise.all(VMS.map(extensionOutputs))).flat();
+    return verdict(`${places.length} files on ${VMS.length} VMs`, hitsIn(places, secrets));
+  });
+  await section.run("the journal of every VM", async () => {
+    const places = await Promise.all(VMS.map(async (vm) => ({ where: `journal of ${vm.name}`, text: await vmCheck(vm, ["journalctl", "--no-pager", "-o", "cat"]) })));
+    const lines = places.reduce((n, p) => n + p.text.split("\n").length, 0);
+    return verdict(`${places.length} journals, ${lines} lines`, hitsIn(places, secrets));
+  });
+  await section.run("command lines of every process in every VM (during the run and after)", async () => {
+    const places = [...cmdlines].flatMap(([vm, set]) => [...set].map((text) => ({ where: `a ${text.split(" ")[0]} process of ${vm}`, text })));
+    return verdict(`${places.length} distinct command lines in ${sampler.sweeps} sweeps of /proc`, hitsIn(places, secrets));
+  });
+  await section.run("world-readable files on every VM (find / -xdev -perm -o+r)", async () => {
+    const results = await Promise.all(VMS.map(async (vm) => ({ vm, ...(await worldReadableHits(vm, secrets)) })));
+    const hits = results.flatMap((r) => r.hits.map((file) => `a secret in ${r.vm.name}:${file}`));
+    return verdict(`${results.reduce((n, r) => n + r.files, 0)} files on ${VMS.length} VMs`, hits);
+  });
+  await section.run("the GitHub double's request log (on the host)", async () => {
+    const places = githubRequests().map((r) => ({ where: `request ${r.time}`, text: JSON.stringify(r) }));
+    return verdict(`${places.length} requests`, hitsIn(places, secrets));
+  });
+  section.finish();
+  return section;
+}
