@@ -7,9 +7,10 @@ readonly DEBIAN_PACKAGES=(
   shellcheck        # lints the rendered provisioning scripts
   systemd-container # systemd-nspawn boots the sandbox VMs
   debootstrap       # builds the sandbox VM image
+  debian-archive-keyring # verifies that image's packages (not preinstalled on Ubuntu)
   dnsmasq-base      # the sandbox's private DNS
   iproute2          # namespaces, bridges and veth pairs
-  zip unzip         # the FlowProxy artifact double
+  unzip             # the FlowProxy artifact double's tests
   wrk               # HAProxy data-path benchmark
   sslscan           # TLS scan in the reliability report
   curl ca-certificates

@@ -68,8 +68,11 @@ async function main(): Promise<number> {
   sections.push(...(await sandboxSections((line) => process.stdout.write(`${line}\n`))));
   const wallMs = Date.now() - started;
   writeDoc(DOC, document(sections, wallMs));
-  process.stdout.write(`\n${textTable(SUMMARY_HEADER, summaryRows(sections, wallMs))}\n\nwrote ${DOC}\n`);
-  return sections.some((s) => s.failed > 0) ? 1 : 0;
+  const failed = sections.reduce((sum, s) => sum + s.failed, 0);
+  const passed = sections.reduce((sum, s) => sum + s.checks.length - s.failed, 0);
+  // The last line is the plain "N passed, N failed" summary that CI reads.
+  process.stdout.write(`\n${textTable(SUMMARY_HEADER, summaryRows(sections, wallMs))}\n\nwrote ${DOC}\nreliability: ${passed} passed, ${failed} failed\n`);
+  return failed > 0 ? 1 : 0;
 }
 
 main().then(
