@@ -378,7 +378,7 @@ const flowProxyVms = sites.map((site, i) => {
     // FlowProxy registers with BuilderHub, so BuilderHub must be provisioned first.
     [builderhubExtension],
   );
-  return { site, vm, signer };
+  return { site, signer };
 });
 
 // ---------------------------------------------------------------------------------------------

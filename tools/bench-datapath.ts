@@ -4,6 +4,7 @@
 import { run } from "../sandbox/proc";
 import { netnsOf, vmByName } from "../sandbox/topology";
 import type { Row } from "./bench";
+import { median } from "./report";
 
 interface WrkResult {
   requestsPerSecond: number;
@@ -50,11 +51,6 @@ const TARGETS = [
   { label: "through HAProxy :80", url: "http://127.0.0.1:80/livez" },
   { label: "through HAProxy :443 (TLS)", url: "https://127.0.0.1:443/livez" },
 ];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 export async function dataPath(rounds = 3, seconds = 8): Promise<Row[]> {
   const samples: WrkResult[][] = TARGETS.map(() => []);

@@ -1,8 +1,6 @@
 // Provisioning figures from the sandbox: the first run of each VM's extension, a rerun with no
 // change, a rerun after a haproxy.cfg change under steady load through :443, and a rerun after a
 // new FlowProxy artifact with the time the public endpoint did not answer.
-import * as fs from "fs";
-import * as path from "path";
 import { publishArtifact } from "../sandbox/doubles";
 import type { ExtensionRun } from "../sandbox/extension";
 import { publicRequest, servesLivez } from "../sandbox/probe";
@@ -11,7 +9,7 @@ import { down, provision, renderSandboxStack, up } from "../sandbox/sandbox";
 import type { RenderedStack } from "../sandbox/stack";
 import { artifactUrl, SANDBOX_ARTIFACT } from "../sandbox/stack-config";
 import { PUBLIC_PORTS, flowproxyVms, vmByName } from "../sandbox/topology";
-import { copyProject } from "../test/support/stack";
+import { withEditedProject } from "../test/support/stack";
 import type { Row } from "./bench";
 
 const east = vmByName("vm-eastus");
@@ -58,10 +56,11 @@ async function unavailableDuring<T>(action: () => Promise<T>): Promise<{ value: 
 }
 
 function stackWithEditedHaproxyCfg(): Promise<RenderedStack> {
-  const dir = copyProject();
-  const cfg = path.join(dir, "haproxy.cfg");
-  fs.writeFileSync(cfg, fs.readFileSync(cfg, "utf8").replace("timeout client 30s", "timeout client 31s"));
-  return renderSandboxStack({ projectDir: dir }).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return withEditedProject(
+    "haproxy.cfg",
+    (text) => text.replace("timeout client 30s", "timeout client 31s"),
+    (projectDir) => renderSandboxStack({ projectDir }),
+  );
 }
 
 /** Leaves the sandbox up for the data-path figures, or removes it when something failed. */

@@ -2,7 +2,7 @@
 // Every figure comes from this run; ratios compare numbers measured side by side in it.
 import { spawn } from "child_process";
 import * as path from "path";
-import { REPO_ROOT, machineSummary, markdownTable, textTable, writeDoc } from "./report";
+import { REPO_ROOT, machineSummary, markdownTable, median, textTable, writeDoc } from "./report";
 import { RENDER_STACK, validRequest } from "../test/support/stack";
 import { down } from "../sandbox/sandbox";
 import { dataPath } from "./bench-datapath";
@@ -36,11 +36,6 @@ export function measure(command: string, args: string[], input?: string, cwd = R
     });
     child.stdin!.end(input ?? "");
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function evaluate(projectDir: string, runs: number): Promise<{ wallS: number; rssMB: number }> {

@@ -10,7 +10,7 @@ import { shellQuote } from "../lib/provision";
 import { decodeScript } from "../sandbox/extension";
 import { BAD_CONFIGS, BadConfig, judgeRefusal, tryBadConfig } from "../test/support/bad-configs";
 import type { RenderResult } from "../test/support/render-stack";
-import { copyProject, runRenderAsync, validRequest } from "../test/support/stack";
+import { runRenderAsync, validRequest, withEditedProject } from "../test/support/stack";
 import { Section } from "./reliability-checks";
 
 /** Program evaluations side by side: one per core of the 2-core machines this runs on. */
@@ -71,14 +71,15 @@ async function badConfigs(section: Section): Promise<void> {
  * text back byte for byte without running any of it.
  */
 async function hostileFileContent(): Promise<{ passed: boolean; evidence: string[] }> {
-  const project = copyProject();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-hostile-"));
   try {
     const marker = path.join(scratch, "executed");
-    const cfgFile = path.join(project, "haproxy.cfg");
-    const content = `${fs.readFileSync(cfgFile, "utf8")}# it's "quoted", $(touch ${marker}), \`touch ${marker}\`, \${HOME} and a backslash \\n\n`;
-    fs.writeFileSync(cfgFile, content);
-    const rendered = await runRenderAsync({ ...validRequest(), projectDir: project });
+    let content = "";
+    const rendered = await withEditedProject(
+      "haproxy.cfg",
+      (committed) => (content = `${committed}# it's "quoted", $(touch ${marker}), \`touch ${marker}\`, \${HOME} and a backslash \\n\n`),
+      (projectDir) => runRenderAsync({ ...validRequest(), projectDir }),
+    );
     if (rendered.status !== 0) {
       return { passed: false, evidence: [`the program refused legal content: ${rendered.stderr.split("\n")[0]}`] };
     }
@@ -101,7 +102,6 @@ async function hostileFileContent(): Promise<{ passed: boolean; evidence: string
       ],
     };
   } finally {
-    fs.rmSync(project, { recursive: true, force: true });
     fs.rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -18,6 +18,12 @@ export function machineSummary(): string {
     `Node ${process.version}, commit ${commit}, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
+/** The middle value (the upper one of an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 function cell(text: string): string {
   return text.replace(/\|/g, "\\|").replace(/\r?\n/g, "<br>");
 }

@@ -37,7 +37,7 @@ import { RenderedExtension, stackSignerKey } from "../../sandbox/stack";
 import { artifactUrl, loadOrCreateSecrets, SANDBOX_ARTIFACT } from "../../sandbox/stack-config";
 import { flowproxyVms, PUBLIC_PORTS, Vm, vmByName, VMS } from "../../sandbox/topology";
 import { vmCheck, vmExec } from "../../sandbox/vm";
-import { copyProject } from "../support/stack";
+import { withEditedProject } from "../support/stack";
 
 const east = vmByName("vm-eastus");
 const west = vmByName("vm-westeurope");
@@ -187,15 +187,17 @@ test("three reruns change nothing: one signer line, the same key, certificate an
 });
 
 test("a haproxy.cfg change reloads HAProxy under load without losing a request or restarting FlowProxy", async () => {
-  const project = copyProject();
+  let changed = "";
+  const stack = await withEditedProject(
+    "haproxy.cfg",
+    (committed) => {
+      changed = committed.replace(/timeout http-keep-alive 10s/, "timeout http-keep-alive 2s");
+      assert.notEqual(changed, committed, "haproxy.cfg sets timeout http-keep-alive 10s");
+      return changed;
+    },
+    (projectDir) => renderSandboxStack({ projectDir }),
+  );
   try {
-    const cfgFile = `${project}/haproxy.cfg`;
-    const committed = fs.readFileSync(cfgFile, "utf8");
-    const changed = committed.replace(/timeout http-keep-alive 10s/, "timeout http-keep-alive 2s");
-    assert.notEqual(changed, committed, "haproxy.cfg sets timeout http-keep-alive 10s");
-    fs.writeFileSync(cfgFile, changed);
-    const stack = await renderSandboxStack({ projectDir: project });
-
     const stateBefore = await flowproxyVmState(east);
     const workersBefore = await haproxyWorkers(east);
     const load = livezLoad(east, PUBLIC_PORTS.https, { ratePerSecond: 200, minRequests: 1000, maxRequests: 10_000 });
@@ -217,7 +219,6 @@ test("a haproxy.cfg change reloads HAProxy under load without losing a request o
     const idleMs = await idleKeepAliveMs(east, PUBLIC_PORTS.https);
     assert.ok(idleMs >= 1500 && idleMs < 5000, `idle keep-alive closed after ${idleMs} ms`);
   } finally {
-    fs.rmSync(project, { recursive: true, force: true });
     await provision(report.stack);
   }
 });

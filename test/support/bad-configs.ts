@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { RenderRequest } from "./render-stack";
-import { REPO_ROOT, copyProject, runRenderAsync, validRequest } from "./stack";
+import { REPO_ROOT, RenderOutcome, runRenderAsync, validRequest, withEditedProject } from "./stack";
 
 export interface BadConfig {
   title: string;
@@ -11,12 +11,6 @@ export interface BadConfig {
   /** A project file replaced (or removed, with null) in a copy of the project. */
   file?: { name: string; content: string | null };
   expected: RegExp[];
-}
-
-export interface Refusal {
-  status: number;
-  stdout: string;
-  stderr: string;
 }
 
 const P = "flowproxy-staging";
@@ -220,21 +214,15 @@ export const BAD_CONFIGS: BadConfig[] = [
 ];
 
 /** Runs the program on a bad input; a file edit happens in a throwaway copy of the project. */
-export async function tryBadConfig(bad: BadConfig): Promise<Refusal> {
-  if (!bad.file) return runRenderAsync(bad.request ?? validRequest());
-  const dir = copyProject();
-  try {
-    const target = path.join(dir, bad.file.name);
-    if (bad.file.content === null) fs.rmSync(target);
-    else fs.writeFileSync(target, bad.file.content);
-    return await runRenderAsync({ ...(bad.request ?? validRequest()), projectDir: dir });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+export async function tryBadConfig(bad: BadConfig): Promise<RenderOutcome> {
+  const request = bad.request ?? validRequest();
+  if (!bad.file) return runRenderAsync(request);
+  const { name, content } = bad.file;
+  return withEditedProject(name, () => content, (projectDir) => runRenderAsync({ ...request, projectDir }));
 }
 
 /** What is wrong with how the program refused, or undefined when it refused as it must. */
-export function judgeRefusal(bad: BadConfig, outcome: Refusal): string | undefined {
+export function judgeRefusal(bad: BadConfig, outcome: RenderOutcome): string | undefined {
   if (outcome.status !== 1) return `exit status ${outcome.status}, not 1`;
   if (outcome.stdout !== "") return "the program declared resources anyway";
   if (/^\s+at .+:\d+:\d+\)?$/m.test(outcome.stderr)) return "the message carries a stack trace";

@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../../lib/config";
 import { AzureMocks, VmAddress, defaultAddresses, markSecrets, unmarkSecrets } from "./azure-mocks";
 
 export interface RenderRequest {
@@ -39,8 +40,6 @@ export interface RenderResult {
   options: Record<string, ResourceOptions>;
 }
 
-const PROJECT = "flowproxy-staging";
-
 async function render(request: RenderRequest): Promise<RenderResult> {
   const projectDir = path.resolve(request.projectDir ?? path.join(__dirname, "..", ".."));
   const config = Object.fromEntries(Object.entries(request.config).map(([k, v]) => [`${PROJECT}:${k}`, v]));
@@ -71,7 +70,7 @@ function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
 /** Registrations finish asynchronously after the program returns; wait until none is pending. */
 async function settle(): Promise<void> {
   await new Promise((r) => setTimeout(r, 0));
-  await (pulumi.runtime as unknown as { disconnect(): Promise<void> }).disconnect?.();
+  await pulumi.runtime.disconnect();
 }
 
 export interface ResourceOptions {

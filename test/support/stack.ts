@@ -74,6 +74,27 @@ export function copyProject(): string {
   return dir;
 }
 
+/**
+ * Runs `use` on a throwaway copy of the project in which `edit` rewrote `file` (returning null
+ * removes it); the copy is removed afterwards.
+ */
+export async function withEditedProject<T>(
+  file: string,
+  edit: (text: string) => string | null,
+  use: (projectDir: string) => T | Promise<T>,
+): Promise<T> {
+  const dir = copyProject();
+  try {
+    const target = path.join(dir, file);
+    const content = edit(fs.readFileSync(target, "utf8"));
+    if (content === null) fs.rmSync(target);
+    else fs.writeFileSync(target, content);
+    return await use(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function decodeScript(base64: string): string {
   return Buffer.from(base64, "base64").toString("utf8");
 }

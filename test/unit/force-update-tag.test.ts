@@ -1,24 +1,15 @@
 // forceUpdateTag decides whether Azure reruns an extension: stable for unchanged inputs, new for
 // each changed input.
 import assert from "node:assert/strict";
-import * as fs from "fs";
-import * as path from "path";
 import { describe, test } from "node:test";
-import { copyProject, renderStack, validRequest } from "../support/stack";
-import type { RenderRequest, RenderResult } from "../support/render-stack";
+import { renderStack, validRequest, withEditedProject } from "../support/stack";
+import type { RenderResult } from "../support/render-stack";
 
 const tagOf = (result: RenderResult, vm: string) => result.extensions.find((e) => e.vmName === vm)!.forceUpdateTag;
 const baseline = renderStack(validRequest());
 
-function renderWithEdit(file: string, edit: (text: string) => string, request: RenderRequest = validRequest()): RenderResult {
-  const dir = copyProject();
-  try {
-    const full = path.join(dir, file);
-    fs.writeFileSync(full, edit(fs.readFileSync(full, "utf8")));
-    return renderStack({ ...request, projectDir: dir });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+function renderWithEdit(file: string, edit: (text: string) => string): Promise<RenderResult> {
+  return withEditedProject(file, edit, (projectDir) => renderStack({ ...validRequest(), projectDir }));
 }
 
 describe("forceUpdateTag", () => {
@@ -43,8 +34,8 @@ describe("forceUpdateTag", () => {
     ["provision/common.sh", (t) => t + "\n# a changed comment is a changed script\n"],
   ];
   for (const [file, edit] of fileEdits) {
-    test(`changes when ${file} changes`, () => {
-      const changed = renderWithEdit(file, edit);
+    test(`changes when ${file} changes`, async () => {
+      const changed = await renderWithEdit(file, edit);
       assert.notEqual(tagOf(changed, "vm-eastus"), tagOf(baseline, "vm-eastus"));
     });
   }
@@ -59,8 +50,8 @@ describe("forceUpdateTag", () => {
     assert.notEqual(tagOf(changed, "vm-eastus"), tagOf(baseline, "vm-eastus"));
   });
 
-  test("leaves BuilderHub's tag alone when only FlowProxy's files change", () => {
-    const changed = renderWithEdit("haproxy.cfg", (t) => t.replace("timeout client 30s", "timeout client 31s"));
+  test("leaves BuilderHub's tag alone when only FlowProxy's files change", async () => {
+    const changed = await renderWithEdit("haproxy.cfg", (t) => t.replace("timeout client 30s", "timeout client 31s"));
     assert.equal(tagOf(changed, "vm-builderhub"), tagOf(baseline, "vm-builderhub"));
   });
 

@@ -2,9 +2,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as path from "path";
 import { describe, test } from "node:test";
-import { copyProject, decodeScript, renderStack, validRequest } from "../support/stack";
+import { decodeScript, renderStack, validRequest, withEditedProject } from "../support/stack";
 import type { RenderResult } from "../support/render-stack";
 
 function scriptOf(result: RenderResult, vm: string): string {
@@ -79,15 +78,9 @@ describe("rendered provisioning scripts", () => {
     assert.equal(vars.FLOWPROXY_LIVEZ_URL, "http://127.0.0.1:5543/livez");
   });
 
-  test("carries hostile file content into bash literally", () => {
-    const dir = copyProject();
-    try {
-      const hostile = "# it's $(touch /tmp/pwned) `id` \"quoted\" \\ and '\\'' too\nglobal\n";
-      fs.writeFileSync(path.join(dir, "haproxy.cfg"), hostile);
-      const result = renderStack({ ...validRequest(), projectDir: dir });
-      assert.equal(variablesOf(scriptOf(result, "vm-eastus")).HAPROXY_CFG, hostile);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  test("carries hostile file content into bash literally", async () => {
+    const hostile = "# it's $(touch /tmp/pwned) `id` \"quoted\" \\ and '\\'' too\nglobal\n";
+    const result = await withEditedProject("haproxy.cfg", () => hostile, (projectDir) => renderStack({ ...validRequest(), projectDir }));
+    assert.equal(variablesOf(scriptOf(result, "vm-eastus")).HAPROXY_CFG, hostile);
   });
 });
