@@ -9,7 +9,7 @@ import * as network from "@pulumi/azure-native/network";
 import * as privatedns from "@pulumi/azure-native/privatedns";
 import * as resources from "@pulumi/azure-native/resources";
 import { ConfigError, PROJECT, Region, Settings, envValue, loadSettings } from "./lib/config";
-import { Role, ScriptVariable, forceUpdateTag, readRoleSources, renderScript, toBase64 } from "./lib/provision";
+import { Role, ScriptVariable, forceUpdateTag, readProvisionFile, readRoleSources, renderScript, toBase64 } from "./lib/provision";
 import { signerAddress } from "./lib/signer";
 
 // ---------------------------------------------------------------------------------------------
@@ -33,6 +33,9 @@ const settings = readSettings();
 const DNS_ZONE = "flowproxy.internal";
 const BUILDERHUB_VM = "vm-builderhub";
 const MOCKHUB_PORT = 3000;
+// The BuilderHub mock whose contract the stack relies on (first registration of a signer wins,
+// ENABLE_TLS hands certificates to peers); `latest` could change that under a running stack.
+const MOCKHUB_IMAGE = "mempirate/mockhub:v0.0.6";
 // HAProxy's TLS frontend for system orderflow; BuilderHub hands it to peers.
 const SYSTEM_PORT = 5544;
 // The only place the BuilderHub address is written: registration and flowproxy.env both use it.
@@ -311,6 +314,7 @@ const builderhubExtension = provisioningExtension(
   pulumi.output([
     { name: "VM_NAME", value: BUILDERHUB_VM },
     tailscaleKey,
+    { name: "MOCKHUB_IMAGE", value: MOCKHUB_IMAGE },
     { name: "MOCKHUB_PORT", value: String(MOCKHUB_PORT) },
     { name: "FLOWPROXY_SYSTEM_PORT", value: String(SYSTEM_PORT) },
   ]),
@@ -318,8 +322,31 @@ const builderhubExtension = provisioningExtension(
   [],
 );
 
-/** flowproxy.env as installed: the committed settings plus the endpoint the program owns. */
-const flowproxyEnv = `${settings.files.flowproxyEnv.trimEnd()}\nBUILDERHUB_ENDPOINT=${BUILDERHUB_ENDPOINT}\n`;
+// FlowProxy keeps its ClickHouse backup database in the unit's StateDirectory.
+const CLICKHOUSE_BACKUP_PATH = "/var/lib/flowproxy/clickhouse-backup.db";
+
+/** Program-owned settings of flowproxy.env; the ClickHouse credentials are added on the VM. */
+function programEnv(): string[] {
+  const lines = [`BUILDERHUB_ENDPOINT=${BUILDERHUB_ENDPOINT}`];
+  if (settings.clickhouse) {
+    lines.push(
+      `CLICKHOUSE_HOST=${settings.clickhouse.host}`,
+      `CLICKHOUSE_DATABASE=${settings.clickhouse.database}`,
+      `CLICKHOUSE_BACKUP_DISK_DATABASE_PATH=${CLICKHOUSE_BACKUP_PATH}`,
+    );
+  }
+  return lines;
+}
+
+/** flowproxy.env as installed: the committed settings plus what the program owns. */
+const flowproxyEnv = `${[settings.files.flowproxyEnv.trimEnd(), ...programEnv()].join("\n")}\n`;
+// HAProxy's system frontend speaks the generation's protocol (see haproxy.cfg).
+const SYSTEM_API_MODE = { 1: "http", 2: "tcp" } as const;
+const registrationFiles = {
+  hook: readProvisionFile(__dirname, "flowproxy-register.sh"),
+  service: readProvisionFile(__dirname, "flowproxy-registration.service"),
+  timer: readProvisionFile(__dirname, "flowproxy-registration.timer"),
+};
 const userListenAddr = envValue(settings.files.flowproxyEnv, "USER_LISTEN_ADDR")!;
 
 interface SignerKey {
@@ -355,11 +382,16 @@ const flowProxyVms = sites.map((site, i) => {
       { name: "SIGNER_KEY_SOURCE", value: settings.signerKeySource },
       { name: "SIGNER_KEY", value: key ? `0x${key}` : "", secret: true },
       { name: "SIGNER_ADDRESS", value: address },
+      { name: "FLOWPROXY_GENERATION", value: String(settings.flowProxyGeneration) },
+      { name: "FLOWPROXY_SYSTEM_API", value: SYSTEM_API_MODE[settings.flowProxyGeneration] },
       { name: "FLOWPROXY_UNIT", value: settings.files.flowproxyUnit },
       { name: "FLOWPROXY_ENV", value: flowproxyEnv },
       { name: "FLOWPROXY_LIVEZ_URL", value: `http://${userListenAddr}/livez` },
-      { name: "CLICKHOUSE_USERNAME", value: settings.clickhouseUsername ?? "" },
-      { name: "CLICKHOUSE_PASSWORD", value: settings.clickhousePassword ?? "", secret: true },
+      { name: "CLICKHOUSE_USERNAME", value: settings.clickhouse?.username ?? "" },
+      { name: "CLICKHOUSE_PASSWORD", value: settings.clickhouse?.password ?? "", secret: true },
+      { name: "REGISTRATION_HOOK", value: registrationFiles.hook },
+      { name: "REGISTRATION_SERVICE", value: registrationFiles.service },
+      { name: "REGISTRATION_TIMER_UNIT", value: registrationFiles.timer },
       { name: "BUILDERHUB_ENDPOINT", value: BUILDERHUB_ENDPOINT },
     ]);
   provisioningExtension(

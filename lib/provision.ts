@@ -20,15 +20,22 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** A file of provision/: the role scripts, and files they install on the VM. */
+export function readProvisionFile(projectDir: string, file: string): string {
+  return fs.readFileSync(path.join(projectDir, "provision", file), "utf8");
+}
+
 export function readRoleSources(projectDir: string, role: Role): string {
-  const read = (file: string) => fs.readFileSync(path.join(projectDir, "provision", file), "utf8");
-  return `${read("common.sh")}\n${read(`${role}.sh`)}`;
+  return `${readProvisionFile(projectDir, "common.sh")}\n${readProvisionFile(projectDir, `${role}.sh`)}`;
 }
 
 export function renderScript(vmName: string, sources: string, variables: ScriptVariable[], redactSecrets = false): string {
-  const assignments = variables.map(
-    (v) => `readonly ${v.name}=${shellQuote(v.secret && redactSecrets ? REDACTED : v.value)}`,
-  );
+  const assignments = variables.flatMap((v) => {
+    const value = v.secret && redactSecrets ? REDACTED : v.value;
+    const assignment = `readonly ${v.name}=${shellQuote(value)}`;
+    // Files carried verbatim (haproxy.cfg, the registration hook) hold $ on purpose.
+    return /[$`]/.test(value) ? ["# shellcheck disable=SC2016", assignment] : [assignment];
+  });
   return [
     "#!/bin/bash",
     `# Provisioning for ${vmName}, rendered by the flowproxy-staging Pulumi program and run as root by`,

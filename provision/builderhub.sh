@@ -1,7 +1,5 @@
 # The BuilderHub role: the mock BuilderHub in Docker, reachable only inside the VNets.
 
-readonly MOCKHUB_IMAGE=mempirate/mockhub:latest
-
 ensure_base_packages() {
   ensure_packages_installed curl ca-certificates
 }
@@ -10,13 +8,19 @@ ensure_mockhub_image() {
   ensure_docker_image "$MOCKHUB_IMAGE"
 }
 
+# ENABLE_TLS=true makes the mock hand each proxy's registered certificate to its peers
+# (instance.tls_cert); without it peers would speak plain text to HAProxy's TLS port.
+readonly MOCKHUB_ENV=(ENABLE_TLS=true "SYSTEM_PORT=$FLOWPROXY_SYSTEM_PORT")
+
 start_mockhub_container() {
+  local env_args=() setting
+  for setting in "${MOCKHUB_ENV[@]}"; do env_args+=(-e "$setting"); done
   docker run -d --name mockhub --restart unless-stopped -p "$MOCKHUB_PORT:$MOCKHUB_PORT" \
-    -e ENABLE_TLS=true -e SYSTEM_PORT="$FLOWPROXY_SYSTEM_PORT" "$MOCKHUB_IMAGE" >/dev/null
+    --label "$CONTAINER_SPEC_LABEL=$1" "${env_args[@]}" "$MOCKHUB_IMAGE" >/dev/null
 }
 
 ensure_mockhub_running() {
-  ensure_container mockhub "$MOCKHUB_IMAGE" start_mockhub_container
+  ensure_container mockhub "$MOCKHUB_IMAGE ${MOCKHUB_ENV[*]}" start_mockhub_container
 }
 
 mockhub_answers() {

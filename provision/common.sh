@@ -131,25 +131,33 @@ ensure_docker_image() {
   log "  pulled $image"
 }
 
-container_image() {
-  docker inspect --format '{{.Config.Image}}' "$1" 2>/dev/null || true
+# Containers carry the settings they were started with (image and environment) in this label, so
+# a changed setting, not only a changed image, recreates them.
+readonly CONTAINER_SPEC_LABEL=flowproxy-staging.spec
+
+container_spec() {
+  docker inspect --format "{{index .Config.Labels \"$CONTAINER_SPEC_LABEL\"}}" "$1" 2>/dev/null || true
+}
+
+container_exists() {
+  docker inspect --format '{{.Id}}' "$1" >/dev/null 2>&1
 }
 
 container_running() {
   [[ $(docker inspect --format '{{.State.Running}}' "$1" 2>/dev/null || true) == true ]]
 }
 
-# ensure_container NAME IMAGE START: runs container NAME from IMAGE, recreating it only when it runs
-# another image. Sets CONTAINER_STATE to started, replaced, restarted or running.
+# ensure_container NAME SPEC START: runs container NAME with settings SPEC (START SPEC starts it and
+# labels it with SPEC), recreating it only when its label differs. Sets CONTAINER_STATE to started,
+# replaced, restarted or running.
 ensure_container() {
-  local name=$1 image=$2 start=$3 current
-  current=$(container_image "$name")
-  if [[ -z $current ]]; then
-    "$start"
+  local name=$1 spec=$2 start=$3
+  if ! container_exists "$name"; then
+    "$start" "$spec"
     CONTAINER_STATE=started
-  elif [[ $current != "$image" ]]; then
+  elif [[ $(container_spec "$name") != "$spec" ]]; then
     docker rm -f "$name" >/dev/null
-    "$start"
+    "$start" "$spec"
     CONTAINER_STATE=replaced
   elif ! container_running "$name"; then
     docker start "$name" >/dev/null
@@ -157,7 +165,7 @@ ensure_container() {
   else
     CONTAINER_STATE=running
   fi
-  log "  $name: $CONTAINER_STATE ($image)"
+  log "  $name: $CONTAINER_STATE ($spec)"
 }
 
 install_tailscale() {

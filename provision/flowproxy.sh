@@ -11,14 +11,20 @@ readonly FLOWPROXY_UNIT_FILE=/etc/systemd/system/flowproxy@.service
 readonly SIGNER_KEY_FILE=/etc/flowproxy/signer.key
 readonly SIGNER_ADDRESS_FILE=/etc/flowproxy/signer.address
 readonly FOUNDRY_DIR=/opt/foundry
-readonly PUBLIC_CERT_URL=http://127.0.0.1:14727/
+readonly REGISTER_HOOK_FILE=/usr/local/sbin/flowproxy-register
+readonly REGISTRATION_ENV_FILE=/etc/flowproxy/registration.env
+readonly REGISTRATION_UNIT_DIR=/etc/systemd/system
+readonly REGISTRATION_TIMER=flowproxy-registration.timer
 # The user-flow frontend of haproxy.cfg (:80): provisioning ends only when traffic flows through it.
 readonly SERVED_LIVEZ_URL=http://127.0.0.1/livez
 readonly REGISTER_PATH=/api/l1-builder/v1/register_credentials/orderflow_proxy
 readonly BUILDERS_PATH=/api/l1-builder/v1/builders
+# flowproxy-register's exit status when BuilderHub lists our signer with another certificate.
+readonly REGISTRATION_CONFLICT=3
 
 HAPROXY_RELOAD=no
 FLOWPROXY_RESTART=no
+REGISTRATION_TIMER_RESTART=no
 SIGNER_KEY_VALUE=""
 SIGNER_ADDRESS_VALUE=""
 
@@ -71,9 +77,14 @@ ensure_tls_certificate() {
   if [[ $CHANGED == yes ]]; then HAPROXY_RELOAD=yes; fi
 }
 
+# haproxy.cfg chooses its system frontend's mode from this variable (see the file).
+haproxy_environment() {
+  printf 'FLOWPROXY_SYSTEM_API=%s' "$FLOWPROXY_SYSTEM_API"
+}
+
 validate_haproxy_config() {
-  docker run --rm --network none --user root -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" "$HAPROXY_IMAGE" \
-    haproxy -c -f "$1" >"$STATE_DIR/haproxy-check.log" 2>&1
+  docker run --rm --network none --user root -e "$(haproxy_environment)" -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" \
+    "$HAPROXY_IMAGE" haproxy -c -f "$1" >"$STATE_DIR/haproxy-check.log" 2>&1
 }
 
 # A new file is checked by the HAProxy of the target image before it replaces the running one.
@@ -96,20 +107,21 @@ ensure_haproxy_config() {
 
 start_haproxy_container() {
   docker run -d --name haproxy --restart unless-stopped --network host --user root \
+    --label "$CONTAINER_SPEC_LABEL=$1" -e "$(haproxy_environment)" \
     -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" "$HAPROXY_IMAGE" >/dev/null
 }
 
-# The container is recreated only for a new HAProxy version, after the configuration passed that
-# version's check; a new configuration or certificate is a graceful reload (SIGHUP to the master
-# process), which keeps established connections.
+# The container is recreated only for a new HAProxy version or system API, after the configuration
+# passed that version's check with that environment; a new configuration or certificate is a
+# graceful reload (SIGHUP to the master process), which keeps established connections.
 ensure_haproxy_running() {
-  local image
-  image=$(container_image haproxy)
-  if [[ -n $image && $image != "$HAPROXY_IMAGE" ]]; then
+  local spec
+  spec="$HAPROXY_IMAGE $(haproxy_environment)"
+  if container_exists haproxy && [[ $(container_spec haproxy) != "$spec" ]]; then
     validate_haproxy_config "$HAPROXY_DIR/haproxy.cfg" ||
-      die "haproxy.cfg is invalid for $HAPROXY_IMAGE; HAProxy keeps running $image"
+      die "haproxy.cfg is invalid for $HAPROXY_IMAGE with $(haproxy_environment); HAProxy keeps running as it was"
   fi
-  ensure_container haproxy "$HAPROXY_IMAGE" start_haproxy_container
+  ensure_container haproxy "$spec" start_haproxy_container
   if [[ $CONTAINER_STATE == running && $HAPROXY_RELOAD == yes ]]; then
     docker kill -s HUP haproxy >/dev/null
     log "  reloaded HAProxy gracefully"
@@ -146,11 +158,31 @@ is_executable_format() {
   [[ $magic == 7f454c46 || $magic == 2321* ]]
 }
 
+# The system API generation of a FlowProxy build, from `flowproxy --version`, which clap prints as
+# "flowproxy <version>-<git hash>" (src/cli.rs). 1.3.x serves an HTTP and a TCP system API side by
+# side (SYSTEM_LISTEN_ADDR_TCP), a layout this stack does not set up.
+check_flowproxy_generation() {
+  local binary=$1 output version generation
+  output=$("$binary" --version 2>&1) || die "flowproxy --version failed: ${output:0:200}"
+  version=${output##* }
+  case $version in
+    1.1.* | 1.2.*) generation=1 ;;
+    2.*) generation=2 ;;
+    1.3.*) die "flowproxy $version needs both an HTTP and a TCP system listener, which this stack does not configure; deploy a 1.2 build (flowProxyGeneration 1) or a 2.x build (flowProxyGeneration 2)" ;;
+    *) die "flowproxy --version printed \"${output:0:120}\", not a FlowProxy 1.1, 1.2 or 2.x version; check flowProxyArtifact" ;;
+  esac
+  if [[ $generation != "$FLOWPROXY_GENERATION" ]]; then
+    die "flowproxy $version speaks system API generation $generation, but flowProxyGeneration is $FLOWPROXY_GENERATION; set it with: pulumi config set flowproxy-staging:flowProxyGeneration $generation (FlowProxy keeps running the installed build)"
+  fi
+  log "  flowproxy $version (system API generation $generation)"
+}
+
 # The binary is replaced only by a complete, checked download, with a rename, so a failed or
-# corrupt artifact leaves the running FlowProxy and its binary as they were.
+# corrupt artifact, or one of the wrong generation, leaves the running FlowProxy as it was.
 ensure_flowproxy_binary() {
   local marker=$STATE_DIR/artifact wanted="$ARTIFACT_URL ${FLOWPROXY_SHA256:-unpinned}"
   if [[ -x $FLOWPROXY_BIN && -f $marker ]] && [[ $(<"$marker") == "$wanted $(sha256_of "$FLOWPROXY_BIN")" ]]; then
+    check_flowproxy_generation "$FLOWPROXY_BIN"
     log "  flowproxy from this artifact is installed"
     return
   fi
@@ -166,6 +198,8 @@ ensure_flowproxy_binary() {
   if [[ -n $FLOWPROXY_SHA256 && $digest != "$FLOWPROXY_SHA256" ]]; then
     die "flowproxy in the artifact has SHA-256 $digest, but flowProxySha256 pins $FLOWPROXY_SHA256"
   fi
+  chmod 755 "$binary"
+  check_flowproxy_generation "$binary"
   if [[ -x $FLOWPROXY_BIN && $(sha256_of "$FLOWPROXY_BIN") == "$digest" ]]; then
     log "  the installed flowproxy already matches the artifact"
   else
@@ -221,6 +255,8 @@ ensure_signer_key() {
   fi
 }
 
+# FLOWPROXY_ENV already holds ClickHouse's host, database and backup path when ClickHouse is
+# configured; the program sets the credentials exactly then, so the group is complete or absent.
 flowproxy_environment() {
   printf '%s' "$FLOWPROXY_ENV"
   printf 'FLASHBOTS_ORDERFLOW_SIGNER=%s\n' "$SIGNER_KEY_VALUE"
@@ -244,35 +280,64 @@ ensure_flowproxy_config() {
   if [[ $FLOWPROXY_RESTART == no ]]; then log "  unit and environment unchanged"; fi
 }
 
-served_certificate() {
-  curl -fsS --max-time 5 "$PUBLIC_CERT_URL"
+registration_environment() {
+  printf 'BUILDERHUB_ENDPOINT=%s\n' "$BUILDERHUB_ENDPOINT"
+  printf 'SIGNER_ADDRESS=%s\n' "$SIGNER_ADDRESS_VALUE"
+  printf 'CERTIFICATE_FILE=%s\n' "$PUBLIC_CERT"
+  printf 'REGISTER_PATH=%s\n' "$REGISTER_PATH"
+  printf 'BUILDERS_PATH=%s\n' "$BUILDERS_PATH"
 }
 
-registration_is_current() {
-  curl -fsS --max-time 10 "$BUILDERHUB_ENDPOINT$BUILDERS_PATH" |
-    jq -e --arg address "$SIGNER_ADDRESS_VALUE" --arg cert "$1" \
-      'any(.[]; (.orderflow_proxy.ecdsa_pubkey_address | ascii_downcase) == ($address | ascii_downcase)
-                and .orderflow_proxy.tls_cert == $cert)' >/dev/null
-}
-
-register_once() {
-  local cert
-  cert=$(served_certificate) && [[ $cert == *"BEGIN CERTIFICATE"* ]] || return 1
-  if registration_is_current "$cert"; then
-    log "  BuilderHub already lists $SIGNER_ADDRESS_VALUE with the served certificate"
-    return 0
+# The hook that registers before every FlowProxy start, and its timer, which repairs a BuilderHub
+# that forgot its registry; a changed timer is restarted by ensure_registration_timer.
+ensure_registration_hook() {
+  converge_file 755 "$REGISTER_HOOK_FILE" "$REGISTRATION_HOOK"
+  converge_file 644 "$REGISTRATION_ENV_FILE" "$(registration_environment)"
+  local units_changed=no
+  converge_file 644 "$REGISTRATION_UNIT_DIR/flowproxy-registration.service" "$REGISTRATION_SERVICE"
+  if [[ $CHANGED == yes ]]; then units_changed=yes; fi
+  converge_file 644 "$REGISTRATION_UNIT_DIR/$REGISTRATION_TIMER" "$REGISTRATION_TIMER_UNIT"
+  if [[ $CHANGED == yes ]]; then units_changed=yes; fi
+  if [[ $units_changed == yes ]]; then
+    systemctl daemon-reload
+    REGISTRATION_TIMER_RESTART=yes
+    log "  installed the registration hook and its timer"
+  else
+    log "  registration hook and timer unchanged"
   fi
-  jq -n --arg cert "$cert" --arg address "$SIGNER_ADDRESS_VALUE" \
-    '{tls_cert: $cert, ecdsa_pubkey_address: $address}' |
-    curl -fsS --max-time 10 -X POST -H 'Content-Type: application/json' --data-binary @- \
-      "$BUILDERHUB_ENDPOINT$REGISTER_PATH" >/dev/null &&
-    log "  registered $SIGNER_ADDRESS_VALUE and the served certificate"
 }
 
-# FlowProxy may only serve once BuilderHub knows its certificate and signer.
+# FlowProxy may only serve once BuilderHub lists its signer with the served certificate. Only an
+# unreachable or refusing BuilderHub is retried: a conflicting entry stays until BuilderHub restarts.
 ensure_registered_with_builderhub() {
-  retry 5 10 "BuilderHub registration" register_once ||
-    die "BuilderHub at $BUILDERHUB_ENDPOINT did not take the registration after 5 attempts; flowproxy@$VM_NAME was not (re)started"
+  local attempt status
+  for ((attempt = 1; attempt <= 5; attempt++)); do
+    status=0
+    "$REGISTER_HOOK_FILE" || status=$?
+    if ((status == 0)); then
+      return
+    fi
+    if ((status == REGISTRATION_CONFLICT)); then
+      die "BuilderHub lists $SIGNER_ADDRESS_VALUE with another certificate than HAProxy serves (see above); flowproxy@$VM_NAME was not (re)started"
+    fi
+    if ((attempt < 5)); then
+      log "  BuilderHub registration failed (attempt $attempt of 5), next try in 10 s"
+      sleep 10
+    fi
+  done
+  die "BuilderHub at $BUILDERHUB_ENDPOINT did not take the registration after 5 attempts; flowproxy@$VM_NAME was not (re)started"
+}
+
+ensure_registration_timer() {
+  if ! systemctl is-enabled --quiet "$REGISTRATION_TIMER"; then
+    systemctl enable --quiet "$REGISTRATION_TIMER"
+  fi
+  if [[ $REGISTRATION_TIMER_RESTART == yes ]] || ! systemctl is-active --quiet "$REGISTRATION_TIMER"; then
+    systemctl restart "$REGISTRATION_TIMER"
+    log "  (re)started $REGISTRATION_TIMER"
+  else
+    log "  $REGISTRATION_TIMER is running"
+  fi
 }
 
 url_answers() {
@@ -324,6 +389,8 @@ main() {
     ensure_flowproxy_binary \
     ensure_signer_key \
     ensure_flowproxy_config \
+    ensure_registration_hook \
     ensure_registered_with_builderhub \
-    ensure_flowproxy_running
+    ensure_flowproxy_running \
+    ensure_registration_timer
 }

@@ -194,6 +194,25 @@ export async function bootVm(vm: Vm): Promise<BootReport> {
   return { state: summary, failedUnits, alreadyRunning };
 }
 
+/**
+ * Reboots the VM from inside, as `sudo reboot` on Azure does: systemd stops every unit, the
+ * container exits with its reboot request, and the same disk boots again. Nothing reruns the
+ * provisioning extension, just as Azure does not on a reboot.
+ */
+export async function rebootVm(vm: Vm): Promise<BootReport> {
+  const before = nspawnPid(vm);
+  // The command's connection to systemd may drop as the shutdown starts; what counts is the exit.
+  await vmExec(vm, ["systemctl", "reboot"]);
+  const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+  while (before !== undefined && nspawnPid(vm) === before) {
+    if (Date.now() > deadline) {
+      throw new SandboxError(`${vm.name} did not shut down within ${SHUTDOWN_GRACE_MS / 1000} s of \`systemctl reboot\``);
+    }
+    await sleep(200);
+  }
+  return bootVm(vm);
+}
+
 /** Shuts the VM down cleanly (SIGTERM to systemd-nspawn) and unmounts its disk. */
 export async function stopVm(vm: Vm): Promise<void> {
   const files = statePaths.vm(vm.name);

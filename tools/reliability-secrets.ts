@@ -126,6 +126,8 @@ export async function secretSection(): Promise<Section> {
   );
   const extra = {
     tailscaleAuthKey: `tskey-auth-${randomBytes(12).toString("hex")}`,
+    clickhouseHost: "https://clickhouse.sandbox.invalid:8443",
+    clickhouseDatabase: "buildernet",
     clickhouseUsername: "flowproxy",
     clickhousePassword: randomBytes(18).toString("base64url"),
   };

@@ -18,6 +18,12 @@ const env = fs.readFileSync(path.join(REPO_ROOT, "flowproxy.env"), "utf8");
 const east = { name: "east", location: "eastus", vnetCidr: "10.10.0.0/16", subnetCidr: "10.10.1.0/24" };
 const west = { name: "west", location: "westeurope", vnetCidr: "10.20.0.0/16", subnetCidr: "10.20.1.0/24" };
 const regions = (entries: object[]) => JSON.stringify(entries);
+const CLICKHOUSE = {
+  clickhouseHost: "https://clickhouse.example.com:8443",
+  clickhouseDatabase: "buildernet",
+  clickhouseUsername: "fp",
+  clickhousePassword: "pw-123",
+};
 
 function inPlainText(overrides: Record<string, string>, plainKey: string): RenderRequest {
   const request = validRequest(overrides);
@@ -36,7 +42,7 @@ const plainSecrets: BadConfig[] = [
   ["sshPublicKey", {}],
   ["githubToken", {}],
   ["tailscaleAuthKey", { tailscaleAuthKey: "tskey-auth-abc123" }],
-  ["clickhousePassword", { clickhouseUsername: "fp", clickhousePassword: "hunter2hunter2" }],
+  ["clickhousePassword", { ...CLICKHOUSE, clickhousePassword: "hunter2hunter2" }],
 ].map(([key, overrides]) => ({
   title: `${key} in plain text is refused`,
   request: inPlainText(overrides as Record<string, string>, key as string),
@@ -108,7 +114,7 @@ export const BAD_CONFIGS: BadConfig[] = [
   },
   {
     title: "a ClickHouse user with a quote is refused",
-    request: validRequest({ clickhouseUsername: "fp'; rm -rf /", clickhousePassword: "pw" }),
+    request: validRequest({ ...CLICKHOUSE, clickhouseUsername: "fp'; rm -rf /" }),
     expected: [/clickhouseUsername may only hold letters, digits and _ \. @ -/],
   },
   {
@@ -129,7 +135,27 @@ export const BAD_CONFIGS: BadConfig[] = [
   {
     title: "a ClickHouse user without a password is refused",
     request: validRequest({ clickhouseUsername: "fp" }),
-    expected: [/clickhousePassword must be set together with clickhouseUsername/],
+    expected: [/clickhousePassword is not set, but clickhouseUsername is: FlowProxy needs all four ClickHouse keys or none/],
+  },
+  {
+    title: "ClickHouse credentials without host and database are refused, naming both",
+    request: validRequest({ clickhouseUsername: "fp", clickhousePassword: "pw-123" }),
+    expected: [/clickhouseHost is not set, but clickhouseUsername, clickhousePassword are/, /clickhouseDatabase is not set/],
+  },
+  {
+    title: "a ClickHouse host that is not a URL is refused",
+    request: validRequest({ ...CLICKHOUSE, clickhouseHost: "clickhouse:8443; id" }),
+    expected: [/clickhouseHost "clickhouse:8443; id" is not a ClickHouse URL/],
+  },
+  {
+    title: "an unknown flowProxyGeneration is refused",
+    request: validRequest({ flowProxyGeneration: "http" }),
+    expected: [/flowProxyGeneration "http" must be 1 \(HTTP system API, FlowProxy v1\.1-v1\.2\) or 2/],
+  },
+  {
+    title: "flowProxyGeneration 3 (mutual TLS) is refused as unsupported",
+    request: validRequest({ flowProxyGeneration: "3" }),
+    expected: [/flowProxyGeneration 3 \(mutual TLS .*\) is not supported by this stack/],
   },
   {
     title: "overlapping VNets are refused",
@@ -198,8 +224,24 @@ export const BAD_CONFIGS: BadConfig[] = [
   },
   {
     title: "flowproxy.env may not hold a secret",
-    file: { name: "flowproxy.env", content: `${env}CLICKHOUSE_PASSWORD=hunter2\n` },
-    expected: [/sets CLICKHOUSE_PASSWORD, which the program sets itself.*pulumi config set --secret/],
+    file: { name: "flowproxy.env", content: `${env}API_TOKEN=hunter2\n` },
+    expected: [/sets API_TOKEN, which looks like a secret/],
+  },
+  {
+    title: "flowproxy.env may not set part of the ClickHouse group",
+    file: { name: "flowproxy.env", content: `${env}CLICKHOUSE_HOST=https://clickhouse.example.com:8443\n` },
+    expected: [/sets CLICKHOUSE_HOST; the program writes the ClickHouse group from config, all together or not at all.*clickhouseHost/],
+  },
+  {
+    title: "flowproxy.env may not tune ClickHouse when ClickHouse is not configured",
+    file: { name: "flowproxy.env", content: `${env}CLICKHOUSE_BUNDLES_TABLE_NAME=bundles\n` },
+    expected: [/sets CLICKHOUSE_BUNDLES_TABLE_NAME, a ClickHouse setting, but ClickHouse is not configured/],
+  },
+  {
+    title: "flowproxy.env may not turn on Parquet indexing beside ClickHouse",
+    request: validRequest(CLICKHOUSE),
+    file: { name: "flowproxy.env", content: `${env}PARQUET_BUNDLE_RECEIPTS_FILE_PATH=/var/lib/flowproxy/receipts.parquet\n` },
+    expected: [/sets PARQUET_BUNDLE_RECEIPTS_FILE_PATH, but FlowProxy refuses Parquet indexing together with ClickHouse/],
   },
   {
     title: "flowproxy.env may not hold a value with command substitution",

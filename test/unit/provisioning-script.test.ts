@@ -20,7 +20,8 @@ function run(command: string, args: string[], input?: string) {
 function variablesOf(script: string): Record<string, string> {
   const block = script.replace(/^main "\$@"\n$/m, "");
   assert.notEqual(block, script, "the script ends by calling main");
-  const names = [...script.matchAll(/^readonly ([A-Z_0-9]+)=/gm)].map((m) => m[1]);
+  // The program's values are the quoted assignments; files carried inside them hold lines that look alike.
+  const names = [...script.matchAll(/^readonly ([A-Z_0-9]+)='/gm)].map((m) => m[1]);
   const dump = names.map((n) => `printf '%s\\0%s\\0' ${n} "$${n}"`).join("\n");
   const child = run("bash", ["-c", `${block}\n${dump}`]);
   assert.equal(child.status, 0, child.stderr);
@@ -31,7 +32,9 @@ function variablesOf(script: string): Record<string, string> {
 }
 
 describe("rendered provisioning scripts", () => {
-  const stackKeys = renderStack(validRequest({ tailscaleAuthKey: "tskey-auth-abc", clickhouseUsername: "fp", clickhousePassword: "pw-123" }));
+  const clickhouse = { clickhouseHost: "https://ch.example.com:8443", clickhouseDatabase: "bn", clickhouseUsername: "fp", clickhousePassword: "pw-123" };
+  const stackKeys = renderStack(validRequest({ tailscaleAuthKey: "tskey-auth-abc", ...clickhouse }));
+  const withoutClickhouse = renderStack(validRequest({ flowProxyGeneration: "2" }));
   const vmKeys = renderStack(validRequest({ signerKeySource: "vm" }));
   const cases: [string, RenderResult, string][] = [
     ["vm-builderhub", stackKeys, "BuilderHub"],
@@ -76,6 +79,41 @@ describe("rendered provisioning scripts", () => {
     assert.equal(vars.TAILSCALE_AUTH_KEY, "tskey-auth-abc");
     assert.equal(vars.CLICKHOUSE_PASSWORD, "pw-123");
     assert.equal(vars.FLOWPROXY_LIVEZ_URL, "http://127.0.0.1:5543/livez");
+    assert.equal(vars.REGISTRATION_HOOK, fs.readFileSync("provision/flowproxy-register.sh", "utf8"));
+  });
+
+  test("gives FlowProxy the whole ClickHouse group when ClickHouse is configured", () => {
+    const vars = variablesOf(scriptOf(stackKeys, "vm-eastus"));
+    assert.match(vars.FLOWPROXY_ENV, /^CLICKHOUSE_HOST=https:\/\/ch\.example\.com:8443$/m);
+    assert.match(vars.FLOWPROXY_ENV, /^CLICKHOUSE_DATABASE=bn$/m);
+    assert.match(vars.FLOWPROXY_ENV, /^CLICKHOUSE_BACKUP_DISK_DATABASE_PATH=\/var\/lib\/flowproxy\/clickhouse-backup\.db$/m);
+    assert.equal(vars.CLICKHOUSE_USERNAME, "fp");
+    assert.equal(vars.CLICKHOUSE_PASSWORD, "pw-123");
+  });
+
+  test("gives FlowProxy no ClickHouse variable at all when ClickHouse is not configured", () => {
+    const vars = variablesOf(scriptOf(withoutClickhouse, "vm-eastus"));
+    assert.doesNotMatch(vars.FLOWPROXY_ENV, /CLICKHOUSE_/);
+    assert.doesNotMatch(vars.FLOWPROXY_UNIT, /CLICKHOUSE_/);
+    assert.equal(vars.CLICKHOUSE_USERNAME, "");
+  });
+
+  test("passes the system API generation to the FlowProxy VMs: HTTP for 1, TCP for 2", () => {
+    const first = variablesOf(scriptOf(stackKeys, "vm-eastus"));
+    const second = variablesOf(scriptOf(withoutClickhouse, "vm-eastus"));
+    assert.deepEqual([first.FLOWPROXY_GENERATION, first.FLOWPROXY_SYSTEM_API], ["1", "http"]);
+    assert.deepEqual([second.FLOWPROXY_GENERATION, second.FLOWPROXY_SYSTEM_API], ["2", "tcp"]);
+  });
+
+  test("pins the BuilderHub mock image to a release, not latest", () => {
+    assert.equal(variablesOf(scriptOf(stackKeys, "vm-builderhub")).MOCKHUB_IMAGE, "mempirate/mockhub:v0.0.6");
+  });
+
+  test("the registration hook passes bash -n and shellcheck", () => {
+    const hook = fs.readFileSync("provision/flowproxy-register.sh", "utf8");
+    assert.equal(run("bash", ["-n"], hook).status, 0);
+    const child = run("shellcheck", ["--shell=bash", "--severity=style", "-"], hook);
+    assert.equal(child.status, 0, child.stdout);
   });
 
   test("carries hostile file content into bash literally", async () => {

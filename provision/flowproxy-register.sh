@@ -1,0 +1,105 @@
+#!/bin/bash
+# flowproxy-register: makes BuilderHub list this VM's FlowProxy signer together with the
+# certificate HAProxy presents to peers, and says so when it cannot.
+#
+# Why it exists: FlowProxy registers itself at every start with its signer and no certificate, and
+# BuilderHub's mock keeps the first registration of a signer until it restarts, when it forgets
+# them all. So this runs before every start of flowproxy@ (ExecStartPre), from provisioning, and
+# from flowproxy-registration.timer, which repairs a BuilderHub that lost its registry.
+#
+# Inputs, from /etc/flowproxy/registration.env (written by provisioning, no secrets):
+#   BUILDERHUB_ENDPOINT  BuilderHub's base URL, e.g. http://builderhub.flowproxy.internal:3000
+#   SIGNER_ADDRESS       the 0x address FlowProxy signs orderflow with
+#   CERTIFICATE_FILE     the PEM certificate HAProxy serves on :443 and :5544
+#   REGISTER_PATH        BuilderHub's registration route
+#   BUILDERS_PATH        BuilderHub's listing route
+# One attempt per run; callers retry. Exit status:
+#   0  BuilderHub lists the signer with this certificate (registered now or before)
+#   1  BuilderHub could not be asked or refused the registration: worth retrying
+#   3  BuilderHub lists the signer with something else: no retry helps until BuilderHub restarts
+set -euo pipefail
+
+readonly CONFIG_FILE=/etc/flowproxy/registration.env
+readonly CONFLICT_STATUS=3
+
+fail() {
+  printf 'flowproxy-register: %s\n' "$2" >&2
+  exit "$1"
+}
+
+# The file is parsed, not sourced: only the five names above are taken, as literal values.
+load_config() {
+  [[ -r $CONFIG_FILE ]] || fail 1 "$CONFIG_FILE is missing; rerun provisioning (pulumi up)"
+  local name value
+  while IFS='=' read -r name value; do
+    case $name in
+      BUILDERHUB_ENDPOINT | SIGNER_ADDRESS | CERTIFICATE_FILE | REGISTER_PATH | BUILDERS_PATH)
+        printf -v "$name" '%s' "$value"
+        ;;
+    esac
+  done <"$CONFIG_FILE"
+  local required
+  for required in BUILDERHUB_ENDPOINT SIGNER_ADDRESS CERTIFICATE_FILE REGISTER_PATH BUILDERS_PATH; do
+    [[ -n ${!required:-} ]] || fail 1 "$CONFIG_FILE does not set $required; rerun provisioning (pulumi up)"
+  done
+}
+
+served_certificate() {
+  local pem
+  pem=$(<"$CERTIFICATE_FILE") || fail 1 "cannot read $CERTIFICATE_FILE, the certificate HAProxy serves"
+  [[ $pem == *"BEGIN CERTIFICATE"* ]] || fail 1 "$CERTIFICATE_FILE holds no PEM certificate"
+  printf '%s' "$pem"
+}
+
+list_builders() {
+  curl -fsS --max-time 10 "$BUILDERHUB_ENDPOINT$BUILDERS_PATH" ||
+    fail 1 "BuilderHub at $BUILDERHUB_ENDPOINT does not answer $BUILDERS_PATH"
+}
+
+# Prints "absent", or the certificate BuilderHub hands to peers for our signer (possibly empty).
+listed_certificate() {
+  jq -r --arg address "${SIGNER_ADDRESS,,}" '
+    [.[] | select((.orderflow_proxy.ecdsa_pubkey_address | ascii_downcase) == $address)]
+    | if length == 0 then "absent" else .[0].instance.tls_cert end' ||
+    fail 1 "BuilderHub's $BUILDERS_PATH answer is not the expected JSON list"
+}
+
+register() {
+  jq -n --arg cert "$1" --arg address "$SIGNER_ADDRESS" '{tls_cert: $cert, ecdsa_pubkey_address: $address}' |
+    curl -fsS --max-time 10 -X POST -H 'Content-Type: application/json' --data-binary @- \
+      "$BUILDERHUB_ENDPOINT$REGISTER_PATH" >/dev/null ||
+    fail 1 "BuilderHub at $BUILDERHUB_ENDPOINT refused or did not answer the registration of $SIGNER_ADDRESS"
+}
+
+# Peers find us through instance.tls_cert; anything but the served certificate there means they
+# either cannot reach us over TLS or trust a certificate we no longer present.
+report_conflict() {
+  local listed=$1
+  if [[ -z $listed ]]; then
+    fail "$CONFLICT_STATUS" "BuilderHub lists $SIGNER_ADDRESS without a certificate, so peers cannot reach this proxy over TLS. Either FlowProxy's own registration (it sends none) reached BuilderHub first, or mockhub runs without ENABLE_TLS=true. BuilderHub keeps a signer's first registration until it restarts: restart mockhub on vm-builderhub (sudo docker restart mockhub) and this VM registers again within a minute."
+  fi
+  fail "$CONFLICT_STATUS" "BuilderHub lists $SIGNER_ADDRESS with a certificate other than the one HAProxy serves ($CERTIFICATE_FILE), so peers reject this proxy. BuilderHub keeps a signer's first registration until it restarts: restart mockhub on vm-builderhub (sudo docker restart mockhub) and this VM registers again within a minute."
+}
+
+main() {
+  load_config
+  local certificate listed
+  certificate=$(served_certificate)
+  listed=$(list_builders | listed_certificate)
+  if [[ $listed == absent ]]; then
+    register "$certificate"
+    listed=$(list_builders | listed_certificate)
+    [[ $listed != absent ]] || fail 1 "BuilderHub answered the registration of $SIGNER_ADDRESS but does not list it"
+    if [[ $listed == "$certificate" ]]; then
+      printf 'flowproxy-register: registered %s with the served certificate\n' "$SIGNER_ADDRESS"
+      return
+    fi
+  fi
+  if [[ $listed == "$certificate" ]]; then
+    printf 'flowproxy-register: BuilderHub lists %s with the served certificate\n' "$SIGNER_ADDRESS"
+    return
+  fi
+  report_conflict "$listed"
+}
+
+main "$@"
