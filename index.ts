@@ -182,21 +182,45 @@ const builderhubNic = networkInterface(BUILDERHUB_VM, hubNetwork, builderhubFire
 const builderhubPrivateIp = privateIpOf(builderhubNic);
 
 // ---------------------------------------------------------------------------------------------
+// One write at a time per VNet. Azure refuses a peering or DNS link while a subnet of either VNet
+// is still being written (400 ReferencedResourceNotProvisioned ... PutSubnetOperation), and
+// azure-native does not retry that answer (pulumi-azure-native#4340, terraform-provider-azurerm#2605).
+// So every VNet write after the subnets waits for the one declared before it, whatever the number
+// of regions; test/unit/azure-control-plane.test.ts checks the rule on the dependency graph.
+
+let lastVnetWrite: pulumi.Resource[] = networks.map((net) => net.subnet);
+
+function afterLastVnetWrite<T extends pulumi.Resource>(declare: (dependsOn: pulumi.Resource[]) => T): T {
+  const resource = declare(lastVnetWrite);
+  lastVnetWrite = [resource];
+  return resource;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Peering: every pair of VNets, in both directions.
 
-for (const from of networks) {
-  for (const to of networks.filter((n) => n !== from)) {
-    new network.VirtualNetworkPeering(`peer-${from.region.location}-to-${to.region.location}`, {
-      resourceGroupName: from.resourceGroup.name,
-      virtualNetworkName: from.vnet.name,
-      remoteVirtualNetwork: { id: to.vnet.id },
-      allowVirtualNetworkAccess: true,
-      allowForwardedTraffic: false,
-      allowGatewayTransit: false,
-      useRemoteGateways: false,
-    });
-  }
-}
+const peerings = networks.flatMap((from) =>
+  networks
+    .filter((to) => to !== from)
+    .map((to) =>
+      afterLastVnetWrite(
+        (dependsOn) =>
+          new network.VirtualNetworkPeering(
+            `peer-${from.region.location}-to-${to.region.location}`,
+            {
+              resourceGroupName: from.resourceGroup.name,
+              virtualNetworkName: from.vnet.name,
+              remoteVirtualNetwork: { id: to.vnet.id },
+              allowVirtualNetworkAccess: true,
+              allowForwardedTraffic: false,
+              allowGatewayTransit: false,
+              useRemoteGateways: false,
+            },
+            { dependsOn },
+          ),
+      ),
+    ),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Private DNS: flowproxy.internal, linked to every VNet, with an A record per VM.
@@ -208,19 +232,26 @@ const zone = new privatedns.PrivateZone("dns-zone", {
   tags,
 });
 
-for (const net of networks) {
-  new privatedns.VirtualNetworkLink(`dns-link-${net.region.location}`, {
-    resourceGroupName: hubNetwork.resourceGroup.name,
-    privateZoneName: zone.name,
-    location: "Global",
-    virtualNetwork: { id: net.vnet.id },
-    registrationEnabled: false,
-    tags,
-  });
-}
+const dnsLinks = networks.map((net) =>
+  afterLastVnetWrite(
+    (dependsOn) =>
+      new privatedns.VirtualNetworkLink(
+        `dns-link-${net.region.location}`,
+        {
+          resourceGroupName: hubNetwork.resourceGroup.name,
+          privateZoneName: zone.name,
+          location: "Global",
+          virtualNetwork: { id: net.vnet.id },
+          registrationEnabled: false,
+          tags,
+        },
+        { dependsOn },
+      ),
+  ),
+);
 
-function dnsRecord(label: string, ip: pulumi.Output<string>): string {
-  new privatedns.PrivateRecordSet(`dns-${label}`, {
+function dnsRecord(label: string, ip: pulumi.Output<string>): { fqdn: string; record: privatedns.PrivateRecordSet } {
+  const record = new privatedns.PrivateRecordSet(`dns-${label}`, {
     resourceGroupName: hubNetwork.resourceGroup.name,
     privateZoneName: zone.name,
     recordType: "A",
@@ -228,11 +259,12 @@ function dnsRecord(label: string, ip: pulumi.Output<string>): string {
     ttl: 300,
     aRecords: [{ ipv4Address: ip }],
   });
-  return `${label}.${DNS_ZONE}`;
+  return { fqdn: `${label}.${DNS_ZONE}`, record };
 }
 
-const builderhubFqdn = dnsRecord("builderhub", builderhubPrivateIp);
-const siteFqdns = sites.map((site) => dnsRecord(site.vmName, site.privateIp));
+const builderhubDns = dnsRecord("builderhub", builderhubPrivateIp);
+const builderhubFqdn = builderhubDns.fqdn;
+const siteFqdns = sites.map((site) => dnsRecord(site.vmName, site.privateIp).fqdn);
 
 // ---------------------------------------------------------------------------------------------
 // Virtual machines: Ubuntu 22.04, SSH keys only.
@@ -375,8 +407,9 @@ const flowProxyVms = sites.map((site, i) => {
       flowproxyUnit: settings.files.flowproxyUnit,
       flowProxyArtifact: settings.flowProxyArtifact.apiZipUrl,
     },
-    // FlowProxy registers with BuilderHub, so BuilderHub must be provisioned first.
-    [builderhubExtension],
+    // FlowProxy registers with BuilderHub, so BuilderHub must be provisioned first, and it reaches
+    // builderhub.flowproxy.internal over the peerings, which resolves through the DNS links.
+    [builderhubExtension, ...peerings, ...dnsLinks, builderhubDns.record],
   );
   return { site, signer };
 });
