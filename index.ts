@@ -64,6 +64,10 @@ function regionNetwork(region: Region): RegionNetwork {
     resourceGroupName: resourceGroup.name,
     virtualNetworkName: vnet.name,
     addressPrefix: region.subnetCidr,
+    // BuilderHub has no public IP and reaches apt, Docker Hub and GitHub through Azure's default
+    // outbound access. Network API 2025-07-01 and later make new subnets private unless this is
+    // set, so it is stated rather than left to the API version the provider happens to use.
+    defaultOutboundAccess: true,
   });
   return { region, resourceGroup, vnet, subnet };
 }

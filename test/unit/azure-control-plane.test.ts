@@ -1,6 +1,7 @@
 // What Azure's control plane needs and Pulumi's mocks never enforce: ordered writes to each VNet,
-// and FlowProxy extensions that wait for the network they register over. The rules are stated over
-// the dependency graph (test/support/vnet-writes.ts), so a resource added later is held to them too.
+// FlowProxy extensions that wait for the network they register over, and outbound access that does
+// not depend on the API version. The ordering rules are stated over the dependency graph
+// (test/support/vnet-writes.ts), so a resource added later is held to them too.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { renderStack, validRequest } from "../support/stack";
@@ -39,6 +40,15 @@ for (const [label, request, regions] of tables) {
     test("every FlowProxy extension waits for all peerings, all DNS links and the builderhub record", () => {
       assert.equal(networkPrerequisites(result).length, regions * (regions - 1) + regions + 1);
       assert.deepEqual(extensionsAheadOfNetwork(result), []);
+    });
+
+    test("every subnet states its outbound access: default outbound access on, or a NAT gateway", () => {
+      const subnets = result.resources.filter((r) => r.type === "azure-native:network:Subnet");
+      assert.equal(subnets.length, regions);
+      for (const subnet of subnets) {
+        const { defaultOutboundAccess, natGateway } = subnet.inputs as { defaultOutboundAccess?: boolean; natGateway?: { id?: string } };
+        assert.ok(defaultOutboundAccess === true || Boolean(natGateway?.id), `${subnet.name} leaves outbound access to the API version`);
+      }
     });
   });
 }
