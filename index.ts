@@ -50,6 +50,18 @@ interface RegionNetwork {
   subnet: network.Subnet;
 }
 
+/**
+ * What lives only inside a region's resource group goes with the group: `pulumi destroy` (or a
+ * region dropped from the table) deletes the group, and Azure deletes its contents in its own
+ * order. One by one, Pulumi would trip over Azure: a NIC deleted right after its VM is refused for
+ * 180 s (400 NicReservedForAnotherVm, gardenlinux#4133, AzureTRE#4474), and the subnet, NSG and
+ * public IP that NIC holds cannot go before it. Peerings, DNS links and records reach across
+ * groups; Pulumi still deletes those first.
+ */
+function goesWithGroup(resourceGroup: resources.ResourceGroup): pulumi.CustomResourceOptions {
+  return { deletedWith: resourceGroup };
+}
+
 function regionNetwork(region: Region): RegionNetwork {
   const resourceGroup = new resources.ResourceGroup(`rg-${region.location}`, { location: region.location, tags });
   // Subnets and peerings are separate resources and never listed inline, so updating the VNet
@@ -59,7 +71,7 @@ function regionNetwork(region: Region): RegionNetwork {
     location: region.location,
     addressSpace: { addressPrefixes: [region.vnetCidr] },
     tags,
-  });
+  }, goesWithGroup(resourceGroup));
   const subnet = new network.Subnet(`subnet-${region.location}`, {
     resourceGroupName: resourceGroup.name,
     virtualNetworkName: vnet.name,
@@ -68,7 +80,7 @@ function regionNetwork(region: Region): RegionNetwork {
     // outbound access. Network API 2025-07-01 and later make new subnets private unless this is
     // set, so it is stated rather than left to the API version the provider happens to use.
     defaultOutboundAccess: true,
-  });
+  }, goesWithGroup(resourceGroup));
   return { region, resourceGroup, vnet, subnet };
 }
 
@@ -96,7 +108,7 @@ function firewall(name: string, net: RegionNetwork, rules: Rule[]): network.Netw
       destinationPortRange: r.port,
     })),
     tags,
-  });
+  }, goesWithGroup(net.resourceGroup));
 }
 
 /** The NSG of a FlowProxy VM: SSH from allowedSshCidr, orderflow from anywhere, ping from peers. */
@@ -137,7 +149,7 @@ function publicAddress(net: RegionNetwork): network.PublicIPAddress {
     publicIPAddressVersion: "IPv4",
     sku: { name: "Standard" },
     tags,
-  });
+  }, goesWithGroup(net.resourceGroup));
 }
 
 function networkInterface(vmName: string, net: RegionNetwork, nsg: network.NetworkSecurityGroup, pip?: network.PublicIPAddress) {
@@ -155,7 +167,7 @@ function networkInterface(vmName: string, net: RegionNetwork, nsg: network.Netwo
       },
     ],
     tags,
-  });
+  }, goesWithGroup(net.resourceGroup));
 }
 
 function privateIpOf(nic: network.NetworkInterface): pulumi.Output<string> {
@@ -220,7 +232,8 @@ const peerings = networks.flatMap((from) =>
               allowGatewayTransit: false,
               useRemoteGateways: false,
             },
-            { dependsOn },
+            // A VNet holds one peering per remote VNet, so the old one must go before its replacement.
+            { dependsOn, deleteBeforeReplace: true },
           ),
       ),
     ),
@@ -234,6 +247,10 @@ const zone = new privatedns.PrivateZone("dns-zone", {
   privateZoneName: DNS_ZONE,
   location: "Global",
   tags,
+}, {
+  // Its Azure name is fixed, and a VNet cannot be linked to two zones of the same name (400
+  // BadRequest "overlapping namespaces"), so a replacement goes after the old zone is gone.
+  deleteBeforeReplace: true,
 });
 
 const dnsLinks = networks.map((net) =>
@@ -249,7 +266,8 @@ const dnsLinks = networks.map((net) =>
           registrationEnabled: false,
           tags,
         },
-        { dependsOn },
+        // One link per zone and VNet: the old link must go before its replacement.
+        { dependsOn, deleteBeforeReplace: true },
       ),
   ),
 );
@@ -262,6 +280,9 @@ function dnsRecord(label: string, ip: pulumi.Output<string>): { fqdn: string; re
     relativeRecordSetName: label,
     ttl: 300,
     aRecords: [{ ipv4Address: ip }],
+  }, {
+    // The record's Azure name is its label: a replacement would be the same record set.
+    deleteBeforeReplace: true,
   });
   return { fqdn: `${label}.${DNS_ZONE}`, record };
 }
@@ -284,6 +305,8 @@ function ubuntuVm(vmName: string, net: RegionNetwork, nic: network.NetworkInterf
         imageReference: UBUNTU_2204,
         osDisk: { createOption: "FromImage", deleteOption: "Delete", managedDisk: { storageAccountType: "StandardSSD_LRS" } },
       },
+      // The NIC outlives the VM (deleteOption Detach), so a replaced VM keeps its private and public
+      // IP, its DNS names and its registration with BuilderHub.
       networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Detach" }] },
       osProfile: {
         computerName: vmName,
@@ -297,8 +320,16 @@ function ubuntuVm(vmName: string, net: RegionNetwork, nic: network.NetworkInterf
       },
       tags,
     },
-    // A changed key or user name in config must not recreate a VM with its keys and registration.
-    { ignoreChanges: ["osProfile"] },
+    {
+      // A changed key or user name in config must not recreate a VM with its keys and registration.
+      ignoreChanges: ["osProfile"],
+      // Azure refuses to change the image of an existing VM; a new image replaces it.
+      replaceOnChanges: ["storageProfile.imageReference"],
+      // The new VM attaches the NIC, which Azure releases only when the old VM is deleted
+      // (400 NicInUse on a create-before-delete replacement, pulumi/pulumi-azure#441 and #811).
+      deleteBeforeReplace: true,
+      ...goesWithGroup(net.resourceGroup),
+    },
   );
 }
 
@@ -332,7 +363,15 @@ function provisioningExtension(
       protectedSettings: pulumi.secret(script.apply((text) => ({ script: toBase64(text) }))),
       tags,
     },
-    { dependsOn },
+    {
+      dependsOn,
+      // vmExtensionName is fixed: a replacement on the same VM would be the same extension.
+      deleteBeforeReplace: true,
+      // Deleting the VM deletes its extensions, while deleting the extension of a deallocated VM
+      // is refused (409 OperationNotAllowed "Cannot modify extensions in the VM when the VM is not
+      // running", hashicorp/terraform-provider-azurerm#477, redhat-developer/mapt#208).
+      deletedWith: vm,
+    },
   );
 }
 
