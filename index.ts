@@ -342,12 +342,14 @@ function provisioningExtension(
   vm: compute.VirtualMachine,
   role: Role,
   variables: pulumi.Output<ScriptVariable[]>,
-  tagInputs: Omit<Parameters<typeof forceUpdateTag>[0], "redactedScript">,
+  tagInputs: Omit<Parameters<typeof forceUpdateTag>[0], "redactedScript" | "provisioningRun">,
   dependsOn: pulumi.Resource[],
 ): compute.VirtualMachineExtension {
   const sources = readRoleSources(__dirname, role);
   const script = variables.apply((vars) => renderScript(vmName, sources, vars));
-  const tag = variables.apply((vars) => forceUpdateTag({ ...tagInputs, redactedScript: renderScript(vmName, sources, vars, true) }));
+  const tag = variables.apply((vars) =>
+    forceUpdateTag({ ...tagInputs, provisioningRun: settings.provisioningRun, redactedScript: renderScript(vmName, sources, vars, true) }),
+  );
   return new compute.VirtualMachineExtension(
     `provision-${vmName}`,
     {

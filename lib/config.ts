@@ -40,6 +40,7 @@ export interface Settings {
   signerKeySource: SignerKeySource;
   clickhouseUsername?: string;
   clickhousePassword?: string;
+  provisioningRun: number;
   files: LocalFiles;
 }
 
@@ -93,6 +94,7 @@ export const CONFIG_KEYS: ReadonlyArray<KeySpec> = [
   { key: "clickhousePassword", required: false, secret: true, example: "<password>", description: "ClickHouse password (needs clickhouseUsername)" },
   { key: "vmSize", required: false, secret: false, example: "Standard_B2s", description: "Azure size of every VM (default Standard_B2s)" },
   { key: "regions", required: false, secret: false, example: '[{"name":"east","location":"eastus","vnetCidr":"10.10.0.0/16","subnetCidr":"10.10.1.0/24"}, ...]', description: "FlowProxy regions; BuilderHub lives in the first one (default: eastus and westeurope)" },
+  { key: "provisioningRun", required: false, secret: false, example: "1", description: "Raise by one to rerun every extension with unchanged inputs, e.g. after a failed run (default 0)" },
 ];
 
 /** Variables the program writes itself; flowproxy.env may not set them. */
@@ -244,6 +246,12 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
   if (!/^Standard_[A-Za-z0-9_]+$/.test(vmSize)) problem("vmSize", `"${vmSize}" is not an Azure VM size`, "Standard_B2s");
 
   const regions = parseRegions(raw("regions"), (what) => problem("regions", what));
+
+  const provisioningRunText = raw("provisioningRun") ?? "0";
+  if (!/^\d{1,9}$/.test(provisioningRunText)) {
+    problem("provisioningRun", `"${provisioningRunText}" is not a whole number of 0 or more; raise it by one to rerun every extension`);
+  }
+
   const files = readLocalFiles(projectDir, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -261,6 +269,7 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
     signerKeySource: signerKeySource as SignerKeySource,
     clickhouseUsername,
     clickhousePassword,
+    provisioningRun: Number(provisioningRunText),
     files: files!,
   };
 }

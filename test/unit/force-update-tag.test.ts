@@ -55,6 +55,20 @@ describe("forceUpdateTag", () => {
     assert.equal(tagOf(changed, "vm-builderhub"), tagOf(baseline, "vm-builderhub"));
   });
 
+  test("changes for every extension when provisioningRun is raised, with the scripts unchanged", () => {
+    const rerun = renderStack(validRequest({ provisioningRun: "1" }));
+    for (const ext of baseline.extensions) {
+      const again = rerun.extensions.find((e) => e.vmName === ext.vmName)!;
+      assert.notEqual(again.forceUpdateTag, ext.forceUpdateTag, ext.vmName);
+      assert.equal(again.script, ext.script, `${ext.vmName} runs the same script`);
+    }
+  });
+
+  test("is the same for an unset provisioningRun and provisioningRun 0", () => {
+    const zero = renderStack(validRequest({ provisioningRun: "0" }));
+    for (const ext of baseline.extensions) assert.equal(tagOf(zero, ext.vmName), ext.forceUpdateTag, ext.vmName);
+  });
+
   test("does not contain or depend on secret values", () => {
     const rotated = renderStack(validRequest({ githubToken: "ghp_ROTATEDtoken0123456789abcdefghijklmn" }));
     assert.equal(tagOf(rotated, "vm-eastus"), tagOf(baseline, "vm-eastus"));
