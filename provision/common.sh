@@ -112,19 +112,21 @@ held_lock() {
 # wait_for_locks SECONDS FILE...: returns once no process holds a lock on any FILE, or fails the
 # step naming the lock after SECONDS.
 wait_for_locks() {
-  local deadline=$((SECONDS + $1)) started=$SECONDS held waited_for=""
+  local started deadline held waited_for=""
+  started=$(now_ms)
+  deadline=$((started + $1 * 1000))
   shift
   while held=$(held_lock "$@"); do
     if [[ -z $waited_for ]]; then
       log "  waiting for $held, which another apt or dpkg run holds"
       waited_for=$held
     fi
-    if ((SECONDS >= deadline)); then
-      die "$held was still locked after $((SECONDS - started)) s (cloud-init or apt-daily still running?); once it is free, raise provisioningRun and run pulumi up"
+    if (($(now_ms) >= deadline)); then
+      die "$held was still locked after $(seconds_since "$started") s (cloud-init or apt-daily still running?); once it is free, raise provisioningRun and run pulumi up"
     fi
     sleep 1
   done
-  if [[ -n $waited_for ]]; then log "  apt's locks are free after $((SECONDS - started)) s"; fi
+  if [[ -n $waited_for ]]; then log "  apt's locks are free after $(seconds_since "$started") s"; fi
 }
 
 # wait_for_apt: cloud-init's own package steps end first, then apt's locks are free, within

@@ -5,6 +5,8 @@
 // so a resource added later is held to them too.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { outboundProblems, replacementProblems } from "../support/azure-readiness";
+import type { RenderResult } from "../support/render-stack";
 import { renderStack, validRequest } from "../support/stack";
 import { extensionsAheadOfNetwork, networkPrerequisites, unorderedVnetWrites, vnetWriters } from "../support/vnet-writes";
 
@@ -44,61 +46,30 @@ for (const [label, request, regions] of tables) {
     });
 
     test("every subnet states its outbound access: default outbound access on, or a NAT gateway", () => {
-      const subnets = result.resources.filter((r) => r.type === "azure-native:network:Subnet");
-      assert.equal(subnets.length, regions);
-      for (const subnet of subnets) {
-        const { defaultOutboundAccess, natGateway } = subnet.inputs as { defaultOutboundAccess?: boolean; natGateway?: { id?: string } };
-        assert.ok(defaultOutboundAccess === true || Boolean(natGateway?.id), `${subnet.name} leaves outbound access to the API version`);
-      }
+      assert.equal(result.resources.filter((r) => r.type === "azure-native:network:Subnet").length, regions);
+      assert.deepEqual(outboundProblems(result), []);
     });
   });
 }
 
 describe("replacement and destroy", () => {
   const result = renderStack(validRequest());
-  const options = result.options;
-  const ofType = (type: string) => result.resources.filter((r) => r.type === `azure-native:${type}`);
-  const groupOf = (inputs: Record<string, unknown>) => {
-    const group = result.resources.find((r) => r.type === "azure-native:resources:ResourceGroup" && r.state.name === inputs.resourceGroupName);
-    assert.ok(group, `a resource group named ${String(inputs.resourceGroupName)}`);
-    return group.name;
-  };
 
-  test("a VM is replaced delete-first, on a new image too, and leaves its NIC to the new VM", () => {
-    for (const vm of ofType("compute:VirtualMachine")) {
-      assert.equal(options[vm.name].deleteBeforeReplace, true, vm.name);
-      assert.deepEqual(options[vm.name].replaceOnChanges, ["storageProfile.imageReference"], vm.name);
-      const nics = (vm.inputs.networkProfile as { networkInterfaces: { deleteOption?: string }[] }).networkInterfaces;
-      assert.deepEqual(nics.map((n) => n.deleteOption), ["Detach"], vm.name);
-    }
+  test("VMs are replaced delete-first and leave their NIC to the next; extensions go with their VM; group contents with their group", () => {
+    assert.deepEqual(replacementProblems(result), []);
   });
 
-  test("an extension goes with its VM and is replaced delete-first", () => {
-    const extensions = ofType("compute:VirtualMachineExtension");
-    assert.equal(extensions.length, 3);
-    for (const ext of extensions) {
-      assert.equal(options[ext.name].deletedWith, ext.name.replace(/^provision-/, ""), ext.name);
-      assert.equal(options[ext.name].deleteBeforeReplace, true, ext.name);
-    }
-  });
-
-  test("what lives only in a region's group goes with the group, so Pulumi never deletes a NIC itself", () => {
-    const contained = ["network:VirtualNetwork", "network:Subnet", "network:NetworkSecurityGroup", "network:PublicIPAddress", "network:NetworkInterface", "compute:VirtualMachine"];
-    for (const type of contained) {
-      for (const r of ofType(type)) assert.equal(options[r.name].deletedWith, groupOf(r.inputs), `${type} ${r.name}`);
-    }
-    const acrossGroups = ["network:VirtualNetworkPeering", "privatedns:VirtualNetworkLink", "privatedns:PrivateRecordSet", "privatedns:PrivateZone"];
-    for (const type of acrossGroups) {
-      for (const r of ofType(type)) assert.equal(options[r.name].deletedWith, "", `${type} ${r.name} is deleted by Pulumi`);
-    }
-  });
-
-  test("resources with a fixed Azure name or one per VNet are replaced delete-first", () => {
-    const unique = ["compute:VirtualMachineExtension", "privatedns:PrivateZone", "privatedns:PrivateRecordSet", "privatedns:VirtualNetworkLink", "network:VirtualNetworkPeering"];
-    for (const type of unique) {
-      const resources = ofType(type);
-      assert.ok(resources.length > 0, type);
-      for (const r of resources) assert.equal(options[r.name].deleteBeforeReplace, true, `${type} ${r.name}`);
-    }
+  test("the check names each option a resource lacks", () => {
+    const broken: RenderResult = JSON.parse(JSON.stringify(result));
+    broken.options["vm-eastus"].deleteBeforeReplace = false;
+    broken.options["provision-vm-eastus"].deletedWith = "";
+    broken.options["nic-vm-westeurope"].deletedWith = "";
+    broken.options["dns-link-eastus"].deletedWith = "rg-eastus";
+    assert.deepEqual(replacementProblems(broken).sort(), [
+      "dns-link-eastus reaches across groups but is left to a deletion",
+      "nic-vm-westeurope is not deleted with its resource group",
+      "provision-vm-eastus is not deleted with its VM",
+      "vm-eastus is not replaced delete-first",
+    ]);
   });
 });

@@ -1,10 +1,9 @@
 // The bash each extension carries: valid, shellcheck-clean, and holding every value literally.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
+import { firstBootProblems, waitForHeldLock } from "../support/azure-readiness";
 import { decodeScript, renderStack, validRequest, withEditedProject } from "../support/stack";
 import type { RenderResult } from "../support/render-stack";
 
@@ -80,85 +79,26 @@ describe("rendered provisioning scripts", () => {
     assert.equal(vars.FLOWPROXY_LIVEZ_URL, "http://127.0.0.1:5543/livez");
   });
 
-  test("sets HOME for the tools that read it, since the extension runs without one", () => {
-    for (const [vm, result] of cases) {
-      assert.match(scriptOf(result, vm), /^provision\(\) \{\n(?:.*\n)*?  export HOME=\$\{HOME:-\/root\}\n(?:.*\n)*?  run_steps "\$@"/m, vm);
+  test("sets HOME, joins Tailscale with a timeout and without its DNS, and waits for every apt lock first", () => {
+    for (const [vm, result, label] of cases) {
+      assert.deepEqual(firstBootProblems(result.extensions.find((e) => e.vmName === vm)!.script), [], label);
     }
   });
 
-  test("joins Tailscale with a timeout and leaves the VM's DNS alone, also on a VM that joined before", () => {
-    const script = scriptOf(stackKeys, "vm-eastus");
-    assert.match(script, /^readonly TAILSCALE_UP_TIMEOUT=120s$/m);
-    const up = script.split("\n").filter((line) => /^\s*(if ! )?tailscale up /.test(line));
-    assert.equal(up.length, 1);
-    assert.match(up[0], / --accept-dns=false /);
-    assert.match(up[0], / --timeout="\$TAILSCALE_UP_TIMEOUT"/);
-    assert.match(script, /^\s+tailscale set --accept-dns=false \|\| die /m);
+  test("fails the step naming a held apt lock once the wait runs out", async () => {
+    const east = stackKeys.extensions.find((e) => e.vmName === "vm-eastus")!.script;
+    const wait = await waitForHeldLock(east, 30, 2);
+    assert.equal(wait.status, 1, wait.stdout);
+    assert.match(wait.stdout, new RegExp(`^  waiting for ${wait.lockFile}, which another apt or dpkg run holds$`, "m"));
+    const last = wait.stdout.trimEnd().split("\n").pop() ?? "";
+    assert.match(last, new RegExp(`^FAILED: vm-eastus, step 0/0 \\(ensure base packages\\): ${wait.lockFile} was still locked after [2-9]\\.\\d{3} s`));
   });
 
-  test("runs apt-get and Tailscale's installer only after waiting for every apt lock, the lists lock included", () => {
-    const script = scriptOf(stackKeys, "vm-eastus");
-    assert.match(script, /^readonly APT_LOCKS=\(\/var\/lib\/dpkg\/lock-frontend \/var\/lib\/dpkg\/lock \/var\/lib\/apt\/lists\/lock \/var\/cache\/apt\/archives\/lock\)$/m);
-    const calls = script.split("\n").filter((line) => /\bapt_get(_when_free)? (update|install)/.test(line));
-    assert.ok(calls.length >= 2);
-    for (const line of calls) assert.match(line, /apt_get_when_free (update|install)/, line);
-    assert.match(script, /wait_for_apt &&\n\s+sh "\$STATE_DIR\/tailscale-install.sh"/);
-  });
-
-  describe("waiting for a lock", () => {
-    const definitions = scriptOf(stackKeys, "vm-eastus").replace(/^main "\$@"\n$/m, "");
-    const lockDir = fs.mkdtempSync(path.join(os.tmpdir(), "apt-lock-"));
-    const lockFile = path.join(lockDir, "lock");
-    fs.writeFileSync(lockFile, "");
-    after(() => fs.rmSync(lockDir, { recursive: true, force: true }));
-
-    /**
-     * Holds a lock on lockFile for `seconds`, as apt-daily would; resolves once the kernel lists it.
-     * The holder runs in its own process group, so release() ends flock and its sleep together.
-     */
-    async function holdLock(seconds: number): Promise<{ release(): void }> {
-      const holder = spawn("flock", [lockFile, "sleep", String(seconds)], { stdio: "ignore", detached: true });
-      const { ino } = fs.statSync(lockFile);
-      for (let i = 0; i < 100 && !fs.readFileSync("/proc/locks", "utf8").includes(`:${ino} `); i++) await new Promise((r) => setTimeout(r, 50));
-      return {
-        release: () => {
-          try {
-            process.kill(-holder.pid!, "SIGTERM");
-          } catch {
-            // It ended on its own.
-          }
-        },
-      };
-    }
-
-    function waitForLocks(seconds: number) {
-      const body = `${definitions}\ntrap report_failure EXIT\nSTEP_NAME=ensure_base_packages\nwait_for_locks ${seconds} "$1"\n`;
-      return run("bash", ["-c", body, "bash", lockFile]);
-    }
-
-    test("fails the step naming the lock once the bound runs out", async () => {
-      const holder = await holdLock(30);
-      try {
-        const child = waitForLocks(2);
-        assert.equal(child.status, 1, child.stderr);
-        assert.match(child.stdout, new RegExp(`^  waiting for ${lockFile}, which another apt or dpkg run holds$`, "m"));
-        const last = child.stdout.trimEnd().split("\n").pop();
-        assert.match(last ?? "", new RegExp(`^FAILED: vm-eastus, step 0/0 \\(ensure base packages\\): ${lockFile} was still locked after [23] s \\(cloud-init or apt-daily still running\\?\\)`));
-      } finally {
-        holder.release();
-      }
-    });
-
-    test("goes on as soon as the lock is free", async () => {
-      const holder = await holdLock(1);
-      try {
-        const child = waitForLocks(30);
-        assert.equal(child.status, 0, child.stdout);
-        assert.match(child.stdout, /apt's locks are free after [12] s/);
-      } finally {
-        holder.release();
-      }
-    });
+  test("goes on as soon as a held apt lock is free", async () => {
+    const east = stackKeys.extensions.find((e) => e.vmName === "vm-eastus")!.script;
+    const wait = await waitForHeldLock(east, 1, 30);
+    assert.equal(wait.status, 0, wait.stdout);
+    assert.match(wait.stdout, /apt's locks are free after \d+\.\d{3} s/);
   });
 
   test("carries hostile file content into bash literally", async () => {
