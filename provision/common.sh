@@ -255,7 +255,7 @@ ensure_tailscale_connected() {
   # which Azure's resolver serves, stops resolving.
   if ! tailscale up --auth-key="file:$key_file" --hostname="$VM_NAME" --ssh --accept-dns=false --timeout="$TAILSCALE_UP_TIMEOUT"; then
     rm -f "$key_file"
-    die "tailscale up did not join within $TAILSCALE_UP_TIMEOUT; check tailscaleAuthKey (expired, or not reusable and already used by another VM?)"
+    die "tailscale up failed or did not join within $TAILSCALE_UP_TIMEOUT; check tailscaleAuthKey (expired, or not reusable and already used by another VM?)"
   fi
   rm -f "$key_file"
   log "  joined the tailnet as $VM_NAME"
