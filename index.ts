@@ -53,6 +53,18 @@ interface RegionNetwork {
   subnet: network.Subnet;
 }
 
+/**
+ * What lives only inside a region's resource group goes with the group: `pulumi destroy` (or a
+ * region dropped from the table) deletes the group, and Azure deletes its contents in its own
+ * order. One by one, Pulumi would trip over Azure: a NIC deleted right after its VM is refused for
+ * 180 s (400 NicReservedForAnotherVm, gardenlinux#4133, AzureTRE#4474), and the subnet, NSG and
+ * public IP that NIC holds cannot go before it. Peerings, DNS links and records reach across
+ * groups; Pulumi still deletes those first.
+ */
+function goesWithGroup(resourceGroup: resources.ResourceGroup): pulumi.CustomResourceOptions {
+  return { deletedWith: resourceGroup };
+}
+
 function regionNetwork(region: Region): RegionNetwork {
   const resourceGroup = new resources.ResourceGroup(`rg-${region.location}`, { location: region.location, tags });
   // Subnets and peerings are separate resources and never listed inline, so updating the VNet
@@ -62,12 +74,16 @@ function regionNetwork(region: Region): RegionNetwork {
     location: region.location,
     addressSpace: { addressPrefixes: [region.vnetCidr] },
     tags,
-  });
+  }, goesWithGroup(resourceGroup));
   const subnet = new network.Subnet(`subnet-${region.location}`, {
     resourceGroupName: resourceGroup.name,
     virtualNetworkName: vnet.name,
     addressPrefix: region.subnetCidr,
-  });
+    // BuilderHub has no public IP and reaches apt, Docker Hub and GitHub through Azure's default
+    // outbound access. Network API 2025-07-01 and later make new subnets private unless this is
+    // set, so it is stated rather than left to the API version the provider happens to use.
+    defaultOutboundAccess: true,
+  }, goesWithGroup(resourceGroup));
   return { region, resourceGroup, vnet, subnet };
 }
 
@@ -95,7 +111,7 @@ function firewall(name: string, net: RegionNetwork, rules: Rule[]): network.Netw
       destinationPortRange: r.port,
     })),
     tags,
-  });
+  }, goesWithGroup(net.resourceGroup));
 }
 
 /** The NSG of a FlowProxy VM: SSH from allowedSshCidr, orderflow from anywhere, ping from peers. */
@@ -136,7 +152,7 @@ function publicAddress(net: RegionNetwork): network.PublicIPAddress {
     publicIPAddressVersion: "IPv4",
     sku: { name: "Standard" },
     tags,
-  });
+  }, goesWithGroup(net.resourceGroup));
 }
 
 function networkInterface(vmName: string, net: RegionNetwork, nsg: network.NetworkSecurityGroup, pip?: network.PublicIPAddress) {
@@ -154,7 +170,7 @@ function networkInterface(vmName: string, net: RegionNetwork, nsg: network.Netwo
       },
     ],
     tags,
-  });
+  }, goesWithGroup(net.resourceGroup));
 }
 
 function privateIpOf(nic: network.NetworkInterface): pulumi.Output<string> {
@@ -185,21 +201,46 @@ const builderhubNic = networkInterface(BUILDERHUB_VM, hubNetwork, builderhubFire
 const builderhubPrivateIp = privateIpOf(builderhubNic);
 
 // ---------------------------------------------------------------------------------------------
+// One write at a time per VNet. Azure refuses a peering or DNS link while a subnet of either VNet
+// is still being written (400 ReferencedResourceNotProvisioned ... PutSubnetOperation), and
+// azure-native does not retry that answer (pulumi-azure-native#4340, terraform-provider-azurerm#2605).
+// So every VNet write after the subnets waits for the one declared before it, whatever the number
+// of regions; test/unit/azure-control-plane.test.ts checks the rule on the dependency graph.
+
+let lastVnetWrite: pulumi.Resource[] = networks.map((net) => net.subnet);
+
+function afterLastVnetWrite<T extends pulumi.Resource>(declare: (dependsOn: pulumi.Resource[]) => T): T {
+  const resource = declare(lastVnetWrite);
+  lastVnetWrite = [resource];
+  return resource;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Peering: every pair of VNets, in both directions.
 
-for (const from of networks) {
-  for (const to of networks.filter((n) => n !== from)) {
-    new network.VirtualNetworkPeering(`peer-${from.region.location}-to-${to.region.location}`, {
-      resourceGroupName: from.resourceGroup.name,
-      virtualNetworkName: from.vnet.name,
-      remoteVirtualNetwork: { id: to.vnet.id },
-      allowVirtualNetworkAccess: true,
-      allowForwardedTraffic: false,
-      allowGatewayTransit: false,
-      useRemoteGateways: false,
-    });
-  }
-}
+const peerings = networks.flatMap((from) =>
+  networks
+    .filter((to) => to !== from)
+    .map((to) =>
+      afterLastVnetWrite(
+        (dependsOn) =>
+          new network.VirtualNetworkPeering(
+            `peer-${from.region.location}-to-${to.region.location}`,
+            {
+              resourceGroupName: from.resourceGroup.name,
+              virtualNetworkName: from.vnet.name,
+              remoteVirtualNetwork: { id: to.vnet.id },
+              allowVirtualNetworkAccess: true,
+              allowForwardedTraffic: false,
+              allowGatewayTransit: false,
+              useRemoteGateways: false,
+            },
+            // A VNet holds one peering per remote VNet, so the old one must go before its replacement.
+            { dependsOn, deleteBeforeReplace: true },
+          ),
+      ),
+    ),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Private DNS: flowproxy.internal, linked to every VNet, with an A record per VM.
@@ -209,33 +250,49 @@ const zone = new privatedns.PrivateZone("dns-zone", {
   privateZoneName: DNS_ZONE,
   location: "Global",
   tags,
+}, {
+  // Its Azure name is fixed, and a VNet cannot be linked to two zones of the same name (400
+  // BadRequest "overlapping namespaces"), so a replacement goes after the old zone is gone.
+  deleteBeforeReplace: true,
 });
 
-for (const net of networks) {
-  new privatedns.VirtualNetworkLink(`dns-link-${net.region.location}`, {
-    resourceGroupName: hubNetwork.resourceGroup.name,
-    privateZoneName: zone.name,
-    location: "Global",
-    virtualNetwork: { id: net.vnet.id },
-    registrationEnabled: false,
-    tags,
-  });
-}
+const dnsLinks = networks.map((net) =>
+  afterLastVnetWrite(
+    (dependsOn) =>
+      new privatedns.VirtualNetworkLink(
+        `dns-link-${net.region.location}`,
+        {
+          resourceGroupName: hubNetwork.resourceGroup.name,
+          privateZoneName: zone.name,
+          location: "Global",
+          virtualNetwork: { id: net.vnet.id },
+          registrationEnabled: false,
+          tags,
+        },
+        // One link per zone and VNet: the old link must go before its replacement.
+        { dependsOn, deleteBeforeReplace: true },
+      ),
+  ),
+);
 
-function dnsRecord(label: string, ip: pulumi.Output<string>): string {
-  new privatedns.PrivateRecordSet(`dns-${label}`, {
+function dnsRecord(label: string, ip: pulumi.Output<string>): { fqdn: string; record: privatedns.PrivateRecordSet } {
+  const record = new privatedns.PrivateRecordSet(`dns-${label}`, {
     resourceGroupName: hubNetwork.resourceGroup.name,
     privateZoneName: zone.name,
     recordType: "A",
     relativeRecordSetName: label,
     ttl: 300,
     aRecords: [{ ipv4Address: ip }],
+  }, {
+    // The record's Azure name is its label: a replacement would be the same record set.
+    deleteBeforeReplace: true,
   });
-  return `${label}.${DNS_ZONE}`;
+  return { fqdn: `${label}.${DNS_ZONE}`, record };
 }
 
-const builderhubFqdn = dnsRecord("builderhub", builderhubPrivateIp);
-const siteFqdns = sites.map((site) => dnsRecord(site.vmName, site.privateIp));
+const builderhubDns = dnsRecord("builderhub", builderhubPrivateIp);
+const builderhubFqdn = builderhubDns.fqdn;
+const siteFqdns = sites.map((site) => dnsRecord(site.vmName, site.privateIp).fqdn);
 
 // ---------------------------------------------------------------------------------------------
 // Virtual machines: Ubuntu 22.04, SSH keys only.
@@ -251,6 +308,8 @@ function ubuntuVm(vmName: string, net: RegionNetwork, nic: network.NetworkInterf
         imageReference: UBUNTU_2204,
         osDisk: { createOption: "FromImage", deleteOption: "Delete", managedDisk: { storageAccountType: "StandardSSD_LRS" } },
       },
+      // The NIC outlives the VM (deleteOption Detach), so a replaced VM keeps its private and public
+      // IP, its DNS names and its registration with BuilderHub.
       networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Detach" }] },
       osProfile: {
         computerName: vmName,
@@ -264,8 +323,16 @@ function ubuntuVm(vmName: string, net: RegionNetwork, nic: network.NetworkInterf
       },
       tags,
     },
-    // A changed key or user name in config must not recreate a VM with its keys and registration.
-    { ignoreChanges: ["osProfile"] },
+    {
+      // A changed key or user name in config must not recreate a VM with its keys and registration.
+      ignoreChanges: ["osProfile"],
+      // Azure refuses to change the image of an existing VM; a new image replaces it.
+      replaceOnChanges: ["storageProfile.imageReference"],
+      // The new VM attaches the NIC, which Azure releases only when the old VM is deleted
+      // (400 NicInUse on a create-before-delete replacement, pulumi/pulumi-azure#441 and #811).
+      deleteBeforeReplace: true,
+      ...goesWithGroup(net.resourceGroup),
+    },
   );
 }
 
@@ -278,12 +345,14 @@ function provisioningExtension(
   vm: compute.VirtualMachine,
   role: Role,
   variables: pulumi.Output<ScriptVariable[]>,
-  tagInputs: Omit<Parameters<typeof forceUpdateTag>[0], "redactedScript">,
+  tagInputs: Omit<Parameters<typeof forceUpdateTag>[0], "redactedScript" | "provisioningRun">,
   dependsOn: pulumi.Resource[],
 ): compute.VirtualMachineExtension {
   const sources = readRoleSources(__dirname, role);
   const script = variables.apply((vars) => renderScript(vmName, sources, vars));
-  const tag = variables.apply((vars) => forceUpdateTag({ ...tagInputs, redactedScript: renderScript(vmName, sources, vars, true) }));
+  const tag = variables.apply((vars) =>
+    forceUpdateTag({ ...tagInputs, provisioningRun: settings.provisioningRun, redactedScript: renderScript(vmName, sources, vars, true) }),
+  );
   return new compute.VirtualMachineExtension(
     `provision-${vmName}`,
     {
@@ -299,7 +368,15 @@ function provisioningExtension(
       protectedSettings: pulumi.secret(script.apply((text) => ({ script: toBase64(text) }))),
       tags,
     },
-    { dependsOn },
+    {
+      dependsOn,
+      // vmExtensionName is fixed: a replacement on the same VM would be the same extension.
+      deleteBeforeReplace: true,
+      // Deleting the VM deletes its extensions, while deleting the extension of a deallocated VM
+      // is refused (409 OperationNotAllowed "Cannot modify extensions in the VM when the VM is not
+      // running", hashicorp/terraform-provider-azurerm#477, redhat-developer/mapt#208).
+      deletedWith: vm,
+    },
   );
 }
 
@@ -407,8 +484,9 @@ const flowProxyVms = sites.map((site, i) => {
       flowproxyUnit: settings.files.flowproxyUnit,
       flowProxyArtifact: settings.flowProxyArtifact.apiZipUrl,
     },
-    // FlowProxy registers with BuilderHub, so BuilderHub must be provisioned first.
-    [builderhubExtension],
+    // FlowProxy registers with BuilderHub, so BuilderHub must be provisioned first, and it reaches
+    // builderhub.flowproxy.internal over the peerings, which resolves through the DNS links.
+    [builderhubExtension, ...peerings, ...dnsLinks, builderhubDns.record],
   );
   return { site, signer };
 });

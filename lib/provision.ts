@@ -59,6 +59,11 @@ export interface TagInputs {
   flowproxyEnv?: string;
   flowproxyUnit?: string;
   flowProxyArtifact?: string;
+  /**
+   * provisioningRun from the config. CustomScript never reruns an identical configuration, not
+   * even after it failed; a new number is the only way to rerun with unchanged inputs.
+   */
+  provisioningRun: number;
   redactedScript: string;
 }
 
@@ -70,6 +75,7 @@ export function forceUpdateTag(inputs: TagInputs): string {
     inputs.flowproxyUnit,
     inputs.flowProxyArtifact,
     inputs.redactedScript,
+    inputs.provisioningRun,
   ];
   return createHash("sha256").update(JSON.stringify(ordered)).digest("hex");
 }

@@ -7,6 +7,13 @@ readonly STATE_DIR=/var/lib/flowproxy-provision
 # the script exits, and again when the next run starts: a killed run cannot clean up after itself,
 # and runs never overlap, so whatever is there then is stale.
 readonly WORK_DIR=$STATE_DIR/work
+# At first boot cloud-init and apt-daily may hold apt's locks for minutes. DPkg::Lock::Timeout makes
+# apt-get wait for the dpkg locks only, not for the lists lock of `apt-get update` or the archives
+# lock of a download, so every one of them is waited for, within this bound.
+readonly APT_LOCKS=(/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock)
+readonly APT_WAIT_SECONDS=600
+# Without a timeout `tailscale up` waits forever for a key the tailnet refuses.
+readonly TAILSCALE_UP_TIMEOUT=120s
 STEP_NUMBER=0
 STEP_COUNT=0
 STEP_NAME=""
@@ -81,6 +88,65 @@ apt_get() {
   DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 "$@"
 }
 
+# lock_id FILE: how /proc/locks names FILE: device major:minor in hex, then the inode.
+lock_id() {
+  local dev ino
+  read -r dev ino < <(stat -c '%d %i' "$1" 2>/dev/null) || return 1
+  printf '%02x:%02x:%d' $(((dev >> 8) & 0xfff)) $(((dev & 0xff) | ((dev >> 12) & 0xfff00))) "$ino"
+}
+
+# held_lock FILE...: prints the first FILE some process holds a lock on. apt and dpkg lock with
+# fcntl(2), which flock(1) cannot see; the kernel lists every lock in /proc/locks.
+held_lock() {
+  local file id
+  for file in "$@"; do
+    id=$(lock_id "$file") || continue
+    if grep -q " $id " /proc/locks; then
+      printf '%s' "$file"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# wait_for_locks SECONDS FILE...: returns once no process holds a lock on any FILE, or fails the
+# step naming the lock after SECONDS.
+wait_for_locks() {
+  local started deadline held waited_for=""
+  started=$(now_ms)
+  deadline=$((started + $1 * 1000))
+  shift
+  while held=$(held_lock "$@"); do
+    if [[ -z $waited_for ]]; then
+      log "  waiting for $held, which another apt or dpkg run holds"
+      waited_for=$held
+    fi
+    if (($(now_ms) >= deadline)); then
+      die "$held was still locked after $(seconds_since "$started") s (cloud-init or apt-daily still running?); once it is free, raise provisioningRun and run pulumi up"
+    fi
+    sleep 1
+  done
+  if [[ -n $waited_for ]]; then log "  apt's locks are free after $(seconds_since "$started") s"; fi
+}
+
+# wait_for_apt: cloud-init's own package steps end first, then apt's locks are free, within
+# APT_WAIT_SECONDS in all.
+wait_for_apt() {
+  local started=$SECONDS status=0
+  if command -v cloud-init >/dev/null; then
+    timeout "$APT_WAIT_SECONDS" cloud-init status --wait >/dev/null 2>&1 || status=$?
+    # Other non-zero statuses mean cloud-init ended with errors or warnings: not a reason to stop.
+    if ((status == 124)); then
+      die "cloud-init was still running after $APT_WAIT_SECONDS s; see /var/log/cloud-init-output.log"
+    fi
+  fi
+  wait_for_locks $((APT_WAIT_SECONDS - (SECONDS - started))) "${APT_LOCKS[@]}"
+}
+
+apt_get_when_free() {
+  wait_for_apt && apt_get "$@"
+}
+
 missing_packages() {
   local package
   for package in "$@"; do
@@ -98,9 +164,9 @@ ensure_packages_installed() {
     return
   fi
   log "  installing: ${missing[*]}"
-  retry 5 10 "apt-get update" apt_get update ||
+  retry 5 10 "apt-get update" apt_get_when_free update ||
     die "apt-get update failed; check the VM's outbound access to the Ubuntu mirrors"
-  retry 5 10 "apt-get install" apt_get install -y --no-install-recommends "${missing[@]}" ||
+  retry 5 10 "apt-get install" apt_get_when_free install -y --no-install-recommends "${missing[@]}" ||
     die "could not install ${missing[*]} from the distribution's packages"
 }
 
@@ -168,8 +234,10 @@ ensure_container() {
   log "  $name: $CONTAINER_STATE ($spec)"
 }
 
+# The installer runs apt-get itself.
 install_tailscale() {
   curl -fsSL --proto '=https' --max-time 120 https://tailscale.com/install.sh -o "$STATE_DIR/tailscale-install.sh" &&
+    wait_for_apt &&
     sh "$STATE_DIR/tailscale-install.sh"
 }
 
@@ -182,6 +250,8 @@ ensure_tailscale_connected() {
     retry 3 10 "Tailscale install" install_tailscale || die "could not install Tailscale"
   fi
   if tailscale status >/dev/null 2>&1; then
+    # An earlier run may have joined with the tailnet's DNS; the VM's own resolver must stay.
+    tailscale set --accept-dns=false || die "tailscale set --accept-dns=false failed"
     log "  already on the tailnet"
     return
   fi
@@ -189,9 +259,11 @@ ensure_tailscale_connected() {
   local key_file
   key_file=$(mktemp "$WORK_DIR/tailscale-key.XXXXXX")
   printf '%s' "$TAILSCALE_AUTH_KEY" >"$key_file"
-  if ! tailscale up --auth-key="file:$key_file" --hostname="$VM_NAME" --ssh; then
+  # With the tailnet's DNS (the default) the VM's resolver is replaced and *.flowproxy.internal,
+  # which Azure's resolver serves, stops resolving.
+  if ! tailscale up --auth-key="file:$key_file" --hostname="$VM_NAME" --ssh --accept-dns=false --timeout="$TAILSCALE_UP_TIMEOUT"; then
     rm -f "$key_file"
-    die "tailscale up failed; check tailscaleAuthKey (expired or single-use and already used?)"
+    die "tailscale up failed or did not join within $TAILSCALE_UP_TIMEOUT; check tailscaleAuthKey (expired, or not reusable and already used by another VM?)"
   fi
   rm -f "$key_file"
   log "  joined the tailnet as $VM_NAME"
@@ -200,6 +272,9 @@ ensure_tailscale_connected() {
 # provision STEP...: the entry point of every role.
 provision() {
   trap 'report_failure; rm -rf "$WORK_DIR"' EXIT
+  # The extension runs without HOME (Azure/custom-script-extension-linux#97); Foundry's installer
+  # (under set -u) and the docker client read it.
+  export HOME=${HOME:-/root}
   install -d -m 700 "$STATE_DIR"
   rm -rf "$WORK_DIR"
   install -d -m 700 "$WORK_DIR"

@@ -1,7 +1,7 @@
 // `pnpm run report:reliability`: proves how the stack behaves when things go wrong and writes
-// docs/RELIABILITY.md. Bad configurations run under Pulumi's mocks; faults, the secret scan and the
-// hardening checks run on a sandbox this command brings up and always takes down again. Exits 1
-// when any check fails.
+// docs/RELIABILITY.md. Bad configurations and the Azure control-plane checks run under Pulumi's
+// mocks; faults, the secret scan and the hardening checks run on a sandbox this command brings up
+// and always takes down again. Exits 1 when any check fails.
 import * as path from "path";
 import { setGithubFault } from "../sandbox/internet";
 import { servesLivez } from "../sandbox/probe";
@@ -9,6 +9,7 @@ import { findOnPath, formatSeconds, SandboxError } from "../sandbox/proc";
 import { checkHost, down, up } from "../sandbox/sandbox";
 import { flowproxyVms } from "../sandbox/topology";
 import { Section } from "./reliability-checks";
+import { azureSection } from "./reliability-azure";
 import { configSection } from "./reliability-config";
 import { faultSection } from "./reliability-faults";
 import { hardeningSection } from "./reliability-hardening";
@@ -66,6 +67,7 @@ async function main(): Promise<number> {
   }
   const sections = [await configSection()];
   sections.push(...(await sandboxSections((line) => process.stdout.write(`${line}\n`))));
+  sections.push(await azureSection());
   const wallMs = Date.now() - started;
   writeDoc(DOC, document(sections, wallMs));
   const failed = sections.reduce((sum, s) => sum + s.failed, 0);

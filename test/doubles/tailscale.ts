@@ -1,8 +1,9 @@
 // Stand-in for Tailscale's `tailscale` CLI and `tailscaled` daemon in the sandbox VMs, installed by
 // the install.sh the GitHub double serves for tailscale.com. Test code: it never ships to Azure.
 // One file, two programs, chosen by the name it is run as. It joins no network: `up` checks what
-// the provisioning script hands it (the daemon runs, the auth key file exists and is private) and
-// records the outcome, which `status` reports.
+// the provisioning script hands it (the daemon runs, the auth key file exists and is private, the
+// flags are ones the real CLI accepts) and records the outcome, which `status` reports and `set`
+// changes.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -21,6 +22,8 @@ export const DEFAULT_PATHS: TailscalePaths = {
 export interface TailscaleState {
   hostname: string;
   ssh: boolean;
+  /** --accept-dns, on unless turned off, as in the real CLI: whether the tailnet's DNS would replace the VM's. */
+  acceptDns: boolean;
   /** "file" for --auth-key=file:PATH; "argument" when the key itself was on the command line. */
   authKeySource: "file" | "argument";
   joinedAt: string;
@@ -61,7 +64,15 @@ function readState(paths: TailscalePaths): TailscaleState | undefined {
   }
 }
 
-function parseUpFlags(args: string[]): Map<string, string> | CliResult {
+// The real CLI parses flags with Go's flag package: a boolean flag takes its value only after "="
+// (`--accept-dns false` leaves "false" as a stray argument), a duration is Go's (120s, 2m, 1h30m).
+const BOOLEAN_FLAGS = ["ssh", "accept-dns"];
+const UP_FLAGS = ["auth-key", "hostname", "ssh", "accept-dns", "timeout"];
+const SET_FLAGS = ["hostname", "ssh", "accept-dns"];
+const GO_BOOLEAN = { true: ["1", "t", "T", "TRUE", "true", "True"], false: ["0", "f", "F", "FALSE", "false", "False"] };
+const GO_DURATION = /^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$/;
+
+function parseFlags(args: string[], known: string[]): Map<string, string> | CliResult {
   const flags = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
     const match = /^--?([a-z-]+)(?:=(.*))?$/.exec(args[i]);
@@ -69,24 +80,33 @@ function parseUpFlags(args: string[]): Map<string, string> | CliResult {
       return failure(`too many non-flag arguments: ${JSON.stringify(args.slice(i))}`, 2);
     }
     const name = match[1] === "authkey" ? "auth-key" : match[1];
-    if (!["auth-key", "hostname", "ssh"].includes(name)) {
+    if (!known.includes(name)) {
       return failure(`flag provided but not defined: -${match[1]}`, 2);
     }
-    if (match[2] !== undefined) {
-      flags.set(name, match[2]);
-    } else if (name === "ssh") {
-      flags.set(name, "true");
+    let value: string;
+    if (BOOLEAN_FLAGS.includes(name)) {
+      const text = match[2] ?? "true";
+      if (!GO_BOOLEAN.true.includes(text) && !GO_BOOLEAN.false.includes(text)) {
+        return failure(`invalid boolean value ${JSON.stringify(text)} for -${match[1]}: parse error`, 2);
+      }
+      value = String(GO_BOOLEAN.true.includes(text));
+    } else if (match[2] !== undefined) {
+      value = match[2];
     } else if (i + 1 < args.length) {
-      flags.set(name, args[++i]);
+      value = args[++i];
     } else {
       return failure(`flag needs an argument: -${match[1]}`, 2);
     }
+    if (name === "timeout" && !GO_DURATION.test(value)) {
+      return failure(`invalid value ${JSON.stringify(value)} for flag -${match[1]}: parse error`, 2);
+    }
+    flags.set(name, value);
   }
   return flags;
 }
 
 async function up(args: string[], paths: TailscalePaths): Promise<CliResult> {
-  const flags = parseUpFlags(args);
+  const flags = parseFlags(args, UP_FLAGS);
   if (!(flags instanceof Map)) {
     return flags;
   }
@@ -119,6 +139,7 @@ async function up(args: string[], paths: TailscalePaths): Promise<CliResult> {
   const state: TailscaleState = {
     hostname: flags.get("hostname") ?? "localhost",
     ssh: flags.get("ssh") === "true",
+    acceptDns: flags.get("accept-dns") !== "false",
     authKeySource,
     joinedAt: new Date().toISOString(),
   };
@@ -127,11 +148,35 @@ async function up(args: string[], paths: TailscalePaths): Promise<CliResult> {
   return { code: 0, stdout: "", stderr: "" };
 }
 
+/** `tailscale set`: changes the preferences of a node that has joined, here the recorded ones. */
+async function set(args: string[], paths: TailscalePaths): Promise<CliResult> {
+  const flags = parseFlags(args, SET_FLAGS);
+  if (!(flags instanceof Map)) {
+    return flags;
+  }
+  if (!(await daemonReachable(paths.socket))) {
+    return NO_DAEMON;
+  }
+  const state = readState(paths);
+  if (state) {
+    const changed: TailscaleState = {
+      ...state,
+      hostname: flags.get("hostname") ?? state.hostname,
+      ssh: flags.has("ssh") ? flags.get("ssh") === "true" : state.ssh,
+      acceptDns: flags.has("accept-dns") ? flags.get("accept-dns") === "true" : state.acceptDns,
+    };
+    fs.writeFileSync(paths.stateFile, JSON.stringify(changed, null, 2), { mode: 0o600 });
+  }
+  return { code: 0, stdout: "", stderr: "" };
+}
+
 export async function runTailscale(args: string[], paths: TailscalePaths = DEFAULT_PATHS): Promise<CliResult> {
   const [command, ...rest] = args;
   switch (command) {
     case "up":
       return up(rest, paths);
+    case "set":
+      return set(rest, paths);
     case "status": {
       if (!(await daemonReachable(paths.socket))) {
         return NO_DAEMON;

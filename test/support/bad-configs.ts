@@ -198,6 +198,11 @@ export const BAD_CONFIGS: BadConfig[] = [
     expected: [/2 problems/, /adminUsername is required/, /haProxyVersion "bad tag"/],
   },
   {
+    title: "a provisioningRun that is not a whole number is refused",
+    request: validRequest({ provisioningRun: "-1" }),
+    expected: [/provisioningRun "-1" is not a whole number of 0 or more; raise it by one to rerun every extension\. Example: pulumi config set flowproxy-staging:provisioningRun '1'/],
+  },
+  {
     title: "a missing haproxy.cfg is named",
     file: { name: "haproxy.cfg", content: null },
     expected: [/haproxy\.cfg is missing from .*git checkout -- 'haproxy\.cfg'/],

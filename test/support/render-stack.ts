@@ -77,18 +77,33 @@ export interface ResourceOptions {
   /** Names of the resources this one waits for (explicit dependsOn and inputs). */
   dependsOn: string[];
   ignoreChanges: string[];
+  deleteBeforeReplace: boolean;
+  /** Name of the resource whose deletion takes this one with it; "" when none. */
+  deletedWith: string;
+  replaceOnChanges: string[];
 }
 
 /** The mocks see inputs only; options travel in the registration request, so read them there. */
 function recordResourceOptions(): Record<string, ResourceOptions> {
   const options: Record<string, ResourceOptions> = {};
-  type Request = { getName(): string; getDependenciesList(): string[]; getIgnorechangesList(): string[] };
+  type Request = {
+    getName(): string;
+    getDependenciesList(): string[];
+    getIgnorechangesList(): string[];
+    getDeletebeforereplace(): boolean;
+    getDeletedwith(): string;
+    getReplaceonchangesList(): string[];
+  };
+  const nameOf = (urn: string) => urn.split("::").pop() ?? urn;
   const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Request, cb: unknown): unknown };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
     options[req.getName()] = {
-      dependsOn: req.getDependenciesList().map((urn) => urn.split("::").pop() ?? urn),
+      dependsOn: req.getDependenciesList().map(nameOf),
       ignoreChanges: req.getIgnorechangesList(),
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+      deletedWith: req.getDeletedwith() && nameOf(req.getDeletedwith()),
+      replaceOnChanges: req.getReplaceonchangesList(),
     };
     return register(req, cb);
   };

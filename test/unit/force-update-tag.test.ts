@@ -2,6 +2,7 @@
 // each changed input.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { provisioningRunProblems } from "../support/azure-readiness";
 import { renderStack, validRequest, withEditedProject } from "../support/stack";
 import type { RenderResult } from "../support/render-stack";
 
@@ -53,6 +54,15 @@ describe("forceUpdateTag", () => {
   test("leaves BuilderHub's tag alone when only FlowProxy's files change", async () => {
     const changed = await renderWithEdit("haproxy.cfg", (t) => t.replace("timeout client 30s", "timeout client 31s"));
     assert.equal(tagOf(changed, "vm-builderhub"), tagOf(baseline, "vm-builderhub"));
+  });
+
+  test("changes for every extension when provisioningRun is raised, with the scripts unchanged", () => {
+    assert.deepEqual(provisioningRunProblems(baseline, renderStack(validRequest({ provisioningRun: "1" }))), []);
+  });
+
+  test("is the same for an unset provisioningRun and provisioningRun 0", () => {
+    const zero = renderStack(validRequest({ provisioningRun: "0" }));
+    for (const ext of baseline.extensions) assert.equal(tagOf(zero, ext.vmName), ext.forceUpdateTag, ext.vmName);
   });
 
   test("does not contain or depend on secret values", () => {

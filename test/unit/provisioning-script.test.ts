@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { describe, test } from "node:test";
+import { firstBootProblems, waitForHeldLock } from "../support/azure-readiness";
 import { decodeScript, renderStack, validRequest, withEditedProject } from "../support/stack";
 import type { RenderResult } from "../support/render-stack";
 
@@ -114,6 +115,28 @@ describe("rendered provisioning scripts", () => {
     assert.equal(run("bash", ["-n"], hook).status, 0);
     const child = run("shellcheck", ["--shell=bash", "--severity=style", "-"], hook);
     assert.equal(child.status, 0, child.stdout);
+  });
+
+  test("sets HOME, joins Tailscale with a timeout and without its DNS, and waits for every apt lock first", () => {
+    for (const [vm, result, label] of cases) {
+      assert.deepEqual(firstBootProblems(result.extensions.find((e) => e.vmName === vm)!.script), [], label);
+    }
+  });
+
+  test("fails the step naming a held apt lock once the wait runs out", async () => {
+    const east = stackKeys.extensions.find((e) => e.vmName === "vm-eastus")!.script;
+    const wait = await waitForHeldLock(east, 30, 2);
+    assert.equal(wait.status, 1, wait.stdout);
+    assert.match(wait.stdout, new RegExp(`^  waiting for ${wait.lockFile}, which another apt or dpkg run holds$`, "m"));
+    const last = wait.stdout.trimEnd().split("\n").pop() ?? "";
+    assert.match(last, new RegExp(`^FAILED: vm-eastus, step 0/0 \\(ensure base packages\\): ${wait.lockFile} was still locked after [2-9]\\.\\d{3} s`));
+  });
+
+  test("goes on as soon as a held apt lock is free", async () => {
+    const east = stackKeys.extensions.find((e) => e.vmName === "vm-eastus")!.script;
+    const wait = await waitForHeldLock(east, 1, 30);
+    assert.equal(wait.status, 0, wait.stdout);
+    assert.match(wait.stdout, /apt's locks are free after \d+\.\d{3} s/);
   });
 
   test("carries hostile file content into bash literally", async () => {
