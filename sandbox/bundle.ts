@@ -1,7 +1,9 @@
 // Turns a test double written in TypeScript into one self-contained JavaScript file. The VMs have
 // Debian's nodejs but no node_modules, and some doubles travel as a single downloaded file (the
-// FlowProxy artifact, cast), so a double may import only Node's standard library and its sibling
-// modules, which are inlined here.
+// FlowProxy artifact, cast), so everything a double imports besides Node's standard library is
+// inlined here: its sibling TypeScript modules, and the CommonJS files of the packages it uses
+// (the doubles need @noble/curves and @noble/hashes for secp256k1 and keccak-256).
+import { builtinModules } from "module";
 import * as fs from "fs";
 import * as path from "path";
 import * as ts from "typescript";
@@ -10,12 +12,13 @@ import { SandboxError } from "./proc";
 export interface BundleOptions {
   /** First line of the file, e.g. "#!/usr/bin/env node". */
   shebang?: string;
-  /** Statements run before the entry module, e.g. to set a build variant on globalThis. */
+  /** Statements run before the entry module, e.g. to stamp the FlowProxy build on globalThis. */
   prelude?: string;
 }
 
-const RELATIVE_REQUIRE = /require\("(\.{1,2}\/[^"]+)"\)/g;
-const ANY_REQUIRE = /require\("([^"]+)"\)/g;
+const REQUIRE = /require\("([^"]+)"\)/g;
+
+const isBuiltin = (specifier: string) => specifier.startsWith("node:") || builtinModules.includes(specifier);
 
 function transpile(file: string): string {
   const source = fs.readFileSync(file, "utf8");
@@ -30,7 +33,7 @@ function transpile(file: string): string {
   }).outputText;
 }
 
-function resolveModule(fromFile: string, specifier: string): string {
+function resolveSibling(fromFile: string, specifier: string): string {
   const base = path.resolve(path.dirname(fromFile), specifier);
   for (const candidate of [`${base}.ts`, path.join(base, "index.ts")]) {
     if (fs.existsSync(candidate)) {
@@ -38,6 +41,20 @@ function resolveModule(fromFile: string, specifier: string): string {
     }
   }
   throw new SandboxError(`${fromFile} imports ${specifier}, which is not a TypeScript file next to it`);
+}
+
+/** Node's own resolution (package.json "exports", "require" condition): the CommonJS build of a package file. */
+function resolvePackageFile(fromFile: string, specifier: string): string {
+  let target: string;
+  try {
+    target = require.resolve(specifier, { paths: [path.dirname(fromFile)] });
+  } catch {
+    throw new SandboxError(`${fromFile} requires "${specifier}", which cannot be resolved from there`);
+  }
+  if (!/\.c?js$/.test(target) || !target.split(path.sep).includes("node_modules")) {
+    throw new SandboxError(`${fromFile} requires "${specifier}", which resolves to ${target}, not a CommonJS file of a package`);
+  }
+  return target;
 }
 
 export function bundle(entry: string, options: BundleOptions = {}): string {
@@ -48,16 +65,14 @@ export function bundle(entry: string, options: BundleOptions = {}): string {
     if (modules.has(id)) {
       return;
     }
-    let code = transpile(file);
-    for (const [, specifier] of code.matchAll(ANY_REQUIRE)) {
-      if (!specifier.startsWith(".") && !specifier.startsWith("node:")) {
-        throw new SandboxError(
-          `${file} requires "${specifier}": doubles may use only node:* modules and their siblings`,
-        );
+    const isPackageFile = file.endsWith(".js") || file.endsWith(".cjs");
+    // Reserve the id first: packages' modules may require each other in a cycle.
+    modules.set(id, "");
+    const code = (isPackageFile ? fs.readFileSync(file, "utf8") : transpile(file)).replace(REQUIRE, (match, specifier: string) => {
+      if (isBuiltin(specifier)) {
+        return match;
       }
-    }
-    code = code.replace(RELATIVE_REQUIRE, (_match, specifier: string) => {
-      const target = resolveModule(file, specifier);
+      const target = !isPackageFile && specifier.startsWith(".") ? resolveSibling(file, specifier) : resolvePackageFile(file, specifier);
       visit(target);
       return `__load(${JSON.stringify(path.relative(root, target))})`;
     });

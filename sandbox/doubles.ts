@@ -42,20 +42,38 @@ export function buildDoubles(): void {
   }
 }
 
+/**
+ * Which FlowProxy the artifact double stands for. The version's major picks the upstream revision
+ * the double follows (see test/doubles/flowproxy.ts); `flowproxy --version` prints
+ * `flowproxy <version>-<gitHash>` as clap does, and generation 2 exports both in flowproxy_build_info.
+ */
+export interface FlowProxyBuild {
+  /** CARGO_PKG_VERSION, e.g. "1.1.2". */
+  version: string;
+  /** The short commit build.rs stamps, e.g. "258bbd6". */
+  gitHash: string;
+  /** A test build, not an upstream one: it panics at start, every time, like a broken release. */
+  crashLoop?: boolean;
+}
+
+/** The HTTP-system-API FlowProxy the spec ran: v1.1.2, commit 258bbd6. */
+export const GENERATION_1_BUILD: FlowProxyBuild = { version: "1.1.2", gitHash: "258bbd6" };
+/** The TCP-system-API FlowProxy on main: tag v2.1.0, commit 029b7c4, whose Cargo.toml still says 2.0.2. */
+export const GENERATION_2_BUILD: FlowProxyBuild = { version: "2.0.2", gitHash: "029b7c4" };
+
 export interface ArtifactSpec {
   owner: string;
   repo: string;
   id: string;
-  /** Shown by `flowproxy --version` and in its metrics, so a test can tell builds apart. */
-  variant: string;
+  build: FlowProxyBuild;
 }
 
 /** The FlowProxy double as it travels in the artifact: one executable file. */
-export function flowproxyExecutable(variant: string): string {
+export function flowproxyExecutable(build: FlowProxyBuild): string {
   return bundle(path.join(DOUBLES_SOURCE, "flowproxy.ts"), {
     // --jitless: the unit may set MemoryDenyWriteExecute=yes, which V8's JIT cannot run under.
     shebang: "#!/usr/bin/env -S node --jitless --no-expose-wasm",
-    prelude: `globalThis.FLOWPROXY_DOUBLE_VARIANT = ${JSON.stringify(variant)};`,
+    prelude: `globalThis.FLOWPROXY_BUILD = ${JSON.stringify(build)};`,
   });
 }
 
@@ -63,7 +81,7 @@ export function flowproxyExecutable(variant: string): string {
 export function publishArtifact(spec: ArtifactSpec): string {
   const dir = path.join(statePaths.github.artifacts, spec.owner, spec.repo);
   fs.mkdirSync(dir, { recursive: true });
-  const zip = createZip([{ name: "flowproxy", data: Buffer.from(flowproxyExecutable(spec.variant)), mode: 0o755 }]);
+  const zip = createZip([{ name: "flowproxy", data: Buffer.from(flowproxyExecutable(spec.build)), mode: 0o755 }]);
   const file = path.join(dir, `${spec.id}.zip`);
   writeAtomically(file, zip, 0o644);
   return file;

@@ -30,9 +30,10 @@ function publicIpOf(vm: Vm): string {
 /**
  * A request from the host to a VM's public IP: plain HTTP on :80, TLS elsewhere (the certificates
  * are self-signed, so not verified here; peerCertificate shows which one is presented). A body
- * makes it a JSON POST. One connection per request, as a new client would open.
+ * makes it a JSON POST; a string body is sent byte for byte (a signed request must arrive as it
+ * was signed). One connection per request, as a new client would open.
  */
-export function publicRequest(vm: Vm, port: number, urlPath: string, body?: unknown): Promise<Reply> {
+export function publicRequest(vm: Vm, port: number, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
   const client = port === PUBLIC_PORTS.http ? http : https;
   return new Promise((resolve, reject) => {
     const request = client.request(
@@ -43,7 +44,7 @@ export function publicRequest(vm: Vm, port: number, urlPath: string, body?: unkn
         method: body === undefined ? "GET" : "POST",
         rejectUnauthorized: false,
         agent: false,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
+        headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
         timeout: REQUEST_TIMEOUT_MS,
       },
       (response) => {
@@ -57,7 +58,7 @@ export function publicRequest(vm: Vm, port: number, urlPath: string, body?: unkn
     );
     request.on("timeout", () => request.destroy(new Error("timed out")));
     request.on("error", reject);
-    request.end(body === undefined ? undefined : JSON.stringify(body));
+    request.end(body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body));
   });
 }
 

@@ -3,12 +3,13 @@
 import { generateKeyPairSync, randomBytes, randomInt } from "crypto";
 import * as fs from "fs";
 import { CONFIG_KEYS } from "../lib/config";
+import { GENERATION_1_BUILD } from "./doubles";
 import { statePaths } from "./paths";
 import { writePrivateFile } from "./proc";
 import { INTERNET } from "./topology";
 
 /** The artifact the GitHub double serves for the sandbox's flowProxyArtifact. */
-export const SANDBOX_ARTIFACT = { owner: "flashbots", repo: "flowproxy", runId: "1", id: "2", variant: "v1" } as const;
+export const SANDBOX_ARTIFACT = { owner: "flashbots", repo: "flowproxy", runId: "1", id: "2", build: GENERATION_1_BUILD } as const;
 
 export function artifactUrl(artifact: { owner: string; repo: string; runId: string; id: string }): string {
   return `https://github.com/${artifact.owner}/${artifact.repo}/actions/runs/${artifact.runId}/artifacts/${artifact.id}`;

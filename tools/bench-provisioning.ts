@@ -1,7 +1,7 @@
 // Provisioning figures from the sandbox: the first run of each VM's extension, a rerun with no
 // change, a rerun after a haproxy.cfg change under steady load through :443, and a rerun after a
 // new FlowProxy artifact with the time the public endpoint did not answer.
-import { publishArtifact } from "../sandbox/doubles";
+import { GENERATION_1_BUILD, publishArtifact } from "../sandbox/doubles";
 import type { ExtensionRun } from "../sandbox/extension";
 import { publicRequest, servesLivez } from "../sandbox/probe";
 import { sleep } from "../sandbox/proc";
@@ -94,7 +94,7 @@ export async function provisioningFigures(): Promise<Row[]> {
       },
     );
 
-    const next = { ...SANDBOX_ARTIFACT, id: "30", variant: "bench-v2" };
+    const next = { ...SANDBOX_ARTIFACT, id: "30", build: { ...GENERATION_1_BUILD, gitHash: "bench02" } };
     publishArtifact(next);
     const withArtifact = await renderSandboxStack({ overrides: { flowProxyArtifact: artifactUrl(next) } });
     const { value: artifactRuns, downMs } = await unavailableDuring(() => provision(withArtifact));

@@ -5,7 +5,7 @@
 // certificate, registration, binary and haproxy.cfg as before), then a rerun once the fault is
 // cleared.
 import * as fs from "fs";
-import { publishArtifact } from "../sandbox/doubles";
+import { FlowProxyBuild, GENERATION_1_BUILD, publishArtifact } from "../sandbox/doubles";
 import { ExtensionRun, runExtension } from "../sandbox/extension";
 import { setGithubFault } from "../sandbox/internet";
 import {
@@ -25,7 +25,6 @@ import { RenderedExtension, RenderedStack } from "../sandbox/stack";
 import { artifactUrl, SANDBOX_ARTIFACT } from "../sandbox/stack-config";
 import { PUBLIC_PORTS, vmByName } from "../sandbox/topology";
 import { vmExec } from "../sandbox/vm";
-import { CRASH_LOOP_VARIANT } from "../test/doubles/flowproxy";
 import { copyProject } from "../test/support/stack";
 import { Section } from "./reliability-checks";
 
@@ -64,9 +63,9 @@ const extensionOf = (stack: RenderedStack): RenderedExtension => {
   return extension;
 };
 
-/** Renders the stack with the sandbox's artifact double `id` of this build variant. */
-async function withArtifact(id: string, variant: string): Promise<RenderedStack> {
-  const artifact = { ...SANDBOX_ARTIFACT, id, variant };
+/** Renders the stack with the sandbox's artifact double `id` of this build. */
+async function withArtifact(id: string, build: FlowProxyBuild): Promise<RenderedStack> {
+  const artifact = { ...SANDBOX_ARTIFACT, id, build };
   publishArtifact(artifact);
   return renderSandboxStack({ overrides: { flowProxyArtifact: artifactUrl(artifact) } });
 }
@@ -84,7 +83,7 @@ function faults(committed: RenderedStack): Fault[] {
   const artifact = (fault: Parameters<typeof setGithubFault>[0], name: string, reason: RegExp): Fault => ({
     name,
     inject: async () => {
-      const stack = await withArtifact("5", "v-next");
+      const stack = await withArtifact("5", { ...GENERATION_1_BUILD, gitHash: "next005" });
       setGithubFault(fault);
       return stack;
     },
@@ -140,7 +139,7 @@ function faults(committed: RenderedStack): Fault[] {
     },
     {
       name: "FlowProxy build that crash-loops",
-      inject: () => withArtifact("6", CRASH_LOOP_VARIANT),
+      inject: () => withArtifact("6", { ...GENERATION_1_BUILD, gitHash: "crash06", crashLoop: true }),
       clear: async () => undefined,
       expect: { kind: "fails", step: "ensure flowproxy running", reason: /did not answer on \S+ within 30 s/ },
       // The build was valid as far as the script can tell: it is installed and started, and fails.
@@ -154,7 +153,7 @@ function faults(committed: RenderedStack): Fault[] {
     {
       name: "rerun killed midway (SIGKILL during a new artifact's download), then run again",
       inject: async () => {
-        killedStack = await withArtifact("7", "v2");
+        killedStack = await withArtifact("7", { ...GENERATION_1_BUILD, gitHash: "0000007" });
         setGithubFault("slow");
         return killedStack;
       },

@@ -1,9 +1,31 @@
 // Stand-in for Foundry's `cast` in the sandbox VMs, installed by the foundryup double. Test code:
-// it never ships to Azure. It makes real secp256k1 keys with their real Ethereum addresses, so the
-// provisioning script registers a valid signer, but supports only the subcommands provisioning uses.
-import { addressOfPrivateKey, newKeypair } from "./keccak";
+// it never ships to Azure. It makes real secp256k1 keys with their real Ethereum addresses (the
+// curve and keccak-256 are @noble's, inlined by sandbox/bundle.ts), so the provisioning script
+// registers a valid signer, but supports only the subcommands provisioning uses.
+import { secp256k1 } from "@noble/curves/secp256k1";
+import { keccak_256 } from "@noble/hashes/sha3";
 
 export const CAST_VERSION = "cast Version: 1.0.0-sandbox";
+
+/** The EIP-55 address of a secret key: keccak-256 of the uncompressed public key, last 20 bytes. */
+function addressOf(secret: Uint8Array): string {
+  const lower = Buffer.from(keccak_256(secp256k1.getPublicKey(secret, false).subarray(1)).subarray(12)).toString("hex");
+  const hash = Buffer.from(keccak_256(Buffer.from(lower, "ascii"))).toString("hex");
+  return `0x${[...lower].map((c, i) => (parseInt(hash[i], 16) >= 8 ? c.toUpperCase() : c)).join("")}`;
+}
+
+export function addressOfPrivateKey(privateKeyHex: string): string {
+  const secret = Buffer.from(privateKeyHex.replace(/^0x/i, ""), "hex");
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(privateKeyHex) || !secp256k1.utils.isValidPrivateKey(secret)) {
+    throw new Error("a private key is 64 hex digits, optionally prefixed with 0x");
+  }
+  return addressOf(secret);
+}
+
+function newKeypair(): { address: string; privateKey: string } {
+  const secret = secp256k1.utils.randomPrivateKey();
+  return { address: addressOf(secret), privateKey: `0x${Buffer.from(secret).toString("hex")}` };
+}
 
 export interface CastResult {
   code: number;

@@ -5,8 +5,10 @@
 //
 // A "container" is a systemd unit, docker-<name>.service, running the image's program from the VM's
 // own packages: haproxy:<tag> runs Debian's /usr/sbin/haproxy the way the official image's entrypoint
-// does (master-worker, -W -db; SIGHUP reloads, SIGUSR1 stops), mempirate/mockhub runs the BuilderHub
-// double. Pulled images and containers are recorded in /var/lib/docker-double.
+// does (master-worker, -W -db; SIGHUP reloads, SIGUSR1 stops), mempirate/mockhub:v0.0.6 (the tag the
+// stack pins) runs the BuilderHub double. A container's environment is its image's ENV and the -e
+// values, nothing of the docker CLI's own environment. Pulled images and containers are recorded in
+// /var/lib/docker-double.
 import { createHash, randomBytes } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -28,6 +30,8 @@ export interface RunSpec {
   volumes: string[];
   ports: string[];
   env: string[];
+  /** --label KEY[=VALUE], later ones winning, as docker's ConvertKVStringsToMap keeps them. */
+  labels: Record<string, string>;
   image: string;
   command: string[];
 }
@@ -36,6 +40,7 @@ export type DockerCommand =
   | { kind: "image-inspect"; image: string }
   | { kind: "pull"; image: string; quiet: boolean }
   | { kind: "inspect"; field: "image" | "running"; name: string }
+  | { kind: "inspect-label"; label: string; name: string }
   | { kind: "run"; spec: RunSpec }
   | { kind: "kill"; signal: string; name: string }
   | { kind: "rm"; force: boolean; name: string }
@@ -117,12 +122,36 @@ const RUN_FLAGS = [
   flag(true, "-v", "--volume"),
   flag(true, "-p", "--publish"),
   flag(true, "-e", "--env"),
+  flag(true, "-l", "--label"),
 ];
 
 const FORMAT_ID = "{{.Id}}";
 const FORMAT_IMAGE = "{{.Config.Image}}";
 const FORMAT_RUNNING = "{{.State.Running}}";
 const FORMAT_NAMES = "{{.Names}}";
+/** `{{index .Config.Labels "KEY"}}`: Go's template index of the label map (a missing key is ""). */
+const FORMAT_LABEL = /^\{\{\s*index\s+\.Config\.Labels\s+"([^"\\]*)"\s*\}\}$/;
+
+/**
+ * docker/cli opts/opts.go ValidateLabel (whiteSpaces is " \t", opts/file.go) and opts/parse.go
+ * ConvertKVStringsToMap: KEY=VALUE or KEY alone (an empty value); the key, leading blanks aside,
+ * must be non-empty and without blanks. A bad one fails as pflag reports an invalid flag value.
+ */
+export function parseLabels(values: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf("=");
+    const key = eq < 0 ? value : value.slice(0, eq);
+    const trimmed = key.replace(/^[ \t]+/, "");
+    const problem =
+      trimmed === "" ? `invalid label '${value}': empty name` : /[ \t]/.test(trimmed) ? `label '${trimmed}' contains whitespaces` : undefined;
+    if (problem) {
+      throw new UsageError(`invalid argument "${value}" for "-l, --label" flag: ${problem}\nSee 'docker run --help'.`);
+    }
+    labels[key] = eq < 0 ? "" : value.slice(eq + 1);
+  }
+  return labels;
+}
 
 function exactlyOne(positionals: string[], what: string, command: string): string {
   if (positionals.length !== 1) {
@@ -157,10 +186,15 @@ export function parseDockerArgs(argv: string[]): DockerCommand {
     case "inspect": {
       const { options, positionals } = parseOptions(rest, [flag(true, "-f", "--format")], "inspect");
       const format = single(options, "--format");
+      const label = format === undefined ? undefined : FORMAT_LABEL.exec(format);
+      if (label) {
+        return { kind: "inspect-label", label: label[1], name: exactlyOne(positionals, "container", "inspect") };
+      }
       const field = format === FORMAT_IMAGE ? "image" : format === FORMAT_RUNNING ? "running" : undefined;
       if (!field) {
         throw new UsageError(
-          `the docker double supports \`docker inspect\` only with --format '${FORMAT_IMAGE}' or '${FORMAT_RUNNING}'`,
+          `the docker double supports \`docker inspect\` only with --format '${FORMAT_IMAGE}', '${FORMAT_RUNNING}' ` +
+            `or '{{index .Config.Labels "KEY"}}'`,
         );
       }
       return { kind: "inspect", field, name: exactlyOne(positionals, "container", "inspect") };
@@ -183,6 +217,7 @@ export function parseDockerArgs(argv: string[]): DockerCommand {
           volumes: options.get("--volume") ?? [],
           ports: options.get("--publish") ?? [],
           env: options.get("--env") ?? [],
+          labels: parseLabels(options.get("--label") ?? []),
           image,
           command: cmd,
         },
@@ -231,7 +266,9 @@ export function parseDockerArgs(argv: string[]): DockerCommand {
 
 const HAPROXY = /^(?:(?:docker\.io\/)?library\/)?haproxy(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:([a-f0-9]{64}))?$/;
 const HAPROXY_TAG = /^(latest|lts|\d+(\.\d+){0,2}(-[a-z0-9]+)*)$/;
-const MOCKHUB = /^(?:docker\.io\/)?mempirate\/mockhub(?::latest)?$/;
+const MOCKHUB = /^(?:docker\.io\/)?mempirate\/mockhub(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?$/;
+/** The one mockhub tag the double serves: the one the stack pins (test/doubles/mockhub.ts follows its source). */
+export const MOCKHUB_TAG = "v0.0.6";
 
 export type ImageKind = "haproxy" | "mockhub";
 
@@ -245,7 +282,14 @@ export function resolveImage(ref: string): { kind: ImageKind } | { error: string
     }
     return { kind: "haproxy" };
   }
-  if (MOCKHUB.test(ref)) {
+  const mockhub = MOCKHUB.exec(ref);
+  if (mockhub) {
+    const tag = mockhub[1] ?? "latest";
+    if (tag !== MOCKHUB_TAG) {
+      return {
+        error: `Error response from daemon: the docker double serves mempirate/mockhub only as ${MOCKHUB_TAG}, the tag the stack pins, not ${tag}`,
+      };
+    }
     return { kind: "mockhub" };
   }
   const repository = ref.split(/[:@]/)[0];
@@ -261,6 +305,28 @@ export function imageId(ref: string): string {
 }
 
 const HAPROXY_CONFIG = "/usr/local/etc/haproxy/haproxy.cfg";
+
+/** Docker's PATH for an image that sets none, and what both images' Debian bases set. */
+const IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * The environment an image's ENV gives every container, before -e. mockhub's comes from
+ * BuilderNet/FlowProxy simulation/mockhub/Dockerfile at b56e719 (`ENV SYSTEM_PORT=5544`).
+ */
+export const IMAGE_ENV: Record<ImageKind, Record<string, string>> = {
+  haproxy: { PATH: IMAGE_PATH },
+  mockhub: { PATH: IMAGE_PATH, SYSTEM_PORT: "5544" },
+};
+
+/** The container's process environment: the image's ENV, then each -e NAME=VALUE in order. */
+export function containerEnv(kind: ImageKind, env: string[]): Record<string, string> {
+  const result = { ...IMAGE_ENV[kind] };
+  for (const variable of env) {
+    const eq = variable.indexOf("=");
+    result[variable.slice(0, eq)] = variable.slice(eq + 1);
+  }
+  return result;
+}
 
 /**
  * The program a container of this image runs. For haproxy it mirrors the official image's
@@ -291,12 +357,14 @@ export interface ContainerRecord {
   image: string;
   restart: string;
   created: string;
+  /** Absent in records an older double wrote: no labels. */
+  labels?: Record<string, string>;
 }
 
 export interface Host {
   /** systemctl with captured output. */
   systemctl(args: string[]): Result;
-  /** Runs a program in the foreground with inherited stdio; returns its exit status. */
+  /** Runs a program in the foreground with inherited stdio and exactly `env`; returns its exit status. */
   exec(argv: string[], env: Record<string, string>): number;
   /** journalctl with inherited stdio. */
   journal(args: string[]): number;
@@ -402,6 +470,13 @@ export class DockerEngine {
           return fail(`Error: No such object: ${command.name}`);
         }
         return ok(command.field === "image" ? `${record.image}\n` : `${this.running(command.name)}\n`);
+      }
+      case "inspect-label": {
+        const record = this.container(command.name);
+        if (!record) {
+          return fail(`Error: No such object: ${command.name}`);
+        }
+        return ok(`${record.labels?.[command.label] ?? ""}\n`);
       }
       case "run":
         return this.run(command.spec);
@@ -509,9 +584,7 @@ export class DockerEngine {
       this.pull(spec.image, true);
     }
     const argv = containerArgv(resolved.kind, spec.command, this.options.doublesDir);
-    const env = Object.fromEntries(
-      spec.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as [string, string]),
-    );
+    const env = containerEnv(resolved.kind, spec.env);
     if (spec.remove) {
       return { code: this.options.host.exec(argv, env), stdout: "", stderr: "" };
     }
@@ -530,6 +603,7 @@ export class DockerEngine {
       image: spec.image,
       restart: spec.restart ?? "no",
       created: new Date().toISOString(),
+      labels: spec.labels,
     };
     this.writeUnit(record, resolved.kind, argv, env);
     this.writeJson(this.containerFile(name), record);
@@ -635,7 +709,8 @@ export const systemHost: Host = {
     return { code: result.status ?? 1, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
   },
   exec(argv, env) {
-    const result = spawnSync(argv[0], argv.slice(1), { stdio: "inherit", env: { ...process.env, ...env } });
+    // Like a container, the program sees only its own environment, not the docker CLI's.
+    const result = spawnSync(argv[0], argv.slice(1), { stdio: "inherit", env });
     return result.status ?? 1;
   },
   journal(args) {

@@ -1,224 +1,1608 @@
-// Stand-in for the BuilderHub mock (the `mempirate/mockhub` image) in the sandbox's vm-builderhub,
-// started by the docker double. Test code: it never ships to Azure. It keeps the real mock's
-// contract: port 3000, SYSTEM_PORT required, the two API routes, and axum's status codes for a bad
-// request body (415 without a JSON content type, 400 for malformed JSON, 422 for wrong fields).
+// Stand-in for the BuilderHub mock `mempirate/mockhub:v0.0.6` in the sandbox's vm-builderhub,
+// started by the docker double. Test code: it never ships to Azure.
 //
-// Differences from the real mock, on purpose:
-// - Registrations persist in /var/lib/mockhub/registrations.json, so they survive a restart.
-// - A registration replaces the entry with the same signer address (as the real mock does) and
-//   also the entry from the same source IP (one VM, one entry).
-// - Fault switch for tests: the file /var/lib/mockhub/fault holds one word:
-//     down   every connection is closed without an answer
-//     flap   every other request answers 503
-//     slow   every answer is delayed by 15 s
-//     error  every request answers 500
-//   Remove the file (or leave it empty) for normal service; it is read on every request.
+// The contract is upstream's program at one revision, no more lenient and no more convenient:
+//   BuilderNet/FlowProxy simulation/mockhub/src/main.rs at b56e719 (branch jonas/feat/azure-staging,
+//   2025-11-05), built by simulation/mockhub/Dockerfile at the same commit. Its Cargo.lock there pins
+//   axum 0.8.4 (axum-core 0.5.2), serde_json 1.0.145, serde 1.0.226, serde_path_to_error 0.1.20,
+//   alloy-primitives 1.3.1 (const-hex 1.16.0), dns-lookup 3.0.1, mime 0.3.17 and ryu 1.0.20; the
+//   behaviours below cite those crates' sources at those versions: tokio-rs/axum axum-v0.8.4
+//   (aa7fc3f) and axum-core-v0.5.2 (1481a82), serde-rs/json v1.0.145 (f7248be), serde-rs/serde
+//   v1.0.226 (19b5bb2), dtolnay/path-to-error 0.1.20 (9685afd), alloy-rs/core v1.3.1 (aadc490),
+//   keeperofdakeys/dns-lookup 3.0.1 (e360789), hyperium/mime v0.3.17 (ce5062d), dtolnay/ryu 1.0.20
+//   (86988bd). (The Dockerfile copies Cargo.toml but not
+//   Cargo.lock, so the published image resolved its dependencies when it was built; the lock file
+//   is the best record of what it got.)
+//
+// What it does, in short (each part below names the upstream file it follows):
+// - Listens on 0.0.0.0:3000. SYSTEM_PORT must parse as a u16 or the program panics (exit 101);
+//   ENABLE_TLS is "true" or anything else (false).
+// - POST /api/l1-builder/v1/register_credentials/orderflow_proxy takes axum's Json of
+//   {tls_cert: string|null, ecdsa_pubkey_address: Address} and answers 200 with an empty body. The
+//   registry lives in memory, keyed by signer address; the first registration of a signer wins and
+//   later ones change nothing (still 200). A restart forgets every builder.
+// - GET /api/l1-builder/v1/builders lists every entry (a DashMap's iteration order, which is
+//   arbitrary: callers must not rely on the order; this double happens to keep insertion order).
+// - Unknown paths answer 404, other methods 405 with an Allow header, as axum's router does.
+//
+// Not reproduced: the tracing log format (the log lines only carry the same facts), a backtrace
+// under RUST_BACKTRACE, and environment values that are not valid Unicode.
+//
+// The sandbox-only fault switch at the end of this file is test machinery, not upstream behaviour.
+import * as dns from "node:dns";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { toChecksumAddress } from "./keccak";
+import { keccak_256 } from "@noble/hashes/sha3";
 
 export const REGISTER_PATH = "/api/l1-builder/v1/register_credentials/orderflow_proxy";
 export const BUILDERS_PATH = "/api/l1-builder/v1/builders";
+/** main.rs binds SocketAddr::from(([0, 0, 0, 0], 3000)). */
 export const MOCKHUB_PORT = 3000;
-export const SLOW_DELAY_MS = 15_000;
-/** The words the fault file may hold (see the top of this file). */
-export const MOCKHUB_FAULTS = ["down", "flap", "slow", "error"] as const;
-export type MockhubFault = (typeof MOCKHUB_FAULTS)[number];
-export const MOCKHUB_STATE_DIR = "/var/lib/mockhub";
+export const MOCKHUB_HOST = "0.0.0.0";
 
+/** One entry of GET /builders, in the field order of BuilderHubBuilder in main.rs. */
 export interface Builder {
   name: string;
   ip: string;
   dns_name: string;
-  orderflow_proxy: { tls_cert: string | null; ecdsa_pubkey_address: string };
+  orderflow_proxy: Credentials;
   instance: { tls_cert: string };
 }
 
-export interface MockhubOptions {
-  systemPort: number;
-  stateDir: string;
-  host?: string;
-  port?: number;
+/** BuilderHubOrderflowProxyCredentials in main.rs; the address as alloy serializes it. */
+export interface Credentials {
+  tls_cert: string | null;
+  ecdsa_pubkey_address: string;
 }
 
-const ADDRESS = /^(0x)?[0-9a-fA-F]{40}$/;
+// ---- startup: SYSTEM_PORT and ENABLE_TLS (main.rs, fn main) ----
 
-type Parsed = { ok: true; value: Builder["orderflow_proxy"] } | { ok: false; status: number; message: string };
+/** What `std::env::var("SYSTEM_PORT").expect(..).parse::<u16>().expect(..)` does with a value. */
+export type SystemPort = { ok: true; port: number } | { ok: false; panic: string };
 
-export function parseRegistration(contentType: string | undefined, body: string): Parsed {
-  const mediaType = (contentType ?? "").split(";")[0].trim().toLowerCase();
-  if (mediaType !== "application/json" && !mediaType.endsWith("+json")) {
-    return { ok: false, status: 415, message: "Expected request with `Content-Type: application/json`" };
+/**
+ * Rust's u16::from_str (core::num, from_str_radix with radix 10, Rust 1.89 of the image's
+ * rust:1.89-slim builder): an optional "+", then ASCII digits only; "" is Empty, a lone sign or any
+ * other byte InvalidDigit, more than 65535 PosOverflow. With more than four digits each step first
+ * multiplies (may overflow), then checks the digit, so "99999x" is PosOverflow, not InvalidDigit.
+ */
+export function parseU16(text: string): { ok: true; value: number } | { ok: false; kind: "Empty" | "InvalidDigit" | "PosOverflow" } {
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length === 0) {
+    return { ok: false, kind: "Empty" };
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch (err) {
-    return { ok: false, status: 400, message: `Failed to parse the request body as JSON: ${(err as Error).message}` };
+  if (bytes.length === 1 && (bytes[0] === 0x2b || bytes[0] === 0x2d)) {
+    return { ok: false, kind: "InvalidDigit" };
   }
-  const invalid = (why: string): Parsed => ({
-    ok: false,
-    status: 422,
-    message: `Failed to deserialize the JSON body into the target type: ${why}`,
+  const digits = bytes[0] === 0x2b ? bytes.subarray(1) : bytes;
+  const mayOverflow = digits.length > 4;
+  let value = 0;
+  for (const byte of digits) {
+    const multiplied = value * 10;
+    if (byte < 0x30 || byte > 0x39) {
+      return { ok: false, kind: "InvalidDigit" };
+    }
+    if (mayOverflow && multiplied > 0xffff) {
+      return { ok: false, kind: "PosOverflow" };
+    }
+    value = multiplied + (byte - 0x30);
+    if (mayOverflow && value > 0xffff) {
+      return { ok: false, kind: "PosOverflow" };
+    }
+  }
+  return { ok: true, value };
+}
+
+/**
+ * The panic text main.rs produces: `.expect()` on the Result reports "<message>: <error as Debug>"
+ * at the `expect` call (src/main.rs lines 18 and 20, column 10), in Rust 1.89's format (no thread id).
+ */
+export function systemPortFrom(value: string | undefined): SystemPort {
+  if (value === undefined) {
+    return { ok: false, panic: rustPanic("src/main.rs:18:10", "SYSTEM_PORT is not set: NotPresent") };
+  }
+  const parsed = parseU16(value);
+  if (!parsed.ok) {
+    return {
+      ok: false,
+      panic: rustPanic("src/main.rs:20:10", `SYSTEM_PORT must be a valid port number: ParseIntError { kind: ${parsed.kind} }`),
+    };
+  }
+  return { ok: true, port: parsed.value };
+}
+
+/** `std::env::var("ENABLE_TLS").map_or(false, |v| v.parse().unwrap_or(false))`: bool::from_str takes "true" and "false" only. */
+export function enableTlsFrom(value: string | undefined): boolean {
+  return value === "true";
+}
+
+export function rustPanic(location: string, message: string): string {
+  return `thread 'main' panicked at ${location}:\n${message}\nnote: run with \`RUST_BACKTRACE=1\` environment variable to display a backtrace\n`;
+}
+
+// ---- addresses (alloy-rs/core v1.3.1, crates/primitives/src/bits/) ----
+
+/** serde.rs: FixedBytes serializes (human-readable) as "0x" and lowercase hex, no checksum. */
+function serializeAddress(bytes: Uint8Array): string {
+  return `0x${Buffer.from(bytes).toString("hex")}`;
+}
+
+/** address.rs: Display (to_string) is the EIP-55 checksum; main.rs uses it as a name of last resort. */
+export function displayAddress(bytes: Uint8Array): string {
+  const lower = Buffer.from(bytes).toString("hex");
+  const hash = Buffer.from(keccak_256(Buffer.from(lower, "ascii"))).toString("hex");
+  return `0x${[...lower].map((c, i) => (parseInt(hash[i], 16) >= 8 ? c.toUpperCase() : c)).join("")}`;
+}
+
+/**
+ * serde.rs visit_str -> FromHex (macros.rs) -> const_hex::decode_to_array, read in DaniPopes/const-hex
+ * src/lib.rs and src/error.rs (snapshot 005150c; the lock file says 1.16.0): the length must be even
+ * (counted with any prefix), then a lowercase "0x" is stripped, then exactly 40 hex digits of either
+ * case must remain; no checksum is checked. The error is the first problem's Display text.
+ */
+function addressFromHex(text: string): Uint8Array | string {
+  const input = Buffer.from(text, "utf8");
+  if (input.length % 2 !== 0) {
+    return "Odd number of digits";
+  }
+  const stripped = input.length >= 2 && input[0] === 0x30 && input[1] === 0x78 ? input.subarray(2) : input;
+  if (stripped.length !== 40) {
+    return "Invalid string length";
+  }
+  for (let index = 0; index < stripped.length; index++) {
+    if (!isHexDigit(stripped[index])) {
+      return `Invalid character ${rustDebugChar(stripped[index])} at position ${index}`;
+    }
+  }
+  return Buffer.from(stripped.toString("latin1"), "hex");
+}
+
+function isHexDigit(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66);
+}
+
+// ---- Rust's Debug and ryu's float text, as error messages show them ----
+
+// Rust's char::escape_debug escapes what core::unicode::printable calls unprintable (control,
+// format, surrogate, private-use, unassigned, separators but the space) and grapheme extenders.
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Grapheme_Extend}]/u;
+
+function rustEscape(ch: string, quote: '"' | "'"): string {
+  switch (ch) {
+    case "\0":
+      return "\\0";
+    case "\t":
+      return "\\t";
+    case "\r":
+      return "\\r";
+    case "\n":
+      return "\\n";
+    case "\\":
+      return "\\\\";
+    case quote:
+      return `\\${quote}`;
+  }
+  if (ch !== " " && UNPRINTABLE.test(ch)) {
+    return `\\u{${(ch.codePointAt(0) as number).toString(16)}}`;
+  }
+  return ch;
+}
+
+/** `{:?}` of a str (serde's Unexpected::Str shows `string {:?}`). */
+function rustDebugStr(s: string): string {
+  return `"${[...s].map((ch) => rustEscape(ch, '"')).join("")}"`;
+}
+
+/** `{:?}` of `byte as char` (const-hex's InvalidHexCharacter). */
+function rustDebugChar(byte: number): string {
+  return `'${rustEscape(String.fromCharCode(byte), "'")}'`;
+}
+
+/** dtolnay/ryu 1.0.20 src/pretty/mod.rs format64, which serde_json's JsonUnexpected uses for floats. */
+export function ryuFormat(value: number): string {
+  const sign = value < 0 || Object.is(value, -0) ? "-" : "";
+  if (value === 0) {
+    return `${sign}0.0`;
+  }
+  // toExponential() gives the shortest digits that round-trip, as ryu's d2d does.
+  const [mantissa, exponent] = Math.abs(value).toExponential().split("e");
+  const digits = mantissa.replace(".", "");
+  const length = digits.length;
+  const kk = Number(exponent) + 1; // 10^(kk-1) <= v < 10^kk
+  const k = kk - length;
+  let text: string;
+  if (k >= 0 && kk <= 16) {
+    text = `${digits}${"0".repeat(k)}.0`;
+  } else if (kk > 0 && kk <= 16) {
+    text = `${digits.slice(0, kk)}.${digits.slice(kk)}`;
+  } else if (kk > -5 && kk <= 0) {
+    text = `0.${"0".repeat(-kk)}${digits}`;
+  } else if (length === 1) {
+    text = `${digits}e${kk - 1}`;
+  } else {
+    text = `${digits[0]}.${digits.slice(1)}e${kk - 1}`;
+  }
+  return sign + text;
+}
+
+// ---- the request body: axum's Json<BuilderHubOrderflowProxyCredentials> ----
+//
+// axum 0.8.4 axum/src/json.rs: Json::from_request checks the content type first (415), buffers the
+// body within axum-core 0.5.2's default limit of 2 MiB (ext_traits/request.rs, 413), then runs
+// serde_path_to_error::deserialize over serde_json::Deserializer::from_slice and does not call
+// Deserializer::end(), so bytes after the first complete value are ignored. Errors of serde_json's
+// categories Syntax and Eof answer 400, Data 422 (axum/src/extract/rejection.rs); the body is the
+// rejection's text, ": ", then serde_path_to_error's Display (lib.rs: "<path>: " unless the path is
+// only unknown segments) and serde_json's (error.rs: "<message> at line L column C").
+//
+// What follows mirrors serde_json 1.0.145's SliceRead parser (src/de.rs, src/read.rs) for exactly
+// the calls serde's derive makes for this struct, with the same error codes and positions, and
+// serde_path_to_error 0.1.20's path tracking (src/de.rs, src/path.rs).
+
+/** Status and text/plain body of an axum rejection. */
+export interface Rejection {
+  status: number;
+  body: string;
+}
+
+export type DecodedRegistration = { ok: true; credentials: Credentials; address: Uint8Array } | ({ ok: false } & Rejection);
+
+export const BODY_LIMIT = 2_097_152;
+const MISSING_JSON_CONTENT_TYPE = "Expected request with `Content-Type: application/json`";
+const LENGTH_LIMIT = "Failed to buffer the request body: length limit exceeded";
+const STRUCT_EXPECTED = "struct BuilderHubOrderflowProxyCredentials";
+const ADDRESS_EXPECTED = "20 bytes, represented as a hex string of length 40, an array of u8, or raw bytes";
+
+// serde_json src/error.rs: the messages of ErrorCode and whether they are data errors (422) or
+// syntax/EOF errors (400).
+const CODES = {
+  EofWhileParsingList: "EOF while parsing a list",
+  EofWhileParsingObject: "EOF while parsing an object",
+  EofWhileParsingString: "EOF while parsing a string",
+  EofWhileParsingValue: "EOF while parsing a value",
+  ExpectedColon: "expected `:`",
+  ExpectedListCommaOrEnd: "expected `,` or `]`",
+  ExpectedObjectCommaOrEnd: "expected `,` or `}`",
+  ExpectedSomeIdent: "expected ident",
+  ExpectedSomeValue: "expected value",
+  InvalidEscape: "invalid escape",
+  InvalidNumber: "invalid number",
+  NumberOutOfRange: "number out of range",
+  InvalidUnicodeCodePoint: "invalid unicode code point",
+  ControlCharacterWhileParsingString: "control character (\\u0000-\\u001F) found while parsing a string",
+  KeyMustBeAString: "key must be a string",
+  LoneLeadingSurrogateInHexEscape: "lone leading surrogate in hex escape",
+  TrailingComma: "trailing comma",
+  TrailingCharacters: "trailing characters",
+  UnexpectedEndOfHexEscape: "unexpected end of hex escape",
+} as const;
+type Code = keyof typeof CODES;
+
+/** A serde_json::Error: line 0 means "no position yet" (fix_position fills it in). */
+class JsonError extends Error {
+  constructor(
+    readonly text: string,
+    readonly data: boolean,
+    readonly line = 0,
+    readonly column = 0,
+  ) {
+    super(text);
+  }
+
+  display(): string {
+    return this.line === 0 ? this.text : `${this.text} at line ${this.line} column ${this.column}`;
+  }
+}
+
+const custom = (text: string) => new JsonError(text, true);
+// serde_json's de::Error impl wraps serde's Unexpected in JsonUnexpected: null for unit, ryu for floats.
+const invalidType = (unexpected: string, expected: string) => custom(`invalid type: ${unexpected}, expected ${expected}`);
+const invalidValue = (unexpected: string, expected: string) => custom(`invalid value: ${unexpected}, expected ${expected}`);
+const invalidLength = (length: number, expected: string) => custom(`invalid length ${length}, expected ${expected}`);
+
+type ParserNumber = { kind: "u64"; value: bigint } | { kind: "i64"; value: bigint } | { kind: "f64"; value: number };
+
+function unexpectedNumber(n: ParserNumber): string {
+  return n.kind === "f64" ? `floating point \`${ryuFormat(n.value)}\`` : `integer \`${n.value}\``;
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+const I32_MAX = 2 ** 31 - 1;
+const POW10 = Array.from({ length: 309 }, (_, i) => Number(`1e${i}`));
+// ignoreBOM: Rust's str::from_utf8 keeps a leading U+FEFF.
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
+
+/** serde_json's Deserializer over a SliceRead. */
+class JsonReader {
+  index = 0;
+
+  constructor(private readonly input: Uint8Array) {}
+
+  peek(): number | undefined {
+    return this.index < this.input.length ? this.input[this.index] : undefined;
+  }
+
+  peekOrNull(): number {
+    return this.peek() ?? 0;
+  }
+
+  eat(): void {
+    this.index++;
+  }
+
+  next(): number | undefined {
+    const c = this.peek();
+    if (c !== undefined) {
+      this.index++;
+    }
+    return c;
+  }
+
+  /** read.rs position_of_index: 1-based line, column = bytes since the line's start. */
+  private at(code: string, index: number, data = false): JsonError {
+    let startOfLine = 0;
+    let line = 1;
+    for (let i = 0; i < index; i++) {
+      if (this.input[i] === 0x0a) {
+        startOfLine = i + 1;
+        line++;
+      }
+    }
+    return new JsonError(code, data, line, index - startOfLine);
+  }
+
+  /** de.rs `error`: caused by the byte just consumed. */
+  error(code: Code): JsonError {
+    return this.at(CODES[code], this.index);
+  }
+
+  /** de.rs `peek_error`: caused by the byte not yet consumed. */
+  peekError(code: Code): JsonError {
+    return this.at(CODES[code], Math.min(this.input.length, this.index + 1));
+  }
+
+  /** de.rs fix_position: an error without a position gets the current one. */
+  fixPosition(err: JsonError): JsonError {
+    return err.line === 0 ? this.at(err.text, this.index, err.data) : err;
+  }
+
+  whitespace(): number | undefined {
+    for (;;) {
+      const c = this.peek();
+      if (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) {
+        this.eat();
+      } else {
+        return c;
+      }
+    }
+  }
+
+  parseIdent(rest: string): void {
+    for (const expected of Buffer.from(rest, "ascii")) {
+      const c = this.next();
+      if (c === undefined) {
+        throw this.error("EofWhileParsingValue");
+      }
+      if (c !== expected) {
+        throw this.error("ExpectedSomeIdent");
+      }
+    }
+  }
+
+  // -- numbers (de.rs parse_integer and what it calls, without float_roundtrip) --
+
+  parseInteger(positive: boolean): ParserNumber {
+    const first = this.next();
+    if (first === undefined) {
+      throw this.error("EofWhileParsingValue");
+    }
+    if (first === 0x30) {
+      if (isDigit(this.peekOrNull())) {
+        throw this.peekError("InvalidNumber");
+      }
+      return this.parseNumber(positive, 0n);
+    }
+    if (!isDigit(first)) {
+      throw this.error("InvalidNumber");
+    }
+    let significand = BigInt(first - 0x30);
+    for (;;) {
+      const c = this.peekOrNull();
+      if (!isDigit(c)) {
+        return this.parseNumber(positive, significand);
+      }
+      const next = significand * 10n + BigInt(c - 0x30);
+      if (next > U64_MAX) {
+        return { kind: "f64", value: this.parseLongInteger(positive, significand) };
+      }
+      this.eat();
+      significand = next;
+    }
+  }
+
+  private parseNumber(positive: boolean, significand: bigint): ParserNumber {
+    const c = this.peekOrNull();
+    if (c === 0x2e) {
+      return { kind: "f64", value: this.parseDecimal(positive, significand, 0) };
+    }
+    if (c === 0x65 || c === 0x45) {
+      return { kind: "f64", value: this.parseExponent(positive, significand, 0) };
+    }
+    if (positive) {
+      return { kind: "u64", value: significand };
+    }
+    // `(significand as i64).wrapping_neg()`; -0 and anything below i64::MIN become floats.
+    if (significand === 0n || significand > 1n << 63n) {
+      return { kind: "f64", value: -Number(significand) };
+    }
+    return { kind: "i64", value: -significand };
+  }
+
+  private parseDecimal(positive: boolean, significand: bigint, exponentBefore: number): number {
+    this.eat();
+    let exponentAfter = 0;
+    for (let c = this.peekOrNull(); isDigit(c); c = this.peekOrNull()) {
+      const next = significand * 10n + BigInt(c - 0x30);
+      if (next > U64_MAX) {
+        return this.parseDecimalOverflow(positive, significand, exponentBefore + exponentAfter);
+      }
+      this.eat();
+      significand = next;
+      exponentAfter--;
+    }
+    if (exponentAfter === 0) {
+      throw this.peekError(this.peek() === undefined ? "EofWhileParsingValue" : "InvalidNumber");
+    }
+    const exponent = exponentBefore + exponentAfter;
+    const c = this.peekOrNull();
+    return c === 0x65 || c === 0x45 ? this.parseExponent(positive, significand, exponent) : this.f64FromParts(positive, significand, exponent);
+  }
+
+  private parseDecimalOverflow(positive: boolean, significand: bigint, exponent: number): number {
+    while (isDigit(this.peekOrNull())) {
+      this.eat();
+    }
+    const c = this.peekOrNull();
+    return c === 0x65 || c === 0x45 ? this.parseExponent(positive, significand, exponent) : this.f64FromParts(positive, significand, exponent);
+  }
+
+  private parseExponent(positive: boolean, significand: bigint, startingExponent: number): number {
+    this.eat();
+    let positiveExponent = true;
+    const sign = this.peekOrNull();
+    if (sign === 0x2b || sign === 0x2d) {
+      this.eat();
+      positiveExponent = sign === 0x2b;
+    }
+    const first = this.next();
+    if (first === undefined) {
+      throw this.error("EofWhileParsingValue");
+    }
+    if (!isDigit(first)) {
+      throw this.error("InvalidNumber");
+    }
+    let exponent = first - 0x30;
+    for (let c = this.peekOrNull(); isDigit(c); c = this.peekOrNull()) {
+      this.eat();
+      const next = exponent * 10 + (c - 0x30);
+      if (next > I32_MAX) {
+        if (significand !== 0n && positiveExponent) {
+          throw this.error("NumberOutOfRange");
+        }
+        while (isDigit(this.peekOrNull())) {
+          this.eat();
+        }
+        return positive ? 0 : -0;
+      }
+      exponent = next;
+    }
+    const clamp = (x: number) => Math.max(-I32_MAX - 1, Math.min(I32_MAX, x));
+    return this.f64FromParts(positive, significand, clamp(positiveExponent ? startingExponent + exponent : startingExponent - exponent));
+  }
+
+  private parseLongInteger(positive: boolean, significand: bigint): number {
+    let exponent = 0;
+    for (;;) {
+      const c = this.peekOrNull();
+      if (isDigit(c)) {
+        this.eat();
+        exponent++;
+      } else if (c === 0x2e) {
+        return this.parseDecimal(positive, significand, exponent);
+      } else if (c === 0x65 || c === 0x45) {
+        return this.parseExponent(positive, significand, exponent);
+      } else {
+        return this.f64FromParts(positive, significand, exponent);
+      }
+    }
+  }
+
+  private f64FromParts(positive: boolean, significand: bigint, exponent: number): number {
+    let f = Number(significand);
+    for (;;) {
+      const pow = POW10[Math.abs(exponent)];
+      if (pow !== undefined) {
+        if (exponent >= 0) {
+          f *= pow;
+          if (!Number.isFinite(f)) {
+            throw this.error("NumberOutOfRange");
+          }
+        } else {
+          f /= pow;
+        }
+        break;
+      }
+      if (f === 0) {
+        break;
+      }
+      if (exponent >= 0) {
+        throw this.error("NumberOutOfRange");
+      }
+      f /= 1e308;
+      exponent += 308;
+    }
+    return positive ? f : -f;
+  }
+
+  // -- strings (read.rs SliceRead::parse_str_bytes with validation, parse_escape) --
+
+  private skipToEscape(): void {
+    while (this.index < this.input.length) {
+      const c = this.input[this.index];
+      if (c === QUOTE || c === BACKSLASH || c < 0x20) {
+        return;
+      }
+      this.index++;
+    }
+  }
+
+  /** After the opening quote: the string's contents, which must be UTF-8. */
+  parseStr(): string {
+    const scratch: Uint8Array[] = [];
+    let start = this.index;
+    for (;;) {
+      this.skipToEscape();
+      if (this.index === this.input.length) {
+        throw this.error("EofWhileParsingString");
+      }
+      const c = this.input[this.index];
+      if (c === QUOTE) {
+        const bytes = Buffer.concat([...scratch, this.input.subarray(start, this.index)]);
+        this.index++;
+        try {
+          return UTF8.decode(bytes);
+        } catch {
+          throw this.error("InvalidUnicodeCodePoint");
+        }
+      }
+      if (c === BACKSLASH) {
+        scratch.push(this.input.subarray(start, this.index));
+        this.index++;
+        this.parseEscape(scratch);
+        start = this.index;
+      } else {
+        this.index++;
+        throw this.error("ControlCharacterWhileParsingString");
+      }
+    }
+  }
+
+  private parseEscape(scratch: Uint8Array[]): void {
+    const c = this.next();
+    if (c === undefined) {
+      throw this.error("EofWhileParsingString");
+    }
+    const simple: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
+    if (simple[c] !== undefined) {
+      scratch.push(Uint8Array.of(simple[c]));
+      return;
+    }
+    if (c !== 0x75) {
+      throw this.error("InvalidEscape");
+    }
+    const n = this.decodeHexEscape();
+    if (n >= 0xdc00 && n <= 0xdfff) {
+      throw this.error("LoneLeadingSurrogateInHexEscape");
+    }
+    if (n < 0xd800 || n > 0xdbff) {
+      scratch.push(Buffer.from(String.fromCharCode(n), "utf8"));
+      return;
+    }
+    for (const expected of [BACKSLASH, 0x75]) {
+      const c2 = this.peek();
+      if (c2 === undefined) {
+        throw this.error("EofWhileParsingString");
+      }
+      this.eat();
+      if (c2 !== expected) {
+        throw this.error("UnexpectedEndOfHexEscape");
+      }
+    }
+    const n2 = this.decodeHexEscape();
+    if (n2 < 0xdc00 || n2 > 0xdfff) {
+      throw this.error("LoneLeadingSurrogateInHexEscape");
+    }
+    scratch.push(Buffer.from(String.fromCharCode(n, n2), "utf8"));
+  }
+
+  private decodeHexEscape(): number {
+    if (this.input.length - this.index < 4) {
+      this.index = this.input.length;
+      throw this.error("EofWhileParsingString");
+    }
+    const digits = this.input.subarray(this.index, this.index + 4);
+    this.index += 4;
+    if (!digits.every(isHexDigit)) {
+      throw this.error("InvalidEscape");
+    }
+    return parseInt(Buffer.from(digits).toString("latin1"), 16);
+  }
+
+  // -- values that are skipped (de.rs ignore_value and friends, read.rs ignore_str) --
+
+  ignoreValue(): void {
+    const frames: number[] = [];
+    let enclosing: number | undefined;
+    for (;;) {
+      const peek = this.whitespace();
+      if (peek === undefined) {
+        throw this.peekError("EofWhileParsingValue");
+      }
+      let opened: number | undefined;
+      if (peek === 0x6e || peek === 0x74 || peek === 0x66) {
+        this.eat();
+        this.parseIdent(peek === 0x6e ? "ull" : peek === 0x74 ? "rue" : "alse");
+      } else if (peek === 0x2d) {
+        this.eat();
+        this.ignoreInteger();
+      } else if (isDigit(peek)) {
+        this.ignoreInteger();
+      } else if (peek === QUOTE) {
+        this.eat();
+        this.ignoreStr();
+      } else if (peek === 0x5b || peek === 0x7b) {
+        if (enclosing !== undefined) {
+          frames.push(enclosing);
+        }
+        enclosing = undefined;
+        this.eat();
+        opened = peek;
+      } else {
+        throw this.peekError("ExpectedSomeValue");
+      }
+
+      let acceptComma: boolean;
+      let frame: number;
+      if (opened !== undefined) {
+        [acceptComma, frame] = [false, opened];
+      } else if (enclosing !== undefined) {
+        [acceptComma, frame] = [true, enclosing];
+        enclosing = undefined;
+      } else {
+        const popped = frames.pop();
+        if (popped === undefined) {
+          return;
+        }
+        [acceptComma, frame] = [true, popped];
+      }
+
+      for (;;) {
+        const c = this.whitespace();
+        if (c === 0x2c && acceptComma) {
+          this.eat();
+          break;
+        }
+        const closes = (c === 0x5d && frame === 0x5b) || (c === 0x7d && frame === 0x7b);
+        if (!closes) {
+          if (c === undefined) {
+            throw this.peekError(frame === 0x5b ? "EofWhileParsingList" : "EofWhileParsingObject");
+          }
+          if (acceptComma) {
+            throw this.peekError(frame === 0x5b ? "ExpectedListCommaOrEnd" : "ExpectedObjectCommaOrEnd");
+          }
+          break;
+        }
+        this.eat();
+        const popped = frames.pop();
+        if (popped === undefined) {
+          return;
+        }
+        frame = popped;
+        acceptComma = true;
+      }
+
+      if (frame === 0x7b) {
+        const quote = this.whitespace();
+        if (quote !== QUOTE) {
+          throw this.peekError(quote === undefined ? "EofWhileParsingObject" : "KeyMustBeAString");
+        }
+        this.eat();
+        this.ignoreStr();
+        const colon = this.whitespace();
+        if (colon !== 0x3a) {
+          throw this.peekError(colon === undefined ? "EofWhileParsingObject" : "ExpectedColon");
+        }
+        this.eat();
+      }
+      enclosing = frame;
+    }
+  }
+
+  private ignoreInteger(): void {
+    const first = this.next() ?? 0;
+    if (first === 0x30) {
+      if (isDigit(this.peekOrNull())) {
+        throw this.peekError("InvalidNumber");
+      }
+    } else if (isDigit(first)) {
+      while (isDigit(this.peekOrNull())) {
+        this.eat();
+      }
+    } else {
+      throw this.error("InvalidNumber");
+    }
+    const c = this.peekOrNull();
+    if (c === 0x2e) {
+      this.eat();
+      if (!isDigit(this.peekOrNull())) {
+        throw this.peekError("InvalidNumber");
+      }
+      while (isDigit(this.peekOrNull())) {
+        this.eat();
+      }
+    }
+    const e = this.peekOrNull();
+    if (e === 0x65 || e === 0x45) {
+      this.eat();
+      const sign = this.peekOrNull();
+      if (sign === 0x2b || sign === 0x2d) {
+        this.eat();
+      }
+      if (!isDigit(this.next() ?? 0)) {
+        throw this.error("InvalidNumber");
+      }
+      while (isDigit(this.peekOrNull())) {
+        this.eat();
+      }
+    }
+  }
+
+  private ignoreStr(): void {
+    for (;;) {
+      this.skipToEscape();
+      if (this.index === this.input.length) {
+        throw this.error("EofWhileParsingString");
+      }
+      const c = this.input[this.index];
+      if (c === QUOTE) {
+        this.index++;
+        return;
+      }
+      if (c !== BACKSLASH) {
+        // Unlike parse_str, ignore_str reports a control character before consuming it.
+        throw this.error("ControlCharacterWhileParsingString");
+      }
+      this.index++;
+      const escaped = this.next();
+      if (escaped === undefined) {
+        throw this.error("EofWhileParsingString");
+      }
+      if (escaped === 0x75) {
+        this.decodeHexEscape();
+      } else if (![0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74].includes(escaped)) {
+        throw this.error("InvalidEscape");
+      }
+    }
+  }
+
+  // -- the shapes around values (de.rs end_seq, end_map, parse_object_colon, peek_invalid_type) --
+
+  /** de.rs peek_invalid_type: reads the value to name it in "invalid type: ...". */
+  peekInvalidType(expected: string): JsonError {
+    const c = this.peekOrNull();
+    let err: JsonError;
+    if (c === 0x6e || c === 0x74 || c === 0x66) {
+      this.eat();
+      this.parseIdent(c === 0x6e ? "ull" : c === 0x74 ? "rue" : "alse");
+      err = invalidType(c === 0x6e ? "null" : `boolean \`${c === 0x74}\``, expected);
+    } else if (c === 0x2d) {
+      this.eat();
+      err = invalidType(unexpectedNumber(this.parseInteger(false)), expected);
+    } else if (isDigit(c)) {
+      err = invalidType(unexpectedNumber(this.parseInteger(true)), expected);
+    } else if (c === QUOTE) {
+      this.eat();
+      err = invalidType(`string ${rustDebugStr(this.parseStr())}`, expected);
+    } else if (c === 0x5b) {
+      err = invalidType("sequence", expected);
+    } else if (c === 0x7b) {
+      err = invalidType("map", expected);
+    } else {
+      return this.peekError("ExpectedSomeValue");
+    }
+    return this.fixPosition(err);
+  }
+
+  endSeq(): JsonError | undefined {
+    const c = this.whitespace();
+    if (c === 0x5d) {
+      this.eat();
+      return undefined;
+    }
+    if (c === 0x2c) {
+      this.eat();
+      return this.peekError(this.whitespace() === 0x5d ? "TrailingComma" : "TrailingCharacters");
+    }
+    return this.peekError(c === undefined ? "EofWhileParsingList" : "TrailingCharacters");
+  }
+
+  endMap(): JsonError | undefined {
+    const c = this.whitespace();
+    if (c === 0x7d) {
+      this.eat();
+      return undefined;
+    }
+    return this.peekError(c === 0x2c ? "TrailingComma" : c === undefined ? "EofWhileParsingObject" : "TrailingCharacters");
+  }
+
+  parseObjectColon(): void {
+    const c = this.whitespace();
+    if (c !== 0x3a) {
+      throw this.peekError(c === undefined ? "EofWhileParsingObject" : "ExpectedColon");
+    }
+    this.eat();
+  }
+}
+
+// serde_path_to_error 0.1.20: where an error happened. Seq segments print as "[i]", map keys as
+// the key, keys that were never read as "?"; the first path recorded wins (Track::trigger), even
+// for an error a visitor later swallows.
+type Segment = { index: number } | { key: string } | "unknown";
+
+class Track {
+  path?: Segment[];
+
+  trigger(path: Segment[]): void {
+    this.path ??= path;
+  }
+
+  /** Runs a step that path_to_error wraps: any error leaving it records `path` (if none yet). */
+  run<T>(path: Segment[], step: () => T): T {
+    try {
+      return step();
+    } catch (err) {
+      if (err instanceof JsonError) {
+        this.trigger(path);
+      }
+      throw err;
+    }
+  }
+}
+
+function displayPath(path: Segment[]): string {
+  if (path.every((s) => s === "unknown")) {
+    return "";
+  }
+  let text = "";
+  path.forEach((segment, i) => {
+    if (segment === "unknown") {
+      text += `${i > 0 ? "." : ""}?`;
+    } else if ("index" in segment) {
+      text += `[${segment.index}]`;
+    } else {
+      text += `${i > 0 ? "." : ""}${segment.key}`;
+    }
   });
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return invalid("expected a JSON object");
-  }
-  const record = value as Record<string, unknown>;
-  const address = record.ecdsa_pubkey_address;
-  if (typeof address !== "string") {
-    return invalid("missing field `ecdsa_pubkey_address`");
-  }
-  if (!ADDRESS.test(address)) {
-    return invalid("ecdsa_pubkey_address: invalid address, expected 0x and 40 hex digits");
-  }
-  const cert = record.tls_cert ?? null;
-  if (cert !== null && typeof cert !== "string") {
-    return invalid("tls_cert: expected a string or null");
-  }
-  return { ok: true, value: { tls_cert: cert, ecdsa_pubkey_address: toChecksumAddress(address) } };
+  return `${text}: `;
 }
 
-function clientIp(req: http.IncomingMessage): string {
-  return (req.socket.remoteAddress ?? "unknown").replace(/^::ffff:/, "");
-}
-
-export class Registry {
-  private builders: Builder[];
+/** serde_json's SeqAccess (has_next_element), wrapped by path_to_error's SeqAccess. */
+class SeqAccess {
+  private first = true;
+  private index = 0;
 
   constructor(
-    private readonly file: string,
-    private readonly systemPort: number,
-  ) {
-    this.builders = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Builder[]) : [];
+    private readonly r: JsonReader,
+    private readonly track: Track,
+    private readonly path: Segment[],
+  ) {}
+
+  next<T>(element: (path: Segment[]) => T): T | undefined {
+    const elementPath = [...this.path, { index: this.index++ }];
+    return this.track.run(this.path, () => (this.hasNext() ? this.track.run(elementPath, () => element(elementPath)) : undefined));
   }
 
-  list(): Builder[] {
-    return this.builders;
+  private hasNext(): boolean {
+    const c = this.r.whitespace();
+    if (c === undefined) {
+      throw this.r.peekError("EofWhileParsingList");
+    }
+    if (c === 0x5d) {
+      return false;
+    }
+    if (this.first) {
+      this.first = false;
+      return true;
+    }
+    if (c !== 0x2c) {
+      throw this.r.peekError("ExpectedListCommaOrEnd");
+    }
+    this.r.eat();
+    const after = this.r.whitespace();
+    if (after === 0x5d) {
+      throw this.r.peekError("TrailingComma");
+    }
+    if (after === undefined) {
+      throw this.r.peekError("EofWhileParsingValue");
+    }
+    return true;
+  }
+}
+
+/** serde_json's MapAccess (has_next_key, MapKey), wrapped by path_to_error's MapAccess and CaptureKey. */
+class MapAccess {
+  private first = true;
+  private key?: string;
+
+  constructor(
+    private readonly r: JsonReader,
+    private readonly track: Track,
+    private readonly path: Segment[],
+  ) {}
+
+  nextKey(): string | undefined {
+    try {
+      if (!this.hasNext()) {
+        return undefined;
+      }
+      this.r.eat();
+      this.key = this.r.parseStr();
+      return this.key;
+    } catch (err) {
+      if (err instanceof JsonError) {
+        this.track.trigger([...this.path, this.key === undefined ? "unknown" : { key: this.key }]);
+        this.key = undefined;
+      }
+      throw err;
+    }
   }
 
-  register(sourceIp: string, credentials: Builder["orderflow_proxy"]): Builder {
-    const builder: Builder = {
-      name: credentials.ecdsa_pubkey_address,
+  nextValue<T>(value: (path: Segment[]) => T): T {
+    const valuePath: Segment[] = [...this.path, this.key === undefined ? "unknown" : { key: this.key }];
+    this.key = undefined;
+    return this.track.run(this.path, () => {
+      this.r.parseObjectColon();
+      return this.track.run(valuePath, () => value(valuePath));
+    });
+  }
+
+  private hasNext(): boolean {
+    const c = this.r.whitespace();
+    if (c === undefined) {
+      throw this.r.peekError("EofWhileParsingObject");
+    }
+    if (c === 0x7d) {
+      return false;
+    }
+    if (this.first) {
+      this.first = false;
+      if (c !== QUOTE) {
+        throw this.r.peekError("KeyMustBeAString");
+      }
+      return true;
+    }
+    if (c !== 0x2c) {
+      throw this.r.peekError("ExpectedObjectCommaOrEnd");
+    }
+    this.r.eat();
+    const after = this.r.whitespace();
+    if (after === QUOTE) {
+      return true;
+    }
+    throw this.r.peekError(after === 0x7d ? "TrailingComma" : after === undefined ? "EofWhileParsingValue" : "KeyMustBeAString");
+  }
+}
+
+/** Option<String>: serde_json deserialize_option, then deserialize_str with serde's StringVisitor. */
+function deserializeOptionalString(r: JsonReader): string | null {
+  if (r.whitespace() === 0x6e) {
+    r.eat();
+    r.parseIdent("ull");
+    return null;
+  }
+  const c = r.whitespace();
+  if (c === undefined) {
+    throw r.peekError("EofWhileParsingValue");
+  }
+  if (c !== QUOTE) {
+    throw r.peekInvalidType("a string");
+  }
+  r.eat();
+  return r.parseStr();
+}
+
+/** u8 in a byte array: serde_json deserialize_number with serde's u8 visitor (visit_u64/i64, no floats). */
+function deserializeU8(r: JsonReader): number {
+  const c = r.whitespace();
+  if (c === undefined) {
+    throw r.peekError("EofWhileParsingValue");
+  }
+  let n: ParserNumber;
+  if (c === 0x2d) {
+    r.eat();
+    n = r.parseInteger(false);
+  } else if (isDigit(c)) {
+    n = r.parseInteger(true);
+  } else {
+    throw r.peekInvalidType("u8");
+  }
+  if (n.kind === "u64" && n.value <= 255n) {
+    return Number(n.value);
+  }
+  throw r.fixPosition(n.kind === "f64" ? invalidType(unexpectedNumber(n), "u8") : invalidValue(unexpectedNumber(n), "u8"));
+}
+
+/**
+ * Address: alloy's FixedBytes<20> Deserialize (bits/serde.rs) calls deserialize_any with a visitor
+ * that takes a hex string or an array of 20 u8 (a 21st element that is a u8 is an error; one that
+ * is not is skipped unnoticed).
+ */
+function deserializeAddress(r: JsonReader, track: Track, path: Segment[]): Uint8Array {
+  const c = r.whitespace();
+  if (c === undefined) {
+    throw r.peekError("EofWhileParsingValue");
+  }
+  let err: JsonError | undefined;
+  let address: Uint8Array | undefined;
+  if (c === 0x6e || c === 0x74 || c === 0x66) {
+    r.eat();
+    r.parseIdent(c === 0x6e ? "ull" : c === 0x74 ? "rue" : "alse");
+    err = invalidType(c === 0x6e ? "null" : `boolean \`${c === 0x74}\``, ADDRESS_EXPECTED);
+  } else if (c === 0x2d || isDigit(c)) {
+    if (c === 0x2d) {
+      r.eat();
+    }
+    err = invalidType(unexpectedNumber(r.parseInteger(c !== 0x2d)), ADDRESS_EXPECTED);
+  } else if (c === QUOTE) {
+    r.eat();
+    const decoded = addressFromHex(r.parseStr());
+    if (typeof decoded === "string") {
+      err = custom(decoded);
+    } else {
+      address = decoded;
+    }
+  } else if (c === 0x5b) {
+    r.eat();
+    try {
+      address = addressFromBytes(r, track, path);
+    } catch (e) {
+      if (!(e instanceof JsonError)) {
+        throw e;
+      }
+      err = e;
+    }
+    // serde_json reads the end of the sequence even after the visitor failed.
+    const endErr = r.endSeq();
+    err ??= endErr;
+  } else if (c === 0x7b) {
+    r.eat();
+    err = invalidType("map", ADDRESS_EXPECTED);
+    r.endMap();
+  } else {
+    throw r.peekError("ExpectedSomeValue");
+  }
+  if (err) {
+    throw r.fixPosition(err);
+  }
+  return address as Uint8Array;
+}
+
+function addressFromBytes(r: JsonReader, track: Track, path: Segment[]): Uint8Array {
+  const seq = new SeqAccess(r, track, path);
+  const bytes = new Uint8Array(20);
+  for (let i = 0; i < 20; i++) {
+    const byte = seq.next(() => deserializeU8(r));
+    if (byte === undefined) {
+      throw invalidLength(i, "exactly 20 bytes");
+    }
+    bytes[i] = byte;
+  }
+  let extra: number | undefined;
+  try {
+    extra = seq.next(() => deserializeU8(r));
+  } catch (e) {
+    if (!(e instanceof JsonError)) {
+      throw e;
+    }
+  }
+  if (extra !== undefined) {
+    throw invalidLength(21, "exactly 20 bytes");
+  }
+  return bytes;
+}
+
+interface Decoded {
+  tls_cert: string | null;
+  address: Uint8Array;
+}
+
+/** serde's derive for BuilderHubOrderflowProxyCredentials through serde_json's deserialize_struct. */
+function deserializeCredentials(r: JsonReader, track: Track): Decoded {
+  const root: Segment[] = [];
+  const c = r.whitespace();
+  if (c === undefined) {
+    throw r.peekError("EofWhileParsingValue");
+  }
+  if (c !== 0x5b && c !== 0x7b) {
+    throw r.peekInvalidType(STRUCT_EXPECTED);
+  }
+  r.eat();
+  let value: Decoded | undefined;
+  let err: JsonError | undefined;
+  try {
+    value = c === 0x5b ? visitSeq(r, track, root) : visitMap(r, track, root);
+  } catch (e) {
+    if (!(e instanceof JsonError)) {
+      throw e;
+    }
+    err = e;
+  }
+  // Like serde_json, the end of the sequence or map is read even after the visitor failed.
+  const endErr = c === 0x5b ? r.endSeq() : r.endMap();
+  if (err ?? endErr) {
+    throw r.fixPosition((err ?? endErr) as JsonError);
+  }
+  return value as Decoded;
+}
+
+/** serde_derive's visit_seq: [tls_cert, ecdsa_pubkey_address], both required in this form. */
+function visitSeq(r: JsonReader, track: Track, path: Segment[]): Decoded {
+  const seq = new SeqAccess(r, track, path);
+  const expected = `${STRUCT_EXPECTED} with 2 elements`;
+  const tls = seq.next(() => deserializeOptionalString(r));
+  if (tls === undefined) {
+    throw invalidLength(0, expected);
+  }
+  const address = seq.next((p) => deserializeAddress(r, track, p));
+  if (address === undefined) {
+    throw invalidLength(1, expected);
+  }
+  return { tls_cert: tls, address };
+}
+
+/** serde_derive's visit_map: unknown keys are skipped, a repeated key is an error, a missing Option is None. */
+function visitMap(r: JsonReader, track: Track, path: Segment[]): Decoded {
+  const map = new MapAccess(r, track, path);
+  let tls: { value: string | null } | undefined;
+  let address: Uint8Array | undefined;
+  for (let key = map.nextKey(); key !== undefined; key = map.nextKey()) {
+    if (key === "tls_cert") {
+      if (tls) {
+        throw custom("duplicate field `tls_cert`");
+      }
+      tls = { value: map.nextValue(() => deserializeOptionalString(r)) };
+    } else if (key === "ecdsa_pubkey_address") {
+      if (address) {
+        throw custom("duplicate field `ecdsa_pubkey_address`");
+      }
+      address = map.nextValue((p) => deserializeAddress(r, track, p));
+    } else {
+      map.nextValue(() => r.ignoreValue());
+    }
+  }
+  if (!address) {
+    throw custom("missing field `ecdsa_pubkey_address`");
+  }
+  return { tls_cert: tls ? tls.value : null, address };
+}
+
+/** The body as axum 0.8.4's Json::from_bytes takes it (no end(): trailing bytes are ignored). */
+export function decodeBody(body: Uint8Array): DecodedRegistration {
+  const r = new JsonReader(body);
+  const track = new Track();
+  try {
+    const decoded = track.run([], () => deserializeCredentials(r, track));
+    return {
+      ok: true,
+      credentials: { tls_cert: decoded.tls_cert, ecdsa_pubkey_address: serializeAddress(decoded.address) },
+      address: decoded.address,
+    };
+  } catch (err) {
+    if (!(err instanceof JsonError)) {
+      throw err;
+    }
+    const text = `${displayPath(track.path ?? [])}${err.display()}`;
+    return err.data
+      ? { ok: false, status: 422, body: `Failed to deserialize the JSON body into the target type: ${text}` }
+      : { ok: false, status: 400, body: `Failed to parse the request body as JSON: ${text}` };
+  }
+}
+
+// hyperium/mime 0.3.17 (ce5062d) src/parse.rs `parse` and src/lib.rs type_/subtype/suffix.
+const isToken = (c: number) => c < 128 && /[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(String.fromCharCode(c));
+
+/**
+ * axum 0.8.4 json.rs json_content_type: the header must be visible ASCII (HeaderValue::to_str),
+ * parse as a mime, and be application/json or application/<anything>+json (case-insensitive).
+ */
+export function isJsonContentType(header: string | undefined): boolean {
+  if (header === undefined || !/^[\t\x20-\x7e]*$/.test(header)) {
+    return false;
+  }
+  const parsed = parseMime(header);
+  return parsed !== undefined && parsed.type === "application" && (parsed.subtype === "json" || parsed.suffix === "json");
+}
+
+function parseMime(s: string): { type: string; subtype: string; suffix?: string } | undefined {
+  if (s === "*/*") {
+    return { type: "*", subtype: "*" };
+  }
+  const lower = s.toLowerCase();
+  let i = 0;
+  while (i < s.length && isToken(s.charCodeAt(i))) {
+    i++;
+  }
+  if (i === 0 || i === s.length || s[i] !== "/") {
+    return undefined; // MissingSlash or InvalidToken
+  }
+  const slash = i;
+  const start = i + 1;
+  let plus: number | undefined;
+  for (i = start; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2b && i > start) {
+      plus = i;
+    } else if (c === 0x3b && i > start) {
+      break;
+    } else if (!isToken(c)) {
+      return undefined;
+    }
+  }
+  const end = i;
+  if (end < s.length && !mimeParamsValid(s, end)) {
+    return undefined;
+  }
+  return {
+    type: lower.slice(0, slash),
+    subtype: lower.slice(start, plus ?? end),
+    suffix: plus === undefined ? undefined : lower.slice(plus + 1, end),
+  };
+}
+
+/** params_from_str after the ";" at `semicolon`, reading the same byte iterator as `parse`. */
+function mimeParamsValid(s: string, semicolon: number): boolean {
+  let position = semicolon + 1;
+  const next = (): [number, number] | undefined => (position < s.length ? [position, s.charCodeAt(position++)] : undefined);
+  let start = semicolon + 1;
+  params: while (start < s.length) {
+    for (;;) {
+      const item = next();
+      if (item === undefined) {
+        return false; // MissingEqual
+      }
+      const [i, c] = item;
+      if (c === 0x20 && i === start) {
+        start = i + 1;
+        continue params;
+      }
+      if (isToken(c)) {
+        continue;
+      }
+      if (c === 0x3d && i > start) {
+        start = i + 1;
+        break;
+      }
+      return false;
+    }
+    let quoted = false;
+    for (;;) {
+      const item = next();
+      if (quoted) {
+        if (item === undefined) {
+          return false; // MissingQuote
+        }
+        const [i, c] = item;
+        if (c === 0x22 && i > start) {
+          break;
+        }
+        if (c > 31 && c !== 127) {
+          continue;
+        }
+        return false;
+      }
+      if (item === undefined) {
+        start = s.length;
+        break;
+      }
+      const [i, c] = item;
+      if (c === 0x22 && i === start) {
+        quoted = true;
+        start = i + 1;
+      } else if (c === 0x3b && i > start) {
+        start = i + 1;
+        break;
+      } else if (!isToken(c)) {
+        return false;
+      }
+    }
+    if (quoted) {
+      for (;;) {
+        const item = next();
+        if (item === undefined) {
+          start = s.length;
+          break;
+        }
+        const [i, c] = item;
+        if (c === 0x3b) {
+          start = i + 1;
+          break;
+        }
+        if (c !== 0x20) {
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+/** Everything axum's Json extractor does with a request's content type and body. */
+export function parseRegistration(contentType: string | undefined, body: Uint8Array | string): DecodedRegistration {
+  if (!isJsonContentType(contentType)) {
+    return { ok: false, status: 415, body: MISSING_JSON_CONTENT_TYPE };
+  }
+  const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+  if (bytes.length > BODY_LIMIT) {
+    return { ok: false, status: 413, body: LENGTH_LIMIT };
+  }
+  return decodeBody(bytes);
+}
+
+// ---- the registry (main.rs: Registry, register_credentials, get_builders) ----
+
+export class Registry {
+  // DashMap<Address, BuilderHubBuilder>: keyed by the 20 bytes, so case and 0x do not matter.
+  private readonly builders = new Map<string, Builder>();
+
+  constructor(
+    readonly systemPort: number,
+    readonly enableTls: boolean,
+  ) {}
+
+  /** The entry main.rs builds for a registration from `sourceIp` whose reverse name gave `name`. */
+  entry(sourceIp: string, name: string, credentials: Credentials): Builder {
+    return {
+      name,
       ip: `${sourceIp}:${this.systemPort}`,
       dns_name: sourceIp,
       orderflow_proxy: credentials,
-      // The real mock leaves this empty whatever ENABLE_TLS says; proxies use orderflow_proxy.tls_cert.
-      instance: { tls_cert: "" },
+      // `creds.tls_cert.clone().unwrap_or_default()` when ENABLE_TLS is true, else String::new().
+      instance: { tls_cert: this.enableTls ? (credentials.tls_cert ?? "") : "" },
     };
-    const signer = credentials.ecdsa_pubkey_address.toLowerCase();
-    this.builders = this.builders
-      .filter((b) => b.dns_name !== sourceIp && b.orderflow_proxy.ecdsa_pubkey_address.toLowerCase() !== signer)
-      .concat(builder);
-    const tmp = `${this.file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.builders, null, 2));
-    fs.renameSync(tmp, this.file);
-    return builder;
+  }
+
+  /** The first registration of a signer wins: later ones change nothing. Returns whether it was added. */
+  register(builder: Builder): boolean {
+    const key = builder.orderflow_proxy.ecdsa_pubkey_address.toLowerCase();
+    if (this.builders.has(key)) {
+      return false;
+    }
+    this.builders.set(key, builder);
+    return true;
+  }
+
+  list(): Builder[] {
+    return [...this.builders.values()];
   }
 }
 
-function readFault(file: string): string {
+/**
+ * dns-lookup 3.0.1 src/lookup.rs lookup_addr: getnameinfo(NI_NUMERICSERV | NI_NAMEREQD), so an
+ * address without a name is an error, not its numeric form. Node's dns.lookupService calls the
+ * same libc getnameinfo with NI_NAMEREQD (nsswitch: /etc/hosts, then DNS).
+ */
+export function reverseLookup(ip: string): Promise<string> {
+  return new Promise((resolve, reject) => dns.lookupService(ip, 0, (err, hostname) => (err ? reject(err) : resolve(hostname))));
+}
+
+/** main.rs: the first label of the reverse name, else the signer address as Display prints it (EIP-55). */
+export async function builderName(ip: string, address: Uint8Array, lookup: (ip: string) => Promise<string>): Promise<string> {
   try {
-    return fs.readFileSync(file, "utf8").trim();
+    return (await lookup(ip)).split(".")[0];
   } catch {
-    return "";
+    return displayAddress(address);
   }
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+// ---- HTTP: axum's router (axum 0.8.4 src/routing/method_routing.rs) ----
+
+export interface MockhubOptions {
+  /** SYSTEM_PORT, already parsed. */
+  systemPort: number;
+  /** ENABLE_TLS, already parsed (unset means false). */
+  enableTls?: boolean;
+  host?: string;
+  port?: number;
+  /** The reverse lookup main.rs does; tests may give their own. */
+  lookup?: (ip: string) => Promise<string>;
+  /** Log lines (the tracing output's facts); console.log by default. */
+  log?: (line: string) => void;
+  /** Sandbox only: the directory of the fault switch (see the end of this file). Nothing else is stored. */
+  stateDir?: string;
+}
+
+function reply(res: http.ServerResponse, status: number, body = "", headers: http.OutgoingHttpHeaders = {}): void {
+  const text = Buffer.from(body, "utf8");
+  res.writeHead(status, { ...headers, "content-length": text.length });
+  res.end(text);
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    let length = 0;
+    req.on("data", (chunk: Buffer) => {
+      length += chunk.length;
+      if (length <= BODY_LIMIT) {
+        chunks.push(chunk);
+      }
+    });
+    req.on("end", () => resolve(length > BODY_LIMIT ? undefined : Buffer.concat(chunks)));
     req.on("error", reject);
   });
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = typeof body === "string" ? body : JSON.stringify(body);
-  res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json" });
-  res.end(text);
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, registry: Registry, options: MockhubOptions): Promise<void> {
+  const log = options.log ?? console.log;
+  const lookup = options.lookup ?? reverseLookup;
+  // axum routes on the request's path as sent (no decoding, no trailing-slash redirect), query aside.
+  const target = req.url ?? "/";
+  const urlPath = (target.startsWith("/") ? target : new URL(target).pathname).split("?")[0];
+  const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+  const sourceIp = req.socket.remoteAddress ?? "";
+
+  if (urlPath === BUILDERS_PATH) {
+    // get(handler) also answers HEAD (the body is dropped); any other method is 405.
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      reply(res, 405, "", { allow: "GET,HEAD" });
+      return;
+    }
+    log(`INFO get_builders{addr=${peer}}: mockhub: Getting builders`);
+    const builders = registry.list();
+    log(`INFO get_builders{addr=${peer}}: mockhub: Found ${builders.length} builders`);
+    reply(res, 200, JSON.stringify(builders), { "content-type": "application/json" });
+    return;
+  }
+  if (urlPath === REGISTER_PATH) {
+    if (req.method !== "POST") {
+      reply(res, 405, "", { allow: "POST" });
+      return;
+    }
+    // The Json extractor looks at the content type before it reads the body.
+    const contentType = req.headers["content-type"];
+    if (!isJsonContentType(contentType)) {
+      req.resume();
+      reply(res, 415, MISSING_JSON_CONTENT_TYPE, { "content-type": "text/plain; charset=utf-8" });
+      return;
+    }
+    const body = await readBody(req);
+    const parsed = body === undefined ? ({ ok: false, status: 413, body: LENGTH_LIMIT } as const) : decodeBody(body);
+    if (!parsed.ok) {
+      reply(res, parsed.status, parsed.body, { "content-type": "text/plain; charset=utf-8" });
+      return;
+    }
+    log(`INFO register_credentials{addr=${peer}}: mockhub: Registering credentials for builder: ${parsed.credentials.ecdsa_pubkey_address}`);
+    // The name is looked up for every registration, before the registry is asked.
+    const name = await builderName(sourceIp, parsed.address, lookup);
+    registry.register(registry.entry(sourceIp, name, parsed.credentials));
+    reply(res, 200);
+    return;
+  }
+  reply(res, 404);
 }
 
 export function startMockhub(options: MockhubOptions): Promise<http.Server> {
-  fs.mkdirSync(options.stateDir, { recursive: true });
-  const registry = new Registry(path.join(options.stateDir, "registrations.json"), options.systemPort);
-  const faultFile = path.join(options.stateDir, "fault");
-  let requestCount = 0;
-
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const fault = readFault(faultFile);
-    requestCount++;
-    if (fault === "down") {
-      req.socket.destroy();
-      return;
-    }
-    if (fault === "error" || (fault === "flap" && requestCount % 2 === 1)) {
-      send(res, fault === "error" ? 500 : 503, `fault injected: ${fault}`);
-      return;
-    }
-    if (fault === "slow") {
-      await new Promise((resolve) => setTimeout(resolve, SLOW_DELAY_MS));
-    }
-    const url = (req.url ?? "/").split("?")[0];
-    if (url === BUILDERS_PATH) {
-      if (req.method !== "GET") {
-        send(res, 405, "");
-        return;
-      }
-      send(res, 200, registry.list());
-    } else if (url === REGISTER_PATH) {
-      if (req.method !== "POST") {
-        send(res, 405, "");
-        return;
-      }
-      const parsed = parseRegistration(req.headers["content-type"], await readBody(req));
-      if (!parsed.ok) {
-        send(res, parsed.status, parsed.message);
-        return;
-      }
-      const builder = registry.register(clientIp(req), parsed.value);
-      console.log(`registered ${builder.name} from ${builder.dns_name}`);
-      send(res, 200, "");
-    } else {
-      send(res, 404, "");
-    }
-  };
-
+  const registry = new Registry(options.systemPort, options.enableTls ?? false);
+  const faults = options.stateDir === undefined ? undefined : new FaultSwitch(options.stateDir);
   const server = http.createServer((req, res) => {
-    handle(req, res).catch((err: Error) => {
-      console.error(`request failed: ${err.message}`);
-      if (!res.headersSent) {
-        send(res, 500, "internal error");
-      }
-    });
+    const serve = () =>
+      handle(req, res, registry, options).catch((err: Error) => {
+        console.error(`request failed: ${err.message}`);
+        if (!res.headersSent) {
+          reply(res, 500);
+        }
+      });
+    if (faults) {
+      faults.apply(req, res, serve);
+    } else {
+      void serve();
+    }
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? MOCKHUB_PORT, options.host ?? "0.0.0.0", () => resolve(server));
+    server.listen(options.port ?? MOCKHUB_PORT, options.host ?? MOCKHUB_HOST, () => resolve(server));
   });
 }
 
+/** main.rs `TcpListener::bind(addr).await.unwrap()` (line 38, column 50): io::Error as Debug. */
+function bindPanic(err: NodeJS.ErrnoException): string {
+  const known: Record<string, [number, string, string]> = {
+    EADDRINUSE: [98, "AddrInUse", "Address already in use"],
+    EACCES: [13, "PermissionDenied", "Permission denied"],
+    EADDRNOTAVAIL: [99, "AddrNotAvailable", "Cannot assign requested address"],
+  };
+  const [code, kind, message] = known[err.code ?? ""] ?? [0, "Other", err.message];
+  return rustPanic("src/main.rs:38:50", `called \`Result::unwrap()\` on an \`Err\` value: Os { code: ${code}, kind: ${kind}, message: ${JSON.stringify(message)} }`);
+}
+
 function main(): void {
-  const systemPort = process.env.SYSTEM_PORT;
-  if (systemPort === undefined) {
-    // The real mock panics the same way.
-    console.error("thread 'main' panicked: SYSTEM_PORT is not set");
+  const systemPort = systemPortFrom(process.env.SYSTEM_PORT);
+  if (!systemPort.ok) {
+    process.stderr.write(systemPort.panic);
     process.exit(101);
   }
-  const port = Number(systemPort);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    console.error("thread 'main' panicked: SYSTEM_PORT must be a valid port number");
-    process.exit(101);
-  }
-  startMockhub({ systemPort: port, stateDir: MOCKHUB_STATE_DIR }).then(
-    (server) => console.log(`Listening on ${JSON.stringify(server.address())} tls_enabled=${process.env.ENABLE_TLS === "true"}`),
-    (err: Error) => {
-      console.error(`cannot listen on port ${MOCKHUB_PORT}: ${err.message}`);
-      process.exit(1);
+  const enableTls = enableTlsFrom(process.env.ENABLE_TLS);
+  startMockhub({ systemPort: systemPort.port, enableTls, stateDir: MOCKHUB_STATE_DIR }).then(
+    () => console.log(`INFO mockhub: Listening on ${MOCKHUB_HOST}:${MOCKHUB_PORT} tls_enabled=${enableTls}`),
+    (err: NodeJS.ErrnoException) => {
+      process.stderr.write(bindPanic(err));
+      process.exit(101);
     },
   );
+}
+
+// ---- sandbox-only fault switch: test machinery, NOT upstream behaviour ----
+//
+// The sandbox's reliability tests make BuilderHub misbehave through the file
+// /var/lib/mockhub/fault in vm-builderhub (setMockhubFault in sandbox/probe.ts). It holds one word,
+// read on every request:
+//   down   every connection is closed without an answer
+//   flap   every other request answers 503
+//   slow   every answer is delayed by 15 s
+//   error  every request answers 500
+// Without the file (or with it empty) the double is exactly the contract above.
+
+/** The directory of the fault switch inside vm-builderhub. Nothing else is kept there. */
+export const MOCKHUB_STATE_DIR = "/var/lib/mockhub";
+export const SLOW_DELAY_MS = 15_000;
+/** The words the fault file may hold. */
+export const MOCKHUB_FAULTS = ["down", "flap", "slow", "error"] as const;
+export type MockhubFault = (typeof MOCKHUB_FAULTS)[number];
+
+class FaultSwitch {
+  private requests = 0;
+
+  constructor(private readonly dir: string) {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+
+  private current(): string {
+    try {
+      return fs.readFileSync(path.join(this.dir, "fault"), "utf8").trim();
+    } catch {
+      return "";
+    }
+  }
+
+  apply(req: http.IncomingMessage, res: http.ServerResponse, serve: () => void): void {
+    const fault = this.current();
+    this.requests++;
+    if (fault === "down") {
+      req.socket.destroy();
+    } else if (fault === "error" || (fault === "flap" && this.requests % 2 === 1)) {
+      req.resume();
+      reply(res, fault === "error" ? 500 : 503, `fault injected: ${fault}`, { "content-type": "text/plain; charset=utf-8" });
+    } else if (fault === "slow") {
+      setTimeout(serve, SLOW_DELAY_MS);
+    } else {
+      serve();
+    }
+  }
 }
 
 if (require.main === module) {

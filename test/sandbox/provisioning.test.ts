@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, test } from "node:test";
-import { publishArtifact } from "../../sandbox/doubles";
+import { GENERATION_1_BUILD, publishArtifact } from "../../sandbox/doubles";
 import { runExtension } from "../../sandbox/extension";
 import { githubRequests, setGithubFault } from "../../sandbox/internet";
 import { statePaths } from "../../sandbox/paths";
@@ -243,14 +243,14 @@ test("with BuilderHub down the extension fails at registration and FlowProxy sta
 });
 
 test("a new artifact replaces the binary; a corrupt one fails and leaves it running", async () => {
-  const next = { ...SANDBOX_ARTIFACT, id: "3", variant: "v2" };
+  const next = { ...SANDBOX_ARTIFACT, id: "3", build: { ...GENERATION_1_BUILD, gitHash: "0000002" } };
   publishArtifact(next);
   await up({ overrides: { flowProxyArtifact: artifactUrl(next) } });
   for (const vm of flowproxyVms()) {
     assert.match(await metrics(vm), /flowproxy_info\{version="v2"/);
   }
 
-  const broken = { ...SANDBOX_ARTIFACT, id: "4", variant: "v3" };
+  const broken = { ...SANDBOX_ARTIFACT, id: "4", build: { ...GENERATION_1_BUILD, gitHash: "0000003" } };
   publishArtifact(broken);
   setGithubFault("corrupt");
   await assert.rejects(up({ overrides: { flowProxyArtifact: artifactUrl(broken) }, keepOnFailure: true }), /not a valid zip/);

@@ -3,9 +3,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { containerArgv, DockerEngine, Host, parseDockerArgs, resolveImage, Result, unitQuote, UsageError } from "../doubles/docker";
+import { containerArgv, DockerEngine, Host, IMAGE_ENV, parseDockerArgs, resolveImage, Result, systemHost, unitQuote, UsageError } from "../doubles/docker";
 
 const HAPROXY_DIR = "/usr/local/etc/haproxy";
+const MOCKHUB_IMAGE = "mempirate/mockhub:v0.0.6";
+const SPEC_LABEL = "flowproxy-staging.spec";
 
 /** A systemd that remembers which units run; enough for the engine's bookkeeping. */
 class FakeHost implements Host {
@@ -87,7 +89,7 @@ test("the haproxy image runs Debian's haproxy as the official entrypoint would",
 test("knows only the images the stack uses, refusing others as Docker Hub would", () => {
   assert.deepEqual(resolveImage("haproxy:3.0.6"), { kind: "haproxy" });
   assert.deepEqual(resolveImage(`haproxy:3.0.6@sha256:${"a".repeat(64)}`), { kind: "haproxy" });
-  assert.deepEqual(resolveImage("mempirate/mockhub:latest"), { kind: "mockhub" });
+  assert.deepEqual(resolveImage(MOCKHUB_IMAGE), { kind: "mockhub" });
   assert.match((resolveImage("haproxy:not-a-version") as { error: string }).error, /manifest unknown/);
   assert.match((resolveImage("nginx:latest") as { error: string }).error, /pull access denied for nginx/);
 });
@@ -158,12 +160,12 @@ test("a one-off --rm container runs in the foreground and returns its status", (
 
 test("mockhub gets its environment; unsupported run options exit 125", () => {
   const { docker, unitDir } = engine();
-  const run = docker("run", "-d", "--name", "mockhub", "--restart", "unless-stopped", "-p", "3000:3000", "-e", "ENABLE_TLS=true", "-e", "SYSTEM_PORT=5544", "mempirate/mockhub:latest");
+  const run = docker("run", "-d", "--name", "mockhub", "--restart", "unless-stopped", "-p", "3000:3000", "-e", "ENABLE_TLS=true", "-e", "SYSTEM_PORT=5544", MOCKHUB_IMAGE);
   assert.equal(run.code, 0, run.stderr);
   const unit = fs.readFileSync(path.join(unitDir, "docker-mockhub.service"), "utf8");
   assert.match(unit, /^Environment="ENABLE_TLS=true"$/m);
   assert.match(unit, /^Environment="SYSTEM_PORT=5544"$/m);
-  assert.equal(docker("run", "-d", "--name", "x", "-p", "8080:3000", "mempirate/mockhub:latest").code, 125);
+  assert.equal(docker("run", "-d", "--name", "x", "-p", "8080:3000", MOCKHUB_IMAGE).code, 125);
   assert.equal(docker("run", "-d", "--name", "y", "-v", "/a:/b", "haproxy:3.0.6").code, 125);
   assert.equal(docker("run", "-d", "haproxy:3.0.6").code, 125);
   assert.equal(docker("run", "-d", "--name", "z", "--user", "haproxy", "haproxy:3.0.6").code, 125);
@@ -172,4 +174,87 @@ test("mockhub gets its environment; unsupported run options exit 125", () => {
 
 test("unit file words are quoted against systemd's expansion", () => {
   assert.equal(unitQuote('a "b" $HOME 100% \\'), '"a \\"b\\" $$HOME 100%% \\\\"');
+});
+
+// ---- the pinned mockhub image ----
+
+test("mempirate/mockhub is served only at the tag the stack pins, v0.0.6", () => {
+  assert.deepEqual(resolveImage(`docker.io/${MOCKHUB_IMAGE}`), { kind: "mockhub" });
+  for (const ref of ["mempirate/mockhub:latest", "mempirate/mockhub", "mempirate/mockhub:v0.0.3"]) {
+    assert.match((resolveImage(ref) as { error: string }).error, /only as v0\.0\.6, the tag the stack pins/, ref);
+  }
+  const { docker } = engine();
+  assert.equal(docker("pull", "mempirate/mockhub:latest").code, 1);
+  assert.equal(docker("run", "-d", "--name", "mockhub", "mempirate/mockhub:latest").code, 125);
+});
+
+// The image's ENV (BuilderNet/FlowProxy simulation/mockhub/Dockerfile at b56e719: ENV SYSTEM_PORT=5544).
+test("a mockhub container without -e SYSTEM_PORT gets the image's 5544", () => {
+  const { docker, unitDir } = engine();
+  assert.equal(docker("run", "-d", "--name", "mockhub", MOCKHUB_IMAGE).code, 0);
+  assert.match(fs.readFileSync(path.join(unitDir, "docker-mockhub.service"), "utf8"), /^Environment="SYSTEM_PORT=5544"$/m);
+});
+
+// ---- labels: docker run --label and docker inspect --format '{{index .Config.Labels "KEY"}}' ----
+
+test("run --label is repeatable and inspect prints each label's value", () => {
+  const { docker } = engine();
+  const run = docker("run", "-d", "--name", "mockhub", "--label", `${SPEC_LABEL}=image ENABLE_TLS=true`, "-l", "other=x=y", MOCKHUB_IMAGE);
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(docker("inspect", "--format", `{{index .Config.Labels "${SPEC_LABEL}"}}`, "mockhub"), { code: 0, stdout: "image ENABLE_TLS=true\n", stderr: "" });
+  assert.equal(docker("inspect", "-f", '{{index .Config.Labels "other"}}', "mockhub").stdout, "x=y\n");
+});
+
+// docker/cli opts/parse.go ConvertKVStringsToMap: the last value of a key wins; KEY alone is "".
+test("a repeated label keeps its last value and a label without = is empty", () => {
+  const run = parseDockerArgs(["run", "-d", "--name", "a", "--label", "k=1", "--label=k=2", "-l", "bare", MOCKHUB_IMAGE]);
+  assert.ok(run.kind === "run");
+  assert.deepEqual(run.spec.labels, { k: "2", bare: "" });
+});
+
+// Go's template `index` of a map answers the zero value for a missing key.
+test("inspect prints an empty line for a label the container does not have", () => {
+  const { docker } = engine();
+  docker("run", "-d", "--name", "haproxy", "haproxy:3.0.6");
+  assert.deepEqual(docker("inspect", "--format", `{{index .Config.Labels "${SPEC_LABEL}"}}`, "haproxy"), { code: 0, stdout: "\n", stderr: "" });
+});
+
+test("inspect of a label on a missing container fails like docker: No such object, exit 1", () => {
+  const { docker } = engine();
+  assert.deepEqual(docker("inspect", "--format", `{{index .Config.Labels "${SPEC_LABEL}"}}`, "mockhub"), { code: 1, stdout: "", stderr: "Error: No such object: mockhub\n" });
+});
+
+// docker/cli opts/opts.go ValidateLabel, reported as pflag reports a bad flag value.
+test("a label without a name is refused as docker's flag parser refuses it", () => {
+  assert.throws(
+    () => parseDockerArgs(["run", "-d", "--name", "a", "--label", "=x", MOCKHUB_IMAGE]),
+    (e: unknown) => e instanceof UsageError && e.message.startsWith(`invalid argument "=x" for "-l, --label" flag: invalid label '=x': empty name`),
+  );
+  assert.throws(() => parseDockerArgs(["run", "-d", "--name", "a", "-l", "a b=c", MOCKHUB_IMAGE]), /label 'a b' contains whitespaces/);
+});
+
+// ---- -e reaches the container's process ----
+
+test("-e values reach a detached container's process through its unit's environment", () => {
+  const { docker, unitDir } = engine();
+  const run = docker("run", "-d", "--name", "haproxy", "-e", "FLOWPROXY_SYSTEM_API=tcp", "haproxy:3.0.6");
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(fs.readFileSync(path.join(unitDir, "docker-haproxy.service"), "utf8"), /^Environment="FLOWPROXY_SYSTEM_API=tcp"$/m);
+});
+
+test("-e values reach a one-off --rm container's process, with the image's environment and nothing else", () => {
+  const { docker, host } = engine();
+  docker("run", "--rm", "--network", "none", "-e", "FLOWPROXY_SYSTEM_API=tcp", "haproxy:3.0.6", "haproxy", "-c", "-f", `${HAPROXY_DIR}/haproxy.cfg`);
+  assert.deepEqual(host.execs[0].env, { ...IMAGE_ENV.haproxy, FLOWPROXY_SYSTEM_API: "tcp" });
+});
+
+test("the host runs a one-off container's program with exactly the container's environment", () => {
+  const check = ["/bin/sh", "-c", 'test "$FLOWPROXY_SYSTEM_API" = tcp && test -z "${FROM_THE_CLI+set}"'];
+  process.env.FROM_THE_CLI = "leaks";
+  try {
+    assert.equal(systemHost.exec(check, { PATH: "/usr/bin:/bin", FLOWPROXY_SYSTEM_API: "tcp" }), 0);
+    assert.equal(systemHost.exec(check, { PATH: "/usr/bin:/bin", FLOWPROXY_SYSTEM_API: "http" }), 1);
+  } finally {
+    delete process.env.FROM_THE_CLI;
+  }
 });

@@ -1,30 +1,15 @@
+// The cast double's keys and addresses (test/doubles/cast.ts), made with @noble's keccak-256 and
+// secp256k1.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { keccak_256 } from "@noble/hashes/sha3";
-import { runCast } from "../doubles/cast";
-import { addressOfPrivateKey, keccak256, toChecksumAddress } from "../doubles/keccak";
+import { addressOfPrivateKey, runCast } from "../doubles/cast";
 
 const HARDHAT_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const HARDHAT_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 
-test("keccak-256 of the empty input is Ethereum's well-known empty hash", () => {
-  assert.equal(keccak256(Buffer.alloc(0)).toString("hex"), "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
-});
-
-test("keccak-256 matches @noble/hashes around the 136-byte block boundary", () => {
-  for (const length of [1, 55, 135, 136, 137, 271, 272, 1000]) {
-    const data = Buffer.alloc(length, length % 251);
-    assert.equal(keccak256(data).toString("hex"), Buffer.from(keccak_256(data)).toString("hex"), `length ${length}`);
-  }
-});
-
-test("derives the address of Hardhat's first account from its private key", () => {
+test("cast derives the EIP-55 address of Hardhat's first account from its private key", () => {
   assert.equal(addressOfPrivateKey(HARDHAT_KEY), HARDHAT_ADDRESS);
   assert.equal(addressOfPrivateKey(HARDHAT_KEY.slice(2)), HARDHAT_ADDRESS);
-});
-
-test("writes addresses with the EIP-55 checksum", () => {
-  assert.equal(toChecksumAddress("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
 });
 
 test("cast wallet new prints a fresh keypair in cast's layout, the address matching the key", () => {
