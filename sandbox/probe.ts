@@ -159,6 +159,7 @@ export const FLOWPROXY_BIN = "/usr/local/bin/flowproxy";
 export const HAPROXY_UNIT = "docker-haproxy.service";
 export const MOCKHUB_UNIT = "docker-mockhub.service";
 export const BUILDERHUB_URL = `http://builderhub.flowproxy.internal:${BUILDERHUB_PORT}`;
+export const FLOWPROXY_METRICS_URL = "http://127.0.0.1:8090/metrics";
 export const BUILDERS_URL = `${BUILDERHUB_URL}/api/l1-builder/v1/builders`;
 
 export const flowproxyUnit = (vm: Vm) => `flowproxy@${vm.name}.service`;
@@ -202,6 +203,38 @@ export async function setMockhubFault(fault: MockhubFault | undefined): Promise<
 /** The entry BuilderHub keeps for a FlowProxy VM (registrations come from its private IP). */
 export function registrationOf(list: Builder[], vm: Vm): Builder | undefined {
   return list.find((b) => b.ip === `${vm.privateIp}:${PUBLIC_PORTS.system}`);
+}
+
+/** Whether BuilderHub lists the VM with the certificate HAProxy serves, as peers read it (instance.tls_cert). */
+export async function registrationIsCurrent(vm: Vm, from: Vm = vm): Promise<boolean> {
+  const entry = registrationOf(await builders(from), vm);
+  if (!entry?.instance.tls_cert) {
+    return false;
+  }
+  return pemToDer(entry.instance.tls_cert).equals(pemToDer(await vmCheck(vm, ["cat", SERVED_CERT_FILE])));
+}
+
+/** FlowProxy's own Prometheus metrics (METRICS_ADDR of flowproxy.env), read inside the VM. */
+export const flowproxyMetrics = (vm: Vm) => vmCheck(vm, ["curl", "-fsS", "--max-time", "5", FLOWPROXY_METRICS_URL]);
+
+/**
+ * The sum of a metric's samples whose labels include `labels`, from Prometheus' text format: e.g.
+ * the `_count` of FlowProxy's ingress_rpc_request_duration for handler="system".
+ */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const pairs = new Map([...(match[2] ?? "").matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => pairs.get(k) === v)) sum += Number(match[3]);
+  }
+  return sum;
+}
+
+/** How many orderflow requests FlowProxy's system endpoint on `vm` accepted (signature and peer checked). */
+export async function systemFlowAccepted(vm: Vm): Promise<number> {
+  return metricSum(await flowproxyMetrics(vm), "flowproxy_ingress_rpc_request_duration_count", { handler: "system" });
 }
 
 // ---- load ----

@@ -13,6 +13,7 @@ import { azureSection } from "./reliability-azure";
 import { configSection } from "./reliability-config";
 import { faultSection } from "./reliability-faults";
 import { hardeningSection } from "./reliability-hardening";
+import { operationsSection } from "./reliability-operations";
 import { secretSection } from "./reliability-secrets";
 import { machineSummary, markdownTable, textTable, writeDoc } from "./report";
 
@@ -25,7 +26,8 @@ async function sandboxSections(log: (line: string) => void): Promise<Section[]> 
   try {
     const { stack } = await up({ log });
     for (const vm of flowproxyVms()) await servesLivez(vm);
-    return [await faultSection(stack), await secretSection(), await hardeningSection()];
+    // The operator scenarios come last: they switch the sandbox to other configurations.
+    return [await faultSection(stack), await secretSection(), await hardeningSection(), await operationsSection(stack)];
   } finally {
     setGithubFault(undefined);
     process.stdout.write("\nRemoving the sandbox\n");
