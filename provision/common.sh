@@ -206,7 +206,7 @@ container_spec() {
 }
 
 container_exists() {
-  docker inspect --format '{{.Id}}' "$1" >/dev/null 2>&1
+  docker inspect --format '{{.State.Running}}' "$1" >/dev/null 2>&1
 }
 
 container_running() {

@@ -7,7 +7,8 @@
 # them all. So this runs before every start of flowproxy@ (ExecStartPre), from provisioning, and
 # from flowproxy-registration.timer, which repairs a BuilderHub that lost its registry.
 #
-# Inputs, from /etc/flowproxy/registration.env (written by provisioning, no secrets):
+# Inputs, from /etc/flowproxy/registration.env (written by provisioning, no secrets; the variable
+# FLOWPROXY_REGISTRATION_ENV names another file, for tests):
 #   BUILDERHUB_ENDPOINT  BuilderHub's base URL, e.g. http://builderhub.flowproxy.internal:3000
 #   SIGNER_ADDRESS       the 0x address FlowProxy signs orderflow with
 #   CERTIFICATE_FILE     the PEM certificate HAProxy serves on :443 and :5544
@@ -16,10 +17,13 @@
 # One attempt per run; callers retry. Exit status:
 #   0  BuilderHub lists the signer with this certificate (registered now or before)
 #   1  BuilderHub could not be asked or refused the registration: worth retrying
+#   2  this VM's side is broken (its settings or certificate): provisioning must run again
 #   3  BuilderHub lists the signer with something else: no retry helps until BuilderHub restarts
 set -euo pipefail
 
-readonly CONFIG_FILE=/etc/flowproxy/registration.env
+readonly CONFIG_FILE=${FLOWPROXY_REGISTRATION_ENV:-/etc/flowproxy/registration.env}
+readonly UNREACHABLE_STATUS=1
+readonly LOCAL_STATUS=2
 readonly CONFLICT_STATUS=3
 
 fail() {
@@ -29,9 +33,10 @@ fail() {
 
 # The file is parsed, not sourced: only the five names above are taken, as literal values.
 load_config() {
-  [[ -r $CONFIG_FILE ]] || fail 1 "$CONFIG_FILE is missing; rerun provisioning (pulumi up)"
+  [[ -r $CONFIG_FILE ]] || fail "$LOCAL_STATUS" "$CONFIG_FILE is missing; rerun provisioning (pulumi up)"
   local name value
-  while IFS='=' read -r name value; do
+  # The last line counts even without a final newline.
+  while IFS='=' read -r name value || [[ -n $name ]]; do
     case $name in
       BUILDERHUB_ENDPOINT | SIGNER_ADDRESS | CERTIFICATE_FILE | REGISTER_PATH | BUILDERS_PATH)
         printf -v "$name" '%s' "$value"
@@ -40,20 +45,20 @@ load_config() {
   done <"$CONFIG_FILE"
   local required
   for required in BUILDERHUB_ENDPOINT SIGNER_ADDRESS CERTIFICATE_FILE REGISTER_PATH BUILDERS_PATH; do
-    [[ -n ${!required:-} ]] || fail 1 "$CONFIG_FILE does not set $required; rerun provisioning (pulumi up)"
+    [[ -n ${!required:-} ]] || fail "$LOCAL_STATUS" "$CONFIG_FILE does not set $required; rerun provisioning (pulumi up)"
   done
 }
 
 served_certificate() {
   local pem
-  pem=$(<"$CERTIFICATE_FILE") || fail 1 "cannot read $CERTIFICATE_FILE, the certificate HAProxy serves"
-  [[ $pem == *"BEGIN CERTIFICATE"* ]] || fail 1 "$CERTIFICATE_FILE holds no PEM certificate"
+  pem=$(<"$CERTIFICATE_FILE") || fail "$LOCAL_STATUS" "cannot read $CERTIFICATE_FILE, the certificate HAProxy serves"
+  [[ $pem == *"BEGIN CERTIFICATE"* ]] || fail "$LOCAL_STATUS" "$CERTIFICATE_FILE holds no PEM certificate"
   printf '%s' "$pem"
 }
 
 list_builders() {
   curl -fsS --max-time 10 "$BUILDERHUB_ENDPOINT$BUILDERS_PATH" ||
-    fail 1 "BuilderHub at $BUILDERHUB_ENDPOINT does not answer $BUILDERS_PATH"
+    fail "$UNREACHABLE_STATUS" "BuilderHub at $BUILDERHUB_ENDPOINT does not answer $BUILDERS_PATH"
 }
 
 # Prints "absent", or the certificate BuilderHub hands to peers for our signer (possibly empty).
@@ -61,14 +66,14 @@ listed_certificate() {
   jq -r --arg address "${SIGNER_ADDRESS,,}" '
     [.[] | select((.orderflow_proxy.ecdsa_pubkey_address | ascii_downcase) == $address)]
     | if length == 0 then "absent" else .[0].instance.tls_cert end' ||
-    fail 1 "BuilderHub's $BUILDERS_PATH answer is not the expected JSON list"
+    fail "$UNREACHABLE_STATUS" "BuilderHub's $BUILDERS_PATH answer is not the expected JSON list"
 }
 
 register() {
   jq -n --arg cert "$1" --arg address "$SIGNER_ADDRESS" '{tls_cert: $cert, ecdsa_pubkey_address: $address}' |
     curl -fsS --max-time 10 -X POST -H 'Content-Type: application/json' --data-binary @- \
       "$BUILDERHUB_ENDPOINT$REGISTER_PATH" >/dev/null ||
-    fail 1 "BuilderHub at $BUILDERHUB_ENDPOINT refused or did not answer the registration of $SIGNER_ADDRESS"
+    fail "$UNREACHABLE_STATUS" "BuilderHub at $BUILDERHUB_ENDPOINT refused or did not answer the registration of $SIGNER_ADDRESS"
 }
 
 # Peers find us through instance.tls_cert; anything but the served certificate there means they
@@ -89,7 +94,7 @@ main() {
   if [[ $listed == absent ]]; then
     register "$certificate"
     listed=$(list_builders | listed_certificate)
-    [[ $listed != absent ]] || fail 1 "BuilderHub answered the registration of $SIGNER_ADDRESS but does not list it"
+    [[ $listed != absent ]] || fail "$UNREACHABLE_STATUS" "BuilderHub answered the registration of $SIGNER_ADDRESS but does not list it"
     if [[ $listed == "$certificate" ]]; then
       printf 'flowproxy-register: registered %s with the served certificate\n' "$SIGNER_ADDRESS"
       return

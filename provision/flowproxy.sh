@@ -19,7 +19,9 @@ readonly REGISTRATION_TIMER=flowproxy-registration.timer
 readonly SERVED_LIVEZ_URL=http://127.0.0.1/livez
 readonly REGISTER_PATH=/api/l1-builder/v1/register_credentials/orderflow_proxy
 readonly BUILDERS_PATH=/api/l1-builder/v1/builders
-# flowproxy-register's exit status when BuilderHub lists our signer with another certificate.
+# flowproxy-register's exit statuses that no retry can help: this VM's side is broken, or
+# BuilderHub lists our signer with another certificate.
+readonly REGISTRATION_LOCAL_PROBLEM=2
 readonly REGISTRATION_CONFLICT=3
 
 HAPROXY_RELOAD=no
@@ -292,7 +294,7 @@ registration_environment() {
 # that forgot its registry; a changed timer is restarted by ensure_registration_timer.
 ensure_registration_hook() {
   converge_file 755 "$REGISTER_HOOK_FILE" "$REGISTRATION_HOOK"
-  converge_file 644 "$REGISTRATION_ENV_FILE" "$(registration_environment)"
+  converge_file 644 "$REGISTRATION_ENV_FILE" "$(registration_environment)"$'\n'
   local units_changed=no
   converge_file 644 "$REGISTRATION_UNIT_DIR/flowproxy-registration.service" "$REGISTRATION_SERVICE"
   if [[ $CHANGED == yes ]]; then units_changed=yes; fi
@@ -316,6 +318,9 @@ ensure_registered_with_builderhub() {
     "$REGISTER_HOOK_FILE" || status=$?
     if ((status == 0)); then
       return
+    fi
+    if ((status == REGISTRATION_LOCAL_PROBLEM)); then
+      die "the registration hook cannot run on this VM (see above); flowproxy@$VM_NAME was not (re)started"
     fi
     if ((status == REGISTRATION_CONFLICT)); then
       die "BuilderHub lists $SIGNER_ADDRESS_VALUE with another certificate than HAProxy serves (see above); flowproxy@$VM_NAME was not (re)started"
