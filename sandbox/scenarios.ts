@@ -38,16 +38,26 @@ export const REGISTRATION_TIMER = "flowproxy-registration.timer";
 const REGISTER_PATH = "/api/l1-builder/v1/register_credentials/orderflow_proxy";
 const seconds = (ms: number) => formatSeconds(ms);
 
-/** A signed bundle on `from`'s public :443; resolves once `to`'s system endpoint accepted it. */
+/**
+ * Signed bundles on `from`'s public :443, a new one every 2 s, until `to`'s system endpoint accepted
+ * one. A proxy forwards only to the peers it knew when a bundle came in, so while peers are still
+ * learning about each other (every 30 s) a single bundle may rightly go nowhere.
+ */
 export async function sendAcross(from: Vm, to: Vm, timeoutMs = 20_000): Promise<void> {
   const before = await systemFlowAccepted(to);
-  const signed = await searcher.bundle(blockNumber++);
-  const reply = await publicRequest(from, PUBLIC_PORTS.https, "/", signed.body, signed.headers);
-  assert.equal(reply.status, 200, `${from.name} refused a signed bundle: ${reply.body}`);
-  assert.match((JSON.parse(reply.body) as { result: { bundleHash: string } }).result.bundleHash, /^0x[0-9a-f]{64}$/);
+  let sentAt = 0;
   await eventually(
-    `${to.name}'s system endpoint to accept the bundle sent to ${from.name}`,
-    async () => ((await systemFlowAccepted(to)) > before ? true : undefined),
+    `${to.name}'s system endpoint to accept a bundle sent to ${from.name}`,
+    async () => {
+      if (Date.now() - sentAt >= 2000) {
+        sentAt = Date.now();
+        const signed = await searcher.bundle(blockNumber++);
+        const reply = await publicRequest(from, PUBLIC_PORTS.https, "/", signed.body, signed.headers);
+        assert.equal(reply.status, 200, `${from.name} refused a signed bundle: ${reply.body}`);
+        assert.match((JSON.parse(reply.body) as { result: { bundleHash: string } }).result.bundleHash, /^0x[0-9a-f]{64}$/);
+      }
+      return (await systemFlowAccepted(to)) > before ? true : undefined;
+    },
     timeoutMs,
   );
 }
@@ -71,10 +81,11 @@ export async function registryHealed(since: number, timeoutMs = HEAL_BUDGET_MS):
   return Date.now() - since;
 }
 
-/** Restarts the BuilderHub mock's container as an operator would. */
+/** Restarts the BuilderHub mock's container as an operator would, and waits until its API answers. */
 export async function restartMockhub(): Promise<void> {
   await vmCheck(hub, ["docker", "stop", "mockhub"]);
   await vmCheck(hub, ["docker", "start", "mockhub"]);
+  await eventually("BuilderHub's API to answer after the restart", () => builders(east).catch(() => undefined));
 }
 
 /** Extension runs a VM has had: the CustomScript handler's numbered download directories. */
