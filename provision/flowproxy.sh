@@ -333,16 +333,22 @@ ensure_registered_with_builderhub() {
   die "BuilderHub at $BUILDERHUB_ENDPOINT did not take the registration after 5 attempts; flowproxy@$VM_NAME was not (re)started"
 }
 
-ensure_registration_timer() {
-  if ! systemctl is-enabled --quiet "$REGISTRATION_TIMER"; then
-    systemctl enable --quiet "$REGISTRATION_TIMER"
+# ensure_unit_running UNIT RESTART: UNIT enabled and active; restarted when RESTART is yes.
+ensure_unit_running() {
+  local unit=$1 restart=$2
+  if ! systemctl is-enabled --quiet "$unit"; then
+    systemctl enable --quiet "$unit"
   fi
-  if [[ $REGISTRATION_TIMER_RESTART == yes ]] || ! systemctl is-active --quiet "$REGISTRATION_TIMER"; then
-    systemctl restart "$REGISTRATION_TIMER"
-    log "  (re)started $REGISTRATION_TIMER"
+  if [[ $restart == yes ]] || ! systemctl is-active --quiet "$unit"; then
+    systemctl restart "$unit"
+    log "  (re)started $unit"
   else
-    log "  $REGISTRATION_TIMER is running"
+    log "  $unit is running with its current files"
   fi
+}
+
+ensure_registration_timer() {
+  ensure_unit_running "$REGISTRATION_TIMER" "$REGISTRATION_TIMER_RESTART"
 }
 
 url_answers() {
@@ -365,15 +371,7 @@ wait_until_answers() {
 
 ensure_flowproxy_running() {
   local unit=flowproxy@$VM_NAME.service
-  if ! systemctl is-enabled --quiet "$unit"; then
-    systemctl enable --quiet "$unit"
-  fi
-  if [[ $FLOWPROXY_RESTART == yes ]] || ! systemctl is-active --quiet "$unit"; then
-    systemctl restart "$unit"
-    log "  (re)started $unit"
-  else
-    log "  $unit is running the current binary and configuration"
-  fi
+  ensure_unit_running "$unit" "$FLOWPROXY_RESTART"
   if ! wait_until_answers "$FLOWPROXY_LIVEZ_URL" "$unit"; then
     journalctl -u "$unit" -n 20 --no-pager | sed 's/^/  journal: /' || true
     die "$unit did not answer on $FLOWPROXY_LIVEZ_URL within 30 s"

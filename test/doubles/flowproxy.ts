@@ -81,10 +81,6 @@ function loadDotenv(env: NodeJS.ProcessEnv): void {
 }
 
 async function main(build: BuildStamp): Promise<void> {
-  if (build.crashLoop) {
-    process.stderr.write(panic("main", "src/main.rs:1:1", "this build of the sandbox double always crashes"));
-    process.exit(101);
-  }
   const generation = generationOf(build.version);
   if (generation === undefined) {
     process.stderr.write(`the sandbox's FlowProxy double models versions 1.x and 2.x, not ${build.version}\n`);
@@ -96,6 +92,11 @@ async function main(build: BuildStamp): Promise<void> {
     process.stdout.write(cli.stdout);
     process.stderr.write(cli.stderr);
     process.exit(cli.status);
+  }
+  // A broken release still answers --version (clap handles it before main runs) and crashes after.
+  if (build.crashLoop) {
+    process.stderr.write(panic("main", "src/main.rs:1:1", "this build of the sandbox double always crashes"));
+    process.exit(101);
   }
   const logger = new Logger(cli.settings.LOG_JSON === "true", process.env);
   const target = generation === 1 ? "flowproxy::runner" : "flowproxy";

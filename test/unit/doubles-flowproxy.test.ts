@@ -259,10 +259,12 @@ test("the bundled builds print clap's version line and usage errors under node -
   assert.match(usage.stderr, /^error: the following required arguments were not provided:/);
 });
 
-test("the crash-loop test build panics at start, every time (a sandbox build, not upstream behaviour)", async () => {
+test("the crash-loop test build panics at start, every time, yet answers --version (a sandbox build, not upstream behaviour)", async () => {
   const result = await runBuilt({ ...GENERATION_1_BUILD, crashLoop: true }, [], REQUIRED);
   assert.equal(result.status, 101);
   assert.match(result.stderr, /^thread 'main' panicked at/);
+  const version = await runBuilt({ ...GENERATION_1_BUILD, crashLoop: true }, ["--version"], {});
+  assert.deepEqual([version.status, version.stdout], [0, "flowproxy 1.1.2-258bbd6\n"]);
 });
 
 // --- registration (src/builderhub/client.rs) --------------------------------------------------
