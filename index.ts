@@ -40,6 +40,10 @@ const MOCKHUB_IMAGE = "mempirate/mockhub:v0.0.6";
 const SYSTEM_PORT = 5544;
 // The only place the BuilderHub address is written: registration and flowproxy.env both use it.
 const BUILDERHUB_ENDPOINT = `http://builderhub.${DNS_ZONE}:${MOCKHUB_PORT}`;
+// FlowProxy keeps its ClickHouse backup database in the unit's StateDirectory.
+const CLICKHOUSE_BACKUP_PATH = "/var/lib/flowproxy/clickhouse-backup.db";
+// HAProxy's system frontend speaks the generation's protocol (see haproxy.cfg).
+const SYSTEM_API_MODE = { 1: "http", 2: "tcp" } as const;
 const UBUNTU_2204 = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" };
 const tags = { project: PROJECT, stack: pulumi.getStack() };
 
@@ -399,9 +403,6 @@ const builderhubExtension = provisioningExtension(
   [],
 );
 
-// FlowProxy keeps its ClickHouse backup database in the unit's StateDirectory.
-const CLICKHOUSE_BACKUP_PATH = "/var/lib/flowproxy/clickhouse-backup.db";
-
 /** Program-owned settings of flowproxy.env; the ClickHouse credentials are added on the VM. */
 function programEnv(): string[] {
   const lines = [`BUILDERHUB_ENDPOINT=${BUILDERHUB_ENDPOINT}`];
@@ -417,8 +418,6 @@ function programEnv(): string[] {
 
 /** flowproxy.env as installed: the committed settings plus what the program owns. */
 const flowproxyEnv = `${[settings.files.flowproxyEnv.trimEnd(), ...programEnv()].join("\n")}\n`;
-// HAProxy's system frontend speaks the generation's protocol (see haproxy.cfg).
-const SYSTEM_API_MODE = { 1: "http", 2: "tcp" } as const;
 const registrationFiles = {
   hook: readProvisionFile(__dirname, "flowproxy-register.sh"),
   service: readProvisionFile(__dirname, "flowproxy-registration.service"),
