@@ -141,11 +141,14 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   }
 }
 
-/** Waits until the VM's public :443 passes /livez through HAProxy to FlowProxy. */
-export function servesLivez(vm: Vm, timeoutMs?: number): Promise<true> {
+/**
+ * Waits until a public port of the VM (:443 by default) passes /livez through HAProxy to FlowProxy:
+ * after a start, HAProxy sends traffic once its health checks saw the backend rise.
+ */
+export function servesLivez(vm: Vm, timeoutMs?: number, port: number = PUBLIC_PORTS.https): Promise<true> {
   return eventually(
-    `${vm.name} to serve /livez on :${PUBLIC_PORTS.https}`,
-    async () => ((await publicRequest(vm, PUBLIC_PORTS.https, "/livez").catch(() => undefined))?.status === 200 ? true : undefined),
+    `${vm.name} to serve /livez on :${port}`,
+    async () => ((await publicRequest(vm, port, "/livez").catch(() => undefined))?.status === 200 ? true : undefined),
     timeoutMs,
   );
 }

@@ -64,6 +64,7 @@ before(async () => {
   const provisioned = Date.now();
   for (const vm of flowproxyVms()) {
     await servesLivez(vm);
+    await servesLivez(vm, undefined, PUBLIC_PORTS.system);
   }
   console.log(`public endpoints served ${((Date.now() - provisioned) / 1000).toFixed(1)} s after provisioning finished`);
 });
