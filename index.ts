@@ -313,7 +313,8 @@ function ubuntuVm(vmName: string, net: RegionNetwork, nic: network.NetworkInterf
         osDisk: { createOption: "FromImage", deleteOption: "Delete", managedDisk: { storageAccountType: "StandardSSD_LRS" } },
       },
       // The NIC outlives the VM (deleteOption Detach), so a replaced VM keeps its private and public
-      // IP, its DNS names and its registration with BuilderHub.
+      // IP and its DNS names. Its TLS certificate is new (it lives on the OS disk), which BuilderHub's
+      // mock, keeping a signer's first registration, refuses until it restarts (README, Troubleshooting).
       networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Detach" }] },
       osProfile: {
         computerName: vmName,

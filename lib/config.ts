@@ -322,6 +322,11 @@ function readClickhouse(
   if (username !== undefined && !/^[A-Za-z0-9_.@-]{1,64}$/.test(username)) {
     problem("clickhouseUsername", "may only hold letters, digits and _ . @ -");
   }
+  // systemd's EnvironmentFile= would strip quotes, backslashes and outer blanks: FlowProxy would
+  // get another password than the one configured.
+  if (password !== undefined && (/["'\\]/.test(password) || password.trim() !== password)) {
+    problem("clickhousePassword", "holds a quote, a backslash or leading or trailing blanks, which systemd's environment file would not pass on as written; choose a password without them");
+  }
   if (given.length === 0 || given.length === CLICKHOUSE_KEYS.length) {
     return given.length === 0 ? undefined : { host: host!, database: database!, username: username!, password: password! };
   }

@@ -64,8 +64,8 @@ list_builders() {
 # Prints "absent", or the certificate BuilderHub hands to peers for our signer (possibly empty).
 listed_certificate() {
   jq -r --arg address "${SIGNER_ADDRESS,,}" '
-    [.[] | select((.orderflow_proxy.ecdsa_pubkey_address | ascii_downcase) == $address)]
-    | if length == 0 then "absent" else .[0].instance.tls_cert end' ||
+    [.[] | select((.orderflow_proxy.ecdsa_pubkey_address // "" | ascii_downcase) == $address)]
+    | if length == 0 then "absent" else .[0].instance.tls_cert // "" end' ||
     fail "$UNREACHABLE_STATUS" "BuilderHub's $BUILDERS_PATH answer is not the expected JSON list"
 }
 

@@ -11,6 +11,8 @@ readonly FLOWPROXY_UNIT_FILE=/etc/systemd/system/flowproxy@.service
 readonly SIGNER_KEY_FILE=/etc/flowproxy/signer.key
 readonly SIGNER_ADDRESS_FILE=/etc/flowproxy/signer.address
 readonly FOUNDRY_DIR=/opt/foundry
+# Which artifact (and pin) the installed binary came from, with the binary's digest.
+readonly ARTIFACT_MARKER=$STATE_DIR/artifact
 readonly REGISTER_HOOK_FILE=/usr/local/sbin/flowproxy-register
 readonly REGISTRATION_ENV_FILE=/etc/flowproxy/registration.env
 readonly REGISTRATION_UNIT_DIR=/etc/systemd/system
@@ -27,6 +29,8 @@ readonly REGISTRATION_CONFLICT=3
 HAPROXY_RELOAD=no
 FLOWPROXY_RESTART=no
 REGISTRATION_TIMER_RESTART=no
+FLOWPROXY_CANDIDATE=""
+FLOWPROXY_CANDIDATE_DIGEST=""
 SIGNER_KEY_VALUE=""
 SIGNER_ADDRESS_VALUE=""
 
@@ -160,12 +164,25 @@ is_executable_format() {
   [[ $magic == 7f454c46 || $magic == 2321* ]]
 }
 
+# `flowproxy --version` of a build, run as nobody for 10 s at most: a new artifact runs here for the
+# first time, before anything but its checksum was checked, and must not run as root.
+flowproxy_version_of() {
+  local binary=$1 dir output status=0
+  dir=$(mktemp -d /run/flowproxy-version.XXXXXX)
+  chmod 755 "$dir"
+  install -m 755 "$binary" "$dir/flowproxy"
+  output=$(timeout 10 setpriv --reuid=nobody --regid=nogroup --clear-groups "$dir/flowproxy" --version 2>&1) || status=$?
+  rm -rf "$dir"
+  ((status == 0)) || die "flowproxy --version failed (status $status): ${output:0:200}"
+  printf '%s' "$output"
+}
+
 # The system API generation of a FlowProxy build, from `flowproxy --version`, which clap prints as
 # "flowproxy <version>-<git hash>" (src/cli.rs). 1.3.x serves an HTTP and a TCP system API side by
 # side (SYSTEM_LISTEN_ADDR_TCP), a layout this stack does not set up.
 check_flowproxy_generation() {
-  local binary=$1 output version generation
-  output=$("$binary" --version 2>&1) || die "flowproxy --version failed: ${output:0:200}"
+  local output version generation
+  output=$(flowproxy_version_of "$1")
   version=${output##* }
   case $version in
     1.1.* | 1.2.*) generation=1 ;;
@@ -174,16 +191,18 @@ check_flowproxy_generation() {
     *) die "flowproxy --version printed \"${output:0:120}\", not a FlowProxy 1.1, 1.2 or 2.x version; check flowProxyArtifact" ;;
   esac
   if [[ $generation != "$FLOWPROXY_GENERATION" ]]; then
-    die "flowproxy $version speaks system API generation $generation, but flowProxyGeneration is $FLOWPROXY_GENERATION; set it with: pulumi config set flowproxy-staging:flowProxyGeneration $generation (FlowProxy keeps running the installed build)"
+    die "flowproxy $version speaks system API generation $generation, but flowProxyGeneration is $FLOWPROXY_GENERATION; set it with: pulumi config set flowproxy-staging:flowProxyGeneration $generation (nothing on this VM was changed)"
   fi
   log "  flowproxy $version (system API generation $generation)"
 }
 
-# The binary is replaced only by a complete, checked download, with a rename, so a failed or
-# corrupt artifact, or one of the wrong generation, leaves the running FlowProxy as it was.
-ensure_flowproxy_binary() {
-  local marker=$STATE_DIR/artifact wanted="$ARTIFACT_URL ${FLOWPROXY_SHA256:-unpinned}"
-  if [[ -x $FLOWPROXY_BIN && -f $marker ]] && [[ $(<"$marker") == "$wanted $(sha256_of "$FLOWPROXY_BIN")" ]]; then
+# Runs before any step that changes the VM: the build to run (installed, or downloaded from a new
+# artifact) must exist, be an executable, match flowProxySha256 and speak the configured generation;
+# otherwise the run stops with HAProxy and FlowProxy as they were. A new build waits in the run's
+# scratch space for ensure_flowproxy_binary.
+ensure_flowproxy_build_checked() {
+  local wanted="$ARTIFACT_URL ${FLOWPROXY_SHA256:-unpinned}"
+  if [[ -x $FLOWPROXY_BIN && -f $ARTIFACT_MARKER ]] && [[ $(<"$ARTIFACT_MARKER") == "$wanted $(sha256_of "$FLOWPROXY_BIN")" ]]; then
     check_flowproxy_generation "$FLOWPROXY_BIN"
     log "  flowproxy from this artifact is installed"
     return
@@ -200,18 +219,28 @@ ensure_flowproxy_binary() {
   if [[ -n $FLOWPROXY_SHA256 && $digest != "$FLOWPROXY_SHA256" ]]; then
     die "flowproxy in the artifact has SHA-256 $digest, but flowProxySha256 pins $FLOWPROXY_SHA256"
   fi
-  chmod 755 "$binary"
   check_flowproxy_generation "$binary"
-  if [[ -x $FLOWPROXY_BIN && $(sha256_of "$FLOWPROXY_BIN") == "$digest" ]]; then
+  FLOWPROXY_CANDIDATE=$binary
+  FLOWPROXY_CANDIDATE_DIGEST=$digest
+  log "  downloaded and checked flowproxy $digest"
+}
+
+# The checked build replaces the binary with a rename, so a failed or killed run leaves the running
+# FlowProxy and its binary as they were.
+ensure_flowproxy_binary() {
+  if [[ -z $FLOWPROXY_CANDIDATE ]]; then
+    log "  flowproxy from this artifact is installed"
+    return
+  fi
+  if [[ -x $FLOWPROXY_BIN && $(sha256_of "$FLOWPROXY_BIN") == "$FLOWPROXY_CANDIDATE_DIGEST" ]]; then
     log "  the installed flowproxy already matches the artifact"
   else
-    install -m 755 "$binary" "$FLOWPROXY_BIN.new"
+    install -m 755 "$FLOWPROXY_CANDIDATE" "$FLOWPROXY_BIN.new"
     mv -f "$FLOWPROXY_BIN.new" "$FLOWPROXY_BIN"
     FLOWPROXY_RESTART=yes
-    log "  installed flowproxy $digest"
+    log "  installed flowproxy $FLOWPROXY_CANDIDATE_DIGEST"
   fi
-  printf '%s %s' "$wanted" "$digest" >"$marker"
-  rm -rf "$work"
+  printf '%s %s' "$ARTIFACT_URL ${FLOWPROXY_SHA256:-unpinned}" "$FLOWPROXY_CANDIDATE_DIGEST" >"$ARTIFACT_MARKER"
 }
 
 ensure_foundry_installed() {
@@ -340,7 +369,7 @@ ensure_unit_running() {
     systemctl enable --quiet "$unit"
   fi
   if [[ $restart == yes ]] || ! systemctl is-active --quiet "$unit"; then
-    systemctl restart "$unit"
+    systemctl restart "$unit" || die "$unit did not start; see journalctl -u $unit"
     log "  (re)started $unit"
   else
     log "  $unit is running with its current files"
@@ -383,6 +412,7 @@ ensure_flowproxy_running() {
 main() {
   provision \
     ensure_base_packages \
+    ensure_flowproxy_build_checked \
     ensure_docker_running \
     ensure_tailscale_connected \
     ensure_haproxy_image \

@@ -87,7 +87,7 @@ export interface RunExtensionOptions {
   timeoutMs?: number;
   /**
    * Kill every process of the run (SIGKILL to the unit's cgroup) as soon as its stdout shows the
-   * step with this title starting (e.g. "ensure flowproxy binary"): what a VM that loses power or
+   * step with this title starting (e.g. "ensure flowproxy build checked"): what a VM that loses power or
    * an agent that gives up does to a run midway.
    */
   killAtStep?: string;

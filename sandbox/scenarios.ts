@@ -95,32 +95,62 @@ export async function extensionRunCount(vm: Vm): Promise<number> {
 
 export const flowproxyVersion = async (vm: Vm) => (await vmCheck(vm, ["/usr/local/bin/flowproxy", "--version"])).trim();
 
+/** Stops or starts the registration timer on every FlowProxy VM. */
+async function registrationTimers(action: "stop" | "start"): Promise<void> {
+  for (const vm of flowproxyVms()) await vmCheck(vm, ["systemctl", action, REGISTRATION_TIMER]);
+}
+
+/**
+ * FlowProxy killed while BuilderHub has forgotten everything (timers stopped, so nothing else
+ * registers): only the unit's ExecStartPre hook can list it again with its certificate before
+ * FlowProxy's own registration, which carries none, wins.
+ */
 export async function killFlowproxy(vm: Vm): Promise<string> {
   const unit = flowproxyUnit(vm);
-  const before = await mainPid(vm, unit);
-  const killed = Date.now();
-  await vmCheck(vm, ["systemctl", "kill", "--signal=SIGKILL", unit]);
-  await eventually(
-    `${unit} to run again`,
-    async () => {
-      const pid = await mainPid(vm, unit);
-      return pid !== "0" && pid !== before && (await unitState(vm, unit)) === "active" ? true : undefined;
-    },
-    30_000,
-  );
-  const restartedMs = Date.now() - killed;
-  const journal = await vmCheck(vm, ["journalctl", "-u", unit, "--since", "-2min", "--no-pager", "-o", "cat"]);
-  assert.match(journal, /flowproxy-register: BuilderHub lists 0x[0-9a-fA-F]{40} with the served certificate/, "the hook ran before the restart");
-  assert.ok(await registrationIsCurrent(vm), `${vm.name} is still listed with the certificate it serves`);
+  let restartedMs: number;
+  await registrationTimers("stop");
+  try {
+    await restartMockhub();
+    assert.deepEqual(await builders(vm), [], "a restarted mock lists nobody");
+    const before = await mainPid(vm, unit);
+    const killed = Date.now();
+    await vmCheck(vm, ["systemctl", "kill", "--signal=SIGKILL", unit]);
+    await eventually(
+      `${unit} to run again`,
+      async () => {
+        const pid = await mainPid(vm, unit);
+        return pid !== "0" && pid !== before && (await unitState(vm, unit)) === "active" ? true : undefined;
+      },
+      30_000,
+    );
+    restartedMs = Date.now() - killed;
+    assert.ok(await registrationIsCurrent(vm), `${vm.name} is listed with the certificate it serves`);
+    const invocation = (await vmCheck(vm, ["systemctl", "show", "--property=InvocationID", "--value", unit])).trim();
+    const journal = await vmCheck(vm, ["journalctl", `_SYSTEMD_INVOCATION_ID=${invocation}`, "--no-pager", "-o", "cat"]);
+    assert.match(journal, /flowproxy-register: registered 0x[0-9a-fA-F]{40} with the served certificate/, "the hook registered before this start");
+  } finally {
+    await registrationTimers("start");
+  }
+  const healedMs = await registryHealed(Date.now());
   await servesLivez(vm);
-  await sendAcross(vm, vm === east ? west : east);
-  return `SIGKILL: systemd started it again after ${seconds(restartedMs)}, the hook checked the registration first; still listed with its certificate, signed flow crosses`;
+  await sendAcross(vm, vm === east ? west : east, 60_000);
+  return (
+    `SIGKILL with BuilderHub emptied: systemd started it again after ${seconds(restartedMs)}, its ExecStartPre hook ` +
+    `registered the served certificate first; the other proxy's timer listed it again ${seconds(healedMs)} later; signed flow crosses`
+  );
 }
 
 export async function restartBuilderhub(): Promise<{ healedMs: number; flowingMs: number; evidence: string }> {
   const restarted = Date.now();
-  await restartMockhub();
-  assert.deepEqual(await builders(east), [], "a restarted mock lists nobody");
+  // The timers are held for the moment it takes to see the mock come back empty, so neither
+  // re-registers before that is checked; they restart at once, and the heal is timed from the restart.
+  await registrationTimers("stop");
+  try {
+    await restartMockhub();
+    assert.deepEqual(await builders(east), [], "a restarted mock lists nobody");
+  } finally {
+    await registrationTimers("start");
+  }
   const healedMs = await registryHealed(restarted);
   // Peers read BuilderHub every 30 s (PEER_UPDATE_INTERVAL_S); flow resumes after their next read.
   await flowBothWays(Math.max(HEAL_BUDGET_MS - (Date.now() - restarted), 1));
@@ -221,7 +251,20 @@ export async function switchToGeneration2(): Promise<string> {
   }
   const started = Date.now();
   await flowBothWays(60_000);
-  return `HAProxy recreated with FLOWPROXY_SYSTEM_API=tcp, flowproxy 2.0.2-029b7c4 on both; signed flow in both directions over TCP+TLS within ${seconds(Date.now() - started)}`;
+  const crossedMs = Date.now() - started;
+  // Back to flowProxyGeneration 1 with the 2.x build still configured: refused before HAProxy changes.
+  const haproxyBefore = await vmCheck(east, ["docker", "inspect", "--format", '{{index .Config.Labels "flowproxy-staging.spec"}}', "haproxy"]);
+  const refused = await up({ overrides: { flowProxyArtifact: artifactUrl(artifact) }, keepOnFailure: true }).then(
+    () => undefined,
+    (err: Error) => err.message,
+  );
+  assert.match(refused ?? "up succeeded", /speaks system API generation 2, but flowProxyGeneration is 1/);
+  assert.equal(await vmCheck(east, ["docker", "inspect", "--format", '{{index .Config.Labels "flowproxy-staging.spec"}}', "haproxy"]), haproxyBefore, "HAProxy untouched");
+  await flowBothWays(60_000);
+  return (
+    `HAProxy recreated with FLOWPROXY_SYSTEM_API=tcp, flowproxy 2.0.2-029b7c4 on both; signed flow in both directions over TCP+TLS within ${seconds(crossedMs)}; ` +
+    "going back to flowProxyGeneration 1 with that build is refused before HAProxy changes, and flow keeps crossing"
+  );
 }
 
 /** A fresh sandbox whose VMs make their own signer keys with Foundry's cast; flow crosses with them. */

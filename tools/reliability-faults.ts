@@ -78,7 +78,7 @@ function faults(committed: RenderedStack): Fault[] {
   };
   const clearHub = () => setMockhubFault(undefined);
   const registration = "ensure registered with builderhub";
-  const binary = "ensure flowproxy binary";
+  const binary = "ensure flowproxy build checked";
   const notRegistered = /BuilderHub at \S+ did not take the registration after 5 attempts/;
   const artifact = (fault: Parameters<typeof setGithubFault>[0], name: string, reason: RegExp): Fault => ({
     name,

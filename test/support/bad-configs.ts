@@ -143,6 +143,11 @@ export const BAD_CONFIGS: BadConfig[] = [
     expected: [/clickhouseHost is not set, but clickhouseUsername, clickhousePassword are/, /clickhouseDatabase is not set/],
   },
   {
+    title: "a ClickHouse password that systemd would not pass on as written is refused",
+    request: validRequest({ ...CLICKHOUSE, clickhousePassword: 'p\\ss"1' }),
+    expected: [/clickhousePassword holds a quote, a backslash or leading or trailing blanks/],
+  },
+  {
     title: "a ClickHouse host that is not a URL is refused",
     request: validRequest({ ...CLICKHOUSE, clickhouseHost: "clickhouse:8443; id" }),
     expected: [/clickhouseHost "clickhouse:8443; id" is not a ClickHouse URL/],
