@@ -241,7 +241,9 @@ export async function generationMismatch(): Promise<string> {
 export async function switchToGeneration2(): Promise<string> {
   const artifact = generation2Artifact();
   publishArtifact(artifact);
+  const switchStarted = Date.now();
   const switched = await up({ overrides: { flowProxyArtifact: artifactUrl(artifact), flowProxyGeneration: "2" } });
+  const switchMs = Date.now() - switchStarted;
   for (const vm of flowproxyVms()) {
     assert.equal(await flowproxyVersion(vm), "flowproxy 2.0.2-029b7c4");
     assert.match(switched.runs.find((r) => r.vmName === vm.name)?.stdoutTail ?? "", /haproxy: replaced/, `${vm.name}: HAProxy recreated`);
@@ -260,10 +262,12 @@ export async function switchToGeneration2(): Promise<string> {
   );
   assert.match(refused ?? "up succeeded", /speaks system API generation 2, but flowProxyGeneration is 1/);
   assert.equal(await vmCheck(east, ["docker", "inspect", "--format", '{{index .Config.Labels "flowproxy-staging.spec"}}', "haproxy"]), haproxyBefore, "HAProxy untouched");
+  const againStarted = Date.now();
   await flowBothWays(60_000);
   return (
-    `HAProxy recreated with FLOWPROXY_SYSTEM_API=tcp, flowproxy 2.0.2-029b7c4 on both; signed flow in both directions over TCP+TLS within ${seconds(crossedMs)}; ` +
-    "going back to flowProxyGeneration 1 with that build is refused before HAProxy changes, and flow keeps crossing"
+    `switched in ${seconds(switchMs)}: HAProxy recreated with FLOWPROXY_SYSTEM_API=tcp, flowproxy 2.0.2-029b7c4 on both; ` +
+    `signed flow in both directions over TCP+TLS within ${seconds(crossedMs)}; going back to flowProxyGeneration 1 with that ` +
+    `build is refused before HAProxy changes, and flow crosses again within ${seconds(Date.now() - againStarted)}`
   );
 }
 
