@@ -311,8 +311,9 @@ function readClickhouse(
   raw: (key: string) => string | undefined,
   problem: (key: string, what: string, good?: string) => void,
 ): ClickhouseSettings | undefined {
-  const [host, database, username, password] = CLICKHOUSE_KEYS.map((key) => raw(key));
-  const given = CLICKHOUSE_KEYS.filter((_, i) => [host, database, username, password][i] !== undefined);
+  const values = CLICKHOUSE_KEYS.map((key) => raw(key));
+  const given = CLICKHOUSE_KEYS.filter((_, i) => values[i] !== undefined);
+  const [host, database, username, password] = values;
   if (host !== undefined && !/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/.test(host)) {
     problem("clickhouseHost", `"${host}" is not a ClickHouse URL (http:// or https://, a host name and an optional port)`);
   }

@@ -13,6 +13,7 @@ readonly SIGNER_ADDRESS_FILE=/etc/flowproxy/signer.address
 readonly FOUNDRY_DIR=/opt/foundry
 # Which artifact (and pin) the installed binary came from, with the binary's digest.
 readonly ARTIFACT_MARKER=$STATE_DIR/artifact
+readonly ARTIFACT_WANTED="$ARTIFACT_URL ${FLOWPROXY_SHA256:-unpinned}"
 readonly REGISTER_HOOK_FILE=/usr/local/sbin/flowproxy-register
 readonly REGISTRATION_ENV_FILE=/etc/flowproxy/registration.env
 readonly REGISTRATION_UNIT_DIR=/etc/systemd/system
@@ -201,8 +202,7 @@ check_flowproxy_generation() {
 # otherwise the run stops with HAProxy and FlowProxy as they were. A new build waits in the run's
 # scratch space for ensure_flowproxy_binary.
 ensure_flowproxy_build_checked() {
-  local wanted="$ARTIFACT_URL ${FLOWPROXY_SHA256:-unpinned}"
-  if [[ -x $FLOWPROXY_BIN && -f $ARTIFACT_MARKER ]] && [[ $(<"$ARTIFACT_MARKER") == "$wanted $(sha256_of "$FLOWPROXY_BIN")" ]]; then
+  if [[ -x $FLOWPROXY_BIN && -f $ARTIFACT_MARKER ]] && [[ $(<"$ARTIFACT_MARKER") == "$ARTIFACT_WANTED $(sha256_of "$FLOWPROXY_BIN")" ]]; then
     check_flowproxy_generation "$FLOWPROXY_BIN"
     log "  flowproxy from this artifact is installed"
     return
@@ -240,7 +240,7 @@ ensure_flowproxy_binary() {
     FLOWPROXY_RESTART=yes
     log "  installed flowproxy $FLOWPROXY_CANDIDATE_DIGEST"
   fi
-  printf '%s %s' "$ARTIFACT_URL ${FLOWPROXY_SHA256:-unpinned}" "$FLOWPROXY_CANDIDATE_DIGEST" >"$ARTIFACT_MARKER"
+  printf '%s %s' "$ARTIFACT_WANTED" "$FLOWPROXY_CANDIDATE_DIGEST" >"$ARTIFACT_MARKER"
 }
 
 ensure_foundry_installed() {

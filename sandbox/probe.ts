@@ -164,6 +164,9 @@ export const MOCKHUB_UNIT = "docker-mockhub.service";
 export const BUILDERHUB_URL = `http://builderhub.flowproxy.internal:${BUILDERHUB_PORT}`;
 export const FLOWPROXY_METRICS_URL = "http://127.0.0.1:8090/metrics";
 export const BUILDERS_URL = `${BUILDERHUB_URL}/api/l1-builder/v1/builders`;
+export const REGISTER_URL = `${BUILDERHUB_URL}/api/l1-builder/v1/register_credentials/orderflow_proxy`;
+/** The label provisioning puts the settings of a container in (CONTAINER_SPEC_LABEL in provision/common.sh). */
+export const CONTAINER_SPEC_LABEL = "flowproxy-staging.spec";
 
 export const flowproxyUnit = (vm: Vm) => `flowproxy@${vm.name}.service`;
 
@@ -209,8 +212,8 @@ export function registrationOf(list: Builder[], vm: Vm): Builder | undefined {
 }
 
 /** Whether BuilderHub lists the VM with the certificate HAProxy serves, as peers read it (instance.tls_cert). */
-export async function registrationIsCurrent(vm: Vm, from: Vm = vm): Promise<boolean> {
-  const entry = registrationOf(await builders(from), vm);
+export async function registrationIsCurrent(vm: Vm): Promise<boolean> {
+  const entry = registrationOf(await builders(vm), vm);
   if (!entry?.instance.tls_cert) {
     return false;
   }

@@ -3,12 +3,12 @@
 // end-to-end suite and the reliability report, so both prove the same thing. Each scenario throws
 // with what went wrong, or returns its evidence (times are measured, not assumed).
 import assert from "node:assert/strict";
-import { FlowProxyBuild, GENERATION_2_BUILD, publishArtifact } from "./doubles";
+import { GENERATION_2_BUILD, publishArtifact } from "./doubles";
 import { DOWNLOAD_DIR, runExtension } from "./extension";
 import {
-  BUILDERHUB_URL,
   builders,
   changedFields,
+  CONTAINER_SPEC_LABEL,
   eventually,
   flowproxyUnit,
   flowproxyVmState,
@@ -16,6 +16,7 @@ import {
   publicRequest,
   registrationIsCurrent,
   registrationOf,
+  REGISTER_URL,
   servesLivez,
   systemFlowAccepted,
   unitState,
@@ -35,8 +36,6 @@ let blockNumber = 1;
 /** Within this, BuilderHub must list both proxies again and system flow must cross again (issue 8). */
 export const HEAL_BUDGET_MS = 120_000;
 export const REGISTRATION_TIMER = "flowproxy-registration.timer";
-const REGISTER_PATH = "/api/l1-builder/v1/register_credentials/orderflow_proxy";
-const seconds = (ms: number) => formatSeconds(ms);
 
 /**
  * Signed bundles on `from`'s public :443, a new one every 2 s, until `to`'s system endpoint accepted
@@ -135,8 +134,8 @@ export async function killFlowproxy(vm: Vm): Promise<string> {
   await servesLivez(vm);
   await sendAcross(vm, vm === east ? west : east, 60_000);
   return (
-    `SIGKILL with BuilderHub emptied: systemd started it again after ${seconds(restartedMs)}, its ExecStartPre hook ` +
-    `registered the served certificate first; the other proxy's timer listed it again ${seconds(healedMs)} later; signed flow crosses`
+    `SIGKILL with BuilderHub emptied: systemd started it again after ${formatSeconds(restartedMs)}, its ExecStartPre hook ` +
+    `registered the served certificate first; the other proxy's timer listed it again ${formatSeconds(healedMs)} later; signed flow crosses`
   );
 }
 
@@ -155,11 +154,11 @@ export async function restartBuilderhub(): Promise<{ healedMs: number; flowingMs
   // Peers read BuilderHub every 30 s (PEER_UPDATE_INTERVAL_S); flow resumes after their next read.
   await flowBothWays(Math.max(HEAL_BUDGET_MS - (Date.now() - restarted), 1));
   const flowingMs = Date.now() - restarted;
-  assert.ok(flowingMs <= HEAL_BUDGET_MS, `system flow resumed after ${seconds(flowingMs)}`);
+  assert.ok(flowingMs <= HEAL_BUDGET_MS, `system flow resumed after ${formatSeconds(flowingMs)}`);
   return {
     healedMs,
     flowingMs,
-    evidence: `registry empty after the restart; both proxies listed with their certificates after ${seconds(healedMs)}, signed flow in both directions after ${seconds(flowingMs)} (budget ${seconds(HEAL_BUDGET_MS)})`,
+    evidence: `registry empty after the restart; both proxies listed with their certificates after ${formatSeconds(healedMs)}, signed flow in both directions after ${formatSeconds(flowingMs)} (budget ${formatSeconds(HEAL_BUDGET_MS)})`,
   };
 }
 
@@ -176,7 +175,7 @@ export async function conflictingRegistration(stack: RenderedStack, signerAddres
   try {
     await restartMockhub();
     const registration = JSON.stringify({ ecdsa_pubkey_address: signerAddress });
-    await vmCheck(east, ["curl", "-fsS", "-X", "POST", "-H", "Content-Type: application/json", "--data", registration, `${BUILDERHUB_URL}${REGISTER_PATH}`]);
+    await vmCheck(east, ["curl", "-fsS", "-X", "POST", "-H", "Content-Type: application/json", "--data", registration, REGISTER_URL]);
     const failed = await runExtension(east, extension);
     assert.equal(failed.exitCode, 1, "provisioning fails");
     assert.match(failed.stderrTail, /BuilderHub lists 0x[0-9a-fA-F]{40} without a certificate/);
@@ -194,7 +193,7 @@ export async function conflictingRegistration(stack: RenderedStack, signerAddres
   }
   const healedMs = await registryHealed(Date.now());
   assert.equal(await unitState(east, REGISTRATION_TIMER), "active");
-  return `extension: "${reported.slice(0, 140)}..."; journal of flowproxy-registration names it; after a BuilderHub restart the rerun converged and the registry was current in ${seconds(healedMs)}`;
+  return `extension: "${reported.slice(0, 140)}..."; journal of flowproxy-registration names it; after a BuilderHub restart the rerun converged and the registry was current in ${formatSeconds(healedMs)}`;
 }
 
 /** Reboots one VM from inside; nothing reruns its extension, and everything serves as before. */
@@ -214,18 +213,20 @@ export async function rebootAndCheck(vm: Vm): Promise<string> {
     const changed = changedFields(stateBefore, stateAfter).filter((f) => !["haproxyPid", "flowproxyPid"].includes(f));
     assert.deepEqual(changed, [], `${vm.name}: binary, haproxy.cfg, certificate, signer key and registration as before`);
   }
-  return `booted ${boot.state}; no extension ran; registry current after ${seconds(healedMs)}, signed flow in both directions after ${seconds(flowingMs)}${stateBefore ? "; binary, haproxy.cfg, certificate, signer key and registration unchanged" : ""}`;
+  return `booted ${boot.state}; no extension ran; registry current after ${formatSeconds(healedMs)}, signed flow in both directions after ${formatSeconds(flowingMs)}${stateBefore ? "; binary, haproxy.cfg, certificate, signer key and registration unchanged" : ""}`;
 }
 
-const generation2Artifact = (build: FlowProxyBuild = GENERATION_2_BUILD) => ({ ...SANDBOX_ARTIFACT, id: "25", build });
+const GENERATION_2_ARTIFACT = { ...SANDBOX_ARTIFACT, id: "25", build: GENERATION_2_BUILD };
+
+/** The settings HAProxy's container was started with, as provisioning labelled it. */
+const haproxySpec = (vm: Vm) => vmCheck(vm, ["docker", "inspect", "--format", `{{index .Config.Labels "${CONTAINER_SPEC_LABEL}"}}`, "haproxy"]);
 
 /** A generation-2 build under flowProxyGeneration 1: refused naming the key and value; nothing changes. */
 export async function generationMismatch(): Promise<string> {
-  const artifact = generation2Artifact();
-  publishArtifact(artifact);
+  publishArtifact(GENERATION_2_ARTIFACT);
   const before = await flowproxyVmState(east);
   const versionBefore = await flowproxyVersion(east);
-  const refused = await up({ overrides: { flowProxyArtifact: artifactUrl(artifact) }, keepOnFailure: true }).then(
+  const refused = await up({ overrides: { flowProxyArtifact: artifactUrl(GENERATION_2_ARTIFACT) }, keepOnFailure: true }).then(
     () => undefined,
     (err: Error) => err.message,
   );
@@ -239,10 +240,9 @@ export async function generationMismatch(): Promise<string> {
 
 /** Switches the running stack to generation 2 and proves signed flow over the TCP system API. */
 export async function switchToGeneration2(): Promise<string> {
-  const artifact = generation2Artifact();
-  publishArtifact(artifact);
+  publishArtifact(GENERATION_2_ARTIFACT);
   const switchStarted = Date.now();
-  const switched = await up({ overrides: { flowProxyArtifact: artifactUrl(artifact), flowProxyGeneration: "2" } });
+  const switched = await up({ overrides: { flowProxyArtifact: artifactUrl(GENERATION_2_ARTIFACT), flowProxyGeneration: "2" } });
   const switchMs = Date.now() - switchStarted;
   for (const vm of flowproxyVms()) {
     assert.equal(await flowproxyVersion(vm), "flowproxy 2.0.2-029b7c4");
@@ -255,19 +255,19 @@ export async function switchToGeneration2(): Promise<string> {
   await flowBothWays(60_000);
   const crossedMs = Date.now() - started;
   // Back to flowProxyGeneration 1 with the 2.x build still configured: refused before HAProxy changes.
-  const haproxyBefore = await vmCheck(east, ["docker", "inspect", "--format", '{{index .Config.Labels "flowproxy-staging.spec"}}', "haproxy"]);
-  const refused = await up({ overrides: { flowProxyArtifact: artifactUrl(artifact) }, keepOnFailure: true }).then(
+  const haproxyBefore = await haproxySpec(east);
+  const refused = await up({ overrides: { flowProxyArtifact: artifactUrl(GENERATION_2_ARTIFACT) }, keepOnFailure: true }).then(
     () => undefined,
     (err: Error) => err.message,
   );
   assert.match(refused ?? "up succeeded", /speaks system API generation 2, but flowProxyGeneration is 1/);
-  assert.equal(await vmCheck(east, ["docker", "inspect", "--format", '{{index .Config.Labels "flowproxy-staging.spec"}}', "haproxy"]), haproxyBefore, "HAProxy untouched");
+  assert.equal(await haproxySpec(east), haproxyBefore, "HAProxy untouched");
   const againStarted = Date.now();
   await flowBothWays(60_000);
   return (
-    `switched in ${seconds(switchMs)}: HAProxy recreated with FLOWPROXY_SYSTEM_API=tcp, flowproxy 2.0.2-029b7c4 on both; ` +
-    `signed flow in both directions over TCP+TLS within ${seconds(crossedMs)}; going back to flowProxyGeneration 1 with that ` +
-    `build is refused before HAProxy changes, and flow crosses again within ${seconds(Date.now() - againStarted)}`
+    `switched in ${formatSeconds(switchMs)}: HAProxy recreated with FLOWPROXY_SYSTEM_API=tcp, flowproxy 2.0.2-029b7c4 on both; ` +
+    `signed flow in both directions over TCP+TLS within ${formatSeconds(crossedMs)}; going back to flowProxyGeneration 1 with that ` +
+    `build is refused before HAProxy changes, and flow crosses again within ${formatSeconds(Date.now() - againStarted)}`
   );
 }
 
