@@ -5,7 +5,7 @@ ensure_base_packages() {
 }
 
 ensure_mockhub_image() {
-  ensure_docker_image "$MOCKHUB_IMAGE"
+  ensure_docker_image "$MOCKHUB_IMAGE" "the program pins this image; check that its registry still serves it"
 }
 
 # ENABLE_TLS=true makes the mock hand each proxy's registered certificate to its peers

@@ -67,13 +67,19 @@ seconds_since() {
 }
 
 # retry ATTEMPTS DELAY WHAT COMMAND...: for network steps only. COMMAND runs in a condition, where
-# errexit is off, so retried functions chain their commands with && themselves.
+# errexit is off, so retried functions chain their commands with && themselves. A COMMAND that
+# knows another try cannot help (the registry has no such tag) sets RETRY_IS_FUTILE=yes and fails.
 retry() {
   local attempts=$1 delay=$2 what=$3 attempt
   shift 3
+  RETRY_IS_FUTILE=no
   for ((attempt = 1; attempt <= attempts; attempt++)); do
     if "$@"; then
       return 0
+    fi
+    if [[ $RETRY_IS_FUTILE == yes ]]; then
+      log "  $what failed; trying again cannot help"
+      return 1
     fi
     if ((attempt < attempts)); then
       log "  $what failed (attempt $attempt of $attempts), next try in ${delay} s"
@@ -182,18 +188,29 @@ ensure_docker_running() {
   fi
 }
 
+# Docker's last line of error output from the last failed pull.
+PULL_ERROR=""
+
+# A tag or digest the registry does not know ("manifest unknown") stays unknown however often we ask.
 pull_image() {
-  docker pull "$1" >/dev/null
+  local output
+  output=$(docker pull "$1" 2>&1 >/dev/null) && return 0
+  PULL_ERROR=${output##*$'\n'}
+  if [[ $PULL_ERROR == *"manifest unknown"* || $PULL_ERROR == *"invalid reference format"* ]]; then
+    RETRY_IS_FUTILE=yes
+  fi
+  return 1
 }
 
+# ensure_docker_image IMAGE HINT: IMAGE present, pulled if missing; HINT says how to fix a bad reference.
 ensure_docker_image() {
-  local image=$1
+  local image=$1 hint=$2
   if docker image inspect --format '{{.Id}}' "$image" >/dev/null 2>&1; then
     log "  $image is present"
     return
   fi
   retry 5 10 "docker pull $image" pull_image "$image" ||
-    die "could not pull $image; check the tag or digest in the stack config"
+    die "docker pull $image failed: $PULL_ERROR; $hint"
   log "  pulled $image"
 }
 
@@ -206,7 +223,7 @@ container_spec() {
 }
 
 container_exists() {
-  docker inspect --format '{{.State.Running}}' "$1" >/dev/null 2>&1
+  docker inspect --format '{{.Id}}' "$1" >/dev/null 2>&1
 }
 
 container_running() {
@@ -214,15 +231,17 @@ container_running() {
 }
 
 # ensure_container NAME SPEC START: runs container NAME with settings SPEC (START SPEC starts it and
-# labels it with SPEC), recreating it only when its label differs. Sets CONTAINER_STATE to started,
-# replaced, restarted or running.
+# labels it with SPEC), recreating it only when its label differs. The old container is stopped
+# with its image's stop signal, so requests in flight finish, before the new one takes the ports.
+# Sets CONTAINER_STATE to started, replaced, restarted or running.
 ensure_container() {
   local name=$1 spec=$2 start=$3
   if ! container_exists "$name"; then
     "$start" "$spec"
     CONTAINER_STATE=started
   elif [[ $(container_spec "$name") != "$spec" ]]; then
-    docker rm -f "$name" >/dev/null
+    docker stop "$name" >/dev/null
+    docker rm "$name" >/dev/null
     "$start" "$spec"
     CONTAINER_STATE=replaced
   elif ! container_running "$name"; then

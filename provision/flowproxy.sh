@@ -55,7 +55,8 @@ ensure_base_packages() {
 }
 
 ensure_haproxy_image() {
-  ensure_docker_image "$HAPROXY_IMAGE"
+  ensure_docker_image "$HAPROXY_IMAGE" \
+    "set a tag (and digest) that Docker Hub's haproxy has: pulumi config set flowproxy-staging:haProxyVersion TAG[@sha256:DIGEST]"
 }
 
 # Made once and kept; remade only when it is about to expire or the addresses it must name changed.
@@ -89,9 +90,15 @@ haproxy_environment() {
   printf 'FLOWPROXY_SYSTEM_API=%s' "$FLOWPROXY_SYSTEM_API"
 }
 
+# validate_haproxy_config FILE WHAT: FILE passes the check of the target image, or the run stops
+# with HAProxy's own words and WHAT (what is left running).
 validate_haproxy_config() {
-  docker run --rm --network none --user root -e "$(haproxy_environment)" -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" \
-    "$HAPROXY_IMAGE" haproxy -c -f "$1" >"$STATE_DIR/haproxy-check.log" 2>&1
+  if ! docker run --rm --network none --user root -e "$(haproxy_environment)" -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" \
+    "$HAPROXY_IMAGE" haproxy -c -f "$1" >"$STATE_DIR/haproxy-check.log" 2>&1; then
+    sed 's/^/  haproxy: /' "$STATE_DIR/haproxy-check.log" | tail -n 20
+    rm -f "$HAPROXY_DIR/haproxy.cfg.candidate"
+    die "haproxy.cfg is invalid for $HAPROXY_IMAGE with $(haproxy_environment) (see above); $2"
+  fi
 }
 
 # A new file is checked by the HAProxy of the target image before it replaces the running one.
@@ -102,18 +109,19 @@ ensure_haproxy_config() {
     return
   fi
   converge_file 644 "$candidate" "$HAPROXY_CFG"
-  if ! validate_haproxy_config "$candidate"; then
-    sed 's/^/  haproxy: /' "$STATE_DIR/haproxy-check.log" | tail -n 20
-    rm -f "$candidate"
-    die "the new haproxy.cfg is invalid for $HAPROXY_IMAGE (see above); HAProxy keeps running the previous one"
-  fi
+  validate_haproxy_config "$candidate" "HAProxy keeps running the previous one"
   mv -f "$candidate" "$live"
   HAPROXY_RELOAD=yes
   log "  installed a new haproxy.cfg (validated)"
 }
 
+# `always`, not `unless-stopped`: every reload signals the container (docker kill -s HUP), and Docker
+# counts a signalled container as stopped by hand, so `unless-stopped` would leave HAProxy down after
+# the next reboot (moby/moby#41302, #47792; seen in the sandbox with Docker 26.1).
+readonly HAPROXY_RESTART_POLICY=always
+
 start_haproxy_container() {
-  docker run -d --name haproxy --restart unless-stopped --network host --user root \
+  docker run -d --name haproxy --restart "$HAPROXY_RESTART_POLICY" --network host --user root \
     --label "$CONTAINER_SPEC_LABEL=$1" -e "$(haproxy_environment)" \
     -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" "$HAPROXY_IMAGE" >/dev/null
 }
@@ -123,10 +131,9 @@ start_haproxy_container() {
 # graceful reload (SIGHUP to the master process), which keeps established connections.
 ensure_haproxy_running() {
   local spec
-  spec="$HAPROXY_IMAGE $(haproxy_environment)"
+  spec="$HAPROXY_IMAGE $(haproxy_environment) restart=$HAPROXY_RESTART_POLICY"
   if container_exists haproxy && [[ $(container_spec haproxy) != "$spec" ]]; then
-    validate_haproxy_config "$HAPROXY_DIR/haproxy.cfg" ||
-      die "haproxy.cfg is invalid for $HAPROXY_IMAGE with $(haproxy_environment); HAProxy keeps running as it was"
+    validate_haproxy_config "$HAPROXY_DIR/haproxy.cfg" "HAProxy keeps running as it was"
   fi
   ensure_container haproxy "$spec" start_haproxy_container
   if [[ $CONTAINER_STATE == running && $HAPROXY_RELOAD == yes ]]; then

@@ -48,6 +48,7 @@ async function main(args: string[]): Promise<number> {
       print(`DNS servers:   ${Object.entries(report.network.dns).map(([v, pid]) => `${v} ${pid ? `PID ${pid}` : "stopped"}`).join(", ")}`);
       print(`outbound:      ${report.network.outboundRelay ? `PID ${report.network.outboundRelay}` : "stopped"}`);
       print(`GitHub double: ${report.githubDouble ? `PID ${report.githubDouble}` : "stopped"}`);
+      print(`Docker Hub (docker-registry): ${report.dockerHub ? `PID ${report.dockerHub}` : "stopped"}`);
       return 0;
     }
     case "exec": {

@@ -12,7 +12,6 @@ const NODE_SHEBANG = "#!/usr/bin/env node";
 
 /** Built file name, TypeScript entry, bundle options. */
 const SCRIPTS: readonly [string, string, BundleOptions][] = [
-  ["docker.js", "docker.ts", {}],
   ["mockhub.js", "mockhub.ts", {}],
   ["github.js", "github.ts", {}],
   ["outbound.js", "outbound.ts", {}],

@@ -1,23 +1,25 @@
 // The VM image: a Debian trixie root filesystem made by debootstrap, cached under a name that hashes
 // its whole recipe, so it is rebuilt only when the recipe changes. The doubles are not part of it:
-// they are mounted into each VM at /opt/sandbox, so changing one needs no rebuild.
+// they are mounted into each VM at /opt/sandbox, so changing one needs no rebuild. The CA goes in
+// before update-ca-certificates, so curl and dockerd trust the doubles' and Docker Hub's TLS.
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { ensureCa } from "./ca";
-import { CACHE_DIR, cachePaths, DOUBLES_MOUNT } from "./paths";
+import { CACHE_DIR, cachePaths } from "./paths";
 import { check, lastNonEmptyLine, run, SandboxError } from "./proc";
 
 const SUITE = "trixie";
 const MIRROR = "http://deb.debian.org/debian";
 
 /**
- * systemd boots the VM; haproxy provides the binary the docker double runs for the haproxy image;
- * nodejs runs the doubles only; the rest is what the provisioning scripts and debugging use.
+ * systemd boots the VM; docker.io and docker-cli are the engine provisioning starts (Ubuntu's
+ * docker.io carries both); nodejs runs the doubles only; the rest is what the provisioning scripts
+ * and debugging use.
  */
 const PACKAGES = [
-  "systemd", "systemd-sysv", "dbus", "haproxy", "curl", "ca-certificates", "openssl", "jq", "unzip",
-  "iproute2", "nodejs", "procps", "iputils-ping", "bind9-dnsutils",
+  "systemd", "systemd-sysv", "dbus", "curl", "ca-certificates", "openssl", "jq", "unzip",
+  "iproute2", "nodejs", "procps", "iputils-ping", "bind9-dnsutils", "docker.io", "docker-cli",
 ];
 
 interface ImageFile {
@@ -26,31 +28,13 @@ interface ImageFile {
   content: string;
 }
 
-/** docker.service of the double: "active" once enabled and started, so `systemctl is-active docker` works. */
-const DOCKER_SERVICE = `# The sandbox's stand-in for Docker's engine: the docker double runs containers as systemd units.
-[Unit]
-Description=Docker engine (sandbox double)
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/true
-
-[Install]
-WantedBy=multi-user.target
-`;
-
-const DOCKER_WRAPPER = `#!/bin/sh
-# The sandbox's docker double (test/doubles/docker.ts), mounted read-only at ${DOUBLES_MOUNT}.
-exec /usr/bin/node ${DOUBLES_MOUNT}/docker.js "$@"
-`;
-
 const SANDBOX_CA_IN_IMAGE = "/usr/local/share/ca-certificates/flowproxy-sandbox-ca.crt";
 
 /** Run in the new root after the files are written. */
 const CHROOT_COMMANDS: readonly string[][] = [
-  // The trixie package enables the distro's haproxy.service; HAProxy runs only as a "container".
-  ["systemctl", "mask", "haproxy.service"],
+  // Installing docker.io enables the engine; on Azure it is provisioning that installs and starts
+  // it, so the image leaves it off and ensure_docker_running has to do that work here too.
+  ["systemctl", "disable", "docker.service", "docker.socket", "containerd.service"],
   ["update-ca-certificates"],
   ["apt-get", "clean"],
 ];
@@ -70,8 +54,6 @@ async function recipe(): Promise<ImageRecipe> {
     mirror: MIRROR,
     packages: PACKAGES,
     files: [
-      { path: "/etc/systemd/system/docker.service", mode: 0o644, content: DOCKER_SERVICE },
-      { path: "/usr/local/bin/docker", mode: 0o755, content: DOCKER_WRAPPER },
       { path: SANDBOX_CA_IN_IMAGE, mode: 0o644, content: fs.readFileSync(ca.certFile, "utf8") },
       // Each VM gets its own resolv.conf and hostname when its disk is made (sandbox/vm.ts).
       { path: "/etc/resolv.conf", mode: 0o644, content: "# written per VM by the sandbox\n" },

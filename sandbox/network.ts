@@ -11,7 +11,7 @@ import { Cidr, cidrsOverlap, parseCidr } from "../lib/cidr";
 import { statePaths } from "./paths";
 import { check, livePid, run, SandboxError, sleep, startDaemon, stopDaemon } from "./proc";
 import { DnsRecord } from "./stack";
-import { INTERNET, netnsOf, nicFqdnOf, ROUTER_NETNS, Vm, VMS, VNETS, Vnet, VnetKey } from "./topology";
+import { DOCKER_HUB, INTERNET, netnsOf, nicFqdnOf, ROUTER_NETNS, Vm, VMS, VNETS, Vnet, VnetKey } from "./topology";
 
 const ip = (...args: string[]) => check("ip", args);
 
@@ -71,6 +71,7 @@ async function ensureRouter(): Promise<void> {
   await ensureNetns(ROUTER_NETNS);
   for (const vnet of Object.values(VNETS)) {
     await ensureLeg(vnet.routerHostVeth, vnet.bridge, ROUTER_NETNS, vnet.routerInterface, `${vnet.routerIp}/${vnet.prefixLength}`);
+    await ip("-n", ROUTER_NETNS, "addr", "replace", `${vnet.dockerHubIp}/${vnet.prefixLength}`, "dev", vnet.routerInterface);
   }
   await ensureLeg(INTERNET.routerHostVeth, INTERNET.bridge, ROUTER_NETNS, INTERNET.routerInterface, `${INTERNET.routerIp}/${INTERNET.prefixLength}`);
   // Forwarding inside the router namespace only: this is the VNet peering. A VM's packet to the
@@ -153,6 +154,7 @@ export async function ensureNetwork(): Promise<void> {
   }
   await ensureBridge(INTERNET.bridge);
   await ip("addr", "replace", `${INTERNET.hostIp}/${INTERNET.prefixLength}`, "dev", INTERNET.bridge);
+  await ip("addr", "replace", `${DOCKER_HUB.hostIp}/32`, "dev", INTERNET.bridge);
   await sysctl(`net.ipv4.conf.${INTERNET.bridge}.rp_filter`, "1");
   await ensureRouter();
   for (const vm of VMS) {
@@ -164,13 +166,15 @@ export async function ensureNetwork(): Promise<void> {
 
 /**
  * What the DNS server on one VNet answers: the private zone, this VNet's NIC names, and the
- * internet doubles' hostnames at the router, which relays them as Azure's outbound access would.
+ * internet doubles' hostnames and Docker Hub's at the router, which relays them as Azure's
+ * outbound access would.
  */
 export function dnsRecordsFor(vnet: Vnet, privateZone: readonly DnsRecord[]): DnsRecord[] {
   return [
     ...privateZone,
     ...VMS.filter((vm) => vm.vnet === vnet.key).map((vm) => ({ fqdn: nicFqdnOf(vm), ip: vm.privateIp })),
     ...INTERNET.hostnames.map((fqdn) => ({ fqdn, ip: vnet.routerIp })),
+    ...DOCKER_HUB.hostnames.map((fqdn) => ({ fqdn, ip: vnet.dockerHubIp })),
   ];
 }
 
@@ -219,16 +223,16 @@ async function stopOutbound(): Promise<void> {
   await stopDaemon(statePaths.outbound.pid, relayScript(), 5000);
 }
 
-/** (Re)starts the router's relay to the internet doubles (test/doubles/outbound.ts). */
+/** (Re)starts the router's relay to the internet doubles and Docker Hub (test/doubles/outbound.ts). */
 export async function startOutbound(): Promise<void> {
   await stopOutbound();
   fs.mkdirSync(path.dirname(statePaths.outbound.pid), { recursive: true });
-  const listen = Object.values(VNETS).map((v) => v.routerIp);
+  const routes = Object.values(VNETS).flatMap((v) => [`${v.routerIp}=${INTERNET.hostIp}`, `${v.dockerHubIp}=${DOCKER_HUB.hostIp}`]);
   fs.writeFileSync(statePaths.outbound.log, "");
   // `ip netns exec` execs the program, so the recorded PID is the relay's own.
   startDaemon(
     "ip",
-    ["netns", "exec", ROUTER_NETNS, process.execPath, relayScript(), INTERNET.hostIp, String(INTERNET.relayPort), ...listen],
+    ["netns", "exec", ROUTER_NETNS, process.execPath, relayScript(), String(INTERNET.relayPort), ...routes],
     { logFile: statePaths.outbound.log, pidFile: statePaths.outbound.pid },
   );
   // The host cannot connect to the router's VNet addresses, so readiness comes from the relay's log.

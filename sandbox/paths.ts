@@ -15,6 +15,12 @@ export const cachePaths = {
   caKey: path.join(CACHE_DIR, "ca", "ca.key"),
   caCert: path.join(CACHE_DIR, "ca", "ca.crt"),
   image: (hash: string) => path.join(CACHE_DIR, `image-${hash}`),
+  /** apt's lists and downloads for one Debian suite, apart from the host's own apt state. */
+  apt: (suite: string) => path.join(CACHE_DIR, "apt", suite),
+  /** Debian's docker-registry, unpacked (not installed: its package would start a service). */
+  registry: path.join(CACHE_DIR, "docker-registry"),
+  /** The registry's storage with every image the sandbox's Docker Hub serves. */
+  hub: (hash: string) => path.join(CACHE_DIR, `hub-${hash}`),
 };
 
 export const statePaths = {
@@ -43,6 +49,16 @@ export const statePaths = {
     pid: path.join(STATE_DIR, "github", "server.pid"),
     log: path.join(STATE_DIR, "github", "server.log"),
   },
+  hub: {
+    dir: path.join(STATE_DIR, "hub"),
+    /** The cache directory of the content being served (written by ensureHubContent). */
+    content: path.join(STATE_DIR, "hub", "content"),
+    config: path.join(STATE_DIR, "hub", "registry.yml"),
+    tlsCert: path.join(STATE_DIR, "hub", "tls.crt"),
+    tlsKey: path.join(STATE_DIR, "hub", "tls.key"),
+    pid: path.join(STATE_DIR, "hub", "registry.pid"),
+    log: path.join(STATE_DIR, "hub", "registry.log"),
+  },
   vm: (name: VmName) => {
     const dir = path.join(STATE_DIR, "vms", name);
     return {
@@ -54,6 +70,8 @@ export const statePaths = {
       root: path.join(dir, "root"),
       pid: path.join(dir, "nspawn.pid"),
       console: path.join(dir, "console.log"),
+      /** The VM's /var/lib/docker: overlay2 cannot stack on the VM's overlay root, so it lives on the host's disk. */
+      docker: path.join(dir, "docker"),
       extensionSeq: path.join(dir, "extension-seq"),
       extensionRuns: path.join(dir, "extension-runs.jsonl"),
     };

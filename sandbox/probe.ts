@@ -159,8 +159,6 @@ export const FLOWPROXY_ENV_FILE = "/etc/flowproxy/flowproxy.env";
 export const SERVED_CERT_FILE = "/usr/local/etc/haproxy/static/le.cer";
 export const LIVE_HAPROXY_CFG = "/usr/local/etc/haproxy/haproxy.cfg";
 export const FLOWPROXY_BIN = "/usr/local/bin/flowproxy";
-export const HAPROXY_UNIT = "docker-haproxy.service";
-export const MOCKHUB_UNIT = "docker-mockhub.service";
 export const BUILDERHUB_URL = `http://builderhub.flowproxy.internal:${BUILDERHUB_PORT}`;
 export const FLOWPROXY_METRICS_URL = "http://127.0.0.1:8090/metrics";
 export const BUILDERS_URL = `${BUILDERHUB_URL}/api/l1-builder/v1/builders`;
@@ -188,9 +186,15 @@ export async function fileSha256(vm: Vm, file: string): Promise<string> {
   return result.code === 0 ? result.stdout.split(" ")[0] : "missing";
 }
 
+/** The PID in the VM of a container's first process ("0" when it does not run, "missing" without the container). */
+export async function containerPid(vm: Vm, container: string): Promise<string> {
+  const result = await vmExec(vm, ["docker", "inspect", "--format", "{{.State.Pid}}", container]);
+  return result.code === 0 ? result.stdout.trim() : "missing";
+}
+
 /** The processes HAProxy's master runs: they change on a reload, the master does not. */
 export async function haproxyWorkers(vm: Vm): Promise<string[]> {
-  const master = await mainPid(vm, HAPROXY_UNIT);
+  const master = await containerPid(vm, "haproxy");
   return (await vmExec(vm, ["pgrep", "-P", master])).stdout.split("\n").filter((pid) => pid !== "");
 }
 
@@ -199,11 +203,16 @@ export async function builders(from: Vm): Promise<Builder[]> {
   return JSON.parse(await vmCheck(from, ["curl", "-fsS", "--max-time", "10", BUILDERS_URL])) as Builder[];
 }
 
-/** Makes the BuilderHub double in vm-builderhub misbehave (see test/doubles/mockhub.ts), or behave again with undefined. */
+/**
+ * Makes the BuilderHub double in vm-builderhub misbehave (see test/doubles/mockhub.ts), or behave
+ * again with undefined: the switch file lives in the mockhub container, so it goes in with docker cp.
+ */
 export async function setMockhubFault(fault: MockhubFault | undefined): Promise<void> {
-  const file = `${MOCKHUB_STATE_DIR}/fault`;
-  const hub = vmByName("vm-builderhub");
-  await vmCheck(hub, fault === undefined ? ["rm", "-f", file] : ["sh", "-c", 'printf "%s\\n" "$1" > "$2"', "sh", fault, file]);
+  const staged = "/run/mockhub-fault";
+  await vmCheck(vmByName("vm-builderhub"), [
+    "sh", "-c", 'printf "%s" "$1" > "$2" && docker cp "$2" "mockhub:$3" && rm -f "$2"',
+    "sh", fault === undefined ? "" : `${fault}\n`, staged, `${MOCKHUB_STATE_DIR}/fault`,
+  ]);
 }
 
 /** The entry BuilderHub keeps for a FlowProxy VM (registrations come from its private IP). */
@@ -360,7 +369,7 @@ export async function flowproxyVmState(vm: Vm): Promise<FlowproxyVmState> {
     registration = "BuilderHub did not answer";
   }
   return {
-    haproxyPid: await mainPid(vm, HAPROXY_UNIT),
+    haproxyPid: await containerPid(vm, "haproxy"),
     flowproxyPid: await mainPid(vm, flowproxyUnit(vm)),
     flowproxyActive: await unitState(vm, flowproxyUnit(vm)),
     binarySha: await fileSha256(vm, FLOWPROXY_BIN),

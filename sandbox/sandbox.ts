@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { buildDoubles } from "./doubles";
 import { ExtensionRun, runExtension, runHistory } from "./extension";
+import { ensureHubContent, HubImage, hubPid, readHubImages, startHub, stopHub } from "./hub";
 import { ensureImage } from "./image";
 import { githubPid, startInternet, stopInternet } from "./internet";
 import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, startDns, startOutbound } from "./network";
@@ -11,7 +12,7 @@ import { STATE_DIR, statePaths } from "./paths";
 import { findOnPath, formatSeconds, pidAlive, SandboxError } from "./proc";
 import { extensionBatches, renderStack, RenderedStack } from "./stack";
 import { loadOrCreateSecrets, sandboxStackConfig } from "./stack-config";
-import { INTERNET, PUBLIC_PORTS, Vm, vmByName, VMS } from "./topology";
+import { DOCKER_HUB, INTERNET, PUBLIC_PORTS, Vm, vmByName, VMS } from "./topology";
 import { bootVm, BootReport, ensureDisk, initPid, removeState, stopVm, vmExec } from "./vm";
 
 export type Log = (line: string) => void;
@@ -132,9 +133,32 @@ export interface RenderOptions {
   projectDir?: string;
 }
 
-/** The program's view of the sandbox: its extensions, DNS records and outputs, for these options. */
+/** Orders dotted version numbers ("2.6.12" before "3.0.11"). */
+function compareVersions(a: string, b: string): number {
+  const [x, y] = [a.split(".").map(Number), b.split(".").map(Number)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const difference = (x[i] ?? 0) - (y[i] ?? 0);
+    if (difference !== 0) {
+      return difference;
+    }
+  }
+  return 0;
+}
+
+/** The haproxy images the sandbox's Docker Hub serves, newest version first. */
+export function haproxyImages(): HubImage[] {
+  return readHubImages()
+    .filter((image) => image.repository === "library/haproxy")
+    .sort((a, b) => compareVersions(b.tag, a.tag));
+}
+
+/**
+ * The program's view of the sandbox: its extensions, DNS records and outputs, for these options.
+ * It deploys the newest HAProxy the sandbox's Docker Hub serves unless a test overrides it.
+ */
 export function renderSandboxStack(options: RenderOptions = {}): Promise<RenderedStack> {
-  return renderStack(sandboxStackConfig(loadOrCreateSecrets(), options.overrides), options.projectDir);
+  const config = sandboxStackConfig(loadOrCreateSecrets(), haproxyImages()[0].tag, options.overrides);
+  return renderStack(config, options.projectDir);
 }
 
 export interface UpOptions extends RenderOptions {
@@ -153,30 +177,32 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
   const steps = new Steps(7, log);
   const secrets = loadOrCreateSecrets();
   await steps.run("Building the test doubles", async () => buildDoubles());
-  const stack = await steps.run(
-    "Rendering the stack from the program",
-    () => renderSandboxStack(options),
-    (s) => `${s.extensions.length} extensions, ${s.dnsRecords.length} private DNS records`,
-  );
   const inUse = new Set(
     VMS.map((vm) => statePaths.vm(vm.name).imageRef)
       .filter((f) => fs.existsSync(f))
       .map((f) => fs.readFileSync(f, "utf8").trim()),
   );
-  const image = await steps.run(
-    "Preparing the VM image (Debian trixie)",
-    () => ensureImage(inUse),
-    (i) => `${i.built ? "built" : "reused"} ${i.dir}`,
+  // Both are mostly downloads and unpacking from Debian's archive, so they overlap well.
+  const [image] = await steps.run(
+    "Preparing the VM image (Debian trixie) and Docker Hub's images (Debian packages)",
+    () => Promise.all([ensureImage(inUse), ensureHubContent()]),
+    ([i, hub]) =>
+      `${i.built ? "built" : "reused"} ${i.dir}; ${hub.built ? "built" : "reused"} ${hub.images.map((h) => h.reference).join(", ")}`,
+  );
+  const stack = await steps.run(
+    "Rendering the stack from the program",
+    () => renderSandboxStack(options),
+    (s) => `${s.extensions.length} extensions, ${s.dnsRecords.length} private DNS records`,
   );
   await steps.run("Creating the networks, DNS and outbound access", async () => {
     await ensureNetwork();
     await startDns(stack.dnsRecords);
     await startOutbound();
   });
-  await steps.run(
-    `Starting the internet doubles on ${INTERNET.hostIp}`,
-    () => startInternet(secrets),
-  );
+  await steps.run(`Starting the internet doubles on ${INTERNET.hostIp} and Docker Hub on ${DOCKER_HUB.hostIp}`, async () => {
+    await startInternet(secrets);
+    await startHub();
+  });
   const boots = await steps.run(
     "Booting the VMs",
     async () => {
@@ -216,6 +242,7 @@ export async function up(options: UpOptions = {}): Promise<UpReport> {
 async function tearDown(): Promise<void> {
   await Promise.all(VMS.map(stopVm));
   await stopInternet();
+  await stopHub();
   await destroyNetwork();
   removeState();
 }
@@ -237,6 +264,7 @@ export interface SandboxStatus {
   vms: VmStatus[];
   network: NetworkStatus;
   githubDouble?: number;
+  dockerHub?: number;
 }
 
 export async function status(): Promise<SandboxStatus> {
@@ -254,7 +282,7 @@ export async function status(): Promise<SandboxStatus> {
       };
     }),
   );
-  return { vms, network: await networkStatus(), githubDouble: githubPid() };
+  return { vms, network: await networkStatus(), githubDouble: githubPid(), dockerHub: hubPid() };
 }
 
 /** Commands to try the deployed endpoints from the host. */

@@ -9,9 +9,12 @@ import {
   builders,
   changedFields,
   CONTAINER_SPEC_LABEL,
+  describeLoad,
   eventually,
   flowproxyUnit,
   flowproxyVmState,
+  livezLoad,
+  LoadResult,
   mainPid,
   publicRequest,
   registrationIsCurrent,
@@ -22,7 +25,7 @@ import {
   unitState,
 } from "./probe";
 import { formatSeconds, lastNonEmptyLine } from "./proc";
-import { down, up } from "./sandbox";
+import { down, haproxyImages, up } from "./sandbox";
 import { Searcher } from "./searcher";
 import { RenderedStack } from "./stack";
 import { artifactUrl, SANDBOX_ARTIFACT } from "./stack-config";
@@ -196,7 +199,28 @@ export async function conflictingRegistration(stack: RenderedStack, signerAddres
   return `extension: "${reported.slice(0, 140)}..."; journal of flowproxy-registration names it; after a BuilderHub restart the rerun converged and the registry was current in ${formatSeconds(healedMs)}`;
 }
 
-/** Reboots one VM from inside; nothing reruns its extension, and everything serves as before. */
+/**
+ * The containers provisioning runs on a VM of this role, with their restart policies: HAProxy's is
+ * `always` because its reloads are signals, which `unless-stopped` takes for a manual stop.
+ */
+const containersOf = (vm: Vm): [string, string][] => (vm.role === "flowproxy" ? [["haproxy", "always"]] : [["mockhub", "unless-stopped"]]);
+
+interface ContainerRun {
+  running: boolean;
+  startedAt: number;
+  restartPolicy: string;
+}
+
+async function containerRun(vm: Vm, name: string): Promise<ContainerRun> {
+  const format = "{{.State.Running}} {{.State.StartedAt}} {{.HostConfig.RestartPolicy.Name}}";
+  const [running, startedAt, restartPolicy] = (await vmCheck(vm, ["docker", "inspect", "--format", format, name])).trim().split(" ");
+  return { running: running === "true", startedAt: Date.parse(startedAt), restartPolicy };
+}
+
+/**
+ * Reboots one VM from inside; nothing reruns its extension, so its containers come back by Docker's
+ * restart policy alone, and everything serves as before.
+ */
 export async function rebootAndCheck(vm: Vm): Promise<string> {
   const runsBefore = await extensionRunCount(vm);
   const stateBefore = vm.role === "flowproxy" ? await flowproxyVmState(vm) : undefined;
@@ -207,13 +231,18 @@ export async function rebootAndCheck(vm: Vm): Promise<string> {
   await flowBothWays(Math.max(HEAL_BUDGET_MS - (Date.now() - rebooted), 1));
   const flowingMs = Date.now() - rebooted;
   assert.equal(await extensionRunCount(vm), runsBefore, `${vm.name}: no extension ran`);
+  for (const [name, policy] of containersOf(vm)) {
+    const container = await containerRun(vm, name);
+    assert.ok(container.running && container.startedAt >= rebooted - 1000, `${vm.name}: ${name} was started again after the reboot`);
+    assert.equal(container.restartPolicy, policy, `${vm.name}: ${name}'s restart policy`);
+  }
   if (stateBefore) {
     const stateAfter = await flowproxyVmState(vm);
     assert.notEqual(stateAfter.flowproxyPid, stateBefore.flowproxyPid, `${vm.name}: FlowProxy is a new process`);
     const changed = changedFields(stateBefore, stateAfter).filter((f) => !["haproxyPid", "flowproxyPid"].includes(f));
     assert.deepEqual(changed, [], `${vm.name}: binary, haproxy.cfg, certificate, signer key and registration as before`);
   }
-  return `booted ${boot.state}; no extension ran; registry current after ${formatSeconds(healedMs)}, signed flow in both directions after ${formatSeconds(flowingMs)}${stateBefore ? "; binary, haproxy.cfg, certificate, signer key and registration unchanged" : ""}`;
+  return `booted ${boot.state}; no extension ran; dockerd started ${containersOf(vm).map(([name, policy]) => `${name} (${policy})`).join(", ")} by its restart policy; registry current after ${formatSeconds(healedMs)}, signed flow in both directions after ${formatSeconds(flowingMs)}${stateBefore ? "; binary, haproxy.cfg, certificate, signer key and registration unchanged" : ""}`;
 }
 
 const GENERATION_2_ARTIFACT = { ...SANDBOX_ARTIFACT, id: "25", build: GENERATION_2_BUILD };
@@ -289,4 +318,165 @@ export async function signerKeysOnVms(): Promise<string> {
   }
   await flowBothWays(60_000);
   return `cast (Foundry double, set -eu, needs HOME) made ${addresses.join(" and ")}; each registered and accepted as a peer's signer; signed flow in both directions`;
+}
+
+/** The HAProxy build a FlowProxy VM's container runs, as `haproxy -v` names it (e.g. 3.0.11-1+deb13u4). */
+export async function runningHaproxy(vm: Vm): Promise<string> {
+  const banner = await vmCheck(vm, ["docker", "exec", "haproxy", "haproxy", "-v"]);
+  const version = /HAProxy version (\S+)/.exec(banner)?.[1];
+  assert.ok(version, `${vm.name}: no version in \`haproxy -v\`: ${banner}`);
+  return version;
+}
+
+/** The Debian build an image of the sandbox's Docker Hub holds (the last word of its source). */
+const debianBuildOf = (source: string) => source.split(" ").pop() ?? source;
+
+export interface VersionChange {
+  evidence: string;
+  /** `sandbox up` with the other version: pull, check and recreate on both FlowProxy VMs. */
+  changeMs: number;
+  /** GET /livez on vm-eastus's :443, a new TLS connection each, while the version changed. */
+  load: LoadResult;
+}
+
+/**
+ * haProxyVersion changed on the running stack, under load: each FlowProxy VM pulls the other HAProxy
+ * from Docker Hub, checks the live haproxy.cfg with it, and recreates the container. Then back to
+ * the newest, pinned by the digest Docker Hub gives it. The load shows what requests in flight see.
+ */
+export async function changeHaproxyVersion(): Promise<VersionChange> {
+  const [newest, older] = haproxyImages();
+  assert.ok(older, "Docker Hub serves two haproxy versions");
+  const load = livezLoad(east, PUBLIC_PORTS.https, { ratePerSecond: 100, minRequests: 300, maxRequests: 30_000 });
+  const started = Date.now();
+  let changed: Awaited<ReturnType<typeof up>>;
+  try {
+    changed = await up({ overrides: { haProxyVersion: older.tag } });
+  } finally {
+    await load.stop();
+  }
+  const changeMs = Date.now() - started;
+  const seen = await load.stop();
+  for (const vm of flowproxyVms()) {
+    assert.match(changed.runs.find((r) => r.vmName === vm.name)?.stdoutTail ?? "", /haproxy: replaced/, `${vm.name}: HAProxy recreated`);
+    assert.equal(await runningHaproxy(vm), debianBuildOf(older.source), `${vm.name} runs ${older.reference}`);
+  }
+  const pinned = `${newest.tag}@${newest.digest}`;
+  await up({ overrides: { haProxyVersion: pinned } });
+  for (const vm of flowproxyVms()) {
+    assert.equal(await runningHaproxy(vm), debianBuildOf(newest.source), `${vm.name} runs ${newest.reference} by digest`);
+    await servesLivez(vm);
+  }
+  await flowBothWays(60_000);
+  return {
+    load: seen,
+    changeMs,
+    evidence:
+      `${newest.reference} -> ${older.reference} in ${formatSeconds(changeMs)} (pull, check, recreate on both VMs); ` +
+      `in flight on vm-eastus:443: ${describeLoad(seen)}; back to haproxy:${newest.tag}@${newest.digest.slice(0, 19)}... by digest; signed flow crosses`,
+  };
+}
+
+/**
+ * haProxyVersion naming what Docker Hub does not have (an unknown tag, a digest of nothing): the
+ * pull fails at once with Docker's own error on the extension's last line; HAProxy keeps serving.
+ */
+export async function unknownHaproxyReferences(): Promise<string[]> {
+  const [newest] = haproxyImages();
+  const reported: string[] = [];
+  for (const reference of ["9.9.9", `${newest.tag}@sha256:${"0".repeat(64)}`]) {
+    const before = await flowproxyVmState(east);
+    const refused = await up({ overrides: { haProxyVersion: reference }, keepOnFailure: true }).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    const last = lastNonEmptyLine(refused ?? "up succeeded") ?? "";
+    const escaped = reference.replace(/[.@]/g, "\\$&");
+    assert.match(last, new RegExp(`\\(ensure haproxy image\\): docker pull haproxy:${escaped} failed: Error response from daemon: .*manifest unknown`));
+    assert.match(refused ?? "", /trying again cannot help/, "a missing manifest is not retried");
+    assert.deepEqual(changedFields(before, await flowproxyVmState(east)), [], "HAProxy and FlowProxy untouched");
+    reported.push(last);
+  }
+  await servesLivez(east);
+  return reported;
+}
+
+/** Adds to haproxy.cfg's global section. */
+const addToGlobal = (cfg: string, line: string) => cfg.replace(/^global\n/m, `global\n    ${line}\n`);
+
+/** haproxy.cfg with a tuning keyword HAProxy knows from 2.8 on. */
+export const withH2StreamLimit = (cfg: string) => addToGlobal(cfg, "tune.h2.fe.max-concurrent-streams 100");
+
+/**
+ * `projectDir` holds withH2StreamLimit's haproxy.cfg, which the newest HAProxy accepts and the older refuses; then
+ * haProxyVersion set to the older: the check with the new image fails the run, naming HAProxy's
+ * complaint, and the old container keeps serving with the old version.
+ */
+export async function versionRefusesConfig(projectDir: string): Promise<string> {
+  const [newest, older] = haproxyImages();
+  await up({ projectDir });
+  let refused: string | undefined;
+  let before: Awaited<ReturnType<typeof flowproxyVmState>>;
+  let after: typeof before;
+  try {
+    before = await flowproxyVmState(east);
+    refused = await up({ projectDir, overrides: { haProxyVersion: older.tag }, keepOnFailure: true }).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    after = await flowproxyVmState(east);
+    assert.equal(await runningHaproxy(east), debianBuildOf(newest.source));
+    await servesLivez(east);
+  } finally {
+    await up();
+  }
+  const reason = new RegExp(`\\(ensure haproxy running\\): haproxy\\.cfg is invalid for haproxy:${older.tag.replace(/\./g, "\\.")} .*HAProxy keeps running as it was`);
+  assert.match(refused ?? "up succeeded", reason);
+  assert.match(refused ?? "", /haproxy: .*tune\.h2\.fe\.max-concurrent-streams/, "HAProxy's own complaint is shown");
+  assert.deepEqual(changedFields(before, after), [], "the old container keeps running, untouched");
+  return `refused: "${reason.exec(refused ?? "")?.[0]}"; ${newest.reference} keeps serving`;
+}
+
+const CHECK_PROBE = "/usr/local/etc/haproxy/sandbox-check-probe.lua";
+const CHECK_LOG = "/var/lib/flowproxy-provision/haproxy-check.log";
+
+/**
+ * What the config check's HAProxy itself sees, reported by a Lua file it loads while parsing: the
+ * network interfaces of its namespace, and whether the configuration directory takes a write.
+ */
+const CHECK_PROBE_LUA = `-- Sandbox test probe: reports what the HAProxy parsing this configuration can see.
+local names = {}
+for line in io.lines("/proc/net/dev") do
+  local name = line:match("^%s*([^:%s]+):")
+  if name then names[#names + 1] = name end
+end
+local file, err = io.open("/usr/local/etc/haproxy/sandbox-write-test", "w")
+if file then file:close(); os.remove("/usr/local/etc/haproxy/sandbox-write-test") end
+print("sandbox probe: interfaces=" .. table.concat(names, ",") .. " write=" .. (file and "ok" or tostring(err)))
+`;
+
+/** haproxy.cfg loading the check probe. */
+export const withCheckProbe = (cfg: string) => addToGlobal(cfg, `lua-load ${CHECK_PROBE}`);
+
+/**
+ * `projectDir` holds withCheckProbe's haproxy.cfg. The config check runs with no network and the
+ * configuration mounted read-only: a Lua probe that the checked configuration loads reports what that HAProxy sees; the serving container, with the
+ * host's network, reports the VM's interfaces, so the probe can tell the two apart.
+ */
+export async function configCheckIsolated(projectDir: string): Promise<string> {
+  for (const vm of flowproxyVms()) await vmCheck(vm, ["sh", "-c", 'printf "%s" "$1" > "$2"', "sh", CHECK_PROBE_LUA, CHECK_PROBE]);
+  let checked: string;
+  let serving: string;
+  try {
+    await up({ projectDir });
+    checked = (await vmCheck(east, ["grep", "sandbox probe:", CHECK_LOG])).trim();
+    // The running HAProxy loaded the probe at its reload; its output is in the container's log.
+    serving = (await vmCheck(east, ["sh", "-c", "docker logs haproxy 2>&1 | grep 'sandbox probe:' | tail -n 1"])).trim();
+  } finally {
+    await up();
+    for (const vm of flowproxyVms()) await vmCheck(vm, ["rm", "-f", CHECK_PROBE]);
+  }
+  assert.match(checked, /interfaces=lo write=.*Read-only file system/, "the check sees only loopback and cannot write its configuration");
+  assert.match(serving, /interfaces=.*eth0/, "the serving HAProxy sees the VM's network, so the probe tells them apart");
+  return `the check's HAProxy: "${checked}"; the serving one: "${serving}"`;
 }

@@ -61,14 +61,17 @@ export interface StackConfig {
   seed: string;
 }
 
-/** The sandbox's stack configuration; `overrides` lets a test change or add values. */
-export function sandboxStackConfig(secrets: SandboxSecrets, overrides: Record<string, string> = {}): StackConfig {
+/**
+ * The sandbox's stack configuration, deploying `haProxyVersion` (a tag the sandbox's Docker Hub
+ * serves); `overrides` lets a test change or add values.
+ */
+export function sandboxStackConfig(secrets: SandboxSecrets, haProxyVersion: string, overrides: Record<string, string> = {}): StackConfig {
   const config: Record<string, string> = {
     adminUsername: "azureuser",
     sshPublicKey: secrets.sshPublicKey,
     flowProxyArtifact: artifactUrl(SANDBOX_ARTIFACT),
     githubToken: secrets.githubToken,
-    haProxyVersion: "3.0.6",
+    haProxyVersion,
     allowedSshCidr: `${INTERNET.hostIp}/32`,
     ...overrides,
   };

@@ -24,6 +24,11 @@ export interface Vnet {
    * their connections to the internet doubles go (Azure's outbound access, relayed by the router).
    */
   routerIp: string;
+  /**
+   * The router's second address on this VNet, where Docker Hub's name points and whose connections
+   * it relays to the registry (Azure reserves .1 to .3 of a subnet, so no VM gets it).
+   */
+  dockerHubIp: string;
   /** Name of the router's interface on this VNet, inside the router namespace. */
   routerInterface: string;
   /** Host end of the router's veth pair. */
@@ -74,6 +79,7 @@ export const VNETS: Readonly<Record<VnetKey, Vnet>> = {
     subnet: "10.10.1.0/24",
     prefixLength: 24,
     routerIp: "10.10.1.1",
+    dockerHubIp: "10.10.1.2",
     routerInterface: "east",
     routerHostVeth: "fps-rt-east",
     nicDnsSuffix: "east.sandbox.internal.cloudapp.net",
@@ -85,6 +91,7 @@ export const VNETS: Readonly<Record<VnetKey, Vnet>> = {
     subnet: "10.20.1.0/24",
     prefixLength: 24,
     routerIp: "10.20.1.1",
+    dockerHubIp: "10.20.1.2",
     routerInterface: "west",
     routerHostVeth: "fps-rt-west",
     nicDnsSuffix: "west.sandbox.internal.cloudapp.net",
@@ -133,6 +140,18 @@ export const INTERNET: Internet = {
     "pkgs.tailscale.com",
   ],
 };
+
+/**
+ * Docker Hub as the VMs see it: Debian's docker-registry on the host's second address on the
+ * internet bridge, serving TLS for Docker Hub's own name with a certificate from the sandbox CA, so
+ * `docker pull haproxy:TAG` in a VM goes where it goes on Azure, by name. The router relays
+ * connections to each VNet's `dockerHubIp` to it, as it relays the other doubles.
+ */
+export const DOCKER_HUB = {
+  hostIp: "198.18.0.3",
+  port: 443,
+  hostnames: ["registry-1.docker.io"],
+} as const;
 
 /** Ports the FlowProxy VMs expose through HAProxy (haproxy.cfg is the lead's; these are its binds). */
 export const PUBLIC_PORTS = { http: 80, https: 443, system: 5544 } as const;

@@ -1,6 +1,8 @@
 // The sandbox VMs: systemd-nspawn containers booting systemd, each in its own network namespace, on
 // its own disk (an overlay over the cached image, so VMs share no writes and keep their state
-// across reruns of `sandbox up`).
+// across reruns of `sandbox up`). Each VM runs a real Docker engine, so it boots with what dockerd
+// needs from a container host: a cgroup of its own, the unified cgroup hierarchy, its network
+// settings writable, and /var/lib/docker on the host's disk.
 import * as fs from "fs";
 import { DOUBLES_MOUNT, STATE_DIR, statePaths } from "./paths";
 import { check, livePid, run, RunOptions, RunResult, SandboxError, sleep, startDaemon, stopDaemon } from "./proc";
@@ -48,7 +50,7 @@ export async function ensureDisk(vm: Vm, imageDir: string): Promise<void> {
       `the disk of ${vm.name} was made from ${lower}, which is gone; run \`pnpm run sandbox down\` and \`up\` again`,
     );
   }
-  for (const dir of [files.upper, files.work, files.root]) {
+  for (const dir of [files.upper, files.work, files.root, files.docker]) {
     fs.mkdirSync(dir, { recursive: true });
   }
   if (!isMounted(files.root)) {
@@ -159,30 +161,87 @@ async function waitForBoot(vm: Vm): Promise<string> {
   }
 }
 
+/**
+ * The host's cgroup hierarchies a VM gets a cgroup of its own in. A systemd-booted host delegates
+ * one to systemd-nspawn; on a host without systemd (hybrid cgroup v1, as on our machines) the
+ * sandbox makes it, in the unified (v2) hierarchy the VM's systemd and dockerd use and in the
+ * named systemd (v1) hierarchy systemd-nspawn checks.
+ */
+function cgroupDirs(vm: Vm): string[] {
+  const roots = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"].filter((root) => fs.existsSync(`${root}/cgroup.procs`));
+  return roots.map((root) => `${root}/flowproxy-sandbox-${vm.name}`);
+}
+
+/** Removes a cgroup and the ones the VM's systemd made below it, deepest first. */
+function removeCgroup(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) {
+      removeCgroup(`${dir}/${entry.name}`);
+    }
+  }
+  // Fails only while processes remain in it, which a stopped VM does not leave.
+  fs.rmdirSync(dir);
+}
+
+function removeCgroups(vm: Vm): void {
+  for (const dir of cgroupDirs(vm).filter((d) => fs.existsSync(d))) {
+    removeCgroup(dir);
+  }
+}
+
+/**
+ * The systemd-nspawn command line of a VM, wrapped so the process moves into the VM's own cgroups
+ * before it execs (and so keeps the PID the sandbox records).
+ */
+function nspawnCommand(vm: Vm): string[] {
+  const files = statePaths.vm(vm.name);
+  const nspawn = [
+    "systemd-nspawn",
+    "--quiet",
+    `--directory=${files.root}`,
+    "--boot",
+    "--register=no",
+    "--keep-unit",
+    `--network-namespace-path=/run/netns/${netnsOf(vm)}`,
+    nspawnMarker(vm),
+    `--hostname=${vm.name}`,
+    "--resolv-conf=off",
+    "--timezone=off",
+    "--link-journal=no",
+    "--console=read-only",
+    // dockerd creates its bridge and veth pairs and writes their sysctls (made writable below).
+    "--capability=CAP_NET_ADMIN",
+    // runc joins a new session keyring per container and dockerd loads BPF device filters.
+    "--system-call-filter=@keyring bpf",
+    `--bind=${files.docker}:/var/lib/docker`,
+    `--bind-ro=${statePaths.doubles}:${DOUBLES_MOUNT}`,
+  ];
+  const moves = cgroupDirs(vm).map((dir) => `echo $$ > ${dir}/cgroup.procs`);
+  return ["/bin/sh", "-c", [...moves, 'exec "$@"'].join(" && "), "nspawn", ...nspawn];
+}
+
 /** Boots the VM unless it runs already, and waits until its systemd has finished starting up. */
 export async function bootVm(vm: Vm): Promise<BootReport> {
   const files = statePaths.vm(vm.name);
   const alreadyRunning = nspawnPid(vm) !== undefined;
   if (!alreadyRunning) {
-    startDaemon(
-      "systemd-nspawn",
-      [
-        "--quiet",
-        `--directory=${files.root}`,
-        "--boot",
-        "--register=no",
-        "--keep-unit",
-        `--network-namespace-path=/run/netns/${netnsOf(vm)}`,
-        nspawnMarker(vm),
-        `--hostname=${vm.name}`,
-        "--resolv-conf=off",
-        "--timezone=off",
-        "--link-journal=no",
-        "--console=read-only",
-        `--bind-ro=${statePaths.doubles}:${DOUBLES_MOUNT}`,
-      ],
-      { logFile: files.console, pidFile: files.pid },
-    );
+    // What a previous boot left (after a reboot, the old payload's cgroups) goes first.
+    removeCgroups(vm);
+    for (const dir of cgroupDirs(vm)) {
+      fs.mkdirSync(dir, { recursive: true });
+    }
+    const [command, ...args] = nspawnCommand(vm);
+    startDaemon(command, args, {
+      logFile: files.console,
+      pidFile: files.pid,
+      env: {
+        ...process.env,
+        // Docker needs cgroup v2 in the VM; the host mounts v1 controllers beside a v2 hierarchy.
+        SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1",
+        // /proc/sys/net writable: dockerd sets the VM's own forwarding and its containers' IPv6.
+        SYSTEMD_NSPAWN_API_VFS_WRITABLE: "network",
+      },
+    });
   }
   await waitForInit(vm);
   const summary = await waitForBoot(vm);
@@ -217,6 +276,7 @@ export async function rebootVm(vm: Vm): Promise<BootReport> {
 export async function stopVm(vm: Vm): Promise<void> {
   const files = statePaths.vm(vm.name);
   await stopDaemon(files.pid, nspawnMarker(vm), SHUTDOWN_GRACE_MS);
+  removeCgroups(vm);
   if (isMounted(files.root)) {
     await check("umount", [files.root]);
   }

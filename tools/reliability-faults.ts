@@ -130,7 +130,7 @@ function faults(committed: RenderedStack): Fault[] {
         return renderSandboxStack({ projectDir: invalidProject });
       },
       clear: async () => fs.rmSync(invalidProject, { recursive: true, force: true }),
-      expect: { kind: "fails", step: "ensure haproxy config", reason: /the new haproxy\.cfg is invalid/ },
+      expect: { kind: "fails", step: "ensure haproxy config", reason: /haproxy\.cfg is invalid for haproxy:\S+ .*HAProxy keeps running the previous one/ },
       keepsServing: true,
       inspect: async () => {
         const candidate = await vmExec(east, ["test", "-e", `${LIVE_HAPROXY_CFG}.candidate`]);

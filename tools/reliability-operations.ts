@@ -1,6 +1,7 @@
 // Section of the reliability report: what operators do to a running stack (issue 8), played on
 // the sandbox by the same scenarios the end-to-end suite runs (sandbox/scenarios.ts).
 import {
+  changeHaproxyVersion,
   conflictingRegistration,
   generationMismatch,
   HEAL_BUDGET_MS,
@@ -20,7 +21,8 @@ export async function operationsSection(committed: RenderedStack): Promise<Secti
     "Things an operator does to a running stack, on the sandbox: a pass means the scenario's evidence below was seen " +
       "(signed bundles, EIP-191 like a searcher's, sent to one proxy's public :443 and accepted by the other's system " +
       `endpoint, counted in FlowProxy's own metrics), within ${HEAL_BUDGET_MS / 1000} s where BuilderHub must heal. ` +
-      "Reboots are real: systemd inside the VM shuts down and boots again, and the extension does not rerun, as on Azure. " +
+      "Reboots are real: systemd inside the VM shuts down and boots again, and the extension does not rerun, as on Azure; " +
+      "HAProxy and mockhub come back by Docker's restart policy. " +
       "The last scenarios change the sandbox: a generation-2 FlowProxy, then a fresh sandbox whose VMs make their own keys.",
     ["evidence"],
   );
@@ -35,6 +37,9 @@ export async function operationsSection(committed: RenderedStack): Promise<Secti
   for (const name of ["vm-eastus", "vm-westeurope", "vm-builderhub"] as const) {
     await scenario(`reboot of ${name}`, () => rebootAndCheck(vmByName(name)));
   }
+  await scenario("haProxyVersion changed under load (real Docker engine, image from the sandbox's Docker Hub)", async () =>
+    (await changeHaproxyVersion()).evidence,
+  );
   await scenario("a generation-2 build while flowProxyGeneration is 1", generationMismatch);
   await scenario("switch to generation 2 (flowProxyGeneration 2 and a 2.x build)", switchToGeneration2);
   await scenario("signerKeySource vm on a fresh sandbox", signerKeysOnVms);

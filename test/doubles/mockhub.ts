@@ -1,5 +1,6 @@
 // Stand-in for the BuilderHub mock `mempirate/mockhub:v0.0.6` in the sandbox's vm-builderhub,
-// started by the docker double. Test code: it never ships to Azure.
+// where it runs as the image mempirate/mockhub:v0.0.6 of the sandbox's Docker Hub (sandbox/hub.ts).
+// Test code: it never ships to Azure.
 //
 // The contract is upstream's program at one revision, no more lenient and no more convenient:
 //   BuilderNet/FlowProxy simulation/mockhub/src/main.rs at b56e719 (branch jonas/feat/azure-staging,

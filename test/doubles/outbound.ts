@@ -1,10 +1,11 @@
 // Stand-in for Azure's outbound access (SNAT) in the sandbox: runs in the router namespace and
 // relays TCP connections that VMs make to the internet doubles, from the router's own address on
 // the internet bridge. Test code: it never ships to Azure. The sandbox has no NAT and no route off
-// the machine; this relay reaches exactly one address, the host's 198.18.0.1, so a VM without a
-// public IP (BuilderHub) can still download what Azure would let it download.
+// the machine; this relay reaches exactly the host's internet-side addresses it is given (the
+// GitHub double's and Docker Hub's), so a VM without a public IP (BuilderHub) can still download
+// what Azure would let it download.
 //
-// Usage: outbound.js TARGET_IP PORT LISTEN_IP...
+// Usage: outbound.js PORT LISTEN_IP=TARGET_IP...
 import * as net from "node:net";
 
 export function startRelay(listenHost: string, port: number, targetHost: string): Promise<net.Server> {
@@ -25,14 +26,15 @@ export function startRelay(listenHost: string, port: number, targetHost: string)
 }
 
 async function main(): Promise<void> {
-  const [target, portText, ...listen] = process.argv.slice(2);
+  const [portText, ...routeTexts] = process.argv.slice(2);
   const port = Number(portText);
-  if (!target || !Number.isInteger(port) || listen.length === 0) {
-    console.error("usage: outbound.js TARGET_IP PORT LISTEN_IP...");
+  const routes = routeTexts.map((text) => text.split("="));
+  if (!Number.isInteger(port) || routes.length === 0 || routes.some((r) => r.length !== 2 || !r[0] || !r[1])) {
+    console.error("usage: outbound.js PORT LISTEN_IP=TARGET_IP...");
     process.exit(2);
   }
-  const servers = await Promise.all(listen.map((host) => startRelay(host, port, target)));
-  console.log(`relaying ${listen.map((h) => `${h}:${port}`).join(", ")} to ${target}:${port}`);
+  const servers = await Promise.all(routes.map(([listen, target]) => startRelay(listen, port, target)));
+  console.log(`relaying ${routes.map(([listen, target]) => `${listen}:${port} to ${target}:${port}`).join(", ")}`);
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       servers.forEach((s) => s.close());

@@ -21,7 +21,6 @@ import {
   idleKeepAliveMs,
   LIVE_HAPROXY_CFG,
   livezLoad,
-  MOCKHUB_UNIT,
   peerCertificate,
   pemToDer,
   publicRequest,
@@ -35,12 +34,18 @@ import {
   conflictingRegistration,
   flowproxyVersion,
   generationMismatch,
+  changeHaproxyVersion,
+  configCheckIsolated,
   killFlowproxy,
   rebootAndCheck,
   restartBuilderhub,
   sendAcross,
   signerKeysOnVms,
   switchToGeneration2,
+  unknownHaproxyReferences,
+  versionRefusesConfig,
+  withCheckProbe,
+  withH2StreamLimit,
 } from "../../sandbox/scenarios";
 import { Searcher, SIGNATURE_HEADER } from "../../sandbox/searcher";
 import { lastNonEmptyLine } from "../../sandbox/proc";
@@ -241,9 +246,33 @@ test("a haproxy.cfg change reloads HAProxy under load without losing a request o
   }
 });
 
+test("each VM runs Debian's real Docker engine, which leaves the host's forwarding off", async () => {
+  for (const vm of VMS) {
+    assert.match(await vmCheck(vm, ["docker", "version", "--format", "{{.Server.Version}}"]), /^\d+\.\d+\.\d+/);
+  }
+  assert.equal(fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(), "0");
+});
+
+test("a haProxyVersion change pulls the other HAProxy, checks the config with it and recreates the container; a digest pin pulls", async () => {
+  const change = await changeHaproxyVersion();
+  console.log(change.evidence);
+});
+
+test("an unknown haproxy tag or digest fails the pull at once with Docker's error on the extension's last line; HAProxy keeps serving", async () => {
+  for (const line of await unknownHaproxyReferences()) console.log(line);
+});
+
+test("a haproxy.cfg the new HAProxy version refuses fails the run and leaves the old container serving", async () => {
+  console.log(await withEditedProject("haproxy.cfg", withH2StreamLimit, versionRefusesConfig));
+});
+
+test("the config check runs with no network and a read-only configuration", async () => {
+  console.log(await withEditedProject("haproxy.cfg", withCheckProbe, configCheckIsolated));
+});
+
 test("with BuilderHub down the extension fails at registration and FlowProxy stays stopped; it recovers once BuilderHub is back", async () => {
   await vmCheck(east, ["systemctl", "stop", flowproxyUnit(east)]);
-  await vmCheck(hub, ["systemctl", "stop", MOCKHUB_UNIT]);
+  await vmCheck(hub, ["docker", "stop", "mockhub"]);
   try {
     const failed = await runExtension(east, extensionOf(east));
     assert.equal(failed.exitCode, 1);
@@ -252,7 +281,7 @@ test("with BuilderHub down the extension fails at registration and FlowProxy sta
     assert.match(lastNonEmptyLine(failed.stderrTail) ?? "", reason);
     assert.equal(await unitState(east, flowproxyUnit(east)), "inactive");
   } finally {
-    await vmCheck(hub, ["systemctl", "start", MOCKHUB_UNIT]);
+    await vmCheck(hub, ["docker", "start", "mockhub"]);
   }
   const recovered = await runExtension(east, extensionOf(east));
   assert.equal(recovered.exitCode, 0, recovered.stdoutTail);

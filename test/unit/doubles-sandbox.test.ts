@@ -85,7 +85,7 @@ test("the topology's addresses are unique and inside their VNets", () => {
 });
 
 test("the sandbox's stack configuration marks exactly the program's secret keys as secret", () => {
-  const stack = sandboxStackConfig({ githubToken: "ghp_x", sshPublicKey: "ssh-ed25519 AAAA", seed: "s" }, { tailscaleAuthKey: "tskey-x" });
+  const stack = sandboxStackConfig({ githubToken: "ghp_x", sshPublicKey: "ssh-ed25519 AAAA", seed: "s" }, "3.0.11", { tailscaleAuthKey: "tskey-x" });
   const secret = new Set(CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key));
   assert.deepEqual(stack.secretKeys.sort(), Object.keys(stack.config).filter((k) => secret.has(k)).sort());
   assert.ok(stack.secretKeys.includes("tailscaleAuthKey"));
