@@ -317,16 +317,6 @@ export function readHubImages(): HubImage[] {
   return readIndex(servedContent());
 }
 
-/** The manifest digest of an image the hub serves, by `docker pull` reference ("haproxy:3.0.11"). */
-export function hubDigest(reference: string): string {
-  const images = readHubImages();
-  const image = images.find((candidate) => candidate.reference === reference);
-  if (image === undefined) {
-    throw new SandboxError(`the sandbox's Docker Hub has no ${reference}; it has ${images.map((i) => i.reference).join(", ")}`);
-  }
-  return image.digest;
-}
-
 export function hubPid(): number | undefined {
   return livePid(statePaths.hub.pid, statePaths.hub.config);
 }

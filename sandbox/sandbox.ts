@@ -25,6 +25,10 @@ const HOST_TOOLS: readonly [string, string][] = [
   ["ip", "iproute2"],
   ["nsenter", "util-linux"],
   ["openssl", "openssl"],
+  // Docker Hub's images are made from Debian packages with the host's apt, apart from its state.
+  ["apt-get", "apt"],
+  ["dpkg-deb", "dpkg"],
+  ["tar", "tar"],
 ];
 
 export function checkHost(): void {

@@ -7,7 +7,7 @@ readonly DEBIAN_PACKAGES=(
   shellcheck        # lints the rendered provisioning scripts
   systemd-container # systemd-nspawn boots the sandbox VMs
   debootstrap       # builds the sandbox VM image
-  debian-archive-keyring # verifies that image's packages (not preinstalled on Ubuntu)
+  debian-archive-keyring # verifies the packages of that image and of the sandbox's Docker images
   dnsmasq-base      # the sandbox's private DNS
   iproute2          # namespaces, bridges and veth pairs
   unzip             # the FlowProxy artifact double's tests
