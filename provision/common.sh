@@ -230,19 +230,25 @@ container_running() {
   [[ $(docker inspect --format '{{.State.Running}}' "$1" 2>/dev/null || true) == true ]]
 }
 
-# ensure_container NAME SPEC START: runs container NAME with settings SPEC (START SPEC starts it and
-# labels it with SPEC), recreating it only when its label differs. The old container is stopped
-# with its image's stop signal, so requests in flight finish, before the new one takes the ports.
-# Sets CONTAINER_STATE to started, replaced, restarted or running.
+# stop_then_start NAME SPEC START: the plain way to replace a container. It is stopped with its
+# image's stop signal, so requests in flight finish, and the new one takes the ports it freed.
+stop_then_start() {
+  docker stop "$1" >/dev/null
+  docker rm "$1" >/dev/null
+  "$3" "$2"
+}
+
+# ensure_container NAME SPEC START [REPLACE]: runs container NAME with settings SPEC (START SPEC
+# starts it and labels it with SPEC), recreating it only when its label differs, by REPLACE NAME
+# SPEC START (stop_then_start unless given). Sets CONTAINER_STATE to started, replaced, restarted
+# or running.
 ensure_container() {
-  local name=$1 spec=$2 start=$3
+  local name=$1 spec=$2 start=$3 replace=${4:-stop_then_start}
   if ! container_exists "$name"; then
     "$start" "$spec"
     CONTAINER_STATE=started
   elif [[ $(container_spec "$name") != "$spec" ]]; then
-    docker stop "$name" >/dev/null
-    docker rm "$name" >/dev/null
-    "$start" "$spec"
+    "$replace" "$name" "$spec" "$start"
     CONTAINER_STATE=replaced
   elif ! container_running "$name"; then
     docker start "$name" >/dev/null

@@ -126,16 +126,68 @@ start_haproxy_container() {
     -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" "$HAPROXY_IMAGE" >/dev/null
 }
 
+readonly HAPROXY_PREVIOUS=haproxy-previous
+
+# The master says so once its listeners are bound and its first worker runs.
+haproxy_loaded() {
+  [[ $(docker logs haproxy 2>&1) == *"Loading success"* ]]
+}
+
+wait_for_haproxy_loaded() {
+  local attempt
+  for ((attempt = 0; attempt < 50; attempt++)); do
+    if haproxy_loaded; then
+      return 0
+    fi
+    container_running haproxy || return 1
+    sleep 0.2
+  done
+  return 1
+}
+
+# HAProxy binds its ports with SO_REUSEPORT, so the new container listens beside the old one, and
+# the old one gets its stop signal (SIGUSR1: stop listening, finish what it holds) only once the
+# new one has loaded its configuration: no connection finds the ports closed.
+start_haproxy_beside_previous() {
+  local spec=$2 start=$3
+  docker rename haproxy "$HAPROXY_PREVIOUS"
+  if ! "$start" "$spec" || ! wait_for_haproxy_loaded; then
+    docker logs --tail 20 haproxy 2>&1 | sed 's/^/  haproxy: /' || true
+    docker rm -f haproxy >/dev/null 2>&1 || true
+    docker rename "$HAPROXY_PREVIOUS" haproxy
+    die "the new HAProxy container did not load its configuration within 10 s (see above); the previous one keeps serving"
+  fi
+  docker stop "$HAPROXY_PREVIOUS" >/dev/null
+  docker rm "$HAPROXY_PREVIOUS" >/dev/null
+}
+
+# A run killed between the two steps above leaves the previous container: it goes once the new one
+# has the name, or takes its name back.
+ensure_no_previous_haproxy() {
+  if ! container_exists "$HAPROXY_PREVIOUS"; then
+    return
+  fi
+  if container_exists haproxy; then
+    docker stop "$HAPROXY_PREVIOUS" >/dev/null
+    docker rm "$HAPROXY_PREVIOUS" >/dev/null
+    log "  removed the previous HAProxy container an interrupted run left"
+  else
+    docker rename "$HAPROXY_PREVIOUS" haproxy
+    log "  gave the previous HAProxy container its name back"
+  fi
+}
+
 # The container is recreated only for a new HAProxy version or system API, after the configuration
 # passed that version's check with that environment; a new configuration or certificate is a
 # graceful reload (SIGHUP to the master process), which keeps established connections.
 ensure_haproxy_running() {
   local spec
   spec="$HAPROXY_IMAGE $(haproxy_environment) restart=$HAPROXY_RESTART_POLICY"
+  ensure_no_previous_haproxy
   if container_exists haproxy && [[ $(container_spec haproxy) != "$spec" ]]; then
     validate_haproxy_config "$HAPROXY_DIR/haproxy.cfg" "HAProxy keeps running as it was"
   fi
-  ensure_container haproxy "$spec" start_haproxy_container
+  ensure_container haproxy "$spec" start_haproxy_container start_haproxy_beside_previous
   if [[ $CONTAINER_STATE == running && $HAPROXY_RELOAD == yes ]]; then
     docker kill -s HUP haproxy >/dev/null
     log "  reloaded HAProxy gracefully"

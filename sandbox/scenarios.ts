@@ -480,3 +480,32 @@ export async function configCheckIsolated(projectDir: string): Promise<string> {
   assert.match(serving, /interfaces=.*eth0/, "the serving HAProxy sees the VM's network, so the probe tells them apart");
   return `the check's HAProxy: "${checked}"; the serving one: "${serving}"`;
 }
+
+/** haproxy.cfg with a frontend on an address no VM has: `haproxy -c` passes it, a start cannot bind it. */
+export const withUnbindableFrontend = (cfg: string) =>
+  `${cfg}\nfrontend sandbox_unbindable\n    bind 203.0.113.1:8080\n    http-request return status 200\n`;
+
+/**
+ * `projectDir` holds withUnbindableFrontend's haproxy.cfg, then haProxyVersion changes: the new
+ * container cannot start, so it is removed and the previous one, still serving, gets its name back.
+ */
+export async function replacementRolledBack(projectDir: string): Promise<string> {
+  const [newest, older] = haproxyImages();
+  let refused: string | undefined;
+  try {
+    refused = await up({ projectDir, overrides: { haProxyVersion: older.tag }, keepOnFailure: true }).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    assert.equal(await runningHaproxy(east), debianBuildOf(newest.source), "the previous HAProxy serves");
+    const names = (await vmCheck(east, ["docker", "ps", "-a", "--format", "{{.Names}}"])).trim().split("\n");
+    assert.deepEqual(names, ["haproxy"], "one container, under its own name");
+    await servesLivez(east);
+  } finally {
+    await up();
+  }
+  const reason = /\(ensure haproxy running\): the new HAProxy container did not load its configuration within 10 s \(see above\); the previous one keeps serving/;
+  assert.match(refused ?? "up succeeded", reason);
+  assert.match(refused ?? "", /haproxy: .*203\.0\.113\.1:8080/, "HAProxy's own complaint is shown");
+  return `refused: "${reason.exec(refused ?? "")?.[0]}"; ${newest.reference} kept serving under its name`;
+}

@@ -38,6 +38,7 @@ import {
   configCheckIsolated,
   killFlowproxy,
   rebootAndCheck,
+  replacementRolledBack,
   restartBuilderhub,
   sendAcross,
   signerKeysOnVms,
@@ -46,6 +47,7 @@ import {
   versionRefusesConfig,
   withCheckProbe,
   withH2StreamLimit,
+  withUnbindableFrontend,
 } from "../../sandbox/scenarios";
 import { Searcher, SIGNATURE_HEADER } from "../../sandbox/searcher";
 import { lastNonEmptyLine } from "../../sandbox/proc";
@@ -253,9 +255,15 @@ test("each VM runs Debian's real Docker engine, which leaves the host's forwardi
   assert.equal(fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(), "0");
 });
 
-test("a haProxyVersion change pulls the other HAProxy, checks the config with it and recreates the container; a digest pin pulls", async () => {
+test("a haProxyVersion change pulls the other HAProxy, checks the config with it and replaces the container without losing a request; a digest pin pulls", async () => {
   const change = await changeHaproxyVersion();
   console.log(change.evidence);
+  assert.deepEqual(change.load.failures, {}, "the new container listens before the old one stops");
+  assert.ok(change.load.sent >= 300, `sent ${change.load.sent}`);
+});
+
+test("a new HAProxy container that cannot start is removed and the previous one keeps serving under its name", async () => {
+  console.log(await withEditedProject("haproxy.cfg", withUnbindableFrontend, replacementRolledBack));
 });
 
 test("an unknown haproxy tag or digest fails the pull at once with Docker's error on the extension's last line; HAProxy keeps serving", async () => {
