@@ -31,11 +31,11 @@ import {
   unitState,
 } from "../../sandbox/probe";
 import {
+  changeHaproxyVersion,
+  configCheckIsolated,
   conflictingRegistration,
   flowproxyVersion,
   generationMismatch,
-  changeHaproxyVersion,
-  configCheckIsolated,
   killFlowproxy,
   rebootAndCheck,
   replacementRolledBack,
