@@ -23,6 +23,7 @@ const HOST_TOOLS: readonly [string, string][] = [
   ["systemd-nspawn", "systemd-container"],
   ["dnsmasq", "dnsmasq-base"],
   ["ip", "iproute2"],
+  ["nft", "nftables"],
   ["nsenter", "util-linux"],
   ["openssl", "openssl"],
   // Docker Hub's images are made from Debian packages with the host's apt, apart from its state.
