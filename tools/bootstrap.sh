@@ -10,6 +10,7 @@ readonly DEBIAN_PACKAGES=(
   debian-archive-keyring # verifies the packages of that image and of the sandbox's Docker images
   dnsmasq-base      # the sandbox's private DNS
   iproute2          # namespaces, bridges and veth pairs
+  openssh-client    # the sandbox's key pair and the suite's logins to its VMs
   unzip             # the FlowProxy artifact double's tests
   wrk               # HAProxy data-path benchmark
   sslscan           # TLS scan in the reliability report
