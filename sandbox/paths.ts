@@ -26,6 +26,16 @@ export const cachePaths = {
 export const statePaths = {
   root: STATE_DIR,
   secrets: path.join(STATE_DIR, "secrets.json"),
+  /**
+   * The sandbox's SSH key pair (private key 0600; `.pub` beside it), whose public half is the stack's
+   * sshPublicKey, and the client configuration every ssh of the suite uses, jump hosts included.
+   */
+  ssh: {
+    key: path.join(STATE_DIR, "ssh", "id_ed25519"),
+    publicKey: path.join(STATE_DIR, "ssh", "id_ed25519.pub"),
+    knownHosts: path.join(STATE_DIR, "ssh", "known_hosts"),
+    config: path.join(STATE_DIR, "ssh", "config"),
+  },
   /** The doubles, transpiled to plain JavaScript: DOUBLES_MOUNT in the VMs. */
   doubles: path.join(STATE_DIR, "doubles"),
   /** One DNS server per VNet, as Azure's resolver answers each VNet for its own NIC names. */

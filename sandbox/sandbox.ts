@@ -2,6 +2,7 @@
 // tear it down. The CLI and the end-to-end suite both drive it through these functions.
 import * as fs from "fs";
 import * as path from "path";
+import { osProfileOf, provisionFromOsProfile } from "./azure-agent";
 import { buildDoubles } from "./doubles";
 import { ExtensionRun, runExtension, runHistory } from "./extension";
 import { ensureHubContent, HubImage, hubPid, readHubImages, startHub, stopHub } from "./hub";
@@ -30,6 +31,9 @@ const HOST_TOOLS: readonly [string, string][] = [
   ["apt-get", "apt"],
   ["dpkg-deb", "dpkg"],
   ["tar", "tar"],
+  // The sandbox's key pair, and the suite's logins through the stack's ssh outputs.
+  ["ssh-keygen", "openssh-client"],
+  ["ssh", "openssh-client"],
 ];
 
 export function checkHost(): void {
@@ -179,7 +183,7 @@ export interface UpReport {
 }
 
 async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
-  const steps = new Steps(7, log);
+  const steps = new Steps(8, log);
   const secrets = loadOrCreateSecrets();
   await steps.run("Building the test doubles", async () => buildDoubles());
   const inUse = new Set(
@@ -223,6 +227,14 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
       Object.entries(reports)
         .map(([name, r]) => `${name} ${r.alreadyRunning ? "was running" : "booted"} (${r.state}${r.failedUnits.length ? `; failed: ${r.failedUnits.join(", ")}` : ""})`)
         .join("; "),
+  );
+  await steps.run(
+    "Provisioning each new VM from its osProfile, as Azure does",
+    async () => Promise.all(VMS.map((vm) => provisionFromOsProfile(vm, osProfileOf(stack, vm)))),
+    (done) => {
+      const names = VMS.filter((_, i) => done[i]).map((vm) => vm.name);
+      return names.length > 0 ? `provisioned ${names.join(", ")}` : "every VM was provisioned before";
+    },
   );
   const runs = await steps.run("Running the CustomScript extensions", () => provision(stack, log));
   return { stack, boots, runs };

@@ -1,11 +1,13 @@
 // The stack configuration the sandbox deploys, in one place. Secrets are made once per sandbox and
 // kept in the state directory (mode 0600), so reruns of `sandbox up` see the same configuration.
-import { generateKeyPairSync, randomBytes, randomInt } from "crypto";
+import { spawnSync } from "child_process";
+import { randomBytes, randomInt } from "crypto";
 import * as fs from "fs";
+import * as path from "path";
 import { CONFIG_KEYS } from "../lib/config";
 import { GENERATION_1_BUILD } from "./doubles";
 import { statePaths } from "./paths";
-import { writePrivateFile } from "./proc";
+import { SandboxError, writePrivateFile } from "./proc";
 import { INTERNET } from "./topology";
 
 /** The artifact the GitHub double serves for the sandbox's flowProxyArtifact. */
@@ -32,13 +34,20 @@ function randomGithubToken(): string {
   return `ghp_${body}`;
 }
 
-/** A real OpenSSH ed25519 public key; nobody logs in with it (the sandbox VMs run no sshd). */
-function randomSshPublicKey(): string {
-  const { publicKey } = generateKeyPairSync("ed25519");
-  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
-  const field = (data: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, data.length]), data]);
-  const blob = Buffer.concat([field(Buffer.from("ssh-ed25519")), field(raw)]);
-  return `ssh-ed25519 ${blob.toString("base64")} sandbox`;
+/**
+ * The sandbox's own SSH key pair, made by OpenSSH's ssh-keygen (no passphrase: it opens nothing but
+ * the sandbox's VMs). The suite logs in with it through the stack's ssh outputs.
+ */
+function ensureSshKeyPair(): string {
+  const files = statePaths.ssh;
+  if (!fs.existsSync(files.key)) {
+    fs.mkdirSync(path.dirname(files.key), { recursive: true, mode: 0o700 });
+    const made = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "flowproxy-sandbox", "-f", files.key], { encoding: "utf8" });
+    if (made.status !== 0) {
+      throw new SandboxError(`ssh-keygen could not make the sandbox's key pair: ${made.stderr.trim() || made.error?.message}`);
+    }
+  }
+  return fs.readFileSync(files.publicKey, "utf8").trim();
 }
 
 export function loadOrCreateSecrets(): SandboxSecrets {
@@ -47,7 +56,7 @@ export function loadOrCreateSecrets(): SandboxSecrets {
   }
   const secrets: SandboxSecrets = {
     githubToken: randomGithubToken(),
-    sshPublicKey: randomSshPublicKey(),
+    sshPublicKey: ensureSshKeyPair(),
     seed: randomBytes(16).toString("hex"),
   };
   writePrivateFile(statePaths.secrets, JSON.stringify(secrets, null, 2));

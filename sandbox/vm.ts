@@ -65,6 +65,10 @@ export async function ensureDisk(vm: Vm, imageDir: string): Promise<void> {
     fs.rmSync(target, { force: true });
     fs.writeFileSync(target, content, { mode: 0o644 });
   }
+  if (!fs.existsSync(`${files.root}/etc/ssh/ssh_host_ed25519_key`)) {
+    // The SSH host keys of this VM alone, made once and kept with its disk, as an Azure VM's are.
+    await check("ssh-keygen", ["-A", "-f", files.root]);
+  }
 }
 
 const nspawnMarker = (vm: Vm) => `--machine=${vm.name}`;

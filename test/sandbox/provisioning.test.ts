@@ -4,6 +4,8 @@
 // cannot start fails the before hook, and with it every test: nothing here is ever skipped.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { GENERATION_1_BUILD, publishArtifact } from "../../sandbox/doubles";
 import { runExtension } from "../../sandbox/extension";
@@ -50,8 +52,9 @@ import {
   withUnbindableFrontend,
 } from "../../sandbox/scenarios";
 import { Searcher, SIGNATURE_HEADER } from "../../sandbox/searcher";
-import { lastNonEmptyLine } from "../../sandbox/proc";
+import { lastNonEmptyLine, run } from "../../sandbox/proc";
 import { down, provision, renderSandboxStack, up, UpReport } from "../../sandbox/sandbox";
+import { sshArguments, sshAs } from "../../sandbox/ssh";
 import { RenderedExtension, stackSignerKey } from "../../sandbox/stack";
 import { artifactUrl, loadOrCreateSecrets, SANDBOX_ARTIFACT } from "../../sandbox/stack-config";
 import { flowproxyVms, PUBLIC_PORTS, Vm, vmByName, VMS } from "../../sandbox/topology";
@@ -162,6 +165,42 @@ test("BuilderHub is unreachable from the host and answers by name in both VNets"
   assert.match(await connectOutcome(hub.privateIp, 3000), /^(EHOSTUNREACH|ENETUNREACH)$/);
   for (const vm of [east, west]) {
     assert.ok(Array.isArray(await builders(vm)), `${vm.name} reads the builders list by name`);
+  }
+});
+
+/** The stack's ssh commands: sshEast, sshWest, and the `ssh -J` of builderhubSshNote. */
+function sshOutputs(): [Vm, string][] {
+  const output = (name: string) => String(report.stack.outputs[name]?.value);
+  const jump = /ssh -J \S+ \S+/.exec(output("builderhubSshNote"))?.[0];
+  assert.ok(jump, `builderhubSshNote holds an ssh -J command: ${output("builderhubSshNote")}`);
+  return [[east, output("sshEast")], [west, output("sshWest")], [hub, jump]];
+}
+
+test("the stack's ssh commands log in with the stack's key as the admin user, who has sudo without a password", async () => {
+  for (const [vm, command] of sshOutputs()) {
+    const login = await sshAs(command, ["sudo", "-n", "sh", "-c", "id -un && hostname"]);
+    assert.equal(login.code, 0, `${command}: ${login.stderr}`);
+    assert.equal(login.stdout, `root\n${vm.name}\n`, command);
+  }
+});
+
+test("SSH refuses a password login and a key the stack does not hold", async () => {
+  const [, command] = sshOutputs()[0];
+  const password = await sshAs(command, ["true"], ["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive"]);
+  assert.equal(password.code, 255);
+  assert.match(password.stderr, /Permission denied \(publickey\)/, "the server offers public keys only");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-wrong-key-"));
+  try {
+    const made = await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/key`]);
+    assert.equal(made.code, 0, made.stderr);
+    const wrong = await run("ssh", [
+      "-F", "/dev/null", "-i", `${dir}/key`, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+      "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", ...sshArguments(command), "--", "true",
+    ]);
+    assert.equal(wrong.code, 255);
+    assert.match(wrong.stderr, /Permission denied \(publickey\)/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -1,0 +1,45 @@
+// The sandbox's SSH client side: every ssh the suite runs reads one configuration file, so the jump
+// host of `ssh -J` (which does not take command-line options) gets the same key and known hosts.
+import * as fs from "fs";
+import { statePaths } from "./paths";
+import { run, RunResult, SandboxError, writePrivateFile } from "./proc";
+
+function ensureClientConfig(): string {
+  const files = statePaths.ssh;
+  writePrivateFile(
+    files.config,
+    [
+      "# Written by sandbox/ssh.ts: the sandbox's key for its VMs, and their host keys learnt on first use.",
+      "Host *",
+      `  IdentityFile ${files.key}`,
+      "  IdentitiesOnly yes",
+      `  UserKnownHostsFile ${files.knownHosts}`,
+      "  StrictHostKeyChecking accept-new",
+      "  BatchMode yes",
+      "  ConnectTimeout 5",
+      "  LogLevel ERROR",
+      "",
+    ].join("\n"),
+  );
+  return files.config;
+}
+
+/** The argv after `ssh` of a command the stack prints, e.g. "ssh azureuser@198.18.0.10". */
+export function sshArguments(printed: string): string[] {
+  const words = printed.trim().split(/\s+/);
+  if (words[0] !== "ssh" || words.length < 2) {
+    throw new SandboxError(`"${printed}" is not an ssh command`);
+  }
+  return words.slice(1);
+}
+
+/**
+ * Runs `remote` through an ssh command exactly as the stack prints it, with the sandbox's key;
+ * `options` go before the destination (e.g. to offer only a password).
+ */
+export function sshAs(printed: string, remote: readonly string[], options: readonly string[] = []): Promise<RunResult> {
+  if (!fs.existsSync(statePaths.ssh.key)) {
+    throw new SandboxError(`the sandbox has no SSH key (${statePaths.ssh.key}); run \`pnpm run sandbox up\``);
+  }
+  return run("ssh", ["-F", ensureClientConfig(), ...options, ...sshArguments(printed), "--", ...remote], { timeoutMs: 30_000 });
+}
