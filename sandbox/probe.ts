@@ -78,10 +78,13 @@ export function peerCertificate(vm: Vm, port: number): Promise<Buffer> {
 
 export const pemToDer = (pem: string): Buffer => new X509Certificate(pem).raw;
 
-/** "connected", or the error code a TCP connection from the host gets (ECONNREFUSED, EHOSTUNREACH...). */
-export function connectOutcome(host: string, port: number): Promise<string> {
+/**
+ * "connected", or the error code a TCP connection from the host gets (ECONNREFUSED, EHOSTUNREACH,
+ * ETIMEDOUT when an NSG drops it...), from `localAddress` if given (another host address).
+ */
+export function connectOutcome(host: string, port: number, localAddress?: string): Promise<string> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
+    const socket = net.connect({ host, port, localAddress });
     socket.setTimeout(2000, () => {
       socket.destroy();
       resolve("ETIMEDOUT");

@@ -8,6 +8,7 @@ import { ExtensionRun, runExtension, runHistory } from "./extension";
 import { ensureHubContent, HubImage, hubPid, readHubImages, startHub, stopHub } from "./hub";
 import { ensureImage } from "./image";
 import { githubPid, startInternet, stopInternet } from "./internet";
+import { applyNsgs } from "./nsg";
 import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, startDns, startOutbound } from "./network";
 import { STATE_DIR, statePaths } from "./paths";
 import { findOnPath, formatSeconds, pidAlive, SandboxError } from "./proc";
@@ -203,8 +204,9 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
     () => renderSandboxStack(options),
     (s) => `${s.extensions.length} extensions, ${s.dnsRecords.length} private DNS records`,
   );
-  await steps.run("Creating the networks, DNS and outbound access", async () => {
+  await steps.run("Creating the networks, the NSGs, DNS and outbound access", async () => {
     await ensureNetwork();
+    await applyNsgs(stack);
     await startDns(stack.dnsRecords);
     await startOutbound();
   });

@@ -12,6 +12,7 @@ readonly DEBIAN_PACKAGES=(
   iproute2          # namespaces, bridges and veth pairs
   nftables          # the VMs' NSG rules, inside their own namespaces only (sandbox/nsg.ts)
   openssh-client    # the sandbox's key pair and the suite's logins to its VMs
+  iputils-ping      # ICMP through the sandbox's NSGs
   unzip             # the FlowProxy artifact double's tests
   wrk               # HAProxy data-path benchmark
   sslscan           # TLS scan in the reliability report

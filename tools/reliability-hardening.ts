@@ -102,12 +102,16 @@ export async function hardeningSection(): Promise<Section> {
     const peer = flowproxyVms().find((other) => other !== vm)!;
     await section.run(`metrics (8405) and public_cert (14727) on ${vm.name} from outside`, async () => {
       const outcomes: string[] = [];
+      let passed = true;
       for (const port of LOCAL_PORTS) {
-        outcomes.push(`host→${vm.publicIp}:${port} ${await connectOutcome(vm.publicIp!, port)}`);
+        // From the internet the NSG drops it; from the VNets (AllowVnetInBound) the loopback bind refuses it.
+        const fromHost = await connectOutcome(vm.publicIp!, port);
         const fromPeer = await vmExec(peer, ["curl", "-sS", "--max-time", "3", `http://${vm.privateIp}:${port}/`]);
-        outcomes.push(`${peer.name}→${vm.privateIp}:${port} ${fromPeer.code === 7 ? "ECONNREFUSED" : `curl exit ${fromPeer.code}`}`);
+        const peerOutcome = fromPeer.code === 7 ? "ECONNREFUSED" : `curl exit ${fromPeer.code}`;
+        passed &&= fromHost === "ETIMEDOUT" && peerOutcome === "ECONNREFUSED";
+        outcomes.push(`host→${vm.publicIp}:${port} ${fromHost}`, `${peer.name}→${vm.privateIp}:${port} ${peerOutcome}`);
       }
-      return { passed: outcomes.every((o) => o.endsWith("ECONNREFUSED")), evidence: [outcomes.join("; "), "refused"] };
+      return { passed, evidence: [outcomes.join("; "), "dropped from the internet, refused from the VNets"] };
     });
   }
   section.finish();

@@ -57,7 +57,7 @@ import { down, provision, renderSandboxStack, up, UpReport } from "../../sandbox
 import { sshArguments, sshAs } from "../../sandbox/ssh";
 import { RenderedExtension, stackSignerKey } from "../../sandbox/stack";
 import { artifactUrl, loadOrCreateSecrets, SANDBOX_ARTIFACT } from "../../sandbox/stack-config";
-import { flowproxyVms, PUBLIC_PORTS, Vm, vmByName, VMS } from "../../sandbox/topology";
+import { DOCKER_HUB, flowproxyVms, PUBLIC_PORTS, Vm, vmByName, VMS } from "../../sandbox/topology";
 import { vmCheck, vmExec } from "../../sandbox/vm";
 import { withEditedProject } from "../support/stack";
 
@@ -145,12 +145,15 @@ test(":5544 reaches the system endpoint over TLS, presenting the certificate Bui
   }
 });
 
-test("the metrics and certificate ports refuse connections from outside the VM and answer inside it", async () => {
+test("the metrics and certificate ports are dropped by the NSG from the internet, refused from the VNets, and answer inside the VM", async () => {
   for (const vm of flowproxyVms()) {
     const peer = vm === east ? west : east;
     // FlowProxy's own listeners (5542, 5543, 8090) are loopback-only too: HAProxy is the way in.
-    for (const port of [8405, 14727, 5542, 5543, 8090]) {
-      assert.equal(await connectOutcome(vm.publicIp!, port), "ECONNREFUSED", `host to ${vm.name}:${port}`);
+    const ports = [8405, 14727, 5542, 5543, 8090];
+    const fromInternet = await Promise.all(ports.map((port) => connectOutcome(vm.publicIp!, port)));
+    assert.deepEqual(fromInternet, ports.map(() => "ETIMEDOUT"), `host to ${vm.name}:${ports.join(",")}`);
+    for (const port of ports) {
+      // The VNets pass the NSG (AllowVnetInBound); only the loopback binds keep these closed.
       const fromPeer = await vmExec(peer, ["curl", "-sS", "--max-time", "3", `http://${vm.privateIp}:${port}/`]);
       assert.equal(fromPeer.code, 7, `${peer.name} to ${vm.name}:${port} is refused (curl exit 7): ${fromPeer.stderr.trim()}`);
     }
@@ -166,6 +169,49 @@ test("BuilderHub is unreachable from the host and answers by name in both VNets"
   for (const vm of [east, west]) {
     assert.ok(Array.isArray(await builders(vm)), `${vm.name} reads the builders list by name`);
   }
+});
+
+/** An address of the host on the internet side that allowedSshCidr (the host's 198.18.0.1/32) leaves out. */
+const OUTSIDE_SSH_CIDR = DOCKER_HUB.hostIp;
+
+/** The first bytes a TCP port answers with, asked from inside `from` ("" when nothing answers in 3 s). */
+async function bannerFrom(from: Vm, host: string, port: number): Promise<string> {
+  const probe = await vmExec(from, ["timeout", "3", "bash", "-c", `exec 3<>/dev/tcp/${host}/${port} && head -c 4 <&3`]);
+  return probe.code === 0 ? probe.stdout : "";
+}
+
+test("the NSGs let SSH in from allowedSshCidr only, and the orderflow ports from anywhere", async () => {
+  for (const vm of flowproxyVms()) {
+    assert.equal(await connectOutcome(vm.publicIp!, 22), "connected", `${vm.name}:22 from inside allowedSshCidr`);
+    assert.equal(await connectOutcome(vm.publicIp!, 22, OUTSIDE_SSH_CIDR), "ETIMEDOUT", `${vm.name}:22 from ${OUTSIDE_SSH_CIDR}`);
+    for (const port of Object.values(PUBLIC_PORTS)) {
+      assert.equal(await connectOutcome(vm.publicIp!, port, OUTSIDE_SSH_CIDR), "connected", `${vm.name}:${port} from anywhere`);
+    }
+  }
+});
+
+test("BuilderHub's API and SSH answer from both VNets; ICMP crosses the VNets and is dropped from the internet", async () => {
+  for (const vm of [east, west]) {
+    assert.equal(await bannerFrom(vm, hub.privateIp, 22), "SSH-", `${vm.name} to BuilderHub's SSH`);
+    assert.equal((await vmExec(vm, ["ping", "-c", "1", "-W", "2", hub.privateIp])).code, 0, `${vm.name} pings BuilderHub`);
+  }
+  assert.equal((await vmExec(east, ["ping", "-c", "1", "-W", "2", west.privateIp])).code, 0, "east pings west across the peering");
+  for (const vm of flowproxyVms()) {
+    assert.notEqual((await run("ping", ["-c", "1", "-W", "2", vm.publicIp!])).code, 0, `the internet pings ${vm.name}`);
+  }
+});
+
+test("a rule changed in index.ts changes what the sandbox lets through", async () => {
+  const openSsh = (text: string) => text.replace(/(name: "ssh", priority: 100, protocol: "Tcp", port: "22", source: )settings\.allowedSshCidr/, '$1"*"');
+  const before = await connectOutcome(east.publicIp!, 22, OUTSIDE_SSH_CIDR);
+  try {
+    await withEditedProject("index.ts", openSsh, (projectDir) => up({ projectDir }));
+    assert.equal(before, "ETIMEDOUT");
+    assert.equal(await connectOutcome(east.publicIp!, 22, OUTSIDE_SSH_CIDR), "connected", "SSH from anywhere once the rule says *");
+  } finally {
+    await up();
+  }
+  assert.equal(await connectOutcome(east.publicIp!, 22, OUTSIDE_SSH_CIDR), "ETIMEDOUT", "closed again with the committed rule");
 });
 
 /** The stack's ssh commands: sshEast, sshWest, and the `ssh -J` of builderhubSshNote. */
