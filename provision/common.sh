@@ -7,6 +7,10 @@ readonly STATE_DIR=/var/lib/flowproxy-provision
 # the script exits, and again when the next run starts: a killed run cannot clean up after itself,
 # and runs never overlap, so whatever is there then is stale.
 readonly WORK_DIR=$STATE_DIR/work
+# What the last run did, for `pnpm run verify` (which reads it over SSH): "running" from the run's
+# start, then its exit status and last line. A run killed midway cannot record its end, so it stays
+# "running" until the next run. No value here is secret: the line is what Azure's status shows.
+readonly LAST_RUN_FILE=$STATE_DIR/last-run
 # At first boot cloud-init and apt-daily may hold apt's locks for minutes. DPkg::Lock::Timeout makes
 # apt-get wait for the dpkg locks only, not for the lists lock of `apt-get update` or the archives
 # lock of a download, so every one of them is waited for, within this bound.
@@ -18,22 +22,52 @@ STEP_NUMBER=0
 STEP_COUNT=0
 STEP_NAME=""
 FAILURE_REASON=""
+# The line a successful run ends with.
+RESULT_LINE=""
 
 log() {
   printf '%s\n' "$*"
 }
 
-# The extension status shows stdout and stderr separately; the reason for a failure goes to both
-# so the last line of either says what went wrong, naming the step as the progress lines do.
+# failure_line STATUS: what went wrong, naming the step as the progress lines do.
+failure_line() {
+  printf 'FAILED: %s, step %d/%d (%s): %s' "$VM_NAME" "$STEP_NUMBER" "$STEP_COUNT" "${STEP_NAME//_/ }" \
+    "${FAILURE_REASON:-a command exited with status $1}"
+}
+
+# report_failure [STATUS]: the extension status shows stdout and stderr separately; the reason for a
+# failure goes to both so the last line of either says what went wrong. STATUS defaults to the
+# status the script is exiting with, so it serves as an EXIT trap by itself.
 report_failure() {
-  local status=$?
+  local status=${1:-$?}
   if ((status != 0)); then
     local line
-    line=$(printf 'FAILED: %s, step %d/%d (%s): %s' "$VM_NAME" "$STEP_NUMBER" "$STEP_COUNT" "${STEP_NAME//_/ }" \
-      "${FAILURE_REASON:-a command exited with status $status}")
+    line=$(failure_line "$status")
     printf '%s\n' "$line"
     printf '%s\n' "$line" >&2
   fi
+}
+
+# record_last_run STATUS LINE: replaces LAST_RUN_FILE in one rename, so a reader never sees half of
+# it. The handler runs the script in its download directory, where stdout and stderr are kept.
+record_last_run() {
+  local tmp
+  tmp=$(mktemp "$LAST_RUN_FILE.XXXXXX") &&
+    printf 'status=%s\nat=%s\ndir=%s\nline=%s\n' "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$PWD" "${2//$'\n'/ }" >"$tmp" &&
+    mv -f "$tmp" "$LAST_RUN_FILE"
+}
+
+# The EXIT trap of a run: its outcome recorded for `pnpm run verify`, then the failure line, which
+# must stay the last line of the output, and no scratch space left behind.
+finish_run() {
+  local status=$?
+  if ((status == 0)); then
+    record_last_run 0 "$RESULT_LINE"
+  else
+    record_last_run "$status" "$(failure_line "$status")"
+  fi || log "could not record this run's outcome in $LAST_RUN_FILE"
+  report_failure "$status"
+  rm -rf "$WORK_DIR"
 }
 
 die() {
@@ -58,7 +92,8 @@ run_steps() {
     log "[$STEP_NUMBER/$STEP_COUNT] done in $(seconds_since "$started") s"
   done
   STEP_NAME=finished
-  log "provisioning of $VM_NAME converged in $(seconds_since "$total_started") s"
+  RESULT_LINE="provisioning of $VM_NAME converged in $(seconds_since "$total_started") s"
+  log "$RESULT_LINE"
 }
 
 seconds_since() {
@@ -296,11 +331,12 @@ ensure_tailscale_connected() {
 
 # provision STEP...: the entry point of every role.
 provision() {
-  trap 'report_failure; rm -rf "$WORK_DIR"' EXIT
+  trap finish_run EXIT
   # The extension runs without HOME (Azure/custom-script-extension-linux#97); Foundry's installer
   # (under set -u) and the docker client read it.
   export HOME=${HOME:-/root}
   install -d -m 700 "$STATE_DIR"
+  record_last_run running "provisioning of $VM_NAME started" || die "cannot write $LAST_RUN_FILE"
   rm -rf "$WORK_DIR"
   install -d -m 700 "$WORK_DIR"
   log "provisioning $VM_NAME"

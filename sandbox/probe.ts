@@ -8,6 +8,7 @@ import * as https from "https";
 import * as net from "net";
 import * as tls from "tls";
 import { Builder, MOCKHUB_STATE_DIR, MockhubFault } from "../test/doubles/mockhub";
+import { seriesSum, SYSTEM_FLOW_ACCEPTED } from "../verify/metrics";
 import { sleep } from "./proc";
 import { BUILDERHUB_PORT, PUBLIC_PORTS, Vm, vmByName } from "./topology";
 import { vmCheck, vmExec } from "./vm";
@@ -235,24 +236,9 @@ export async function registrationIsCurrent(vm: Vm): Promise<boolean> {
 /** FlowProxy's own Prometheus metrics (METRICS_ADDR of flowproxy.env), read inside the VM. */
 export const flowproxyMetrics = (vm: Vm) => vmCheck(vm, ["curl", "-fsS", "--max-time", "5", FLOWPROXY_METRICS_URL]);
 
-/**
- * The sum of a metric's samples whose labels include `labels`, from Prometheus' text format: e.g.
- * the `_count` of FlowProxy's ingress_rpc_request_duration for handler="system".
- */
-export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const pairs = new Map([...(match[2] ?? "").matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => pairs.get(k) === v)) sum += Number(match[3]);
-  }
-  return sum;
-}
-
 /** How many orderflow requests FlowProxy's system endpoint on `vm` accepted (signature and peer checked). */
 export async function systemFlowAccepted(vm: Vm): Promise<number> {
-  return metricSum(await flowproxyMetrics(vm), "flowproxy_ingress_rpc_request_duration_count", { handler: "system" });
+  return seriesSum(await flowproxyMetrics(vm), SYSTEM_FLOW_ACCEPTED);
 }
 
 // ---- load ----

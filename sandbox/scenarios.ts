@@ -3,6 +3,7 @@
 // end-to-end suite and the reliability report, so both prove the same thing. Each scenario throws
 // with what went wrong, or returns its evidence (times are measured, not assumed).
 import assert from "node:assert/strict";
+import { Searcher } from "../verify/searcher";
 import { GENERATION_2_BUILD, publishArtifact } from "./doubles";
 import { DOWNLOAD_DIR, runExtension } from "./extension";
 import {
@@ -26,7 +27,6 @@ import {
 } from "./probe";
 import { formatSeconds, lastNonEmptyLine } from "./proc";
 import { down, haproxyImages, up } from "./sandbox";
-import { Searcher } from "./searcher";
 import { RenderedStack } from "./stack";
 import { artifactUrl, SANDBOX_ARTIFACT } from "./stack-config";
 import { flowproxyVms, PUBLIC_PORTS, Vm, vmByName } from "./topology";

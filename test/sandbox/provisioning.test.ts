@@ -51,7 +51,6 @@ import {
   withH2StreamLimit,
   withUnbindableFrontend,
 } from "../../sandbox/scenarios";
-import { Searcher, SIGNATURE_HEADER } from "../../sandbox/searcher";
 import { lastNonEmptyLine, run } from "../../sandbox/proc";
 import { down, provision, renderSandboxStack, up, UpReport } from "../../sandbox/sandbox";
 import { sshArguments, sshAs } from "../../sandbox/ssh";
@@ -59,6 +58,7 @@ import { RenderedExtension, stackSignerKey } from "../../sandbox/stack";
 import { artifactUrl, loadOrCreateSecrets, SANDBOX_ARTIFACT } from "../../sandbox/stack-config";
 import { DOCKER_HUB, flowproxyVms, PUBLIC_PORTS, Vm, vmByName, VMS } from "../../sandbox/topology";
 import { vmCheck, vmExec } from "../../sandbox/vm";
+import { Searcher, SIGNATURE_HEADER } from "../../verify/searcher";
 import { withEditedProject } from "../support/stack";
 
 const east = vmByName("vm-eastus");

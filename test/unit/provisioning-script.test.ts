@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { describe, test } from "node:test";
 import { firstBootProblems, waitForHeldLock } from "../support/azure-readiness";
 import { decodeScript, renderStack, validRequest, withEditedProject } from "../support/stack";
@@ -137,6 +139,43 @@ describe("rendered provisioning scripts", () => {
     const wait = await waitForHeldLock(east, 1, 30);
     assert.equal(wait.status, 0, wait.stdout);
     assert.match(wait.stdout, /apt's locks are free after \d+\.\d{3} s/);
+  });
+
+  test("records each run for pnpm run verify: running from its start, then its status and last line", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-last-run-"));
+    const runDir = path.join(dir, "download", "7");
+    fs.mkdirSync(runDir, { recursive: true });
+    // The script's own definitions, keeping its state in `dir`; each case is one run of `provision`.
+    const definitions = scriptOf(stackKeys, "vm-eastus")
+      .replace(/^main "\$@"\n$/m, "")
+      .replace(/^readonly STATE_DIR=\/var\/lib\/flowproxy-provision$/m, `readonly STATE_DIR=${dir}/state`);
+    const runWith = (steps: string) => {
+      const child = spawnSync("bash", ["-c", `${definitions}\n${steps}`], { cwd: runDir, encoding: "utf8" });
+      const record = fs.readFileSync(path.join(dir, "state", "last-run"), "utf8");
+      return { child, record: Object.fromEntries(record.trimEnd().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)])) };
+    };
+    try {
+      const converged = runWith("ensure_nothing() { :; }\nprovision ensure_nothing");
+      assert.equal(converged.child.status, 0, converged.child.stderr);
+      assert.deepEqual({ ...converged.record, at: "T" }, { status: "0", at: "T", dir: runDir, line: converged.child.stdout.trimEnd().split("\n").pop() });
+      assert.match(converged.record.line, /^provisioning of vm-eastus converged in \d+\.\d{3} s$/);
+      assert.match(converged.record.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+      const failed = runWith('ensure_tag() { die "docker pull haproxy:9 failed: manifest unknown"; }\nprovision ensure_tag');
+      assert.equal(failed.child.status, 1);
+      const reason = "FAILED: vm-eastus, step 1/1 (ensure tag): docker pull haproxy:9 failed: manifest unknown";
+      assert.equal(failed.record.status, "1");
+      assert.equal(failed.record.line, reason);
+      assert.equal(failed.child.stdout.trimEnd().split("\n").pop(), reason, "the failure stays the last line Azure shows");
+      assert.equal(failed.child.stderr.trimEnd().split("\n").pop(), reason);
+
+      const killed = runWith("ensure_power_loss() { kill -KILL $$; }\nprovision ensure_power_loss");
+      assert.equal(killed.child.signal, "SIGKILL");
+      assert.deepEqual([killed.record.status, killed.record.line], ["running", "provisioning of vm-eastus started"]);
+      assert.equal(fs.statSync(path.join(dir, "state", "last-run")).mode & 0o777, 0o600);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("carries hostile file content into bash literally", async () => {

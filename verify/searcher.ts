@@ -2,7 +2,8 @@
 // the way FlowProxy checks them (src/ingress/mod.rs at 258bbd6 and 029b7c4): the header
 // X-Flashbots-Signature holds "<address>:<signature>", an EIP-191 personal_sign of the text
 // "0x" + hex(keccak-256 of the exact request body). Transactions and signatures come from viem, so
-// nothing here encodes RLP or signs by hand. Used by the sandbox suite and the reliability report.
+// nothing here encodes RLP or signs by hand. Used by `pnpm run verify`, the sandbox suite and the
+// reliability report.
 import { keccak256, parseGwei, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, PrivateKeyAccount } from "viem/accounts";
 

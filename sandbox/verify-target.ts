@@ -1,0 +1,44 @@
+// The running sandbox as a `pnpm run verify --sandbox` Target: the outputs the program renders for
+// it, and SSH through the stack's printed commands with the sandbox's key (ssh.ts), so the verify
+// walks the same code path as against Azure. It only reads the sandbox: a sandbox that is not
+// running is an error, never a reason to make one (rendering would create its secrets).
+import * as fs from "fs";
+import { hostNetwork, remoteCommandLine, Target, VerifyError } from "../verify/target";
+import { statePaths } from "./paths";
+import { SandboxError } from "./proc";
+import { renderSandboxStack } from "./sandbox";
+import { sshAs } from "./ssh";
+import { VMS } from "./topology";
+import { initPid } from "./vm";
+
+/** Sandbox failures end the verify as one line, as its own errors do. */
+async function oneLine<T>(action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (err) {
+    if (err instanceof SandboxError) throw new VerifyError(`the sandbox: ${err.message}`);
+    throw err;
+  }
+}
+
+async function sandboxOutputs(): Promise<Record<string, string>> {
+  const stack = await renderSandboxStack();
+  return Object.fromEntries(Object.entries(stack.outputs).filter(([, o]) => !o.secret).map(([key, o]) => [key, String(o.value)]));
+}
+
+export async function sandboxTarget(): Promise<Target> {
+  if (process.getuid?.() !== 0) {
+    throw new VerifyError("--sandbox reads the sandbox's state, which is root's: run it as root");
+  }
+  const stopped = VMS.filter((vm) => initPid(vm) === undefined).map((vm) => vm.name);
+  if (stopped.length > 0 || !fs.existsSync(statePaths.secrets) || !fs.existsSync(statePaths.ssh.key)) {
+    const what = stopped.length > 0 ? `${stopped.join(", ")} not running` : "no state";
+    throw new VerifyError(`no sandbox is running (${what}); start one with \`pnpm run sandbox up\``);
+  }
+  return {
+    ...hostNetwork,
+    description: "the sandbox",
+    outputs: await oneLine(sandboxOutputs),
+    ssh: (printed, remote) => oneLine(() => sshAs(printed, [remoteCommandLine(remote)])),
+  };
+}

@@ -1,0 +1,30 @@
+// pnpm run verify: checks a deployed stack end to end through its outputs, over SSH with your own
+// key, and from this machine as the internet sees it; or, with --sandbox, the running local sandbox
+// through the same checks. Prints a table per VM and check and exits 1 when any check fails.
+//
+//   pnpm run verify [--stack NAME | --sandbox] [--json] [--flow-timeout SECONDS]
+//
+// The checks live in verify/, a folder of its own beside sandbox/ rather than under tools/: they
+// are a second way to prove the stack (a deployed one, where the sandbox proves a local one), the
+// sandbox and its suite import from it (the searcher, FlowProxy's metrics), and it imports nothing
+// from sandbox/ or test/ (a unit test holds it to that), so it runs wherever Node and ssh do. The
+// sandbox's Target (sandbox/verify-target.ts) is loaded only for --sandbox.
+import { runVerify, TargetChoice } from "../verify/cli";
+import { stackTarget } from "../verify/stack-target";
+import { Target } from "../verify/target";
+
+async function makeTarget(choice: TargetChoice): Promise<Target> {
+  if (choice.kind === "stack") return stackTarget(choice.stack);
+  const { sandboxTarget } = await import("../sandbox/verify-target");
+  return sandboxTarget();
+}
+
+if (require.main === module) {
+  runVerify(process.argv.slice(2), {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    makeTarget,
+  }).then((status) => {
+    process.exitCode = status;
+  });
+}

@@ -1,0 +1,65 @@
+// The VMs a stack deployed, read from its outputs alone (index.ts, "Outputs"): per region
+// <region>PublicIp, ssh<Region>, <region>PrivateFqdn and <region>SignerAddress, plus BuilderHub's
+// builderhubSshNote and builderhubNicPrivateFqdn. A region added to the config adds its outputs,
+// and the verify checks it too.
+import { VerifyError } from "./target";
+
+export interface ProxyVm {
+  name: string;
+  region: string;
+  publicIp: string;
+  /** The ssh command the stack prints for it. */
+  ssh: string;
+  /** The signer address, or undefined when the VM made its key (signerKeySource vm). */
+  signer?: string;
+}
+
+export interface HubVm {
+  name: string;
+  /** The `ssh -J` command of builderhubSshNote: BuilderHub has no public IP. */
+  ssh: string;
+}
+
+export interface Layout {
+  builderhub: HubVm;
+  proxies: ProxyVm[];
+}
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const capitalized = (s: string) => s[0].toUpperCase() + s.slice(1);
+
+/** The first label of an FQDN: the program names DNS records and NIC labels after their VM. */
+const firstLabel = (fqdn: string) => fqdn.split(".")[0];
+
+export function layoutOf(outputs: Record<string, string>, description: string): Layout {
+  const required = (key: string): string => {
+    const value = outputs[key];
+    if (value === undefined || value.trim() === "") {
+      const why = value === undefined ? "has no output" : "has an empty output";
+      throw new VerifyError(`${description} ${why} ${key}; run \`pulumi up\` with this checkout's program, which exports it`);
+    }
+    return value.trim();
+  };
+  const regions = Object.keys(outputs)
+    .map((key) => /^([a-z][A-Za-z0-9]*)PublicIp$/.exec(key)?.[1])
+    .filter((region): region is string => region !== undefined);
+  if (regions.length === 0) {
+    throw new VerifyError(`${description} has no <region>PublicIp output: is it a deployed flowproxy-staging stack?`);
+  }
+  const proxies = regions.map((region): ProxyVm => {
+    const signer = required(`${region}SignerAddress`);
+    return {
+      name: firstLabel(required(`${region}PrivateFqdn`)),
+      region,
+      publicIp: required(`${region}PublicIp`),
+      ssh: required(`ssh${capitalized(region)}`),
+      signer: ADDRESS.test(signer) ? signer : undefined,
+    };
+  });
+  const note = required("builderhubSshNote");
+  const jump = /ssh -J \S+ \S+/.exec(note)?.[0];
+  if (jump === undefined) {
+    throw new VerifyError(`${description}'s builderhubSshNote holds no \`ssh -J\` command: "${note}"`);
+  }
+  return { builderhub: { name: firstLabel(required("builderhubNicPrivateFqdn")), ssh: jump }, proxies };
+}

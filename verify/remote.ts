@@ -1,0 +1,93 @@
+// What the verify asks on the VMs, over SSH, as root (`sudo -n`, which Azure's cloud-init grants the
+// admin user): one POSIX sh script per VM prints every fact in a named section with its exit status,
+// so a VM costs one login. The scripts print only what the checks compare: the one value of
+// flowproxy.env they need (never the file, which holds the signer key), public certificates,
+// BuilderHub's public list, unit and container states.
+
+/** Written by provision/common.sh at the start and end of every run (record_last_run). */
+export const LAST_RUN_FILE = "/var/lib/flowproxy-provision/last-run";
+export const FLOWPROXY_ENV_FILE = "/etc/flowproxy/flowproxy.env";
+/** Written by provisioning when the VM made its own signer key (signerKeySource vm). */
+export const SIGNER_ADDRESS_FILE = "/etc/flowproxy/signer.address";
+/** haproxy.cfg's public_cert frontend: the certificate HAProxy presents, as registration reads it. */
+export const SERVED_CERTIFICATE_URL = "http://127.0.0.1:14727/";
+/** BuilderHub's list of builders, under the endpoint flowproxy.env names (mockhub's API). */
+export const BUILDERS_PATH = "/api/l1-builder/v1/builders";
+
+const PRELUDE = `
+section() {
+  name=$1
+  shift
+  printf '@@verify %s\\n' "$name"
+  "$@" 2>&1
+  status=$?
+  printf '\\n@@status %s\\n' "$status"
+}
+env_value() {
+  sed -n "s/^$1=//p" ${FLOWPROXY_ENV_FILE} 2>/dev/null
+}
+section hostname cat /proc/sys/kernel/hostname
+section last-run cat ${LAST_RUN_FILE}
+`;
+
+/** $1 is the VM's name, which names its FlowProxy unit. */
+export const PROXY_FACTS_SCRIPT = `${PRELUDE}section haproxy docker inspect --format '{{.State.Status}}' haproxy
+section flowproxy systemctl is-active "flowproxy@$1.service"
+section signer-file cat ${SIGNER_ADDRESS_FILE}
+endpoint=$(env_value BUILDERHUB_ENDPOINT)
+section builderhub-endpoint printf '%s' "$endpoint"
+section builders curl -fsS --max-time 10 "$endpoint${BUILDERS_PATH}"
+section served-certificate curl -fsS --max-time 5 ${SERVED_CERTIFICATE_URL}
+`;
+
+export const BUILDERHUB_FACTS_SCRIPT = `${PRELUDE}section mockhub docker inspect --format '{{.State.Status}}' mockhub
+`;
+
+/** FlowProxy's own metrics, on the METRICS_ADDR flowproxy.env gives it (loopback). */
+export const METRICS_SCRIPT = `
+addr=$(sed -n 's/^METRICS_ADDR=//p' ${FLOWPROXY_ENV_FILE}) || exit
+if [ -z "$addr" ]; then
+  echo "${FLOWPROXY_ENV_FILE} sets no METRICS_ADDR" >&2
+  exit 1
+fi
+curl -fsS --max-time 5 "http://$addr/metrics"
+`;
+
+/** The argv that runs `script` as root on a VM, with `args` as $1... */
+export const asRoot = (script: string, ...args: string[]): string[] => ["sudo", "-n", "sh", "-c", script, "verify", ...args];
+
+export interface Section {
+  /** stdout and stderr together. */
+  output: string;
+  status: number;
+}
+
+/** The sections a facts script printed, by name; empty when the script did not run at all. */
+export function parseSections(text: string): Map<string, Section> {
+  const sections = new Map<string, Section>();
+  for (const match of text.matchAll(/^@@verify (\S+)\n([\s\S]*?)\n@@status (\d+)$/gm)) {
+    sections.set(match[1], { output: match[2], status: Number(match[3]) });
+  }
+  return sections;
+}
+
+export interface LastRun {
+  /** "running", or the run's exit status. */
+  status: string;
+  at: string;
+  /** The handler's download directory the run worked in (its stdout and stderr are there). */
+  dir: string;
+  line: string;
+}
+
+/** LAST_RUN_FILE's key=value lines; undefined when it lacks the status. */
+export function parseLastRun(text: string): LastRun | undefined {
+  const fields = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const at = line.indexOf("=");
+    if (at > 0) fields.set(line.slice(0, at), line.slice(at + 1));
+  }
+  const status = fields.get("status");
+  if (status === undefined) return undefined;
+  return { status, at: fields.get("at") ?? "", dir: fields.get("dir") ?? "", line: fields.get("line") ?? "" };
+}
