@@ -35,7 +35,8 @@ export function sshArguments(printed: string): string[] {
 
 /**
  * Runs `remote` through an ssh command exactly as the stack prints it, with the sandbox's key;
- * `options` go before the destination (e.g. to offer only a password).
+ * `options` go before the destination (e.g. to offer only a password). ssh joins `remote` with
+ * spaces into one command line that the VM's login shell parses, so quote for that shell.
  */
 export function sshAs(printed: string, remote: readonly string[], options: readonly string[] = []): Promise<RunResult> {
   if (!fs.existsSync(statePaths.ssh.key)) {

@@ -10,6 +10,7 @@ import { describeLoad, publicRequest, servesLivez } from "../sandbox/probe";
 import { sleep } from "../sandbox/proc";
 import { down, provision, renderSandboxStack, up } from "../sandbox/sandbox";
 import { changeHaproxyVersion } from "../sandbox/scenarios";
+import { verifySandbox } from "../sandbox/verify-faults";
 import type { RenderedStack } from "../sandbox/stack";
 import { artifactUrl, SANDBOX_ARTIFACT } from "../sandbox/stack-config";
 import { PUBLIC_PORTS, flowproxyVms, vmByName } from "../sandbox/topology";
@@ -87,6 +88,13 @@ export async function provisioningFigures(): Promise<Row[]> {
       { measure: "warm `sandbox up` (after `sandbox down`, caches kept)", value: seconds(warmMs), target: "≤ 30 s", verdict: warmMs <= 30_000 ? "met" : "missed" },
     );
     for (const vm of flowproxyVms()) await servesLivez(vm);
+    const verified = await verifySandbox();
+    rows.push({
+      measure: `\`pnpm run verify --sandbox\` (${verified.results.length} checks${verified.ok ? ", all passed" : ", SOME FAILED"})`,
+      value: seconds(verified.durationMs),
+      target: "≤ 30 s",
+      verdict: verified.ok && verified.durationMs <= 30_000 ? "met" : "missed",
+    });
     for (const run of requireSuccess(report.runs, "first run")) {
       rows.push({ measure: `first run of ${run.vmName}'s extension (image cached)`, value: seconds(run.durationMs), target: "—", verdict: "info" });
     }

@@ -33,7 +33,7 @@ function pairsChecked(result: RenderResult): number {
 
 export async function azureSection(): Promise<Section> {
   const section = new Section(
-    "6. Azure control plane and first boot (checked locally)",
+    "7. Azure control plane and first boot (checked locally)",
     "The program is evaluated under Pulumi's mocks with the default regions and with a third region, and its " +
       "dependency graph, resource options and rendered script are held to what Azure needs: one write at a time per " +
       "VNet, FlowProxy extensions after the network they register over, a retry knob that reruns every extension, " +

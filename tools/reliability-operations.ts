@@ -17,7 +17,7 @@ import { Section } from "./reliability-checks";
 
 export async function operationsSection(committed: RenderedStack): Promise<Section> {
   const section = new Section(
-    "5. Operator scenarios",
+    "6. Operator scenarios",
     "Things an operator does to a running stack, on the sandbox: a pass means the scenario's evidence below was seen " +
       "(signed bundles, EIP-191 like a searcher's, sent to one proxy's public :443 and accepted by the other's system " +
       `endpoint, counted in FlowProxy's own metrics), within ${HEAL_BUDGET_MS / 1000} s where BuilderHub must heal. ` +

@@ -14,6 +14,7 @@ import { configSection } from "./reliability-config";
 import { faultSection } from "./reliability-faults";
 import { hardeningSection } from "./reliability-hardening";
 import { operationsSection } from "./reliability-operations";
+import { verifySection } from "./reliability-verify";
 import { secretSection } from "./reliability-secrets";
 import { machineSummary, markdownTable, textTable, writeDoc } from "./report";
 
@@ -27,7 +28,7 @@ async function sandboxSections(log: (line: string) => void): Promise<Section[]> 
     const { stack } = await up({ log });
     for (const vm of flowproxyVms()) await servesLivez(vm);
     // The operator scenarios come last: they switch the sandbox to other configurations.
-    return [await faultSection(stack), await secretSection(), await hardeningSection(), await operationsSection(stack)];
+    return [await faultSection(stack), await secretSection(), await hardeningSection(), await verifySection(), await operationsSection(stack)];
   } finally {
     setGithubFault(undefined);
     process.stdout.write("\nRemoving the sandbox\n");

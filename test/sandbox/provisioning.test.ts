@@ -54,6 +54,14 @@ import {
 import { lastNonEmptyLine, run } from "../../sandbox/proc";
 import { down, provision, renderSandboxStack, up, UpReport } from "../../sandbox/sandbox";
 import { sshArguments, sshAs } from "../../sandbox/ssh";
+import {
+  flowproxyStopped,
+  nsgOpenedOnMetrics,
+  registryEmptied,
+  verifyHealthy,
+  withMetricsOpen,
+  wrongCertificateServed,
+} from "../../sandbox/verify-faults";
 import { RenderedExtension, stackSignerKey } from "../../sandbox/stack";
 import { artifactUrl, loadOrCreateSecrets, SANDBOX_ARTIFACT } from "../../sandbox/stack-config";
 import { DOCKER_HUB, flowproxyVms, PUBLIC_PORTS, Vm, vmByName, VMS } from "../../sandbox/topology";
@@ -224,7 +232,8 @@ function sshOutputs(): [Vm, string][] {
 
 test("the stack's ssh commands log in with the stack's key as the admin user, who has sudo without a password", async () => {
   for (const [vm, command] of sshOutputs()) {
-    const login = await sshAs(command, ["sudo", "-n", "sh", "-c", "id -un && hostname"]);
+    // ssh hands the remote side one command line, which the login shell parses.
+    const login = await sshAs(command, ["sudo -n sh -c 'id -un && hostname'"]);
     assert.equal(login.code, 0, `${command}: ${login.stderr}`);
     assert.equal(login.stdout, `root\n${vm.name}\n`, command);
   }
@@ -248,6 +257,26 @@ test("SSH refuses a password login and a key the stack does not hold", async () 
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("pnpm run verify --sandbox passes on the healthy sandbox", async () => {
+  console.log(await verifyHealthy());
+});
+
+test("verify fails naming vm-eastus and its services when FlowProxy is stopped there", async () => {
+  console.log(await flowproxyStopped());
+});
+
+test("verify fails naming each proxy's registration when BuilderHub's registry is emptied", async () => {
+  console.log(await registryEmptied());
+});
+
+test("verify fails naming each proxy's closed ports when the NSG lets 8405 in", async () => {
+  console.log(await withEditedProject("index.ts", withMetricsOpen, nsgOpenedOnMetrics));
+});
+
+test("verify fails naming vm-eastus's TLS when HAProxy serves a certificate BuilderHub does not list", async () => {
+  console.log(await wrongCertificateServed());
 });
 
 test("BuilderHub lists both proxies with the stack's signer addresses and the certificates they serve", async () => {
