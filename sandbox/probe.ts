@@ -5,10 +5,10 @@
 import { createHash, X509Certificate } from "crypto";
 import * as http from "http";
 import * as https from "https";
-import * as net from "net";
 import * as tls from "tls";
 import { Builder, MOCKHUB_STATE_DIR, MockhubFault } from "../test/doubles/mockhub";
 import { seriesSum, SYSTEM_FLOW_ACCEPTED } from "../verify/metrics";
+import { connectFromHere } from "../verify/target";
 import { sleep } from "./proc";
 import { BUILDERHUB_PORT, PUBLIC_PORTS, Vm, vmByName } from "./topology";
 import { vmCheck, vmExec } from "./vm";
@@ -83,19 +83,9 @@ export const pemToDer = (pem: string): Buffer => new X509Certificate(pem).raw;
  * "connected", or the error code a TCP connection from the host gets (ECONNREFUSED, EHOSTUNREACH,
  * ETIMEDOUT when an NSG drops it...), from `localAddress` if given (another host address).
  */
-export function connectOutcome(host: string, port: number, localAddress?: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port, localAddress });
-    socket.setTimeout(2000, () => {
-      socket.destroy();
-      resolve("ETIMEDOUT");
-    });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve("connected");
-    });
-    socket.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-  });
+export async function connectOutcome(host: string, port: number, localAddress?: string): Promise<string> {
+  const outcome = await connectFromHere(host, port, 2000, localAddress);
+  return outcome === "timeout" ? "ETIMEDOUT" : outcome;
 }
 
 /**

@@ -8,8 +8,10 @@ import type { CheckResult } from "../verify/checks";
 import { PROJECT_DIR } from "./paths";
 import { eventually, flowproxyUnit, LIVE_HAPROXY_CFG, servesLivez, SERVED_CERT_FILE } from "./probe";
 import { formatSeconds, run } from "./proc";
-import { up } from "./sandbox";
+import { renderSandboxStack, up } from "./sandbox";
 import { registryHealed, restartMockhub, REGISTRATION_TIMER } from "./scenarios";
+import { stackSignerKey } from "./stack";
+import { loadOrCreateSecrets } from "./stack-config";
 import { flowproxyVms, Vm, vmByName } from "./topology";
 import { vmCheck } from "./vm";
 
@@ -18,6 +20,8 @@ const east = vmByName("vm-eastus");
 export const VERIFY_BUDGET_MS = 30_000;
 
 export interface VerifyRun {
+  /** Everything verify printed, both streams. */
+  output: string;
   status: number | null;
   ok: boolean;
   results: CheckResult[];
@@ -34,17 +38,20 @@ export async function verifySandbox(): Promise<VerifyRun> {
   );
   const report = JSON.parse(result.stdout) as { ok: boolean; results?: CheckResult[]; error?: string };
   assert.ok(report.results, `verify gave no results: ${report.error ?? result.stderr}`);
-  return { status: result.code, ok: report.ok, results: report.results, durationMs: Date.now() - started };
+  return { output: result.stdout + result.stderr, status: result.code, ok: report.ok, results: report.results, durationMs: Date.now() - started };
 }
 
 const failures = (run: VerifyRun) => run.results.filter((r) => r.outcome !== "ok");
 const describe = (results: readonly CheckResult[]) => results.map((r) => `${r.vm}/${r.check} ${r.outcome}: ${r.detail}`).join("; ");
 
-/** A healthy sandbox: every check passes, within the budget. */
+/** A healthy sandbox: every check passes, and nothing secret is printed. */
 export async function verifyHealthy(): Promise<string> {
   const verified = await verifySandbox();
   assert.deepEqual(failures(verified), [], describe(failures(verified)));
   assert.equal(verified.status, 0);
+  const stack = await renderSandboxStack();
+  const secrets = [loadOrCreateSecrets().githubToken, ...flowproxyVms().map((vm) => stackSignerKey(stack, vm.name).slice(2))];
+  assert.ok(secrets.every((secret) => !verified.output.includes(secret)), "verify printed a secret");
   return `${verified.results.length} checks passed in ${formatSeconds(verified.durationMs)} (budget ${formatSeconds(VERIFY_BUDGET_MS)})`;
 }
 

@@ -104,9 +104,10 @@ export function runCommand(command: string, args: readonly string[], options: { 
   });
 }
 
-function connect(host: string, port: number, timeoutMs: number): Promise<ConnectOutcome> {
+/** A TCP connection from this machine (from `localAddress` if given): "connected", "timeout", or the error code. */
+export function connectFromHere(host: string, port: number, timeoutMs: number, localAddress?: string): Promise<ConnectOutcome> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
+    const socket = net.connect({ host, port, localAddress });
     socket.setTimeout(timeoutMs, () => {
       socket.destroy();
       resolve("timeout");
@@ -191,4 +192,4 @@ async function pinnedPost(
 }
 
 /** The Network of this machine. */
-export const hostNetwork: Network = { connect, peerCertificate, pinnedPost };
+export const hostNetwork: Network = { connect: connectFromHere, peerCertificate, pinnedPost };
