@@ -6,21 +6,25 @@ import { run, RunResult, SandboxError, writePrivateFile } from "./proc";
 
 function ensureClientConfig(): string {
   const files = statePaths.ssh;
-  writePrivateFile(
-    files.config,
-    [
-      "# Written by sandbox/ssh.ts: the sandbox's key for its VMs, and their host keys learnt on first use.",
-      "Host *",
-      `  IdentityFile ${files.key}`,
-      "  IdentitiesOnly yes",
-      `  UserKnownHostsFile ${files.knownHosts}`,
-      "  StrictHostKeyChecking accept-new",
-      "  BatchMode yes",
-      "  ConnectTimeout 5",
-      "  LogLevel ERROR",
-      "",
-    ].join("\n"),
-  );
+  const content = [
+    "# Written by sandbox/ssh.ts: the sandbox's key for its VMs, and their host keys learnt on first use.",
+    "Host *",
+    `  IdentityFile ${files.key}`,
+    "  IdentitiesOnly yes",
+    `  UserKnownHostsFile ${files.knownHosts}`,
+    "  StrictHostKeyChecking accept-new",
+    "  BatchMode yes",
+    "  ConnectTimeout 5",
+    "  LogLevel ERROR",
+    "",
+  ].join("\n");
+  const current = fs.existsSync(files.config) ? fs.readFileSync(files.config, "utf8") : undefined;
+  if (current !== content) {
+    // Several ssh start at once (verify asks every VM in parallel): each must read a whole file.
+    const staged = `${files.config}.${process.pid}`;
+    writePrivateFile(staged, content);
+    fs.renameSync(staged, files.config);
+  }
   return files.config;
 }
 
