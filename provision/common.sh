@@ -265,11 +265,16 @@ container_running() {
   [[ $(docker inspect --format '{{.State.Running}}' "$1" 2>/dev/null || true) == true ]]
 }
 
-# stop_then_start NAME SPEC START: the plain way to replace a container. It is stopped with its
-# image's stop signal, so requests in flight finish, and the new one takes the ports it freed.
-stop_then_start() {
+# remove_container NAME: stopped with its image's stop signal, so requests in flight finish, then removed.
+remove_container() {
   docker stop "$1" >/dev/null
   docker rm "$1" >/dev/null
+}
+
+# stop_then_start NAME SPEC START: the plain way to replace a container: the new one takes the
+# ports the old one freed.
+stop_then_start() {
+  remove_container "$1"
   "$3" "$2"
 }
 

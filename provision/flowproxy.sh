@@ -157,8 +157,7 @@ start_haproxy_beside_previous() {
     docker rename "$HAPROXY_PREVIOUS" haproxy
     die "the new HAProxy container did not load its configuration within 10 s (see above); the previous one keeps serving"
   fi
-  docker stop "$HAPROXY_PREVIOUS" >/dev/null
-  docker rm "$HAPROXY_PREVIOUS" >/dev/null
+  remove_container "$HAPROXY_PREVIOUS"
 }
 
 # A run killed between the two steps above leaves the previous container: it goes once the new one
@@ -168,8 +167,7 @@ ensure_no_previous_haproxy() {
     return
   fi
   if container_exists haproxy; then
-    docker stop "$HAPROXY_PREVIOUS" >/dev/null
-    docker rm "$HAPROXY_PREVIOUS" >/dev/null
+    remove_container "$HAPROXY_PREVIOUS"
     log "  removed the previous HAProxy container an interrupted run left"
   else
     docker rename "$HAPROXY_PREVIOUS" haproxy

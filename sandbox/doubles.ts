@@ -6,6 +6,7 @@ import * as path from "path";
 import { createZip } from "../test/doubles/zip";
 import { bundle, BundleOptions } from "./bundle";
 import { PROJECT_DIR, statePaths } from "./paths";
+import { writeAtomically } from "./proc";
 
 const DOUBLES_SOURCE = path.join(PROJECT_DIR, "test", "doubles");
 const NODE_SHEBANG = "#!/usr/bin/env node";
@@ -22,13 +23,8 @@ const SCRIPTS: readonly [string, string, BundleOptions][] = [
 
 const SHELL_FILES = ["foundry-install.sh", "foundryup.sh", "tailscale-install.sh"];
 
-/** Replaces a file atomically: the directory is bind-mounted into running VMs and must stay the same inode. */
-function writeAtomically(file: string, content: string | Buffer, mode: number): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, content, { mode });
-  fs.chmodSync(tmp, mode);
-  fs.renameSync(tmp, file);
-}
+// Files are replaced with writeAtomically: the directory is bind-mounted into running VMs, which
+// must see either the old file or the new one, and the directory must stay the same inode.
 
 export function buildDoubles(): void {
   const out = statePaths.doubles;

@@ -198,6 +198,14 @@ export function writePrivateFile(file: string, content: string | Buffer): void {
   fs.chmodSync(file, 0o600);
 }
 
+/** Replaces a file in one rename, so a reader running meanwhile sees the old content or the new, never half. */
+export function writeAtomically(file: string, content: string | Buffer, mode: number): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, content, { mode });
+  fs.chmodSync(tmp, mode);
+  fs.renameSync(tmp, file);
+}
+
 export function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }

@@ -26,7 +26,7 @@ import {
   unitState,
 } from "./probe";
 import { formatSeconds, lastNonEmptyLine } from "./proc";
-import { down, haproxyImages, up } from "./sandbox";
+import { down, haproxyImages, up, UpOptions } from "./sandbox";
 import { RenderedStack } from "./stack";
 import { artifactUrl, SANDBOX_ARTIFACT } from "./stack-config";
 import { flowproxyVms, PUBLIC_PORTS, Vm, vmByName } from "./topology";
@@ -88,6 +88,17 @@ export async function restartMockhub(): Promise<void> {
   await vmCheck(hub, ["docker", "stop", "mockhub"]);
   await vmCheck(hub, ["docker", "start", "mockhub"]);
   await eventually("BuilderHub's API to answer after the restart", () => builders(east).catch(() => undefined));
+}
+
+/**
+ * `up` with options the stack must refuse: the failure's message, or undefined when it converged.
+ * The sandbox stays as the refusal left it, for the caller to inspect.
+ */
+function refusal(options: Omit<UpOptions, "keepOnFailure">): Promise<string | undefined> {
+  return up({ ...options, keepOnFailure: true }).then(
+    () => undefined,
+    (err: Error) => err.message,
+  );
 }
 
 /** Extension runs a VM has had: the CustomScript handler's numbered download directories. */
@@ -255,10 +266,7 @@ export async function generationMismatch(): Promise<string> {
   publishArtifact(GENERATION_2_ARTIFACT);
   const before = await flowproxyVmState(east);
   const versionBefore = await flowproxyVersion(east);
-  const refused = await up({ overrides: { flowProxyArtifact: artifactUrl(GENERATION_2_ARTIFACT) }, keepOnFailure: true }).then(
-    () => undefined,
-    (err: Error) => err.message,
-  );
+  const refused = await refusal({ overrides: { flowProxyArtifact: artifactUrl(GENERATION_2_ARTIFACT) } });
   assert.ok(refused, "up succeeded with a generation-2 build under flowProxyGeneration 1");
   const reason = /flowproxy 2\.0\.2-029b7c4 speaks system API generation 2, but flowProxyGeneration is 1; set it with: pulumi config set flowproxy-staging:flowProxyGeneration 2/;
   assert.match(refused, reason);
@@ -285,10 +293,7 @@ export async function switchToGeneration2(): Promise<string> {
   const crossedMs = Date.now() - started;
   // Back to flowProxyGeneration 1 with the 2.x build still configured: refused before HAProxy changes.
   const haproxyBefore = await haproxySpec(east);
-  const refused = await up({ overrides: { flowProxyArtifact: artifactUrl(GENERATION_2_ARTIFACT) }, keepOnFailure: true }).then(
-    () => undefined,
-    (err: Error) => err.message,
-  );
+  const refused = await refusal({ overrides: { flowProxyArtifact: artifactUrl(GENERATION_2_ARTIFACT) } });
   assert.match(refused ?? "up succeeded", /speaks system API generation 2, but flowProxyGeneration is 1/);
   assert.equal(await haproxySpec(east), haproxyBefore, "HAProxy untouched");
   const againStarted = Date.now();
@@ -386,10 +391,7 @@ export async function unknownHaproxyReferences(): Promise<string[]> {
   const reported: string[] = [];
   for (const reference of ["9.9.9", `${newest.tag}@sha256:${"0".repeat(64)}`]) {
     const before = await flowproxyVmState(east);
-    const refused = await up({ overrides: { haProxyVersion: reference }, keepOnFailure: true }).then(
-      () => undefined,
-      (err: Error) => err.message,
-    );
+    const refused = await refusal({ overrides: { haProxyVersion: reference } });
     const last = lastNonEmptyLine(refused ?? "up succeeded") ?? "";
     const escaped = reference.replace(/[.@]/g, "\\$&");
     assert.match(last, new RegExp(`\\(ensure haproxy image\\): docker pull haproxy:${escaped} failed: Error response from daemon: .*manifest unknown`));
@@ -420,10 +422,7 @@ export async function versionRefusesConfig(projectDir: string): Promise<string> 
   let after: typeof before;
   try {
     before = await flowproxyVmState(east);
-    refused = await up({ projectDir, overrides: { haProxyVersion: older.tag }, keepOnFailure: true }).then(
-      () => undefined,
-      (err: Error) => err.message,
-    );
+    refused = await refusal({ projectDir, overrides: { haProxyVersion: older.tag } });
     after = await flowproxyVmState(east);
     assert.equal(await runningHaproxy(east), debianBuildOf(newest.source));
     await servesLivez(east);
@@ -493,10 +492,7 @@ export async function replacementRolledBack(projectDir: string): Promise<string>
   const [newest, older] = haproxyImages();
   let refused: string | undefined;
   try {
-    refused = await up({ projectDir, overrides: { haProxyVersion: older.tag }, keepOnFailure: true }).then(
-      () => undefined,
-      (err: Error) => err.message,
-    );
+    refused = await refusal({ projectDir, overrides: { haProxyVersion: older.tag } });
     assert.equal(await runningHaproxy(east), debianBuildOf(newest.source), "the previous HAProxy serves");
     const names = (await vmCheck(east, ["docker", "ps", "-a", "--format", "{{.Names}}"])).trim().split("\n");
     assert.deepEqual(names, ["haproxy"], "one container, under its own name");

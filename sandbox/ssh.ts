@@ -1,8 +1,9 @@
 // The sandbox's SSH client side: every ssh the suite runs reads one configuration file, so the jump
 // host of `ssh -J` (which does not take command-line options) gets the same key and known hosts.
 import * as fs from "fs";
+import * as path from "path";
 import { statePaths } from "./paths";
-import { run, RunResult, SandboxError, writePrivateFile } from "./proc";
+import { run, RunResult, SandboxError, writeAtomically } from "./proc";
 
 function ensureClientConfig(): string {
   const files = statePaths.ssh;
@@ -21,9 +22,8 @@ function ensureClientConfig(): string {
   const current = fs.existsSync(files.config) ? fs.readFileSync(files.config, "utf8") : undefined;
   if (current !== content) {
     // Several ssh start at once (verify asks every VM in parallel): each must read a whole file.
-    const staged = `${files.config}.${process.pid}`;
-    writePrivateFile(staged, content);
-    fs.renameSync(staged, files.config);
+    fs.mkdirSync(path.dirname(files.config), { recursive: true, mode: 0o700 });
+    writeAtomically(files.config, content, 0o600);
   }
   return files.config;
 }
