@@ -8,8 +8,29 @@ import * as compute from "@pulumi/azure-native/compute";
 import * as network from "@pulumi/azure-native/network";
 import * as privatedns from "@pulumi/azure-native/privatedns";
 import * as resources from "@pulumi/azure-native/resources";
-import { ConfigError, PROJECT, Region, Settings, envValue, loadSettings } from "./lib/config";
-import { Role, ScriptVariable, forceUpdateTag, readProvisionFile, readRoleSources, renderScript, toBase64 } from "./lib/provision";
+import { ConfigError, Region, Settings, loadSettings } from "./lib/config";
+import {
+  BUILDERHUB,
+  BUILDERHUB_ENDPOINT,
+  DNS_ZONE,
+  FLOWPROXY_LISTEN,
+  PORTS,
+  PROJECT,
+  Role,
+  TAG,
+  VM_PATHS,
+  fqdnOf,
+} from "./lib/contract";
+import {
+  ScriptVariable,
+  contractVariables,
+  forceUpdateTag,
+  haproxyEnvironment,
+  readProvisionFile,
+  readRoleSources,
+  renderScript,
+  toBase64,
+} from "./lib/provision";
 import { signerAddress } from "./lib/signer";
 
 // ---------------------------------------------------------------------------------------------
@@ -30,22 +51,15 @@ function readSettings(): Settings {
 
 const settings = readSettings();
 
-const DNS_ZONE = "flowproxy.internal";
-const BUILDERHUB_VM = "vm-builderhub";
-const MOCKHUB_PORT = 3000;
-// The BuilderHub mock whose contract the stack relies on (first registration of a signer wins,
-// ENABLE_TLS hands certificates to peers); `latest` could change that under a running stack.
-const MOCKHUB_IMAGE = "mempirate/mockhub:v0.0.6";
-// HAProxy's TLS frontend for system orderflow; BuilderHub hands it to peers.
-const SYSTEM_PORT = 5544;
-// The only place the BuilderHub address is written: registration and flowproxy.env both use it.
-const BUILDERHUB_ENDPOINT = `http://builderhub.${DNS_ZONE}:${MOCKHUB_PORT}`;
-// FlowProxy keeps its ClickHouse backup database in the unit's StateDirectory.
-const CLICKHOUSE_BACKUP_PATH = "/var/lib/flowproxy/clickhouse-backup.db";
 // HAProxy's system frontend speaks the generation's protocol (see haproxy.cfg).
 const SYSTEM_API_MODE = { 1: "http", 2: "tcp" } as const;
 const UBUNTU_2204 = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" };
 const tags = { project: PROJECT, stack: pulumi.getStack() };
+
+/** The tags of a resource that belongs to one VM: the plan, the sandbox and the policy pack read them. */
+function vmTags(vmName: string, role: Role): Record<string, string> {
+  return { ...tags, [TAG.vm]: vmName, [TAG.role]: role };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Networks: a resource group, VNet and subnet per region.
@@ -99,7 +113,7 @@ const hubNetwork = networks[0];
 
 type Rule = { name: string; priority: number; protocol: string; port: string; source: string };
 
-function firewall(name: string, net: RegionNetwork, rules: Rule[]): network.NetworkSecurityGroup {
+function firewall(name: string, net: RegionNetwork, vmName: string, role: Role, rules: Rule[]): network.NetworkSecurityGroup {
   return new network.NetworkSecurityGroup(name, {
     resourceGroupName: net.resourceGroup.name,
     location: net.region.location,
@@ -114,18 +128,18 @@ function firewall(name: string, net: RegionNetwork, rules: Rule[]): network.Netw
       destinationAddressPrefix: "*",
       destinationPortRange: r.port,
     })),
-    tags,
+    tags: vmTags(vmName, role),
   }, goesWithGroup(net.resourceGroup));
 }
 
 /** The NSG of a FlowProxy VM: SSH from allowedSshCidr, orderflow from anywhere, ping from peers. */
 function flowProxyFirewall(net: RegionNetwork): network.NetworkSecurityGroup {
   const peers = networks.filter((other) => other !== net);
-  return firewall(`nsg-${net.region.location}`, net, [
-    { name: "ssh", priority: 100, protocol: "Tcp", port: "22", source: settings.allowedSshCidr },
-    { name: "http", priority: 110, protocol: "Tcp", port: "80", source: "*" },
-    { name: "https", priority: 120, protocol: "Tcp", port: "443", source: "*" },
-    { name: "system-orderflow", priority: 130, protocol: "Tcp", port: String(SYSTEM_PORT), source: "*" },
+  return firewall(`nsg-${net.region.location}`, net, net.region.vmName, "flowproxy", [
+    { name: "ssh", priority: 100, protocol: "Tcp", port: String(PORTS.ssh), source: settings.allowedSshCidr },
+    { name: "http", priority: 110, protocol: "Tcp", port: String(PORTS.http), source: "*" },
+    { name: "https", priority: 120, protocol: "Tcp", port: String(PORTS.https), source: "*" },
+    { name: "system-orderflow", priority: 130, protocol: "Tcp", port: String(PORTS.system), source: "*" },
     ...peers.map((peer, i) => ({
       name: `icmp-from-${peer.region.location}`,
       priority: 200 + i,
@@ -138,9 +152,9 @@ function flowProxyFirewall(net: RegionNetwork): network.NetworkSecurityGroup {
 
 /** BuilderHub has no public IP; its API and SSH are open to the VNets only. */
 function builderhubFirewall(net: RegionNetwork): network.NetworkSecurityGroup {
-  return firewall("nsg-builderhub", net, [
-    ...networks.map((n, i) => ({ name: `builderhub-api-from-${n.region.location}`, priority: 100 + i, protocol: "Tcp", port: String(MOCKHUB_PORT), source: n.region.vnetCidr })),
-    ...networks.map((n, i) => ({ name: `ssh-from-${n.region.location}`, priority: 200 + i, protocol: "Tcp", port: "22", source: n.region.vnetCidr })),
+  return firewall("nsg-builderhub", net, BUILDERHUB.vmName, "builderhub", [
+    ...networks.map((n, i) => ({ name: `builderhub-api-from-${n.region.location}`, priority: 100 + i, protocol: "Tcp", port: String(BUILDERHUB.port), source: n.region.vnetCidr })),
+    ...networks.map((n, i) => ({ name: `ssh-from-${n.region.location}`, priority: 200 + i, protocol: "Tcp", port: String(PORTS.ssh), source: n.region.vnetCidr })),
     ...networks.map((n, i) => ({ name: `icmp-from-${n.region.location}`, priority: 300 + i, protocol: "Icmp", port: "*", source: n.region.vnetCidr })),
   ]);
 }
@@ -155,11 +169,11 @@ function publicAddress(net: RegionNetwork): network.PublicIPAddress {
     publicIPAllocationMethod: "Static",
     publicIPAddressVersion: "IPv4",
     sku: { name: "Standard" },
-    tags,
+    tags: vmTags(net.region.vmName, "flowproxy"),
   }, goesWithGroup(net.resourceGroup));
 }
 
-function networkInterface(vmName: string, net: RegionNetwork, nsg: network.NetworkSecurityGroup, pip?: network.PublicIPAddress) {
+function networkInterface(vmName: string, role: Role, net: RegionNetwork, nsg: network.NetworkSecurityGroup, pip?: network.PublicIPAddress) {
   return new network.NetworkInterface(`nic-${vmName}`, {
     resourceGroupName: net.resourceGroup.name,
     location: net.region.location,
@@ -173,7 +187,7 @@ function networkInterface(vmName: string, net: RegionNetwork, nsg: network.Netwo
         publicIPAddress: pip ? { id: pip.id } : undefined,
       },
     ],
-    tags,
+    tags: vmTags(vmName, role),
   }, goesWithGroup(net.resourceGroup));
 }
 
@@ -197,11 +211,11 @@ interface FlowProxySite {
 const sites: FlowProxySite[] = networks.map((net) => {
   const nsg = flowProxyFirewall(net);
   const pip = publicAddress(net);
-  const nic = networkInterface(net.region.vmName, net, nsg, pip);
+  const nic = networkInterface(net.region.vmName, "flowproxy", net, nsg, pip);
   return { net, vmName: net.region.vmName, nsg, pip, nic, privateIp: privateIpOf(nic) };
 });
 
-const builderhubNic = networkInterface(BUILDERHUB_VM, hubNetwork, builderhubFirewall(hubNetwork));
+const builderhubNic = networkInterface(BUILDERHUB.vmName, "builderhub", hubNetwork, builderhubFirewall(hubNetwork));
 const builderhubPrivateIp = privateIpOf(builderhubNic);
 
 // ---------------------------------------------------------------------------------------------
@@ -291,17 +305,17 @@ function dnsRecord(label: string, ip: pulumi.Output<string>): { fqdn: string; re
     // The record's Azure name is its label: a replacement would be the same record set.
     deleteBeforeReplace: true,
   });
-  return { fqdn: `${label}.${DNS_ZONE}`, record };
+  return { fqdn: fqdnOf(label), record };
 }
 
-const builderhubDns = dnsRecord("builderhub", builderhubPrivateIp);
+const builderhubDns = dnsRecord(BUILDERHUB.dnsLabel, builderhubPrivateIp);
 const builderhubFqdn = builderhubDns.fqdn;
 const siteFqdns = sites.map((site) => dnsRecord(site.vmName, site.privateIp).fqdn);
 
 // ---------------------------------------------------------------------------------------------
 // Virtual machines: Ubuntu 22.04, SSH keys only.
 
-function ubuntuVm(vmName: string, net: RegionNetwork, nic: network.NetworkInterface): compute.VirtualMachine {
+function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.NetworkInterface): compute.VirtualMachine {
   return new compute.VirtualMachine(
     vmName,
     {
@@ -326,7 +340,7 @@ function ubuntuVm(vmName: string, net: RegionNetwork, nic: network.NetworkInterf
           },
         },
       },
-      tags,
+      tags: vmTags(vmName, role),
     },
     {
       // A changed key or user name in config must not recreate a VM with its keys and registration.
@@ -344,20 +358,29 @@ function ubuntuVm(vmName: string, net: RegionNetwork, nic: network.NetworkInterf
 // ---------------------------------------------------------------------------------------------
 // Provisioning: each VM's CustomScript extension carries its whole script in protectedSettings.
 
+const tailscaleKey: ScriptVariable = { name: "TAILSCALE_AUTH_KEY", value: settings.tailscaleAuthKey ?? "", secret: true };
+
+/**
+ * A VM's CustomScript extension: its role's bash, preceded by the VM's name, the Tailscale key,
+ * the contract's names and places, and `settings`, the stack's values for this VM.
+ */
 function provisioningExtension(
   vmName: string,
+  role: Role,
   net: RegionNetwork,
   vm: compute.VirtualMachine,
-  role: Role,
-  variables: pulumi.Output<ScriptVariable[]>,
-  tagInputs: Omit<Parameters<typeof forceUpdateTag>[0], "redactedScript" | "provisioningRun">,
+  settingsForVm: pulumi.Output<ScriptVariable[]>,
   dependsOn: pulumi.Resource[],
 ): compute.VirtualMachineExtension {
   const sources = readRoleSources(__dirname, role);
+  const variables = settingsForVm.apply((vars) => [
+    { name: "VM_NAME", value: vmName },
+    tailscaleKey,
+    ...contractVariables(role, vmName),
+    ...vars,
+  ]);
   const script = variables.apply((vars) => renderScript(vmName, sources, vars));
-  const tag = variables.apply((vars) =>
-    forceUpdateTag({ ...tagInputs, provisioningRun: settings.provisioningRun, redactedScript: renderScript(vmName, sources, vars, true) }),
-  );
+  const tag = variables.apply((vars) => forceUpdateTag(renderScript(vmName, sources, vars, true), settings.provisioningRun));
   return new compute.VirtualMachineExtension(
     `provision-${vmName}`,
     {
@@ -371,7 +394,7 @@ function provisioningExtension(
       autoUpgradeMinorVersion: true,
       forceUpdateTag: pulumi.unsecret(tag),
       protectedSettings: pulumi.secret(script.apply((text) => ({ script: toBase64(text) }))),
-      tags,
+      tags: vmTags(vmName, role),
     },
     {
       dependsOn,
@@ -385,46 +408,23 @@ function provisioningExtension(
   );
 }
 
-const tailscaleKey: ScriptVariable = { name: "TAILSCALE_AUTH_KEY", value: settings.tailscaleAuthKey ?? "", secret: true };
+const builderhubVm = ubuntuVm(BUILDERHUB.vmName, "builderhub", hubNetwork, builderhubNic);
+const builderhubExtension = provisioningExtension(BUILDERHUB.vmName, "builderhub", hubNetwork, builderhubVm, pulumi.output([]), []);
 
-const builderhubVm = ubuntuVm(BUILDERHUB_VM, hubNetwork, builderhubNic);
-const builderhubExtension = provisioningExtension(
-  BUILDERHUB_VM,
-  hubNetwork,
-  builderhubVm,
-  "builderhub",
-  pulumi.output([
-    { name: "VM_NAME", value: BUILDERHUB_VM },
-    tailscaleKey,
-    { name: "MOCKHUB_IMAGE", value: MOCKHUB_IMAGE },
-    { name: "MOCKHUB_PORT", value: String(MOCKHUB_PORT) },
-    { name: "FLOWPROXY_SYSTEM_PORT", value: String(SYSTEM_PORT) },
-  ]),
-  {},
-  [],
-);
-
-/** Program-owned settings of flowproxy.env; the ClickHouse credentials are added on the VM. */
-function programEnv(): string[] {
-  const lines = [`BUILDERHUB_ENDPOINT=${BUILDERHUB_ENDPOINT}`];
-  if (settings.clickhouse) {
-    lines.push(
-      `CLICKHOUSE_HOST=${settings.clickhouse.host}`,
-      `CLICKHOUSE_DATABASE=${settings.clickhouse.database}`,
-      `CLICKHOUSE_BACKUP_DISK_DATABASE_PATH=${CLICKHOUSE_BACKUP_PATH}`,
-    );
-  }
-  return lines;
-}
-
-/** flowproxy.env as installed: the committed settings plus what the program owns. */
-const flowproxyEnv = `${[settings.files.flowproxyEnv.trimEnd(), ...programEnv()].join("\n")}\n`;
-const registrationFiles = {
-  hook: readProvisionFile(__dirname, "flowproxy-register.sh"),
-  service: readProvisionFile(__dirname, "flowproxy-registration.service"),
-  timer: readProvisionFile(__dirname, "flowproxy-registration.timer"),
-};
-const userListenAddr = envValue(settings.files.flowproxyEnv, "USER_LISTEN_ADDR")!;
+/** flowproxy.env as installed: the committed settings, then what the program owns (the ClickHouse credentials are added on the VM). */
+const flowproxyEnv = [
+  settings.files.flowproxyEnv.trimEnd(),
+  ...Object.entries(FLOWPROXY_LISTEN).map(([name, address]) => `${name}=${address}`),
+  `BUILDERHUB_ENDPOINT=${BUILDERHUB_ENDPOINT}`,
+  ...(settings.clickhouse
+    ? [
+        `CLICKHOUSE_HOST=${settings.clickhouse.host}`,
+        `CLICKHOUSE_DATABASE=${settings.clickhouse.database}`,
+        `CLICKHOUSE_BACKUP_DISK_DATABASE_PATH=${VM_PATHS.clickhouseBackup}`,
+      ]
+    : []),
+  "",
+].join("\n");
 
 interface SignerKey {
   hex: pulumi.Output<string>;
@@ -438,15 +438,14 @@ function stackSignerKey(vmName: string): SignerKey {
 }
 
 const flowProxyVms = sites.map((site, i) => {
-  const vm = ubuntuVm(site.vmName, site.net, site.nic);
+  const vm = ubuntuVm(site.vmName, "flowproxy", site.net, site.nic);
   const signer = settings.signerKeySource === "stack" ? stackSignerKey(site.vmName) : undefined;
-  const variables = pulumi
+  const settingsForVm = pulumi
     .all([site.privateIp, site.pip.ipAddress, nicFqdnOf(site.nic), signer?.hex ?? "", signer?.address ?? ""])
     .apply(([privateIp, publicIp, nicFqdn, key, address]): ScriptVariable[] => [
-      { name: "VM_NAME", value: site.vmName },
-      tailscaleKey,
       { name: "HAPROXY_IMAGE", value: `haproxy:${settings.haProxyVersion}` },
       { name: "HAPROXY_CFG", value: settings.files.haproxyCfg },
+      { name: "HAPROXY_ENVIRONMENT", value: haproxyEnvironment(SYSTEM_API_MODE[settings.flowProxyGeneration]) },
       {
         name: "CERT_SANS",
         value: ["DNS:localhost", "IP:127.0.0.1", `IP:${privateIp}`, `DNS:${siteFqdns[i]}`, nicFqdn && `DNS:${nicFqdn}`, publicIp && `IP:${publicIp}`]
@@ -456,34 +455,24 @@ const flowProxyVms = sites.map((site, i) => {
       { name: "ARTIFACT_URL", value: settings.flowProxyArtifact.apiZipUrl },
       { name: "FLOWPROXY_SHA256", value: settings.flowProxySha256 ?? "" },
       { name: "GITHUB_TOKEN", value: settings.githubToken, secret: true },
+      { name: "FLOWPROXY_GENERATION", value: String(settings.flowProxyGeneration) },
+      { name: "FLOWPROXY_UNIT", value: settings.files.flowproxyUnit },
+      { name: "FLOWPROXY_ENV", value: flowproxyEnv },
       { name: "SIGNER_KEY_SOURCE", value: settings.signerKeySource },
       { name: "SIGNER_KEY", value: key ? `0x${key}` : "", secret: true },
       { name: "SIGNER_ADDRESS", value: address },
-      { name: "FLOWPROXY_GENERATION", value: String(settings.flowProxyGeneration) },
-      { name: "FLOWPROXY_SYSTEM_API", value: SYSTEM_API_MODE[settings.flowProxyGeneration] },
-      { name: "FLOWPROXY_UNIT", value: settings.files.flowproxyUnit },
-      { name: "FLOWPROXY_ENV", value: flowproxyEnv },
-      { name: "FLOWPROXY_LIVEZ_URL", value: `http://${userListenAddr}/livez` },
       { name: "CLICKHOUSE_USERNAME", value: settings.clickhouse?.username ?? "" },
       { name: "CLICKHOUSE_PASSWORD", value: settings.clickhouse?.password ?? "", secret: true },
-      { name: "REGISTRATION_HOOK", value: registrationFiles.hook },
-      { name: "REGISTRATION_SERVICE", value: registrationFiles.service },
-      { name: "REGISTRATION_TIMER_UNIT", value: registrationFiles.timer },
-      { name: "BUILDERHUB_ENDPOINT", value: BUILDERHUB_ENDPOINT },
+      { name: "REGISTRATION_HOOK", value: readProvisionFile(__dirname, "flowproxy-register.sh") },
+      { name: "REGISTRATION_SERVICE_UNIT", value: readProvisionFile(__dirname, "flowproxy-registration.service") },
+      { name: "REGISTRATION_TIMER_UNIT", value: readProvisionFile(__dirname, "flowproxy-registration.timer") },
     ]);
   provisioningExtension(
     site.vmName,
+    "flowproxy",
     site.net,
     vm,
-    "flowproxy",
-    variables,
-    {
-      haproxyCfg: settings.files.haproxyCfg,
-      haProxyVersion: settings.haProxyVersion,
-      flowproxyEnv: settings.files.flowproxyEnv,
-      flowproxyUnit: settings.files.flowproxyUnit,
-      flowProxyArtifact: settings.flowProxyArtifact.apiZipUrl,
-    },
+    settingsForVm,
     // FlowProxy registers with BuilderHub, so BuilderHub must be provisioned first, and it reaches
     // builderhub.flowproxy.internal over the peerings, which resolves through the DNS links.
     [builderhubExtension, ...peerings, ...dnsLinks, builderhubDns.record],
@@ -508,14 +497,14 @@ flowProxyVms.forEach(({ site, signer }, i) => {
   outputs[`${name}PrivateFqdn`] = siteFqdns[i];
   outputs[`${name}NicPrivateFqdn`] = nicFqdnOf(site.nic);
   outputs[`${name}SignerAddress`] =
-    signer?.address ?? `generated on ${site.vmName}: ssh in and read /etc/flowproxy/signer.address`;
+    signer?.address ?? `generated on ${site.vmName}: ssh in and read ${VM_PATHS.signerAddress}`;
 });
 
 outputs.builderhubPrivateIp = builderhubPrivateIp;
 outputs.builderhubPrivateFqdn = builderhubFqdn;
 outputs.builderhubNicPrivateFqdn = nicFqdnOf(builderhubNic);
 outputs.builderhubSshNote = pulumi.interpolate`BuilderHub has no public IP. Through ${hubSite.vmName} as jump host: ssh -J ${admin}@${hubSite.pip.ipAddress} ${admin}@${builderhubPrivateIp}${
-  settings.tailscaleAuthKey ? ` ; or over Tailscale: ssh ${admin}@${BUILDERHUB_VM}` : ""
+  settings.tailscaleAuthKey ? ` ; or over Tailscale: ssh ${admin}@${BUILDERHUB.vmName}` : ""
 }`;
 
 export = outputs;

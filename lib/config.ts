@@ -3,15 +3,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { cidrContains, cidrsOverlap, parseCidr } from "./cidr";
+import { DEFAULT_REGIONS, FLOWPROXY_LISTEN, PROJECT, RegionPlan, flowproxyVmName } from "./contract";
 
-export const PROJECT = "flowproxy-staging";
-
-export interface Region {
-  /** Prefix of this region's stack outputs, e.g. "east" gives eastPublicIp. */
-  name: string;
-  location: string;
-  vnetCidr: string;
-  subnetCidr: string;
+export interface Region extends RegionPlan {
   /** Computer name, DNS label and FlowProxy instance name: vm-<location>. */
   vmName: string;
 }
@@ -89,11 +83,6 @@ export interface KeySpec {
   description: string;
 }
 
-export const DEFAULT_REGIONS: ReadonlyArray<Omit<Region, "vmName">> = [
-  { name: "east", location: "eastus", vnetCidr: "10.10.0.0/16", subnetCidr: "10.10.1.0/24" },
-  { name: "west", location: "westeurope", vnetCidr: "10.20.0.0/16", subnetCidr: "10.20.1.0/24" },
-];
-
 /** The documented keys; Pulumi.dev.example.yaml and the README are checked against this table. */
 export const CONFIG_KEYS: ReadonlyArray<KeySpec> = [
   { key: "adminUsername", required: true, secret: false, example: "azureuser", description: "Linux admin user for SSH on every VM" },
@@ -126,17 +115,18 @@ export const CLICKHOUSE_GROUP_ENV = [
   "CLICKHOUSE_BACKUP_DISK_DATABASE_PATH",
 ] as const;
 
-/** Variables the program writes itself; flowproxy.env may not set them. */
+/**
+ * Variables the program writes itself; flowproxy.env may not set them. The listen addresses are
+ * the contract's: HAProxy's backends, the NSGs and the verify depend on them.
+ */
 export const PROGRAM_OWNED_ENV = [
   "BUILDER_NAME",
   "BUILDERNET_NODE_NAME",
   "FLASHBOTS_ORDERFLOW_SIGNER",
   "BUILDERHUB_ENDPOINT",
+  ...(Object.keys(FLOWPROXY_LISTEN) as (keyof typeof FLOWPROXY_LISTEN)[]),
   ...CLICKHOUSE_GROUP_ENV,
 ] as const;
-
-/** FlowProxy refuses to start without these; HAProxy's backends point at them. */
-const REQUIRED_ENV = ["USER_LISTEN_ADDR", "SYSTEM_LISTEN_ADDR"];
 
 const SECRET_LOOKING_ENV = /(PASSWORD|SECRET|TOKEN|PRIVATE|_KEY$)/;
 
@@ -412,7 +402,7 @@ function parseRegions(text: string | undefined, problem: (what: string) => void)
       }
     }
     parsed.push({ vnet, label: `the vnetCidr of ${at} ("${vnetText}")` });
-    regions.push({ name, location, vnetCidr: vnetText, subnetCidr: subnetText, vmName: `vm-${location}` });
+    regions.push({ name, location, vnetCidr: vnetText, subnetCidr: subnetText, vmName: flowproxyVmName(location) });
   });
   return regions;
 }
@@ -441,9 +431,7 @@ function readLocalFiles(projectDir: string, problems: string[], clickhouseConfig
 
 /** flowproxy.env holds committed, non-secret settings only; the program supplies identity and secrets. */
 export function checkFlowproxyEnv(text: string, clickhouseConfigured = false): string[] {
-  const problems: string[] = REQUIRED_ENV.filter((name) => envValue(text, name) === undefined).map(
-    (name) => `flowproxy.env does not set ${name}, which FlowProxy requires (e.g. ${name}=127.0.0.1:${name.startsWith("USER") ? 5543 : 5542})`,
-  );
+  const problems: string[] = [];
   text.split("\n").forEach((line, i) => {
     const where = `flowproxy.env line ${i + 1}`;
     if (line.trim() === "" || line.startsWith("#")) return;
@@ -459,6 +447,8 @@ export function checkFlowproxyEnv(text: string, clickhouseConfigured = false): s
       problems.push(`${where} sets ${name}, a ClickHouse setting, but ClickHouse is not configured: FlowProxy would exit with a usage error; delete that line or set ${CLICKHOUSE_KEYS.join(", ")}`);
     } else if (name === "PARQUET_BUNDLE_RECEIPTS_FILE_PATH" && clickhouseConfigured) {
       problems.push(`${where} sets ${name}, but FlowProxy refuses Parquet indexing together with ClickHouse; delete that line or unset the clickhouse* keys`);
+    } else if (name in FLOWPROXY_LISTEN) {
+      problems.push(`${where} sets ${name}, which the program sets itself to ${FLOWPROXY_LISTEN[name as keyof typeof FLOWPROXY_LISTEN]}: HAProxy's backends, the NSGs and pnpm run verify expect FlowProxy there; delete that line`);
     } else if ((PROGRAM_OWNED_ENV as readonly string[]).includes(name)) {
       problems.push(`${where} sets ${name}, which the program sets itself; delete that line (secrets go in secret config, e.g. pulumi config set --secret ${fullKey("clickhousePassword")} ...)`);
     } else if (SECRET_LOOKING_ENV.test(name)) {
@@ -471,10 +461,3 @@ export function checkFlowproxyEnv(text: string, clickhouseConfigured = false): s
   return problems;
 }
 
-export function envValue(text: string, name: string): string | undefined {
-  for (const line of text.split("\n")) {
-    const m = ENV_LINE.exec(line);
-    if (m && m[1] === name) return m[2];
-  }
-  return undefined;
-}

@@ -1,11 +1,20 @@
 // Renders the bash each CustomScript extension runs: the VM's values as quoted, read-only
 // variables, then provision/common.sh, then the role's script. The same renderer with secrets
-// redacted gives the text that forceUpdateTag hashes, so a rotated secret alone reruns nothing.
+// redacted gives the text forceUpdateTag hashes, so a rotated secret alone reruns nothing.
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-
-export type Role = "builderhub" | "flowproxy";
+import {
+  BUILDERHUB,
+  BUILDERHUB_API,
+  BUILDERHUB_ENDPOINT,
+  CONTAINERS,
+  LOOPBACK,
+  PORTS,
+  Role,
+  UNITS,
+  VM_PATHS,
+} from "./contract";
 
 export interface ScriptVariable {
   name: string;
@@ -20,13 +29,101 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * The value a rendered script gives NAME (its `readonly NAME='...'` line), read back as bash would:
+ * the inverse of shellQuote. Undefined when the script has no such line.
+ */
+export function scriptVariable(script: string, name: string): string | undefined {
+  const match = new RegExp(`^readonly ${name}='((?:[^']|'\\\\'')*)'$`, "m").exec(script);
+  return match?.[1].replace(/'\\''/g, "'");
+}
+
 /** A file of provision/: the role scripts, and files they install on the VM. */
 export function readProvisionFile(projectDir: string, file: string): string {
   return fs.readFileSync(path.join(projectDir, "provision", file), "utf8");
 }
 
+/** The bash a role runs, in order: the steps every VM shares, then the role's own. */
+export const ROLE_SOURCES: Readonly<Record<Role, readonly string[]>> = {
+  builderhub: ["common.sh", "builderhub.sh"],
+  flowproxy: ["common.sh", "flowproxy.sh"],
+};
+
 export function readRoleSources(projectDir: string, role: Role): string {
-  return `${readProvisionFile(projectDir, "common.sh")}\n${readProvisionFile(projectDir, `${role}.sh`)}`;
+  return ROLE_SOURCES[role].map((file) => readProvisionFile(projectDir, file)).join("\n");
+}
+
+const variable = (name: string, value: string | number): ScriptVariable => ({ name, value: String(value) });
+
+/**
+ * The contract's values a role's bash reads (lib/contract.ts), as script variables: every VM's
+ * provisioning state and container label, and each role's paths, ports and BuilderHub routes.
+ */
+export function contractVariables(role: Role, vmName: string): ScriptVariable[] {
+  const common = [
+    variable("STATE_DIR", VM_PATHS.provisionState),
+    variable("LAST_RUN_FILE", VM_PATHS.lastRun),
+    variable("WORK_DIR", VM_PATHS.provisionWork),
+    variable("CONTAINER_SPEC_LABEL", CONTAINERS.specLabel),
+    variable("BUILDERS_PATH", BUILDERHUB_API.builders),
+  ];
+  if (role === "builderhub") {
+    return [
+      ...common,
+      variable("MOCKHUB_IMAGE", BUILDERHUB.image),
+      variable("MOCKHUB_CONTAINER", CONTAINERS.mockhub),
+      variable("MOCKHUB_PORT", BUILDERHUB.port),
+      variable("FLOWPROXY_SYSTEM_PORT", PORTS.system),
+    ];
+  }
+  return [
+    ...common,
+    variable("HAPROXY_CONTAINER", CONTAINERS.haproxy),
+    variable("HAPROXY_DIR", VM_PATHS.haproxyDir),
+    variable("HAPROXY_CFG_FILE", VM_PATHS.haproxyCfg),
+    variable("HAPROXY_PEM", VM_PATHS.haproxyPem),
+    variable("SERVED_CERT_FILE", VM_PATHS.servedCertificate),
+    variable("HAPROXY_CHECK_LOG", VM_PATHS.haproxyCheckLog),
+    variable("FLOWPROXY_BIN", VM_PATHS.flowproxyBinary),
+    variable("FLOWPROXY_CONFIG_DIR", VM_PATHS.flowproxyConfigDir),
+    variable("FLOWPROXY_ENV_FILE", VM_PATHS.flowproxyEnv),
+    variable("SIGNER_KEY_FILE", VM_PATHS.signerKey),
+    variable("SIGNER_ADDRESS_FILE", VM_PATHS.signerAddress),
+    variable("FOUNDRY_DIR", VM_PATHS.foundry),
+    variable("SYSTEMD_UNIT_DIR", VM_PATHS.systemdUnits),
+    variable("FLOWPROXY_SERVICE", UNITS.flowproxy(vmName)),
+    variable("REGISTER_HOOK_FILE", VM_PATHS.registrationHook),
+    variable("REGISTRATION_ENV_FILE", VM_PATHS.registrationEnv),
+    variable("REGISTRATION_SERVICE", UNITS.registrationService),
+    variable("REGISTRATION_TIMER", UNITS.registrationTimer),
+    variable("REGISTER_PATH", BUILDERHUB_API.register),
+    variable("BUILDERHUB_ENDPOINT", BUILDERHUB_ENDPOINT),
+    variable("FLOWPROXY_LIVEZ_URL", `http://${LOOPBACK}:${PORTS.flowproxyUser}/livez`),
+    variable("SERVED_LIVEZ_URL", `http://${LOOPBACK}:${PORTS.http}/livez`),
+  ];
+}
+
+/**
+ * The environment HAProxy's container gets: haproxy.cfg takes its ports and files from it (HAProxy
+ * expands "${NAME}" in double quotes) and picks its system frontend's mode by FLOWPROXY_SYSTEM_API.
+ */
+export function haproxyEnvironment(systemApi: "http" | "tcp"): string {
+  const settings: Record<string, string | number> = {
+    HTTP_PORT: PORTS.http,
+    HTTPS_PORT: PORTS.https,
+    SYSTEM_PORT: PORTS.system,
+    METRICS_PORT: PORTS.haproxyMetrics,
+    SERVED_CERT_PORT: PORTS.servedCertificate,
+    LOOPBACK,
+    TLS_PEM: VM_PATHS.haproxyPem,
+    SERVED_CERT: VM_PATHS.servedCertificate,
+    FLOWPROXY_USER_ADDR: `${LOOPBACK}:${PORTS.flowproxyUser}`,
+    FLOWPROXY_SYSTEM_ADDR: `${LOOPBACK}:${PORTS.flowproxySystem}`,
+    FLOWPROXY_SYSTEM_API: systemApi,
+  };
+  return Object.entries(settings)
+    .map(([name, value]) => `${name}=${value}`)
+    .join("\n");
 }
 
 export function renderScript(vmName: string, sources: string, variables: ScriptVariable[], redactSecrets = false): string {
@@ -52,32 +149,14 @@ export function renderScript(vmName: string, sources: string, variables: ScriptV
   ].join("\n");
 }
 
-/** The inputs that decide whether the extension must run again, in a fixed order. */
-export interface TagInputs {
-  haproxyCfg?: string;
-  haProxyVersion?: string;
-  flowproxyEnv?: string;
-  flowproxyUnit?: string;
-  flowProxyArtifact?: string;
-  /**
-   * provisioningRun from the config. CustomScript never reruns an identical configuration, not
-   * even after it failed; a new number is the only way to rerun with unchanged inputs.
-   */
-  provisioningRun: number;
-  redactedScript: string;
-}
-
-export function forceUpdateTag(inputs: TagInputs): string {
-  const ordered = [
-    inputs.haproxyCfg,
-    inputs.haProxyVersion,
-    inputs.flowproxyEnv,
-    inputs.flowproxyUnit,
-    inputs.flowProxyArtifact,
-    inputs.redactedScript,
-    inputs.provisioningRun,
-  ];
-  return createHash("sha256").update(JSON.stringify(ordered)).digest("hex");
+/**
+ * The extension's forceUpdateTag: a hash of its script with the secrets left out, which holds every
+ * input of the VM (files, versions, URLs), and of provisioningRun. CustomScript never reruns an
+ * identical configuration, not even after it failed; a new provisioningRun is the only way to
+ * rerun with unchanged inputs.
+ */
+export function forceUpdateTag(redactedScript: string, provisioningRun: number): string {
+  return createHash("sha256").update(JSON.stringify([redactedScript, provisioningRun])).digest("hex");
 }
 
 export function toBase64(text: string): string {

@@ -2,6 +2,7 @@
 // ({type, name, props}), so tests can run them without the Pulumi engine. Each returns the
 // violations it finds as messages; an empty list means compliant. Messages name the resource, the
 // property and the fix, and never repeat a secret value.
+import { BUILDERHUB, PORTS, TAG } from "../lib/contract";
 
 /** What the policy engine hands a rule: a resource's type, logical name and properties. */
 export interface ResourceLike {
@@ -21,10 +22,10 @@ export const TYPES = {
   stack: "pulumi:pulumi:Stack",
 } as const;
 
-/** The spec's ports: FlowProxy VMs take 22, 80, 443 and 5544 (TCP) and ICMP from the VNets. */
-export const FLOWPROXY_TCP_PORTS = [22, 80, 443, 5544];
-/** BuilderHub takes its API (3000), SSH and ICMP, from the VNets only. */
-export const BUILDERHUB_TCP_PORTS = [3000, 22];
+/** The spec's ports: FlowProxy VMs take SSH, HAProxy's user and system ports (TCP) and ICMP from the VNets. */
+export const FLOWPROXY_TCP_PORTS: readonly number[] = [PORTS.ssh, PORTS.http, PORTS.https, PORTS.system];
+/** BuilderHub takes its API, SSH and ICMP, from the VNets only. */
+export const BUILDERHUB_TCP_PORTS: readonly number[] = [BUILDERHUB.port, PORTS.ssh];
 export const SUPPORTED_IMAGE = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2" };
 
 /** Stacks whose name says production get the strict version of the SSH rule. */
@@ -40,8 +41,13 @@ export function isProductionStack(stack: string | undefined): boolean {
   return stack !== undefined && PRODUCTION_STACK.test(stack);
 }
 
+/**
+ * Whether a resource belongs to BuilderHub's VM, by the tags the program puts on it (lib/contract.ts)
+ * or, for a NIC, its internal DNS label, which Azure names the VM by.
+ */
 export function isBuilderhub(resource: ResourceLike): boolean {
-  return /builderhub/i.test(resource.name);
+  const tags: Record<string, unknown> = resource.props.tags ?? {};
+  return tags[TAG.role] === "builderhub" || tags[TAG.vm] === BUILDERHUB.vmName || resource.props.dnsSettings?.internalDnsNameLabel === BUILDERHUB.vmName;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,11 +172,10 @@ export function sshOpenToWorld(resource: ResourceLike): string[] {
 
 export function builderhubPublicIp(resource: ResourceLike): string[] {
   const p = resource.props;
-  const label = String(p.dnsSettings?.internalDnsNameLabel ?? "");
   if (resource.type === TYPES.publicIp && isBuilderhub(resource)) {
     return [`${resource.name}: a public IP address for BuilderHub; BuilderHub is reached through the VNets only, so delete it`];
   }
-  if (resource.type === TYPES.nic && (isBuilderhub(resource) || /builderhub/i.test(label))) {
+  if (resource.type === TYPES.nic && isBuilderhub(resource)) {
     const configs: Record<string, any>[] = Array.isArray(p.ipConfigurations) ? p.ipConfigurations : [];
     return configs
       .filter((c) => c.publicIPAddress !== undefined && c.publicIPAddress !== null)

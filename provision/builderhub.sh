@@ -1,4 +1,12 @@
 # The BuilderHub role: the mock BuilderHub in Docker, reachable only inside the VNets.
+#
+# Inputs, rendered by the program as read-only variables above common.sh (lib/provision.ts):
+#   MOCKHUB_IMAGE          the pinned mock BuilderHub image
+#   MOCKHUB_CONTAINER      the name its container runs under
+#   MOCKHUB_PORT           the port its API listens on, inside the container and on the VM
+#   BUILDERS_PATH          its route listing the builders, which answers once the API is up
+#   FLOWPROXY_SYSTEM_PORT  the port of each proxy's system frontend, which the mock hands to peers
+: "${MOCKHUB_IMAGE?}" "${MOCKHUB_CONTAINER?}" "${MOCKHUB_PORT?}" "${BUILDERS_PATH?}" "${FLOWPROXY_SYSTEM_PORT?}"
 
 ensure_base_packages() {
   ensure_packages_installed curl ca-certificates
@@ -15,21 +23,21 @@ readonly MOCKHUB_ENV=(ENABLE_TLS=true "SYSTEM_PORT=$FLOWPROXY_SYSTEM_PORT")
 start_mockhub_container() {
   local env_args=() setting
   for setting in "${MOCKHUB_ENV[@]}"; do env_args+=(-e "$setting"); done
-  docker run -d --name mockhub --restart unless-stopped -p "$MOCKHUB_PORT:$MOCKHUB_PORT" \
+  docker run -d --name "$MOCKHUB_CONTAINER" --restart unless-stopped -p "$MOCKHUB_PORT:$MOCKHUB_PORT" \
     --label "$CONTAINER_SPEC_LABEL=$1" "${env_args[@]}" "$MOCKHUB_IMAGE" >/dev/null
 }
 
 ensure_mockhub_running() {
-  ensure_container mockhub "$MOCKHUB_IMAGE ${MOCKHUB_ENV[*]}" start_mockhub_container
+  ensure_container "$MOCKHUB_CONTAINER" "$MOCKHUB_IMAGE ${MOCKHUB_ENV[*]}" start_mockhub_container
 }
 
 mockhub_answers() {
-  curl -fsS --max-time 2 "http://127.0.0.1:$MOCKHUB_PORT/api/l1-builder/v1/builders" >/dev/null
+  curl -fsS --max-time 2 "http://127.0.0.1:$MOCKHUB_PORT$BUILDERS_PATH" >/dev/null
 }
 
 ensure_mockhub_answers() {
   retry 30 1 "BuilderHub API check" mockhub_answers ||
-    die "mockhub runs but does not answer on port $MOCKHUB_PORT; see docker logs mockhub"
+    die "mockhub runs but does not answer on port $MOCKHUB_PORT; see docker logs $MOCKHUB_CONTAINER"
   log "  the BuilderHub API answers on port $MOCKHUB_PORT"
 }
 

@@ -1,16 +1,18 @@
 # Steps shared by every VM. The program places this after the VM's settings and before its role.
 # Nothing here traces commands or prints a value that could be secret: the last 4 KiB of stdout
 # and stderr end up in the extension status, which any Reader of the subscription can see.
+#
+# Inputs, rendered by the program as read-only variables above this file (lib/provision.ts):
+#   VM_NAME               the VM's name, as Azure and the private DNS zone know it
+#   TAILSCALE_AUTH_KEY    tailscaleAuthKey (secret), or empty to stay off the tailnet
+#   STATE_DIR             provisioning's own state on the VM
+#   WORK_DIR              one run's scratch space: removed when the script exits, and again when
+#                         the next run starts, since a killed run cannot clean up after itself
+#   LAST_RUN_FILE         what the last run did, for `pnpm run verify` (read over SSH): "running"
+#                         from the start, then the exit status and last line; nothing secret
+#   CONTAINER_SPEC_LABEL  the Docker label holding the settings a container was started with
+: "${VM_NAME?}" "${TAILSCALE_AUTH_KEY?}" "${STATE_DIR?}" "${WORK_DIR?}" "${LAST_RUN_FILE?}" "${CONTAINER_SPEC_LABEL?}"
 
-readonly STATE_DIR=/var/lib/flowproxy-provision
-# Scratch space of one run (downloads, a new certificate, the Tailscale key file). It is removed when
-# the script exits, and again when the next run starts: a killed run cannot clean up after itself,
-# and runs never overlap, so whatever is there then is stale.
-readonly WORK_DIR=$STATE_DIR/work
-# What the last run did, for `pnpm run verify` (which reads it over SSH): "running" from the run's
-# start, then its exit status and last line. A run killed midway cannot record its end, so it stays
-# "running" until the next run. No value here is secret: the line is what Azure's status shows.
-readonly LAST_RUN_FILE=$STATE_DIR/last-run
 # At first boot cloud-init and apt-daily may hold apt's locks for minutes. DPkg::Lock::Timeout makes
 # apt-get wait for the dpkg locks only, not for the lists lock of `apt-get update` or the archives
 # lock of a download, so every one of them is waited for, within this bound.
@@ -249,10 +251,8 @@ ensure_docker_image() {
   log "  pulled $image"
 }
 
-# Containers carry the settings they were started with (image and environment) in this label, so
-# a changed setting, not only a changed image, recreates them.
-readonly CONTAINER_SPEC_LABEL=flowproxy-staging.spec
-
+# Containers carry the settings they were started with (image and environment) in
+# CONTAINER_SPEC_LABEL, so a changed setting, not only a changed image, recreates them.
 container_spec() {
   docker inspect --format "{{index .Config.Labels \"$CONTAINER_SPEC_LABEL\"}}" "$1" 2>/dev/null || true
 }

@@ -1,27 +1,63 @@
 # The FlowProxy role: HAProxy in Docker in front of FlowProxy under systemd, registered with
 # BuilderHub. Each step converges on the state it names; reloads and restarts happen only when
 # something they depend on changed.
+#
+# Inputs, rendered by the program as read-only variables above common.sh (lib/provision.ts).
+# The stack's settings:
+#   HAPROXY_IMAGE            haproxy:<haProxyVersion>
+#   HAPROXY_CFG              haproxy.cfg, verbatim
+#   HAPROXY_ENVIRONMENT      NAME=value lines HAProxy's container gets; haproxy.cfg takes its ports
+#                            and files from them, and its system API mode (FLOWPROXY_SYSTEM_API)
+#   CERT_SANS                the names and addresses the TLS certificate must cover
+#   ARTIFACT_URL             the GitHub API URL of the FlowProxy artifact zip
+#   FLOWPROXY_SHA256         the binary's pinned SHA-256, or empty
+#   GITHUB_TOKEN             a token that can read the artifact (secret)
+#   FLOWPROXY_GENERATION     the system API generation the build must speak: 1 or 2
+#   FLOWPROXY_UNIT           flowproxy@.service, verbatim
+#   FLOWPROXY_ENV            flowproxy.env with the program's own settings
+#   SIGNER_KEY_SOURCE        stack (SIGNER_KEY and SIGNER_ADDRESS given) or vm (made here)
+#   SIGNER_KEY               the stack's signer key (secret), or empty
+#   SIGNER_ADDRESS           its address, or empty
+#   CLICKHOUSE_USERNAME      ClickHouse's user, or empty without ClickHouse
+#   CLICKHOUSE_PASSWORD      its password (secret), or empty
+#   REGISTRATION_HOOK        provision/flowproxy-register.sh, verbatim
+#   REGISTRATION_SERVICE_UNIT, REGISTRATION_TIMER_UNIT  its service and timer units, verbatim
+# The contract's names and places (lib/contract.ts):
+#   HAPROXY_CONTAINER        the name HAProxy's container runs under
+#   HAPROXY_DIR              HAProxy's configuration directory, mounted read-only into it
+#   HAPROXY_CFG_FILE         the live haproxy.cfg in it
+#   HAPROXY_PEM              the certificate and key HAProxy's TLS frontends present
+#   SERVED_CERT_FILE         the certificate alone, served by the public_cert frontend
+#   HAPROXY_CHECK_LOG        the output of the last `haproxy -c`
+#   FLOWPROXY_BIN            the installed FlowProxy binary
+#   FLOWPROXY_CONFIG_DIR     FlowProxy's configuration directory
+#   FLOWPROXY_ENV_FILE       FlowProxy's environment file (holds the signer key: 0600)
+#   SIGNER_KEY_FILE, SIGNER_ADDRESS_FILE  the key made here with signerKeySource vm, and its address
+#   FOUNDRY_DIR              where Foundry's cast is installed for signerKeySource vm
+#   SYSTEMD_UNIT_DIR         where the units are installed
+#   FLOWPROXY_SERVICE        flowproxy@<VM_NAME>.service
+#   REGISTER_HOOK_FILE       the installed registration hook
+#   REGISTRATION_ENV_FILE    its settings (no secrets)
+#   REGISTRATION_SERVICE, REGISTRATION_TIMER  the names of its service and timer units
+#   BUILDERHUB_ENDPOINT      BuilderHub's base URL
+#   REGISTER_PATH, BUILDERS_PATH  BuilderHub's registration and listing routes
+#   FLOWPROXY_LIVEZ_URL      FlowProxy's own /livez, on its user listener
+#   SERVED_LIVEZ_URL         /livez through HAProxy's user frontend: provisioning ends only when
+#                            traffic flows through it
+: "${HAPROXY_IMAGE?}" "${HAPROXY_CFG?}" "${HAPROXY_ENVIRONMENT?}" "${CERT_SANS?}" "${ARTIFACT_URL?}" \
+  "${FLOWPROXY_SHA256?}" "${GITHUB_TOKEN?}" "${FLOWPROXY_GENERATION?}" "${FLOWPROXY_UNIT?}" "${FLOWPROXY_ENV?}" \
+  "${SIGNER_KEY_SOURCE?}" "${SIGNER_KEY?}" "${SIGNER_ADDRESS?}" "${CLICKHOUSE_USERNAME?}" "${CLICKHOUSE_PASSWORD?}" \
+  "${REGISTRATION_HOOK?}" "${REGISTRATION_SERVICE_UNIT?}" "${REGISTRATION_TIMER_UNIT?}" \
+  "${HAPROXY_CONTAINER?}" "${HAPROXY_DIR?}" "${HAPROXY_CFG_FILE?}" "${HAPROXY_PEM?}" "${SERVED_CERT_FILE?}" \
+  "${HAPROXY_CHECK_LOG?}" "${FLOWPROXY_BIN?}" "${FLOWPROXY_CONFIG_DIR?}" "${FLOWPROXY_ENV_FILE?}" \
+  "${SIGNER_KEY_FILE?}" "${SIGNER_ADDRESS_FILE?}" "${FOUNDRY_DIR?}" "${SYSTEMD_UNIT_DIR?}" "${FLOWPROXY_SERVICE?}" \
+  "${REGISTER_HOOK_FILE?}" "${REGISTRATION_ENV_FILE?}" "${REGISTRATION_SERVICE?}" "${REGISTRATION_TIMER?}" \
+  "${BUILDERHUB_ENDPOINT?}" "${REGISTER_PATH?}" "${BUILDERS_PATH?}" "${FLOWPROXY_LIVEZ_URL?}" "${SERVED_LIVEZ_URL?}"
 
-readonly HAPROXY_DIR=/usr/local/etc/haproxy
-readonly HAPROXY_PEM=$HAPROXY_DIR/certs/flowproxy.pem
-readonly PUBLIC_CERT=$HAPROXY_DIR/static/le.cer
-readonly FLOWPROXY_BIN=/usr/local/bin/flowproxy
-readonly FLOWPROXY_ENV_FILE=/etc/flowproxy/flowproxy.env
-readonly FLOWPROXY_UNIT_FILE=/etc/systemd/system/flowproxy@.service
-readonly SIGNER_KEY_FILE=/etc/flowproxy/signer.key
-readonly SIGNER_ADDRESS_FILE=/etc/flowproxy/signer.address
-readonly FOUNDRY_DIR=/opt/foundry
+readonly FLOWPROXY_UNIT_FILE=$SYSTEMD_UNIT_DIR/flowproxy@.service
 # Which artifact (and pin) the installed binary came from, with the binary's digest.
 readonly ARTIFACT_MARKER=$STATE_DIR/artifact
 readonly ARTIFACT_WANTED="$ARTIFACT_URL ${FLOWPROXY_SHA256:-unpinned}"
-readonly REGISTER_HOOK_FILE=/usr/local/sbin/flowproxy-register
-readonly REGISTRATION_ENV_FILE=/etc/flowproxy/registration.env
-readonly REGISTRATION_UNIT_DIR=/etc/systemd/system
-readonly REGISTRATION_TIMER=flowproxy-registration.timer
-# The user-flow frontend of haproxy.cfg (:80): provisioning ends only when traffic flows through it.
-readonly SERVED_LIVEZ_URL=http://127.0.0.1/livez
-readonly REGISTER_PATH=/api/l1-builder/v1/register_credentials/orderflow_proxy
-readonly BUILDERS_PATH=/api/l1-builder/v1/builders
 # flowproxy-register's exit statuses that no retry can help: this VM's side is broken, or
 # BuilderHub lists our signer with another certificate.
 readonly REGISTRATION_LOCAL_PROBLEM=2
@@ -81,29 +117,30 @@ ensure_tls_certificate() {
     HAPROXY_RELOAD=yes
     log "  made a new self-signed certificate for $CERT_SANS"
   fi
-  converge_file 644 "$PUBLIC_CERT" "$(openssl x509 -in "$HAPROXY_PEM")"$'\n'
+  converge_file 644 "$SERVED_CERT_FILE" "$(openssl x509 -in "$HAPROXY_PEM")"$'\n'
   if [[ $CHANGED == yes ]]; then HAPROXY_RELOAD=yes; fi
 }
 
-# haproxy.cfg chooses its system frontend's mode from this variable (see the file).
-haproxy_environment() {
-  printf 'FLOWPROXY_SYSTEM_API=%s' "$FLOWPROXY_SYSTEM_API"
-}
+# HAProxy's environment as `docker run` arguments: haproxy.cfg reads its ports, files and system
+# API mode from it (see the file).
+HAPROXY_ENV_ARGS=()
+while IFS= read -r setting; do HAPROXY_ENV_ARGS+=(-e "$setting"); done <<<"$HAPROXY_ENVIRONMENT"
+readonly HAPROXY_ENV_ARGS
 
 # validate_haproxy_config FILE WHAT: FILE passes the check of the target image, or the run stops
 # with HAProxy's own words and WHAT (what is left running).
 validate_haproxy_config() {
-  if ! docker run --rm --network none --user root -e "$(haproxy_environment)" -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" \
-    "$HAPROXY_IMAGE" haproxy -c -f "$1" >"$STATE_DIR/haproxy-check.log" 2>&1; then
-    sed 's/^/  haproxy: /' "$STATE_DIR/haproxy-check.log" | tail -n 20
-    rm -f "$HAPROXY_DIR/haproxy.cfg.candidate"
-    die "haproxy.cfg is invalid for $HAPROXY_IMAGE with $(haproxy_environment) (see above); $2"
+  if ! docker run --rm --network none --user root "${HAPROXY_ENV_ARGS[@]}" -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" \
+    "$HAPROXY_IMAGE" haproxy -c -f "$1" >"$HAPROXY_CHECK_LOG" 2>&1; then
+    sed 's/^/  haproxy: /' "$HAPROXY_CHECK_LOG" | tail -n 20
+    rm -f "$HAPROXY_CFG_FILE.candidate"
+    die "haproxy.cfg is invalid for $HAPROXY_IMAGE with its environment (${HAPROXY_ENVIRONMENT//$'\n'/ }) (see above); $2"
   fi
 }
 
 # A new file is checked by the HAProxy of the target image before it replaces the running one.
 ensure_haproxy_config() {
-  local live=$HAPROXY_DIR/haproxy.cfg candidate=$HAPROXY_DIR/haproxy.cfg.candidate
+  local live=$HAPROXY_CFG_FILE candidate=$HAPROXY_CFG_FILE.candidate
   if [[ -f $live ]] && printf '%s' "$HAPROXY_CFG" | cmp -s - "$live"; then
     log "  haproxy.cfg unchanged"
     return
@@ -121,16 +158,16 @@ ensure_haproxy_config() {
 readonly HAPROXY_RESTART_POLICY=always
 
 start_haproxy_container() {
-  docker run -d --name haproxy --restart "$HAPROXY_RESTART_POLICY" --network host --user root \
-    --label "$CONTAINER_SPEC_LABEL=$1" -e "$(haproxy_environment)" \
+  docker run -d --name "$HAPROXY_CONTAINER" --restart "$HAPROXY_RESTART_POLICY" --network host --user root \
+    --label "$CONTAINER_SPEC_LABEL=$1" "${HAPROXY_ENV_ARGS[@]}" \
     -v "$HAPROXY_DIR:$HAPROXY_DIR:ro" "$HAPROXY_IMAGE" >/dev/null
 }
 
-readonly HAPROXY_PREVIOUS=haproxy-previous
+readonly HAPROXY_PREVIOUS=$HAPROXY_CONTAINER-previous
 
 # The master says so once its listeners are bound and its first worker runs.
 haproxy_loaded() {
-  [[ $(docker logs haproxy 2>&1) == *"Loading success"* ]]
+  [[ $(docker logs "$HAPROXY_CONTAINER" 2>&1) == *"Loading success"* ]]
 }
 
 wait_for_haproxy_loaded() {
@@ -139,7 +176,7 @@ wait_for_haproxy_loaded() {
     if haproxy_loaded; then
       return 0
     fi
-    container_running haproxy || return 1
+    container_running "$HAPROXY_CONTAINER" || return 1
     sleep 0.2
   done
   return 1
@@ -150,11 +187,11 @@ wait_for_haproxy_loaded() {
 # new one has loaded its configuration: no connection finds the ports closed.
 start_haproxy_beside_previous() {
   local spec=$2 start=$3
-  docker rename haproxy "$HAPROXY_PREVIOUS"
+  docker rename "$HAPROXY_CONTAINER" "$HAPROXY_PREVIOUS"
   if ! "$start" "$spec" || ! wait_for_haproxy_loaded; then
-    docker logs --tail 20 haproxy 2>&1 | sed 's/^/  haproxy: /' || true
-    docker rm -f haproxy >/dev/null 2>&1 || true
-    docker rename "$HAPROXY_PREVIOUS" haproxy
+    docker logs --tail 20 "$HAPROXY_CONTAINER" 2>&1 | sed 's/^/  haproxy: /' || true
+    docker rm -f "$HAPROXY_CONTAINER" >/dev/null 2>&1 || true
+    docker rename "$HAPROXY_PREVIOUS" "$HAPROXY_CONTAINER"
     die "the new HAProxy container did not load its configuration within 10 s (see above); the previous one keeps serving"
   fi
   remove_container "$HAPROXY_PREVIOUS"
@@ -166,11 +203,11 @@ ensure_no_previous_haproxy() {
   if ! container_exists "$HAPROXY_PREVIOUS"; then
     return
   fi
-  if container_exists haproxy; then
+  if container_exists "$HAPROXY_CONTAINER"; then
     remove_container "$HAPROXY_PREVIOUS"
     log "  removed the previous HAProxy container an interrupted run left"
   else
-    docker rename "$HAPROXY_PREVIOUS" haproxy
+    docker rename "$HAPROXY_PREVIOUS" "$HAPROXY_CONTAINER"
     log "  gave the previous HAProxy container its name back"
   fi
 }
@@ -180,14 +217,14 @@ ensure_no_previous_haproxy() {
 # graceful reload (SIGHUP to the master process), which keeps established connections.
 ensure_haproxy_running() {
   local spec
-  spec="$HAPROXY_IMAGE $(haproxy_environment) restart=$HAPROXY_RESTART_POLICY"
+  spec="$HAPROXY_IMAGE ${HAPROXY_ENVIRONMENT//$'\n'/ } restart=$HAPROXY_RESTART_POLICY"
   ensure_no_previous_haproxy
-  if container_exists haproxy && [[ $(container_spec haproxy) != "$spec" ]]; then
-    validate_haproxy_config "$HAPROXY_DIR/haproxy.cfg" "HAProxy keeps running as it was"
+  if container_exists "$HAPROXY_CONTAINER" && [[ $(container_spec "$HAPROXY_CONTAINER") != "$spec" ]]; then
+    validate_haproxy_config "$HAPROXY_CFG_FILE" "HAProxy keeps running as it was"
   fi
-  ensure_container haproxy "$spec" start_haproxy_container start_haproxy_beside_previous
+  ensure_container "$HAPROXY_CONTAINER" "$spec" start_haproxy_container start_haproxy_beside_previous
   if [[ $CONTAINER_STATE == running && $HAPROXY_RELOAD == yes ]]; then
-    docker kill -s HUP haproxy >/dev/null
+    docker kill -s HUP "$HAPROXY_CONTAINER" >/dev/null
     log "  reloaded HAProxy gracefully"
   fi
 }
@@ -329,7 +366,7 @@ generate_signer_key_on_vm() {
 }
 
 ensure_signer_key() {
-  install -d -m 755 /etc/flowproxy
+  install -d -m 755 "$FLOWPROXY_CONFIG_DIR"
   if [[ $SIGNER_KEY_SOURCE == stack ]]; then
     SIGNER_KEY_VALUE=$SIGNER_KEY
     SIGNER_ADDRESS_VALUE=$SIGNER_ADDRESS
@@ -371,7 +408,7 @@ ensure_flowproxy_config() {
 registration_environment() {
   printf 'BUILDERHUB_ENDPOINT=%s\n' "$BUILDERHUB_ENDPOINT"
   printf 'SIGNER_ADDRESS=%s\n' "$SIGNER_ADDRESS_VALUE"
-  printf 'CERTIFICATE_FILE=%s\n' "$PUBLIC_CERT"
+  printf 'CERTIFICATE_FILE=%s\n' "$SERVED_CERT_FILE"
   printf 'REGISTER_PATH=%s\n' "$REGISTER_PATH"
   printf 'BUILDERS_PATH=%s\n' "$BUILDERS_PATH"
 }
@@ -382,9 +419,9 @@ ensure_registration_hook() {
   converge_file 755 "$REGISTER_HOOK_FILE" "$REGISTRATION_HOOK"
   converge_file 644 "$REGISTRATION_ENV_FILE" "$(registration_environment)"$'\n'
   local units_changed=no
-  converge_file 644 "$REGISTRATION_UNIT_DIR/flowproxy-registration.service" "$REGISTRATION_SERVICE"
+  converge_file 644 "$SYSTEMD_UNIT_DIR/$REGISTRATION_SERVICE" "$REGISTRATION_SERVICE_UNIT"
   if [[ $CHANGED == yes ]]; then units_changed=yes; fi
-  converge_file 644 "$REGISTRATION_UNIT_DIR/$REGISTRATION_TIMER" "$REGISTRATION_TIMER_UNIT"
+  converge_file 644 "$SYSTEMD_UNIT_DIR/$REGISTRATION_TIMER" "$REGISTRATION_TIMER_UNIT"
   if [[ $CHANGED == yes ]]; then units_changed=yes; fi
   if [[ $units_changed == yes ]]; then
     systemctl daemon-reload
@@ -406,17 +443,17 @@ ensure_registered_with_builderhub() {
       return
     fi
     if ((status == REGISTRATION_LOCAL_PROBLEM)); then
-      die "the registration hook cannot run on this VM (see above); flowproxy@$VM_NAME was not (re)started"
+      die "the registration hook cannot run on this VM (see above); $FLOWPROXY_SERVICE was not (re)started"
     fi
     if ((status == REGISTRATION_CONFLICT)); then
-      die "BuilderHub lists $SIGNER_ADDRESS_VALUE with another certificate than HAProxy serves (see above); flowproxy@$VM_NAME was not (re)started"
+      die "BuilderHub lists $SIGNER_ADDRESS_VALUE with another certificate than HAProxy serves (see above); $FLOWPROXY_SERVICE was not (re)started"
     fi
     if ((attempt < 5)); then
       log "  BuilderHub registration failed (attempt $attempt of 5), next try in 10 s"
       sleep 10
     fi
   done
-  die "BuilderHub at $BUILDERHUB_ENDPOINT did not take the registration after 5 attempts; flowproxy@$VM_NAME was not (re)started"
+  die "BuilderHub at $BUILDERHUB_ENDPOINT did not take the registration after 5 attempts; $FLOWPROXY_SERVICE was not (re)started"
 }
 
 # ensure_unit_running UNIT RESTART: UNIT enabled and active; restarted when RESTART is yes.
@@ -456,14 +493,14 @@ wait_until_answers() {
 }
 
 ensure_flowproxy_running() {
-  local unit=flowproxy@$VM_NAME.service
+  local unit=$FLOWPROXY_SERVICE
   ensure_unit_running "$unit" "$FLOWPROXY_RESTART"
   if ! wait_until_answers "$FLOWPROXY_LIVEZ_URL" "$unit"; then
     journalctl -u "$unit" -n 20 --no-pager | sed 's/^/  journal: /' || true
     die "$unit did not answer on $FLOWPROXY_LIVEZ_URL within 30 s"
   fi
   wait_until_answers "$SERVED_LIVEZ_URL" "HAProxy" ||
-    die "HAProxy does not pass traffic to $unit within 30 s; see docker logs haproxy"
+    die "HAProxy does not pass traffic to $unit within 30 s; see docker logs $HAPROXY_CONTAINER"
 }
 
 main() {

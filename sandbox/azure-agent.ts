@@ -5,7 +5,8 @@
 // declared (never a copy of it), and marks the disk as provisioned as the Azure agent does.
 import * as path from "path";
 import { SandboxError } from "./proc";
-import { RenderedStack } from "./stack";
+import type { Evaluation } from "../plan/evaluation";
+import { isMarkedSecret } from "../plan/evaluation";
 import { Vm } from "./topology";
 import { vmCheck, vmExec } from "./vm";
 
@@ -31,13 +32,13 @@ export interface OsProfile {
   publicKeys: PublicKey[];
 }
 
-/** The mocks' state keeps secrets as {"$secret": value}. */
+/** An evaluation keeps secrets as {"$secret": value}. */
 function revealed(value: unknown): unknown {
-  return value !== null && typeof value === "object" && "$secret" in value ? (value as { $secret: unknown }).$secret : value;
+  return isMarkedSecret(value) ? value.$secret : value;
 }
 
 /** The osProfile the program declared for `vm` (found by its computerName, which is the VM's name). */
-export function osProfileOf(stack: RenderedStack, vm: Vm): OsProfile {
+export function osProfileOf(stack: Evaluation, vm: Vm): OsProfile {
   const profiles = stack.resources
     .filter((r) => r.type === VIRTUAL_MACHINE)
     .map((r) => revealed(r.state.osProfile) as Record<string, unknown> | undefined);

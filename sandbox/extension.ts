@@ -6,14 +6,13 @@
 // What Azure would report comes back: exit status, duration and the last 4 KiB of each stream.
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
-import { gunzipSync } from "zlib";
+import { CUSTOM_SCRIPT_DOWNLOADS } from "../lib/contract";
+import { decodeScript, ExtensionInfo } from "../plan/evaluation";
 import { statePaths } from "./paths";
-import { RenderedExtension } from "./stack";
 import { Vm } from "./topology";
 import { sleep } from "./proc";
 import { vmCheck, vmExec } from "./vm";
 
-export const DOWNLOAD_DIR = "/var/lib/waagent/custom-script/download";
 /** Azure shows this much of the end of stdout and of stderr in the extension status. */
 export const STATUS_TAIL_BYTES = 4096;
 /** The handler refuses a larger script setting. */
@@ -38,12 +37,7 @@ export interface ExtensionRun {
   settingsChanged: boolean;
 }
 
-export function decodeScript(base64: string): Buffer {
-  const raw = Buffer.from(base64, "base64");
-  return raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
-}
-
-function settingsDigest(extension: RenderedExtension): string {
+function settingsDigest(extension: ExtensionInfo): string {
   return createHash("sha256")
     .update(JSON.stringify([extension.script, extension.publicSettings, extension.forceUpdateTag]))
     .digest("hex");
@@ -108,13 +102,13 @@ async function killAtStep(vm: Vm, unit: string, stdoutFile: string, title: strin
   }
 }
 
-export async function runExtension(vm: Vm, extension: RenderedExtension, options: RunExtensionOptions = {}): Promise<ExtensionRun> {
+export async function runExtension(vm: Vm, extension: ExtensionInfo, options: RunExtensionOptions = {}): Promise<ExtensionRun> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_EXTENSION_TIMEOUT_MS;
   const history = runHistory(vm);
   const digest = settingsDigest(extension);
   const settingsChanged = history.length === 0 || history[history.length - 1].settingsDigest !== digest;
   const seq = nextSeq(vm);
-  const dir = `${DOWNLOAD_DIR}/${seq}`;
+  const dir = `${CUSTOM_SCRIPT_DOWNLOADS}/${seq}`;
   const started = Date.now();
   const finish = async (exitCode: number | null, result: string): Promise<ExtensionRun> => {
     const tail = async (file: string) =>

@@ -10,7 +10,7 @@ import * as path from "path";
 import { Cidr, cidrsOverlap, parseCidr } from "../lib/cidr";
 import { statePaths } from "./paths";
 import { check, livePid, run, SandboxError, sleep, startDaemon, stopDaemon } from "./proc";
-import { DnsRecord } from "./stack";
+import type { DnsRecord } from "../plan/evaluation";
 import { DOCKER_HUB, INTERNET, netnsOf, nicFqdnOf, ROUTER_NETNS, Vm, VMS, VNETS, Vnet, VnetKey } from "./topology";
 
 const ip = (...args: string[]) => check("ip", args);

@@ -20,7 +20,7 @@
 //   come from.
 import { Cidr, cidrContains, parseCidr } from "../lib/cidr";
 import { check, SandboxError } from "./proc";
-import { RenderedResource, RenderedStack } from "./stack";
+import type { EvaluatedResource, Evaluation } from "../plan/evaluation";
 import { netnsOf, Vm, VMS, VNETS } from "./topology";
 
 export type NsgAccess = "Allow" | "Deny";
@@ -91,7 +91,7 @@ function fields(value: unknown): Fields {
 }
 
 /** The NIC holding the VM's private address: the sandbox gave the mocks these addresses (stack.ts). */
-function nicOf(stack: RenderedStack, vm: Vm): RenderedResource {
+function nicOf(stack: Evaluation, vm: Vm): EvaluatedResource {
   const nics = stack.resources.filter(
     (r) => r.type === NIC_TYPE && asList(r.state.ipConfigurations).some((c) => fields(c).privateIPAddress === vm.privateIp),
   );
@@ -108,7 +108,7 @@ function nicOf(stack: RenderedStack, vm: Vm): RenderedResource {
  * the mocks' ids likewise end in the name they answer in `state.name`), and the rendered stack
  * keeps names, not ids.
  */
-function resourceById(stack: RenderedStack, type: string, id: unknown, what: string): RenderedResource {
+function resourceById(stack: Evaluation, type: string, id: unknown, what: string): EvaluatedResource {
   const name = typeof id === "string" ? id.split("/").pop() : undefined;
   const found = stack.resources.filter((r) => r.type === type && name !== undefined && r.state.name === name);
   if (found.length !== 1) {
@@ -122,7 +122,7 @@ function asList(value: unknown): unknown[] {
 }
 
 /** What the sandbox cannot model next to a NIC's NSG, refused rather than left out. */
-function refuseOtherFilters(stack: RenderedStack, nic: RenderedResource, nsg: RenderedResource): void {
+function refuseOtherFilters(stack: Evaluation, nic: EvaluatedResource, nsg: EvaluatedResource): void {
   for (const config of asList(nic.state.ipConfigurations)) {
     const subnet = resourceById(stack, SUBNET_TYPE, fields(fields(config).subnet).id, `${nic.name}'s IP configuration`);
     if (subnet.state.networkSecurityGroup !== undefined) {
@@ -212,7 +212,7 @@ function readRule(value: unknown): NsgRule {
  * Azure's defaults, by priority. Outbound rules are left out. Anything the sandbox cannot enforce
  * as Azure would is refused with a SandboxError naming the NSG, the rule and the field.
  */
-export function nsgRules(stack: RenderedStack, vm: Vm): NsgRule[] {
+export function nsgRules(stack: Evaluation, vm: Vm): NsgRule[] {
   const nic = nicOf(stack, vm);
   const nsgRef = fields(nic.state.networkSecurityGroup).id;
   if (nsgRef === undefined) {
@@ -411,7 +411,7 @@ export function nsgRuleset(rules: readonly NsgRule[], vm: Vm): string {
  * Applies each VM's NSG in its namespace. Every script is made first, so a rule the sandbox refuses
  * stops before any namespace changes.
  */
-export async function applyNsgs(stack: RenderedStack): Promise<void> {
+export async function applyNsgs(stack: Evaluation): Promise<void> {
   const scripts = VMS.map((vm) => ({ vm, script: nsgRuleset(nsgRules(stack, vm), vm) }));
   for (const { vm, script } of scripts) {
     await check("ip", ["netns", "exec", netnsOf(vm), "nft", "-f", "-"], { input: script });

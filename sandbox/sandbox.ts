@@ -12,8 +12,9 @@ import { applyNsgs } from "./nsg";
 import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, startDns, startOutbound } from "./network";
 import { STATE_DIR, statePaths } from "./paths";
 import { findOnPath, formatSeconds, pidAlive, SandboxError } from "./proc";
-import { extensionBatches, renderStack, RenderedStack } from "./stack";
-import { loadOrCreateSecrets, sandboxStackConfig } from "./stack-config";
+import type { Evaluation } from "../plan/evaluation";
+import { evaluateForSandbox, extensionBatches } from "./stack";
+import { loadOrCreateSecrets, sandboxRequest } from "./stack-config";
 import { DOCKER_HUB, INTERNET, PUBLIC_PORTS, Vm, vmByName, VMS } from "./topology";
 import { bootVm, BootReport, ensureDisk, initPid, removeState, stopVm, vmExec } from "./vm";
 
@@ -120,7 +121,7 @@ export function describeFailedRun(run: ExtensionRun): string {
  * Runs every extension of the rendered stack in dependency order (BuilderHub's first: the others
  * register with it); a batch runs in parallel, and a failure stops the ones that wait for it.
  */
-export async function provision(stack: RenderedStack, log: Log = () => undefined): Promise<ExtensionRun[]> {
+export async function provision(stack: Evaluation, log: Log = () => undefined): Promise<ExtensionRun[]> {
   const runs: ExtensionRun[] = [];
   for (const batch of extensionBatches(stack.extensions)) {
     const results = await Promise.all(batch.map((e) => runExtension(vmByName(e.vmName), e)));
@@ -136,10 +137,10 @@ export async function provision(stack: RenderedStack, log: Log = () => undefined
   return runs;
 }
 
-export interface RenderOptions {
+export interface StackOptions {
   /** Stack configuration values to change, by unqualified key (e.g. haProxyVersion). */
   overrides?: Record<string, string>;
-  /** A copy of the project to evaluate instead of this checkout (see renderStack). */
+  /** A copy of the program to evaluate instead of this checkout (plan/evaluate.ts withEditedProject). */
   projectDir?: string;
 }
 
@@ -166,19 +167,18 @@ export function haproxyImages(): HubImage[] {
  * The program's view of the sandbox: its extensions, DNS records and outputs, for these options.
  * It deploys the newest HAProxy the sandbox's Docker Hub serves unless a test overrides it.
  */
-export function renderSandboxStack(options: RenderOptions = {}): Promise<RenderedStack> {
-  const config = sandboxStackConfig(loadOrCreateSecrets(), haproxyImages()[0].tag, options.overrides);
-  return renderStack(config, options.projectDir);
+export function evaluateSandboxStack(options: StackOptions = {}): Promise<Evaluation> {
+  return evaluateForSandbox(sandboxRequest(loadOrCreateSecrets(), haproxyImages()[0].tag, options.overrides), options.projectDir);
 }
 
-export interface UpOptions extends RenderOptions {
+export interface UpOptions extends StackOptions {
   /** Leave a half-made sandbox in place for debugging instead of removing it. */
   keepOnFailure?: boolean;
   log?: Log;
 }
 
 export interface UpReport {
-  stack: RenderedStack;
+  stack: Evaluation;
   boots: Record<string, BootReport>;
   runs: ExtensionRun[];
 }
@@ -200,8 +200,8 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
       `${i.built ? "built" : "reused"} ${i.dir}; ${hub.built ? "built" : "reused"} ${hub.images.map((h) => h.reference).join(", ")}`,
   );
   const stack = await steps.run(
-    "Rendering the stack from the program",
-    () => renderSandboxStack(options),
+    "Evaluating the program for the sandbox",
+    () => evaluateSandboxStack(options),
     (s) => `${s.extensions.length} extensions, ${s.dnsRecords.length} private DNS records`,
   );
   await steps.run("Creating the networks, the NSGs, DNS and outbound access", async () => {

@@ -3,9 +3,10 @@
 // end-to-end suite and the reliability report, so both prove the same thing. Each scenario throws
 // with what went wrong, or returns its evidence (times are measured, not assumed).
 import assert from "node:assert/strict";
+import { CUSTOM_SCRIPT_DOWNLOADS } from "../lib/contract";
 import { Searcher } from "../verify/searcher";
 import { GENERATION_2_BUILD, publishArtifact } from "./doubles";
-import { DOWNLOAD_DIR, runExtension } from "./extension";
+import { runExtension } from "./extension";
 import {
   builders,
   changedFields,
@@ -27,7 +28,7 @@ import {
 } from "./probe";
 import { formatSeconds, lastNonEmptyLine } from "./proc";
 import { down, haproxyImages, up, UpOptions } from "./sandbox";
-import { RenderedStack } from "./stack";
+import type { Evaluation } from "../plan/evaluation";
 import { artifactUrl, SANDBOX_ARTIFACT } from "./stack-config";
 import { flowproxyVms, PUBLIC_PORTS, Vm, vmByName } from "./topology";
 import { rebootVm, vmCheck, vmExec } from "./vm";
@@ -103,7 +104,7 @@ function refusal(options: Omit<UpOptions, "keepOnFailure">): Promise<string | un
 
 /** Extension runs a VM has had: the CustomScript handler's numbered download directories. */
 export async function extensionRunCount(vm: Vm): Promise<number> {
-  return (await vmCheck(vm, ["ls", DOWNLOAD_DIR])).split("\n").filter((d) => /^\d+$/.test(d)).length;
+  return (await vmCheck(vm, ["ls", CUSTOM_SCRIPT_DOWNLOADS])).split("\n").filter((d) => /^\d+$/.test(d)).length;
 }
 
 export const flowproxyVersion = async (vm: Vm) => (await vmCheck(vm, ["/usr/local/bin/flowproxy", "--version"])).trim();
@@ -181,7 +182,7 @@ export async function restartBuilderhub(): Promise<{ healedMs: number; flowingMs
  * before ours: provisioning must fail saying so, the journal must say so, FlowProxy keeps serving;
  * a BuilderHub restart then heals it.
  */
-export async function conflictingRegistration(stack: RenderedStack, signerAddress: string): Promise<string> {
+export async function conflictingRegistration(stack: Evaluation, signerAddress: string): Promise<string> {
   const extension = stack.extensions.find((e) => e.vmName === east.name);
   assert.ok(extension, `the stack has an extension for ${east.name}`);
   await vmCheck(east, ["systemctl", "stop", REGISTRATION_TIMER]);

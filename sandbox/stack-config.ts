@@ -5,6 +5,7 @@ import { randomBytes, randomInt } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { CONFIG_KEYS } from "../lib/config";
+import type { EvaluationRequest } from "../plan/evaluation";
 import { GENERATION_1_BUILD } from "./doubles";
 import { statePaths } from "./paths";
 import { SandboxError, writePrivateFile } from "./proc";
@@ -63,18 +64,11 @@ export function loadOrCreateSecrets(): SandboxSecrets {
   return secrets;
 }
 
-export interface StackConfig {
-  /** Unqualified keys (adminUsername, not flowproxy-staging:adminUsername). */
-  config: Record<string, string>;
-  secretKeys: string[];
-  seed: string;
-}
-
 /**
  * The sandbox's stack configuration, deploying `haProxyVersion` (a tag the sandbox's Docker Hub
  * serves); `overrides` lets a test change or add values.
  */
-export function sandboxStackConfig(secrets: SandboxSecrets, haProxyVersion: string, overrides: Record<string, string> = {}): StackConfig {
+export function sandboxRequest(secrets: SandboxSecrets, haProxyVersion: string, overrides: Record<string, string> = {}): EvaluationRequest {
   const config: Record<string, string> = {
     adminUsername: "azureuser",
     sshPublicKey: secrets.sshPublicKey,

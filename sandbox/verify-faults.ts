@@ -8,9 +8,9 @@ import type { CheckResult } from "../verify/checks";
 import { PROJECT_DIR } from "./paths";
 import { eventually, flowproxyUnit, LIVE_HAPROXY_CFG, servesLivez, SERVED_CERT_FILE } from "./probe";
 import { formatSeconds, run } from "./proc";
-import { renderSandboxStack, up } from "./sandbox";
+import { evaluateSandboxStack, up } from "./sandbox";
 import { registryHealed, restartMockhub, REGISTRATION_TIMER } from "./scenarios";
-import { stackSignerKey } from "./stack";
+import { signerKeyOf } from "./stack";
 import { loadOrCreateSecrets } from "./stack-config";
 import { flowproxyVms, Vm, vmByName } from "./topology";
 import { vmCheck } from "./vm";
@@ -49,8 +49,8 @@ export async function verifyHealthy(): Promise<string> {
   const verified = await verifySandbox();
   assert.deepEqual(failures(verified), [], describe(failures(verified)));
   assert.equal(verified.status, 0);
-  const stack = await renderSandboxStack();
-  const secrets = [loadOrCreateSecrets().githubToken, ...flowproxyVms().map((vm) => stackSignerKey(stack, vm.name).slice(2))];
+  const stack = await evaluateSandboxStack();
+  const secrets = [loadOrCreateSecrets().githubToken, ...flowproxyVms().map((vm) => signerKeyOf(stack, vm.name).slice(2))];
   assert.ok(secrets.every((secret) => !verified.output.includes(secret)), "verify printed a secret");
   return `${verified.results.length} checks passed in ${formatSeconds(verified.durationMs)} (budget ${formatSeconds(VERIFY_BUDGET_MS)})`;
 }

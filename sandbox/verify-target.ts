@@ -6,7 +6,7 @@ import * as fs from "fs";
 import { hostNetwork, remoteCommandLine, Target, VerifyError } from "../verify/target";
 import { statePaths } from "./paths";
 import { SandboxError } from "./proc";
-import { renderSandboxStack } from "./sandbox";
+import { evaluateSandboxStack } from "./sandbox";
 import { sshAs } from "./ssh";
 import { VMS } from "./topology";
 import { initPid } from "./vm";
@@ -22,7 +22,7 @@ async function oneLine<T>(action: () => Promise<T>): Promise<T> {
 }
 
 async function sandboxOutputs(): Promise<Record<string, string>> {
-  const stack = await renderSandboxStack();
+  const stack = await evaluateSandboxStack();
   return Object.fromEntries(Object.entries(stack.outputs).filter(([, o]) => !o.secret).map(([key, o]) => [key, String(o.value)]));
 }
 

@@ -3,21 +3,18 @@
 // or "FAIL" with its cause, or "skipped" with the failed check it needed; every one but "ok" fails
 // the verify.
 import { createHash, X509Certificate } from "crypto";
+import { BUILDERHUB_API, CONTAINERS, LOOPBACK_PORTS, PORTS, UNITS, VM_PATHS } from "../lib/contract";
 import { HubVm, Layout, layoutOf, ProxyVm } from "./layout";
 import { PEER_COUNT, Series, seriesSum, SYSTEM_FLOW_ACCEPTED } from "./metrics";
 import {
   asRoot,
   BUILDERHUB_FACTS_SCRIPT,
-  BUILDERS_PATH,
-  FLOWPROXY_ENV_FILE,
-  LAST_RUN_FILE,
   METRICS_SCRIPT,
   parseLastRun,
   parseSections,
   PROXY_FACTS_SCRIPT,
   Section,
   SERVED_CERTIFICATE_URL,
-  SIGNER_ADDRESS_FILE,
 } from "./remote";
 import { Searcher } from "./searcher";
 import { CertificateMismatch, CommandResult, ConnectOutcome, lastLine, Target } from "./target";
@@ -34,14 +31,8 @@ export interface CheckResult {
   detail: string;
 }
 
-/** HAProxy's user (:443) and system (:5544) frontends, both TLS with the registered certificate. */
-export const TLS_PORTS = [443, 5544] as const;
-/**
- * Every port that listens on loopback only (haproxy.cfg's prometheus and public_cert frontends,
- * flowproxy.env's METRICS_ADDR, SYSTEM_LISTEN_ADDR and USER_LISTEN_ADDR): the NSG must drop them
- * from the internet, not leave them to the bind.
- */
-export const LOOPBACK_PORTS = [8405, 14727, 8090, 5542, 5543] as const;
+/** HAProxy's user and system frontends, both TLS with the registered certificate. */
+export const TLS_PORTS = [PORTS.https, PORTS.system] as const;
 
 export interface VerifyOptions {
   /** How long each peer may take to accept a bundle (peers read BuilderHub every 30 s). */
@@ -110,18 +101,18 @@ export function decideLogin(vm: string, printed: string, result: CommandResult):
 
 // ---- provisioning ----
 
-/** The extension's last run, as the provisioning script recorded it (LAST_RUN_FILE). */
+/** The extension's last run, as the provisioning script recorded it (VM_PATHS.lastRun). */
 export function decideProvisioning(vm: string, facts: Map<string, Section>): CheckResult {
   const section = facts.get("last-run");
   if (section === undefined || section.status !== 0) {
     if (section && /No such file/.test(section.output)) {
-      return fail(vm, "provisioning", `no provisioning run is recorded (${LAST_RUN_FILE} is missing): the extension has not run yet, or ran a script from before runs were recorded (the next \`pulumi up\` with this checkout reruns it)`);
+      return fail(vm, "provisioning", `no provisioning run is recorded (${VM_PATHS.lastRun} is missing): the extension has not run yet, or ran a script from before runs were recorded (the next \`pulumi up\` with this checkout reruns it)`);
     }
-    return fail(vm, "provisioning", `cannot read ${LAST_RUN_FILE}: ${sectionProblem(section)}`);
+    return fail(vm, "provisioning", `cannot read ${VM_PATHS.lastRun}: ${sectionProblem(section)}`);
   }
   const run = parseLastRun(section.output);
   if (run === undefined) {
-    return fail(vm, "provisioning", `${LAST_RUN_FILE} holds no status`);
+    return fail(vm, "provisioning", `${VM_PATHS.lastRun} holds no status`);
   }
   if (run.status === "0") {
     return ok(vm, "provisioning", `${run.line} (${run.at})`);
@@ -147,18 +138,18 @@ function containerProblem(facts: Map<string, Section>, name: string): string | u
 }
 
 export function decideProxyServices(vm: string, facts: Map<string, Section>): CheckResult {
-  const unit = `flowproxy@${vm}.service`;
+  const unit = UNITS.flowproxy(vm);
   const unitState = facts.get("flowproxy")?.output.trim() || "unknown";
   const problems = [
-    containerProblem(facts, "haproxy"),
+    containerProblem(facts, CONTAINERS.haproxy),
     unitState === "active" ? undefined : `${unit} is ${unitState} (journalctl -u ${unit})`,
   ].filter((p): p is string => p !== undefined);
-  return problems.length > 0 ? fail(vm, "services", problems.join("; ")) : ok(vm, "services", `haproxy container running, ${unit} active`);
+  return problems.length > 0 ? fail(vm, "services", problems.join("; ")) : ok(vm, "services", `${CONTAINERS.haproxy} container running, ${unit} active`);
 }
 
 export function decideBuilderhubServices(vm: string, facts: Map<string, Section>): CheckResult {
-  const problem = containerProblem(facts, "mockhub");
-  return problem ? fail(vm, "services", problem) : ok(vm, "services", "mockhub container running");
+  const problem = containerProblem(facts, CONTAINERS.mockhub);
+  return problem ? fail(vm, "services", problem) : ok(vm, "services", `${CONTAINERS.mockhub} container running`);
 }
 
 // ---- registration ----
@@ -184,22 +175,22 @@ export function decideRegistration(vm: ProxyVm, facts: Map<string, Section>): Re
   const signerFile = facts.get("signer-file");
   const signer = vm.signer ?? (signerFile?.status === 0 ? signerFile.output.trim() : undefined);
   if (signer === undefined) {
-    return failed(`the stack says ${vm.name} made its own signer key, and ${SIGNER_ADDRESS_FILE} cannot be read: ${sectionProblem(signerFile)}`);
+    return failed(`the stack says ${vm.name} made its own signer key, and ${VM_PATHS.signerAddress} cannot be read: ${sectionProblem(signerFile)}`);
   }
   const endpoint = facts.get("builderhub-endpoint")?.output.trim();
   if (!endpoint) {
-    return failed(`${FLOWPROXY_ENV_FILE} names no BUILDERHUB_ENDPOINT`);
+    return failed(`${VM_PATHS.flowproxyEnv} names no BUILDERHUB_ENDPOINT`);
   }
   const listing = facts.get("builders");
   if (listing?.status !== 0) {
-    return failed(`BuilderHub at ${endpoint} does not answer ${BUILDERS_PATH} from ${vm.name}: ${sectionProblem(listing)}`);
+    return failed(`BuilderHub at ${endpoint} does not answer ${BUILDERHUB_API.builders} from ${vm.name}: ${sectionProblem(listing)}`);
   }
   let list: Builder[];
   try {
     list = JSON.parse(listing.output) as Builder[];
     if (!Array.isArray(list)) throw new Error("not a list");
   } catch {
-    return failed(`BuilderHub at ${endpoint} answered ${BUILDERS_PATH} with something other than a JSON list`);
+    return failed(`BuilderHub at ${endpoint} answered ${BUILDERHUB_API.builders} with something other than a JSON list`);
   }
   const served = facts.get("served-certificate");
   if (served?.status !== 0) {
@@ -358,7 +349,7 @@ export async function checkFlow(
   const signed = await searcher.bundle(1);
   let bundleHash: string;
   try {
-    const reply = await target.pinnedPost(sender.vm.publicIp, 443, "/", signed.body, signed.headers, sender.registered, options.requestTimeoutMs);
+    const reply = await target.pinnedPost(sender.vm.publicIp, PORTS.https, "/", signed.body, signed.headers, sender.registered, options.requestTimeoutMs);
     const hash = reply.status === 200 ? bundleHashOf(reply.body) : undefined;
     if (hash === undefined) {
       return fail(vm, "flow", `${url} did not take a signed bundle: HTTP ${reply.status} ${reply.body.trim().slice(0, 200)}`);

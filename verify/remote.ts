@@ -4,15 +4,10 @@
 // flowproxy.env they need (never the file, which holds the signer key), public certificates,
 // BuilderHub's public list, unit and container states.
 
-/** Written by provision/common.sh at the start and end of every run (record_last_run). */
-export const LAST_RUN_FILE = "/var/lib/flowproxy-provision/last-run";
-export const FLOWPROXY_ENV_FILE = "/etc/flowproxy/flowproxy.env";
-/** Written by provisioning when the VM made its own signer key (signerKeySource vm). */
-export const SIGNER_ADDRESS_FILE = "/etc/flowproxy/signer.address";
+import { BUILDERHUB_API, CONTAINERS, LOOPBACK, PORTS, UNITS, VM_PATHS } from "../lib/contract";
+
 /** haproxy.cfg's public_cert frontend: the certificate HAProxy presents, as registration reads it. */
-export const SERVED_CERTIFICATE_URL = "http://127.0.0.1:14727/";
-/** BuilderHub's list of builders, under the endpoint flowproxy.env names (mockhub's API). */
-export const BUILDERS_PATH = "/api/l1-builder/v1/builders";
+export const SERVED_CERTIFICATE_URL = `http://${LOOPBACK}:${PORTS.servedCertificate}/`;
 
 const PRELUDE = `
 section() {
@@ -24,30 +19,30 @@ section() {
   printf '\\n@@status %s\\n' "$status"
 }
 env_value() {
-  sed -n "s/^$1=//p" ${FLOWPROXY_ENV_FILE} 2>/dev/null
+  sed -n "s/^$1=//p" ${VM_PATHS.flowproxyEnv} 2>/dev/null
 }
 section hostname cat /proc/sys/kernel/hostname
-section last-run cat ${LAST_RUN_FILE}
+section last-run cat ${VM_PATHS.lastRun}
 `;
 
 /** $1 is the VM's name, which names its FlowProxy unit. */
-export const PROXY_FACTS_SCRIPT = `${PRELUDE}section haproxy docker inspect --format '{{.State.Status}}' haproxy
-section flowproxy systemctl is-active "flowproxy@$1.service"
-section signer-file cat ${SIGNER_ADDRESS_FILE}
+export const PROXY_FACTS_SCRIPT = `${PRELUDE}section haproxy docker inspect --format '{{.State.Status}}' ${CONTAINERS.haproxy}
+section flowproxy systemctl is-active "${UNITS.flowproxy("$1")}"
+section signer-file cat ${VM_PATHS.signerAddress}
 endpoint=$(env_value BUILDERHUB_ENDPOINT)
 section builderhub-endpoint printf '%s' "$endpoint"
-section builders curl -fsS --max-time 10 "$endpoint${BUILDERS_PATH}"
+section builders curl -fsS --max-time 10 "$endpoint${BUILDERHUB_API.builders}"
 section served-certificate curl -fsS --max-time 5 ${SERVED_CERTIFICATE_URL}
 `;
 
-export const BUILDERHUB_FACTS_SCRIPT = `${PRELUDE}section mockhub docker inspect --format '{{.State.Status}}' mockhub
+export const BUILDERHUB_FACTS_SCRIPT = `${PRELUDE}section mockhub docker inspect --format '{{.State.Status}}' ${CONTAINERS.mockhub}
 `;
 
 /** FlowProxy's own metrics, on the METRICS_ADDR flowproxy.env gives it (loopback). */
 export const METRICS_SCRIPT = `
-addr=$(sed -n 's/^METRICS_ADDR=//p' ${FLOWPROXY_ENV_FILE}) || exit
+addr=$(sed -n 's/^METRICS_ADDR=//p' ${VM_PATHS.flowproxyEnv}) || exit
 if [ -z "$addr" ]; then
-  echo "${FLOWPROXY_ENV_FILE} sets no METRICS_ADDR" >&2
+  echo "${VM_PATHS.flowproxyEnv} sets no METRICS_ADDR" >&2
   exit 1
 fi
 curl -fsS --max-time 5 "http://$addr/metrics"

@@ -52,7 +52,7 @@ import {
   withUnbindableFrontend,
 } from "../../sandbox/scenarios";
 import { lastNonEmptyLine, run } from "../../sandbox/proc";
-import { down, provision, renderSandboxStack, up, UpReport } from "../../sandbox/sandbox";
+import { down, provision, evaluateSandboxStack, up, UpReport } from "../../sandbox/sandbox";
 import { sshArguments, sshAs } from "../../sandbox/ssh";
 import {
   flowproxyStopped,
@@ -334,7 +334,7 @@ test("a haproxy.cfg change reloads HAProxy under load without losing a request o
       assert.notEqual(changed, committed, "haproxy.cfg sets timeout http-keep-alive 10s");
       return changed;
     },
-    (projectDir) => renderSandboxStack({ projectDir }),
+    (projectDir) => evaluateSandboxStack({ projectDir }),
   );
   try {
     const stateBefore = await flowproxyVmState(east);

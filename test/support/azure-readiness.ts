@@ -1,16 +1,14 @@
 // What Azure needs from the stack beyond what Pulumi's mocks enforce, as checks that list what is
 // wrong (nothing when all is well). Shared by the unit tests and the reliability report, so both
 // prove the same rules; the ordering rules are in vnet-writes.ts.
-import { spawn, spawnSync } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { RenderResult } from "./render-stack";
-import { decodeScript } from "./stack";
+import { decodeScript, EvaluatedResource, Evaluation } from "../../plan/evaluation";
+import { spawnAsync } from "./processes";
 
-type Resource = RenderResult["resources"][number];
-
-const ofType = (result: RenderResult, type: string): Resource[] => result.resources.filter((r) => r.type === `azure-native:${type}`);
+const ofType = (result: Evaluation, type: string): EvaluatedResource[] => result.resources.filter((r) => r.type === `azure-native:${type}`);
 
 /** Types that live only inside a region's resource group and go with it. */
 export const GROUP_CONTENTS = [
@@ -34,7 +32,7 @@ export const DELETE_FIRST = [
 ];
 
 /** Every subnet states its outbound access: default outbound access on, or a NAT gateway. */
-export function outboundProblems(result: RenderResult): string[] {
+export function outboundProblems(result: Evaluation): string[] {
   return ofType(result, "network:Subnet")
     .filter((s) => {
       const { defaultOutboundAccess, natGateway } = s.inputs as { defaultOutboundAccess?: boolean; natGateway?: { id?: string } };
@@ -44,40 +42,39 @@ export function outboundProblems(result: RenderResult): string[] {
 }
 
 /** The options that let a VM be replaced and the stack be destroyed on Azure. */
-export function replacementProblems(result: RenderResult): string[] {
-  const options = result.options;
+export function replacementProblems(result: Evaluation): string[] {
   const problems: string[] = [];
-  const groupOf = (r: Resource) =>
+  const groupOf = (r: EvaluatedResource) =>
     result.resources.find((g) => g.type === "azure-native:resources:ResourceGroup" && g.state.name === r.inputs.resourceGroupName)?.name;
   for (const vm of ofType(result, "compute:VirtualMachine")) {
-    if (!options[vm.name].replaceOnChanges.includes("storageProfile.imageReference")) problems.push(`${vm.name} is not replaced on a new image`);
+    if (!vm.options.replaceOnChanges.includes("storageProfile.imageReference")) problems.push(`${vm.name} is not replaced on a new image`);
     const nics = (vm.inputs.networkProfile as { networkInterfaces?: { deleteOption?: string }[] }).networkInterfaces ?? [];
     if (nics.some((n) => n.deleteOption !== "Detach")) problems.push(`${vm.name} does not leave its NIC to the VM that replaces it`);
   }
   for (const ext of ofType(result, "compute:VirtualMachineExtension")) {
     const vm = result.resources.find((r) => r.type === "azure-native:compute:VirtualMachine" && r.state.name === ext.inputs.vmName);
-    if (!vm || options[ext.name].deletedWith !== vm.name) problems.push(`${ext.name} is not deleted with its VM`);
+    if (!vm || ext.options.deletedWith !== vm.name) problems.push(`${ext.name} is not deleted with its VM`);
   }
   for (const type of GROUP_CONTENTS) {
     for (const r of ofType(result, type)) {
-      if (options[r.name].deletedWith !== groupOf(r)) problems.push(`${r.name} is not deleted with its resource group`);
+      if (r.options.deletedWith !== groupOf(r)) problems.push(`${r.name} is not deleted with its resource group`);
     }
   }
   for (const type of ACROSS_GROUPS) {
     for (const r of ofType(result, type)) {
-      if (options[r.name].deletedWith !== "") problems.push(`${r.name} reaches across groups but is left to a deletion`);
+      if (r.options.deletedWith !== "") problems.push(`${r.name} reaches across groups but is left to a deletion`);
     }
   }
   for (const type of DELETE_FIRST) {
     for (const r of ofType(result, type)) {
-      if (!options[r.name].deleteBeforeReplace) problems.push(`${r.name} is not replaced delete-first`);
+      if (!r.options.deleteBeforeReplace) problems.push(`${r.name} is not replaced delete-first`);
     }
   }
   return problems;
 }
 
 /** Raising provisioningRun must rerun every extension (a new tag) with the same script. */
-export function provisioningRunProblems(before: RenderResult, raised: RenderResult): string[] {
+export function provisioningRunProblems(before: Evaluation, raised: Evaluation): string[] {
   return before.extensions.flatMap((ext) => {
     const after = raised.extensions.find((e) => e.vmName === ext.vmName);
     if (!after) return [`${ext.vmName} has no extension after provisioningRun was raised`];
@@ -136,7 +133,7 @@ export async function waitForHeldLock(base64Script: string, holdSeconds: number,
     for (let i = 0; i < 100 && !fs.readFileSync("/proc/locks", "utf8").includes(`:${ino} `); i++) await new Promise((r) => setTimeout(r, 50));
     const started = Date.now();
     const body = `${definitions}\ntrap report_failure EXIT\nSTEP_NAME=ensure_base_packages\nwait_for_locks ${waitSeconds} "$1"\n`;
-    const child = spawnSync("bash", ["-c", body, "bash", lockFile], { encoding: "utf8" });
+    const child = await spawnAsync("bash", ["-c", body, "bash", lockFile]);
     return { lockFile, status: child.status, stdout: child.stdout, seconds: (Date.now() - started) / 1000 };
   } finally {
     try {

@@ -2,12 +2,12 @@
 // the unit tests and the reliability report, so both prove the same list.
 import * as fs from "fs";
 import * as path from "path";
-import type { RenderRequest } from "./render-stack";
-import { REPO_ROOT, RenderOutcome, runRenderAsync, validRequest, withEditedProject } from "./stack";
+import { EvaluationRequest, withEditedProject } from "../../plan/evaluation";
+import { Outcome, outcomeOf, REPO_ROOT, validRequest } from "./program";
 
 export interface BadConfig {
   title: string;
-  request?: RenderRequest;
+  request?: EvaluationRequest;
   /** A project file replaced (or removed, with null) in a copy of the project. */
   file?: { name: string; content: string | null };
   expected: RegExp[];
@@ -25,7 +25,7 @@ const CLICKHOUSE = {
   clickhousePassword: "pw-123",
 };
 
-function inPlainText(overrides: Record<string, string>, plainKey: string): RenderRequest {
+function inPlainText(overrides: Record<string, string>, plainKey: string): EvaluationRequest {
   const request = validRequest(overrides);
   return { ...request, secretKeys: request.secretKeys!.filter((k) => k !== plainKey) };
 }
@@ -259,26 +259,28 @@ export const BAD_CONFIGS: BadConfig[] = [
     expected: [/the value of RUST_BACKTRACE has quotes, a backslash, \$ or a backtick/],
   },
   {
-    title: "flowproxy.env must set the listen addresses FlowProxy requires",
-    file: { name: "flowproxy.env", content: env.replace(/^USER_LISTEN_ADDR=.*\n/m, "") },
-    expected: [/flowproxy\.env does not set USER_LISTEN_ADDR/],
+    title: "flowproxy.env may not move FlowProxy's listeners away from where HAProxy and the NSGs expect them",
+    file: { name: "flowproxy.env", content: `${env}USER_LISTEN_ADDR=0.0.0.0:5543\n` },
+    expected: [/flowproxy\.env line \d+ sets USER_LISTEN_ADDR, which the program sets itself to 127\.0\.0\.1:5543: HAProxy's backends, the NSGs and pnpm run verify expect FlowProxy there; delete that line/],
   },
 ];
 
 /** Runs the program on a bad input; a file edit happens in a throwaway copy of the project. */
-export async function tryBadConfig(bad: BadConfig): Promise<RenderOutcome> {
+export async function tryBadConfig(bad: BadConfig): Promise<Outcome> {
   const request = bad.request ?? validRequest();
-  if (!bad.file) return runRenderAsync(request);
+  if (!bad.file) return outcomeOf(request);
   const { name, content } = bad.file;
-  return withEditedProject(name, () => content, (projectDir) => runRenderAsync({ ...request, projectDir }));
+  return withEditedProject(name, () => content, (projectDir) => outcomeOf({ ...request, projectDir }));
 }
 
 /** What is wrong with how the program refused, or undefined when it refused as it must. */
-export function judgeRefusal(bad: BadConfig, outcome: RenderOutcome): string | undefined {
-  if (outcome.status !== 1) return `exit status ${outcome.status}, not 1`;
-  if (outcome.stdout !== "") return "the program declared resources anyway";
-  if (/^\s+at .+:\d+:\d+\)?$/m.test(outcome.stderr)) return "the message carries a stack trace";
-  const unmatched = bad.expected.filter((pattern) => !pattern.test(outcome.stderr));
-  if (unmatched.length > 0) return `the message does not say ${unmatched.join(", ")}:\n${outcome.stderr}`;
+export function judgeRefusal(bad: BadConfig, outcome: Outcome): string | undefined {
+  if (outcome.kind === "declared") return "the program declared its resources instead of refusing";
+  if (outcome.kind === "failed") return `the program crashed instead of refusing: ${outcome.failure.message}`;
+  const { message, declared } = outcome.refusal;
+  if (declared > 0) return `the program declared ${declared} resources before it refused`;
+  if (/^\s+at .+:\d+:\d+\)?$/m.test(message)) return "the message carries a stack trace";
+  const unmatched = bad.expected.filter((pattern) => !pattern.test(message));
+  if (unmatched.length > 0) return `the message does not say ${unmatched.join(", ")}:\n${message}`;
   return undefined;
 }

@@ -7,25 +7,24 @@
 // writes to a VNet when it is that VNet or its inputs name it (as virtualNetworkName or at the end
 // of an id): its subnets, the peerings whose local or remote VNet it is, the DNS links to it, and
 // whatever is added later that refers to it.
-import type { RenderResult } from "./render-stack";
-
-type Resource = RenderResult["resources"][number];
+import { BUILDERHUB } from "../../lib/contract";
+import type { EvaluatedResource, Evaluation } from "../../plan/evaluation";
 
 const VNET = "azure-native:network:VirtualNetwork";
 const PEERING = "azure-native:network:VirtualNetworkPeering";
 const DNS_LINK = "azure-native:privatedns:VirtualNetworkLink";
 const RECORD = "azure-native:privatedns:PrivateRecordSet";
-const EXTENSION = "azure-native:compute:VirtualMachineExtension";
 
 /** Every resource `name` waits for, directly or through others. */
-export function dependencyClosure(result: RenderResult): (name: string) => Set<string> {
+export function dependencyClosure(result: Evaluation): (name: string) => Set<string> {
+  const byName = new Map(result.resources.map((r) => [r.name, r]));
   const memo = new Map<string, Set<string>>();
   const closure = (name: string): Set<string> => {
     const known = memo.get(name);
     if (known) return known;
     const all = new Set<string>();
     memo.set(name, all);
-    for (const dep of result.options[name]?.dependsOn ?? []) {
+    for (const dep of byName.get(name)?.options.dependsOn ?? []) {
       all.add(dep);
       for (const further of closure(dep)) all.add(further);
     }
@@ -39,18 +38,18 @@ function escapeRegExp(text: string): string {
 }
 
 /** The resources that write to each VNet, by the VNet's resource name. */
-export function vnetWriters(result: RenderResult): Map<string, string[]> {
+export function vnetWriters(result: Evaluation): Map<string, string[]> {
   const writers = new Map<string, string[]>();
   for (const vnet of result.resources.filter((r) => r.type === VNET)) {
     const mention = new RegExp(`["/]${escapeRegExp(String(vnet.state.name))}"`);
-    const others = result.resources.filter((r: Resource) => r !== vnet && mention.test(JSON.stringify(r.inputs)));
+    const others = result.resources.filter((r: EvaluatedResource) => r !== vnet && mention.test(JSON.stringify(r.inputs)));
     writers.set(vnet.name, [vnet.name, ...others.map((r) => r.name)]);
   }
   return writers;
 }
 
 /** One line per pair of writes to the same VNet that Pulumi may run at the same time. */
-export function unorderedVnetWrites(result: RenderResult): string[] {
+export function unorderedVnetWrites(result: Evaluation): string[] {
   const closure = dependencyClosure(result);
   const problems: string[] = [];
   for (const [vnet, writers] of vnetWriters(result)) {
@@ -67,17 +66,17 @@ export function unorderedVnetWrites(result: RenderResult): string[] {
  * What a FlowProxy extension needs before its registration can reach BuilderHub: every peering,
  * every DNS link and the builderhub record.
  */
-export function networkPrerequisites(result: RenderResult): string[] {
+export function networkPrerequisites(result: Evaluation): string[] {
   return result.resources
-    .filter((r) => r.type === PEERING || r.type === DNS_LINK || (r.type === RECORD && r.inputs.relativeRecordSetName === "builderhub"))
+    .filter((r) => r.type === PEERING || r.type === DNS_LINK || (r.type === RECORD && r.inputs.relativeRecordSetName === BUILDERHUB.dnsLabel))
     .map((r) => r.name);
 }
 
 /** One line per FlowProxy extension and network prerequisite it does not wait for. */
-export function extensionsAheadOfNetwork(result: RenderResult): string[] {
+export function extensionsAheadOfNetwork(result: Evaluation): string[] {
   const closure = dependencyClosure(result);
   const prerequisites = networkPrerequisites(result);
-  return result.resources
-    .filter((r) => r.type === EXTENSION && r.name !== "provision-vm-builderhub")
-    .flatMap((ext) => prerequisites.filter((p) => !closure(ext.name).has(p)).map((p) => `${ext.name} does not wait for ${p}`));
+  return result.extensions
+    .filter((ext) => ext.role === "flowproxy")
+    .flatMap((ext) => prerequisites.filter((p) => !closure(ext.resource).has(p)).map((p) => `${ext.resource} does not wait for ${p}`));
 }

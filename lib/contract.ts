@@ -1,0 +1,147 @@
+// What the program, the provisioning bash, the policy pack, the sandbox, the test doubles and
+// `pnpm run verify` must agree on: names, ports, BuilderHub's API, the DNS zone, paths on the VMs
+// and the default address plan. Each is written here once. The bash receives them as script
+// variables (lib/provision.ts), haproxy.cfg as HAProxy's environment, and the files that cannot
+// take variables (the systemd units) are held to them by test/unit/contract.test.ts.
+
+export const PROJECT = "flowproxy-staging";
+
+/** The two kinds of VM: one FlowProxy VM per region, one BuilderHub VM in the first region. */
+export type Role = "flowproxy" | "builderhub";
+
+/**
+ * Tags the program puts on every resource that belongs to one VM (NSG, public IP, NIC, VM,
+ * extension). Azure shows them in the portal; the plan, the sandbox and the policy pack read a
+ * resource's VM and role from them, never from its name.
+ */
+export const TAG = { vm: "vm", role: "role" } as const;
+
+/** The private DNS zone linked to every VNet, with an A record per VM. */
+export const DNS_ZONE = "flowproxy.internal";
+
+export const fqdnOf = (label: string): string => `${label}.${DNS_ZONE}`;
+
+/** A FlowProxy VM is named after its region's location; the name is also its DNS label and node name. */
+export const flowproxyVmName = (location: string): string => `vm-${location}`;
+
+export const BUILDERHUB = {
+  vmName: "vm-builderhub",
+  /** Its A record in DNS_ZONE, the name proxies register at. */
+  dnsLabel: "builderhub",
+  /** The mock BuilderHub (BuilderNet/FlowProxy simulation/mockhub at b56e719), pinned: `latest` could change its contract. */
+  image: "mempirate/mockhub:v0.0.6",
+  /** mockhub listens on 0.0.0.0:3000 (simulation/mockhub/src/main.rs). */
+  port: 3000,
+} as const;
+
+/** mockhub's routes (simulation/mockhub/src/main.rs at b56e719), which FlowProxy calls too. */
+export const BUILDERHUB_API = {
+  register: "/api/l1-builder/v1/register_credentials/orderflow_proxy",
+  builders: "/api/l1-builder/v1/builders",
+} as const;
+
+/** Where every FlowProxy VM registers and reads its peers. */
+export const BUILDERHUB_ENDPOINT = `http://${fqdnOf(BUILDERHUB.dnsLabel)}:${BUILDERHUB.port}`;
+
+/**
+ * Ports. HAProxy's frontends are the only way in: user flow on http and https, system flow between
+ * proxies on `system` (the port BuilderHub hands to peers). Everything else listens on loopback.
+ */
+export const PORTS = {
+  ssh: 22,
+  http: 80,
+  https: 443,
+  system: 5544,
+  /** HAProxy's Prometheus exporter, loopback only. */
+  haproxyMetrics: 8405,
+  /** HAProxy's public_cert frontend: the certificate it presents, as registration reads it; loopback only. */
+  servedCertificate: 14727,
+  /** FlowProxy's own listeners behind HAProxy (USER_LISTEN_ADDR, SYSTEM_LISTEN_ADDR, METRICS_ADDR). */
+  flowproxyUser: 5543,
+  flowproxySystem: 5542,
+  flowproxyMetrics: 8090,
+} as const;
+
+/** The ports a FlowProxy VM serves only on loopback: the NSG must keep them from the internet too. */
+export const LOOPBACK_PORTS = [PORTS.haproxyMetrics, PORTS.servedCertificate, PORTS.flowproxyMetrics, PORTS.flowproxySystem, PORTS.flowproxyUser] as const;
+
+export const LOOPBACK = "127.0.0.1";
+
+/** FlowProxy's listen addresses, which the program writes into flowproxy.env. */
+export const FLOWPROXY_LISTEN = {
+  USER_LISTEN_ADDR: `${LOOPBACK}:${PORTS.flowproxyUser}`,
+  SYSTEM_LISTEN_ADDR: `${LOOPBACK}:${PORTS.flowproxySystem}`,
+  METRICS_ADDR: `${LOOPBACK}:${PORTS.flowproxyMetrics}`,
+} as const;
+
+const PROVISION_STATE = "/var/lib/flowproxy-provision";
+const FLOWPROXY_CONFIG = "/etc/flowproxy";
+const HAPROXY_DIR = "/usr/local/etc/haproxy";
+
+/** Paths on the VMs. */
+export const VM_PATHS = {
+  /** Provisioning's own state: markers, the certificate's names, the last run's record. */
+  provisionState: PROVISION_STATE,
+  /** What the last provisioning run did, read by `pnpm run verify`. */
+  lastRun: `${PROVISION_STATE}/last-run`,
+  /** A run's scratch space (downloads, a new certificate, the Tailscale key file), gone when it ends. */
+  provisionWork: `${PROVISION_STATE}/work`,
+  /** The log of the last `haproxy -c` provisioning ran. */
+  haproxyCheckLog: `${PROVISION_STATE}/haproxy-check.log`,
+  flowproxyConfigDir: FLOWPROXY_CONFIG,
+  flowproxyEnv: `${FLOWPROXY_CONFIG}/flowproxy.env`,
+  /** signerKeySource vm: the key made on the VM (0600) and its address. */
+  signerKey: `${FLOWPROXY_CONFIG}/signer.key`,
+  signerAddress: `${FLOWPROXY_CONFIG}/signer.address`,
+  /** The registration hook's settings (no secrets). */
+  registrationEnv: `${FLOWPROXY_CONFIG}/registration.env`,
+  flowproxyBinary: "/usr/local/bin/flowproxy",
+  registrationHook: "/usr/local/sbin/flowproxy-register",
+  systemdUnits: "/etc/systemd/system",
+  /** FlowProxy's ClickHouse backup database, in the unit's StateDirectory. */
+  clickhouseBackup: "/var/lib/flowproxy/clickhouse-backup.db",
+  foundry: "/opt/foundry",
+  /** Mounted read-only into the HAProxy container at the same path. */
+  haproxyDir: HAPROXY_DIR,
+  haproxyCfg: `${HAPROXY_DIR}/haproxy.cfg`,
+  /** Certificate and key, which HAProxy's TLS frontends present. */
+  haproxyPem: `${HAPROXY_DIR}/certs/flowproxy.pem`,
+  /** The certificate alone, served on PORTS.servedCertificate. */
+  servedCertificate: `${HAPROXY_DIR}/static/le.cer`,
+} as const;
+
+/** Where Azure's CustomScript 2.1 handler runs each configuration (a numbered directory per run). */
+export const CUSTOM_SCRIPT_DOWNLOADS = "/var/lib/waagent/custom-script/download";
+
+export const UNITS = {
+  flowproxy: (vmName: string): string => `flowproxy@${vmName}.service`,
+  registrationService: "flowproxy-registration.service",
+  registrationTimer: "flowproxy-registration.timer",
+} as const;
+
+export const CONTAINERS = {
+  haproxy: "haproxy",
+  mockhub: "mockhub",
+  /** The label that holds the settings a container was started with; a changed one recreates it. */
+  specLabel: `${PROJECT}.spec`,
+} as const;
+
+export interface RegionPlan {
+  /** Prefix of the region's stack outputs: "east" gives eastPublicIp. */
+  name: string;
+  location: string;
+  vnetCidr: string;
+  subnetCidr: string;
+}
+
+/** The regions the stack deploys unless the `regions` config key says otherwise. BuilderHub lives in the first. */
+export const DEFAULT_REGIONS: readonly RegionPlan[] = [
+  { name: "east", location: "eastus", vnetCidr: "10.10.0.0/16", subnetCidr: "10.10.1.0/24" },
+  { name: "west", location: "westeurope", vnetCidr: "10.20.0.0/16", subnetCidr: "10.20.1.0/24" },
+];
+
+/**
+ * The host number each VM gets in its subnet: Azure keeps .0 to .3 for itself and hands out the
+ * rest from .4 in the order NICs are made. The plan's mocks and the sandbox place the VMs here.
+ */
+export const HOST_NUMBER: Readonly<Record<Role, number>> = { flowproxy: 4, builderhub: 5 };

@@ -1,0 +1,142 @@
+// Provisioning figures from the sandbox: a cold and a warm `sandbox up`, the first run of each VM's
+// extension, a rerun with no change, a rerun after a haproxy.cfg change under steady load through
+// :443, a rerun after a new FlowProxy artifact with the time the public endpoint did not answer, and
+// a haProxyVersion change with what requests in flight saw.
+import * as fs from "fs";
+import { GENERATION_1_BUILD, publishArtifact } from "../sandbox/doubles";
+import type { ExtensionRun } from "../sandbox/extension";
+import { CACHE_DIR } from "../sandbox/paths";
+import { describeLoad, publicRequest, servesLivez } from "../sandbox/probe";
+import { sleep } from "../sandbox/proc";
+import { down, provision, evaluateSandboxStack, up } from "../sandbox/sandbox";
+import { changeHaproxyVersion } from "../sandbox/scenarios";
+import { verifySandbox } from "../sandbox/verify-faults";
+import type { RenderedStack } from "../sandbox/stack";
+import { artifactUrl, SANDBOX_ARTIFACT } from "../sandbox/stack-config";
+import { PUBLIC_PORTS, flowproxyVms, vmByName } from "../sandbox/topology";
+import { withEditedProject } from "../test/support/stack";
+import type { Row } from "./bench";
+
+const east = vmByName("vm-eastus");
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const slowest = (runs: ExtensionRun[]) => Math.max(...runs.map((r) => r.durationMs));
+
+function requireSuccess(runs: ExtensionRun[], what: string): ExtensionRun[] {
+  const failed = runs.filter((r) => r.exitCode !== 0);
+  if (failed.length > 0) throw new Error(`${what}: ${failed.map((r) => `${r.vmName} exit ${r.exitCode}`).join(", ")}`);
+  return runs;
+}
+
+/** Sends `count` GET /livez to east's :443 at a fixed rate, a new TLS connection each; counts failures. */
+async function steadyLoad(count: number, perSecond: number): Promise<{ sent: number; failed: number }> {
+  const started = Date.now();
+  const replies: Promise<boolean>[] = [];
+  for (let i = 0; i < count; i++) {
+    const due = started + (i * 1000) / perSecond;
+    if (due > Date.now()) await sleep(due - Date.now());
+    replies.push(publicRequest(east, PUBLIC_PORTS.https, "/livez").then((r) => r.status === 200, () => false));
+  }
+  const outcomes = await Promise.all(replies);
+  return { sent: count, failed: outcomes.filter((ok) => !ok).length };
+}
+
+/** Probes east's :443 every 50 ms while `action` runs; returns the time covered by failed probes. */
+async function unavailableDuring<T>(action: () => Promise<T>): Promise<{ value: T; downMs: number }> {
+  let running = true;
+  let downMs = 0;
+  const probing = (async () => {
+    while (running) {
+      const before = Date.now();
+      const ok = await publicRequest(east, PUBLIC_PORTS.https, "/livez").then((r) => r.status === 200, () => false);
+      await sleep(Math.max(0, 50 - (Date.now() - before)));
+      if (!ok) downMs += Date.now() - before;
+    }
+  })();
+  try {
+    return { value: await action(), downMs };
+  } finally {
+    running = false;
+    await probing;
+  }
+}
+
+function stackWithEditedHaproxyCfg(): Promise<RenderedStack> {
+  return withEditedProject(
+    "haproxy.cfg",
+    (text) => text.replace("timeout client 30s", "timeout client 31s"),
+    (projectDir) => evaluateSandboxStack({ projectDir }),
+  );
+}
+
+/** Leaves the sandbox up for the data-path figures, or removes it when something failed. */
+export async function provisioningFigures(): Promise<Row[]> {
+  const rows: Row[] = [];
+  await down();
+  try {
+    // Cold: nothing cached, so the VM image (debootstrap), the Debian packages of Docker Hub's images,
+    // the images and the registry are all made again.
+    fs.rmSync(CACHE_DIR, { recursive: true, force: true });
+    const coldStarted = Date.now();
+    await up();
+    const coldMs = Date.now() - coldStarted;
+    await down();
+    const warmStarted = Date.now();
+    const report = await up();
+    const warmMs = Date.now() - warmStarted;
+    rows.push(
+      { measure: "cold `sandbox up` (empty cache: VM image, Docker Hub's images and registry built)", value: seconds(coldMs), target: "≤ 180 s", verdict: coldMs <= 180_000 ? "met" : "missed" },
+      { measure: "warm `sandbox up` (after `sandbox down`, caches kept)", value: seconds(warmMs), target: "≤ 30 s", verdict: warmMs <= 30_000 ? "met" : "missed" },
+    );
+    for (const vm of flowproxyVms()) await servesLivez(vm);
+    const verified = await verifySandbox();
+    rows.push({
+      measure: `\`pnpm run verify --sandbox\` (${verified.results.length} checks${verified.ok ? ", all passed" : ", SOME FAILED"})`,
+      value: seconds(verified.durationMs),
+      target: "≤ 30 s",
+      verdict: verified.ok && verified.durationMs <= 30_000 ? "met" : "missed",
+    });
+    for (const run of requireSuccess(report.runs, "first run")) {
+      rows.push({ measure: `first run of ${run.vmName}'s extension (image cached)`, value: seconds(run.durationMs), target: "—", verdict: "info" });
+    }
+
+    const rerun = requireSuccess(await provision(report.stack), "rerun");
+    const rerunMs = slowest(rerun);
+    rows.push({ measure: "rerun with no change (slowest VM)", value: seconds(rerunMs), target: "≤ 5 s", verdict: rerunMs <= 5000 ? "met" : "missed" });
+
+    const edited = await stackWithEditedHaproxyCfg();
+    const load = steadyLoad(5000, 250);
+    await sleep(4000);
+    const cfgRuns = requireSuccess(await provision(edited), "rerun after a haproxy.cfg change");
+    const { sent, failed } = await load;
+    const cfgMs = slowest(cfgRuns);
+    rows.push(
+      { measure: "rerun after a haproxy.cfg change (slowest VM)", value: seconds(cfgMs), target: "≤ 10 s", verdict: cfgMs <= 10_000 ? "met" : "missed" },
+      {
+        measure: "requests lost during that rerun (GET /livez on :443, 250/s, new TLS connection each)",
+        value: `${failed} of ${sent}`,
+        target: "0 of ≥ 5000",
+        verdict: failed === 0 && sent >= 5000 ? "met" : "missed",
+      },
+    );
+
+    const next = { ...SANDBOX_ARTIFACT, id: "30", build: { ...GENERATION_1_BUILD, gitHash: "bench02" } };
+    publishArtifact(next);
+    const withArtifact = await evaluateSandboxStack({ overrides: { flowProxyArtifact: artifactUrl(next) } });
+    const { value: artifactRuns, downMs } = await unavailableDuring(() => provision(withArtifact));
+    requireSuccess(artifactRuns, "rerun after a new artifact");
+    rows.push(
+      { measure: "rerun after a new FlowProxy artifact (slowest VM)", value: seconds(slowest(artifactRuns)), target: "—", verdict: "info" },
+      { measure: "unavailability of :443 during that rerun (probed every 50 ms)", value: seconds(downMs), target: "—", verdict: "info" },
+    );
+
+    const change = await changeHaproxyVersion();
+    rows.push(
+      { measure: "haProxyVersion change: `sandbox up` pulling, checking and recreating HAProxy on both VMs", value: seconds(change.changeMs), target: "—", verdict: "info" },
+      { measure: "GET /livez on :443 during that change (100/s, new TLS connection each)", value: describeLoad(change.load), target: "—", verdict: "info" },
+    );
+  } catch (err) {
+    await down();
+    throw err;
+  }
+  return rows;
+}

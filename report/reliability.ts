@@ -1,0 +1,94 @@
+// `pnpm run report:reliability`: writes docs/RELIABILITY.md from the results the test suites
+// recorded (report/results.ts): the unit tests' sections (bad configurations, Azure's control plane
+// and first boot, under mocks) and the sandbox suite's (faults, secrets, hardening, verify,
+// operator scenarios). It plays nothing itself, so each check is written once, as a test, and the
+// report shows what the last run of the suites saw. `pnpm run test:all` runs both suites and then
+// this. Exits 1 when a check failed or a suite left no results.
+import * as path from "path";
+import { formatSeconds } from "../sandbox/proc";
+import { machineSummary, markdownTable, REPO_ROOT, textTable, writeDoc } from "./markdown";
+import { CheckRecord, readRecords, resultsDirOf } from "./results";
+
+const DOC = path.join("docs", "RELIABILITY.md");
+const SUITES = [
+  { suite: "unit", command: "pnpm test" },
+  { suite: "sandbox", command: "pnpm run test:sandbox" },
+] as const;
+const SUMMARY_HEADER = ["section", "checks", "passed", "failed", "time in checks"];
+
+interface Section {
+  title: string;
+  intro: string;
+  columns: string[];
+  checks: CheckRecord[];
+}
+
+/** The records grouped by section, sections in the order of their numbers. */
+function sections(records: CheckRecord[]): Section[] {
+  const byTitle = new Map<string, Section>();
+  for (const r of records) {
+    const section = byTitle.get(r.title) ?? { title: r.title, intro: r.intro, columns: r.columns, checks: [] };
+    section.checks.push(r);
+    byTitle.set(r.title, section);
+  }
+  const number = (title: string) => Number(/^(\d+)\./.exec(title)?.[1] ?? Infinity);
+  return [...byTitle.values()].sort((a, b) => number(a.title) - number(b.title));
+}
+
+const failedIn = (s: Section) => s.checks.filter((c) => !c.passed).length;
+const sumMs = (s: Section) => s.checks.reduce((ms, c) => ms + c.durationMs, 0);
+
+function summaryRows(all: Section[]): string[][] {
+  const rows = all.map((s) => [s.title, String(s.checks.length), String(s.checks.length - failedIn(s)), String(failedIn(s)), formatSeconds(sumMs(s))]);
+  const total = (pick: (s: Section) => number) => all.reduce((n, s) => n + pick(s), 0);
+  return [...rows, ["all", String(total((s) => s.checks.length)), String(total((s) => s.checks.length - failedIn(s))), String(total(failedIn)), formatSeconds(total(sumMs))]];
+}
+
+function when(records: CheckRecord[]): string {
+  const times = records.map((r) => r.recordedAt).sort();
+  return `${times[0].slice(0, 16).replace("T", " ")} to ${times[times.length - 1].slice(11, 16)} UTC`;
+}
+
+function document(all: Section[], bySuite: Record<string, CheckRecord[]>): string {
+  const lines = [
+    "# Reliability",
+    "",
+    `Produced by \`pnpm run report:reliability\` on ${machineSummary()}, from the results the test suites recorded: ` +
+      SUITES.map(({ suite, command }) => `\`${command}\` (${when(bySuite[suite])})`).join(" and ") +
+      ". Each check below is a test of those suites; the sandbox suite brings up the local sandbox (`sandbox/`) once " +
+      "for all of its checks and removes it afterwards. Rerun `pnpm run test:all` to check these results on your machine.",
+    "",
+    "## Summary",
+    "",
+    markdownTable(SUMMARY_HEADER, summaryRows(all)),
+    "",
+  ];
+  for (const section of all) {
+    const rows = section.checks.map((c) => [c.check, c.passed ? "pass" : "**FAIL**", ...c.evidence]);
+    lines.push(`## ${section.title}`, "", section.intro, "", markdownTable(["check", "verdict", ...section.columns], rows), "");
+  }
+  return lines.join("\n");
+}
+
+function main(): number {
+  const bySuite: Record<string, CheckRecord[]> = {};
+  const missing: string[] = [];
+  for (const { suite, command } of SUITES) {
+    const dir = resultsDirOf(REPO_ROOT, suite);
+    bySuite[suite] = readRecords(dir);
+    if (bySuite[suite].length === 0) missing.push(`${path.relative(REPO_ROOT, dir)} holds no results; run ${command} first (or pnpm run test:all)`);
+  }
+  if (missing.length > 0) {
+    process.stderr.write(`report:reliability: ${missing.join("; ")}\n`);
+    return 1;
+  }
+  const all = sections(Object.values(bySuite).flat());
+  writeDoc(DOC, document(all, bySuite));
+  const failed = all.reduce((n, s) => n + failedIn(s), 0);
+  const passed = all.reduce((n, s) => n + s.checks.length, 0) - failed;
+  // The last line is the plain "N passed, N failed" summary CI reads.
+  process.stdout.write(`${textTable(SUMMARY_HEADER, summaryRows(all))}\n\nwrote ${DOC}\nreliability: ${passed} passed, ${failed} failed\n`);
+  return failed > 0 ? 1 : 0;
+}
+
+if (require.main === module) process.exitCode = main();

@@ -1,0 +1,40 @@
+// Tests whose outcome and evidence the reliability report shows (docs/RELIABILITY.md). A report
+// section is a describe block; each check in it is a test that returns its evidence, one string per
+// column of the section's table. The evidence goes to the test's diagnostics (the spec reporter
+// prints it under the test) and, when FLOWPROXY_RESULTS_DIR is set, to the results the report is
+// made of (report/results.ts). A failed check is recorded with its error and fails its test as usual.
+import { describe, test, type TestContext } from "node:test";
+import { CheckRecord, recordCheck, ReportSection, RESULTS_ENV } from "../../report/results";
+
+const resultsDir = process.env[RESULTS_ENV];
+let seq = 0;
+
+/** A check of a report section: `run` returns the evidence, one string per column, or throws. */
+export type Check = (name: string, run: (t: TestContext) => Promise<string[]> | string[]) => void;
+
+/** A describe block whose checks the report shows under `section`. */
+export function reportSection(section: ReportSection, body: (check: Check) => void): void {
+  describe(section.title, () => body((name, run) => checkIn(section, name, run)));
+}
+
+function checkIn(section: ReportSection, name: string, run: (t: TestContext) => Promise<string[]> | string[]): void {
+  test(name, async (t) => {
+    const started = Date.now();
+    const save = (passed: boolean, evidence: string[]) => {
+      const entry: CheckRecord = { ...section, check: name, passed, evidence, durationMs: Date.now() - started, seq: seq++, recordedAt: new Date().toISOString() };
+      if (resultsDir !== undefined) recordCheck(resultsDir, entry);
+    };
+    let evidence: string[];
+    try {
+      evidence = await run(t);
+      if (evidence.length !== section.columns.length) {
+        throw new Error(`the check gave ${evidence.length} pieces of evidence for the section's ${section.columns.length} columns`);
+      }
+    } catch (err) {
+      save(false, [`FAILED: ${(err as Error).message.split("\n")[0]}`, ...section.columns.slice(1).map(() => "")]);
+      throw err;
+    }
+    for (const line of evidence) t.diagnostic(line);
+    save(true, evidence);
+  });
+}

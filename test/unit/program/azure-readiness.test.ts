@@ -1,0 +1,114 @@
+// What Azure's control plane and a VM's first boot need and Pulumi's mocks never enforce: ordered
+// writes to each VNet, FlowProxy extensions that wait for the network they register over, outbound
+// access that does not depend on the API version, the options that let a VM be replaced and the
+// stack be destroyed, a knob that reruns every extension, and a script that copes with a fresh
+// Ubuntu VM. The ordering rules are stated over the dependency graph (test/support/vnet-writes.ts),
+// so a resource added later is held to them too. The reliability report shows these checks.
+import assert from "node:assert/strict";
+import * as os from "node:os";
+import { before, test } from "node:test";
+import type { Evaluation } from "../../../plan/evaluation";
+import { firstBootProblems, outboundProblems, provisioningRunProblems, replacementProblems, waitForHeldLock } from "../../support/azure-readiness";
+import { reportSection } from "../../support/evidence";
+import { evaluated, everyOptionRequest, threeRegionRequest, validRequest } from "../../support/program";
+import { AZURE_READINESS } from "../../support/report-sections";
+import { extensionsAheadOfNetwork, networkPrerequisites, unorderedVnetWrites, vnetWriters } from "../../support/vnet-writes";
+
+/** How long the script waits for a held apt lock in these checks; 600 s on a VM. */
+const LOCK_WAIT_SECONDS = 2;
+
+let base: Evaluation;
+let threeRegions: Evaluation;
+before(async () => {
+  [base, threeRegions] = await Promise.all([evaluated(validRequest()), evaluated(threeRegionRequest())]);
+});
+
+const eastScript = () => base.extensions.find((e) => e.vmName === "vm-eastus")!.script;
+
+reportSection(AZURE_READINESS, (check) => {
+  const tables: [string, () => Evaluation, number][] = [
+    ["default regions", () => base, 2],
+    ["three regions", () => threeRegions, 3],
+  ];
+  for (const [label, result, regions] of tables) {
+    check(`finds every write to each VNet: itself, its subnet, its peerings both ways and its DNS link (${label})`, () => {
+      const writers = vnetWriters(result());
+      assert.equal(writers.size, regions);
+      for (const [vnet, names] of writers) {
+        const location = vnet.replace(/^vnet-/, "");
+        assert.ok(names.includes(`subnet-${location}`), `${vnet}: ${names.join(", ")}`);
+        assert.ok(names.includes(`dns-link-${location}`), `${vnet}: ${names.join(", ")}`);
+        assert.equal(names.filter((n) => n.startsWith("peer-")).length, 2 * (regions - 1), `${vnet}: ${names.join(", ")}`);
+      }
+      return [[...writers].map(([vnet, names]) => `${vnet}: ${names.length} writers`).join("; ")];
+    });
+
+    check(`no two writes to one VNet can run at the same time (${label})`, () => {
+      assert.deepEqual(unorderedVnetWrites(result()), []);
+      const pairs = [...vnetWriters(result()).values()].reduce((n, writers) => n + (writers.length * (writers.length - 1)) / 2, 0);
+      return [`${pairs} pairs of writes over ${regions} VNets, each ordered by a dependency`];
+    });
+
+    check(`every FlowProxy extension waits for all peerings, all DNS links and the builderhub record (${label})`, () => {
+      assert.equal(networkPrerequisites(result()).length, regions * (regions - 1) + regions + 1);
+      assert.deepEqual(extensionsAheadOfNetwork(result()), []);
+      return [`each of ${regions} waits for all ${networkPrerequisites(result()).length}`];
+    });
+
+    check(`every subnet states its outbound access: default outbound access on, or a NAT gateway (${label})`, () => {
+      assert.equal(result().resources.filter((r) => r.type === "azure-native:network:Subnet").length, regions);
+      assert.deepEqual(outboundProblems(result()), []);
+      return [`defaultOutboundAccess: true on all ${regions} subnets`];
+    });
+  }
+
+  check("VMs are replaced delete-first and leave their NIC to the next; extensions go with their VM; group contents with their group", () => {
+    assert.deepEqual(replacementProblems(base), []);
+    return ["VMs deleteBeforeReplace with NIC deleteOption Detach; extensions deletedWith their VM; group contents deletedWith their group; fixed names deleteBeforeReplace"];
+  });
+
+  check("changes for every extension when provisioningRun is raised, with the scripts unchanged", async () => {
+    assert.deepEqual(provisioningRunProblems(base, await evaluated(validRequest({ provisioningRun: "1" }))), []);
+    return [`all ${base.extensions.length} forceUpdateTags change from provisioningRun 0 to 1; the scripts stay the same`];
+  });
+
+  check("sets HOME, joins Tailscale with a timeout and without its DNS, and waits for every apt lock first", async () => {
+    const configurations = await Promise.all([evaluated(everyOptionRequest()), evaluated(validRequest({ signerKeySource: "vm" }))]);
+    const scripts = [base, ...configurations].flatMap((e) => e.extensions);
+    for (const extension of scripts) assert.deepEqual(firstBootProblems(extension.script), [], extension.vmName);
+    return [`all ${scripts.length} scripts: the default configuration, every option set, keys made on the VMs`];
+  });
+
+  check("fails the step naming a held apt lock once the wait runs out", async () => {
+    const wait = await waitForHeldLock(eastScript(), 30, LOCK_WAIT_SECONDS);
+    assert.equal(wait.status, 1, wait.stdout);
+    assert.match(wait.stdout, new RegExp(`^  waiting for ${wait.lockFile}, which another apt or dpkg run holds$`, "m"));
+    const last = wait.stdout.trimEnd().split("\n").pop() ?? "";
+    assert.match(last, new RegExp(`^FAILED: vm-eastus, step 0/0 \\(ensure base packages\\): ${wait.lockFile} was still locked after [2-9]\\.\\d{3} s`));
+    // The lock file has a random name; the report shows where it was, not which one.
+    return [`exit ${wait.status} after ${wait.seconds.toFixed(1)} s (${LOCK_WAIT_SECONDS} s here, 600 s on a VM): ${last.split(os.tmpdir()).join("$TMPDIR")}`];
+  });
+
+  check("goes on as soon as a held apt lock is free", async () => {
+    const wait = await waitForHeldLock(eastScript(), 1, 30);
+    assert.equal(wait.status, 0, wait.stdout);
+    const freed = /apt's locks are free after \d+\.\d{3} s/.exec(wait.stdout)?.[0];
+    assert.ok(freed, wait.stdout);
+    return [`exit 0 after ${wait.seconds.toFixed(1)} s: ${freed}`];
+  });
+});
+
+test("the check names each option a resource lacks", () => {
+  const broken: Evaluation = structuredClone(base);
+  const options = (name: string) => broken.resources.find((r) => r.name === name)!.options;
+  options("vm-eastus").deleteBeforeReplace = false;
+  options("provision-vm-eastus").deletedWith = "";
+  options("nic-vm-westeurope").deletedWith = "";
+  options("dns-link-eastus").deletedWith = "rg-eastus";
+  assert.deepEqual(replacementProblems(broken).sort(), [
+    "dns-link-eastus reaches across groups but is left to a deletion",
+    "nic-vm-westeurope is not deleted with its resource group",
+    "provision-vm-eastus is not deleted with its VM",
+    "vm-eastus is not replaced delete-first",
+  ]);
+});

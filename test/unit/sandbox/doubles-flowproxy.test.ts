@@ -1,0 +1,777 @@
+// The FlowProxy double (test/doubles/flowproxy.ts) against the upstream behaviour it follows:
+// BuilderNet/FlowProxy at 258bbd6 (generation 1, HTTP system API) and 029b7c4 (generation 2, msg-rs
+// TCP system API). Each test names the upstream file whose behaviour it checks.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as tls from "node:tls";
+import { test } from "node:test";
+import { secp256k1 } from "@noble/curves/secp256k1";
+import { keccak_256 } from "@noble/hashes/sha3";
+import { flowproxyExecutable, FlowProxyBuild, GENERATION_1_BUILD, GENERATION_2_BUILD } from "../../../sandbox/doubles";
+import { FlowProxy, parseCli, RunError } from "../../doubles/flowproxy";
+import { decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeTcpResponse, encodeWithHeaders } from "../../doubles/flowproxy/bitcode";
+import { Generation } from "../../doubles/flowproxy/cli";
+import { Logger } from "../../doubles/flowproxy/log";
+import { encodeFrame, FrameReader, RepServer } from "../../doubles/flowproxy/msg";
+import { systemHostPort } from "../../doubles/flowproxy/proxy";
+import { RustHasher } from "../../doubles/flowproxy/rusthash";
+import { execFileAsync } from "../../support/processes";
+
+// --- helpers ----------------------------------------------------------------------------------
+
+const KEY_A = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const KEY_B = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+const SEARCHER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString("hex")}`;
+const keccak = (b: Uint8Array) => Buffer.from(keccak_256(b));
+const addressOf = (key: string) => hex(keccak(secp256k1.getPublicKey(Buffer.from(key.slice(2), "hex"), false).subarray(1)).subarray(12));
+
+/** EIP-191 personal_sign of the text "0x" + hex(keccak256(body)): the X-Flashbots-Signature scheme. */
+function personalSign(key: string, body: string | Buffer): string {
+  const text = Buffer.from(hex(keccak(Buffer.from(body))), "ascii");
+  const digest = keccak(Buffer.concat([Buffer.from(`\x19Ethereum Signed Message:\n${text.length}`), text]));
+  const sig = secp256k1.sign(digest, Buffer.from(key.slice(2), "hex"));
+  const bytes = Buffer.concat([Buffer.from(sig.toCompactRawBytes()), Buffer.from([27 + sig.recovery])]);
+  return `${addressOf(key)}:${hex(bytes)}`;
+}
+
+function rlp(item: Buffer | Buffer[]): Buffer {
+  const length = (n: number, offset: number) => {
+    if (n < 56) return Buffer.from([offset + n]);
+    const b = Buffer.from(n.toString(16).padStart(n.toString(16).length + (n.toString(16).length % 2), "0"), "hex");
+    return Buffer.concat([Buffer.from([offset + 55 + b.length]), b]);
+  };
+  if (Array.isArray(item)) {
+    const payload = Buffer.concat(item.map(rlp));
+    return Buffer.concat([length(payload.length, 0xc0), payload]);
+  }
+  return item.length === 1 && item[0] < 0x80 ? item : Buffer.concat([length(item.length, 0x80), item]);
+}
+const uint = (n: bigint) => (n === 0n ? Buffer.alloc(0) : Buffer.from(n.toString(16).padStart(n.toString(16).length + (n.toString(16).length % 2), "0"), "hex"));
+
+/** A signed EIP-1559 transfer (type 2), the kind of transaction a searcher's bundle carries. */
+function signedTx(key: string, nonce: bigint, options: { chainId?: bigint; gas?: bigint } = {}): string {
+  const fields = [uint(options.chainId ?? 1n), uint(nonce), uint(1n), uint(100n), uint(options.gas ?? 21000n), Buffer.alloc(20, 0x11), uint(1n), Buffer.alloc(0), []] as (Buffer | Buffer[])[];
+  const digest = keccak(Buffer.concat([Buffer.from([2]), rlp(fields as Buffer[])]));
+  const sig = secp256k1.sign(digest, Buffer.from(key.slice(2), "hex"));
+  return hex(Buffer.concat([Buffer.from([2]), rlp([...(fields as Buffer[]), uint(BigInt(sig.recovery)), uint(sig.r), uint(sig.s)])]));
+}
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-double-"));
+
+async function certificate(dir: string, name: string, san: string): Promise<{ cert: string; key: string }> {
+  const certFile = path.join(dir, `${name}.crt`);
+  const keyFile = path.join(dir, `${name}.key`);
+  await execFileAsync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", `/CN=${name}`, "-addext", `subjectAltName=${san}`, "-keyout", keyFile, "-out", certFile]);
+  return { cert: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8") };
+}
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function request(port: number, method: string, urlPath: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, method, path: urlPath, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const rpc = (method: string, params: unknown[], id: unknown = 1) => JSON.stringify({ jsonrpc: "2.0", id, method, params });
+const signedPost = (port: number, body: string, key = SEARCHER_KEY, header = "x-flashbots-signature") => request(port, "POST", "/", body, { "content-type": "application/json", [header]: personalSign(key, body) });
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface HubPeer {
+  name: string;
+  ip: string;
+  dns_name: string;
+  orderflow_proxy: { tls_cert: string | null; ecdsa_pubkey_address: string };
+  instance: { tls_cert: string };
+}
+
+/** A BuilderHub as small as the test needs: records registrations, serves a list the test sets. */
+async function startHub(registerStatus = 200, registerBody = "") {
+  const state = { registrations: [] as { body: string; contentType?: string; path?: string }[], builders: [] as HubPeer[], gets: 0 };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      if (req.method === "POST") {
+        state.registrations.push({ body: Buffer.concat(chunks).toString(), contentType: req.headers["content-type"], path: req.url });
+        res.writeHead(registerStatus).end(registerBody);
+      } else {
+        state.gets++;
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(state.builders));
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return { state, url, close: () => new Promise((r) => server.close(r)) };
+}
+
+const peerEntry = (name: string, key: string, ip: string, instanceCert = ""): HubPeer => ({
+  name,
+  ip,
+  dns_name: "",
+  orderflow_proxy: { tls_cert: null, ecdsa_pubkey_address: addressOf(key) },
+  instance: { tls_cert: instanceCert },
+});
+
+/** Runs the double in this process, its settings parsed from `env` as the binary would. */
+async function startProxy(generation: Generation, env: Record<string, string>) {
+  const lines: string[] = [];
+  const fullEnv = { USER_LISTEN_ADDR: "127.0.0.1:0", SYSTEM_LISTEN_ADDR: "127.0.0.1:0", BUILDERNET_NODE_NAME: "vm-test", METRICS_ADDR: "127.0.0.1:0", LOG_JSON: "true", ...env };
+  const cli = parseCli(generation, [], fullEnv, "flowproxy", "test");
+  assert.equal(cli.kind, "run", cli.kind === "exit" ? cli.stderr : "");
+  if (cli.kind !== "run") throw new Error("unreachable");
+  const fatal: Error[] = [];
+  const proxy = new FlowProxy({
+    generation,
+    settings: cli.settings,
+    gitHash: "test",
+    version: generation === 1 ? "1.1.2" : "2.0.2",
+    logger: new Logger(true, { RUST_LOG: env.RUST_LOG ?? "info" }, (line) => lines.push(line)),
+    onFatal: (e) => fatal.push(e),
+  });
+  await proxy.start();
+  const logs = () => lines.map((l) => JSON.parse(l) as { level: string; target: string; fields: Record<string, unknown> });
+  const metrics = async () => (await request(proxy.ports.metrics as number, "GET", "/metrics")).body;
+  // The peer updater runs beside the servers, as upstream's spawned task does: wait for its first round.
+  const peers = (count: number) => until(`${count} peer(s)`, async () => (await metrics()).includes(`flowproxy_builderhub_peer_count ${count}\n`));
+  return { proxy, logs, metrics, peers, fatal, stop: () => proxy.stop() };
+}
+
+function cli(generation: Generation, env: Record<string, string>, argv: string[] = []) {
+  return parseCli(generation, argv, env, "flowproxy", generation === 1 ? "1.1.2-258bbd6" : "2.0.2-029b7c4");
+}
+
+function runBuilt(build: FlowProxyBuild, args: string[], env: Record<string, string>, timeoutMs = 8000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const dir = tempDir();
+  const file = path.join(dir, "flowproxy");
+  fs.writeFileSync(file, flowproxyExecutable(build), { mode: 0o755 });
+  return new Promise((resolve) => {
+    // The unit's way to run it: its shebang asks for node --jitless --no-expose-wasm.
+    const child = spawn(process.execPath, ["--jitless", "--no-expose-wasm", file, ...args], { env: { PATH: process.env.PATH, ...env }, cwd: dir });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    // "close", not "exit": output may still be on its way when the process has exited.
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+const REQUIRED = { USER_LISTEN_ADDR: "127.0.0.1:5543", SYSTEM_LISTEN_ADDR: "127.0.0.1:5542", BUILDERNET_NODE_NAME: "vm-eastus" };
+
+// Bundled while the tests load, before any of them runs: bundling holds the event loop, which the
+// timers of tests running beside these need.
+for (const build of [GENERATION_1_BUILD, GENERATION_2_BUILD, { ...GENERATION_1_BUILD, crashLoop: true }]) flowproxyExecutable(build);
+
+// --- command line and environment (src/cli.rs) ------------------------------------------------
+
+test("without the three required settings it prints clap's usage error (src/cli.rs at both revisions) and exits 2", () => {
+  const g1 = cli(1, { USER_LISTEN_ADDR: "127.0.0.1:5543" });
+  assert.deepEqual(g1, {
+    kind: "exit",
+    status: 2,
+    stdout: "",
+    stderr:
+      "error: the following required arguments were not provided:\n  --system-listen-url <SYSTEM_LISTEN_ADDR>\n  --builder-name <BUILDERNET_NODE_NAME>\n\n" +
+      "Usage: flowproxy --user-listen-url <USER_LISTEN_ADDR> --system-listen-url <SYSTEM_LISTEN_ADDR> --builder-name <BUILDERNET_NODE_NAME>\n\n" +
+      "For more information, try '--help'.\n",
+  });
+  const g2 = cli(2, {});
+  assert.match(g2.kind === "exit" ? g2.stderr : "", /^error: the following required arguments were not provided:\n {2}--user-listen-addr <USER_LISTEN_ADDR>\n {2}--system-listen-addr <SYSTEM_LISTEN_ADDR>\n {2}--builder-name <BUILDERNET_NODE_NAME>\n/);
+});
+
+test("any ClickHouse argument, the backup path included, requires host, username, password and database (src/cli.rs clickhouse group)", () => {
+  for (const generation of [1, 2] as const) {
+    const outcome = cli(generation, { ...REQUIRED, CLICKHOUSE_BACKUP_DISK_DATABASE_PATH: "/var/lib/flowproxy/backup.db", CLICKHOUSE_HOST: "http://ch:8123" });
+    assert.equal(outcome.kind === "exit" && outcome.status, 2);
+    assert.match(
+      outcome.kind === "exit" ? outcome.stderr : "",
+      /not provided:\n {2}--indexer\.clickhouse\.username <CLICKHOUSE_USERNAME>\n {2}--indexer\.clickhouse\.password <CLICKHOUSE_PASSWORD>\n {2}--indexer\.clickhouse\.database <CLICKHOUSE_DATABASE>\n\nUsage: flowproxy .*--indexer\.clickhouse\.host <CLICKHOUSE_HOST> --indexer\.clickhouse\.backup\.disk-database-path <CLICKHOUSE_BACKUP_DISK_DATABASE_PATH>/,
+    );
+  }
+  // Generation 2 added the timeouts to the group.
+  assert.equal(cli(1, { ...REQUIRED, CLICKHOUSE_SEND_TIMEOUT_MS: "5" }).kind, "run");
+  assert.equal(cli(2, { ...REQUIRED, CLICKHOUSE_SEND_TIMEOUT_MS: "5" }).kind, "exit");
+  const complete = { CLICKHOUSE_HOST: "h", CLICKHOUSE_USERNAME: "u", CLICKHOUSE_PASSWORD: "p", CLICKHOUSE_DATABASE: "d" };
+  assert.equal(cli(1, { ...REQUIRED, ...complete, CLICKHOUSE_BACKUP_DISK_DATABASE_PATH: "/x" }).kind, "run");
+});
+
+test("parquet indexing conflicts with the whole ClickHouse group (src/cli.rs parquet group)", () => {
+  const outcome = cli(1, { ...REQUIRED, PARQUET_BUNDLE_RECEIPTS_FILE_PATH: "r.parquet", CLICKHOUSE_HOST: "h" });
+  assert.match(
+    outcome.kind === "exit" ? outcome.stderr : "",
+    /^error: the argument '--indexer\.parquet\.bundle-receipts-file-path <PARQUET_BUNDLE_RECEIPTS_FILE_PATH>' cannot be used with:\n {2}--indexer\.clickhouse\.host <CLICKHOUSE_HOST>\n {2}--indexer\.clickhouse\.username/,
+  );
+});
+
+test("generation 2 parses listen addresses as SocketAddr; generation 1 takes any string (src/cli.rs@029b7c4 vs @258bbd6)", () => {
+  const bad = cli(2, { ...REQUIRED, USER_LISTEN_ADDR: "localhost:5543" });
+  assert.deepEqual(bad.kind === "exit" && [bad.status, bad.stderr], [2, "error: invalid value 'localhost:5543' for '--user-listen-addr <USER_LISTEN_ADDR>': invalid socket address syntax\n\nFor more information, try '--help'.\n"]);
+  assert.equal(cli(1, { ...REQUIRED, USER_LISTEN_ADDR: "localhost:5543" }).kind, "run");
+});
+
+test("node name dashes become underscores at generation 2 only (src/cli.rs@029b7c4 replace_dashes_with_underscores)", () => {
+  const name = (g: Generation) => {
+    const outcome = cli(g, REQUIRED);
+    return outcome.kind === "run" ? outcome.settings.BUILDERNET_NODE_NAME : undefined;
+  };
+  assert.deepEqual([name(1), name(2)], ["vm-eastus", "vm_eastus"]);
+});
+
+test("the signer key and flashbots address are parsed as alloy parses them (src/cli.rs PrivateKeySigner, Address)", () => {
+  const key = cli(1, { ...REQUIRED, FLASHBOTS_ORDERFLOW_SIGNER: "0x12" });
+  assert.match(key.kind === "exit" ? key.stderr : "", /^error: invalid value '0x12' for '--orderflow-signer <FLASHBOTS_ORDERFLOW_SIGNER>': invalid string length\n/);
+  const address = cli(1, { ...REQUIRED, FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS: "0xzz" });
+  assert.match(address.kind === "exit" ? address.stderr : "", /invalid character 'z' at position 0/);
+  const ok = cli(2, { ...REQUIRED, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A.slice(2), PEER_UPDATE_INTERVAL_S: "1" });
+  assert.equal(ok.kind === "run" && ok.settings.PEER_UPDATE_INTERVAL_S, "1");
+});
+
+test("the bundled builds print clap's version line and usage errors under node --jitless (src/cli.rs #[command(version)], build.rs)", async () => {
+  const v1 = await runBuilt(GENERATION_1_BUILD, ["--version"], {});
+  const v2 = await runBuilt(GENERATION_2_BUILD, ["-V"], {});
+  assert.deepEqual([v1.status, v1.stdout, v2.status, v2.stdout], [0, "flowproxy 1.1.2-258bbd6\n", 0, "flowproxy 2.0.2-029b7c4\n"]);
+  const usage = await runBuilt(GENERATION_1_BUILD, [], { USER_LISTEN_ADDR: "127.0.0.1:1" });
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /^error: the following required arguments were not provided:/);
+});
+
+test("the crash-loop test build panics at start, every time, yet answers --version (a sandbox build, not upstream behaviour)", async () => {
+  const result = await runBuilt({ ...GENERATION_1_BUILD, crashLoop: true }, [], REQUIRED);
+  assert.equal(result.status, 101);
+  assert.match(result.stderr, /^thread 'main' panicked at/);
+  const version = await runBuilt({ ...GENERATION_1_BUILD, crashLoop: true }, ["--version"], {});
+  assert.deepEqual([version.status, version.stdout], [0, "flowproxy 1.1.2-258bbd6\n"]);
+});
+
+// --- registration (src/builderhub/client.rs) --------------------------------------------------
+
+test("it registers at start with only its signer address, no certificate (src/builderhub/client.rs register)", async () => {
+  const hub = await startHub();
+  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  try {
+    assert.deepEqual(hub.state.registrations, [
+      { body: JSON.stringify({ ecdsa_pubkey_address: addressOf(KEY_A) }), contentType: "application/json", path: "/api/l1-builder/v1/register_credentials/orderflow_proxy" },
+    ]);
+  } finally {
+    await a.stop();
+    await hub.close();
+  }
+});
+
+test("a refused registration ends the process after one try, status 0, the hub's answer on stderr (src/main.rs, src/lib.rs@258bbd6)", async () => {
+  const hub = await startHub(500, "not today");
+  const result = await runBuilt(GENERATION_1_BUILD, [], { ...REQUIRED, USER_LISTEN_ADDR: "127.0.0.1:0", SYSTEM_LISTEN_ADDR: "127.0.0.1:0", BUILDERHUB_ENDPOINT: hub.url, NO_COLOR: "1" });
+  await hub.close();
+  assert.equal(result.status, 0);
+  assert.equal(hub.state.registrations.length, 1);
+  assert.match(result.stderr, /^Orderflow proxy terminated with error: registration unsuccessful: not today\n$/);
+  assert.match(result.stdout, /ERROR cli: shutting down due to error\n$/);
+});
+
+test("an unreachable BuilderHub ends generation 2 the same way, status 0, logged (src/main.rs@029b7c4)", async () => {
+  const result = await runBuilt(GENERATION_2_BUILD, [], { ...REQUIRED, USER_LISTEN_ADDR: "127.0.0.1:0", SYSTEM_LISTEN_ADDR: "127.0.0.1:0", BUILDERHUB_ENDPOINT: "http://127.0.0.1:1", LOG_JSON: "true" });
+  assert.equal(result.status, 0);
+  const lines = result.stdout.trim().split("\n").map((l) => JSON.parse(l) as { level: string; fields: Record<string, string> });
+  const failure = lines.find((l) => l.fields.message === "shutting down due to error");
+  assert.equal(failure?.fields.err, "reqwest error: error sending request for url (http://127.0.0.1:1/api/l1-builder/v1/register_credentials/orderflow_proxy)");
+});
+
+// --- peers (src/builderhub/mod.rs) ------------------------------------------------------------
+
+test("a peer is dns_name:5544, else its ip, with 5544 when the ip has no port (Peer::system_api, both revisions)", () => {
+  const peer = (ip: string, dns: string) => systemHostPort({ ...peerEntry("p", KEY_B, ip), dns_name: dns });
+  assert.deepEqual(peer("10.0.0.1", "vm-b.flowproxy.internal"), { host: "vm-b.flowproxy.internal", port: 5544 });
+  assert.deepEqual(peer("10.0.0.1", ""), { host: "10.0.0.1", port: 5544 });
+  assert.deepEqual(peer("10.0.0.1:7000", ""), { host: "10.0.0.1", port: 7000 });
+});
+
+test("generation 1 reads the peer list once per 30 s; generation 2 every PEER_UPDATE_INTERVAL_S (builderhub/mod.rs run)", async () => {
+  const hub = await startHub();
+  const g1 = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url });
+  const g2 = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, PEER_UPDATE_INTERVAL_S: "1" });
+  try {
+    await new Promise((r) => setTimeout(r, 2300));
+    // One read by generation 1, three by generation 2 (at 0 s, 1 s and 2 s).
+    assert.equal(hub.state.gets, 4);
+  } finally {
+    await g1.stop();
+    await g2.stop();
+    await hub.close();
+  }
+});
+
+test("generation 1 forwards user bundles to peers over HTTP, signed, and a listed peer's system endpoint accepts them (ingress/forwarder.rs, ingress/mod.rs@258bbd6)", async () => {
+  const hub = await startHub();
+  // B knows A by its signer; A's own address in the list is never dialled by B in this test.
+  hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
+  const b = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
+  hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, `127.0.0.1:${b.proxy.ports.system}`)];
+  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  try {
+    await a.peers(1);
+    await b.peers(1);
+    const body = rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 0n)], blockNumber: "0x10" }], 7);
+    const reply = await signedPost(a.proxy.ports.user, body);
+    assert.equal(reply.status, 200);
+    const { id, jsonrpc, result } = JSON.parse(reply.body) as { id: number; jsonrpc: string; result: { bundleHash: string } };
+    assert.deepEqual([id, jsonrpc, Object.keys(result)], [7, "2.0", ["bundleHash"]]);
+    assert.match(result.bundleHash, /^0x[0-9a-f]{64}$/);
+    await until("B to accept the forwarded bundle", async () =>
+      (await b.metrics()).includes('flowproxy_ingress_rpc_request_duration_count{handler="system",method="eth_sendBundle",priority="medium"} 1'),
+    );
+    const metricsA = await a.metrics();
+    assert.match(metricsA, /^flowproxy_builderhub_peer_count 1$/m);
+    assert.match(metricsA, /^flowproxy_ingress_rpc_request_duration_count\{handler="user",method="eth_sendBundle",priority="medium"\} 1$/m);
+    assert.match(metricsA, /^flowproxy_forwarder_rpc_call_duration_count\{big_request="false",order_type="bundle",peer_name="b"\} 1$/m);
+  } finally {
+    await a.stop();
+    await b.stop();
+    await hub.close();
+  }
+});
+
+test("the system endpoint refuses a signer BuilderHub does not list with -32603 Internal error, HTTP 500, and logs it (ingress/mod.rs@258bbd6 system_handler)", async () => {
+  const hub = await startHub();
+  hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1")];
+  const b = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B, FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS: addressOf(SEARCHER_KEY) });
+  try {
+    await b.peers(1);
+    const body = rpc("eth_sendBundle", [{ txs: [], replacementUuid: "a8b2c1d0-0000-4000-8000-000000000001", replacementNonce: 1 }]);
+    const stranger = await signedPost(b.proxy.ports.system, body, KEY_B);
+    assert.deepEqual([stranger.status, JSON.parse(stranger.body)], [500, { id: null, jsonrpc: "2.0", error: { code: -32603, message: "Internal error" } }]);
+    assert.ok(b.logs().some((l) => l.level === "ERROR" && l.fields.message === "error verifying peer signature"));
+    // FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS is accepted like a listed peer.
+    assert.equal((await signedPost(b.proxy.ports.system, body, SEARCHER_KEY)).status, 200);
+    assert.equal((await signedPost(b.proxy.ports.system, body, KEY_A)).status, 200);
+  } finally {
+    await b.stop();
+    await hub.close();
+  }
+});
+
+test("generation 1 ignores orderflow_proxy.tls_cert: without instance.tls_cert the peer gets plain HTTP (builderhub/mod.rs@258bbd6 tls_certificate)", async () => {
+  const received: http.IncomingHttpHeaders[] = [];
+  const peer = http.createServer((req, res) => {
+    received.push(req.headers);
+    req.resume();
+    res.end('{"id":1,"jsonrpc":"2.0","result":null}');
+  });
+  await new Promise<void>((r) => peer.listen(0, "127.0.0.1", r));
+  const hub = await startHub();
+  const dir = tempDir();
+  hub.state.builders = [{ ...peerEntry("p", KEY_B, `127.0.0.1:${(peer.address() as net.AddressInfo).port}`), orderflow_proxy: { tls_cert: (await certificate(dir, "p", "DNS:localhost")).cert, ecdsa_pubkey_address: addressOf(KEY_B) } }];
+  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  try {
+    await a.peers(1);
+    const body = rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 1n)] }]);
+    assert.equal((await signedPost(a.proxy.ports.user, body)).status, 200);
+    await until("the peer to receive the bundle", () => received.length === 1);
+    assert.equal(received[0]["x-buildernet-priority"], "medium");
+    assert.match(received[0]["x-flashbots-signature"] as string, new RegExp(`^${addressOf(KEY_A)}:0x[0-9a-f]{130}$`));
+  } finally {
+    await a.stop();
+    await hub.close();
+    peer.close();
+  }
+});
+
+test("with instance.tls_cert generation 1 uses HTTPS and trusts that certificate for the peer's host name only (builderhub/mod.rs@258bbd6)", async () => {
+  const dir = tempDir();
+  const good = await certificate(dir, "good", "DNS:localhost");
+  const wrongName = await certificate(dir, "wrong", "DNS:elsewhere.example");
+  const hits: string[] = [];
+  const serve = (c: { cert: string; key: string }, name: string) =>
+    new Promise<https.Server>((resolve) => {
+      const s = https.createServer(c, (req, res) => {
+        hits.push(name);
+        req.resume();
+        res.end('{"id":1,"jsonrpc":"2.0","result":null}');
+      });
+      s.listen(0, "127.0.0.1", () => resolve(s));
+    });
+  const goodServer = await serve(good, "good");
+  const wrongServer = await serve(wrongName, "wrong");
+  const port = (s: https.Server) => (s.address() as net.AddressInfo).port;
+  const hub = await startHub();
+  hub.state.builders = [peerEntry("good", KEY_B, `localhost:${port(goodServer)}`, good.cert), peerEntry("wrong", SEARCHER_KEY, `localhost:${port(wrongServer)}`, wrongName.cert)];
+  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  try {
+    await a.peers(2);
+    assert.equal((await signedPost(a.proxy.ports.user, rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 2n)] }]))).status, 200);
+    await until("the forward to the misnamed peer to fail", async () => /flowproxy_forwarder_http_connect_failures\{peer_name="wrong"/.test(await a.metrics()));
+    await until("the good peer to receive it", () => hits.includes("good"));
+    assert.deepEqual(hits, ["good"]);
+  } finally {
+    await a.stop();
+    await hub.close();
+    goodServer.close();
+    wrongServer.close();
+  }
+});
+
+test("a failed forward counts as forwarder_http_call_failures with the status reason and the peer's JSON-RPC code (ingress/forwarder.rs@258bbd6)", async () => {
+  const peer = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(500, { "content-type": "application/json" }).end('{"id":null,"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"}}');
+  });
+  await new Promise<void>((r) => peer.listen(0, "127.0.0.1", r));
+  const hub = await startHub();
+  hub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${(peer.address() as net.AddressInfo).port}`)];
+  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  try {
+    await a.peers(1);
+    await signedPost(a.proxy.ports.user, rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 3n)] }]));
+    await until("the failure to be counted", async () => (await a.metrics()).includes('flowproxy_forwarder_rpc_call_failures{peer_name="p",rpc_code="-32603"} 1'));
+    assert.match(await a.metrics(), /^flowproxy_forwarder_http_call_failures\{peer_name="p",reason="Internal Server Error"\} 1$/m);
+  } finally {
+    await a.stop();
+    await hub.close();
+    peer.close();
+  }
+});
+
+test("it skips itself in the peer list by signer address (builderhub/mod.rs process_peer)", async () => {
+  const hub = await startHub();
+  hub.state.builders = [peerEntry("me", KEY_A, "127.0.0.1:1")];
+  const a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  try {
+    await a.peers(0);
+    assert.ok(a.logs().some((l) => l.fields.message === "Running with BuilderHub" || l.fields.message === "running with orderflow signer"));
+  } finally {
+    await a.stop();
+    await hub.close();
+  }
+});
+
+// --- generation 2: msg-rs over TCP (forwarder/tcp.rs, ingress/mod.rs@029b7c4) -----------------
+
+test("a msg-rs frame is wire id 2, compression, id and size big-endian, then the payload (msg-wire reqrep.rs@v0.1.5)", () => {
+  const frame = encodeFrame(7, Buffer.from("hi"));
+  assert.equal(frame.toString("hex"), "020000000007000000026869");
+  assert.deepEqual(new FrameReader().push(frame), [{ id: 7, compression: 0, payload: Buffer.from("hi") }]);
+  assert.throws(() => new FrameReader().push(Buffer.from([1])), /Invalid wire ID: 1/);
+});
+
+test("bitcode packs byte columns as bitcode 0.6 does (bitcode pack.rs test vectors) and round-trips the system payloads", () => {
+  // pack.rs's own test: 1..=7 packs into 5 bytes, 201..=207 (offset by the minimum) into 6.
+  const packed = (bytes: number[]) => encodeWithHeaders(new Map(), Buffer.from(bytes)).subarray(2);
+  assert.equal(packed([1, 2, 3, 4, 5, 6, 7]).length, 5);
+  assert.equal(packed([201, 202, 203, 204, 205, 206, 207]).length, 6);
+  assert.deepEqual(encodeTcpResponse("Success", { kind: "NoData" }), Buffer.from([0, 0]));
+  const hash = Buffer.alloc(32, 0xab);
+  assert.deepEqual(decodeTcpResponse(encodeTcpResponse("Success", { kind: "Hash", value: hash })), { status: "Success", data: { kind: "Hash", value: hash } });
+  const headers = new Map([["method", "eth_sendBundle"], ["X-BuilderNet-Signature", "0xab:0xcd"]]);
+  assert.deepEqual(decodeWithHeaders(encodeWithHeaders(headers, Buffer.from("data"))), { headers, data: Buffer.from("data") });
+});
+
+test("wyhash is the wyhash crate 0.6's v1 WyHash (its integration-test vector), the bundle hash's hasher (primitives/mod.rs BundleHash)", () => {
+  const hasher = new RustHasher();
+  hasher.write(Buffer.from([0]));
+  assert.equal(hasher.finish(), 0x8c73a8ab46596ae4n);
+});
+
+test("generation 2 forwards bundles as bitcode over msg-rs TCP, signed over the bundle bytes, and a listed peer answers Success with the hash (forwarder/mod.rs, ingress/mod.rs@029b7c4)", async () => {
+  const hub = await startHub();
+  hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
+  const b = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B, PEER_UPDATE_INTERVAL_S: "60" });
+  hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, `127.0.0.1:${b.proxy.ports.system}`)];
+  const a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A, PEER_UPDATE_INTERVAL_S: "60" });
+  try {
+    await a.peers(1);
+    await b.peers(1);
+    const reply = await signedPost(a.proxy.ports.user, rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 4n)] }]), SEARCHER_KEY, "x-buildernet-signature");
+    const { bundleHash } = (JSON.parse(reply.body) as { result: { bundleHash: string } }).result;
+    // The sender's priority header is written with capitals and looked up in lower case: "low".
+    await until("B to accept the bundle", async () => (await b.metrics()).includes('flowproxy_ingress_rpc_request_duration_count{handler="system",method="eth_sendBundle",priority="low"} 1'));
+    await until("A to count the answer", async () => (await a.metrics()).includes('flowproxy_forwarder_rpc_call_duration_count{big_request="false",order_type="bundle",peer_name="b",transport="tcp"} 1'));
+    assert.doesNotMatch(await a.metrics(), /tcp_response_failures/);
+    assert.match(bundleHash, /^0x[0-9a-f]{64}$/);
+  } finally {
+    await a.stop();
+    await b.stop();
+    await hub.close();
+  }
+});
+
+test("the generation 2 system socket answers PING with PONG and refuses an unlisted signer with ErrorInvalidSignature (rep/driver.rs@v0.1.5, ingress/mod.rs@029b7c4)", async () => {
+  const hub = await startHub();
+  const b = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
+  const socket = net.connect(b.proxy.ports.system, "127.0.0.1");
+  const reader = new FrameReader();
+  const frames: { id: number; payload: Buffer }[] = [];
+  socket.on("data", (c: Buffer) => frames.push(...reader.push(c)));
+  try {
+    socket.write(encodeFrame(5, Buffer.from("PING")));
+    await until("PONG", () => frames.length === 1);
+    assert.deepEqual([frames[0].id, frames[0].payload.toString()], [0, "PONG"]);
+    const data = Buffer.from(signedTx(SEARCHER_KEY, 5n).slice(2), "hex");
+    const headers = new Map([["method", "eth_sendRawTransaction"], ["X-BuilderNet-Signature", personalSign(KEY_A, data)]]);
+    socket.write(encodeFrame(9, encodeWithHeaders(headers, data)));
+    await until("the answer", () => frames.length === 2);
+    assert.equal(frames[1].id, 9);
+    assert.deepEqual(decodeTcpResponse(frames[1].payload), { status: "ErrorInvalidSignature", data: { kind: "NoData" } });
+  } finally {
+    socket.destroy();
+    await b.stop();
+    await hub.close();
+  }
+});
+
+test("generation 2 reaches a peer with instance.tls_cert over TCP+TLS, trusting that certificate only (builderhub/mod.rs@029b7c4 tls_connector)", async () => {
+  const dir = tempDir();
+  const peerTls = await certificate(dir, "peer", "IP:127.0.0.1");
+  const impostor = await certificate(dir, "impostor", "IP:127.0.0.1");
+  const payloads: Buffer[] = [];
+  const serve = (c: { cert: string; key: string }) =>
+    new Promise<tls.Server>((resolve) => {
+      const server = tls.createServer(c, (socket) => {
+        const reader = new FrameReader();
+        socket.on("data", (chunk: Buffer) => {
+          for (const frame of reader.push(chunk)) {
+            payloads.push(frame.payload);
+            socket.write(encodeFrame(frame.id, encodeTcpResponse("Success", { kind: "NoData" })));
+          }
+        });
+      });
+      server.listen(0, "127.0.0.1", () => resolve(server));
+    });
+  const good = await serve(peerTls);
+  // This one presents another certificate than the one BuilderHub lists for it.
+  const bad = await serve(impostor);
+  const port = (s: tls.Server) => (s.address() as net.AddressInfo).port;
+  const hub = await startHub();
+  hub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${port(good)}`, peerTls.cert), peerEntry("q", SEARCHER_KEY, `127.0.0.1:${port(bad)}`, peerTls.cert)];
+  const a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  try {
+    await a.peers(2);
+    const tx = signedTx(SEARCHER_KEY, 6n);
+    assert.equal((await signedPost(a.proxy.ports.user, rpc("eth_sendRawTransaction", [tx]))).status, 200);
+    await until("the impostor's forward to time out", async () => (await a.metrics()).includes('flowproxy_forwarder_tcp_call_failures{peer_name="q",reason="Request timed out",transport="tcp"} 1'));
+    assert.equal(payloads.length, 1);
+    const { headers, data } = decodeWithHeaders(payloads[0]);
+    assert.deepEqual([headers.get("method"), hex(data)], ["eth_sendRawTransaction", tx]);
+    assert.match(headers.get("X-BuilderNet-Signature") as string, new RegExp(`^${addressOf(KEY_A)}:`));
+  } finally {
+    await a.stop();
+    await hub.close();
+    good.close();
+    bad.close();
+  }
+});
+
+test("a forwarded generation 2 bundle carries the user's signer, version v2 and its hash (RawBundleBitcode, primitives/mod.rs@029b7c4)", async () => {
+  const payloads: Buffer[] = [];
+  const rep = new RepServer(async (payload) => {
+    payloads.push(payload);
+    return encodeTcpResponse("Success", { kind: "NoData" });
+  }, () => undefined);
+  await rep.listen("127.0.0.1", 0);
+  const hub = await startHub();
+  hub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${rep.address().port}`)];
+  const a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url });
+  try {
+    await a.peers(1);
+    const reply = await signedPost(a.proxy.ports.user, rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 7n)], blockNumber: "0x2a" }]));
+    const { bundleHash } = (JSON.parse(reply.body) as { result: { bundleHash: string } }).result;
+    await until("the peer to get the bundle", () => payloads.length === 1);
+    const bundle = decodeRawBundle(decodeWithHeaders(payloads[0]).data);
+    assert.deepEqual([bundle.version, bundle.blockNumber, hex(bundle.signingAddress as Buffer), hex(bundle.bundleHash as Buffer)], ["v2", 42n, addressOf(SEARCHER_KEY), bundleHash]);
+  } finally {
+    await a.stop();
+    await hub.close();
+    await rep.close();
+  }
+});
+
+// --- user flow (src/ingress/mod.rs, src/jsonrpc.rs) -------------------------------------------
+
+test("user flow without a valid signature gets -32603 Invalid signature, HTTP 400, id null (ingress/mod.rs user_handler)", async () => {
+  const a = await startProxy(1, {});
+  try {
+    const body = rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 8n)] }]);
+    const expected = { id: null, jsonrpc: "2.0", error: { code: -32603, message: "Invalid signature" } };
+    const [, signature] = personalSign(SEARCHER_KEY, body).split(":");
+    const variants: Record<string, string>[] = [{}, { "x-flashbots-signature": "nonsense" }, { "x-flashbots-signature": `${addressOf(KEY_A)}:${signature}` }, { "x-flashbots-signature": personalSign(SEARCHER_KEY, `${body} `) }];
+    for (const headers of variants) {
+      const reply = await request(a.proxy.ports.user, "POST", "/", body, headers);
+      assert.deepEqual([reply.status, reply.headers["content-type"], JSON.parse(reply.body)], [400, "application/json", expected], JSON.stringify(headers));
+    }
+  } finally {
+    await a.stop();
+  }
+});
+
+test("the JSON-RPC envelope is checked after the signature: parse error, invalid request, unknown method (jsonrpc.rs)", async () => {
+  const a = await startProxy(2, {});
+  try {
+    const cases: [string, number, unknown][] = [
+      ["{oops", 400, { id: null, jsonrpc: "2.0", error: { code: -32700, message: "Parse error" } }],
+      [JSON.stringify({ jsonrpc: "2.0", method: "eth_sendBundle", params: [] }), 400, { id: null, jsonrpc: "2.0", error: { code: -32700, message: "Parse error" } }],
+      [JSON.stringify({ jsonrpc: "1.0", id: 3, method: "eth_sendBundle", params: [] }), 400, { id: null, jsonrpc: "2.0", error: { code: -32600, message: "Invalid Request" } }],
+      [rpc("eth_call", [], 4), 404, { id: 4, jsonrpc: "2.0", error: { code: -32601, message: "Method not found: eth_call" } }],
+      [rpc("mev_sendBundle", [{}], 5), 404, { id: 5, jsonrpc: "2.0", error: { code: -32601, message: "Method not found: mev_sendBundle" } }],
+      [rpc("eth_sendBundle", [{}, {}], 6), 400, { id: 6, jsonrpc: "2.0", error: { code: -32602, message: "Invalid params" } }],
+    ];
+    for (const [body, status, expected] of cases) {
+      const reply = await signedPost(a.proxy.ports.user, body);
+      assert.deepEqual([reply.status, JSON.parse(reply.body)], [status, expected], body);
+    }
+  } finally {
+    await a.stop();
+  }
+});
+
+test("a bundle's transactions must decode as signed transactions; an empty bundle needs a replacement uuid (rbuilder RawBundle::decode via primitives/mod.rs)", async () => {
+  const a = await startProxy(1, {});
+  try {
+    const invalid = { id: 1, jsonrpc: "2.0", error: { code: -32602, message: "Invalid params" } };
+    for (const bundle of [{ txs: ["0x01"] }, { txs: ["not hex"] }, { txs: [] }, { txs: [signedTx(SEARCHER_KEY, 9n)], version: "v3" }]) {
+      const reply = await signedPost(a.proxy.ports.user, rpc("eth_sendBundle", [bundle]));
+      assert.deepEqual([reply.status, JSON.parse(reply.body)], [400, invalid], JSON.stringify(bundle));
+    }
+    const metrics = await a.metrics();
+    assert.match(metrics, /flowproxy_ingress_validation_errors\{error="Failed to decode transaction, idx: 0, error: Failed to decode transaction, error: input too short",handler="user"\} 1/);
+    assert.match(metrics, /flowproxy_ingress_validation_errors\{error="Empty bundle with on uuid",handler="user"\} 1/);
+    const cancel = rpc("eth_sendBundle", [{ txs: [], replacementUuid: "8f0b6d2e-7c1a-4b8e-9f00-123456789abc" }]);
+    assert.equal((await signedPost(a.proxy.ports.user, cancel)).status, 200);
+  } finally {
+    await a.stop();
+  }
+});
+
+test("eth_sendRawTransaction answers the transaction hash and applies src/validation.rs (chain id 1, intrinsic gas)", async () => {
+  const a = await startProxy(1, {});
+  try {
+    const tx = signedTx(SEARCHER_KEY, 10n);
+    const ok = await signedPost(a.proxy.ports.user, rpc("eth_sendRawTransaction", [tx]));
+    assert.deepEqual(JSON.parse(ok.body), { id: 1, jsonrpc: "2.0", result: hex(keccak(Buffer.from(tx.slice(2), "hex"))) });
+    for (const [bad, reason] of [
+      [signedTx(SEARCHER_KEY, 11n, { chainId: 5n }), "transaction's chain ID does not match"],
+      [signedTx(SEARCHER_KEY, 12n, { gas: 20999n }), "intrinsic gas too low"],
+    ]) {
+      const reply = await signedPost(a.proxy.ports.user, rpc("eth_sendRawTransaction", [bad]));
+      assert.equal(reply.status, 400);
+      assert.match(await a.metrics(), new RegExp(`flowproxy_ingress_validation_errors\\{error="${reason}",handler="user"\\} 1`));
+    }
+  } finally {
+    await a.stop();
+  }
+});
+
+test("mev_sendBundle is served at generation 1 with a bundleHash (ingress/mod.rs@258bbd6 on_mev_share_bundle)", async () => {
+  const a = await startProxy(1, {});
+  try {
+    const bundle = { version: "v0.1", inclusion: { block: "0x1" }, body: [{ tx: signedTx(SEARCHER_KEY, 13n), canRevert: false }] };
+    const reply = await signedPost(a.proxy.ports.user, rpc("mev_sendBundle", [bundle]));
+    assert.equal(reply.status, 200);
+    assert.match((JSON.parse(reply.body) as { result: { bundleHash: string } }).result.bundleHash, /^0x[0-9a-f]{64}$/);
+    const badVersion = await signedPost(a.proxy.ports.user, rpc("mev_sendBundle", [{ ...bundle, version: "v9" }]));
+    assert.equal(badVersion.status, 400);
+  } finally {
+    await a.stop();
+  }
+});
+
+// --- servers and observability ----------------------------------------------------------------
+
+test("/livez and /health answer 200 on both HTTP servers; /readyz asks the local builder (lib.rs routers, ingress/mod.rs ready_handler)", async () => {
+  const a = await startProxy(1, { BUILDER_READY_ENDPOINT: "http://127.0.0.1:1" });
+  try {
+    for (const port of [a.proxy.ports.user, a.proxy.ports.system]) {
+      const livez = await request(port, "GET", "/livez");
+      assert.deepEqual([livez.status, livez.body, livez.headers["x-flowproxy-endpoint"]], [200, "", undefined]);
+      assert.equal((await request(port, "GET", "/health")).status, 200);
+      assert.deepEqual([(await request(port, "GET", "/readyz")).status, (await request(port, "GET", "/readyz")).body], [503, "not ready"]);
+      assert.equal((await request(port, "GET", "/")).status, 405);
+      assert.equal((await request(port, "GET", "/nope")).status, 404);
+    }
+  } finally {
+    await a.stop();
+  }
+});
+
+test("generation 2 has no HTTP system server: the system port speaks msg-rs (lib.rs@029b7c4)", async () => {
+  const a = await startProxy(2, {});
+  try {
+    const socket = net.connect(a.proxy.ports.system, "127.0.0.1");
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.write("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n");
+    await closed;
+    assert.equal((await request(a.proxy.ports.user, "GET", "/livez")).status, 200);
+  } finally {
+    await a.stop();
+  }
+});
+
+test("logs are tracing's JSON when LOG_JSON, with upstream's messages and the checksummed signer (lib.rs run_with_listeners)", async () => {
+  const g1 = await startProxy(1, { FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  const g2 = await startProxy(2, {});
+  try {
+    const signerLine = g1.logs().find((l) => l.fields.message === "Orderflow signer configured");
+    assert.deepEqual([signerLine?.level, signerLine?.target, signerLine?.fields.address], ["INFO", "flowproxy", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"]);
+    assert.ok(g1.logs().some((l) => l.fields.message === "Starting system ingress server"));
+    assert.ok(g2.logs().some((l) => l.fields.message === "running with orderflow signer"));
+    assert.ok(g2.logs().some((l) => l.fields.message === "starting system tcp listener"));
+  } finally {
+    await g1.stop();
+    await g2.stop();
+  }
+});
+
+test("generation 2 exports flowproxy_build_info with version and commit; generation 1 has no such metric (metrics.rs)", async () => {
+  const g1 = await startProxy(1, {});
+  const g2 = await startProxy(2, {});
+  try {
+    assert.match(await g2.metrics(), /^flowproxy_build_info\{commit="test",version="2\.0\.2"\} 1$/m);
+    assert.doesNotMatch(await g1.metrics(), /build_info|flowproxy_info/);
+  } finally {
+    await g1.stop();
+    await g2.stop();
+  }
+});
+
+test("a bind failure ends run() with the io error (lib.rs run)", async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+  const taken = `127.0.0.1:${(blocker.address() as net.AddressInfo).port}`;
+  const settings = cli(1, { ...REQUIRED, USER_LISTEN_ADDR: taken });
+  try {
+    assert.equal(settings.kind, "run");
+    if (settings.kind !== "run") return;
+    const proxy = new FlowProxy({ generation: 1, settings: settings.settings, gitHash: "x", version: "1.1.2", logger: new Logger(true, {}, () => undefined), onFatal: () => undefined });
+    await assert.rejects(proxy.start(), (err: unknown) => err instanceof RunError && err.message === "Address already in use (os error 98)");
+    await proxy.stop();
+  } finally {
+    blocker.close();
+  }
+});

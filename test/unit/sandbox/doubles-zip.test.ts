@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "node:test";
+import { corruptZip, faultyArtifact } from "../../doubles/github";
+import { crc32, createZip } from "../../doubles/zip";
+import { execFileAsync } from "../../support/processes";
+
+const entries = [
+  { name: "flowproxy", data: Buffer.from("#!/bin/sh\necho hi\n".repeat(100)), mode: 0o755 },
+  { name: "README.txt", data: Buffer.from("hello\n"), mode: 0o644 },
+];
+
+test("crc32 gives the standard check value", () => {
+  assert.equal(crc32(Buffer.from("123456789")), 0xcbf43926);
+});
+
+test("Debian's unzip reads the zips, keeping the executable bit", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zip-double-"));
+  const file = path.join(dir, "artifact.zip");
+  fs.writeFileSync(file, createZip(entries));
+  assert.match(await execFileAsync("unzip", ["-t", file]), /No errors detected/);
+  await execFileAsync("unzip", ["-q", file, "-d", path.join(dir, "out")]);
+  const binary = path.join(dir, "out", "flowproxy");
+  assert.equal(fs.statSync(binary).mode & 0o777, 0o755);
+  assert.deepEqual(fs.readFileSync(binary), entries[0].data);
+  assert.deepEqual(createZip(entries), createZip(entries), "the same inputs give the same bytes");
+});
+
+test("damaged artifacts are damaged the way each fault promises", () => {
+  const zip = createZip(entries);
+  assert.equal(faultyArtifact(zip, "truncated").length, Math.floor(zip.length / 2));
+  const corrupt = corruptZip(zip);
+  assert.equal(corrupt.length, zip.length);
+  assert.notDeepEqual(corrupt, zip);
+  assert.deepEqual(corrupt.subarray(0, 30), zip.subarray(0, 30), "the headers stay intact");
+  assert.ok(!faultyArtifact(zip, "no-binary").includes(Buffer.from("flowproxy")));
+  assert.equal(faultyArtifact(zip, ""), zip);
+});

@@ -1,0 +1,106 @@
+// The policy pack as `pulumi preview --policy-pack policy` runs it: Pulumi's policy runner
+// (@pulumi/pulumi/cmd/run-policy-pack) type-checks and loads policy/ on this Node, serves the
+// analyzer over gRPC, and answers the engine's calls. This test plays the engine.
+import assert from "node:assert/strict";
+import { ChildProcess, spawn } from "child_process";
+import { createRequire } from "module";
+import * as path from "path";
+import { after, before, test } from "node:test";
+import { REPO_ROOT } from "../../support/program";
+
+// The runner, its gRPC library and the analyzer protocol all come from the pinned @pulumi/pulumi.
+const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
+const fromPulumi = createRequire(path.join(pulumiDir, "package.json"));
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const grpc = fromPulumi("@grpc/grpc-js") as any;
+const analyzerGrpc = fromPulumi("./proto/analyzer_grpc_pb") as any;
+const analyzerPb = fromPulumi("./proto/analyzer_pb") as any;
+const structPb = fromPulumi("google-protobuf/google/protobuf/struct_pb") as any;
+const emptyPb = fromPulumi("google-protobuf/google/protobuf/empty_pb") as any;
+
+const ENFORCEMENT = ["advisory", "mandatory", "disabled", "remediate"];
+
+let runner: ChildProcess | undefined;
+let client: any;
+
+before(async () => {
+  // The engine passes its own address and the pack's directory; the pack never calls the engine here.
+  runner = spawn(process.execPath, [path.join(pulumiDir, "cmd", "run-policy-pack"), "127.0.0.1:1", "."], {
+    cwd: path.join(REPO_ROOT, "policy"),
+  });
+  const child = runner;
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const port = await new Promise<string>((resolve, reject) => {
+    let stdout = "";
+    child.stdout!.on("data", (d) => {
+      stdout += d;
+      const m = /^(\d+)\s*$/m.exec(stdout);
+      if (m) resolve(m[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`the policy pack exited with ${code} before serving:\n${stdout}${stderr}`)));
+  });
+  client = new analyzerGrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+});
+
+after(() => {
+  client?.close();
+  runner?.kill();
+});
+
+function call(method: string, request: unknown): Promise<any> {
+  return new Promise((resolve, reject) => client[method](request, (err: Error | null, reply: unknown) => (err ? reject(err) : resolve(reply))));
+}
+
+function withResource<T>(message: T & Record<string, any>, type: string, name: string, stack: string, props: Record<string, unknown>): T {
+  message.setType(type);
+  message.setName(name);
+  message.setUrn(`urn:pulumi:${stack}::flowproxy-staging::${type}::${name}`);
+  message.setProperties(structPb.Struct.fromJavaScript(props));
+  message.setOptions(new analyzerPb.AnalyzerResourceOptions());
+  return message;
+}
+
+function diagnostics(reply: any): [string, string, string][] {
+  return reply.getDiagnosticsList().map((d: any) => [d.getPolicyname(), ENFORCEMENT[d.getEnforcementlevel()], d.getMessage()]);
+}
+
+const worldSsh = {
+  securityRules: [
+    { name: "ssh", priority: 100, direction: "Inbound", access: "Allow", protocol: "Tcp", sourceAddressPrefix: "0.0.0.0/0", destinationPortRange: "22" },
+  ],
+};
+
+test("the policy pack loads under Pulumi's policy runner and lists its policies with their enforcement levels", async () => {
+  const info = await call("getAnalyzerInfo", new emptyPb.Empty());
+  assert.equal(info.getName(), "flowproxy-staging");
+  const levels = Object.fromEntries(info.getPoliciesList().map((p: any) => [p.getName(), ENFORCEMENT[p.getEnforcementlevel()]]));
+  assert.deepEqual(levels, {
+    "ssh-not-open-to-internet": "advisory",
+    "ssh-not-open-to-internet-production": "mandatory",
+    "builderhub-no-public-ip": "mandatory",
+    "no-secret-in-extension-settings": "mandatory",
+    "no-secret-in-stack-outputs": "mandatory",
+    "vm-password-login-disabled": "mandatory",
+    "nsg-spec-ports-only": "mandatory",
+    "vm-image-supported-ubuntu": "mandatory",
+  });
+});
+
+test("the running pack reports SSH open to the internet as mandatory on a production stack and advisory elsewhere", async () => {
+  const nsg = "azure-native:network:NetworkSecurityGroup";
+  const prod = diagnostics(await call("analyze", withResource(new analyzerPb.AnalyzeRequest(), nsg, "nsg-eastus", "production", worldSsh)));
+  assert.deepEqual(prod.map(([policy, level]) => [policy, level]), [["ssh-not-open-to-internet-production", "mandatory"]]);
+  const dev = diagnostics(await call("analyze", withResource(new analyzerPb.AnalyzeRequest(), nsg, "nsg-eastus", "dev", worldSsh)));
+  assert.deepEqual(dev.map(([policy, level]) => [policy, level]), [["ssh-not-open-to-internet", "advisory"]]);
+});
+
+test("the running pack reports a secret in the stack outputs", async () => {
+  const request = new analyzerPb.AnalyzeStackRequest();
+  request.setResourcesList([
+    withResource(new analyzerPb.AnalyzerResource(), "pulumi:pulumi:Stack", "flowproxy-staging-dev", "dev", { leak: `ghp_${"x1".repeat(18)}` }),
+  ]);
+  const found = diagnostics(await call("analyzeStack", request));
+  assert.deepEqual(found.map(([policy, level]) => [policy, level]), [["no-secret-in-stack-outputs", "mandatory"]]);
+  assert.match(found[0][2], /stack output leak holds a GitHub token/);
+});
