@@ -40,6 +40,21 @@ export const BUILDERHUB_API = {
   builders: "/api/l1-builder/v1/builders",
 } as const;
 
+/** The credentials a proxy registers (BuilderHubOrderflowProxyCredentials in mockhub's main.rs). */
+export interface BuilderCredentials {
+  tls_cert: string | null;
+  ecdsa_pubkey_address: string;
+}
+
+/** One entry of BUILDERHUB_API.builders (BuilderHubBuilder in mockhub's main.rs, in its field order). */
+export interface BuilderListing {
+  name: string;
+  ip: string;
+  dns_name: string;
+  orderflow_proxy: BuilderCredentials;
+  instance: { tls_cert: string };
+}
+
 /** Where every FlowProxy VM registers and reads its peers. */
 export const BUILDERHUB_ENDPOINT = `http://${fqdnOf(BUILDERHUB.dnsLabel)}:${BUILDERHUB.port}`;
 

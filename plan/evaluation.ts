@@ -116,7 +116,7 @@ export class ProgramFailure extends Error {
   }
 }
 
-/** Evaluates the program: plan/evaluate.ts in this process, or plan/evaluator-thread.ts on a thread of its own. */
+/** Evaluates the program: plan/evaluate.ts in this process, or plan/evaluator-process.ts in a process of its own. */
 export type Evaluator = (request: EvaluationRequest, options?: EvaluateOptions) => Promise<Evaluation>;
 
 export function isMarkedSecret(value: unknown): value is { $secret: unknown } {

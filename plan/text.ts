@@ -36,7 +36,7 @@ export function formatPlan(graph: PlanGraph, header: PlanHeader): string {
     out.push("", `== ${group.title} ==`);
     for (const node of group.nodes) {
       out.push(`  ${node.type.padEnd(typeWidth)}  ${node.name}`);
-      for (const line of describe(node, graph)) out.push(`      ${line}`);
+      for (const line of resourceDetails(node, graph)) out.push(`      ${line}`);
     }
   }
   const outputs = Object.entries(graph.evaluation.outputs);
@@ -51,7 +51,7 @@ export function formatPlan(graph: PlanGraph, header: PlanHeader): string {
 }
 
 /** The lines a reviewer reads under a resource. */
-export function describe(node: PlanNode, graph: PlanGraph): string[] {
+function resourceDetails(node: PlanNode, graph: PlanGraph): string[] {
   const p = node.inputs;
   const lines = DESCRIBERS[node.type]?.(node, graph) ?? genericDetails(p);
   if (node.ignoreChanges.length > 0) lines.push(`ignoreChanges: ${node.ignoreChanges.join(", ")}`);

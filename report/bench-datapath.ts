@@ -1,10 +1,11 @@
 // HAProxy's cost on the data path: wrk from Debian runs inside vm-eastus's network namespace and
 // sends the same keep-alive requests straight to the FlowProxy stand-in's user port and through
 // HAProxy's :80 and :443, one after the other, in alternating rounds.
+import { LOOPBACK, PORTS } from "../lib/contract";
 import { run } from "../sandbox/proc";
-import { netnsOf, vmByName } from "../sandbox/topology";
+import { flowproxyVms, netnsOf } from "../sandbox/topology";
 import type { Row } from "./bench";
-import { median } from "./report";
+import { median } from "./markdown";
 
 interface WrkResult {
   requestsPerSecond: number;
@@ -38,7 +39,7 @@ export function parseWrk(output: string): WrkResult {
 }
 
 async function wrk(url: string, seconds: number): Promise<WrkResult> {
-  const vm = vmByName("vm-eastus");
+  const [vm] = flowproxyVms();
   // Bounded by duration; 16 keep-alive connections, one wrk thread so HAProxy and the stand-in
   // keep a core between them.
   const result = await run("ip", ["netns", "exec", netnsOf(vm), "wrk", "-t1", "-c16", `-d${seconds}s`, "--latency", url]);
@@ -47,9 +48,9 @@ async function wrk(url: string, seconds: number): Promise<WrkResult> {
 }
 
 const TARGETS = [
-  { label: "straight to the stand-in (127.0.0.1:5543)", url: "http://127.0.0.1:5543/livez" },
-  { label: "through HAProxy :80", url: "http://127.0.0.1:80/livez" },
-  { label: "through HAProxy :443 (TLS)", url: "https://127.0.0.1:443/livez" },
+  { label: `straight to the stand-in (${LOOPBACK}:${PORTS.flowproxyUser})`, url: `http://${LOOPBACK}:${PORTS.flowproxyUser}/livez` },
+  { label: `through HAProxy :${PORTS.http}`, url: `http://${LOOPBACK}:${PORTS.http}/livez` },
+  { label: `through HAProxy :${PORTS.https} (TLS)`, url: `https://${LOOPBACK}:${PORTS.https}/livez` },
 ];
 
 export async function dataPath(rounds = 3, seconds = 8): Promise<Row[]> {

@@ -3,14 +3,14 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { PROJECT_DIR } from "../plan/evaluation";
 
-export const REPO_ROOT = path.resolve(__dirname, "..");
 
 export function machineSummary(): string {
   const memoryGiB = (os.totalmem() / 2 ** 30).toFixed(1);
   let commit = "uncommitted";
   try {
-    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: PROJECT_DIR, encoding: "utf8" }).trim();
   } catch {
     // Outside a git checkout the commit is simply unknown.
   }
@@ -44,7 +44,7 @@ export function textTable(header: string[], rows: string[][]): string {
 }
 
 export function writeDoc(relativePath: string, text: string): void {
-  const full = path.join(REPO_ROOT, relativePath);
+  const full = path.join(PROJECT_DIR, relativePath);
   fs.mkdirSync(path.dirname(full), { recursive: true });
   fs.writeFileSync(full, text);
 }

@@ -5,8 +5,9 @@
 // report shows what the last run of the suites saw. `pnpm run test:all` runs both suites and then
 // this. Exits 1 when a check failed or a suite left no results.
 import * as path from "path";
+import { PROJECT_DIR } from "../plan/evaluation";
 import { formatSeconds } from "../sandbox/proc";
-import { machineSummary, markdownTable, REPO_ROOT, textTable, writeDoc } from "./markdown";
+import { machineSummary, markdownTable, textTable, writeDoc } from "./markdown";
 import { CheckRecord, readRecords, resultsDirOf } from "./results";
 
 const DOC = path.join("docs", "RELIABILITY.md");
@@ -16,7 +17,7 @@ const SUITES = [
 ] as const;
 const SUMMARY_HEADER = ["section", "checks", "passed", "failed", "time in checks"];
 
-interface Section {
+interface SectionResults {
   title: string;
   intro: string;
   columns: string[];
@@ -24,8 +25,8 @@ interface Section {
 }
 
 /** The records grouped by section, sections in the order of their numbers. */
-function sections(records: CheckRecord[]): Section[] {
-  const byTitle = new Map<string, Section>();
+function sections(records: CheckRecord[]): SectionResults[] {
+  const byTitle = new Map<string, SectionResults>();
   for (const r of records) {
     const section = byTitle.get(r.title) ?? { title: r.title, intro: r.intro, columns: r.columns, checks: [] };
     section.checks.push(r);
@@ -35,12 +36,12 @@ function sections(records: CheckRecord[]): Section[] {
   return [...byTitle.values()].sort((a, b) => number(a.title) - number(b.title));
 }
 
-const failedIn = (s: Section) => s.checks.filter((c) => !c.passed).length;
-const sumMs = (s: Section) => s.checks.reduce((ms, c) => ms + c.durationMs, 0);
+const failedIn = (s: SectionResults) => s.checks.filter((c) => !c.passed).length;
+const sumMs = (s: SectionResults) => s.checks.reduce((ms, c) => ms + c.durationMs, 0);
 
-function summaryRows(all: Section[]): string[][] {
+function summaryRows(all: SectionResults[]): string[][] {
   const rows = all.map((s) => [s.title, String(s.checks.length), String(s.checks.length - failedIn(s)), String(failedIn(s)), formatSeconds(sumMs(s))]);
-  const total = (pick: (s: Section) => number) => all.reduce((n, s) => n + pick(s), 0);
+  const total = (pick: (s: SectionResults) => number) => all.reduce((n, s) => n + pick(s), 0);
   return [...rows, ["all", String(total((s) => s.checks.length)), String(total((s) => s.checks.length - failedIn(s))), String(total(failedIn)), formatSeconds(total(sumMs))]];
 }
 
@@ -49,7 +50,7 @@ function when(records: CheckRecord[]): string {
   return `${times[0].slice(0, 16).replace("T", " ")} to ${times[times.length - 1].slice(11, 16)} UTC`;
 }
 
-function document(all: Section[], bySuite: Record<string, CheckRecord[]>): string {
+function document(all: SectionResults[], bySuite: Record<string, CheckRecord[]>): string {
   const lines = [
     "# Reliability",
     "",
@@ -74,9 +75,9 @@ function main(): number {
   const bySuite: Record<string, CheckRecord[]> = {};
   const missing: string[] = [];
   for (const { suite, command } of SUITES) {
-    const dir = resultsDirOf(REPO_ROOT, suite);
+    const dir = resultsDirOf(PROJECT_DIR, suite);
     bySuite[suite] = readRecords(dir);
-    if (bySuite[suite].length === 0) missing.push(`${path.relative(REPO_ROOT, dir)} holds no results; run ${command} first (or pnpm run test:all)`);
+    if (bySuite[suite].length === 0) missing.push(`${path.relative(PROJECT_DIR, dir)} holds no results; run ${command} first (or pnpm run test:all)`);
   }
   if (missing.length > 0) {
     process.stderr.write(`report:reliability: ${missing.join("; ")}\n`);

@@ -3,9 +3,10 @@
 // double serves, and the FlowProxy artifact zips it serves.
 import * as fs from "fs";
 import * as path from "path";
-import { createZip } from "../test/doubles/zip";
+import { createZip } from "./zip";
 import { bundle, BundleOptions } from "./bundle";
-import { PROJECT_DIR, statePaths } from "./paths";
+import { PROJECT_DIR } from "../plan/evaluation";
+import { statePaths } from "./paths";
 import { writeAtomically } from "./proc";
 
 const DOUBLES_SOURCE = path.join(PROJECT_DIR, "test", "doubles");

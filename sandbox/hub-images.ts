@@ -13,13 +13,15 @@ import * as path from "path";
 import { Transform } from "stream";
 import { pipeline } from "stream/promises";
 import { createGzip } from "zlib";
+import { BUILDERHUB } from "../lib/contract";
 import { bundle } from "./bundle";
-import { cachePaths, PROJECT_DIR } from "./paths";
+import { DEBIAN_MIRROR } from "./image";
+import { PROJECT_DIR } from "../plan/evaluation";
+import { cachePaths } from "./paths";
 import { lastNonEmptyLine, run, SandboxError } from "./proc";
 
 export type DebianSuite = "trixie" | "bookworm";
 
-const MIRROR = "http://deb.debian.org/debian";
 const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
 const ARCHITECTURE = "amd64";
 const APT_NETWORK_TIMEOUT_MS = 5 * 60 * 1000;
@@ -91,7 +93,7 @@ function prepareApt(suite: DebianSuite): void {
     fs.mkdirSync(dir, { recursive: true });
   }
   fs.writeFileSync(files.config, aptConfig(files));
-  fs.writeFileSync(files.sources, `deb [signed-by=${KEYRING}] ${MIRROR} ${suite} main\n`);
+  fs.writeFileSync(files.sources, `deb [signed-by=${KEYRING}] ${DEBIAN_MIRROR} ${suite} main\n`);
   fs.writeFileSync(files.status, "");
 }
 
@@ -115,7 +117,7 @@ async function apt(
     const reason = result.timedOut
       ? "timed out"
       : (firstError ?? lastNonEmptyLine(result.stderr) ?? lastNonEmptyLine(result.stdout) ?? `status ${result.code}`);
-    const hint = network ? `; is ${new URL(MIRROR).host} reachable?` : "";
+    const hint = network ? `; is ${new URL(DEBIAN_MIRROR).host} reachable?` : "";
     throw new SandboxError(`${what} for Debian ${suite} failed: ${reason}${hint}`);
   }
   return result.stdout;
@@ -528,7 +530,7 @@ function mockhubRecipe(): ImageRecipe {
       Env: [PATH_ENV],
       Entrypoint: ["/usr/bin/node", MOCKHUB_SCRIPT],
       WorkingDir: "/",
-      ExposedPorts: { "3000/tcp": {} },
+      ExposedPorts: { [`${BUILDERHUB.port}/tcp`]: {} },
     },
   };
 }

@@ -10,7 +10,8 @@ import { CACHE_DIR, cachePaths } from "./paths";
 import { check, lastNonEmptyLine, run, SandboxError } from "./proc";
 
 const SUITE = "trixie";
-const MIRROR = "http://deb.debian.org/debian";
+/** Where both the VM image and the Docker Hub images get their Debian packages. */
+export const DEBIAN_MIRROR = "http://deb.debian.org/debian";
 
 /**
  * systemd boots the VM; docker.io and docker-cli are the engine provisioning starts (Ubuntu's
@@ -24,7 +25,7 @@ const PACKAGES = [
   "openssh-server", "sudo",
 ];
 
-interface ImageFile {
+interface VmImageFile {
   path: string;
   mode: number;
   content: string;
@@ -44,19 +45,19 @@ const CHROOT_COMMANDS: readonly string[][] = [
   ["apt-get", "clean"],
 ];
 
-export interface ImageRecipe {
+export interface VmImageRecipe {
   suite: string;
   mirror: string;
   packages: string[];
-  files: ImageFile[];
+  files: VmImageFile[];
   commands: readonly string[][];
 }
 
-async function recipe(): Promise<ImageRecipe> {
+async function recipe(): Promise<VmImageRecipe> {
   const ca = await ensureCa();
   return {
     suite: SUITE,
-    mirror: MIRROR,
+    mirror: DEBIAN_MIRROR,
     packages: PACKAGES,
     files: [
       { path: SANDBOX_CA_IN_IMAGE, mode: 0o644, content: fs.readFileSync(ca.certFile, "utf8") },
@@ -69,11 +70,11 @@ async function recipe(): Promise<ImageRecipe> {
   };
 }
 
-export function recipeHash(r: ImageRecipe): string {
+export function recipeHash(r: VmImageRecipe): string {
   return createHash("sha256").update(JSON.stringify(r)).digest("hex").slice(0, 16);
 }
 
-async function build(r: ImageRecipe, target: string, log: string): Promise<void> {
+async function build(r: VmImageRecipe, target: string, log: string): Promise<void> {
   const staging = `${target}.build`;
   fs.rmSync(staging, { recursive: true, force: true });
   const args = ["--variant=minbase", `--include=${r.packages.join(",")}`, r.suite, staging, r.mirror];

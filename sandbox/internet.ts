@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import type { Fault, GithubDoubleConfig } from "../test/doubles/github";
+import { GithubDoubleConfig, GithubFault } from "./doubles-interface";
 import { issueServerCertificate } from "./ca";
 import { publishArtifact } from "./doubles";
 import { statePaths } from "./paths";
@@ -65,7 +65,7 @@ export async function startInternet(secrets: SandboxSecrets): Promise<void> {
 }
 
 /** Makes the GitHub double misbehave (see test/doubles/github.ts), or behave again with undefined. */
-export function setGithubFault(fault: Fault | undefined): void {
+export function setGithubFault(fault: GithubFault | undefined): void {
   if (fault === undefined) {
     fs.rmSync(statePaths.github.fault, { force: true });
   } else {

@@ -11,7 +11,7 @@ import { Cidr, cidrsOverlap, parseCidr } from "../lib/cidr";
 import { statePaths } from "./paths";
 import { check, livePid, run, SandboxError, sleep, startDaemon, stopDaemon } from "./proc";
 import type { DnsRecord } from "../plan/evaluation";
-import { DOCKER_HUB, INTERNET, netnsOf, nicFqdnOf, ROUTER_NETNS, Vm, VMS, VNETS, Vnet, VnetKey } from "./topology";
+import { DOCKER_HUB, INTERNET, netnsOf, nicFqdnOf, ROUTER_NETNS, Vm, VMS, VNETS, Vnet } from "./topology";
 
 const ip = (...args: string[]) => check("ip", args);
 
@@ -198,7 +198,7 @@ function dnsmasqConfig(vnet: Vnet, records: readonly DnsRecord[]): string {
   ].join("\n");
 }
 
-async function stopDns(vnet: VnetKey): Promise<void> {
+async function stopDns(vnet: string): Promise<void> {
   const files = statePaths.dns(vnet);
   await stopDaemon(files.pid, files.config, 5000);
 }
@@ -249,7 +249,7 @@ export async function startOutbound(): Promise<void> {
 
 export async function destroyNetwork(): Promise<void> {
   await stopOutbound();
-  for (const vnet of Object.keys(VNETS) as VnetKey[]) {
+  for (const vnet of Object.keys(VNETS)) {
     await stopDns(vnet);
   }
   // Deleting a namespace deletes its veth ends, and with them the host ends.
@@ -283,7 +283,7 @@ export async function networkStatus(): Promise<NetworkStatus> {
   }
   const namespaces = Object.fromEntries([ROUTER_NETNS, ...VMS.map(netnsOf)].map((n) => [n, netnsExists(n)]));
   const dns = Object.fromEntries(
-    (Object.keys(VNETS) as VnetKey[]).map((v) => [v, livePid(statePaths.dns(v).pid, statePaths.dns(v).config)]),
+    (Object.keys(VNETS)).map((v) => [v, livePid(statePaths.dns(v).pid, statePaths.dns(v).config)]),
   );
   return { bridges, namespaces, dns, outboundRelay: livePid(statePaths.outbound.pid, relayScript()) };
 }

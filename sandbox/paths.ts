@@ -1,9 +1,6 @@
 // Where the sandbox keeps its files. The image cache survives `sandbox down`; the state directory
 // (VM disks, secrets, logs, PIDs) does not.
 import * as path from "path";
-import type { VmName, VnetKey } from "./topology";
-
-export const PROJECT_DIR = path.resolve(__dirname, "..");
 
 export const CACHE_DIR = process.env.FLOWPROXY_SANDBOX_CACHE ?? "/var/cache/flowproxy-sandbox";
 export const STATE_DIR = process.env.FLOWPROXY_SANDBOX_STATE ?? "/var/lib/flowproxy-sandbox";
@@ -39,7 +36,7 @@ export const statePaths = {
   /** The doubles, transpiled to plain JavaScript: DOUBLES_MOUNT in the VMs. */
   doubles: path.join(STATE_DIR, "doubles"),
   /** One DNS server per VNet, as Azure's resolver answers each VNet for its own NIC names. */
-  dns: (vnet: VnetKey) => ({
+  dns: (vnet: string) => ({
     config: path.join(STATE_DIR, "dns", `${vnet}.conf`),
     pid: path.join(STATE_DIR, "dns", `${vnet}.pid`),
     log: path.join(STATE_DIR, "dns", `${vnet}.log`),
@@ -69,7 +66,7 @@ export const statePaths = {
     pid: path.join(STATE_DIR, "hub", "registry.pid"),
     log: path.join(STATE_DIR, "hub", "registry.log"),
   },
-  vm: (name: VmName) => {
+  vm: (name: string) => {
     const dir = path.join(STATE_DIR, "vms", name);
     return {
       dir,

@@ -6,11 +6,12 @@ import { createHash, X509Certificate } from "crypto";
 import * as http from "http";
 import * as https from "https";
 import * as tls from "tls";
-import { Builder, MOCKHUB_STATE_DIR, MockhubFault } from "../test/doubles/mockhub";
+import { MOCKHUB_STATE_DIR, MockhubFault } from "./doubles-interface";
+import { BUILDERHUB, BUILDERHUB_API, BUILDERHUB_ENDPOINT, BuilderListing, CONTAINERS, FLOWPROXY_LISTEN, PORTS, UNITS, VM_PATHS } from "../lib/contract";
 import { seriesSum, SYSTEM_FLOW_ACCEPTED } from "../verify/metrics";
 import { connectFromHere } from "../verify/target";
 import { sleep } from "./proc";
-import { BUILDERHUB_PORT, PUBLIC_PORTS, Vm, vmByName } from "./topology";
+import { Vm, vmByName } from "./topology";
 import { vmCheck, vmExec } from "./vm";
 
 const REQUEST_TIMEOUT_MS = 5000;
@@ -35,7 +36,7 @@ function publicIpOf(vm: Vm): string {
  * was signed). One connection per request, as a new client would open.
  */
 export function publicRequest(vm: Vm, port: number, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const client = port === PUBLIC_PORTS.http ? http : https;
+  const client = port === PORTS.http ? http : https;
   return new Promise((resolve, reject) => {
     const request = client.request(
       {
@@ -139,7 +140,7 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
  * Waits until a public port of the VM (:443 by default) passes /livez through HAProxy to FlowProxy:
  * after a start, HAProxy sends traffic once its health checks saw the backend rise.
  */
-export function servesLivez(vm: Vm, timeoutMs?: number, port: number = PUBLIC_PORTS.https): Promise<true> {
+export function servesLivez(vm: Vm, timeoutMs?: number, port: number = PORTS.https): Promise<true> {
   return eventually(
     `${vm.name} to serve /livez on :${port}`,
     async () => ((await publicRequest(vm, port, "/livez").catch(() => undefined))?.status === 200 ? true : undefined),
@@ -149,18 +150,11 @@ export function servesLivez(vm: Vm, timeoutMs?: number, port: number = PUBLIC_PO
 
 // ---- inside the VMs ----
 
-export const FLOWPROXY_ENV_FILE = "/etc/flowproxy/flowproxy.env";
-export const SERVED_CERT_FILE = "/usr/local/etc/haproxy/static/le.cer";
-export const LIVE_HAPROXY_CFG = "/usr/local/etc/haproxy/haproxy.cfg";
-export const FLOWPROXY_BIN = "/usr/local/bin/flowproxy";
-export const BUILDERHUB_URL = `http://builderhub.flowproxy.internal:${BUILDERHUB_PORT}`;
-export const FLOWPROXY_METRICS_URL = "http://127.0.0.1:8090/metrics";
-export const BUILDERS_URL = `${BUILDERHUB_URL}/api/l1-builder/v1/builders`;
-export const REGISTER_URL = `${BUILDERHUB_URL}/api/l1-builder/v1/register_credentials/orderflow_proxy`;
-/** The label provisioning puts the settings of a container in (CONTAINER_SPEC_LABEL in provision/common.sh). */
-export const CONTAINER_SPEC_LABEL = "flowproxy-staging.spec";
+const FLOWPROXY_METRICS_URL = `http://${FLOWPROXY_LISTEN.METRICS_ADDR}/metrics`;
+const BUILDERS_URL = `${BUILDERHUB_ENDPOINT}${BUILDERHUB_API.builders}`;
+export const REGISTER_URL = `${BUILDERHUB_ENDPOINT}${BUILDERHUB_API.register}`;
 
-export const flowproxyUnit = (vm: Vm) => `flowproxy@${vm.name}.service`;
+export const flowproxyUnit = (vm: Vm) => UNITS.flowproxy(vm.name);
 
 export const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
@@ -188,13 +182,13 @@ export async function containerPid(vm: Vm, container: string): Promise<string> {
 
 /** The processes HAProxy's master runs: they change on a reload, the master does not. */
 export async function haproxyWorkers(vm: Vm): Promise<string[]> {
-  const master = await containerPid(vm, "haproxy");
+  const master = await containerPid(vm, CONTAINERS.haproxy);
   return (await vmExec(vm, ["pgrep", "-P", master])).stdout.split("\n").filter((pid) => pid !== "");
 }
 
 /** BuilderHub's list of builders, asked from inside `from` by name, as FlowProxy asks it. */
-export async function builders(from: Vm): Promise<Builder[]> {
-  return JSON.parse(await vmCheck(from, ["curl", "-fsS", "--max-time", "10", BUILDERS_URL])) as Builder[];
+export async function builders(from: Vm): Promise<BuilderListing[]> {
+  return JSON.parse(await vmCheck(from, ["curl", "-fsS", "--max-time", "10", BUILDERS_URL])) as BuilderListing[];
 }
 
 /**
@@ -203,15 +197,15 @@ export async function builders(from: Vm): Promise<Builder[]> {
  */
 export async function setMockhubFault(fault: MockhubFault | undefined): Promise<void> {
   const staged = "/run/mockhub-fault";
-  await vmCheck(vmByName("vm-builderhub"), [
-    "sh", "-c", 'printf "%s" "$1" > "$2" && docker cp "$2" "mockhub:$3" && rm -f "$2"',
-    "sh", fault === undefined ? "" : `${fault}\n`, staged, `${MOCKHUB_STATE_DIR}/fault`,
+  await vmCheck(vmByName(BUILDERHUB.vmName), [
+    "sh", "-c", 'printf "%s" "$1" > "$2" && docker cp "$2" "$3:$4" && rm -f "$2"',
+    "sh", fault === undefined ? "" : `${fault}\n`, staged, CONTAINERS.mockhub, `${MOCKHUB_STATE_DIR}/fault`,
   ]);
 }
 
 /** The entry BuilderHub keeps for a FlowProxy VM (registrations come from its private IP). */
-export function registrationOf(list: Builder[], vm: Vm): Builder | undefined {
-  return list.find((b) => b.ip === `${vm.privateIp}:${PUBLIC_PORTS.system}`);
+export function registrationOf(list: BuilderListing[], vm: Vm): BuilderListing | undefined {
+  return list.find((b) => b.ip === `${vm.privateIp}:${PORTS.system}`);
 }
 
 /** Whether BuilderHub lists the VM with the certificate HAProxy serves, as peers read it (instance.tls_cert). */
@@ -220,7 +214,7 @@ export async function registrationIsCurrent(vm: Vm): Promise<boolean> {
   if (!entry?.instance.tls_cert) {
     return false;
   }
-  return pemToDer(entry.instance.tls_cert).equals(pemToDer(await vmCheck(vm, ["cat", SERVED_CERT_FILE])));
+  return pemToDer(entry.instance.tls_cert).equals(pemToDer(await vmCheck(vm, ["cat", VM_PATHS.servedCertificate])));
 }
 
 /** FlowProxy's own Prometheus metrics (METRICS_ADDR of flowproxy.env), read inside the VM. */
@@ -338,7 +332,7 @@ export interface FlowproxyVmState {
 }
 
 export async function flowproxyVmState(vm: Vm): Promise<FlowproxyVmState> {
-  const signer = await vmExec(vm, ["grep", "^FLASHBOTS_ORDERFLOW_SIGNER=", FLOWPROXY_ENV_FILE]);
+  const signer = await vmExec(vm, ["grep", "^FLASHBOTS_ORDERFLOW_SIGNER=", VM_PATHS.flowproxyEnv]);
   const lines = signer.stdout.split("\n").filter((line) => line !== "");
   let registration: string;
   try {
@@ -348,12 +342,12 @@ export async function flowproxyVmState(vm: Vm): Promise<FlowproxyVmState> {
     registration = "BuilderHub did not answer";
   }
   return {
-    haproxyPid: await containerPid(vm, "haproxy"),
+    haproxyPid: await containerPid(vm, CONTAINERS.haproxy),
     flowproxyPid: await mainPid(vm, flowproxyUnit(vm)),
     flowproxyActive: await unitState(vm, flowproxyUnit(vm)),
-    binarySha: await fileSha256(vm, FLOWPROXY_BIN),
-    haproxyCfgSha: await fileSha256(vm, LIVE_HAPROXY_CFG),
-    certSha: await fileSha256(vm, SERVED_CERT_FILE),
+    binarySha: await fileSha256(vm, VM_PATHS.flowproxyBinary),
+    haproxyCfgSha: await fileSha256(vm, VM_PATHS.haproxyCfg),
+    certSha: await fileSha256(vm, VM_PATHS.servedCertificate),
     signerLines: lines.length,
     signerLinesSha: sha256(lines.join("\n")),
     registration,

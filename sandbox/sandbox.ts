@@ -12,10 +12,11 @@ import { applyNsgs } from "./nsg";
 import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, startDns, startOutbound } from "./network";
 import { STATE_DIR, statePaths } from "./paths";
 import { findOnPath, formatSeconds, pidAlive, SandboxError } from "./proc";
+import { PORTS } from "../lib/contract";
 import type { Evaluation } from "../plan/evaluation";
 import { evaluateForSandbox, extensionBatches } from "./stack";
 import { loadOrCreateSecrets, sandboxRequest } from "./stack-config";
-import { DOCKER_HUB, INTERNET, PUBLIC_PORTS, Vm, vmByName, VMS } from "./topology";
+import { DOCKER_HUB, INTERNET, Vm, vmByName, VMS } from "./topology";
 import { bootVm, BootReport, ensureDisk, initPid, removeState, stopVm, vmExec } from "./vm";
 
 export type Log = (line: string) => void;
@@ -309,8 +310,8 @@ export function endpointHints(): string[] {
   const bundle = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_sendBundle", params: [{ txs: [], blockNumber: "0x1" }] });
   return VMS.filter((vm): vm is Vm & { publicIp: string } => vm.publicIp !== undefined).flatMap((vm) => [
     `# ${vm.name} (self-signed certificate, hence -k)`,
-    `curl -sk https://${vm.publicIp}:${PUBLIC_PORTS.https}/livez`,
-    `curl -sk https://${vm.publicIp}:${PUBLIC_PORTS.https}/ -H 'content-type: application/json' -d '${bundle}'`,
-    `curl -sk https://${vm.publicIp}:${PUBLIC_PORTS.system}/livez`,
+    `curl -sk https://${vm.publicIp}:${PORTS.https}/livez`,
+    `curl -sk https://${vm.publicIp}:${PORTS.https}/ -H 'content-type: application/json' -d '${bundle}'`,
+    `curl -sk https://${vm.publicIp}:${PORTS.system}/livez`,
   ]);
 }

@@ -1,15 +1,15 @@
 // What the sandbox deploys, from the program itself: plan/evaluate.ts evaluates it with the
 // sandbox's configuration and the sandbox VMs' addresses, and the sandbox runs the extensions, DNS
 // records, NSGs and OS profiles of that evaluation. Nothing here re-types them. The evaluations run
-// on a thread of their own (plan/evaluator-thread.ts): the end-to-end suite drives the sandbox from
-// node:test, which would slow an evaluation in its process several times over.
+// in a process of their own (plan/evaluator-process.ts): the sandbox spawns hundreds of commands,
+// each a fork of this process, and the end-to-end suite drives it from node:test.
 import { scriptVariable } from "../lib/provision";
 import { AddressPlan, decodeScript, Evaluation, EvaluationRequest, ExtensionInfo, ProgramFailure, ProgramRefusal } from "../plan/evaluation";
-import { EvaluatorThread } from "../plan/evaluator-thread";
+import { EvaluatorProcess } from "../plan/evaluator-process";
 import { SandboxError } from "./proc";
 import { nicFqdnOf, VMS } from "./topology";
 
-const evaluator = new EvaluatorThread();
+const evaluator = new EvaluatorProcess();
 
 /** Where the mocks place each VM: the sandbox VMs' own addresses. */
 export const SANDBOX_ADDRESSES: AddressPlan = Object.fromEntries(

@@ -1,19 +1,20 @@
 // The sandbox's one table of names and addresses. The network, the DNS server, the CLI, the
-// end-to-end suite and the benchmarks all read them from here.
+// end-to-end suite and the benchmarks all read them from here. The VNets, the VMs and their private
+// addresses are the stack's default plan (lib/contract.ts); the bridges, veths and the "internet"
+// are the sandbox's own.
 //
 // Everything lives either on loopback or inside network namespaces this sandbox creates: the VNet
 // bridges have no host address, and the "internet" is a bridge holding the host's 198.18.0.1
 // (RFC 2544 benchmark range), where the GitHub double listens, the FlowProxy VMs' public IPs and
 // the router's relay address. Nothing routes off the machine: the router namespace that joins the
 // two VNets has no default route, and reaches the internet bridge only through a TCP relay.
+import { formatIpv4, parseCidr } from "../lib/cidr";
+import { BUILDERHUB, DEFAULT_REGIONS, flowproxyVmName, HOST_NUMBER, Role } from "../lib/contract";
 import { SandboxError } from "./proc";
 
-export type VnetKey = "east" | "west";
-export type VmName = "vm-builderhub" | "vm-eastus" | "vm-westeurope";
-export type VmRole = "builderhub" | "flowproxy";
-
 export interface Vnet {
-  key: VnetKey;
+  /** The region's name in the stack's region table ("east"), which names its outputs too. */
+  key: string;
   /** Linux bridge in the host namespace, deliberately without a host address. */
   bridge: string;
   addressSpace: string;
@@ -41,9 +42,10 @@ export interface Vnet {
 }
 
 export interface Vm {
-  name: VmName;
-  role: VmRole;
-  vnet: VnetKey;
+  name: string;
+  role: Role;
+  /** The key of its VNet in VNETS. */
+  vnet: string;
   privateIp: string;
   /** Host end of the VM's VNet veth pair; the VM end is eth0. */
   hostVeth: string;
@@ -71,54 +73,59 @@ export interface Internet {
 export const NETNS_PREFIX = "fps-";
 export const ROUTER_NETNS = `${NETNS_PREFIX}router`;
 
-export const VNETS: Readonly<Record<VnetKey, Vnet>> = {
-  east: {
-    key: "east",
-    bridge: "fps-br-east",
-    addressSpace: "10.10.0.0/16",
-    subnet: "10.10.1.0/24",
-    prefixLength: 24,
-    routerIp: "10.10.1.1",
-    dockerHubIp: "10.10.1.2",
-    routerInterface: "east",
-    routerHostVeth: "fps-rt-east",
-    nicDnsSuffix: "east.sandbox.internal.cloudapp.net",
-  },
-  west: {
-    key: "west",
-    bridge: "fps-br-west",
-    addressSpace: "10.20.0.0/16",
-    subnet: "10.20.1.0/24",
-    prefixLength: 24,
-    routerIp: "10.20.1.1",
-    dockerHubIp: "10.20.1.2",
-    routerInterface: "west",
-    routerHostVeth: "fps-rt-west",
-    nicDnsSuffix: "west.sandbox.internal.cloudapp.net",
-  },
-};
+/** The nth address of a subnet (its network address is the 0th). */
+function hostOf(subnetCidr: string, n: number): string {
+  const subnet = parseCidr(subnetCidr);
+  if (typeof subnet === "string") throw new SandboxError(`the default region table's subnet ${subnetCidr} ${subnet}`);
+  return formatIpv4(subnet.base + n);
+}
 
-/** BuilderHub comes first: its extension must finish before the FlowProxy VMs register with it. */
+/** The default region table's VNets (lib/contract.ts): the sandbox deploys the stack's default configuration. */
+export const VNETS: Readonly<Record<string, Vnet>> = Object.fromEntries(
+  DEFAULT_REGIONS.map((region) => [
+    region.name,
+    {
+      key: region.name,
+      bridge: `fps-br-${region.name}`,
+      addressSpace: region.vnetCidr,
+      subnet: region.subnetCidr,
+      prefixLength: Number(region.subnetCidr.split("/")[1]),
+      routerIp: hostOf(region.subnetCidr, 1),
+      dockerHubIp: hostOf(region.subnetCidr, 2),
+      routerInterface: region.name,
+      routerHostVeth: `fps-rt-${region.name}`,
+      nicDnsSuffix: `${region.name}.sandbox.internal.cloudapp.net`,
+    },
+  ]),
+);
+
+/** The sandbox's own names and public addresses for each FlowProxy VM, in region order. */
+const PROXY_WIRING = [
+  { hostVeth: "fps-eus0", publicIp: "198.18.0.10", publicHostVeth: "fps-eus1" },
+  { hostVeth: "fps-weu0", publicIp: "198.18.0.20", publicHostVeth: "fps-weu1" },
+];
+
+/**
+ * BuilderHub comes first: its extension must finish before the FlowProxy VMs register with it.
+ * Each VM is where the plan places it (HOST_NUMBER); BuilderHub lives in the first region.
+ */
 export const VMS: readonly Vm[] = [
-  { name: "vm-builderhub", role: "builderhub", vnet: "east", privateIp: "10.10.1.5", hostVeth: "fps-bh0" },
   {
-    name: "vm-eastus",
-    role: "flowproxy",
-    vnet: "east",
-    privateIp: "10.10.1.4",
-    hostVeth: "fps-eus0",
-    publicIp: "198.18.0.10",
-    publicHostVeth: "fps-eus1",
+    name: BUILDERHUB.vmName,
+    role: "builderhub",
+    vnet: DEFAULT_REGIONS[0].name,
+    privateIp: hostOf(DEFAULT_REGIONS[0].subnetCidr, HOST_NUMBER.builderhub),
+    hostVeth: "fps-bh0",
   },
-  {
-    name: "vm-westeurope",
-    role: "flowproxy",
-    vnet: "west",
-    privateIp: "10.20.1.4",
-    hostVeth: "fps-weu0",
-    publicIp: "198.18.0.20",
-    publicHostVeth: "fps-weu1",
-  },
+  ...DEFAULT_REGIONS.map(
+    (region, i): Vm => ({
+      name: flowproxyVmName(region.location),
+      role: "flowproxy",
+      vnet: region.name,
+      privateIp: hostOf(region.subnetCidr, HOST_NUMBER.flowproxy),
+      ...PROXY_WIRING[i],
+    }),
+  ),
 ];
 
 export const INTERNET: Internet = {
@@ -152,12 +159,6 @@ export const DOCKER_HUB = {
   port: 443,
   hostnames: ["registry-1.docker.io"],
 } as const;
-
-/** Ports the FlowProxy VMs expose through HAProxy (haproxy.cfg is the lead's; these are its binds). */
-export const PUBLIC_PORTS = { http: 80, https: 443, system: 5544 } as const;
-
-/** The BuilderHub mock's API port inside the VNets. */
-export const BUILDERHUB_PORT = 3000;
 
 export function vmByName(name: string): Vm {
   const vm = VMS.find((v) => v.name === name);

@@ -3,7 +3,7 @@
 // or "FAIL" with its cause, or "skipped" with the failed check it needed; every one but "ok" fails
 // the verify.
 import { createHash, X509Certificate } from "crypto";
-import { BUILDERHUB_API, CONTAINERS, LOOPBACK_PORTS, PORTS, UNITS, VM_PATHS } from "../lib/contract";
+import { BUILDERHUB_API, BuilderListing, CONTAINERS, LOOPBACK_PORTS, PORTS, UNITS, VM_PATHS } from "../lib/contract";
 import { HubVm, Layout, layoutOf, ProxyVm } from "./layout";
 import { PEER_COUNT, Series, seriesSum, SYSTEM_FLOW_ACCEPTED } from "./metrics";
 import {
@@ -155,10 +155,9 @@ export function decideBuilderhubServices(vm: string, facts: Map<string, Section>
 // ---- registration ----
 
 /** An entry of BuilderHub's list, as far as the checks read it. */
-interface Builder {
-  orderflow_proxy?: { ecdsa_pubkey_address?: string };
-  instance?: { tls_cert?: string };
-}
+
+/** A BuilderHub listing as read off the wire: every field may be missing. */
+type ListedBuilder = { orderflow_proxy?: Partial<BuilderListing["orderflow_proxy"]>; instance?: Partial<BuilderListing["instance"]> };
 
 export interface Registration {
   check: CheckResult;
@@ -185,9 +184,9 @@ export function decideRegistration(vm: ProxyVm, facts: Map<string, Section>): Re
   if (listing?.status !== 0) {
     return failed(`BuilderHub at ${endpoint} does not answer ${BUILDERHUB_API.builders} from ${vm.name}: ${sectionProblem(listing)}`);
   }
-  let list: Builder[];
+  let list: ListedBuilder[];
   try {
-    list = JSON.parse(listing.output) as Builder[];
+    list = JSON.parse(listing.output) as ListedBuilder[];
     if (!Array.isArray(list)) throw new Error("not a list");
   } catch {
     return failed(`BuilderHub at ${endpoint} answered ${BUILDERHUB_API.builders} with something other than a JSON list`);

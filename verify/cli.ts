@@ -1,4 +1,4 @@
-// The command line of `pnpm run verify` (tools/verify.ts is its entry): which target, how to print,
+// The command line of `pnpm run verify` (verify/main.ts is its entry): which target, how to print,
 // and the exit status: 0 when every check passed, 1 when one did not or the target could not be
 // read, 2 for a usage error.
 import { CheckResult, DEFAULT_OPTIONS, verify, VerifyOptions } from "./checks";

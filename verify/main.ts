@@ -4,14 +4,13 @@
 //
 //   pnpm run verify [--stack NAME | --sandbox] [--json] [--flow-timeout SECONDS]
 //
-// The checks live in verify/, a folder of its own beside sandbox/ rather than under tools/: they
-// are a second way to prove the stack (a deployed one, where the sandbox proves a local one), the
-// sandbox and its suite import from it (the searcher, FlowProxy's metrics), and it imports nothing
-// from sandbox/ or test/ (a unit test holds it to that), so it runs wherever Node and ssh do. The
-// sandbox's Target (sandbox/verify-target.ts) is loaded only for --sandbox.
-import { runVerify, TargetChoice } from "../verify/cli";
-import { stackTarget } from "../verify/stack-target";
-import { Target } from "../verify/target";
+// verify/ is a second way to prove the stack (a deployed one, where the sandbox proves a local
+// one). The sandbox and its suite import from it (the searcher, FlowProxy's metrics); it imports
+// nothing from sandbox/ or test/ (a unit test holds it to that), so it runs wherever Node and ssh
+// do. The sandbox's Target (sandbox/verify-target.ts) is loaded only for --sandbox.
+import { runVerify, TargetChoice } from "./cli";
+import { stackTarget } from "./stack-target";
+import { Target } from "./target";
 
 async function makeTarget(choice: TargetChoice): Promise<Target> {
   if (choice.kind === "stack") return stackTarget(choice.stack);

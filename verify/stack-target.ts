@@ -1,10 +1,9 @@
 // A deployed stack as a verify Target: its outputs from `pulumi stack output --json`, SSH as the
 // user's own ssh would log in (their config, agent and known hosts), with BatchMode so that a
 // missing key or an unknown host key fails at once instead of prompting.
-import * as path from "path";
+import { PROJECT_DIR } from "../plan/evaluation";
 import { CommandResult, hostNetwork, lastLine, remoteCommandLine, runCommand, sshArguments, Target, VerifyError } from "./target";
 
-const PROJECT_DIR = path.resolve(__dirname, "..");
 const PULUMI_TIMEOUT_MS = 120_000;
 const SSH_TIMEOUT_MS = 30_000;
 const SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"];

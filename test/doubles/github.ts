@@ -21,27 +21,12 @@ import * as http from "node:http";
 import * as https from "node:https";
 import type { Socket } from "node:net";
 import * as path from "node:path";
-import { createZip } from "./zip";
+import { GithubDoubleConfig } from "../../sandbox/doubles-interface";
+import { createZip } from "../../sandbox/zip";
 
 export const BLOB_HOST = "pipelines.actions.githubusercontent.com";
 export const SLOW_BYTES_PER_SECOND = 2048;
 const BLOB_TTL_MS = 5 * 60 * 1000;
-export const FAULTS = ["401", "404", "flaky", "hang", "slow", "truncated", "corrupt", "no-binary"] as const;
-export type Fault = (typeof FAULTS)[number];
-
-export interface GithubDoubleConfig {
-  host: string;
-  port: number;
-  token: string;
-  /** Artifacts as <artifactsDir>/<owner>/<repo>/<id>.zip. */
-  artifactsDir: string;
-  /** cast.js, tailscale.js and the installer scripts. */
-  filesDir: string;
-  faultFile: string;
-  requestLog: string;
-  /** PEM files; without them the double speaks plain HTTP (unit tests). */
-  tls?: { certFile: string; keyFile: string };
-}
 
 /** What each host serves besides the artifact API: path pattern to a file in filesDir. */
 const STATIC_ROUTES: { host: string; path: RegExp; file: string; type: string }[] = [

@@ -35,27 +35,18 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { keccak_256 } from "@noble/hashes/sha3";
+import { BUILDERHUB, BUILDERHUB_API, BuilderCredentials, BuilderListing } from "../../lib/contract";
+import { MOCKHUB_STATE_DIR } from "../../sandbox/doubles-interface";
 
-export const REGISTER_PATH = "/api/l1-builder/v1/register_credentials/orderflow_proxy";
-export const BUILDERS_PATH = "/api/l1-builder/v1/builders";
-/** main.rs binds SocketAddr::from(([0, 0, 0, 0], 3000)). */
-export const MOCKHUB_PORT = 3000;
+// main.rs's routes and its bind, SocketAddr::from(([0, 0, 0, 0], 3000)), as the contract records them.
+const { register: REGISTER_PATH, builders: BUILDERS_PATH } = BUILDERHUB_API;
 export const MOCKHUB_HOST = "0.0.0.0";
 
 /** One entry of GET /builders, in the field order of BuilderHubBuilder in main.rs. */
-export interface Builder {
-  name: string;
-  ip: string;
-  dns_name: string;
-  orderflow_proxy: Credentials;
-  instance: { tls_cert: string };
-}
+export type Builder = BuilderListing;
 
 /** BuilderHubOrderflowProxyCredentials in main.rs; the address as alloy serializes it. */
-export interface Credentials {
-  tls_cert: string | null;
-  ecdsa_pubkey_address: string;
-}
+export type Credentials = BuilderCredentials;
 
 // ---- startup: SYSTEM_PORT and ENABLE_TLS (main.rs, fn main) ----
 
@@ -1526,7 +1517,7 @@ export function startMockhub(options: MockhubOptions): Promise<http.Server> {
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? MOCKHUB_PORT, options.host ?? MOCKHUB_HOST, () => resolve(server));
+    server.listen(options.port ?? BUILDERHUB.port, options.host ?? MOCKHUB_HOST, () => resolve(server));
   });
 }
 
@@ -1549,7 +1540,7 @@ function main(): void {
   }
   const enableTls = enableTlsFrom(process.env.ENABLE_TLS);
   startMockhub({ systemPort: systemPort.port, enableTls, stateDir: MOCKHUB_STATE_DIR }).then(
-    () => console.log(`INFO mockhub: Listening on ${MOCKHUB_HOST}:${MOCKHUB_PORT} tls_enabled=${enableTls}`),
+    () => console.log(`INFO mockhub: Listening on ${MOCKHUB_HOST}:${BUILDERHUB.port} tls_enabled=${enableTls}`),
     (err: NodeJS.ErrnoException) => {
       process.stderr.write(bindPanic(err));
       process.exit(101);
@@ -1559,21 +1550,16 @@ function main(): void {
 
 // ---- sandbox-only fault switch: test machinery, NOT upstream behaviour ----
 //
-// The sandbox's reliability tests make BuilderHub misbehave through the file
-// /var/lib/mockhub/fault in vm-builderhub (setMockhubFault in sandbox/probe.ts). It holds one word,
-// read on every request:
+// The sandbox's reliability tests make BuilderHub misbehave through the file `fault` in
+// MOCKHUB_STATE_DIR (sandbox/doubles-interface.ts; setMockhubFault in sandbox/probe.ts). It holds one
+// word, read on every request:
 //   down   every connection is closed without an answer
 //   flap   every other request answers 503
 //   slow   every answer is delayed by 15 s
 //   error  every request answers 500
 // Without the file (or with it empty) the double is exactly the contract above.
 
-/** The directory of the fault switch inside vm-builderhub. Nothing else is kept there. */
-export const MOCKHUB_STATE_DIR = "/var/lib/mockhub";
 export const SLOW_DELAY_MS = 15_000;
-/** The words the fault file may hold. */
-export const MOCKHUB_FAULTS = ["down", "flap", "slow", "error"] as const;
-export type MockhubFault = (typeof MOCKHUB_FAULTS)[number];
 
 class FaultSwitch {
   private requests = 0;

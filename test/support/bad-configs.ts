@@ -2,8 +2,8 @@
 // the unit tests and the reliability report, so both prove the same list.
 import * as fs from "fs";
 import * as path from "path";
-import { EvaluationRequest, withEditedProject } from "../../plan/evaluation";
-import { Outcome, outcomeOf, REPO_ROOT, validRequest } from "./program";
+import { EvaluationRequest, PROJECT_DIR, withEditedProject } from "../../plan/evaluation";
+import { Outcome, outcomeOf, validRequest } from "./program";
 
 export interface BadConfig {
   title: string;
@@ -14,7 +14,7 @@ export interface BadConfig {
 }
 
 const P = "flowproxy-staging";
-const env = fs.readFileSync(path.join(REPO_ROOT, "flowproxy.env"), "utf8");
+const env = fs.readFileSync(path.join(PROJECT_DIR, "flowproxy.env"), "utf8");
 const east = { name: "east", location: "eastus", vnetCidr: "10.10.0.0/16", subnetCidr: "10.10.1.0/24" };
 const west = { name: "west", location: "westeurope", vnetCidr: "10.20.0.0/16", subnetCidr: "10.20.1.0/24" };
 const regions = (entries: object[]) => JSON.stringify(entries);

@@ -1,13 +1,10 @@
 // The program as the unit tests see it: a valid configuration to vary, and the program evaluated
 // under the plan's mocks (plan/evaluate.ts) once per distinct request in this process, however many
 // tests read the result. Tests treat an evaluation as read-only.
-import * as path from "path";
 import { CONFIG_KEYS } from "../../lib/config";
 import { DEFAULT_REGIONS } from "../../lib/contract";
 import { Evaluation, EvaluationRequest, ProgramFailure, ProgramRefusal } from "../../plan/evaluation";
-import { EvaluatorThread } from "../../plan/evaluator-thread";
-
-export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+import { EvaluatorProcess } from "../../plan/evaluator-process";
 
 const SECRET_KEYS = new Set(CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key));
 
@@ -48,8 +45,8 @@ export const THIRD_REGION = { name: "central", location: "centralus", vnetCidr: 
 /** The valid configuration with the default regions and THIRD_REGION. */
 export const threeRegionRequest = (): EvaluationRequest => validRequest({ regions: JSON.stringify([...DEFAULT_REGIONS, THIRD_REGION]) });
 
-// node:test tracks every promise of this process; the evaluations run on a thread where it does not.
-const evaluator = new EvaluatorThread();
+// The evaluations run in a process of their own (plan/evaluator-process.ts says why).
+const evaluator = new EvaluatorProcess();
 const evaluations = new Map<string, Promise<Evaluation>>();
 
 /** The program evaluated with `request` anew. */
@@ -68,6 +65,10 @@ export function evaluated(request: EvaluationRequest): Promise<Evaluation> {
   }
   return evaluation;
 }
+
+// Most tests read the valid configuration's evaluation: it starts as soon as any test module loads
+// this one. A failure reaches the tests that await it.
+evaluated(validRequest()).catch(() => undefined);
 
 export type Outcome = { kind: "declared"; evaluation: Evaluation } | { kind: "refused"; refusal: ProgramRefusal } | { kind: "failed"; failure: ProgramFailure };
 

@@ -10,6 +10,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as tls from "node:tls";
 import { gunzipSync } from "node:zlib";
+import { BUILDERHUB_API, PORTS } from "../../../lib/contract";
 import { decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeRawBundle, encodeTcpResponse, encodeWithHeaders, TcpData, tcpDataDisplay, TcpStatus } from "./bitcode";
 import { Generation, parseSocketAddr, Settings } from "./cli";
 import { eip191Hash, hex, keccak256, parityOfV, parseHex, recoverAddress, Signer, toChecksumAddress } from "./crypto";
@@ -32,10 +33,13 @@ import {
 } from "./orders";
 import { decodePooledTransaction, looksLikeCanonicalBlobTx, recoverSigner, Transaction, validateTransaction } from "./tx";
 
-const REGISTER_PATH = "/api/l1-builder/v1/register_credentials/orderflow_proxy";
-const BUILDERS_PATH = "/api/l1-builder/v1/builders";
-/** src/lib.rs@258bbd6 DEFAULT_SYSTEM_PORT, src/builderhub/mod.rs@029b7c4 likewise. */
-const DEFAULT_SYSTEM_PORT = 5544;
+/** BuilderHub's routes src/builderhub/client.rs calls, as the contract records them. */
+const { register: REGISTER_PATH, builders: BUILDERS_PATH } = BUILDERHUB_API;
+/**
+ * src/lib.rs@258bbd6 DEFAULT_SYSTEM_PORT, src/builderhub/mod.rs@029b7c4 likewise: the port FlowProxy
+ * reaches peers at, which the contract's system port must be (its tests hold both to 5544).
+ */
+const DEFAULT_SYSTEM_PORT = PORTS.system;
 /** src/consts.rs: DEFAULT_HTTP_TIMEOUT_SECS and DEFAULT_CONNECT_TIMEOUT_MS. */
 const HTTP_TIMEOUT_MS = 2000;
 const CONNECT_TIMEOUT_MS = 800;
@@ -699,7 +703,8 @@ export class FlowProxy {
     this.metrics.reset(labels);
     let pending = 0;
     let stopped = false;
-    const tlsOptions = cert !== "" ? { ca: [...tls.rootCertificates, cert], servername: net.isIP(host) ? undefined : host } : undefined;
+    // The client is built once per forwarder, as reqwest's is, not once per request.
+    const tlsOptions = cert !== "" ? { secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, cert] }), servername: net.isIP(host) ? undefined : host } : undefined;
     return {
       stop: () => {
         stopped = true;
@@ -792,13 +797,16 @@ export class FlowProxy {
       }
       try {
         tlsOptions = {
-          ca: [...tls.rootCertificates, peer.instance.tls_cert],
+          // One connector for every socket of the forwarder, as msg-rs builds one SslConnector.
+          secureContext: tls.createSecureContext({
+            ca: [...tls.rootCertificates, peer.instance.tls_cert],
+            ciphers: "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+            key: this.s.PRIVATE_KEY_PEM_FILE ? fs.readFileSync(this.s.PRIVATE_KEY_PEM_FILE) : undefined,
+            cert: this.s.CERTIFICATE_PEM_FILE ? fs.readFileSync(this.s.CERTIFICATE_PEM_FILE) : undefined,
+          }),
           servername: net.isIP(peer.dns_name) || peer.dns_name === "" ? undefined : peer.dns_name,
           // OpenSSL's set1_host with an empty name sets no name to check: only the chain is verified then.
           checkServerIdentity: (_host, cert) => (peer.dns_name === "" ? undefined : tls.checkServerIdentity(peer.dns_name, cert)),
-          ciphers: "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
-          key: this.s.PRIVATE_KEY_PEM_FILE ? fs.readFileSync(this.s.PRIVATE_KEY_PEM_FILE) : undefined,
-          cert: this.s.CERTIFICATE_PEM_FILE ? fs.readFileSync(this.s.CERTIFICATE_PEM_FILE) : undefined,
         };
       } catch (err) {
         error("failed to create tls connector", [["e", { debug: (err as Error).message }]]);

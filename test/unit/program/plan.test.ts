@@ -6,9 +6,9 @@ import * as os from "os";
 import * as path from "path";
 import { before, describe, test } from "node:test";
 import { COMMITTED_SVG, compareSvg, makePlan, parseArgs, Plan, runPlan } from "../../../plan/cli";
-import { decodeScript } from "../../../plan/evaluation";
+import { decodeScript, PROJECT_DIR } from "../../../plan/evaluation";
 import { PlanError, StackConfig, loadStackConfig, parseStackFile } from "../../../plan/stack-file";
-import { evaluateAgain, evaluated, everyOptionRequest, REPO_ROOT } from "../../support/program";
+import { evaluateAgain, evaluated, everyOptionRequest } from "../../support/program";
 
 function tempDir(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-plan-"));
@@ -34,11 +34,11 @@ function section(text: string, title: string): string {
 describe("the plan of the default stack (example config)", () => {
   let plan: Plan;
   before(async () => {
-    plan = await makePlan(loadStackConfig("dev", REPO_ROOT, { example: true }), evaluated);
+    plan = await makePlan(loadStackConfig("dev", PROJECT_DIR, { example: true }), evaluated);
   });
 
   test("the committed docs/architecture.svg matches the program", () => {
-    const committedPath = path.join(REPO_ROOT, COMMITTED_SVG);
+    const committedPath = path.join(PROJECT_DIR, COMMITTED_SVG);
     const committed = fs.existsSync(committedPath) ? fs.readFileSync(committedPath, "utf8") : undefined;
     const { ok, message } = compareSvg(committed, plan.svg, false);
     assert.ok(ok, message);
@@ -195,7 +195,7 @@ describe("plan's pieces", () => {
   });
 
   test("the example config stands in for a stack without its own file, with placeholders for the secrets it asks for", () => {
-    const config = loadStackConfig("nosuchstack", REPO_ROOT);
+    const config = loadStackConfig("nosuchstack", PROJECT_DIR);
     assert.equal(config.file, "Pulumi.dev.example.yaml");
     assert.ok(config.example);
     assert.deepEqual(config.placeholders, ["sshPublicKey", "githubToken"]);

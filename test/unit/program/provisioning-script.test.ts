@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { before, describe, test } from "node:test";
 import { decodeScript, Evaluation } from "../../../plan/evaluation";
-import { spawnAsync } from "../../support/processes";
+import { shellcheck, spawnAsync } from "../../support/processes";
 import { EVERY_OPTION, evaluated, everyOptionRequest, validRequest } from "../../support/program";
 
 function scriptOf(result: Evaluation, vm: string): string {
@@ -29,7 +29,8 @@ async function variablesOf(script: string): Promise<Record<string, string>> {
   return vars;
 }
 
-describe("rendered provisioning scripts", () => {
+// The checks only read the evaluations and run side by side: shellcheck takes seconds a script.
+describe("rendered provisioning scripts", { concurrency: true }, () => {
   let stackKeys: Evaluation;
   let withoutClickhouse: Evaluation;
   let vmKeys: Evaluation;
@@ -54,7 +55,7 @@ describe("rendered provisioning scripts", () => {
     });
 
     test(`${label}: passes shellcheck`, async () => {
-      const child = await run("shellcheck", ["--shell=bash", "--severity=style", "-"], scriptOf(result(), vm));
+      const child = await shellcheck("bash", scriptOf(result(), vm));
       assert.equal(child.status, 0, child.stdout);
     });
   }
@@ -117,7 +118,7 @@ describe("rendered provisioning scripts", () => {
   test("the registration hook passes bash -n and shellcheck", async () => {
     const hook = fs.readFileSync("provision/flowproxy-register.sh", "utf8");
     assert.equal((await run("bash", ["-n"], hook)).status, 0);
-    const child = await run("shellcheck", ["--shell=bash", "--severity=style", "-"], hook);
+    const child = await shellcheck("bash", hook);
     assert.equal(child.status, 0, child.stdout);
   });
 

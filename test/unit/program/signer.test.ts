@@ -18,3 +18,10 @@ test("rejects a key that is not a secp256k1 scalar", () => {
   assert.throws(() => signerAddress("00".repeat(32)), /valid secp256k1 scalar/);
   assert.throws(() => signerAddress("ff".repeat(32)), /valid secp256k1 scalar/);
 });
+
+test("accepts the largest scalar below the curve's order and refuses the order itself", () => {
+  const order = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
+  assert.match(signerAddress(order.replace(/41$/, "40")), /^0x[0-9a-fA-F]{40}$/);
+  assert.throws(() => signerAddress(order), /valid secp256k1 scalar/);
+  assert.throws(() => signerAddress("12".repeat(31)), /32 bytes in hex/);
+});

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { BLOB_HOST, GithubDouble, presentedToken } from "../../doubles/github";
-import { createZip } from "../../doubles/zip";
+import { createZip } from "../../../sandbox/zip";
 import { spawnAsync } from "../../support/processes";
 
 const TOKEN = "ghp_unitTestToken0123456789abcdefghijkl";

@@ -8,19 +8,21 @@ import * as path from "node:path";
 import { test } from "node:test";
 import {
   Builder,
-  BUILDERS_PATH,
   displayAddress,
   enableTlsFrom,
   isJsonContentType,
   MockhubOptions,
   parseRegistration,
-  REGISTER_PATH,
   reverseLookup,
   ryuFormat,
   startMockhub,
   systemPortFrom,
 } from "../../doubles/mockhub";
 import { spawnAsync } from "../../support/processes";
+
+// main.rs's routes at b56e719: the double must answer exactly these.
+const REGISTER_PATH = "/api/l1-builder/v1/register_credentials/orderflow_proxy";
+const BUILDERS_PATH = "/api/l1-builder/v1/builders";
 
 const LOWER = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
 const CHECKSUMMED = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";

@@ -8,7 +8,8 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { BUILDERS_PATH, REGISTER_PATH, startMockhub } from "../../doubles/mockhub";
+import { BUILDERHUB_API } from "../../../lib/contract";
+import { startMockhub } from "../../doubles/mockhub";
 
 const HOOK = path.resolve(__dirname, "..", "..", "..", "provision", "flowproxy-register.sh");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "register-hook-"));
@@ -46,8 +47,8 @@ function runHook(signer: string, overrides: Record<string, string> = {}): Promis
     BUILDERHUB_ENDPOINT: endpoint,
     SIGNER_ADDRESS: signer,
     CERTIFICATE_FILE: path.join(dir, "cert.pem"),
-    REGISTER_PATH,
-    BUILDERS_PATH,
+    REGISTER_PATH: BUILDERHUB_API.register,
+    BUILDERS_PATH: BUILDERHUB_API.builders,
     ...overrides,
   };
   const file = path.join(dir, `registration-${signer}.env`);
@@ -60,7 +61,7 @@ function runHook(signer: string, overrides: Record<string, string> = {}): Promis
 }
 
 async function register(signer: string, tlsCert?: string): Promise<void> {
-  const response = await fetch(`${endpoint}${REGISTER_PATH}`, {
+  const response = await fetch(`${endpoint}${BUILDERHUB_API.register}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(tlsCert === undefined ? { ecdsa_pubkey_address: signer } : { tls_cert: tlsCert, ecdsa_pubkey_address: signer }),
@@ -69,7 +70,7 @@ async function register(signer: string, tlsCert?: string): Promise<void> {
 }
 
 async function listedCertificate(signer: string): Promise<string | undefined> {
-  const list = (await (await fetch(`${endpoint}${BUILDERS_PATH}`)).json()) as { orderflow_proxy: { ecdsa_pubkey_address: string }; instance: { tls_cert: string } }[];
+  const list = (await (await fetch(`${endpoint}${BUILDERHUB_API.builders}`)).json()) as { orderflow_proxy: { ecdsa_pubkey_address: string }; instance: { tls_cert: string } }[];
   return list.find((b) => b.orderflow_proxy.ecdsa_pubkey_address.toLowerCase() === signer.toLowerCase())?.instance.tls_cert;
 }
 

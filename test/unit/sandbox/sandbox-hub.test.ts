@@ -22,7 +22,7 @@ import {
   upstreamTag,
 } from "../../../sandbox/hub-images";
 import { SandboxError } from "../../../sandbox/proc";
-import { execFileAsync, spawnAsync } from "../../support/processes";
+import { execFileAsync, shellcheck } from "../../support/processes";
 
 const ENTRYPOINT = path.join(__dirname, "..", "..", "..", "sandbox", "hub", "haproxy-entrypoint.sh");
 const sha256 = (data: Buffer) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
@@ -197,7 +197,7 @@ test("the haproxy entrypoint takes options alone as haproxy's, and runs any othe
 });
 
 test("the haproxy entrypoint is POSIX sh and shellcheck-clean", async () => {
-  const result = await spawnAsync("shellcheck", ["--shell=sh", "--severity=style", ENTRYPOINT]);
+  const result = await shellcheck("sh", fs.readFileSync(ENTRYPOINT, "utf8"));
   assert.equal(result.status, 0, result.stdout + result.stderr);
 });
 

@@ -7,9 +7,9 @@ import { register } from "module";
 import * as path from "path";
 import { before, describe, test } from "node:test";
 import { parse as parseYaml } from "yaml";
-import { REPO_ROOT } from "../../support/program";
+import { PROJECT_DIR } from "../../../plan/evaluation";
 
-const WORKFLOWS = path.join(REPO_ROOT, ".github", "workflows");
+const WORKFLOWS = path.join(PROJECT_DIR, ".github", "workflows");
 
 type WorkflowParser = typeof import("@actions/workflow-parser");
 
@@ -132,7 +132,7 @@ describe("what the workflows do", () => {
     assert.equal(pulumi.with?.policyPacks, "policy");
     assert.equal(pulumi.with?.["comment-on-pr"], true);
     assert.ok(pulumi.with?.["stack-name"], "a stack name");
-    assert.ok(fs.existsSync(path.join(REPO_ROOT, "policy", "PulumiPolicy.yaml")), "policy/ is a policy pack");
+    assert.ok(fs.existsSync(path.join(PROJECT_DIR, "policy", "PulumiPolicy.yaml")), "policy/ is a policy pack");
     // Gated on the credentials check, which reads every secret the preview uses.
     assert.match(job.if ?? "", /needs\.credentials\.outputs\.ready == 'true'/, `${name} runs only with credentials`);
     const checked = Object.keys(workflow.jobs.credentials.steps[0].env ?? {});

@@ -4,16 +4,17 @@
 // child process, its --json read back.
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import type { CheckResult } from "../verify/checks";
-import { PROJECT_DIR } from "./paths";
-import { eventually, flowproxyUnit, LIVE_HAPROXY_CFG, servesLivez, SERVED_CERT_FILE } from "./probe";
-import { formatSeconds, run } from "./proc";
-import { evaluateSandboxStack, up } from "./sandbox";
-import { registryHealed, restartMockhub, REGISTRATION_TIMER } from "./scenarios";
-import { signerKeyOf } from "./stack";
-import { loadOrCreateSecrets } from "./stack-config";
-import { flowproxyVms, Vm, vmByName } from "./topology";
-import { vmCheck } from "./vm";
+import { CONTAINERS, PORTS, UNITS, VM_PATHS } from "../../lib/contract";
+import type { CheckResult } from "../../verify/checks";
+import { PROJECT_DIR } from "../../plan/evaluation";
+import { eventually, flowproxyUnit, servesLivez } from "../probe";
+import { formatSeconds, run } from "../proc";
+import { evaluateSandboxStack, up } from "../sandbox";
+import { signerKeyOf } from "../stack";
+import { loadOrCreateSecrets } from "../stack-config";
+import { flowproxyVms, Vm, vmByName } from "../topology";
+import { vmCheck } from "../vm";
+import { registryHealed, restartMockhub } from "./operations";
 
 const east = vmByName("vm-eastus");
 /** The budget of issue 11 for one verify of the sandbox. */
@@ -33,7 +34,7 @@ export async function verifySandbox(): Promise<VerifyRun> {
   const started = Date.now();
   const result = await run(
     process.execPath,
-    ["--require", "ts-node/register/transpile-only", path.join(PROJECT_DIR, "tools", "verify.ts"), "--sandbox", "--json"],
+    ["--require", "ts-node/register/transpile-only", path.join(PROJECT_DIR, "verify", "main.ts"), "--sandbox", "--json"],
     { cwd: PROJECT_DIR, timeoutMs: 120_000 },
   );
   const report = JSON.parse(result.stdout) as { ok: boolean; results?: CheckResult[]; error?: string };
@@ -42,12 +43,12 @@ export async function verifySandbox(): Promise<VerifyRun> {
 }
 
 const failures = (run: VerifyRun) => run.results.filter((r) => r.outcome !== "ok");
-const describe = (results: readonly CheckResult[]) => results.map((r) => `${r.vm}/${r.check} ${r.outcome}: ${r.detail}`).join("; ");
+const listResults = (results: readonly CheckResult[]) => results.map((r) => `${r.vm}/${r.check} ${r.outcome}: ${r.detail}`).join("; ");
 
 /** A healthy sandbox: every check passes, and nothing secret is printed. */
 export async function verifyHealthy(): Promise<string> {
   const verified = await verifySandbox();
-  assert.deepEqual(failures(verified), [], describe(failures(verified)));
+  assert.deepEqual(failures(verified), [], listResults(failures(verified)));
   assert.equal(verified.status, 0);
   const stack = await evaluateSandboxStack();
   const secrets = [loadOrCreateSecrets().githubToken, ...flowproxyVms().map((vm) => signerKeyOf(stack, vm.name).slice(2))];
@@ -67,10 +68,10 @@ async function verifyFails(expected: [Vm, string][], fault: () => Promise<void>,
   assert.equal(verified.status, 1, "verify exits 1");
   const failed = failures(verified).filter((r) => r.outcome === "FAIL");
   for (const [vm, check] of expected) {
-    assert.ok(failed.some((r) => r.vm === vm.name && r.check === check), `verify names ${vm.name}/${check}: ${describe(failures(verified))}`);
+    assert.ok(failed.some((r) => r.vm === vm.name && r.check === check), `verify names ${vm.name}/${check}: ${listResults(failures(verified))}`);
   }
   const named = failed.filter((r) => expected.some(([vm, check]) => r.vm === vm.name && r.check === check));
-  return describe(named);
+  return listResults(named);
 }
 
 export function flowproxyStopped(): Promise<string> {
@@ -86,7 +87,7 @@ export function flowproxyStopped(): Promise<string> {
 
 /** BuilderHub restarted with the timers held, so nothing lists the proxies again while verify looks. */
 export function registryEmptied(): Promise<string> {
-  const timers = (action: string) => Promise.all(flowproxyVms().map((vm) => vmCheck(vm, ["systemctl", action, REGISTRATION_TIMER])));
+  const timers = (action: string) => Promise.all(flowproxyVms().map((vm) => vmCheck(vm, ["systemctl", action, UNITS.registrationTimer])));
   return verifyFails(
     flowproxyVms().map((vm): [Vm, string] => [vm, "registration"]),
     async () => {
@@ -104,7 +105,7 @@ export function registryEmptied(): Promise<string> {
 export const withMetricsOpen = (source: string) =>
   source.replace(
     /(\{ name: "system-orderflow", priority: 130,[^\n]*\n)/,
-    '$1    { name: "metrics", priority: 140, protocol: "Tcp", port: "8405", source: "*" },\n',
+    `$1    { name: "metrics", priority: 140, protocol: "Tcp", port: "${PORTS.haproxyMetrics}", source: "*" },\n`,
   );
 
 /** `projectDir` holds withMetricsOpen's index.ts: deployed, the port answers RST instead of nothing. */
@@ -118,12 +119,12 @@ export function nsgOpenedOnMetrics(projectDir: string): Promise<string> {
 
 /** HAProxy on vm-eastus serving a certificate BuilderHub never heard of (the registered one kept aside). */
 export function wrongCertificateServed(): Promise<string> {
-  const pem = path.posix.join(path.posix.dirname(LIVE_HAPROXY_CFG), "certs", "flowproxy.pem");
+  const pem = VM_PATHS.haproxyPem;
   const kept = "/root/flowproxy.pem.kept";
-  const reload = () => vmCheck(east, ["docker", "kill", "-s", "HUP", "haproxy"]);
+  const reload = () => vmCheck(east, ["docker", "kill", "-s", "HUP", CONTAINERS.haproxy]);
   /** A field of the certificate HAProxy presents on vm-eastus's :443, asked inside the VM. */
   const presented = (field: "-subject" | "-pubkey") =>
-    vmCheck(east, ["sh", "-c", `echo | openssl s_client -connect 127.0.0.1:443 2>/dev/null | openssl x509 -noout ${field}`]);
+    vmCheck(east, ["sh", "-c", `echo | openssl s_client -connect 127.0.0.1:${PORTS.https} 2>/dev/null | openssl x509 -noout ${field}`]);
   return verifyFails(
     [[east, "tls"]],
     async () => {
@@ -141,7 +142,7 @@ export function wrongCertificateServed(): Promise<string> {
     async () => {
       await vmCheck(east, ["mv", kept, pem]);
       await reload();
-      const registered = await vmCheck(east, ["openssl", "x509", "-in", SERVED_CERT_FILE, "-noout", "-pubkey"]);
+      const registered = await vmCheck(east, ["openssl", "x509", "-in", VM_PATHS.servedCertificate, "-noout", "-pubkey"]);
       await eventually("HAProxy to present the registered certificate again", async () =>
         (await presented("-pubkey")) === registered ? true : undefined,
       );

@@ -6,7 +6,8 @@ import { ChildProcess, spawn } from "child_process";
 import { createRequire } from "module";
 import * as path from "path";
 import { after, before, test } from "node:test";
-import { REPO_ROOT } from "../../support/program";
+import { BELOW_NORMAL_PRIORITY } from "../../support/processes";
+import { PROJECT_DIR } from "../../../plan/evaluation";
 
 // The runner, its gRPC library and the analyzer protocol all come from the pinned @pulumi/pulumi.
 const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
@@ -25,8 +26,9 @@ let client: any;
 
 before(async () => {
   // The engine passes its own address and the pack's directory; the pack never calls the engine here.
-  runner = spawn(process.execPath, [path.join(pulumiDir, "cmd", "run-policy-pack"), "127.0.0.1:1", "."], {
-    cwd: path.join(REPO_ROOT, "policy"),
+  const [nice, ...niceArgs] = BELOW_NORMAL_PRIORITY;
+  runner = spawn(nice, [...niceArgs, process.execPath, path.join(pulumiDir, "cmd", "run-policy-pack"), "127.0.0.1:1", "."], {
+    cwd: path.join(PROJECT_DIR, "policy"),
   });
   const child = runner;
   let stderr = "";

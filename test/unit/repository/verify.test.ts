@@ -33,9 +33,9 @@ import { asRoot, BUILDERHUB_FACTS_SCRIPT, METRICS_SCRIPT, parseSections, PROXY_F
 import { formatJson, formatTable } from "../../../verify/report";
 import { describePulumiFailure, parseStackOutputs, stackTarget } from "../../../verify/stack-target";
 import { CertificateMismatch, CommandResult, ConnectOutcome, hostNetwork, remoteCommandLine, Reply, Target, VerifyError } from "../../../verify/target";
-import { spawnAsync } from "../../support/processes";
+import { shellcheck, spawnAsync } from "../../support/processes";
+import { PROJECT_DIR } from "../../../plan/evaluation";
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 
 /** The outputs the program exports for the example config (as `pnpm run plan` renders them). */
 const OUTPUTS: Record<string, string> = {
@@ -513,7 +513,7 @@ describe("pulumi and the command line", () => {
 describe("what runs on the VMs", () => {
   test("each remote script passes shellcheck as POSIX sh", async () => {
     for (const script of [PROXY_FACTS_SCRIPT, BUILDERHUB_FACTS_SCRIPT, METRICS_SCRIPT]) {
-      const child = await spawnAsync("shellcheck", ["--shell=sh", "--severity=style", "-"], { input: script });
+      const child = await shellcheck("sh", script);
       assert.equal(child.status, 0, child.stdout);
     }
   });
@@ -582,8 +582,8 @@ describe("this machine's side", () => {
 
 describe("the verify's boundaries", () => {
   test("nothing under verify/ imports the sandbox or the tests", () => {
-    for (const file of fs.readdirSync(path.join(REPO_ROOT, "verify"))) {
-      const text = fs.readFileSync(path.join(REPO_ROOT, "verify", file), "utf8");
+    for (const file of fs.readdirSync(path.join(PROJECT_DIR, "verify"))) {
+      const text = fs.readFileSync(path.join(PROJECT_DIR, "verify", file), "utf8");
       assert.doesNotMatch(text, /from "\.\.\/(sandbox|test)\//, file);
     }
   });
@@ -591,7 +591,7 @@ describe("the verify's boundaries", () => {
   test("the ports it expects closed are every loopback listener of haproxy.cfg and flowproxy.env, and TLS_PORTS its TLS binds", () => {
     // haproxy.cfg as HAProxy reads it, with the environment provisioning gives its container.
     const environment = Object.fromEntries(haproxyEnvironment("http").split("\n").map((line) => line.split("=") as [string, string]));
-    const cfg = fs.readFileSync(path.join(REPO_ROOT, "haproxy.cfg"), "utf8").replace(/\$\{(\w+)\}/g, (_, name: string) => environment[name]);
+    const cfg = fs.readFileSync(path.join(PROJECT_DIR, "haproxy.cfg"), "utf8").replace(/\$\{(\w+)\}/g, (_, name: string) => environment[name]);
     const env = Object.entries(FLOWPROXY_LISTEN).map(([name, address]) => `${name}=${address}`).join("\n");
     const loopback = [...cfg.matchAll(/^\s*bind "127\.0\.0\.1:(\d+)"/gm), ...env.matchAll(/^[A-Z_]+_ADDR=127\.0\.0\.1:(\d+)$/gm)].map((m) => Number(m[1]));
     assert.deepEqual([...loopback].sort(), [...LOOPBACK_PORTS].sort());

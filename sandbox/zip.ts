@@ -1,6 +1,7 @@
-// A minimal zip writer for the sandbox's GitHub artifact double (deflate, Unix modes). Test code: it
-// never ships to Azure. Real GitHub artifacts are zips of the uploaded files; `unzip` in the VMs
-// must read these exactly as it reads those.
+// A minimal zip writer (deflate, Unix modes) for the artifacts the sandbox's GitHub double serves
+// (sandbox/doubles.ts) and the damaged copies it makes of them. Sandbox machinery: it never ships to
+// Azure. Real GitHub artifacts are zips of the uploaded files; `unzip` in the VMs must read these
+// exactly as it reads those.
 import { deflateRawSync } from "node:zlib";
 
 export interface ZipEntry {

@@ -1,16 +1,17 @@
 // What an operator does to a running stack, played on the sandbox: kill FlowProxy, restart or
-// reboot BuilderHub, reboot a VM, switch FlowProxy's generation, make keys on the VMs. Shared by the
-// end-to-end suite and the reliability report, so both prove the same thing. Each scenario throws
-// with what went wrong, or returns its evidence (times are measured, not assumed).
+// reboot BuilderHub, reboot a VM, change HAProxy's version, switch FlowProxy's generation, make keys
+// on the VMs. The end-to-end suite plays them (and the reliability report shows what it saw); the
+// benchmark times the version change. Each scenario throws with what went wrong, or returns its
+// evidence (times are measured, not assumed).
 import assert from "node:assert/strict";
-import { CUSTOM_SCRIPT_DOWNLOADS } from "../lib/contract";
-import { Searcher } from "../verify/searcher";
-import { GENERATION_2_BUILD, publishArtifact } from "./doubles";
-import { runExtension } from "./extension";
+import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, PORTS, UNITS, VM_PATHS } from "../../lib/contract";
+import type { Evaluation } from "../../plan/evaluation";
+import { Searcher } from "../../verify/searcher";
+import { GENERATION_2_BUILD, publishArtifact } from "../doubles";
+import { runExtension } from "../extension";
 import {
   builders,
   changedFields,
-  CONTAINER_SPEC_LABEL,
   describeLoad,
   eventually,
   flowproxyUnit,
@@ -25,21 +26,19 @@ import {
   servesLivez,
   systemFlowAccepted,
   unitState,
-} from "./probe";
-import { formatSeconds, lastNonEmptyLine } from "./proc";
-import { down, haproxyImages, up, UpOptions } from "./sandbox";
-import type { Evaluation } from "../plan/evaluation";
-import { artifactUrl, SANDBOX_ARTIFACT } from "./stack-config";
-import { flowproxyVms, PUBLIC_PORTS, Vm, vmByName } from "./topology";
-import { rebootVm, vmCheck, vmExec } from "./vm";
+} from "../probe";
+import { formatSeconds, lastNonEmptyLine } from "../proc";
+import { down, haproxyImages, up, UpOptions } from "../sandbox";
+import { artifactUrl, SANDBOX_ARTIFACT } from "../stack-config";
+import { flowproxyVms, Vm, vmByName } from "../topology";
+import { rebootVm, vmCheck, vmExec } from "../vm";
 
-const hub = vmByName("vm-builderhub");
+const hub = vmByName(BUILDERHUB.vmName);
 const [east, west] = flowproxyVms();
 const searcher = new Searcher();
 let blockNumber = 1;
 /** Within this, BuilderHub must list both proxies again and system flow must cross again (issue 8). */
 export const HEAL_BUDGET_MS = 120_000;
-export const REGISTRATION_TIMER = "flowproxy-registration.timer";
 
 /**
  * Signed bundles on `from`'s public :443, a new one every 2 s, until `to`'s system endpoint accepted
@@ -55,7 +54,7 @@ export async function sendAcross(from: Vm, to: Vm, timeoutMs = 20_000): Promise<
       if (Date.now() - sentAt >= 2000) {
         sentAt = Date.now();
         const signed = await searcher.bundle(blockNumber++);
-        const reply = await publicRequest(from, PUBLIC_PORTS.https, "/", signed.body, signed.headers);
+        const reply = await publicRequest(from, PORTS.https, "/", signed.body, signed.headers);
         assert.equal(reply.status, 200, `${from.name} refused a signed bundle: ${reply.body}`);
         assert.match((JSON.parse(reply.body) as { result: { bundleHash: string } }).result.bundleHash, /^0x[0-9a-f]{64}$/);
       }
@@ -86,8 +85,8 @@ export async function registryHealed(since: number, timeoutMs = HEAL_BUDGET_MS):
 
 /** Restarts the BuilderHub mock's container as an operator would, and waits until its API answers. */
 export async function restartMockhub(): Promise<void> {
-  await vmCheck(hub, ["docker", "stop", "mockhub"]);
-  await vmCheck(hub, ["docker", "start", "mockhub"]);
+  await vmCheck(hub, ["docker", "stop", CONTAINERS.mockhub]);
+  await vmCheck(hub, ["docker", "start", CONTAINERS.mockhub]);
   await eventually("BuilderHub's API to answer after the restart", () => builders(east).catch(() => undefined));
 }
 
@@ -107,11 +106,11 @@ export async function extensionRunCount(vm: Vm): Promise<number> {
   return (await vmCheck(vm, ["ls", CUSTOM_SCRIPT_DOWNLOADS])).split("\n").filter((d) => /^\d+$/.test(d)).length;
 }
 
-export const flowproxyVersion = async (vm: Vm) => (await vmCheck(vm, ["/usr/local/bin/flowproxy", "--version"])).trim();
+export const flowproxyVersion = async (vm: Vm) => (await vmCheck(vm, [VM_PATHS.flowproxyBinary, "--version"])).trim();
 
 /** Stops or starts the registration timer on every FlowProxy VM. */
 async function registrationTimers(action: "stop" | "start"): Promise<void> {
-  for (const vm of flowproxyVms()) await vmCheck(vm, ["systemctl", action, REGISTRATION_TIMER]);
+  for (const vm of flowproxyVms()) await vmCheck(vm, ["systemctl", action, UNITS.registrationTimer]);
 }
 
 /**
@@ -185,7 +184,7 @@ export async function restartBuilderhub(): Promise<{ healedMs: number; flowingMs
 export async function conflictingRegistration(stack: Evaluation, signerAddress: string): Promise<string> {
   const extension = stack.extensions.find((e) => e.vmName === east.name);
   assert.ok(extension, `the stack has an extension for ${east.name}`);
-  await vmCheck(east, ["systemctl", "stop", REGISTRATION_TIMER]);
+  await vmCheck(east, ["systemctl", "stop", UNITS.registrationTimer]);
   let reported: string;
   try {
     await restartMockhub();
@@ -196,9 +195,9 @@ export async function conflictingRegistration(stack: Evaluation, signerAddress: 
     assert.match(failed.stderrTail, /BuilderHub lists 0x[0-9a-fA-F]{40} without a certificate/);
     reported = lastNonEmptyLine(failed.stdoutTail) ?? "";
     assert.match(reported, /\(ensure registered with builderhub\): BuilderHub lists \S+ with another certificate than HAProxy serves/);
-    const check = await vmExec(east, ["systemctl", "start", "flowproxy-registration.service"]);
+    const check = await vmExec(east, ["systemctl", "start", UNITS.registrationService]);
     assert.notEqual(check.code, 0, "the timer's check fails too");
-    const journal = await vmCheck(east, ["journalctl", "-u", "flowproxy-registration.service", "--since", "-2min", "--no-pager", "-o", "cat"]);
+    const journal = await vmCheck(east, ["journalctl", "-u", UNITS.registrationService, "--since", "-2min", "--no-pager", "-o", "cat"]);
     assert.match(journal, /without a certificate, so peers cannot reach this proxy over TLS/);
     assert.equal(await unitState(east, flowproxyUnit(east)), "active", "FlowProxy keeps serving");
   } finally {
@@ -207,15 +206,15 @@ export async function conflictingRegistration(stack: Evaluation, signerAddress: 
     assert.equal(recovered.exitCode, 0, `the rerun after a BuilderHub restart: ${lastNonEmptyLine(recovered.stdoutTail)}`);
   }
   const healedMs = await registryHealed(Date.now());
-  assert.equal(await unitState(east, REGISTRATION_TIMER), "active");
-  return `extension: "${reported.slice(0, 140)}..."; journal of flowproxy-registration names it; after a BuilderHub restart the rerun converged and the registry was current in ${formatSeconds(healedMs)}`;
+  assert.equal(await unitState(east, UNITS.registrationTimer), "active");
+  return `extension: "${reported.slice(0, 140)}..."; journal of ${UNITS.registrationService} names it; after a BuilderHub restart the rerun converged and the registry was current in ${formatSeconds(healedMs)}`;
 }
 
 /**
  * The containers provisioning runs on a VM of this role, with their restart policies: HAProxy's is
  * `always` because its reloads are signals, which `unless-stopped` takes for a manual stop.
  */
-const containersOf = (vm: Vm): [string, string][] => (vm.role === "flowproxy" ? [["haproxy", "always"]] : [["mockhub", "unless-stopped"]]);
+const containersOf = (vm: Vm): [string, string][] => (vm.role === "flowproxy" ? [[CONTAINERS.haproxy, "always"]] : [[CONTAINERS.mockhub, "unless-stopped"]]);
 
 interface ContainerRun {
   running: boolean;
@@ -260,7 +259,7 @@ export async function rebootAndCheck(vm: Vm): Promise<string> {
 const GENERATION_2_ARTIFACT = { ...SANDBOX_ARTIFACT, id: "25", build: GENERATION_2_BUILD };
 
 /** The settings HAProxy's container was started with, as provisioning labelled it. */
-const haproxySpec = (vm: Vm) => vmCheck(vm, ["docker", "inspect", "--format", `{{index .Config.Labels "${CONTAINER_SPEC_LABEL}"}}`, "haproxy"]);
+const haproxySpec = (vm: Vm) => vmCheck(vm, ["docker", "inspect", "--format", `{{index .Config.Labels "${CONTAINERS.specLabel}"}}`, CONTAINERS.haproxy]);
 
 /** A generation-2 build under flowProxyGeneration 1: refused naming the key and value; nothing changes. */
 export async function generationMismatch(): Promise<string> {
@@ -285,9 +284,9 @@ export async function switchToGeneration2(): Promise<string> {
   for (const vm of flowproxyVms()) {
     assert.equal(await flowproxyVersion(vm), "flowproxy 2.0.2-029b7c4");
     assert.match(switched.runs.find((r) => r.vmName === vm.name)?.stdoutTail ?? "", /haproxy: replaced/, `${vm.name}: HAProxy recreated`);
-    // Nothing HTTP behind :5544 any more: the TCP protocol gives an HTTP request no HTTP answer.
-    const status = await publicRequest(vm, PUBLIC_PORTS.system, "/livez").then((r) => r.status, () => 0);
-    assert.notEqual(status, 200, `${vm.name}:5544 still answers HTTP`);
+    // Nothing HTTP behind the system port any more: the TCP protocol gives an HTTP request no HTTP answer.
+    const status = await publicRequest(vm, PORTS.system, "/livez").then((r) => r.status, () => 0);
+    assert.notEqual(status, 200, `${vm.name}:${PORTS.system} still answers HTTP`);
   }
   const started = Date.now();
   await flowBothWays(60_000);
@@ -314,11 +313,11 @@ export async function signerKeysOnVms(): Promise<string> {
   const list = await builders(east);
   const addresses: string[] = [];
   for (const vm of flowproxyVms()) {
-    const address = (await vmCheck(vm, ["cat", "/etc/flowproxy/signer.address"])).trim();
+    const address = (await vmCheck(vm, ["cat", VM_PATHS.signerAddress])).trim();
     assert.match(address, /^0x[0-9a-fA-F]{40}$/);
     assert.equal(registrationOf(list, vm)?.orderflow_proxy.ecdsa_pubkey_address.toLowerCase(), address.toLowerCase(), `${vm.name} registered the key it made`);
     assert.match(String(report.stack.outputs[`${vm.vnet}SignerAddress`]?.value), /generated on/);
-    const mode = (await vmCheck(vm, ["stat", "-c", "%a %U", "/etc/flowproxy/signer.key"])).trim();
+    const mode = (await vmCheck(vm, ["stat", "-c", "%a %U", VM_PATHS.signerKey])).trim();
     assert.equal(mode, "600 root", `${vm.name}: the key file is private`);
     addresses.push(address);
   }
@@ -328,7 +327,7 @@ export async function signerKeysOnVms(): Promise<string> {
 
 /** The HAProxy build a FlowProxy VM's container runs, as `haproxy -v` names it (e.g. 3.0.11-1+deb13u4). */
 export async function runningHaproxy(vm: Vm): Promise<string> {
-  const banner = await vmCheck(vm, ["docker", "exec", "haproxy", "haproxy", "-v"]);
+  const banner = await vmCheck(vm, ["docker", "exec", CONTAINERS.haproxy, "haproxy", "-v"]);
   const version = /HAProxy version (\S+)/.exec(banner)?.[1];
   assert.ok(version, `${vm.name}: no version in \`haproxy -v\`: ${banner}`);
   return version;
@@ -353,7 +352,7 @@ export interface VersionChange {
 export async function changeHaproxyVersion(): Promise<VersionChange> {
   const [newest, older] = haproxyImages();
   assert.ok(older, "Docker Hub serves two haproxy versions");
-  const load = livezLoad(east, PUBLIC_PORTS.https, { ratePerSecond: 100, minRequests: 300, maxRequests: 30_000 });
+  const load = livezLoad(east, PORTS.https, { ratePerSecond: 100, minRequests: 300, maxRequests: 30_000 });
   const started = Date.now();
   let changed: Awaited<ReturnType<typeof up>>;
   try {
@@ -437,8 +436,7 @@ export async function versionRefusesConfig(projectDir: string): Promise<string> 
   return `refused: "${reason.exec(refused ?? "")?.[0]}"; ${newest.reference} keeps serving`;
 }
 
-const CHECK_PROBE = "/usr/local/etc/haproxy/sandbox-check-probe.lua";
-const CHECK_LOG = "/var/lib/flowproxy-provision/haproxy-check.log";
+const CHECK_PROBE = `${VM_PATHS.haproxyDir}/sandbox-check-probe.lua`;
 
 /**
  * What the config check's HAProxy itself sees, reported by a Lua file it loads while parsing: the
@@ -450,8 +448,8 @@ for line in io.lines("/proc/net/dev") do
   local name = line:match("^%s*([^:%s]+):")
   if name then names[#names + 1] = name end
 end
-local file, err = io.open("/usr/local/etc/haproxy/sandbox-write-test", "w")
-if file then file:close(); os.remove("/usr/local/etc/haproxy/sandbox-write-test") end
+local file, err = io.open("${VM_PATHS.haproxyDir}/sandbox-write-test", "w")
+if file then file:close(); os.remove("${VM_PATHS.haproxyDir}/sandbox-write-test") end
 print("sandbox probe: interfaces=" .. table.concat(names, ",") .. " write=" .. (file and "ok" or tostring(err)))
 `;
 
@@ -469,9 +467,9 @@ export async function configCheckIsolated(projectDir: string): Promise<string> {
   let serving: string;
   try {
     await up({ projectDir });
-    checked = (await vmCheck(east, ["grep", "sandbox probe:", CHECK_LOG])).trim();
+    checked = (await vmCheck(east, ["grep", "sandbox probe:", VM_PATHS.haproxyCheckLog])).trim();
     // The running HAProxy loaded the probe at its reload; its output is in the container's log.
-    serving = (await vmCheck(east, ["sh", "-c", "docker logs haproxy 2>&1 | grep 'sandbox probe:' | tail -n 1"])).trim();
+    serving = (await vmCheck(east, ["sh", "-c", `docker logs ${CONTAINERS.haproxy} 2>&1 | grep 'sandbox probe:' | tail -n 1`])).trim();
   } finally {
     await up();
     for (const vm of flowproxyVms()) await vmCheck(vm, ["rm", "-f", CHECK_PROBE]);
@@ -496,7 +494,7 @@ export async function replacementRolledBack(projectDir: string): Promise<string>
     refused = await refusal({ projectDir, overrides: { haProxyVersion: older.tag } });
     assert.equal(await runningHaproxy(east), debianBuildOf(newest.source), "the previous HAProxy serves");
     const names = (await vmCheck(east, ["docker", "ps", "-a", "--format", "{{.Names}}"])).trim().split("\n");
-    assert.deepEqual(names, ["haproxy"], "one container, under its own name");
+    assert.deepEqual(names, [CONTAINERS.haproxy], "one container, under its own name");
     await servesLivez(east);
   } finally {
     await up();

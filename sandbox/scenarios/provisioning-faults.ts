@@ -1,38 +1,24 @@
-// Section 2 of the reliability report: faults injected into the running sandbox while vm-eastus's
-// extension runs again, as Azure reruns it after a change. For each fault: what the extension
-// reported (its last line), what kept serving (the public :443 probed from the host four times a
-// second during the run; HAProxy's and FlowProxy's PIDs), and that nothing was lost (signer key,
-// certificate, registration, binary and haproxy.cfg as before), then a rerun once the fault is
-// cleared.
+// Faults injected into the running sandbox while vm-eastus's extension runs again, as Azure reruns
+// it after a change. For each fault: what the extension reported (its last line), what kept
+// serving (the public :443 probed from the host four times a second during the run; HAProxy's and
+// FlowProxy's PIDs), and that nothing was lost (signer key, certificate, registration, binary and
+// haproxy.cfg as before), then a rerun once the fault is cleared.
 import * as fs from "fs";
-import { FlowProxyBuild, GENERATION_1_BUILD, publishArtifact } from "../sandbox/doubles";
-import { ExtensionRun, runExtension } from "../sandbox/extension";
-import { setGithubFault } from "../sandbox/internet";
-import {
-  changedFields,
-  describeLoad,
-  FlowproxyVmState,
-  flowproxyVmState,
-  LIVE_HAPROXY_CFG,
-  livezLoad,
-  LoadResult,
-  servesLivez,
-  setMockhubFault,
-} from "../sandbox/probe";
-import { formatSeconds, lastNonEmptyLine } from "../sandbox/proc";
-import { evaluateSandboxStack } from "../sandbox/sandbox";
-import { RenderedExtension, RenderedStack } from "../sandbox/stack";
-import { artifactUrl, SANDBOX_ARTIFACT } from "../sandbox/stack-config";
-import { PUBLIC_PORTS, vmByName } from "../sandbox/topology";
-import { vmExec } from "../sandbox/vm";
-import { copyProject } from "../test/support/stack";
-import { Section } from "./reliability-checks";
+import { PORTS, UNITS, VM_PATHS } from "../../lib/contract";
+import { copyProject, Evaluation, ExtensionInfo } from "../../plan/evaluation";
+import { FlowProxyBuild, GENERATION_1_BUILD, publishArtifact } from "../doubles";
+import { ExtensionRun, runExtension } from "../extension";
+import { setGithubFault } from "../internet";
+import { changedFields, describeLoad, FlowproxyVmState, flowproxyVmState, livezLoad, LoadResult, servesLivez, setMockhubFault } from "../probe";
+import { formatSeconds, lastNonEmptyLine } from "../proc";
+import { evaluateSandboxStack } from "../sandbox";
+import { artifactUrl, SANDBOX_ARTIFACT } from "../stack-config";
+import { VMS } from "../topology";
+import { vmExec } from "../vm";
 
-const east = vmByName("vm-eastus");
-/** The script's scratch space (WORK_DIR in provision/common.sh): gone once a run ends. */
-const SCRATCH_DIR = "/var/lib/flowproxy-provision/work";
+const east = VMS.find((vm) => vm.role === "flowproxy")!;
 /** The serving probe: 4 requests a second, bounded to 10 minutes of run. */
-const PROBE_RATE = 4;
+export const PROBE_RATE = 4;
 const PROBE_MAX = PROBE_RATE * 600;
 
 type Expectation =
@@ -40,10 +26,10 @@ type Expectation =
   | { kind: "succeeds" }
   | { kind: "killed" };
 
-interface Fault {
+export interface Fault {
   name: string;
   /** Makes the fault; returns the stack whose extension then runs (a new artifact, a changed file...). */
-  inject: () => Promise<RenderedStack>;
+  inject: () => Promise<Evaluation>;
   clear: () => Promise<void>;
   expect: Expectation;
   killAtStep?: string;
@@ -52,29 +38,33 @@ interface Fault {
   /** State the fault may change: a crash-looping build replaces the binary it was given. */
   mayChange?: (keyof FlowproxyVmState)[];
   /** The stack to run once the fault is cleared (the committed one by default). */
-  recoverWith?: () => RenderedStack;
+  recoverWith?: () => Evaluation;
   /** More evidence, taken right after the faulty run. */
   inspect?: () => Promise<string>;
 }
 
-const extensionOf = (stack: RenderedStack): RenderedExtension => {
+const extensionOf = (stack: Evaluation): ExtensionInfo => {
   const extension = stack.extensions.find((e) => e.vmName === east.name);
   if (!extension) throw new Error(`the rendered stack has no extension for ${east.name}`);
   return extension;
 };
 
 /** Renders the stack with the sandbox's artifact double `id` of this build. */
-async function withArtifact(id: string, build: FlowProxyBuild): Promise<RenderedStack> {
+async function withArtifact(id: string, build: FlowProxyBuild): Promise<Evaluation> {
   const artifact = { ...SANDBOX_ARTIFACT, id, build };
   publishArtifact(artifact);
   return evaluateSandboxStack({ overrides: { flowProxyArtifact: artifactUrl(artifact) } });
 }
 
-function faults(committed: RenderedStack): Fault[] {
-  const asCommitted = async () => committed;
+/**
+ * The faults, in the order they are played: the last puts the committed stack back. `committed`
+ * is read only when a fault is played, so the list (and its names) exists before the sandbox does.
+ */
+export function provisioningFaults(committed: () => Evaluation): Fault[] {
+  const asCommitted = async () => committed();
   const hub = (fault: "down" | "flap" | "slow") => async () => {
     await setMockhubFault(fault);
-    return committed;
+    return committed();
   };
   const clearHub = () => setMockhubFault(undefined);
   const registration = "ensure registered with builderhub";
@@ -92,7 +82,7 @@ function faults(committed: RenderedStack): Fault[] {
     keepsServing: true,
   });
   let invalidProject = "";
-  let killedStack: RenderedStack | undefined;
+  let killedStack: Evaluation | undefined;
   return [
     {
       name: "BuilderHub down (connections closed unanswered)",
@@ -133,7 +123,7 @@ function faults(committed: RenderedStack): Fault[] {
       expect: { kind: "fails", step: "ensure haproxy config", reason: /haproxy\.cfg is invalid for haproxy:\S+ .*HAProxy keeps running the previous one/ },
       keepsServing: true,
       inspect: async () => {
-        const candidate = await vmExec(east, ["test", "-e", `${LIVE_HAPROXY_CFG}.candidate`]);
+        const candidate = await vmExec(east, ["test", "-e", `${VM_PATHS.haproxyCfg}.candidate`]);
         return candidate.code === 0 ? "the rejected candidate file was LEFT behind" : "the rejected candidate was removed";
       },
     },
@@ -146,7 +136,7 @@ function faults(committed: RenderedStack): Fault[] {
       keepsServing: false,
       mayChange: ["binarySha", "flowproxyPid", "flowproxyActive"],
       inspect: async () => {
-        const restarts = await vmExec(east, ["systemctl", "show", "--property=NRestarts", "--value", `flowproxy@${east.name}.service`]);
+        const restarts = await vmExec(east, ["systemctl", "show", "--property=NRestarts", "--value", UNITS.flowproxy(east.name)]);
         return `systemd restarted the crashing build ${restarts.stdout.trim()} times`;
       },
     },
@@ -162,7 +152,7 @@ function faults(committed: RenderedStack): Fault[] {
       expect: { kind: "killed" },
       keepsServing: true,
       // Run again as it was: the new build must now be installed completely.
-      recoverWith: () => killedStack ?? committed,
+      recoverWith: () => killedStack ?? committed(),
     },
     {
       name: "back to the committed stack (the previous case installed a v2 build)",
@@ -191,7 +181,7 @@ function outcomeProblem(expect: Expectation, run: ExtensionRun): string | undefi
   }
 }
 
-function describeRun(run: ExtensionRun): string {
+function runEvidence(run: ExtensionRun): string {
   const last = lastNonEmptyLine(run.stdoutTail) ?? "(no output)";
   const how = run.exitCode !== null ? `exit ${run.exitCode}` : `killed (${run.result})`;
   const retries = run.stdoutTail.match(/failed \(attempt \d+ of \d+\)/g)?.length ?? 0;
@@ -203,14 +193,14 @@ function describeRun(run: ExtensionRun): string {
 
 /** How many files and directories the scratch space holds (0 when it is gone). */
 async function scratchEntries(): Promise<number> {
-  const found = await vmExec(east, ["find", SCRATCH_DIR, "-mindepth", "1"]);
+  const found = await vmExec(east, ["find", VM_PATHS.provisionWork, "-mindepth", "1"]);
   return found.code === 0 ? found.stdout.split("\n").filter((line) => line !== "").length : 0;
 }
 
 function describeServing(served: LoadResult, before: FlowproxyVmState, after: FlowproxyVmState): string {
   const pid = (name: string, a: string, b: string) => (a === b ? `${name} PID ${a} kept` : `${name} PID ${a} → ${b}`);
   return [
-    `:${PUBLIC_PORTS.https} /livez from the host: ${describeLoad(served)}`,
+    `:${PORTS.https} /livez from the host: ${describeLoad(served)}`,
     pid("HAProxy", before.haproxyPid, after.haproxyPid),
     pid("FlowProxy", before.flowproxyPid, after.flowproxyPid),
   ].join("; ");
@@ -219,85 +209,65 @@ function describeServing(served: LoadResult, before: FlowproxyVmState, after: Fl
 /** Fields that must come back as they were once the fault is cleared and the stack runs again. */
 const KEPT: (keyof FlowproxyVmState)[] = ["signerLines", "signerLinesSha", "certSha", "registration"];
 
-async function runFault(section: Section, fault: Fault, committed: RenderedStack): Promise<void> {
-  await section.run(fault.name, async () => {
-    const before = await flowproxyVmState(east);
-    const probe = livezLoad(east, PUBLIC_PORTS.https, { ratePerSecond: PROBE_RATE, maxRequests: PROBE_MAX });
-    let run: ExtensionRun;
-    try {
-      run = await runExtension(east, extensionOf(await fault.inject()), { killAtStep: fault.killAtStep });
-    } finally {
-      await probe.stop();
-      await fault.clear();
-    }
-    const served = await probe.stop();
-    const inspected = fault.inspect ? await fault.inspect() : undefined;
-    const scratchAfterFault = await scratchEntries();
-    const after = await flowproxyVmState(east);
-    const unexpected = changedFields(before, after).filter((field) => !(fault.mayChange ?? []).includes(field));
-
-    const recoverWith = fault.recoverWith?.() ?? committed;
-    const recovery = await runExtension(east, extensionOf(recoverWith));
-    const servesAgain = await servesLivez(east, 30_000).then(
-      () => true,
-      () => false,
-    );
-    const recovered = await flowproxyVmState(east);
-    const scratchAfterRerun = await scratchEntries();
-    const lost = KEPT.filter((field) => recovered[field] !== before[field]);
-    if (recoverWith === committed && recovered.binarySha !== before.binarySha && !(fault.mayChange ?? []).includes("binarySha")) {
-      lost.push("binarySha");
-    }
-
-    const problems = [
-      outcomeProblem(fault.expect, run),
-      fault.keepsServing && (served.sent === 0 || served.ok !== served.sent) ? "the public endpoint did not answer throughout" : undefined,
-      unexpected.length > 0 ? `changed by the fault: ${unexpected.join(", ")}` : undefined,
-      recovery.exitCode !== 0 ? `the rerun after clearing the fault failed: ${lastNonEmptyLine(recovery.stdoutTail)}` : undefined,
-      servesAgain ? undefined : "the public endpoint did not serve again after the rerun",
-      lost.length > 0 ? `lost after the rerun: ${lost.join(", ")}` : undefined,
-      // Only a killed run may leave scratch files, and the next run must remove them.
-      fault.expect.kind !== "killed" && scratchAfterFault > 0 ? `the run left ${scratchAfterFault} scratch files` : undefined,
-      scratchAfterRerun > 0 ? `${scratchAfterRerun} scratch files left after the rerun` : undefined,
-    ].filter((p): p is string => p !== undefined);
-
-    const changedNote = changedFields(before, after).length === 0 ? "nothing changed by the fault" : `changed by the fault: ${changedFields(before, after).join(", ")}`;
-    return {
-      passed: problems.length === 0,
-      evidence: [
-        describeRun(run),
-        describeServing(served, before, after),
-        [
-          changedNote,
-          `after clearing it, a rerun ${recovery.exitCode === 0 ? "converged" : "FAILED"} in ${formatSeconds(recovery.durationMs)}` +
-            `${servesAgain ? " and :443 serves" : ""}; signer key, certificate and registration ${lost.length === 0 ? "as before" : `CHANGED (${lost.join(", ")})`}`,
-          inspected,
-          scratchAfterFault > 0 ? `the killed run left ${scratchAfterFault} scratch ${scratchAfterFault === 1 ? "entry" : "entries"} (its unfinished download), the rerun removed ${scratchAfterFault === 1 ? "it" : "them"}` : undefined,
-          ...problems.map((p) => `WRONG: ${p}`),
-        ]
-          .filter(Boolean)
-          .join("; "),
-      ],
-    };
-  });
-}
-
-export async function faultSection(committed: RenderedStack): Promise<Section> {
-  const section = new Section(
-    "2. Faults in the sandbox",
-    "Each fault is injected into the running sandbox and vm-eastus's extension runs again (`runExtension`), as Azure " +
-      "reruns it after a change; new builds come from new artifact URLs, so the download really happens. Meanwhile the " +
-      `host sends GET /livez to vm-eastus's public :443 ${PROBE_RATE} times a second. A pass means: the extension ends as ` +
-      "expected with the step and reason in its last line (on stdout and stderr), the public endpoint answers throughout " +
-      "(except where the new build itself crashes), no state changes that the fault should not change, and once the " +
-      "fault is cleared a rerun converges with the same signer key, certificate and BuilderHub registration. " +
-      "Retries: BuilderHub 5 attempts 10 s apart (10 s per request); artifact download 3 attempts 5 s apart, 20 s " +
-      "below 1 KiB/s counts as a stall.",
-    ["the extension's last line", "what kept serving", "nothing lost"],
-  );
-  for (const fault of faults(committed)) {
-    await runFault(section, fault, committed);
+/**
+ * Plays one fault on vm-eastus and clears it again. Its evidence, one string per column: the
+ * extension's last line, what kept serving, and that nothing was lost; throws naming every problem.
+ */
+export async function playFault(fault: Fault, committed: Evaluation): Promise<string[]> {
+  const before = await flowproxyVmState(east);
+  const probe = livezLoad(east, PORTS.https, { ratePerSecond: PROBE_RATE, maxRequests: PROBE_MAX });
+  let run: ExtensionRun;
+  try {
+    run = await runExtension(east, extensionOf(await fault.inject()), { killAtStep: fault.killAtStep });
+  } finally {
+    await probe.stop();
+    await fault.clear();
   }
-  section.finish();
-  return section;
+  const served = await probe.stop();
+  const inspected = fault.inspect ? await fault.inspect() : undefined;
+  const scratchAfterFault = await scratchEntries();
+  const after = await flowproxyVmState(east);
+  const unexpected = changedFields(before, after).filter((field) => !(fault.mayChange ?? []).includes(field));
+
+  const recoverWith = fault.recoverWith?.() ?? committed;
+  const recovery = await runExtension(east, extensionOf(recoverWith));
+  const servesAgain = await servesLivez(east, 30_000).then(
+    () => true,
+    () => false,
+  );
+  const recovered = await flowproxyVmState(east);
+  const scratchAfterRerun = await scratchEntries();
+  const lost = KEPT.filter((field) => recovered[field] !== before[field]);
+  if (recoverWith === committed && recovered.binarySha !== before.binarySha && !(fault.mayChange ?? []).includes("binarySha")) {
+    lost.push("binarySha");
+  }
+
+  const problems = [
+    outcomeProblem(fault.expect, run),
+    fault.keepsServing && (served.sent === 0 || served.ok !== served.sent) ? "the public endpoint did not answer throughout" : undefined,
+    unexpected.length > 0 ? `changed by the fault: ${unexpected.join(", ")}` : undefined,
+    recovery.exitCode !== 0 ? `the rerun after clearing the fault failed: ${lastNonEmptyLine(recovery.stdoutTail)}` : undefined,
+    servesAgain ? undefined : "the public endpoint did not serve again after the rerun",
+    lost.length > 0 ? `lost after the rerun: ${lost.join(", ")}` : undefined,
+    // Only a killed run may leave scratch files, and the next run must remove them.
+    fault.expect.kind !== "killed" && scratchAfterFault > 0 ? `the run left ${scratchAfterFault} scratch files` : undefined,
+    scratchAfterRerun > 0 ? `${scratchAfterRerun} scratch files left after the rerun` : undefined,
+  ].filter((p): p is string => p !== undefined);
+  if (problems.length > 0) {
+    throw new Error(`${problems.join("; ")} (the run: ${runEvidence(run)}; serving: ${describeServing(served, before, after)})`);
+  }
+
+  const changed = changedFields(before, after);
+  return [
+    runEvidence(run),
+    describeServing(served, before, after),
+    [
+      changed.length === 0 ? "nothing changed by the fault" : `changed by the fault: ${changed.join(", ")}`,
+      `after clearing it, a rerun converged in ${formatSeconds(recovery.durationMs)} and :${PORTS.https} serves; signer key, certificate and registration as before`,
+      inspected,
+      scratchAfterFault > 0 ? `the killed run left ${scratchAfterFault} scratch ${scratchAfterFault === 1 ? "entry" : "entries"} (its unfinished download), the rerun removed ${scratchAfterFault === 1 ? "it" : "them"}` : undefined,
+    ]
+      .filter(Boolean)
+      .join("; "),
+  ];
 }

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { corruptZip, faultyArtifact } from "../../doubles/github";
-import { crc32, createZip } from "../../doubles/zip";
+import { crc32, createZip } from "../../../sandbox/zip";
 import { execFileAsync } from "../../support/processes";
 
 const entries = [

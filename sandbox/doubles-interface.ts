@@ -1,0 +1,29 @@
+// What the sandbox and its test doubles (test/doubles/) say to each other, beyond the upstream
+// contracts the doubles follow: where the doubles look for their fault switches, the words those
+// switches take, and the GitHub double's settings. Both sides import this; the doubles carry it in
+// their bundles (sandbox/bundle.ts). The sandbox itself imports no test code: it installs the doubles
+// as files (sandbox/doubles.ts).
+
+/** Faults of the GitHub double, one word in its fault file, read on every request (test/doubles/github.ts). */
+export const GITHUB_FAULTS = ["401", "404", "flaky", "hang", "slow", "truncated", "corrupt", "no-binary"] as const;
+export type GithubFault = (typeof GITHUB_FAULTS)[number];
+
+export interface GithubDoubleConfig {
+  host: string;
+  port: number;
+  token: string;
+  /** Artifacts as <artifactsDir>/<owner>/<repo>/<id>.zip. */
+  artifactsDir: string;
+  /** cast.js, tailscale.js and the installer scripts. */
+  filesDir: string;
+  faultFile: string;
+  requestLog: string;
+  /** PEM files; without them the double speaks plain HTTP (unit tests). */
+  tls?: { certFile: string; keyFile: string };
+}
+
+/** The directory of the BuilderHub double's fault switch (the file `fault`) inside its container. */
+export const MOCKHUB_STATE_DIR = "/var/lib/mockhub";
+/** Faults of the BuilderHub double, one word in its fault file, read on every request (test/doubles/mockhub.ts). */
+export const MOCKHUB_FAULTS = ["down", "flap", "slow", "error"] as const;
+export type MockhubFault = (typeof MOCKHUB_FAULTS)[number];

@@ -1,0 +1,95 @@
+// How exposed FlowProxy's unit is by systemd's own measure, what TLS the public ports speak (sslscan
+// from the host), and that the VM-local ports stay local. Each check throws with what is wrong, or
+// returns its evidence: the value seen and the target it was held to.
+import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PORTS } from "../../lib/contract";
+import { PROJECT_DIR } from "../../plan/evaluation";
+import { connectOutcome, flowproxyUnit } from "../probe";
+import { check, run } from "../proc";
+import { Vm } from "../topology";
+import { vmCheck, vmExec } from "../vm";
+
+/** systemd-analyze's 0 (best) to 10 scale; 2.0 leaves room for one or two minor settings. */
+const MAX_EXPOSURE = 2.0;
+/** TLS 1.2 suites with forward secrecy and authenticated encryption; TLS 1.3 has only such suites. */
+const STRONG_TLS12 = /^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/;
+const WEAK = /CBC|SHA1$|-SHA$|RC4|3DES|DES-CBC|NULL|EXP|anon|MD5/i;
+/** HAProxy's own loopback-only frontends. */
+const HAPROXY_LOCAL_PORTS = [PORTS.haproxyMetrics, PORTS.servedCertificate] as const;
+
+function exposure(output: string): { score: number; label: string } {
+  const match = /Overall exposure level for \S+: ([\d.]+) (\S+)/.exec(output);
+  if (!match) throw new Error(`systemd-analyze printed no exposure level: ${output.trim().split("\n").pop()}`);
+  return { score: Number(match[1]), label: match[2] };
+}
+
+function heldToMaximum(value: { score: number; label: string }, where: string): string[] {
+  assert.ok(value.score <= MAX_EXPOSURE, `exposure ${value.score.toFixed(1)} ${value.label} (${where}) above ${MAX_EXPOSURE.toFixed(1)}`);
+  return [`${value.score.toFixed(1)} ${value.label} (${where})`, `≤ ${MAX_EXPOSURE.toFixed(1)}`];
+}
+
+/** `systemd-analyze security --offline=yes` of the committed flowproxy@.service, with the host's systemd. */
+export async function offlineUnitExposure(): Promise<string[]> {
+  // The committed file, copied so the analysis reads nothing else from the checkout.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-unit-"));
+  try {
+    const file = path.join(dir, "flowproxy@.service");
+    fs.copyFileSync(path.join(PROJECT_DIR, "flowproxy@.service"), file);
+    const result = await run("systemd-analyze", ["security", "--offline=yes", "--no-pager", file]);
+    const version = (await check("systemd-analyze", ["--version"])).split("\n")[0];
+    return heldToMaximum(exposure(result.stdout), `host, ${version}, --offline=yes`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `systemd-analyze security` of the unit running in `vm`, with Debian trixie's systemd. */
+export async function runningUnitExposure(vm: Vm): Promise<string[]> {
+  const result = await vmExec(vm, ["systemd-analyze", "security", "--no-pager", flowproxyUnit(vm)]);
+  const version = (await vmCheck(vm, ["systemd-analyze", "--version"])).split("\n")[0];
+  return heldToMaximum(exposure(result.stdout), `${flowproxyUnit(vm)} running in ${vm.name}, ${version}`);
+}
+
+interface TlsScan {
+  protocols: string[];
+  ciphers: { version: string; name: string }[];
+}
+
+/** sslscan's XML: which protocols the port accepts and every cipher suite it accepts. */
+async function sslscan(host: string, port: number): Promise<TlsScan> {
+  const xml = await check("sslscan", ["--no-colour", "--xml=-", `${host}:${port}`], { timeoutMs: 180_000 });
+  const protocols = [...xml.matchAll(/<protocol type="(\w+)" version="([\d.]+)" enabled="1"/g)].map((m) => `${m[1].toUpperCase()}v${m[2]}`);
+  const ciphers = [...xml.matchAll(/<cipher status="\w+" sslversion="([^"]+)"[^>]* cipher="([^"]+)"/g)].map((m) => ({ version: m[1], name: m[2] }));
+  if (protocols.length === 0 || ciphers.length === 0) throw new Error(`sslscan found no TLS on ${host}:${port}`);
+  return { protocols, ciphers };
+}
+
+/** The protocols and cipher suites a TLS port of `vm`'s public IP accepts: TLS 1.2 or later, ECDHE with AEAD only. */
+export async function publicTls(vm: Vm, port: number): Promise<string[]> {
+  const scan = await sslscan(vm.publicIp!, port);
+  const old = scan.protocols.filter((p) => !["TLSv1.2", "TLSv1.3"].includes(p));
+  const weak = scan.ciphers.filter((c) => WEAK.test(c.name) || (c.version === "TLSv1.2" && !STRONG_TLS12.test(c.name)));
+  const problems = [...old.map((p) => `accepts ${p}`), ...weak.map((c) => `accepts ${c.name} (${c.version})`)];
+  assert.deepEqual(problems, [], `${vm.name}:${port}`);
+  return [`${scan.protocols.join(", ")}; ${scan.ciphers.map((c) => c.name).join(", ")}`, "TLS ≥ 1.2, ECDHE + AEAD only"];
+}
+
+/**
+ * HAProxy's metrics and certificate ports on `vm`: from the internet the NSG drops them, and from
+ * the other VNet (which AllowVnetInBound lets through) the loopback bind refuses them.
+ */
+export async function localPortsStayLocal(vm: Vm, peer: Vm): Promise<string[]> {
+  const outcomes: string[] = [];
+  for (const port of HAPROXY_LOCAL_PORTS) {
+    const fromHost = await connectOutcome(vm.publicIp!, port);
+    const fromPeer = await vmExec(peer, ["curl", "-sS", "--max-time", "3", `http://${vm.privateIp}:${port}/`]);
+    const peerOutcome = fromPeer.code === 7 ? "ECONNREFUSED" : `curl exit ${fromPeer.code}`;
+    outcomes.push(`host→${vm.publicIp}:${port} ${fromHost}`, `${peer.name}→${vm.privateIp}:${port} ${peerOutcome}`);
+    assert.equal(fromHost, "ETIMEDOUT", `host→${vm.publicIp}:${port}`);
+    assert.equal(peerOutcome, "ECONNREFUSED", `${peer.name}→${vm.privateIp}:${port}`);
+  }
+  return [outcomes.join("; "), "dropped from the internet, refused from the VNets"];
+}

@@ -1,0 +1,21 @@
+// Groups of unit-test modules (test/unit/<group>/) run side by side in one test process: a process
+// of their own would cost each module more than its tests. Groups and modules run concurrently,
+// each module's tests in order: most of their time is spent waiting (for an evaluation, a child
+// process, a timer), which the others can use. Each module runs alone too:
+// node --require ts-node/register/transpile-only --test test/unit/<group>/NAME.test.ts.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe } from "node:test";
+
+export function testGroups(root: string, groups: string[]): void {
+  describe(path.basename(root), { concurrency: true }, () => {
+    for (const group of groups) {
+      const dir = path.join(root, group);
+      describe(group, { concurrency: true }, () => {
+        for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".test.ts")).sort()) {
+          describe(file, { concurrency: false }, () => require(path.join(dir, file)));
+        }
+      });
+    }
+  });
+}
