@@ -54,7 +54,8 @@ ensure_pnpm() {
 
 ensure_node_modules() {
   cd "$(dirname "$0")/.."
-  pnpm install --frozen-lockfile --silent
+  # --silent would also hide why an install fails (an outdated lockfile, say); keep the errors.
+  pnpm install --frozen-lockfile --reporter=append-only --loglevel=error
 }
 
 ensure_debian_packages
