@@ -24,6 +24,7 @@ interface Measured {
 }
 
 const USAGE_PROBE = path.join(__dirname, "usage-probe.ts");
+const PLAIN_STACKS = path.join(__dirname, "plain-stacks.ts");
 
 /** Runs a command, timing it from spawn to exit and reading the peak RSS that usage-probe reports. */
 export function measure(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<Measured> {
@@ -47,6 +48,7 @@ interface EvaluationSamples {
   label: string;
   projectDir: string;
   env?: NodeJS.ProcessEnv;
+  preload?: string[];
   samples: Measured[];
 }
 
@@ -55,14 +57,15 @@ const rssMB = (s: EvaluationSamples) => Math.max(...s.samples.map((m) => m.maxRs
 const resourceCount = (stdout: string) => Object.values(JSON.parse(stdout) as Record<string, number>).reduce((a, b) => a + b, 0);
 
 async function sample(subject: EvaluationSamples): Promise<void> {
-  const measured = await measure(evaluationCommand(subject.projectDir, [USAGE_PROBE]), subject.env);
+  const measured = await measure(evaluationCommand(subject.projectDir, [USAGE_PROBE, ...(subject.preload ?? [])]), subject.env);
   if (measured.status !== 0) throw new Error(`${subject.label} failed to evaluate under mocks (exit ${measured.status})`);
   subject.samples.push(measured);
 }
 
 /**
  * The program as `pulumi preview` evaluates it (report/program-evaluation.ts), beside the
- * one-resource floor and the same resources without the program's logic, in alternating rounds.
+ * one-resource floor and the same resources without the program's logic, in alternating rounds;
+ * then the program and the floor again with plain stack traces (report/plain-stacks.ts).
  */
 async function programEvaluation(rounds: number): Promise<Row[]> {
   const program: EvaluationSamples = { label: "the program", projectDir: PROJECT_DIR, samples: [] };
@@ -75,9 +78,11 @@ async function programEvaluation(rounds: number): Promise<Row[]> {
     env: { ...process.env, SAME_RESOURCES: declared },
     samples: [],
   };
+  const plainProgram: EvaluationSamples = { ...program, label: "the program with plain stacks", preload: [PLAIN_STACKS], samples: [] };
+  const plainFloor: EvaluationSamples = { ...floor, label: "the floor with plain stacks", preload: [PLAIN_STACKS], samples: [] };
   program.samples = [];
   for (let round = 0; round < rounds; round++) {
-    for (const subject of [program, floor, same]) await sample(subject);
+    for (const subject of [program, floor, same, plainProgram, plainFloor]) await sample(subject);
   }
   const count = resourceCount(declared);
   if (resourceCount(same.samples[0].stdout) !== count) throw new Error("the same-resources reference declared another number of resources than the program");
@@ -92,6 +97,12 @@ async function programEvaluation(rounds: number): Promise<Row[]> {
     { measure: "program / floor, wall time", value: `${ratio.toFixed(2)} ×`, target: "≤ 1.40 ×", verdict: ratio <= 1.4 ? "met" : "missed" },
     { measure: "program / same resources without logic, wall time (what the program's own code adds)", value: `${(wallS(program) / wallS(same)).toFixed(2)} ×`, target: "—", verdict: "info" },
     { measure: "Pulumi's runtime per declared resource ((reference − floor) / extra resources)", value: `${perResourceMs.toFixed(0)} ms`, target: "—", verdict: "info" },
+    {
+      measure: "program / floor with ts-node's source-mapped stack traces switched off in both (what rewriting Pulumi's per-resource stacks costs)",
+      value: `${(wallS(plainProgram) / wallS(plainFloor)).toFixed(2)} × (${both(plainProgram)} against ${both(plainFloor)})`,
+      target: "—",
+      verdict: "info",
+    },
   ];
 }
 
