@@ -40,7 +40,7 @@ export const BUILDERHUB_API = {
   builders: "/api/l1-builder/v1/builders",
 } as const;
 
-/** The credentials a proxy registers (BuilderHubOrderflowProxyCredentials in mockhub's main.rs). */
+/** The credentials a proxy registers (BuilderHubOrderflowProxyCredentials in mockhub's main.rs; the address as alloy serializes it). */
 export interface BuilderCredentials {
   tls_cert: string | null;
   ecdsa_pubkey_address: string;

@@ -283,7 +283,7 @@ export async function networkStatus(): Promise<NetworkStatus> {
   }
   const namespaces = Object.fromEntries([ROUTER_NETNS, ...VMS.map(netnsOf)].map((n) => [n, netnsExists(n)]));
   const dns = Object.fromEntries(
-    (Object.keys(VNETS)).map((v) => [v, livePid(statePaths.dns(v).pid, statePaths.dns(v).config)]),
+    Object.keys(VNETS).map((v) => [v, livePid(statePaths.dns(v).pid, statePaths.dns(v).config)]),
   );
   return { bridges, namespaces, dns, outboundRelay: livePid(statePaths.outbound.pid, relayScript()) };
 }

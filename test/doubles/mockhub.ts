@@ -42,12 +42,6 @@ import { MOCKHUB_STATE_DIR } from "../../sandbox/doubles-interface";
 const { register: REGISTER_PATH, builders: BUILDERS_PATH } = BUILDERHUB_API;
 export const MOCKHUB_HOST = "0.0.0.0";
 
-/** One entry of GET /builders, in the field order of BuilderHubBuilder in main.rs. */
-export type Builder = BuilderListing;
-
-/** BuilderHubOrderflowProxyCredentials in main.rs; the address as alloy serializes it. */
-export type Credentials = BuilderCredentials;
-
 // ---- startup: SYSTEM_PORT and ENABLE_TLS (main.rs, fn main) ----
 
 /** What `std::env::var("SYSTEM_PORT").expect(..).parse::<u16>().expect(..)` does with a value. */
@@ -238,7 +232,7 @@ export interface Rejection {
   body: string;
 }
 
-export type DecodedRegistration = { ok: true; credentials: Credentials; address: Uint8Array } | ({ ok: false } & Rejection);
+export type DecodedRegistration = { ok: true; credentials: BuilderCredentials; address: Uint8Array } | ({ ok: false } & Rejection);
 
 export const BODY_LIMIT = 2_097_152;
 const MISSING_JSON_CONTENT_TYPE = "Expected request with `Content-Type: application/json`";
@@ -1359,7 +1353,7 @@ export function parseRegistration(contentType: string | undefined, body: Uint8Ar
 
 export class Registry {
   // DashMap<Address, BuilderHubBuilder>: keyed by the 20 bytes, so case and 0x do not matter.
-  private readonly builders = new Map<string, Builder>();
+  private readonly builders = new Map<string, BuilderListing>();
 
   constructor(
     readonly systemPort: number,
@@ -1367,7 +1361,7 @@ export class Registry {
   ) {}
 
   /** The entry main.rs builds for a registration from `sourceIp` whose reverse name gave `name`. */
-  entry(sourceIp: string, name: string, credentials: Credentials): Builder {
+  entry(sourceIp: string, name: string, credentials: BuilderCredentials): BuilderListing {
     return {
       name,
       ip: `${sourceIp}:${this.systemPort}`,
@@ -1379,7 +1373,7 @@ export class Registry {
   }
 
   /** The first registration of a signer wins: later ones change nothing. Returns whether it was added. */
-  register(builder: Builder): boolean {
+  register(builder: BuilderListing): boolean {
     const key = builder.orderflow_proxy.ecdsa_pubkey_address.toLowerCase();
     if (this.builders.has(key)) {
       return false;
@@ -1388,7 +1382,7 @@ export class Registry {
     return true;
   }
 
-  list(): Builder[] {
+  list(): BuilderListing[] {
     return [...this.builders.values()];
   }
 }

@@ -25,14 +25,15 @@ export async function execFileAsync(command: string, args: readonly string[], op
 }
 
 /**
- * Checks that need seconds of CPU and wait for nothing else (shellcheck, the type check, the policy
- * pack's runner) run below normal priority: the program's evaluations are the unit suite's
- * critical path, and these fill the time around them.
+ * The command line of `command args` below normal priority. Checks that need seconds of CPU and
+ * wait for nothing else (shellcheck, the type check, the policy pack's runner) run so: the
+ * program's evaluations are the unit suite's critical path, and these fill the time around them.
  */
-export const BELOW_NORMAL_PRIORITY = ["nice", "-n", "10"] as const;
+export function belowNormalPriority(command: string, args: readonly string[]): [string, string[]] {
+  return ["nice", ["-n", "10", command, ...args]];
+}
 
 /** shellcheck at style severity on a script's text, as `shell`; its findings are on stdout. */
 export function shellcheck(shell: "sh" | "bash", script: string): Promise<Finished> {
-  const [nice, ...niceArgs] = BELOW_NORMAL_PRIORITY;
-  return spawnAsync(nice, [...niceArgs, "shellcheck", `--shell=${shell}`, "--severity=style", "-"], { input: script });
+  return spawnAsync(...belowNormalPriority("shellcheck", [`--shell=${shell}`, "--severity=style", "-"]), { input: script });
 }

@@ -6,7 +6,7 @@ import { ChildProcess, spawn } from "child_process";
 import { createRequire } from "module";
 import * as path from "path";
 import { after, before, test } from "node:test";
-import { BELOW_NORMAL_PRIORITY } from "../../support/processes";
+import { belowNormalPriority } from "../../support/processes";
 import { PROJECT_DIR } from "../../../plan/evaluation";
 
 // The runner, its gRPC library and the analyzer protocol all come from the pinned @pulumi/pulumi.
@@ -26,8 +26,7 @@ let client: any;
 
 before(async () => {
   // The engine passes its own address and the pack's directory; the pack never calls the engine here.
-  const [nice, ...niceArgs] = BELOW_NORMAL_PRIORITY;
-  runner = spawn(nice, [...niceArgs, process.execPath, path.join(pulumiDir, "cmd", "run-policy-pack"), "127.0.0.1:1", "."], {
+  runner = spawn(...belowNormalPriority(process.execPath, [path.join(pulumiDir, "cmd", "run-policy-pack"), "127.0.0.1:1", "."]), {
     cwd: path.join(PROJECT_DIR, "policy"),
   });
   const child = runner;

@@ -8,12 +8,11 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { BELOW_NORMAL_PRIORITY, spawnAsync } from "../../support/processes";
+import { PROJECT_DIR } from "../../../plan/evaluation";
+import { belowNormalPriority, spawnAsync } from "../../support/processes";
 
 test("the whole project type-checks with tsc --noEmit in strict mode", async () => {
-  const root = path.resolve(__dirname, "..", "..", "..");
-  const script = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.typecheck;
-  const [nice, ...niceArgs] = BELOW_NORMAL_PRIORITY;
-  const { status, stdout, stderr } = await spawnAsync(nice, [...niceArgs, "sh", "-c", script], { cwd: root });
+  const script = (JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.typecheck;
+  const { status, stdout, stderr } = await spawnAsync(...belowNormalPriority("sh", ["-c", script]), { cwd: PROJECT_DIR });
   assert.equal(status, 0, stdout + stderr);
 });

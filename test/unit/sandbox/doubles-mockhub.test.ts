@@ -7,7 +7,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
-  Builder,
   displayAddress,
   enableTlsFrom,
   isJsonContentType,
@@ -18,6 +17,7 @@ import {
   startMockhub,
   systemPortFrom,
 } from "../../doubles/mockhub";
+import type { BuilderListing } from "../../../lib/contract";
 import { spawnAsync } from "../../support/processes";
 
 // main.rs's routes at b56e719: the double must answer exactly these.
@@ -69,7 +69,7 @@ async function withHub(options: Partial<MockhubOptions>, run: (port: number) => 
 }
 
 const register = (port: number, body: unknown) => request(port, "POST", REGISTER_PATH, JSON.stringify(body), JSON_TYPE);
-const builders = async (port: number) => JSON.parse((await request(port, "GET", BUILDERS_PATH)).body) as Builder[];
+const builders = async (port: number) => JSON.parse((await request(port, "GET", BUILDERS_PATH)).body) as BuilderListing[];
 
 // ---- startup (main.rs fn main) ----
 
