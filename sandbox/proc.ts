@@ -116,11 +116,44 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-function cmdlineOf(pid: number): string {
+function readCmdline(pid: number): string {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
   } catch {
     return "";
+  }
+}
+
+// PF_KTHREAD in the flags field of /proc/PID/stat (include/linux/sched.h).
+const KERNEL_THREAD_FLAG = 0x00200000;
+
+function isKernelThread(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const flags = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[6]);
+    return (flags & KERNEL_THREAD_FLAG) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+const EXEC_SETTLE_MS = 1000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * The process's command line. While execve replaces a process's memory, and until the new
+ * program's arguments are in place, the kernel shows an empty one: a daemon just started (or one
+ * that `ip netns exec` is turning into its program) reads as nameless for that moment, so an empty
+ * command line is read again until the exec is done. Kernel threads have none ever.
+ */
+function cmdlineOf(pid: number): string {
+  const deadline = Date.now() + EXEC_SETTLE_MS;
+  for (;;) {
+    const cmdline = readCmdline(pid);
+    if (cmdline !== "" || !pidAlive(pid) || isKernelThread(pid) || Date.now() > deadline) {
+      return cmdline;
+    }
+    Atomics.wait(pause, 0, 0, 1);
   }
 }
 

@@ -338,20 +338,23 @@ test("with BuilderHub down the extension fails at registration and FlowProxy sta
 
 test("a new artifact replaces the binary; a corrupt one fails and leaves it running", async () => {
   const next = { ...SANDBOX_ARTIFACT, id: "3", build: { ...GENERATION_1_BUILD, version: "1.2.3", gitHash: "bee0001" } };
-  publishArtifact(next);
-  await up({ overrides: { flowProxyArtifact: artifactUrl(next) } });
-  for (const vm of flowproxyVms()) {
-    assert.equal(await flowproxyVersion(vm), "flowproxy 1.2.3-bee0001");
-  }
-
   const broken = { ...SANDBOX_ARTIFACT, id: "4", build: { ...GENERATION_1_BUILD, gitHash: "bee0002" } };
-  publishArtifact(broken);
-  setGithubFault("corrupt");
-  await assert.rejects(up({ overrides: { flowProxyArtifact: artifactUrl(broken) }, keepOnFailure: true }), /not a valid zip/);
-  setGithubFault(undefined);
-  for (const vm of flowproxyVms()) {
-    assert.equal(await flowproxyVersion(vm), "flowproxy 1.2.3-bee0001");
+  try {
+    publishArtifact(next);
+    await up({ overrides: { flowProxyArtifact: artifactUrl(next) } });
+    for (const vm of flowproxyVms()) {
+      assert.equal(await flowproxyVersion(vm), "flowproxy 1.2.3-bee0001");
+    }
+
+    publishArtifact(broken);
+    setGithubFault("corrupt");
+    await assert.rejects(up({ overrides: { flowProxyArtifact: artifactUrl(broken) }, keepOnFailure: true }), /not a valid zip/);
+    for (const vm of flowproxyVms()) {
+      assert.equal(await flowproxyVersion(vm), "flowproxy 1.2.3-bee0001");
+    }
+    assert.ok(VMS.every((vm) => fs.existsSync(statePaths.vm(vm.name).dir)), "the sandbox is still there");
+  } finally {
+    setGithubFault(undefined);
+    await up();
   }
-  assert.ok(VMS.every((vm) => fs.existsSync(statePaths.vm(vm.name).dir)), "the sandbox is still there");
-  await up();
 });
