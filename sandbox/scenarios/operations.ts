@@ -345,15 +345,20 @@ export interface VersionChange {
 }
 
 /**
- * haProxyVersion changed on the running stack, under load: each FlowProxy VM pulls the other HAProxy
+ * haProxyVersion changed on the committed stack, under load: each FlowProxy VM pulls the other HAProxy
  * from Docker Hub, checks the live haproxy.cfg with it, and recreates the container. Then back to
  * the newest, pinned by the digest Docker Hub gives it. The load shows what requests in flight see.
  */
 export async function changeHaproxyVersion(): Promise<VersionChange> {
   const [newest, older] = haproxyImages();
   assert.ok(older, "Docker Hub serves two haproxy versions");
-  // FlowProxy drops the requests it holds when it stops; a run that restarted it would not show
-  // what the HAProxy handover alone costs.
+  // FlowProxy drops the requests it holds when it stops, so the change must differ from the running
+  // stack in haProxyVersion alone (an earlier scenario may have left other settings), and FlowProxy
+  // must keep running through it: otherwise the load shows its restart, not the HAProxy handover.
+  await up();
+  for (const vm of flowproxyVms()) {
+    await servesLivez(vm);
+  }
   const flowproxyPids = await Promise.all(flowproxyVms().map((vm) => mainPid(vm, flowproxyUnit(vm))));
   const load = livezLoad(east, PORTS.https, { ratePerSecond: 100, minRequests: 300, maxRequests: 30_000 });
   const started = Date.now();
