@@ -21,7 +21,7 @@ function startExecingDaemon(name: string): { pid: number; pidFile: string } {
 
 test("a daemon is found by its recorded PID from the moment it starts, through the exec of its program", async () => {
   // The kernel shows an empty command line while an exec is under way; a check that took that for
-  // "gone" missed between one and eight of every hundred starts here.
+  // "gone" missed up to one start in twelve here.
   const missed: number[] = [];
   for (let i = 0; i < 300; i++) {
     const { pid, pidFile } = startExecingDaemon(`execing-${i}`);
