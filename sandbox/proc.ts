@@ -105,15 +105,23 @@ export function findOnPath(name: string): string | undefined {
   return undefined;
 }
 
-/** True while the process exists and is not a zombie waiting to be reaped. */
-export function pidAlive(pid: number): boolean {
+/**
+ * The fields of /proc/PID/stat after the parenthesised command name (which may itself contain
+ * spaces): [0] is the state, [6] the flags. Undefined once the process is gone.
+ */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The state follows the parenthesised command name, which may itself contain spaces.
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** True while the process exists and is not a zombie waiting to be reaped. */
+export function pidAlive(pid: number): boolean {
+  const fields = statFields(pid);
+  return fields !== undefined && fields[0] !== "Z";
 }
 
 function readCmdline(pid: number): string {
@@ -128,13 +136,8 @@ function readCmdline(pid: number): string {
 const KERNEL_THREAD_FLAG = 0x00200000;
 
 function isKernelThread(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const flags = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[6]);
-    return (flags & KERNEL_THREAD_FLAG) !== 0;
-  } catch {
-    return false;
-  }
+  const fields = statFields(pid);
+  return fields !== undefined && (Number(fields[6]) & KERNEL_THREAD_FLAG) !== 0;
 }
 
 const EXEC_SETTLE_MS = 1000;

@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { livePid, sleep, startDaemon, stopDaemon } from "../../../sandbox/proc";
+import { livePid, pidAlive, sleep, startDaemon, stopDaemon } from "../../../sandbox/proc";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-proc-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -53,7 +53,7 @@ test("a stopped daemon is gone, and its PID file with it", async () => {
 test("a daemon that has exited is not found, though its PID file remains", async () => {
   const pidFile = path.join(dir, "exited.pid");
   const pid = startDaemon("env", ["sh", "-c", "exit 0", MARKER], { logFile: path.join(dir, "exited.log"), pidFile });
-  while (fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z")) {
+  while (pidAlive(pid)) {
     await sleep(10);
   }
   assert.equal(livePid(pidFile, MARKER), undefined);
