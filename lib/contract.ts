@@ -55,6 +55,17 @@ export interface BuilderListing {
   instance: { tls_cert: string };
 }
 
+/**
+ * The User-Agent of provision/flowproxy-register.sh for each of its callers (its argument), so
+ * BuilderHub's log, and the sandbox's aimed faults, can tell provisioning's requests from the
+ * timer's and those of FlowProxy's start.
+ */
+export const REGISTRATION_USER_AGENT = {
+  provisioning: "flowproxy-register/provisioning",
+  timer: "flowproxy-register/timer",
+  flowproxyStart: "flowproxy-register/flowproxy-start",
+} as const;
+
 /** Where every FlowProxy VM registers and reads its peers. */
 export const BUILDERHUB_ENDPOINT = `http://${fqdnOf(BUILDERHUB.dnsLabel)}:${BUILDERHUB.port}`;
 

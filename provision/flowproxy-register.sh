@@ -14,6 +14,8 @@
 #   CERTIFICATE_FILE     the PEM certificate HAProxy serves on :443 and :5544
 #   REGISTER_PATH        BuilderHub's registration route
 #   BUILDERS_PATH        BuilderHub's listing route
+# Argument: who runs it (provisioning, timer; FlowProxy's start when absent), sent to BuilderHub as
+# the user agent flowproxy-register/CALLER, so BuilderHub's log tells the callers apart.
 # One attempt per run; callers retry. Exit status:
 #   0  BuilderHub lists the signer with this certificate (registered now or before)
 #   1  BuilderHub could not be asked or refused the registration: worth retrying
@@ -25,6 +27,7 @@ readonly CONFIG_FILE=${FLOWPROXY_REGISTRATION_ENV:-/etc/flowproxy/registration.e
 readonly UNREACHABLE_STATUS=1
 readonly LOCAL_STATUS=2
 readonly CONFLICT_STATUS=3
+readonly USER_AGENT="flowproxy-register/${1:-flowproxy-start}"
 
 fail() {
   printf 'flowproxy-register: %s\n' "$2" >&2
@@ -57,7 +60,7 @@ served_certificate() {
 }
 
 list_builders() {
-  curl -fsS --max-time 10 "$BUILDERHUB_ENDPOINT$BUILDERS_PATH" ||
+  curl -fsS --max-time 10 --user-agent "$USER_AGENT" "$BUILDERHUB_ENDPOINT$BUILDERS_PATH" ||
     fail "$UNREACHABLE_STATUS" "BuilderHub at $BUILDERHUB_ENDPOINT does not answer $BUILDERS_PATH"
 }
 
@@ -71,7 +74,7 @@ listed_certificate() {
 
 register() {
   jq -n --arg cert "$1" --arg address "$SIGNER_ADDRESS" '{tls_cert: $cert, ecdsa_pubkey_address: $address}' |
-    curl -fsS --max-time 10 -X POST -H 'Content-Type: application/json' --data-binary @- \
+    curl -fsS --max-time 10 --user-agent "$USER_AGENT" -X POST -H 'Content-Type: application/json' --data-binary @- \
       "$BUILDERHUB_ENDPOINT$REGISTER_PATH" >/dev/null ||
     fail "$UNREACHABLE_STATUS" "BuilderHub at $BUILDERHUB_ENDPOINT refused or did not answer the registration of $SIGNER_ADDRESS"
 }

@@ -438,7 +438,7 @@ ensure_registered_with_builderhub() {
   local attempt status
   for ((attempt = 1; attempt <= 5; attempt++)); do
     status=0
-    "$REGISTER_HOOK_FILE" || status=$?
+    "$REGISTER_HOOK_FILE" provisioning || status=$?
     if ((status == 0)); then
       return
     fi

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, test } from "node:test";
-import { PORTS, Role, UNITS, VM_PATHS } from "../../../lib/contract";
+import { PORTS, REGISTRATION_USER_AGENT, Role, UNITS, VM_PATHS } from "../../../lib/contract";
 import { haproxyEnvironment, readProvisionFile, readRoleSources, ROLE_SOURCES } from "../../../lib/provision";
 import { decodeScript, Evaluation, PROJECT_DIR } from "../../../plan/evaluation";
 import { evaluated, everyOptionRequest, validRequest } from "../../support/program";
@@ -86,8 +86,8 @@ test("the registration hook, which systemd runs without provisioning's variables
   assert.match(hook, new RegExp(`^readonly CONFIG_FILE=\\$\\{FLOWPROXY_REGISTRATION_ENV:-${VM_PATHS.registrationEnv}\\}$`, "m"));
 });
 
-test("the registration service runs the contract's hook, and the timer is named for the service", () => {
-  assert.match(readProvisionFile(PROJECT_DIR, "flowproxy-registration.service"), new RegExp(`^ExecStart=${VM_PATHS.registrationHook}$`, "m"));
+test("the registration service runs the contract's hook as the timer, and the timer is named for the service", () => {
+  assert.match(readProvisionFile(PROJECT_DIR, "flowproxy-registration.service"), new RegExp(`^ExecStart=${VM_PATHS.registrationHook} ${REGISTRATION_USER_AGENT.timer.split("/")[1]}$`, "m"));
   assert.equal(UNITS.registrationTimer.replace(/\.timer$/, ".service"), UNITS.registrationService);
 });
 

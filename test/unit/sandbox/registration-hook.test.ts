@@ -4,11 +4,12 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { BUILDERHUB_API } from "../../../lib/contract";
+import { BUILDERHUB_API, REGISTRATION_USER_AGENT } from "../../../lib/contract";
 import { startMockhub } from "../../doubles/mockhub";
 
 const HOOK = path.resolve(__dirname, "..", "..", "..", "provision", "flowproxy-register.sh");
@@ -42,7 +43,7 @@ interface HookRun {
  * Runs the hook with a settings file (written without a final newline, as a careless editor
  * would). Asynchronously: the BuilderHub double answers from this process.
  */
-function runHook(signer: string, overrides: Record<string, string> = {}): Promise<HookRun> {
+function runHook(signer: string, overrides: Record<string, string> = {}, args: string[] = []): Promise<HookRun> {
   const settings = {
     BUILDERHUB_ENDPOINT: endpoint,
     SIGNER_ADDRESS: signer,
@@ -54,7 +55,7 @@ function runHook(signer: string, overrides: Record<string, string> = {}): Promis
   const file = path.join(dir, `registration-${signer}.env`);
   fs.writeFileSync(file, Object.entries(settings).map(([k, v]) => `${k}=${v}`).join("\n"));
   return new Promise((resolve) => {
-    execFile("bash", [HOOK], { env: { PATH: process.env.PATH, FLOWPROXY_REGISTRATION_ENV: file } }, (error, stdout, stderr) =>
+    execFile("bash", [HOOK, ...args], { env: { PATH: process.env.PATH, FLOWPROXY_REGISTRATION_ENV: file } }, (error, stdout, stderr) =>
       resolve({ status: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr }),
     );
   });
@@ -123,4 +124,38 @@ test("a missing certificate file is status 2, naming the file", async () => {
   const run = await runHook(newSigner(), { CERTIFICATE_FILE: path.join(dir, "absent.pem") });
   assert.equal(run.status, 2);
   assert.match(run.stderr, /cannot read .*absent\.pem, the certificate HAProxy serves/);
+});
+
+test("tells BuilderHub who runs it: provisioning, the timer, or FlowProxy's start when called without an argument", async () => {
+  const agents: string[] = [];
+  const recorder = http.createServer((req, res) => {
+    agents.push(`${req.method} ${req.headers["user-agent"]}`);
+    req.resume();
+    res.end(req.method === "GET" ? "[]" : "");
+  });
+  await new Promise<void>((resolve) => recorder.listen(0, "127.0.0.1", resolve));
+  try {
+    const recorded = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+    const seen: Record<string, string[]> = {};
+    for (const [caller, args] of [["provisioning", ["provisioning"]], ["timer", ["timer"]], ["flowproxyStart", []]] as const) {
+      agents.length = 0;
+      // The recorder lists nobody, even after a registration: the hook reports that as status 1.
+      assert.equal((await runHook(newSigner(), { BUILDERHUB_ENDPOINT: recorded }, [...args])).status, 1);
+      seen[caller] = [...agents];
+    }
+    const expected = (agent: string) => [`GET ${agent}`, `POST ${agent}`, `GET ${agent}`];
+    assert.deepEqual(seen, {
+      provisioning: expected(REGISTRATION_USER_AGENT.provisioning),
+      timer: expected(REGISTRATION_USER_AGENT.timer),
+      flowproxyStart: expected(REGISTRATION_USER_AGENT.flowproxyStart),
+    });
+  } finally {
+    recorder.close();
+  }
+});
+
+test("provisioning runs the hook under its own name", () => {
+  const provisioning = fs.readFileSync(path.resolve(__dirname, "..", "..", "..", "provision", "flowproxy.sh"), "utf8");
+  const name = REGISTRATION_USER_AGENT.provisioning.slice(REGISTRATION_USER_AGENT.provisioning.indexOf("/") + 1);
+  assert.match(provisioning, new RegExp(`^ +"\\$REGISTER_HOOK_FILE" ${name} \\|\\| status=\\$\\?$`, "m"));
 });
