@@ -24,6 +24,12 @@ export interface GithubDoubleConfig {
 
 /** The directory of the BuilderHub double's fault switch (the file `fault`) inside its container. */
 export const MOCKHUB_STATE_DIR = "/var/lib/mockhub";
-/** Faults of the BuilderHub double, one word in its fault file, read on every request (test/doubles/mockhub.ts). */
-export const MOCKHUB_FAULTS = ["down", "flap", "slow", "error"] as const;
-export type MockhubFault = (typeof MOCKHUB_FAULTS)[number];
+/**
+ * Faults of the BuilderHub double, one line in its fault file, read on every request
+ * (test/doubles/mockhub.ts): a word, or "flap" aimed at one User-Agent.
+ */
+export type MockhubFault = "down" | "slow" | "error" | { flapFor: string };
+/** The file beside the fault file where the double records each answer it injected. */
+export const MOCKHUB_INJECTED_FILE = "injected";
+
+export const mockhubFaultLine = (fault: MockhubFault): string => (typeof fault === "string" ? fault : `flap ${fault.flapFor}`);

@@ -85,21 +85,29 @@ export interface RunExtensionOptions {
    * an agent that gives up does to a run midway.
    */
   killAtStep?: string;
+  /** With killAtStep: kill only once this also holds (e.g. a download has begun), checked every 100 ms. */
+  killWhen?: () => boolean | Promise<boolean>;
 }
 
 const KILL_POLL_MS = 100;
 
-/** Waits until the run's stdout shows the step starting, then kills the run; gives up when it ends. */
-async function killAtStep(vm: Vm, unit: string, stdoutFile: string, title: string, finished: () => boolean): Promise<void> {
+/**
+ * Waits until the run's stdout shows the step starting and `ready` holds, then kills the run; gives
+ * up when it ends. Returns whether it killed the run.
+ */
+async function killAtStep(vm: Vm, unit: string, stdoutFile: string, title: string, ready: () => boolean | Promise<boolean>, finished: () => boolean): Promise<boolean> {
   // The script prints "[N/M] <title>" when a step starts.
   const line = `\\[[0-9]+/[0-9]+\\] ${title.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`;
+  let stepStarted = false;
   while (!finished()) {
-    if ((await vmExec(vm, ["grep", "-qxE", line, stdoutFile])).code === 0) {
+    stepStarted ||= (await vmExec(vm, ["grep", "-qxE", line, stdoutFile])).code === 0;
+    if (stepStarted && (await ready())) {
       await vmExec(vm, ["systemctl", "kill", "--signal=SIGKILL", unit]);
-      return;
+      return true;
     }
     await sleep(KILL_POLL_MS);
   }
+  return false;
 }
 
 export async function runExtension(vm: Vm, extension: ExtensionInfo, options: RunExtensionOptions = {}): Promise<ExtensionRun> {
@@ -141,7 +149,7 @@ export async function runExtension(vm: Vm, extension: ExtensionInfo, options: Ru
   const unit = `custom-script-${seq}-${randomBytes(3).toString("hex")}`;
   let ended = false;
   const killer =
-    options.killAtStep === undefined ? Promise.resolve() : killAtStep(vm, unit, `${dir}/stdout`, options.killAtStep, () => ended);
+    options.killAtStep === undefined ? Promise.resolve() : killAtStep(vm, unit, `${dir}/stdout`, options.killAtStep, options.killWhen ?? (() => true), () => ended);
   const outcome = await vmExec(
     vm,
     [

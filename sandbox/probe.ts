@@ -6,7 +6,7 @@ import { createHash, X509Certificate } from "crypto";
 import * as http from "http";
 import * as https from "https";
 import * as tls from "tls";
-import { MOCKHUB_STATE_DIR, MockhubFault } from "./doubles-interface";
+import { MOCKHUB_INJECTED_FILE, MOCKHUB_STATE_DIR, MockhubFault, mockhubFaultLine } from "./doubles-interface";
 import { BUILDERHUB, BUILDERHUB_API, BUILDERHUB_ENDPOINT, BuilderListing, CONTAINERS, FLOWPROXY_LISTEN, PORTS, UNITS, VM_PATHS } from "../lib/contract";
 import { seriesSum, SYSTEM_FLOW_ACCEPTED } from "../verify/metrics";
 import { connectFromHere } from "../verify/target";
@@ -193,14 +193,25 @@ export async function builders(from: Vm): Promise<BuilderListing[]> {
 
 /**
  * Makes the BuilderHub double in vm-builderhub misbehave (see test/doubles/mockhub.ts), or behave
- * again with undefined: the switch file lives in the mockhub container, so it goes in with docker cp.
+ * again with undefined, and empties its record of injected answers: the switch lives in the mockhub
+ * container, so its files go in with docker cp.
  */
 export async function setMockhubFault(fault: MockhubFault | undefined): Promise<void> {
   const staged = "/run/mockhub-fault";
   await vmCheck(vmByName(BUILDERHUB.vmName), [
-    "sh", "-c", 'printf "%s" "$1" > "$2" && docker cp "$2" "$3:$4" && rm -f "$2"',
-    "sh", fault === undefined ? "" : `${fault}\n`, staged, CONTAINERS.mockhub, `${MOCKHUB_STATE_DIR}/fault`,
+    "sh", "-c", 'printf "%s" "$1" > "$2" && docker cp "$2" "$3:$4/fault" && : > "$2" && docker cp "$2" "$3:$4/$5" && rm -f "$2"',
+    "sh", fault === undefined ? "" : `${mockhubFaultLine(fault)}\n`, staged, CONTAINERS.mockhub, MOCKHUB_STATE_DIR, MOCKHUB_INJECTED_FILE,
   ]);
+}
+
+/** The answers the BuilderHub double injected since its fault was last set, one "STATUS METHOD PATH AGENT" each. */
+export async function mockhubInjected(): Promise<string[]> {
+  const staged = "/run/mockhub-injected";
+  const copied = await vmCheck(vmByName(BUILDERHUB.vmName), [
+    "sh", "-c", 'docker cp "$1:$2/$3" "$4" && cat "$4" && rm -f "$4"',
+    "sh", CONTAINERS.mockhub, MOCKHUB_STATE_DIR, MOCKHUB_INJECTED_FILE, staged,
+  ]);
+  return copied.split("\n").filter((line) => line !== "");
 }
 
 /** The entry BuilderHub keeps for a FlowProxy VM (registrations come from its private IP). */
@@ -233,6 +244,18 @@ export interface LoadResult {
   /** Why requests failed, with how many failed that way. */
   failures: Record<string, number>;
   durationMs: number;
+  /** Each request: when it was sent (ms since the epoch) and why it failed, if it did. */
+  requests: { sentAt: number; failure?: string }[];
+}
+
+/** The part of a load whose requests were sent from `fromMs` to `toMs` (ms since the epoch). */
+export function loadWithin(load: LoadResult, fromMs: number, toMs: number): LoadResult {
+  const requests = load.requests.filter((r) => r.sentAt >= fromMs && r.sentAt <= toMs);
+  const failures: Record<string, number> = {};
+  for (const { failure } of requests) {
+    if (failure !== undefined) failures[failure] = (failures[failure] ?? 0) + 1;
+  }
+  return { sent: requests.length, ok: requests.filter((r) => r.failure === undefined).length, failures, durationMs: toMs - fromMs, requests };
 }
 
 export interface LoadOptions {
@@ -272,28 +295,29 @@ export class SteadyLoad {
     const { ratePerSecond, minRequests = 0, maxRequests, request } = this.options;
     const started = Date.now();
     const pending: Promise<void>[] = [];
-    const failures: Record<string, number> = {};
-    let ok = 0;
+    const requests: LoadResult["requests"] = [];
     while (this.count < maxRequests && (!this.stopping || this.count < minRequests)) {
       const wait = started + (this.count * 1000) / ratePerSecond - Date.now();
       if (wait > 0) {
         await sleep(wait);
       }
       this.count++;
+      const record: LoadResult["requests"][number] = { sentAt: Date.now() };
+      requests.push(record);
       pending.push(
         request().then(
           (failure) => {
-            if (failure === undefined) ok++;
-            else failures[failure] = (failures[failure] ?? 0) + 1;
+            record.failure = failure;
           },
           (err: Error) => {
-            failures[err.message] = (failures[err.message] ?? 0) + 1;
+            record.failure = err.message;
           },
         ),
       );
     }
     await Promise.all(pending);
-    return { sent: this.count, ok, failures, durationMs: Date.now() - started };
+    const finished = Date.now();
+    return { ...loadWithin({ sent: 0, ok: 0, failures: {}, durationMs: 0, requests }, started, finished), durationMs: finished - started };
   }
 }
 

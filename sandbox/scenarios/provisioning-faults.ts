@@ -3,13 +3,14 @@
 // serving (the public :443 probed from the host four times a second during the run; HAProxy's and
 // FlowProxy's PIDs), and that nothing was lost (signer key, certificate, registration, binary and
 // haproxy.cfg as before), then a rerun once the fault is cleared.
+import { createHash } from "crypto";
 import * as fs from "fs";
-import { PORTS, UNITS, VM_PATHS } from "../../lib/contract";
+import { PORTS, REGISTRATION_USER_AGENT, UNITS, VM_PATHS } from "../../lib/contract";
 import { copyProject, Evaluation, ExtensionInfo } from "../../plan/evaluation";
-import { FlowProxyBuild, GENERATION_1_BUILD, publishArtifact } from "../doubles";
+import { FlowProxyBuild, flowproxyExecutable, GENERATION_1_BUILD, publishArtifact } from "../doubles";
 import { ExtensionRun, runExtension } from "../extension";
-import { setGithubFault } from "../internet";
-import { changedFields, describeLoad, FlowproxyVmState, flowproxyVmState, livezLoad, LoadResult, servesLivez, setMockhubFault } from "../probe";
+import { githubRequests, setGithubFault } from "../internet";
+import { changedFields, describeLoad, FlowproxyVmState, flowproxyVmState, livezLoad, LoadResult, mockhubInjected, servesLivez, setMockhubFault } from "../probe";
 import { formatSeconds, lastNonEmptyLine } from "../proc";
 import { evaluateSandboxStack } from "../sandbox";
 import { artifactUrl, SANDBOX_ARTIFACT } from "../stack-config";
@@ -33,15 +34,22 @@ export interface Fault {
   clear: () => Promise<void>;
   expect: Expectation;
   killAtStep?: string;
+  /** With killAtStep: kill only once this also holds. */
+  killWhen?: () => boolean | Promise<boolean>;
   /** Whether :443 must answer 200 throughout the run. */
   keepsServing: boolean;
   /** State the fault may change: a crash-looping build replaces the binary it was given. */
   mayChange?: (keyof FlowproxyVmState)[];
   /** The stack to run once the fault is cleared (the committed one by default). */
   recoverWith?: () => Evaluation;
-  /** More evidence, taken right after the faulty run. */
-  inspect?: () => Promise<string>;
+  /**
+   * What the fault must have done to the run, checked right after it and before the fault is
+   * cleared: its evidence, or a problem that fails the check.
+   */
+  inspect?: (run: ExtensionRun) => Promise<Inspection>;
 }
+
+type Inspection = { evidence: string; problem?: undefined } | { evidence?: undefined; problem: string };
 
 const extensionOf = (stack: Evaluation): ExtensionInfo => {
   const extension = stack.extensions.find((e) => e.vmName === east.name);
@@ -62,7 +70,7 @@ async function withArtifact(id: string, build: FlowProxyBuild): Promise<Evaluati
  */
 export function provisioningFaults(committed: () => Evaluation): Fault[] {
   const asCommitted = async () => committed();
-  const hub = (fault: "down" | "flap" | "slow") => async () => {
+  const hub = (fault: Parameters<typeof setMockhubFault>[0]) => async () => {
     await setMockhubFault(fault);
     return committed();
   };
@@ -83,6 +91,7 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
   });
   let invalidProject = "";
   let killedStack: Evaluation | undefined;
+  let killedRunStarted = "";
   return [
     {
       name: "BuilderHub down (connections closed unanswered)",
@@ -92,11 +101,24 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
       keepsServing: true,
     },
     {
-      name: "BuilderHub flapping (every other answer 503)",
-      inject: hub("flap"),
+      name: "BuilderHub flapping (every other answer to provisioning's registration 503) is retried",
+      inject: hub({ flapFor: REGISTRATION_USER_AGENT.provisioning }),
       clear: clearHub,
       expect: { kind: "succeeds" },
       keepsServing: true,
+      inspect: async (run) => {
+        const injected = await mockhubInjected();
+        const aimed = injected.filter((line) => line.startsWith("503 ") && line.endsWith(` ${REGISTRATION_USER_AGENT.provisioning}`));
+        const retries = retriesOf(run);
+        if (aimed.length === 0 || aimed.length !== injected.length) {
+          return { problem: `BuilderHub's fault met ${aimed.length} of provisioning's requests (injected: ${injected.join(" | ") || "nothing"})` };
+        }
+        if (retries === 0) {
+          return { problem: `BuilderHub answered provisioning ${aimed.length} × 503 but the script made no retry` };
+        }
+        const requests = [...new Set(aimed.map((line) => line.split(" ").slice(1, 3).join(" ")))].join(", ");
+        return { evidence: `BuilderHub answered ${aimed.length} × 503 to provisioning (${requests}); the script retried ${retries} ${retries === 1 ? "time" : "times"} and converged` };
+      },
     },
     {
       name: "BuilderHub slow (answers after 15 s; the script waits 10 s)",
@@ -124,7 +146,7 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
       keepsServing: true,
       inspect: async () => {
         const candidate = await vmExec(east, ["test", "-e", `${VM_PATHS.haproxyCfg}.candidate`]);
-        return candidate.code === 0 ? "the rejected candidate file was LEFT behind" : "the rejected candidate was removed";
+        return candidate.code === 0 ? { problem: `the rejected candidate ${VM_PATHS.haproxyCfg}.candidate was left behind` } : { evidence: "the rejected candidate was removed" };
       },
     },
     {
@@ -136,8 +158,13 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
       keepsServing: false,
       mayChange: ["binarySha", "flowproxyPid", "flowproxyActive"],
       inspect: async () => {
-        const restarts = await vmExec(east, ["systemctl", "show", "--property=NRestarts", "--value", UNITS.flowproxy(east.name)]);
-        return `systemd restarted the crashing build ${restarts.stdout.trim()} times`;
+        const shown = await vmExec(east, ["systemctl", "show", "--property=NRestarts", "--value", UNITS.flowproxy(east.name)]);
+        const restarts = Number(shown.stdout.trim());
+        // Restart=always with RestartSec=5s over the script's 30 s wait: a build that keeps dying is
+        // restarted again and again, not once.
+        return Number.isInteger(restarts) && restarts >= MIN_CRASH_RESTARTS
+          ? { evidence: `systemd restarted the crashing build ${restarts} times` }
+          : { problem: `systemd restarted the crashing build ${shown.stdout.trim() || "?"} times (expected at least ${MIN_CRASH_RESTARTS})` };
       },
     },
     {
@@ -145,25 +172,53 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
       inject: async () => {
         killedStack = await withArtifact("7", { ...GENERATION_1_BUILD, gitHash: "0000007" });
         setGithubFault("slow");
+        killedRunStarted = new Date().toISOString();
         return killedStack;
       },
       clear: async () => setGithubFault(undefined),
       killAtStep: binary,
+      // Only once the slow blob is streaming into the scratch space: a kill before the download
+      // began would prove less.
+      killWhen: async () => artifactDownloadsSince(killedRunStarted) > 0 && (await scratchBytes()) > 0,
+      inspect: async () => {
+        const downloads = artifactDownloadsSince(killedRunStarted);
+        const partial = await scratchBytes();
+        return downloads === 1 && partial > 0
+          ? { evidence: `killed while the artifact downloaded (${partial} bytes of it in the scratch space)` }
+          : { problem: `expected a kill during the artifact's one download: ${downloads} downloads began, ${partial} bytes in the scratch space` };
+      },
       expect: { kind: "killed" },
       keepsServing: true,
       // Run again as it was: the new build must now be installed completely.
       recoverWith: () => killedStack ?? committed(),
     },
     {
-      name: "back to the committed stack (the previous case installed a v2 build)",
+      name: "back to the committed stack (the previous case installed another build)",
       inject: asCommitted,
       clear: async () => undefined,
       expect: { kind: "succeeds" },
       keepsServing: true,
       mayChange: ["binarySha", "flowproxyPid"],
+      inspect: async () => {
+        const committedSha = createHash("sha256").update(flowproxyExecutable(SANDBOX_ARTIFACT.build)).digest("hex");
+        const installed = (await flowproxyVmState(east)).binarySha;
+        return installed === committedSha
+          ? { evidence: `the committed build is installed again (sha256 ${committedSha.slice(0, 16)})` }
+          : { problem: `${VM_PATHS.flowproxyBinary} has sha256 ${installed}, not the committed build's ${committedSha}` };
+      },
     },
   ];
 }
+
+/** Restarts systemd must have made of a build that crashes at once, during the script's 30 s wait. */
+const MIN_CRASH_RESTARTS = 2;
+
+/** Artifact blob downloads the GitHub double began since `since` (an ISO time). */
+const artifactDownloadsSince = (since: string): number =>
+  githubRequests().filter((r) => r.time >= since && r.method === "GET" && r.path.startsWith("/artifacts/")).length;
+
+/** Retries the script logged, each "failed (attempt N of M)". */
+const retriesOf = (run: ExtensionRun): number => run.stdoutTail.match(/failed \(attempt \d+ of \d+\)/g)?.length ?? 0;
 
 function outcomeProblem(expect: Expectation, run: ExtensionRun): string | undefined {
   const last = lastNonEmptyLine(run.stdoutTail) ?? "";
@@ -184,11 +239,17 @@ function outcomeProblem(expect: Expectation, run: ExtensionRun): string | undefi
 function runEvidence(run: ExtensionRun): string {
   const last = lastNonEmptyLine(run.stdoutTail) ?? "(no output)";
   const how = run.exitCode !== null ? `exit ${run.exitCode}` : `killed (${run.result})`;
-  const retries = run.stdoutTail.match(/failed \(attempt \d+ of \d+\)/g)?.length ?? 0;
+  const retries = retriesOf(run);
   // Whether BuilderHub had to be told again: a lost answer makes the script register once more.
   const registration = /^ {2}(registered|BuilderHub already lists) /m.exec(run.stdoutTail)?.[1];
   const registered = registration === undefined ? "" : `; registration ${registration === "registered" ? "sent again" : "already current"}`;
   return `${last} — ${how} after ${formatSeconds(run.durationMs)}${retries > 0 ? `, ${retries} retries` : ""}${registered}`;
+}
+
+/** How many bytes the files in the scratch space hold (0 when it is gone). */
+async function scratchBytes(): Promise<number> {
+  const found = await vmExec(east, ["find", VM_PATHS.provisionWork, "-type", "f", "-printf", "%s\\n"]);
+  return found.code === 0 ? found.stdout.split("\n").filter((line) => line !== "").reduce((sum, size) => sum + Number(size), 0) : 0;
 }
 
 /** How many files and directories the scratch space holds (0 when it is gone). */
@@ -217,14 +278,15 @@ export async function playFault(fault: Fault, committed: Evaluation): Promise<st
   const before = await flowproxyVmState(east);
   const probe = livezLoad(east, PORTS.https, { ratePerSecond: PROBE_RATE, maxRequests: PROBE_MAX });
   let run: ExtensionRun;
+  let inspected: Inspection | undefined;
   try {
-    run = await runExtension(east, extensionOf(await fault.inject()), { killAtStep: fault.killAtStep });
+    run = await runExtension(east, extensionOf(await fault.inject()), { killAtStep: fault.killAtStep, killWhen: fault.killWhen });
+    inspected = await fault.inspect?.(run);
   } finally {
     await probe.stop();
     await fault.clear();
   }
   const served = await probe.stop();
-  const inspected = fault.inspect ? await fault.inspect() : undefined;
   const scratchAfterFault = await scratchEntries();
   const after = await flowproxyVmState(east);
   const unexpected = changedFields(before, after).filter((field) => !(fault.mayChange ?? []).includes(field));
@@ -244,6 +306,7 @@ export async function playFault(fault: Fault, committed: Evaluation): Promise<st
 
   const problems = [
     outcomeProblem(fault.expect, run),
+    inspected?.problem,
     fault.keepsServing && (served.sent === 0 || served.ok !== served.sent) ? "the public endpoint did not answer throughout" : undefined,
     unexpected.length > 0 ? `changed by the fault: ${unexpected.join(", ")}` : undefined,
     recovery.exitCode !== 0 ? `the rerun after clearing the fault failed: ${lastNonEmptyLine(recovery.stdoutTail)}` : undefined,
@@ -264,7 +327,7 @@ export async function playFault(fault: Fault, committed: Evaluation): Promise<st
     [
       changed.length === 0 ? "nothing changed by the fault" : `changed by the fault: ${changed.join(", ")}`,
       `after clearing it, a rerun converged in ${formatSeconds(recovery.durationMs)} and :${PORTS.https} serves; signer key, certificate and registration as before`,
-      inspected,
+      inspected?.evidence,
       scratchAfterFault > 0 ? `the killed run left ${scratchAfterFault} scratch ${scratchAfterFault === 1 ? "entry" : "entries"} (its unfinished download), the rerun removed ${scratchAfterFault === 1 ? "it" : "them"}` : undefined,
     ]
       .filter(Boolean)

@@ -19,6 +19,7 @@ import {
 } from "../../doubles/mockhub";
 import type { BuilderListing } from "../../../lib/contract";
 import { spawnAsync } from "../../support/processes";
+import { MOCKHUB_INJECTED_FILE } from "../../../sandbox/doubles-interface";
 
 // main.rs's routes at b56e719: the double must answer exactly these.
 const REGISTER_PATH = "/api/l1-builder/v1/register_credentials/orderflow_proxy";
@@ -367,17 +368,35 @@ test("HEAD on the list answers 200 without a body", async () => {
 
 // ---- the sandbox-only fault switch (not upstream behaviour: test machinery of sandbox/probe.ts) ----
 
-test("sandbox fault switch: down drops connections, flap fails every other request, error always", async () => {
+test("sandbox fault switch: down drops connections, error answers 500, an empty switch serves", async () => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "mockhub-"));
   await withHub({ stateDir }, async (port) => {
     fs.writeFileSync(path.join(stateDir, "fault"), "down\n");
     await assert.rejects(request(port, "GET", BUILDERS_PATH), /socket hang up|ECONNRESET/);
-    fs.writeFileSync(path.join(stateDir, "fault"), "flap");
-    const statuses = [(await request(port, "GET", BUILDERS_PATH)).status, (await request(port, "GET", BUILDERS_PATH)).status];
-    assert.deepEqual(statuses.sort(), [200, 503]);
     fs.writeFileSync(path.join(stateDir, "fault"), "error");
     assert.equal((await request(port, "GET", BUILDERS_PATH)).status, 500);
     fs.rmSync(path.join(stateDir, "fault"));
     assert.equal((await request(port, "GET", BUILDERS_PATH)).status, 200);
+  });
+});
+
+test("sandbox fault switch: flap answers 503 to every other request of its agent only, the first included, and records each", async () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "mockhub-"));
+  const as = (port: number, agent: string) =>
+    new Promise<number>((resolve, reject) => {
+      http.get({ host: "127.0.0.1", port, path: BUILDERS_PATH, headers: { "user-agent": agent }, agent: false }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      }).on("error", reject);
+    });
+  await withHub({ stateDir }, async (port) => {
+    fs.writeFileSync(path.join(stateDir, "fault"), "flap aimed/1\n");
+    const statuses = [];
+    for (const agent of ["aimed/1", "peer", "aimed/1", "aimed/1", "peer", "aimed/1", "aimed/1"]) {
+      statuses.push(`${agent}:${await as(port, agent)}`);
+    }
+    assert.deepEqual(statuses, ["aimed/1:503", "peer:200", "aimed/1:200", "aimed/1:503", "peer:200", "aimed/1:200", "aimed/1:503"]);
+    const injected = fs.readFileSync(path.join(stateDir, MOCKHUB_INJECTED_FILE), "utf8");
+    assert.equal(injected, `503 GET ${BUILDERS_PATH} aimed/1\n`.repeat(3));
   });
 });
