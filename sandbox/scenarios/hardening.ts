@@ -79,17 +79,27 @@ export async function publicTls(vm: Vm, port: number): Promise<string[]> {
 
 /**
  * HAProxy's metrics and certificate ports on `vm`: from the internet the NSG drops them, and from
- * the other VNet (which AllowVnetInBound lets through) the loopback bind refuses them.
+ * the other VNet (which AllowVnetInBound lets through) the loopback bind refuses them. A timeout or
+ * a refusal alone proves nothing, so the same check shows the paths work: the host reaches the
+ * public :443 on that address, the peer reaches its private :443, and each local port answers on
+ * the VM's own loopback.
  */
 export async function localPortsStayLocal(vm: Vm, peer: Vm): Promise<string[]> {
   const outcomes: string[] = [];
+  const openFromHost = await connectOutcome(vm.publicIp!, PORTS.https);
+  const openFromPeer = await vmExec(peer, ["curl", "-ksS", "--max-time", "3", "-o", "/dev/null", `https://${vm.privateIp}:${PORTS.https}/livez`]);
+  outcomes.push(`host→${vm.publicIp}:${PORTS.https} ${openFromHost}`, `${peer.name}→${vm.privateIp}:${PORTS.https} ${openFromPeer.code === 0 ? "answered" : `curl exit ${openFromPeer.code}`}`);
+  assert.equal(openFromHost, "connected", `host→${vm.publicIp}:${PORTS.https}, which the NSG lets in`);
+  assert.equal(openFromPeer.code, 0, `${peer.name}→${vm.privateIp}:${PORTS.https}: ${openFromPeer.stderr.trim()}`);
   for (const port of HAPROXY_LOCAL_PORTS) {
+    const onLoopback = await vmExec(vm, ["curl", "-sS", "--max-time", "3", "-o", "/dev/null", `http://127.0.0.1:${port}/`]);
     const fromHost = await connectOutcome(vm.publicIp!, port);
     const fromPeer = await vmExec(peer, ["curl", "-sS", "--max-time", "3", `http://${vm.privateIp}:${port}/`]);
     const peerOutcome = fromPeer.code === 7 ? "ECONNREFUSED" : `curl exit ${fromPeer.code}`;
-    outcomes.push(`host→${vm.publicIp}:${port} ${fromHost}`, `${peer.name}→${vm.privateIp}:${port} ${peerOutcome}`);
+    outcomes.push(`${vm.name} loopback:${port} ${onLoopback.code === 0 ? "answered" : `curl exit ${onLoopback.code}`}`, `host→${vm.publicIp}:${port} ${fromHost}`, `${peer.name}→${vm.privateIp}:${port} ${peerOutcome}`);
+    assert.equal(onLoopback.code, 0, `${vm.name} loopback:${port} does not answer, so a refusal from outside proves nothing: ${onLoopback.stderr.trim()}`);
     assert.equal(fromHost, "ETIMEDOUT", `host→${vm.publicIp}:${port}`);
     assert.equal(peerOutcome, "ECONNREFUSED", `${peer.name}→${vm.privateIp}:${port}`);
   }
-  return [outcomes.join("; "), "dropped from the internet, refused from the VNets"];
+  return [outcomes.join("; "), "answers on loopback; dropped from the internet, refused from the VNets, where :443 answers"];
 }

@@ -234,10 +234,11 @@ async function containerRun(vm: Vm, name: string): Promise<ContainerRun> {
  */
 export async function rebootAndCheck(vm: Vm): Promise<string> {
   const runsBefore = await extensionRunCount(vm);
-  const stateBefore = vm.role === "flowproxy" ? await flowproxyVmState(vm) : undefined;
+  const proxies = flowproxyVms();
+  const statesBefore = await Promise.all(proxies.map((proxy) => flowproxyVmState(proxy)));
   const rebooted = Date.now();
   const boot = await rebootVm(vm);
-  for (const proxy of flowproxyVms()) await servesLivez(proxy, 60_000);
+  for (const proxy of proxies) await servesLivez(proxy, 60_000);
   const healedMs = await registryHealed(rebooted);
   await flowBothWays(Math.max(HEAL_BUDGET_MS - (Date.now() - rebooted), 1));
   const flowingMs = Date.now() - rebooted;
@@ -247,13 +248,20 @@ export async function rebootAndCheck(vm: Vm): Promise<string> {
     assert.ok(container.running && container.startedAt >= rebooted - 1000, `${vm.name}: ${name} was started again after the reboot`);
     assert.equal(container.restartPolicy, policy, `${vm.name}: ${name}'s restart policy`);
   }
-  if (stateBefore) {
-    const stateAfter = await flowproxyVmState(vm);
-    assert.notEqual(stateAfter.flowproxyPid, stateBefore.flowproxyPid, `${vm.name}: FlowProxy is a new process`);
-    const changed = changedFields(stateBefore, stateAfter).filter((f) => !["haproxyPid", "flowproxyPid"].includes(f));
-    assert.deepEqual(changed, [], `${vm.name}: binary, haproxy.cfg, certificate, signer key and registration as before`);
+  // Every proxy, not only a rebooted one: BuilderHub's reboot empties the registry they must be back in.
+  for (const [i, proxy] of proxies.entries()) {
+    const stateAfter = await flowproxyVmState(proxy);
+    if (proxy.name === vm.name) {
+      assert.notEqual(stateAfter.flowproxyPid, statesBefore[i].flowproxyPid, `${vm.name}: FlowProxy is a new process`);
+    }
+    const changed = changedFields(statesBefore[i], stateAfter).filter((f) => !["haproxyPid", "flowproxyPid"].includes(f));
+    assert.deepEqual(changed, [], `${proxy.name}: binary, haproxy.cfg, certificate, signer key and registration as before`);
   }
-  return `booted ${boot.state}; no extension ran; dockerd started ${containersOf(vm).map(([name, policy]) => `${name} (${policy})`).join(", ")} by its restart policy; registry current after ${formatSeconds(healedMs)}, signed flow in both directions after ${formatSeconds(flowingMs)}${stateBefore ? "; binary, haproxy.cfg, certificate, signer key and registration unchanged" : ""}`;
+  return (
+    `booted ${boot.state}; no extension ran; dockerd started ${containersOf(vm).map(([name, policy]) => `${name} (${policy})`).join(", ")} by its restart policy; ` +
+    `registry current after ${formatSeconds(healedMs)}, signed flow in both directions after ${formatSeconds(flowingMs)}; ` +
+    `${proxies.map((proxy) => proxy.name).join(" and ")}: binary, haproxy.cfg, certificate, signer key and registration unchanged`
+  );
 }
 
 const GENERATION_2_ARTIFACT = { ...SANDBOX_ARTIFACT, id: "25", build: GENERATION_2_BUILD };

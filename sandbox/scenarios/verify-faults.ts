@@ -5,18 +5,18 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { CONTAINERS, PORTS, UNITS, VM_PATHS } from "../../lib/contract";
-import type { CheckResult } from "../../verify/checks";
+import type { CheckName, CheckResult } from "../../verify/checks";
 import { PROJECT_DIR } from "../../plan/evaluation";
 import { eventually, flowproxyUnit, servesLivez } from "../probe";
 import { formatSeconds, run } from "../proc";
 import { evaluateSandboxStack, up } from "../sandbox";
 import { signerKeyOf } from "../stack";
 import { loadOrCreateSecrets } from "../stack-config";
-import { flowproxyVms, Vm, vmByName } from "../topology";
+import { flowproxyVms, Vm } from "../topology";
 import { vmCheck } from "../vm";
-import { registryHealed, restartMockhub } from "./operations";
+import { flowBothWays, HEAL_BUDGET_MS, registryHealed, restartMockhub } from "./operations";
 
-const east = vmByName("vm-eastus");
+const [east, west] = flowproxyVms();
 /** The budget of issue 11 for one verify of the sandbox. */
 export const VERIFY_BUDGET_MS = 30_000;
 
@@ -56,8 +56,21 @@ export async function verifyHealthy(): Promise<string> {
   return `${verified.results.length} checks passed in ${formatSeconds(verified.durationMs)} (budget ${formatSeconds(VERIFY_BUDGET_MS)})`;
 }
 
-/** Plays `fault`, runs verify, heals; verify must fail with exactly the `expected` VM/check pairs among its failures. */
-async function verifyFails(expected: [Vm, string][], fault: () => Promise<void>, heal: () => Promise<void>): Promise<string> {
+/** What a fault must do to verify: the checks it fails, and the checks that depend on them and are skipped. */
+interface Consequences {
+  fails: [Vm, CheckName][];
+  skips?: [Vm, CheckName][];
+}
+
+const named = (pairs: [Vm, CheckName][] = []) => pairs.map(([vm, check]) => `${vm.name}/${check}`).sort();
+
+/**
+ * Plays `fault`, runs verify, heals. Verify must fail exactly the checks the fault breaks and skip
+ * exactly those that depend on them, each skip naming the failed check it waits on: anything else
+ * failing would hide which check the fault is about, and an expected one passing would be a fault
+ * verify cannot see.
+ */
+async function verifyFails(consequences: Consequences, fault: () => Promise<void>, heal: () => Promise<void>): Promise<string> {
   let verified: VerifyRun;
   try {
     await fault();
@@ -66,17 +79,22 @@ async function verifyFails(expected: [Vm, string][], fault: () => Promise<void>,
     await heal();
   }
   assert.equal(verified.status, 1, "verify exits 1");
-  const failed = failures(verified).filter((r) => r.outcome === "FAIL");
-  for (const [vm, check] of expected) {
-    assert.ok(failed.some((r) => r.vm === vm.name && r.check === check), `verify names ${vm.name}/${check}: ${listResults(failures(verified))}`);
+  const notOk = failures(verified);
+  const seen = (outcome: string) => notOk.filter((r) => r.outcome === outcome).map((r) => `${r.vm}/${r.check}`).sort();
+  assert.deepEqual(seen("FAIL"), named(consequences.fails), `the checks verify failed: ${listResults(notOk)}`);
+  assert.deepEqual(seen("skipped"), named(consequences.skips), `the checks verify skipped: ${listResults(notOk)}`);
+  const failedChecks = new Set(consequences.fails.map(([, check]) => check));
+  for (const skip of notOk.filter((r) => r.outcome === "skipped")) {
+    const cited = /\(see (?:its )?([\w-]+)\)$/.exec(skip.detail)?.[1];
+    assert.ok(cited !== undefined && failedChecks.has(cited as CheckName), `${skip.vm}/${skip.check} is skipped without naming a failed check: ${skip.detail}`);
   }
-  const named = failed.filter((r) => expected.some(([vm, check]) => r.vm === vm.name && r.check === check));
-  return listResults(named);
+  return listResults(notOk);
 }
 
 export function flowproxyStopped(): Promise<string> {
   return verifyFails(
-    [[east, "services"]],
+    // Its flow check sends through east's HAProxy to the stopped FlowProxy; west's waits on east.
+    { fails: [[east, "services"], [east, "flow"]], skips: [[west, "flow"]] },
     () => vmCheck(east, ["systemctl", "stop", flowproxyUnit(east)]).then(() => undefined),
     async () => {
       await vmCheck(east, ["systemctl", "start", flowproxyUnit(east)]);
@@ -85,18 +103,28 @@ export function flowproxyStopped(): Promise<string> {
   );
 }
 
-/** BuilderHub restarted with the timers held, so nothing lists the proxies again while verify looks. */
+/**
+ * BuilderHub restarted with the timers held, so nothing lists the proxies again while verify looks.
+ * Healed once signed flow crosses again, not only once the proxies are listed: FlowProxy rereads
+ * its peers only every 30 s, and a later check must not meet a proxy that still knows none.
+ */
 export function registryEmptied(): Promise<string> {
   const timers = (action: string) => Promise.all(flowproxyVms().map((vm) => vmCheck(vm, ["systemctl", action, UNITS.registrationTimer])));
   return verifyFails(
-    flowproxyVms().map((vm): [Vm, string] => [vm, "registration"]),
+    {
+      fails: flowproxyVms().map((vm): [Vm, CheckName] => [vm, "registration"]),
+      // Without a listed certificate there is nothing to hold the TLS to, nor a peer to send to.
+      skips: flowproxyVms().flatMap((vm): [Vm, CheckName][] => [[vm, "tls"], [vm, "flow"]]),
+    },
     async () => {
       await timers("stop");
       await restartMockhub();
     },
     async () => {
       await timers("start");
-      await registryHealed(Date.now());
+      const healing = Date.now();
+      await registryHealed(healing);
+      await flowBothWays(Math.max(HEAL_BUDGET_MS - (Date.now() - healing), 1));
     },
   );
 }
@@ -111,7 +139,7 @@ export const withMetricsOpen = (source: string) =>
 /** `projectDir` holds withMetricsOpen's index.ts: deployed, the port answers RST instead of nothing. */
 export function nsgOpenedOnMetrics(projectDir: string): Promise<string> {
   return verifyFails(
-    flowproxyVms().map((vm): [Vm, string] => [vm, "closed-ports"]),
+    { fails: flowproxyVms().map((vm): [Vm, CheckName] => [vm, "closed-ports"]) },
     () => up({ projectDir }).then(() => undefined),
     () => up().then(() => undefined),
   );
@@ -126,7 +154,8 @@ export function wrongCertificateServed(): Promise<string> {
   const presented = (field: "-subject" | "-pubkey") =>
     vmCheck(east, ["sh", "-c", `echo | openssl s_client -connect 127.0.0.1:${PORTS.https} 2>/dev/null | openssl x509 -noout ${field}`]);
   return verifyFails(
-    [[east, "tls"]],
+    // The flow check refuses to send to a proxy presenting another certificate; west's waits on east.
+    { fails: [[east, "tls"], [east, "flow"]], skips: [[west, "flow"]] },
     async () => {
       await vmCheck(east, ["cp", "-p", pem, kept]);
       await vmCheck(east, [
