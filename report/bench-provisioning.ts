@@ -8,7 +8,7 @@ import { Evaluation, withEditedProject } from "../plan/evaluation";
 import { GENERATION_1_BUILD, publishArtifact } from "../sandbox/doubles";
 import type { ExtensionRun } from "../sandbox/extension";
 import { CACHE_DIR } from "../sandbox/paths";
-import { describeLoad, livezLoad, LoadResult, servesLivez } from "../sandbox/probe";
+import { describeLoad, livezLoad, LoadResult, loadWithin, servesLivez } from "../sandbox/probe";
 import { sleep } from "../sandbox/proc";
 import { down, evaluateSandboxStack, provision, up } from "../sandbox/sandbox";
 import { changeHaproxyVersion } from "../sandbox/scenarios/operations";
@@ -38,6 +38,24 @@ async function underLoad<T>(ratePerSecond: number, minRequests: number, action: 
 }
 
 const failed = (load: LoadResult) => load.sent - load.ok;
+
+const RELOAD_RATE = 250;
+/** Rerun time to sample: at RELOAD_RATE, about 2000 requests sent while HAProxy reloads. */
+const RELOAD_WINDOW_MS = 8000;
+/** What RELOAD_WINDOW_MS must have carried, less a tenth for the sender falling behind its rate. */
+const MIN_REQUESTS_DURING_RELOADS = 1800;
+const MAX_RELOAD_ROUNDS = 12;
+
+const windowTotal = (windows: [number, number][]) => windows.reduce((sum, [from, to]) => sum + to - from, 0);
+
+/** One rerun of every extension, its time window recorded, after a pause that separates it from the last. */
+async function timedRerun(stack: Evaluation, windows: [number, number][]): Promise<ExtensionRun[]> {
+  await sleep(500);
+  const from = Date.now();
+  const runs = await provision(stack);
+  windows.push([from, Date.now()]);
+  return runs;
+}
 
 function stackWithEditedHaproxyCfg(): Promise<Evaluation> {
   return withEditedProject(
@@ -82,20 +100,28 @@ export async function provisioningFigures(): Promise<Row[]> {
     const rerunMs = slowest(rerun);
     rows.push({ measure: "rerun with no change (slowest VM)", value: seconds(rerunMs), target: "≤ 5 s", verdict: rerunMs <= 5000 ? "met" : "missed" });
 
+    // Reruns alternate between an edited haproxy.cfg and the committed one, each a reload under
+    // load; only requests sent while a rerun ran count, until the reruns lasted RELOAD_WINDOW_MS.
     const edited = await stackWithEditedHaproxyCfg();
-    // The load runs a while before and after the rerun, and at least 5000 requests in all.
-    const { value: cfgRuns, load: cfgLoad } = await underLoad(250, 5000, async () => {
-      await sleep(4000);
-      return requireSuccess(await provision(edited), "rerun after a haproxy.cfg change");
+    const windows: [number, number][] = [];
+    const { value: cfgRuns, load: cfgLoad } = await underLoad(RELOAD_RATE, 0, async () => {
+      const first = requireSuccess(await timedRerun(edited, windows), "rerun after a haproxy.cfg change");
+      for (let round = 1; round < MAX_RELOAD_ROUNDS && windowTotal(windows) < RELOAD_WINDOW_MS; round++) {
+        requireSuccess(await timedRerun(round % 2 === 0 ? edited : report.stack, windows), "rerun after a haproxy.cfg change");
+      }
+      return first;
     });
     const cfgMs = slowest(cfgRuns);
+    const during = windows.map(([from, to]) => loadWithin(cfgLoad, from, to));
+    const sentDuring = during.reduce((sum, load) => sum + load.sent, 0);
+    const lostDuring = during.reduce((sum, load) => sum + failed(load), 0);
     rows.push(
       { measure: "rerun after a haproxy.cfg change (slowest VM)", value: seconds(cfgMs), target: "≤ 10 s", verdict: cfgMs <= 10_000 ? "met" : "missed" },
       {
-        measure: "requests lost during that rerun (GET /livez on :443, 250/s, new TLS connection each)",
-        value: `${failed(cfgLoad)} of ${cfgLoad.sent}`,
-        target: "0 of ≥ 5000",
-        verdict: failed(cfgLoad) === 0 && cfgLoad.sent >= 5000 ? "met" : "missed",
+        measure: `requests lost while HAProxy reloaded (${windows.length} reruns alternating two haproxy.cfg, ${seconds(windowTotal(windows))} in all; only requests sent during a rerun count; GET /livez on :443, ${RELOAD_RATE}/s, new TLS connection each)`,
+        value: `${lostDuring} of ${sentDuring}`,
+        target: `0 of ≥ ${MIN_REQUESTS_DURING_RELOADS}`,
+        verdict: lostDuring === 0 && sentDuring >= MIN_REQUESTS_DURING_RELOADS ? "met" : "missed",
       },
     );
 
