@@ -12,7 +12,8 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { test } from "node:test";
 import { secp256k1 } from "@noble/curves/secp256k1";
-import { keccak_256 } from "@noble/hashes/sha3";
+import { hashMessage, keccak256 } from "viem";
+import { privateKeyToAddress } from "viem/accounts";
 import { flowproxyExecutable, FlowProxyBuild, GENERATION_1_BUILD, GENERATION_2_BUILD } from "../../../sandbox/doubles";
 import { FlowProxy, parseCli, RunError } from "../../doubles/flowproxy";
 import { decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeRawBundle, encodeTcpResponse, encodeWithHeaders, TcpData, TcpStatus } from "../../doubles/flowproxy/bitcode";
@@ -29,14 +30,15 @@ import { execFileAsync } from "../../support/processes";
 const KEY_A = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const KEY_B = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const SEARCHER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+// Hashes, addresses and the EIP-191 digest come from viem, a second implementation beside the
+// double's own (test/doubles/flowproxy/crypto.ts), so a slip in the double's cannot cancel out here.
 const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString("hex")}`;
-const keccak = (b: Uint8Array) => Buffer.from(keccak_256(b));
-const addressOf = (key: string) => hex(keccak(secp256k1.getPublicKey(Buffer.from(key.slice(2), "hex"), false).subarray(1)).subarray(12));
+const keccak = (b: Uint8Array) => Buffer.from(keccak256(b, "bytes"));
+const addressOf = (key: string) => privateKeyToAddress(key as `0x${string}`).toLowerCase();
 
 /** EIP-191 personal_sign of the text "0x" + hex(keccak256(body)): the X-Flashbots-Signature scheme. */
 function personalSign(key: string, body: string | Buffer): string {
-  const text = Buffer.from(hex(keccak(Buffer.from(body))), "ascii");
-  const digest = keccak(Buffer.concat([Buffer.from(`\x19Ethereum Signed Message:\n${text.length}`), text]));
+  const digest = Buffer.from(hashMessage(keccak256(Buffer.from(body))).slice(2), "hex");
   const sig = secp256k1.sign(digest, Buffer.from(key.slice(2), "hex"));
   const bytes = Buffer.concat([Buffer.from(sig.toCompactRawBytes()), Buffer.from([27 + sig.recovery])]);
   return `${addressOf(key)}:${hex(bytes)}`;
@@ -189,6 +191,22 @@ function runBuilt(build: FlowProxyBuild, args: string[], env: Record<string, str
 
 const REQUIRED = { USER_LISTEN_ADDR: "127.0.0.1:5543", SYSTEM_LISTEN_ADDR: "127.0.0.1:5542", BUILDERNET_NODE_NAME: "vm-eastus" };
 
+/** Signed EIP-1559 transfers as `signedTx(SEARCHER_KEY, n)` writes them (RFC 6979 signatures are deterministic). */
+const TX_0 = Buffer.from(
+  "02f862018001648252089411111111111111111111111111111111111111110180c080a04dca5f5ea791cf064624279e55ee5323e0cc5a4a4ae8b084840937948ca86630a0691217fabc22e1345ef41695fb1719c8abfad4de7f6379e282b216294f8131fc",
+  "hex",
+);
+const TX_7 = Buffer.from(
+  "02f862010701648252089411111111111111111111111111111111111111110180c001a08dfcf8898e5de7deeedbde07a137bfe45cad9aca4bd15dbe5111bc24355edbeba066bb1e910b3602e678b24b1b873fc711a5a5bab11a00e9d76b2f396e7f78898b",
+  "hex",
+);
+/**
+ * What FlowProxy 258bbd6's BundleHash (src/primitives/mod.rs; on_bundle adds version "v2" first)
+ * gives for `{txs: [TX_0], blockNumber: "0x10"}`, computed with the crates 258bbd6 locks: wyhash
+ * 0.6.0, alloy-primitives 1.4.0, ruint 1.17.0, bytes 1.10.1 (uuid 1.18.1).
+ */
+const GENERATION_1_FORWARDED_BUNDLE_HASH = "0x82c34e52ff8a14854299044e8bfeaa71101c16ead85dc66260821224ab96bdfa";
+
 // Bundled while the tests load, before any of them runs: bundling holds the event loop, which the
 // timers of tests running beside these need.
 for (const build of [GENERATION_1_BUILD, GENERATION_2_BUILD, { ...GENERATION_1_BUILD, crashLoop: true }]) flowproxyExecutable(build);
@@ -331,7 +349,7 @@ test("generation 1 reads the peer list once per 30 s; generation 2 every PEER_UP
   }
 });
 
-test("generation 1 forwards user bundles to peers over HTTP, signed, and a listed peer's system endpoint accepts them (ingress/forwarder.rs, ingress/mod.rs@258bbd6)", async () => {
+test("generation 1 answers a bundle with FlowProxy's bundle hash, forwards it to peers over HTTP, signed, and a listed peer's system endpoint accepts it (ingress/forwarder.rs, ingress/mod.rs@258bbd6)", async () => {
   const hub = await startHub();
   // B knows A by its signer; A's own address in the list is never dialled by B in this test.
   hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
@@ -341,12 +359,12 @@ test("generation 1 forwards user bundles to peers over HTTP, signed, and a liste
   try {
     await a.peers(1);
     await b.peers(1);
-    const body = rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 0n)], blockNumber: "0x10" }], 7);
+    const tx = signedTx(SEARCHER_KEY, 0n);
+    assert.equal(tx, hex(TX_0), "the transaction the reference hash was made from");
+    const body = rpc("eth_sendBundle", [{ txs: [tx], blockNumber: "0x10" }], 7);
     const reply = await signedPost(a.proxy.ports.user, body);
     assert.equal(reply.status, 200);
-    const { id, jsonrpc, result } = JSON.parse(reply.body) as { id: number; jsonrpc: string; result: { bundleHash: string } };
-    assert.deepEqual([id, jsonrpc, Object.keys(result)], [7, "2.0", ["bundleHash"]]);
-    assert.match(result.bundleHash, /^0x[0-9a-f]{64}$/);
+    assert.deepEqual(JSON.parse(reply.body), { id: 7, jsonrpc: "2.0", result: { bundleHash: GENERATION_1_FORWARDED_BUNDLE_HASH } });
     await until("B to accept the forwarded bundle", async () =>
       (await b.metrics()).includes('flowproxy_ingress_rpc_request_duration_count{handler="system",method="eth_sendBundle",priority="medium"} 1'),
     );
@@ -499,11 +517,6 @@ const CRATE_TCP_RESPONSES: [string, TcpStatus, TcpData][] = [
   ["000209ab00000000", "Success", { kind: "Hash", value: Buffer.alloc(32, 0xab) }],
 ];
 
-/** A signed EIP-1559 transfer as `signedTx(SEARCHER_KEY, 7n)` writes it (RFC 6979 signatures are deterministic). */
-const TX_7 = Buffer.from(
-  "02f862010701648252089411111111111111111111111111111111111111110180c001a08dfcf8898e5de7deeedbde07a137bfe45cad9aca4bd15dbe5111bc24355edbeba066bb1e910b3602e678b24b1b873fc711a5a5bab11a00e9d76b2f396e7f78898b",
-  "hex",
-);
 /** Hardhat's third account, the address of SEARCHER_KEY. */
 const SEARCHER_ADDRESS = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc";
 const countingBytes = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => i % 256));
@@ -598,6 +611,7 @@ test("wyhash is the wyhash crate 0.6's v1 WyHash (its integration-test vector), 
 // (src/primitives/mod.rs, the same at 258bbd6) run over the real crates it locks: wyhash 0.6.0,
 // alloy-primitives 1.5.0 (ruint 1.17.0 behind U64), uuid 1.19.0 and bytes 1.11.0, with the field
 // types of rbuilder's RawBundleMetadata as FlowProxy converts them. Each case reaches other branches.
+// The crates 258bbd6 locks (alloy-primitives 1.4.0, uuid 1.18.1, bytes 1.10.1) give the same values.
 const CRATE_BUNDLE_HASHES: [string, string, RawBundle][] = [
   ["nothing to hash: the hasher's initial state, finished", "0".repeat(64), EMPTY_BUNDLE],
   ["a block number (U64 limbs) and one transaction", "fcd7113ae0774ef420bcc093b39f416d35ca0e39837fbfbe6024c994eb6ab48b", { ...EMPTY_BUNDLE, blockNumber: 1n, txs: [Buffer.from([1, 2, 3])] }],
