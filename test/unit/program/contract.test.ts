@@ -86,13 +86,17 @@ test("the registration hook, which systemd runs without provisioning's variables
   assert.match(hook, new RegExp(`^readonly CONFIG_FILE=\\$\\{FLOWPROXY_REGISTRATION_ENV:-${VM_PATHS.registrationEnv}\\}$`, "m"));
 });
 
-test("the registration service runs the contract's hook as the timer, and the timer is named for the service", () => {
+// A timer without Unit= activates the service of its own name (systemd.timer(5)), so the timer
+// starts the registration service only if the contract names them alike and the timer names no other.
+test("the registration service runs the contract's hook as the timer, and its timer starts that service", () => {
   assert.match(readProvisionFile(PROJECT_DIR, "flowproxy-registration.service"), new RegExp(`^ExecStart=${VM_PATHS.registrationHook} ${REGISTRATION_USER_AGENT.timer.split("/")[1]}$`, "m"));
-  assert.equal(UNITS.registrationTimer.replace(/\.timer$/, ".service"), UNITS.registrationService);
+  assert.doesNotMatch(readProvisionFile(PROJECT_DIR, "flowproxy-registration.timer"), /^Unit=/m);
+  assert.equal(UNITS.registrationTimer.replace(/\.timer$/, ""), UNITS.registrationService.replace(/\.service$/, ""));
 });
 
-// FlowProxy reaches a peer BuilderHub lists at https://<dns_name>:5544, a port it does not take
-// from BuilderHub (src/builderhub/ at 258bbd6): HAProxy's system frontend must listen there.
+// FlowProxy reaches a peer BuilderHub lists at <dns_name>:5544, a port it does not take from
+// BuilderHub: DEFAULT_SYSTEM_PORT = 5544 in src/lib.rs@258bbd6 and src/builderhub/mod.rs@029b7c4.
+// HAProxy's system frontend must listen there.
 test("the system port is the one FlowProxy dials its peers on", () => {
   assert.equal(PORTS.system, 5544);
 });

@@ -12,13 +12,15 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { test } from "node:test";
 import { secp256k1 } from "@noble/curves/secp256k1";
-import { keccak_256 } from "@noble/hashes/sha3";
+import { hashMessage, keccak256 } from "viem";
+import { privateKeyToAddress } from "viem/accounts";
 import { flowproxyExecutable, FlowProxyBuild, GENERATION_1_BUILD, GENERATION_2_BUILD } from "../../../sandbox/doubles";
 import { FlowProxy, parseCli, RunError } from "../../doubles/flowproxy";
-import { decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeTcpResponse, encodeWithHeaders } from "../../doubles/flowproxy/bitcode";
+import { decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeRawBundle, encodeTcpResponse, encodeWithHeaders, TcpData, TcpStatus } from "../../doubles/flowproxy/bitcode";
 import { Generation } from "../../doubles/flowproxy/cli";
 import { Logger } from "../../doubles/flowproxy/log";
 import { encodeFrame, FrameReader, RepServer } from "../../doubles/flowproxy/msg";
+import { RawBundle, rawBundleHash } from "../../doubles/flowproxy/orders";
 import { systemHostPort } from "../../doubles/flowproxy/proxy";
 import { RustHasher } from "../../doubles/flowproxy/rusthash";
 import { execFileAsync } from "../../support/processes";
@@ -28,14 +30,15 @@ import { execFileAsync } from "../../support/processes";
 const KEY_A = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const KEY_B = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const SEARCHER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+// Hashes, addresses and the EIP-191 digest come from viem, a second implementation beside the
+// double's own (test/doubles/flowproxy/crypto.ts), so a slip in the double's cannot cancel out here.
 const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString("hex")}`;
-const keccak = (b: Uint8Array) => Buffer.from(keccak_256(b));
-const addressOf = (key: string) => hex(keccak(secp256k1.getPublicKey(Buffer.from(key.slice(2), "hex"), false).subarray(1)).subarray(12));
+const keccak = (b: Uint8Array) => Buffer.from(keccak256(b, "bytes"));
+const addressOf = (key: string) => privateKeyToAddress(key as `0x${string}`).toLowerCase();
 
 /** EIP-191 personal_sign of the text "0x" + hex(keccak256(body)): the X-Flashbots-Signature scheme. */
 function personalSign(key: string, body: string | Buffer): string {
-  const text = Buffer.from(hex(keccak(Buffer.from(body))), "ascii");
-  const digest = keccak(Buffer.concat([Buffer.from(`\x19Ethereum Signed Message:\n${text.length}`), text]));
+  const digest = Buffer.from(hashMessage(keccak256(Buffer.from(body))).slice(2), "hex");
   const sig = secp256k1.sign(digest, Buffer.from(key.slice(2), "hex"));
   const bytes = Buffer.concat([Buffer.from(sig.toCompactRawBytes()), Buffer.from([27 + sig.recovery])]);
   return `${addressOf(key)}:${hex(bytes)}`;
@@ -188,6 +191,22 @@ function runBuilt(build: FlowProxyBuild, args: string[], env: Record<string, str
 
 const REQUIRED = { USER_LISTEN_ADDR: "127.0.0.1:5543", SYSTEM_LISTEN_ADDR: "127.0.0.1:5542", BUILDERNET_NODE_NAME: "vm-eastus" };
 
+/** Signed EIP-1559 transfers as `signedTx(SEARCHER_KEY, n)` writes them (RFC 6979 signatures are deterministic). */
+const TX_0 = Buffer.from(
+  "02f862018001648252089411111111111111111111111111111111111111110180c080a04dca5f5ea791cf064624279e55ee5323e0cc5a4a4ae8b084840937948ca86630a0691217fabc22e1345ef41695fb1719c8abfad4de7f6379e282b216294f8131fc",
+  "hex",
+);
+const TX_7 = Buffer.from(
+  "02f862010701648252089411111111111111111111111111111111111111110180c001a08dfcf8898e5de7deeedbde07a137bfe45cad9aca4bd15dbe5111bc24355edbeba066bb1e910b3602e678b24b1b873fc711a5a5bab11a00e9d76b2f396e7f78898b",
+  "hex",
+);
+/**
+ * What FlowProxy 258bbd6's BundleHash (src/primitives/mod.rs; on_bundle adds version "v2" first)
+ * gives for `{txs: [TX_0], blockNumber: "0x10"}`, computed with the crates 258bbd6 locks: wyhash
+ * 0.6.0, alloy-primitives 1.4.0, ruint 1.17.0, bytes 1.10.1 (uuid 1.18.1).
+ */
+const GENERATION_1_FORWARDED_BUNDLE_HASH = "0x82c34e52ff8a14854299044e8bfeaa71101c16ead85dc66260821224ab96bdfa";
+
 // Bundled while the tests load, before any of them runs: bundling holds the event loop, which the
 // timers of tests running beside these need.
 for (const build of [GENERATION_1_BUILD, GENERATION_2_BUILD, { ...GENERATION_1_BUILD, crashLoop: true }]) flowproxyExecutable(build);
@@ -330,7 +349,7 @@ test("generation 1 reads the peer list once per 30 s; generation 2 every PEER_UP
   }
 });
 
-test("generation 1 forwards user bundles to peers over HTTP, signed, and a listed peer's system endpoint accepts them (ingress/forwarder.rs, ingress/mod.rs@258bbd6)", async () => {
+test("generation 1 answers a bundle with FlowProxy's bundle hash, forwards it to peers over HTTP, signed, and a listed peer's system endpoint accepts it (ingress/forwarder.rs, ingress/mod.rs@258bbd6)", async () => {
   const hub = await startHub();
   // B knows A by its signer; A's own address in the list is never dialled by B in this test.
   hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
@@ -340,12 +359,12 @@ test("generation 1 forwards user bundles to peers over HTTP, signed, and a liste
   try {
     await a.peers(1);
     await b.peers(1);
-    const body = rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 0n)], blockNumber: "0x10" }], 7);
+    const tx = signedTx(SEARCHER_KEY, 0n);
+    assert.equal(tx, hex(TX_0), "the transaction the reference hash was made from");
+    const body = rpc("eth_sendBundle", [{ txs: [tx], blockNumber: "0x10" }], 7);
     const reply = await signedPost(a.proxy.ports.user, body);
     assert.equal(reply.status, 200);
-    const { id, jsonrpc, result } = JSON.parse(reply.body) as { id: number; jsonrpc: string; result: { bundleHash: string } };
-    assert.deepEqual([id, jsonrpc, Object.keys(result)], [7, "2.0", ["bundleHash"]]);
-    assert.match(result.bundleHash, /^0x[0-9a-f]{64}$/);
+    assert.deepEqual(JSON.parse(reply.body), { id: 7, jsonrpc: "2.0", result: { bundleHash: GENERATION_1_FORWARDED_BUNDLE_HASH } });
     await until("B to accept the forwarded bundle", async () =>
       (await b.metrics()).includes('flowproxy_ingress_rpc_request_duration_count{handler="system",method="eth_sendBundle",priority="medium"} 1'),
     );
@@ -475,29 +494,145 @@ test("it skips itself in the peer list by signer address (builderhub/mod.rs proc
 
 // --- generation 2: msg-rs over TCP (forwarder/tcp.rs, ingress/mod.rs@029b7c4) -----------------
 
+// Written out by hand from msg-wire/src/reqrep.rs at tag v0.1.5 (97ae1f0, the msg-rs FlowProxy
+// 029b7c4's Cargo.lock locks): Codec::encode puts WIRE_ID 0x02, the compression type (u8), then
+// put_u32 of the id and of the payload size (bytes' put_u32 is big-endian), then the payload.
+const MSG_FRAME_ID_7_HI = "02" + "00" + "00000007" + "00000002" + Buffer.from("hi").toString("hex");
+
 test("a msg-rs frame is wire id 2, compression, id and size big-endian, then the payload (msg-wire reqrep.rs@v0.1.5)", () => {
-  const frame = encodeFrame(7, Buffer.from("hi"));
-  assert.equal(frame.toString("hex"), "020000000007000000026869");
-  assert.deepEqual(new FrameReader().push(frame), [{ id: 7, compression: 0, payload: Buffer.from("hi") }]);
+  assert.equal(encodeFrame(7, Buffer.from("hi")).toString("hex"), MSG_FRAME_ID_7_HI);
+  assert.deepEqual(new FrameReader().push(Buffer.from(MSG_FRAME_ID_7_HI, "hex")), [{ id: 7, compression: 0, payload: Buffer.from("hi") }]);
   assert.throws(() => new FrameReader().push(Buffer.from([1])), /Invalid wire ID: 1/);
 });
 
-test("bitcode packs byte columns as bitcode 0.6 does (bitcode pack.rs test vectors) and round-trips the system payloads", () => {
-  // pack.rs's own test: 1..=7 packs into 5 bytes, 201..=207 (offset by the minimum) into 6.
-  const packed = (bytes: number[]) => encodeWithHeaders(new Map(), Buffer.from(bytes)).subarray(2);
-  assert.equal(packed([1, 2, 3, 4, 5, 6, 7]).length, 5);
-  assert.equal(packed([201, 202, 203, 204, 205, 206, 207]).length, 6);
-  assert.deepEqual(encodeTcpResponse("Success", { kind: "NoData" }), Buffer.from([0, 0]));
-  const hash = Buffer.alloc(32, 0xab);
-  assert.deepEqual(decodeTcpResponse(encodeTcpResponse("Success", { kind: "Hash", value: hash })), { status: "Success", data: { kind: "Hash", value: hash } });
-  const headers = new Map([["method", "eth_sendBundle"], ["X-BuilderNet-Signature", "0xab:0xcd"]]);
-  assert.deepEqual(decodeWithHeaders(encodeWithHeaders(headers, Buffer.from("data"))), { headers, data: Buffer.from("data") });
+// Reference bytes for the generation 2 system payloads, written by the `bitcode` crate 0.6.8 (the
+// version FlowProxy 029b7c4's Cargo.lock pins) from WithHeaders, RawBundleBitcode,
+// RawBundleMetadataBitcode, TcpResponse, TcpResponseStatus and TcpReponseType as defined in
+// src/primitives/mod.rs@029b7c4. None of these bytes come from the double's own encoder.
+const CRATE_TCP_RESPONSES: [string, TcpStatus, TcpData][] = [
+  ["0000", "Success", { kind: "NoData" }],
+  ["0400", "ErrorInvalidSignature", { kind: "NoData" }],
+  ["02010e696e76616c69642062756e646c65", "ErrorDecoding", { kind: "String", value: "invalid bundle" }],
+  ["000200000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "Success", { kind: "Hash", value: Buffer.from([...Array(32).keys()]) }],
+  ["000209ab00000000", "Success", { kind: "Hash", value: Buffer.alloc(32, 0xab) }],
+];
+
+/** Hardhat's third account, the address of SEARCHER_KEY. */
+const SEARCHER_ADDRESS = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc";
+const countingBytes = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => i % 256));
+
+// HashMap order is random in Rust, so the reference maps hold one entry or none.
+const CRATE_WITH_HEADERS: [string, [string, string][], Buffer][] = [
+  // bitcode's pack.rs tests pack 1..=7 in 5 bytes and 201..=207, offset by their minimum, in 6.
+  ["00070221436507", [], Buffer.from([1, 2, 3, 4, 5, 6, 7])],
+  ["000701c910325406", [], Buffer.from([201, 202, 203, 204, 205, 206, 207])],
+  [`01066d6574686f64166574685f73656e645261775472616e73616374696f6e6500${TX_7.toString("hex")}`, [["method", "eth_sendRawTransaction"]], TX_7],
+  // 300 bytes: the length goes to the large-length column (255 in the byte column, then a u16).
+  [`0115582d4275696c6465724e65742d5072696f72697479036c6f77ff042c0100${countingBytes(300).toString("hex")}`, [["X-BuilderNet-Priority", "low"]], countingBytes(300)],
+];
+
+/** The decoder names every field; the references leave out the absent ones. */
+const definedFields = (bundle: RawBundle) => Object.fromEntries(Object.entries(bundle).filter(([, value]) => value !== undefined));
+
+const EMPTY_BUNDLE: RawBundle = { revertingTxHashes: [], droppingTxHashes: [], txs: [] };
+const FULL_BUNDLE: RawBundle = {
+  version: "v2",
+  blockNumber: 0x123456789abcn,
+  revertingTxHashes: [Buffer.alloc(32, 0x11), Buffer.alloc(32, 0x12)],
+  droppingTxHashes: [Buffer.alloc(32, 0x21)],
+  replacementUuid: Buffer.from("8f0b6d2e7c1a4b8e9f00123456789abc", "hex"),
+  uuid: Buffer.from("a8b2c1d0000040008000000000000001", "hex"),
+  signingAddress: Buffer.from(SEARCHER_ADDRESS.slice(2), "hex"),
+  refundIdentity: Buffer.alloc(20, 0x33),
+  minTimestamp: 1_700_000_000n,
+  maxTimestamp: 1_700_000_060n,
+  replacementNonce: 1_700_000_000_123_456n,
+  refundPercent: 90,
+  refundRecipient: Buffer.alloc(20, 0x44),
+  refundTxHashes: [Buffer.alloc(32, 0x55)],
+  delayedRefund: true,
+  bundleHash: Buffer.alloc(32, 0x66),
+  txs: [Buffer.from([1, 2, 3]), Buffer.alloc(40, 0xff)],
+};
+/** What FlowProxy 029b7c4 hashes for `{txs: [TX_7], blockNumber: "0x2a"}`: on_bundle adds version "v2" first. */
+const FORWARDED_BUNDLE_HASH = "0x1c30d0d8e88a8c1f5940d833f90a8fdda3ce23c6a93317152507b4d0cffa195f";
+const FORWARDED_BUNDLE: RawBundle = {
+  ...EMPTY_BUNDLE,
+  version: "v2",
+  blockNumber: 42n,
+  signingAddress: Buffer.from(SEARCHER_ADDRESS.slice(2), "hex"),
+  bundleHash: Buffer.from(FORWARDED_BUNDLE_HASH.slice(2), "hex"),
+  txs: [TX_7],
+};
+const CRATE_RAW_BUNDLES: [string, string, RawBundle][] = [
+  ["no field set", "0000000000000000000000000000000000", EMPTY_BUNDLE],
+  [
+    "a forwarded bundle",
+    `0102763201062a0000000001003c44cdddb6a900fa2b585dd299e03d12fa4293bc00000000000000000100${FORWARDED_BUNDLE_HASH.slice(2)}016500${TX_7.toString("hex")}`,
+    FORWARDED_BUNDLE,
+  ],
+  [
+    "every field set",
+    "010276320100bc9a78563412000002091100000000ffffffff0109210000000001008f0b6d2e7c1a4b8e9f00123456789abc0100a8b2c1d000004000800000000000000101003c44cdddb6a900fa2b585dd299e03d12fa4293bc010933000000010200f1536501023cf15365010040222018240a0600015a010944000000010109550000000001010109660000000002032800010203" +
+      "ff".repeat(40),
+    FULL_BUNDLE,
+  ],
+];
+
+test("TcpResponse is written and read byte for byte as the bitcode crate 0.6.8 writes it (TcpResponse, primitives/mod.rs@029b7c4)", () => {
+  for (const [bytes, status, data] of CRATE_TCP_RESPONSES) {
+    assert.equal(encodeTcpResponse(status, data).toString("hex"), bytes, `${status} ${data.kind}`);
+    assert.deepEqual(decodeTcpResponse(Buffer.from(bytes, "hex")), { status, data });
+  }
+});
+
+test("WithHeaders is written and read byte for byte as the bitcode crate 0.6.8 writes it (WithHeaders, primitives/mod.rs@029b7c4)", () => {
+  for (const [bytes, entries, data] of CRATE_WITH_HEADERS) {
+    const headers = new Map(entries);
+    assert.equal(encodeWithHeaders(headers, data).toString("hex"), bytes);
+    assert.deepEqual(decodeWithHeaders(Buffer.from(bytes, "hex")), { headers, data });
+  }
+});
+
+test("RawBundleBitcode is written and read byte for byte as the bitcode crate 0.6.8 writes it (RawBundleBitcode, primitives/mod.rs@029b7c4)", () => {
+  for (const [name, bytes, bundle] of CRATE_RAW_BUNDLES) {
+    assert.equal(encodeRawBundle(bundle).toString("hex"), bytes, name);
+    assert.deepEqual(definedFields(decodeRawBundle(Buffer.from(bytes, "hex"))), bundle, name);
+  }
 });
 
 test("wyhash is the wyhash crate 0.6's v1 WyHash (its integration-test vector), the bundle hash's hasher (primitives/mod.rs BundleHash)", () => {
   const hasher = new RustHasher();
   hasher.write(Buffer.from([0]));
   assert.equal(hasher.finish(), 0x8c73a8ab46596ae4n);
+});
+
+// Bundle hashes computed by FlowProxy 029b7c4's `impl BundleHash for RawBundle`
+// (src/primitives/mod.rs, the same at 258bbd6) run over the real crates it locks: wyhash 0.6.0,
+// alloy-primitives 1.5.0 (ruint 1.17.0 behind U64), uuid 1.19.0 and bytes 1.11.0, with the field
+// types of rbuilder's RawBundleMetadata as FlowProxy converts them. Each case reaches other branches.
+// The crates 258bbd6 locks (alloy-primitives 1.4.0, uuid 1.18.1, bytes 1.10.1) give the same values.
+const CRATE_BUNDLE_HASHES: [string, string, RawBundle][] = [
+  ["nothing to hash: the hasher's initial state, finished", "0".repeat(64), EMPTY_BUNDLE],
+  ["a block number (U64 limbs) and one transaction", "fcd7113ae0774ef420bcc093b39f416d35ca0e39837fbfbe6024c994eb6ab48b", { ...EMPTY_BUNDLE, blockNumber: 1n, txs: [Buffer.from([1, 2, 3])] }],
+  [
+    "a replacement uuid (as its hyphenated string) with its nonce",
+    "24959a51157aafe4072c81327b61d5c0af9a6a2c8759d6ca297b74fc749533ea",
+    { ...EMPTY_BUNDLE, replacementUuid: Buffer.from("8f0b6d2e7c1a4b8e9f00123456789abc", "hex"), replacementNonce: 7n },
+  ],
+  [
+    "uuid taking the place of replacementUuid, no nonce",
+    "2dd7fc76ab2e4c456bf6a53c105f097da568f46b1f6ff4596e1407535b53cb9d",
+    { ...EMPTY_BUNDLE, replacementUuid: Buffer.from("8f0b6d2e7c1a4b8e9f00123456789abc", "hex"), uuid: Buffer.from("a8b2c1d0000040008000000000000001", "hex") },
+  ],
+  ["every field, signer and given hash left out of the hash", "e6ca6122f7a128e621bb980b4c41d7993b479c8dad1ddbd088dd873aa8e2976f", { ...FULL_BUNDLE, uuid: undefined }],
+  ["the forwarded bundle", FORWARDED_BUNDLE_HASH.slice(2), FORWARDED_BUNDLE],
+];
+
+test("the bundle hash equals what FlowProxy's BundleHash computes with the crates it locks (primitives/mod.rs@029b7c4)", () => {
+  for (const [name, expected, bundle] of CRATE_BUNDLE_HASHES) {
+    assert.equal(rawBundleHash(bundle).toString("hex"), expected, name);
+  }
 });
 
 test("generation 2 forwards bundles as bitcode over msg-rs TCP, signed over the bundle bytes, and a listed peer answers Success with the hash (forwarder/mod.rs, ingress/mod.rs@029b7c4)", async () => {
@@ -589,7 +724,7 @@ test("generation 2 reaches a peer with instance.tls_cert over TCP+TLS, trusting 
   }
 });
 
-test("a forwarded generation 2 bundle carries the user's signer, version v2 and its hash (RawBundleBitcode, primitives/mod.rs@029b7c4)", async () => {
+test("a forwarded generation 2 bundle is the crate's RawBundleBitcode bytes: the user's signer, version v2 and the hash FlowProxy computes (ingress/mod.rs on_bundle, forwarder/mod.rs@029b7c4)", async () => {
   const payloads: Buffer[] = [];
   const rep = new RepServer(async (payload) => {
     payloads.push(payload);
@@ -601,11 +736,13 @@ test("a forwarded generation 2 bundle carries the user's signer, version v2 and 
   const a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url });
   try {
     await a.peers(1);
-    const reply = await signedPost(a.proxy.ports.user, rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 7n)], blockNumber: "0x2a" }]));
-    const { bundleHash } = (JSON.parse(reply.body) as { result: { bundleHash: string } }).result;
+    const tx = signedTx(SEARCHER_KEY, 7n);
+    assert.equal(tx, hex(TX_7), "the transaction the reference bytes were made from");
+    const reply = await signedPost(a.proxy.ports.user, rpc("eth_sendBundle", [{ txs: [tx], blockNumber: "0x2a" }]));
+    assert.equal((JSON.parse(reply.body) as { result: { bundleHash: string } }).result.bundleHash, FORWARDED_BUNDLE_HASH);
     await until("the peer to get the bundle", () => payloads.length === 1);
-    const bundle = decodeRawBundle(decodeWithHeaders(payloads[0]).data);
-    assert.deepEqual([bundle.version, bundle.blockNumber, hex(bundle.signingAddress as Buffer), hex(bundle.bundleHash as Buffer)], ["v2", 42n, addressOf(SEARCHER_KEY), bundleHash]);
+    const [, forwardedBytes] = CRATE_RAW_BUNDLES.find(([name]) => name === "a forwarded bundle")!;
+    assert.equal(decodeWithHeaders(payloads[0]).data.toString("hex"), forwardedBytes);
   } finally {
     await a.stop();
     await hub.close();
