@@ -1,10 +1,10 @@
 // HAProxy's cost on the data path: wrk from Debian runs inside vm-eastus's network namespace and
 // sends the same keep-alive requests straight to the FlowProxy stand-in's user port and through
 // HAProxy's :80 and :443, one after the other, in alternating rounds.
-import { LOOPBACK, PORTS } from "../lib/contract";
 import { run } from "../sandbox/proc";
 import { flowproxyVms, netnsOf } from "../sandbox/topology";
 import type { Row } from "./bench";
+import { DATAPATH_MEASURES, DATAPATH_TARGETS as TARGETS } from "./bench-measures";
 import { median } from "./markdown";
 
 interface WrkResult {
@@ -47,12 +47,6 @@ async function wrk(url: string, seconds: number): Promise<WrkResult> {
   return parseWrk(result.stdout);
 }
 
-const TARGETS = [
-  { label: `straight to the stand-in (${LOOPBACK}:${PORTS.flowproxyUser})`, url: `http://${LOOPBACK}:${PORTS.flowproxyUser}/livez` },
-  { label: `through HAProxy :${PORTS.http}`, url: `http://${LOOPBACK}:${PORTS.http}/livez` },
-  { label: `through HAProxy :${PORTS.https} (TLS)`, url: `https://${LOOPBACK}:${PORTS.https}/livez` },
-];
-
 export async function dataPath(rounds = 3, seconds = 8): Promise<Row[]> {
   const samples: WrkResult[][] = TARGETS.map(() => []);
   for (let round = 0; round < rounds; round++) {
@@ -66,14 +60,14 @@ export async function dataPath(rounds = 3, seconds = 8): Promise<Row[]> {
   }));
   const direct = summary[0].rps;
   const rows: Row[] = TARGETS.map((target, i) => ({
-    measure: `GET /livez ${target.label}: req/s, p50, p99 (median of ${rounds} × ${seconds} s)`,
+    measure: DATAPATH_MEASURES.latency(target.label, rounds, seconds),
     value: `${summary[i].rps.toFixed(0)} req/s, ${summary[i].p50.toFixed(2)} ms, ${summary[i].p99.toFixed(2)} ms, ${summary[i].errors} errors`,
     target: i === 1 ? "≥ 0.8 × direct" : "—",
     verdict: i === 1 ? (summary[i].rps >= 0.8 * direct && summary[i].errors === 0 ? "met" : "missed") : "info",
   }));
   rows.push(
     ...[1, 2].map((i): Row => ({
-      measure: `throughput ${TARGETS[i].label} / straight`,
+      measure: DATAPATH_MEASURES.throughputRatio(TARGETS[i].label),
       value: `${(summary[i].rps / direct).toFixed(2)} ×`,
       target: i === 1 ? "≥ 0.80 ×" : "—",
       verdict: i === 1 ? (summary[i].rps / direct >= 0.8 ? "met" : "missed") : "info",
