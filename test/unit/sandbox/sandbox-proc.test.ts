@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { livePid, pidAlive, sleep, startDaemon, stopDaemon } from "../../../sandbox/proc";
+import { livePid, sleep, startDaemon, stopDaemon } from "../../../sandbox/proc";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-proc-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
