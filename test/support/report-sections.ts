@@ -128,7 +128,7 @@ export const OPERATIONS_CHECKS = {
   haproxyVersion:
     "a haProxyVersion change pulls the other HAProxy, checks the config with it and replaces the container with its ports never closed; a digest pin pulls",
   flowproxyKilled: "FlowProxy killed is restarted by systemd, registering its certificate first",
-  builderhubRestarted: "BuilderHub restarted forgets every proxy; the registry heals within 2 minutes and system flow flows again",
+  builderhubRestarted: `BuilderHub restarted forgets every proxy; the registry heals within ${HEAL_BUDGET_MS / 60_000} minutes and system flow flows again`,
   conflictingRegistration: "a BuilderHub that lists another certificate for a signer is reported by provisioning and in the journal, never passed",
   reboot: (vmName: string) =>
     `a reboot of ${vmName} brings everything back with the same keys, certificate and registration, without rerunning its extension`,
