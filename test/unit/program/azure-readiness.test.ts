@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as os from "node:os";
 import { before, test } from "node:test";
 import type { Evaluation } from "../../../plan/evaluation";
-import { firstBootProblems, outboundProblems, provisioningRunProblems, replacementProblems, waitForHeldLock } from "../../support/azure-readiness";
+import { firstBootProblems, outboundProblems, provisioningRunProblems, replacementProblems, replacementReview, subnetOutbound, waitForHeldLock } from "../../support/azure-readiness";
 import { reportSection } from "../../support/evidence";
 import { evaluated, everyOptionRequest, threeRegionRequest, validRequest } from "../../support/program";
 import { AZURE_READINESS, AZURE_READINESS_CHECKS, REGION_TABLES } from "../../support/report-sections";
@@ -57,15 +57,24 @@ reportSection(AZURE_READINESS, (check) => {
     });
 
     check(AZURE_READINESS_CHECKS.outboundAccess(label), () => {
-      assert.equal(result().resources.filter((r) => r.type === "azure-native:network:Subnet").length, regions);
+      const outbound = subnetOutbound(result());
+      assert.equal(outbound.subnets.length, regions);
       assert.deepEqual(outboundProblems(result()), []);
-      return [`defaultOutboundAccess: true on all ${regions} subnets`];
+      return [
+        `${outbound.subnets.length} subnets: defaultOutboundAccess true on ${outbound.defaultOutboundAccess.length}, ` +
+          `a NAT gateway on ${outbound.natGateway.length}`,
+      ];
     });
   }
 
   check(AZURE_READINESS_CHECKS.replacement, () => {
-    assert.deepEqual(replacementProblems(base), []);
-    return ["VMs deleteBeforeReplace with NIC deleteOption Detach; extensions deletedWith their VM; group contents deletedWith their group; fixed names deleteBeforeReplace"];
+    const { problems, reviewed } = replacementReview(base);
+    assert.deepEqual(problems, []);
+    return [
+      `${reviewed.vms} VMs replaced on a new image with their ${reviewed.nics} NICs' deleteOption Detach; ${reviewed.extensions} extensions ` +
+        `deletedWith their VM; ${reviewed.groupContents} group contents deletedWith their group; ${reviewed.acrossGroups} resources ` +
+        `across groups left to Pulumi's own deletion; ${reviewed.deleteFirst} with a fixed name or once per VNet deleteBeforeReplace`,
+    ];
   });
 
   check(AZURE_READINESS_CHECKS.provisioningRun, async () => {
@@ -112,4 +121,18 @@ test("the check names each option a resource lacks", () => {
     "provision-vm-eastus is not deleted with its VM",
     "vm-eastus is not replaced delete-first",
   ]);
+});
+
+test("the outbound check counts a subnet behind a NAT gateway apart from default outbound access, and names one with neither", () => {
+  const changed: Evaluation = structuredClone(base);
+  const [first, second] = changed.resources.filter((r) => r.type === "azure-native:network:Subnet");
+  first.inputs = { ...first.inputs, defaultOutboundAccess: false, natGateway: { id: "/subscriptions/s/natGateways/nat-eastus" } };
+  assert.deepEqual(subnetOutbound(changed), {
+    subnets: [first.name, second.name],
+    defaultOutboundAccess: [second.name],
+    natGateway: [first.name],
+  });
+  assert.deepEqual(outboundProblems(changed), []);
+  second.inputs = { ...second.inputs, defaultOutboundAccess: false };
+  assert.deepEqual(outboundProblems(changed), [`${second.name} leaves its outbound access to the API version`]);
 });
