@@ -4,12 +4,13 @@
 // (on ports of its own, so the stack keeps serving). wrk from Debian, inside the VM's network
 // namespace, sends the same keep-alive requests at the same concurrency to the backend alone and
 // through the copy's :80 and :443 frontends, in alternating rounds.
-import { CONTAINERS, LOOPBACK, PORTS, VM_PATHS } from "../lib/contract";
+import { CONTAINERS, LOOPBACK, VM_PATHS } from "../lib/contract";
 import { haproxyEnvironment } from "../lib/provision";
 import { run } from "../sandbox/proc";
 import { flowproxyVms, netnsOf } from "../sandbox/topology";
 import { vmCheck, vmExec } from "../sandbox/vm";
 import type { Row } from "./bench";
+import { BENCH_PORTS, DATAPATH_MEASURES, DATAPATH_TARGETS as TARGETS } from "./bench-measures";
 import { median } from "./markdown";
 
 interface WrkResult {
@@ -45,8 +46,8 @@ export function parseWrk(output: string): WrkResult {
 
 const [east] = flowproxyVms();
 
-/** Ports of the benchmark's own containers, away from the stack's (lib/contract.ts PORTS). */
-const BENCH_PORTS = { backend: 18001, http: 18080, https: 18443, system: 18544, metrics: 18405, servedCert: 18727 } as const;
+/** Keep-alive connections, the same for every target. */
+const CONNECTIONS = 16;
 const BENCH_CONTAINERS = { backend: "bench-backend", haproxy: "bench-haproxy" } as const;
 const BACKEND_DIR = "/run/bench-backend";
 
@@ -109,18 +110,11 @@ async function waitForAnswer(url: string): Promise<void> {
 }
 
 async function wrk(url: string, seconds: number): Promise<WrkResult> {
-  // Bounded by duration; 16 keep-alive connections, one wrk thread, so the two containers share
-  // the other core.
-  const result = await run("ip", ["netns", "exec", netnsOf(east), "wrk", "-t1", "-c16", `-d${seconds}s`, "--latency", url]);
+  // Bounded by duration; one wrk thread, so the two containers share the other core.
+  const result = await run("ip", ["netns", "exec", netnsOf(east), "wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", url]);
   if (result.code !== 0) throw new Error(`wrk against ${url} failed: ${result.stderr || result.stdout}`);
   return parseWrk(result.stdout);
 }
-
-const TARGETS = [
-  { label: `the backend alone (HAProxy answering from memory, ${LOOPBACK}:${BENCH_PORTS.backend})`, url: `http://${LOOPBACK}:${BENCH_PORTS.backend}/livez` },
-  { label: `through haproxy.cfg's :${PORTS.http} frontend to that backend`, url: `http://${LOOPBACK}:${BENCH_PORTS.http}/livez` },
-  { label: `through haproxy.cfg's :${PORTS.https} frontend (TLS) to that backend`, url: `https://${LOOPBACK}:${BENCH_PORTS.https}/livez` },
-];
 
 export async function dataPath(rounds = 3, seconds = 8): Promise<Row[]> {
   await removeBenchContainers();
@@ -141,7 +135,7 @@ export async function dataPath(rounds = 3, seconds = 8): Promise<Row[]> {
   }));
   const alone = summary[0].rps;
   const rows: Row[] = TARGETS.map((target, i) => ({
-    measure: `GET /livez ${target.label}: req/s, p50, p99 (median of ${rounds} × ${seconds} s, 16 connections)`,
+    measure: DATAPATH_MEASURES.latency(target.label, rounds, seconds, CONNECTIONS),
     value: `${summary[i].rps.toFixed(0)} req/s, ${summary[i].p50.toFixed(2)} ms, ${summary[i].p99.toFixed(2)} ms, ${summary[i].errors} errors`,
     target: "—",
     verdict: "info",
@@ -149,14 +143,14 @@ export async function dataPath(rounds = 3, seconds = 8): Promise<Row[]> {
   // The comparison only says what HAProxy costs while the backend alone outruns every path through it.
   const baselineOutruns = summary.slice(1).every((s) => alone > s.rps);
   rows.push({
-    measure: "the backend alone outruns both paths through HAProxy (else the figures below measure the backend)",
+    measure: DATAPATH_MEASURES.baselineOutruns,
     value: `${alone.toFixed(0)} req/s against ${summary.slice(1).map((s) => s.rps.toFixed(0)).join(" and ")}`,
     target: "alone > through",
     verdict: baselineOutruns ? "met" : "missed",
   });
   rows.push(
     ...[1, 2].map((i): Row => ({
-      measure: `throughput ${TARGETS[i].label} / the backend alone; p50 and p99 added`,
+      measure: DATAPATH_MEASURES.throughputRatio(TARGETS[i].label),
       value: `${(summary[i].rps / alone).toFixed(2)} ×; +${(summary[i].p50 - summary[0].p50).toFixed(2)} ms, +${(summary[i].p99 - summary[0].p99).toFixed(2)} ms`,
       target: "—",
       verdict: summary[i].errors === 0 ? "info" : "missed",

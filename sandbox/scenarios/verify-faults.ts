@@ -50,6 +50,10 @@ export async function verifyHealthy(): Promise<string> {
   const verified = await verifySandbox();
   assert.deepEqual(failures(verified), [], listResults(failures(verified)));
   assert.equal(verified.status, 0);
+  assert.ok(
+    verified.durationMs <= VERIFY_BUDGET_MS,
+    `verify took ${formatSeconds(verified.durationMs)}, over its budget of ${formatSeconds(VERIFY_BUDGET_MS)}`,
+  );
   const stack = await evaluateSandboxStack();
   const secrets = [loadOrCreateSecrets().githubToken, ...flowproxyVms().map((vm) => signerKeyOf(stack, vm.name).slice(2))];
   assert.ok(secrets.every((secret) => !verified.output.includes(secret)), "verify printed a secret");

@@ -31,46 +31,83 @@ export const DELETE_FIRST = [
   "network:VirtualNetworkPeering",
 ];
 
+/** The subnets, by how each states its outbound access (one with both is in both lists). */
+export interface SubnetOutbound {
+  subnets: string[];
+  defaultOutboundAccess: string[];
+  natGateway: string[];
+}
+
+export function subnetOutbound(result: Evaluation): SubnetOutbound {
+  const subnets = ofType(result, "network:Subnet");
+  const inputsOf = (s: EvaluatedResource) => s.inputs as { defaultOutboundAccess?: boolean; natGateway?: { id?: string } };
+  return {
+    subnets: subnets.map((s) => s.name),
+    defaultOutboundAccess: subnets.filter((s) => inputsOf(s).defaultOutboundAccess === true).map((s) => s.name),
+    natGateway: subnets.filter((s) => Boolean(inputsOf(s).natGateway?.id)).map((s) => s.name),
+  };
+}
+
 /** Every subnet states its outbound access: default outbound access on, or a NAT gateway. */
 export function outboundProblems(result: Evaluation): string[] {
-  return ofType(result, "network:Subnet")
-    .filter((s) => {
-      const { defaultOutboundAccess, natGateway } = s.inputs as { defaultOutboundAccess?: boolean; natGateway?: { id?: string } };
-      return defaultOutboundAccess !== true && !natGateway?.id;
-    })
-    .map((s) => `${s.name} leaves its outbound access to the API version`);
+  const { subnets, defaultOutboundAccess, natGateway } = subnetOutbound(result);
+  return subnets
+    .filter((name) => !defaultOutboundAccess.includes(name) && !natGateway.includes(name))
+    .map((name) => `${name} leaves its outbound access to the API version`);
+}
+
+/** How many resources each rule of replacementProblems was held to. */
+export interface ReplacementReviewed {
+  vms: number;
+  nics: number;
+  extensions: number;
+  groupContents: number;
+  acrossGroups: number;
+  deleteFirst: number;
 }
 
 /** The options that let a VM be replaced and the stack be destroyed on Azure. */
 export function replacementProblems(result: Evaluation): string[] {
+  return replacementReview(result).problems;
+}
+
+/** replacementProblems, with what each rule looked at. */
+export function replacementReview(result: Evaluation): { problems: string[]; reviewed: ReplacementReviewed } {
   const problems: string[] = [];
+  const reviewed: ReplacementReviewed = { vms: 0, nics: 0, extensions: 0, groupContents: 0, acrossGroups: 0, deleteFirst: 0 };
   const groupOf = (r: EvaluatedResource) =>
     result.resources.find((g) => g.type === "azure-native:resources:ResourceGroup" && g.state.name === r.inputs.resourceGroupName)?.name;
   for (const vm of ofType(result, "compute:VirtualMachine")) {
     if (!vm.options.replaceOnChanges.includes("storageProfile.imageReference")) problems.push(`${vm.name} is not replaced on a new image`);
     const nics = (vm.inputs.networkProfile as { networkInterfaces?: { deleteOption?: string }[] }).networkInterfaces ?? [];
+    reviewed.vms++;
+    reviewed.nics += nics.length;
     if (nics.some((n) => n.deleteOption !== "Detach")) problems.push(`${vm.name} does not leave its NIC to the VM that replaces it`);
   }
   for (const ext of ofType(result, "compute:VirtualMachineExtension")) {
     const vm = result.resources.find((r) => r.type === "azure-native:compute:VirtualMachine" && r.state.name === ext.inputs.vmName);
+    reviewed.extensions++;
     if (!vm || ext.options.deletedWith !== vm.name) problems.push(`${ext.name} is not deleted with its VM`);
   }
   for (const type of GROUP_CONTENTS) {
     for (const r of ofType(result, type)) {
+      reviewed.groupContents++;
       if (r.options.deletedWith !== groupOf(r)) problems.push(`${r.name} is not deleted with its resource group`);
     }
   }
   for (const type of ACROSS_GROUPS) {
     for (const r of ofType(result, type)) {
+      reviewed.acrossGroups++;
       if (r.options.deletedWith !== "") problems.push(`${r.name} reaches across groups but is left to a deletion`);
     }
   }
   for (const type of DELETE_FIRST) {
     for (const r of ofType(result, type)) {
+      reviewed.deleteFirst++;
       if (!r.options.deleteBeforeReplace) problems.push(`${r.name} is not replaced delete-first`);
     }
   }
-  return problems;
+  return { problems, reviewed };
 }
 
 /** Raising provisioningRun must rerun every extension (a new tag) with the same script. */

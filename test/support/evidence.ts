@@ -5,6 +5,7 @@
 // made of (report/results.ts). A failed check is recorded with its error and fails its test as usual.
 import { describe, test, type TestContext } from "node:test";
 import { CheckRecord, recordCheck, ReportSection, RESULTS_ENV } from "../../report/results";
+import { DeclaredSection, rowDifferences } from "./report-sections";
 
 const resultsDir = process.env[RESULTS_ENV];
 let seq = 0;
@@ -12,9 +13,24 @@ let seq = 0;
 /** A check of a report section: `run` returns the evidence, one string per column, or throws. */
 export type Check = (name: string, run: (t: TestContext) => Promise<string[]> | string[]) => void;
 
-/** A describe block whose checks the report shows under `section`. */
-export function reportSection(section: ReportSection, body: (check: Check) => void): void {
-  describe(section.title, () => body((name, run) => checkIn(section, name, run)));
+/**
+ * A describe block whose checks the report shows under `section`. It plays exactly the checks the
+ * section declares, in their order, or fails before any of them runs: the committed report is held
+ * to those declarations (test/unit/repository/reports.test.ts).
+ */
+export function reportSection(section: DeclaredSection, body: (check: Check) => void): void {
+  const { title, intro, columns } = section;
+  describe(title, () => {
+    const played: string[] = [];
+    body((name, run) => {
+      played.push(name);
+      checkIn({ title, intro, columns }, name, run);
+    });
+    const differences = rowDifferences(section.checks, played);
+    if (differences.length > 0) {
+      throw new Error(`${title}: the checks played are not those test/support/report-sections.ts declares: ${differences.join("; ")}`);
+    }
+  });
 }
 
 function checkIn(section: ReportSection, name: string, run: (t: TestContext) => Promise<string[]> | string[]): void {

@@ -1,9 +1,30 @@
-// The sections of the reliability report (docs/RELIABILITY.md) that the unit tests play: what each
-// proves and the columns of its table. The sandbox suite's sections are in test/sandbox/.
+// The sections of the reliability report (docs/RELIABILITY.md): what each proves, the columns of its
+// table and the name of every check, i.e. every row. The tests play the checks by these names
+// (reportSection refuses a check that is not declared here and a declared one left unplayed), and
+// test/unit/repository/reports.test.ts holds the committed report to them, so the report's rows and
+// the tests cannot drift apart. Only names live here: the sandbox suite's checks are in test/sandbox/.
+import { BUILDERHUB, PORTS } from "../../lib/contract";
 import type { ReportSection } from "../../report/results";
+import { HEAL_BUDGET_MS } from "../../sandbox/scenarios/operations";
+import { PROBE_RATE, provisioningFaults } from "../../sandbox/scenarios/provisioning-faults";
+import { VERIFY_BUDGET_MS } from "../../sandbox/scenarios/verify-faults";
+import { flowproxyVms, vmByName } from "../../sandbox/topology";
 import { BAD_CONFIGS } from "./bad-configs";
 
-export const BAD_CONFIGURATION: ReportSection = {
+export interface DeclaredSection extends ReportSection {
+  /** The name of every check, in the order the tests play them: the rows of the section's table. */
+  checks: readonly string[];
+}
+
+/** The name-makers of a section whose checks are played once per subject (a VM, a fault, a region table). */
+type Names = Record<string, string | ((...subjects: never[]) => string)>;
+
+export const BAD_CONFIGURATION_CHECKS = {
+  refused: (bad: { title: string }) => bad.title,
+  hostileFileContent: "carries hostile file content into bash literally",
+} satisfies Names;
+
+export const BAD_CONFIGURATION: DeclaredSection = {
   title: "1. Bad configuration",
   intro:
     `Each input of the catalogue \`test/support/bad-configs.ts\` (${BAD_CONFIGS.length} inputs: missing keys, malformed and ` +
@@ -13,9 +34,154 @@ export const BAD_CONFIGURATION: ReportSection = {
     "catalogue expects and no stack trace; the evidence is the message's first problem line. Hostile but legal file " +
     "content must instead reach the rendered script as one single-quoted word.",
   columns: ["evidence"],
+  checks: [...BAD_CONFIGS.map(BAD_CONFIGURATION_CHECKS.refused), BAD_CONFIGURATION_CHECKS.hostileFileContent],
 };
 
-export const AZURE_READINESS: ReportSection = {
+/** Section 2 plays these faults in this order; `committed` is read only when one is played. */
+const faultNames = provisioningFaults(() => {
+  throw new Error("a fault's name needs no stack");
+}).map((fault) => fault.name);
+
+export const PROVISIONING_FAULTS: DeclaredSection = {
+  title: "2. Faults in the sandbox",
+  intro:
+    "Each fault is injected into the running sandbox and vm-eastus's extension runs again (`runExtension`), as Azure " +
+    "reruns it after a change; new builds come from new artifact URLs, so the download really happens. Meanwhile the " +
+    `host sends GET /livez to vm-eastus's public :443 ${PROBE_RATE} times a second. A pass means: the extension ends as ` +
+    "expected with the step and reason in its last line (on stdout and stderr), the public endpoint answers throughout " +
+    "(except where the new build itself crashes), no state changes that the fault should not change, and once the " +
+    "fault is cleared a rerun converges with the same signer key, certificate and BuilderHub registration. " +
+    "Retries: BuilderHub 5 attempts 10 s apart (10 s per request); artifact download 3 attempts 5 s apart, 20 s " +
+    "below 1 KiB/s counts as a stall.",
+  columns: ["the extension's last line", "what kept serving", "nothing lost"],
+  checks: faultNames,
+};
+
+export const SECRET_SCAN_CHECKS = {
+  secretsInUse: "the secrets were in use",
+  publicSettings: "public extension settings, forceUpdateTags and stack outputs",
+  extensionOutputs: "extension stdout and stderr files in the VMs",
+  journals: "the journal of every VM",
+  commandLines: "command lines of every process in every VM (during the run and after)",
+  worldReadableFiles: "world-readable files on every VM (find / -xdev -perm -o+r)",
+  githubDoubleLog: "the GitHub double's request log (on the host)",
+} satisfies Names;
+
+export const SECRET_SCAN: DeclaredSection = {
+  title: "3. Secret scan",
+  intro:
+    "One provisioning run of the whole sandbox with every secret set (GitHub token and signer keys as always, plus a " +
+    "Tailscale auth key and ClickHouse credentials made for this run), then every secret value is searched for " +
+    "(exact string; signer keys as their 64 hex digits) in the places below. Command lines are sampled from the host " +
+    "every 10 ms for the whole run and afterwards, so short-lived commands count too. A pass means 0 hits.",
+  columns: ["places searched", "hits"],
+  checks: Object.values(SECRET_SCAN_CHECKS),
+};
+
+/** The public TLS ports section 4 scans on each FlowProxy VM. */
+export const PUBLIC_TLS_PORTS = [PORTS.https, PORTS.system] as const;
+
+export const HARDENING_CHECKS = {
+  offlineUnitExposure: "systemd-analyze security flowproxy@.service (offline)",
+  runningUnitExposure: "systemd-analyze security of the running unit",
+  publicTls: (vmName: string, port: number) => `TLS on ${vmName}:${port} (sslscan from the host)`,
+  localPortsStayLocal: (vmName: string) =>
+    `metrics (${PORTS.haproxyMetrics}) and public_cert (${PORTS.servedCertificate}) on ${vmName} from outside`,
+} satisfies Names;
+
+export const HARDENING: DeclaredSection = {
+  title: "4. Hardening",
+  intro:
+    "`systemd-analyze security` scores the exposure of `flowproxy@.service` (0 = locked down, 10 = unprotected), once " +
+    "offline from the committed file with the host's systemd and once for the unit running in a VM with Debian " +
+    "trixie's systemd. `sslscan` connects from the host to each public TLS port: no protocol below TLS 1.2 and, for " +
+    "TLS 1.2, only ECDHE key exchange with AEAD ciphers (no CBC, SHA-1 MACs, RC4, 3DES, NULL or EXPORT). The metrics " +
+    "and certificate ports must be dropped from the internet and refused from the other VNet.",
+  columns: ["value", "target"],
+  checks: [
+    HARDENING_CHECKS.offlineUnitExposure,
+    HARDENING_CHECKS.runningUnitExposure,
+    ...flowproxyVms().flatMap((vm) => PUBLIC_TLS_PORTS.map((port) => HARDENING_CHECKS.publicTls(vm.name, port))),
+    ...flowproxyVms().map((vm) => HARDENING_CHECKS.localPortsStayLocal(vm.name)),
+  ],
+};
+
+export const VERIFY_FAULTS_CHECKS = {
+  healthy: "pnpm run verify --sandbox passes on the healthy sandbox",
+  flowproxyStopped: "verify fails naming vm-eastus and its services when FlowProxy is stopped there",
+  registryEmptied: "verify fails naming each proxy's registration when BuilderHub's registry is emptied",
+  nsgOpenedOnMetrics: "verify fails naming each proxy's closed ports when the NSG lets 8405 in",
+  wrongCertificateServed: "verify fails naming vm-eastus's TLS when HAProxy serves a certificate BuilderHub does not list",
+} satisfies Names;
+
+export const VERIFY_FAULTS: DeclaredSection = {
+  title: "5. pnpm run verify against faults",
+  intro:
+    "The verify a user runs after `pulumi up`, run on the sandbox through the same code path (`--sandbox`): " +
+    `a pass on the healthy sandbox (budget ${VERIFY_BUDGET_MS / 1000} s), and for each fault a failing verify ` +
+    "that names the VM and the check; the evidence is what verify said.",
+  columns: ["evidence"],
+  checks: Object.values(VERIFY_FAULTS_CHECKS),
+};
+
+export const OPERATIONS_CHECKS = {
+  haproxyVersion:
+    "a haProxyVersion change pulls the other HAProxy, checks the config with it and replaces the container with every request in flight answered; a digest pin pulls",
+  flowproxyKilled: "FlowProxy killed is restarted by systemd, registering its certificate first",
+  builderhubRestarted: `BuilderHub restarted forgets every proxy; the registry heals within ${HEAL_BUDGET_MS / 60_000} minutes and system flow flows again`,
+  conflictingRegistration: "a BuilderHub that lists another certificate for a signer is reported by provisioning and in the journal, never passed",
+  reboot: (vmName: string) =>
+    `a reboot of ${vmName} brings everything back with the same keys, certificate and registration, without rerunning its extension`,
+  generationMismatch: "a generation-2 artifact under flowProxyGeneration 1 is refused, naming the key and the value; FlowProxy keeps running",
+  generation2: "generation 2: HAProxy's system frontend turns to TCP and signed flow crosses over the TCP system API",
+  signerKeysOnVms: "signerKeySource vm: each VM makes its key with Foundry's cast, registers it, and signed flow crosses with it",
+} satisfies Names;
+
+/** Section 6 reboots the FlowProxy VMs, then BuilderHub's. */
+export const REBOOTED_VMS = [...flowproxyVms(), vmByName(BUILDERHUB.vmName)];
+
+export const OPERATIONS: DeclaredSection = {
+  title: "6. Operator scenarios",
+  intro:
+    "Things an operator does to a running stack, on the sandbox: a pass means the scenario's evidence below was seen " +
+    "(signed bundles, EIP-191 like a searcher's, sent to one proxy's public :443 and accepted by the other's system " +
+    `endpoint, counted in FlowProxy's own metrics), within ${HEAL_BUDGET_MS / 1000} s where BuilderHub must heal. ` +
+    "Reboots are real: systemd inside the VM shuts down and boots again, and the extension does not rerun, as on Azure; " +
+    "HAProxy and mockhub come back by Docker's restart policy. " +
+    "The last scenarios change the sandbox: a generation-2 FlowProxy, then a fresh sandbox whose VMs make their own keys.",
+  columns: ["evidence"],
+  checks: [
+    OPERATIONS_CHECKS.haproxyVersion,
+    OPERATIONS_CHECKS.flowproxyKilled,
+    OPERATIONS_CHECKS.builderhubRestarted,
+    OPERATIONS_CHECKS.conflictingRegistration,
+    ...REBOOTED_VMS.map((vm) => OPERATIONS_CHECKS.reboot(vm.name)),
+    OPERATIONS_CHECKS.generationMismatch,
+    OPERATIONS_CHECKS.generation2,
+    OPERATIONS_CHECKS.signerKeysOnVms,
+  ],
+};
+
+/** The region tables section 7 evaluates the program with. */
+export const REGION_TABLES = ["default regions", "three regions"] as const;
+type RegionTable = (typeof REGION_TABLES)[number];
+
+export const AZURE_READINESS_CHECKS = {
+  vnetWriters: (table: RegionTable) =>
+    `finds every write to each VNet: itself, its subnet, its peerings both ways and its DNS link (${table})`,
+  orderedVnetWrites: (table: RegionTable) => `no two writes to one VNet can run at the same time (${table})`,
+  extensionsAfterNetwork: (table: RegionTable) =>
+    `every FlowProxy extension waits for all peerings, all DNS links and the builderhub record (${table})`,
+  outboundAccess: (table: RegionTable) =>
+    `every subnet states its outbound access: default outbound access on, or a NAT gateway (${table})`,
+  replacement: "VMs are replaced delete-first and leave their NIC to the next; extensions go with their VM; group contents with their group",
+  provisioningRun: "changes for every extension when provisioningRun is raised, with the scripts unchanged",
+  firstBoot: "sets HOME, joins Tailscale with a timeout and without its DNS, and waits for every apt lock first",
+  heldAptLock: "fails the step naming a held apt lock once the wait runs out",
+  freedAptLock: "goes on as soon as a held apt lock is free",
+} satisfies Names;
+
+export const AZURE_READINESS: DeclaredSection = {
   title: "7. Azure control plane and first boot (checked locally)",
   intro:
     "The program is evaluated under Pulumi's mocks with the default regions and with a third region, and its " +
@@ -25,4 +191,39 @@ export const AZURE_READINESS: ReportSection = {
     "wait runs the script's own function in bash against a lock held by another process. What only Azure can show " +
     "is listed in the README under \"What the sandbox cannot prove\".",
   columns: ["evidence"],
+  checks: [
+    ...REGION_TABLES.flatMap((table) => [
+      AZURE_READINESS_CHECKS.vnetWriters(table),
+      AZURE_READINESS_CHECKS.orderedVnetWrites(table),
+      AZURE_READINESS_CHECKS.extensionsAfterNetwork(table),
+      AZURE_READINESS_CHECKS.outboundAccess(table),
+    ]),
+    AZURE_READINESS_CHECKS.replacement,
+    AZURE_READINESS_CHECKS.provisioningRun,
+    AZURE_READINESS_CHECKS.firstBoot,
+    AZURE_READINESS_CHECKS.heldAptLock,
+    AZURE_READINESS_CHECKS.freedAptLock,
+  ],
 };
+
+/** Every section of the report, in its order. */
+export const REPORT_SECTIONS: readonly DeclaredSection[] = [
+  BAD_CONFIGURATION,
+  PROVISIONING_FAULTS,
+  SECRET_SCAN,
+  HARDENING,
+  VERIFY_FAULTS,
+  OPERATIONS,
+  AZURE_READINESS,
+];
+
+/** How `found` differs from `declared`: each row missing, each row not declared, each repeated, or the order. */
+export function rowDifferences(declared: readonly string[], found: readonly string[]): string[] {
+  const differences = [
+    ...declared.filter((name) => !found.includes(name)).map((name) => `missing "${name}"`),
+    ...found.filter((name) => !declared.includes(name)).map((name) => `not declared "${name}"`),
+    ...found.filter((name, i) => found.indexOf(name) !== i).map((name) => `repeated "${name}"`),
+  ];
+  if (differences.length === 0 && declared.some((name, i) => found[i] !== name)) differences.push("the same rows in another order");
+  return differences;
+}

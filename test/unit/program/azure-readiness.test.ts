@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import * as os from "node:os";
 import { before, test } from "node:test";
 import type { Evaluation } from "../../../plan/evaluation";
-import { firstBootProblems, outboundProblems, provisioningRunProblems, replacementProblems, waitForHeldLock } from "../../support/azure-readiness";
+import { firstBootProblems, outboundProblems, provisioningRunProblems, replacementProblems, replacementReview, subnetOutbound, waitForHeldLock } from "../../support/azure-readiness";
 import { reportSection } from "../../support/evidence";
 import { evaluated, everyOptionRequest, threeRegionRequest, validRequest } from "../../support/program";
-import { AZURE_READINESS } from "../../support/report-sections";
+import { AZURE_READINESS, AZURE_READINESS_CHECKS, REGION_TABLES } from "../../support/report-sections";
 import { extensionsAheadOfNetwork, networkPrerequisites, unorderedVnetWrites, vnetWriters } from "../../support/vnet-writes";
 
 /** How long the script waits for a held apt lock in these checks; 600 s on a VM. */
@@ -26,12 +26,13 @@ before(async () => {
 const eastScript = () => base.extensions.find((e) => e.vmName === "vm-eastus")!.script;
 
 reportSection(AZURE_READINESS, (check) => {
-  const tables: [string, () => Evaluation, number][] = [
-    ["default regions", () => base, 2],
-    ["three regions", () => threeRegions, 3],
-  ];
-  for (const [label, result, regions] of tables) {
-    check(`finds every write to each VNet: itself, its subnet, its peerings both ways and its DNS link (${label})`, () => {
+  const tables: Record<(typeof REGION_TABLES)[number], [() => Evaluation, number]> = {
+    "default regions": [() => base, 2],
+    "three regions": [() => threeRegions, 3],
+  };
+  for (const label of REGION_TABLES) {
+    const [result, regions] = tables[label];
+    check(AZURE_READINESS_CHECKS.vnetWriters(label), () => {
       const writers = vnetWriters(result());
       assert.equal(writers.size, regions);
       for (const [vnet, names] of writers) {
@@ -43,43 +44,52 @@ reportSection(AZURE_READINESS, (check) => {
       return [[...writers].map(([vnet, names]) => `${vnet}: ${names.length} writers`).join("; ")];
     });
 
-    check(`no two writes to one VNet can run at the same time (${label})`, () => {
+    check(AZURE_READINESS_CHECKS.orderedVnetWrites(label), () => {
       assert.deepEqual(unorderedVnetWrites(result()), []);
       const pairs = [...vnetWriters(result()).values()].reduce((n, writers) => n + (writers.length * (writers.length - 1)) / 2, 0);
       return [`${pairs} pairs of writes over ${regions} VNets, each ordered by a dependency`];
     });
 
-    check(`every FlowProxy extension waits for all peerings, all DNS links and the builderhub record (${label})`, () => {
+    check(AZURE_READINESS_CHECKS.extensionsAfterNetwork(label), () => {
       assert.equal(networkPrerequisites(result()).length, regions * (regions - 1) + regions + 1);
       assert.deepEqual(extensionsAheadOfNetwork(result()), []);
       return [`each of ${regions} waits for all ${networkPrerequisites(result()).length}`];
     });
 
-    check(`every subnet states its outbound access: default outbound access on, or a NAT gateway (${label})`, () => {
-      assert.equal(result().resources.filter((r) => r.type === "azure-native:network:Subnet").length, regions);
+    check(AZURE_READINESS_CHECKS.outboundAccess(label), () => {
+      const outbound = subnetOutbound(result());
+      assert.equal(outbound.subnets.length, regions);
       assert.deepEqual(outboundProblems(result()), []);
-      return [`defaultOutboundAccess: true on all ${regions} subnets`];
+      return [
+        `${outbound.subnets.length} subnets: defaultOutboundAccess true on ${outbound.defaultOutboundAccess.length}, ` +
+          `a NAT gateway on ${outbound.natGateway.length}`,
+      ];
     });
   }
 
-  check("VMs are replaced delete-first and leave their NIC to the next; extensions go with their VM; group contents with their group", () => {
-    assert.deepEqual(replacementProblems(base), []);
-    return ["VMs deleteBeforeReplace with NIC deleteOption Detach; extensions deletedWith their VM; group contents deletedWith their group; fixed names deleteBeforeReplace"];
+  check(AZURE_READINESS_CHECKS.replacement, () => {
+    const { problems, reviewed } = replacementReview(base);
+    assert.deepEqual(problems, []);
+    return [
+      `${reviewed.vms} VMs replaced on a new image with their ${reviewed.nics} NICs' deleteOption Detach; ${reviewed.extensions} extensions ` +
+        `deletedWith their VM; ${reviewed.groupContents} group contents deletedWith their group; ${reviewed.acrossGroups} resources ` +
+        `across groups left to Pulumi's own deletion; ${reviewed.deleteFirst} with a fixed name or once per VNet deleteBeforeReplace`,
+    ];
   });
 
-  check("changes for every extension when provisioningRun is raised, with the scripts unchanged", async () => {
+  check(AZURE_READINESS_CHECKS.provisioningRun, async () => {
     assert.deepEqual(provisioningRunProblems(base, await evaluated(validRequest({ provisioningRun: "1" }))), []);
     return [`all ${base.extensions.length} forceUpdateTags change from provisioningRun 0 to 1; the scripts stay the same`];
   });
 
-  check("sets HOME, joins Tailscale with a timeout and without its DNS, and waits for every apt lock first", async () => {
+  check(AZURE_READINESS_CHECKS.firstBoot, async () => {
     const configurations = await Promise.all([evaluated(everyOptionRequest()), evaluated(validRequest({ signerKeySource: "vm" }))]);
     const scripts = [base, ...configurations].flatMap((e) => e.extensions);
     for (const extension of scripts) assert.deepEqual(firstBootProblems(extension.script), [], extension.vmName);
     return [`all ${scripts.length} scripts: the default configuration, every option set, keys made on the VMs`];
   });
 
-  check("fails the step naming a held apt lock once the wait runs out", async () => {
+  check(AZURE_READINESS_CHECKS.heldAptLock, async () => {
     const wait = await waitForHeldLock(eastScript(), 30, LOCK_WAIT_SECONDS);
     assert.equal(wait.status, 1, wait.stdout);
     assert.match(wait.stdout, new RegExp(`^  waiting for ${wait.lockFile}, which another apt or dpkg run holds$`, "m"));
@@ -89,7 +99,7 @@ reportSection(AZURE_READINESS, (check) => {
     return [`exit ${wait.status} after ${wait.seconds.toFixed(1)} s (${LOCK_WAIT_SECONDS} s here, 600 s on a VM): ${last.split(os.tmpdir()).join("$TMPDIR")}`];
   });
 
-  check("goes on as soon as a held apt lock is free", async () => {
+  check(AZURE_READINESS_CHECKS.freedAptLock, async () => {
     const wait = await waitForHeldLock(eastScript(), 1, 30);
     assert.equal(wait.status, 0, wait.stdout);
     const freed = /apt's locks are free after \d+\.\d{3} s/.exec(wait.stdout)?.[0];
@@ -111,4 +121,18 @@ test("the check names each option a resource lacks", () => {
     "provision-vm-eastus is not deleted with its VM",
     "vm-eastus is not replaced delete-first",
   ]);
+});
+
+test("the outbound check counts a subnet behind a NAT gateway apart from default outbound access, and names one with neither", () => {
+  const changed: Evaluation = structuredClone(base);
+  const [first, second] = changed.resources.filter((r) => r.type === "azure-native:network:Subnet");
+  first.inputs = { ...first.inputs, defaultOutboundAccess: false, natGateway: { id: "/subscriptions/s/natGateways/nat-eastus" } };
+  assert.deepEqual(subnetOutbound(changed), {
+    subnets: [first.name, second.name],
+    defaultOutboundAccess: [second.name],
+    natGateway: [first.name],
+  });
+  assert.deepEqual(outboundProblems(changed), []);
+  second.inputs = { ...second.inputs, defaultOutboundAccess: false };
+  assert.deepEqual(outboundProblems(changed), [`${second.name} leaves its outbound access to the API version`]);
 });

@@ -11,7 +11,7 @@ import { BAD_CONFIGS, judgeRefusal, tryBadConfig } from "../../support/bad-confi
 import { reportSection } from "../../support/evidence";
 import { spawnAsync } from "../../support/processes";
 import { evaluated, validRequest } from "../../support/program";
-import { BAD_CONFIGURATION } from "../../support/report-sections";
+import { BAD_CONFIGURATION, BAD_CONFIGURATION_CHECKS } from "../../support/report-sections";
 
 /** The message's problem lines ("  - key ..."); the line above them only says how many there are. */
 function problemLines(message: string): string[] {
@@ -23,7 +23,7 @@ function problemLines(message: string): string[] {
 
 reportSection(BAD_CONFIGURATION, (check) => {
   for (const bad of BAD_CONFIGS) {
-    check(bad.title, async () => {
+    check(BAD_CONFIGURATION_CHECKS.refused(bad), async () => {
       const outcome = await tryBadConfig(bad);
       const verdict = judgeRefusal(bad, outcome);
       assert.equal(verdict, undefined, verdict);
@@ -38,7 +38,7 @@ reportSection(BAD_CONFIGURATION, (check) => {
   // A haproxy.cfg comment full of shell syntax is legal (HAProxy ignores it). It must reach the
   // script as one single-quoted assignment, and bash, reading the rendered script, must get the
   // text back byte for byte without running any of it.
-  check("carries hostile file content into bash literally", async () => {
+  check(BAD_CONFIGURATION_CHECKS.hostileFileContent, async () => {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-hostile-"));
     try {
       const marker = path.join(scratch, "executed");
@@ -59,7 +59,11 @@ reportSection(BAD_CONFIGURATION, (check) => {
       assert.equal(bash.status, 0, bash.stderr);
       assert.equal(bash.stdout, content, "bash reads the file back byte for byte");
       assert.ok(!fs.existsSync(marker), "$(…) and backticks did not run");
-      return ["HAPROXY_CFG is one single-quoted word; bash read it back byte for byte; $(…) and backticks did not run"];
+      const substitutions = (content.match(/\$\(/g) ?? []).length + (content.match(/`/g) ?? []).length / 2;
+      return [
+        `HAPROXY_CFG is one single-quoted word; bash read back ${Buffer.byteLength(bash.stdout)} of ` +
+          `${Buffer.byteLength(content)} bytes unchanged; none of its ${substitutions} command substitutions ran (no marker file)`,
+      ];
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
