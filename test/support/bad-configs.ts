@@ -2,7 +2,8 @@
 // the unit tests and the reliability report, so both prove the same list.
 import * as fs from "fs";
 import * as path from "path";
-import { EvaluationRequest, PROJECT_DIR, withEditedProject } from "../../plan/evaluation";
+import { ConfigError } from "../../lib/config";
+import { EvaluationRequest, PROJECT_DIR, ProgramRefusal, withEditedProject } from "../../plan/evaluation";
 import { Outcome, outcomeOf, validRequest } from "./program";
 
 export interface BadConfig {
@@ -265,17 +266,45 @@ export const BAD_CONFIGS: BadConfig[] = [
   },
 ];
 
-/** Runs the program on a bad input; a file edit happens in a throwaway copy of the project. */
-export async function tryBadConfig(bad: BadConfig): Promise<Outcome> {
-  const request = bad.request ?? validRequest();
-  if (!bad.file) return outcomeOf(request);
-  const { name, content } = bad.file;
-  return withEditedProject(name, () => content, (projectDir) => outcomeOf({ ...request, projectDir }));
+/** The message's problem lines ("  - key ..."); the line above them only says how many there are. */
+export function problemLines(message: string): string[] {
+  return message
+    .split("\n")
+    .filter((line) => line.startsWith("  - "))
+    .map((line) => line.slice(4));
+}
+
+const outcomes = new Map<BadConfig, Promise<Outcome>>();
+
+/**
+ * Runs the program on a bad input, once per input in this process (its counterpart reads the same
+ * outcome); a file edit happens in a throwaway copy of the project.
+ */
+export function tryBadConfig(bad: BadConfig): Promise<Outcome> {
+  let outcome = outcomes.get(bad);
+  if (!outcome) {
+    const request = bad.request ?? validRequest();
+    const file = bad.file;
+    outcome = file ? withEditedProject(file.name, () => file.content, (projectDir) => outcomeOf({ ...request, projectDir })) : outcomeOf(request);
+    outcomes.set(bad, outcome);
+  }
+  return outcome;
+}
+
+/**
+ * The refusal the program would give if it did not check what `bad` is about: its problems without
+ * the ones `bad` expects, or, when none is left, `accepted` (the program goes on and declares).
+ */
+export function withoutExpectedProblems(bad: BadConfig, refused: Outcome, accepted: Outcome): Outcome {
+  if (refused.kind !== "refused") throw new Error(`"${bad.title}" was not refused, so there is no refusal to take a problem from`);
+  const problems = problemLines(refused.refusal.message).filter((problem) => !bad.expected.some((pattern) => pattern.test(problem)));
+  if (problems.length === 0) return accepted;
+  return { kind: "refused", refusal: new ProgramRefusal(new ConfigError(problems).message, 0) };
 }
 
 /** What is wrong with how the program refused, or undefined when it refused as it must. */
 export function judgeRefusal(bad: BadConfig, outcome: Outcome): string | undefined {
-  if (outcome.kind === "declared") return "the program declared its resources instead of refusing";
+  if (outcome.kind === "declared") return `the program declared its resources instead of refusing with ${bad.expected.join(", ")}`;
   if (outcome.kind === "failed") return `the program crashed instead of refusing: ${outcome.failure.message}`;
   const { message, declared } = outcome.refusal;
   if (declared > 0) return `the program declared ${declared} resources before it refused`;

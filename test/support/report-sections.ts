@@ -14,7 +14,23 @@ import { BAD_CONFIGS } from "./bad-configs";
 export interface DeclaredSection extends ReportSection {
   /** The name of every check, in the order the tests play them: the rows of the section's table. */
   checks: readonly string[];
+  /**
+   * Each check's counterpart, by the check's name: what proves the check able to fail. A check missing
+   * here has none yet; test/unit/repository/counterparts.test.ts lists those and allows only the
+   * sandbox's.
+   */
+  counterparts: Readonly<Record<string, Counterpart>>;
 }
+
+/**
+ * What proves a check able to fail. `unit`: a test of that name in the unit suite runs the check's own
+ * logic on its subject broken on purpose and requires it to fail naming what broke
+ * (test/support/counterparts.ts plays it). `sandbox`: the sandbox suite's rows already do that for
+ * this check; the text says how, so the claim can be judged.
+ */
+export type Counterpart = { unit: string } | { sandbox: string };
+
+const unit = (name: string): Counterpart => ({ unit: name });
 
 /** The name-makers of a section whose checks are played once per subject (a VM, a fault, a region table). */
 type Names = Record<string, string | ((...subjects: never[]) => string)>;
@@ -35,12 +51,22 @@ export const BAD_CONFIGURATION: DeclaredSection = {
     "content must instead reach the rendered script as one single-quoted word.",
   columns: ["evidence"],
   checks: [...BAD_CONFIGS.map(BAD_CONFIGURATION_CHECKS.refused), BAD_CONFIGURATION_CHECKS.hostileFileContent],
+  counterparts: Object.fromEntries([
+    ...BAD_CONFIGS.map((bad) => [
+      BAD_CONFIGURATION_CHECKS.refused(bad),
+      unit(`"${bad.title}" fails naming the message it expects when the program accepts the good default configuration, or refuses without that message`),
+    ]),
+    [
+      BAD_CONFIGURATION_CHECKS.hostileFileContent,
+      unit("carrying hostile file content fails naming HAPROXY_CFG's quoting, the bytes bash read back and the substitutions that ran when haproxy.cfg is double-quoted into the script"),
+    ],
+  ]),
 };
 
 /** Section 2 plays these faults in this order; `committed` is read only when one is played. */
-const faultNames = provisioningFaults(() => {
+const faults = provisioningFaults(() => {
   throw new Error("a fault's name needs no stack");
-}).map((fault) => fault.name);
+});
 
 export const PROVISIONING_FAULTS: DeclaredSection = {
   title: "2. Faults in the sandbox",
@@ -54,7 +80,16 @@ export const PROVISIONING_FAULTS: DeclaredSection = {
     "Retries: BuilderHub 5 attempts 10 s apart (10 s per request); artifact download 3 attempts 5 s apart, 20 s " +
     "below 1 KiB/s counts as a stall.",
   columns: ["the extension's last line", "what kept serving", "nothing lost"],
-  checks: faultNames,
+  checks: faults.map((fault) => fault.name),
+  // A fault that must fail the extension breaks provisioning on purpose, and the row passes only when
+  // provisioning's own check fails naming the step and the reason (an extension that went on
+  // regardless fails the row: "expected exit 1"). That makes the row the counterpart of provisioning's
+  // checks. Faults provisioning must survive (a retry, a kill, going back) show no check failing.
+  counterparts: Object.fromEntries(
+    faults
+      .filter((fault) => fault.expect.kind === "fails")
+      .map((fault) => [fault.name, { sandbox: "the fault breaks provisioning on purpose; the row requires the extension to fail naming the step and the reason" }]),
+  ),
 };
 
 export const SECRET_SCAN_CHECKS = {
@@ -76,6 +111,7 @@ export const SECRET_SCAN: DeclaredSection = {
     "every 10 ms for the whole run and afterwards, so short-lived commands count too. A pass means 0 hits.",
   columns: ["places searched", "hits"],
   checks: Object.values(SECRET_SCAN_CHECKS),
+  counterparts: {},
 };
 
 /** The public TLS ports section 4 scans on each FlowProxy VM. */
@@ -104,6 +140,7 @@ export const HARDENING: DeclaredSection = {
     ...flowproxyVms().flatMap((vm) => PUBLIC_TLS_PORTS.map((port) => HARDENING_CHECKS.publicTls(vm.name, port))),
     ...flowproxyVms().map((vm) => HARDENING_CHECKS.localPortsStayLocal(vm.name)),
   ],
+  counterparts: {},
 };
 
 export const VERIFY_FAULTS_CHECKS = {
@@ -122,6 +159,18 @@ export const VERIFY_FAULTS: DeclaredSection = {
     "that names the VM and the check; the evidence is what verify said.",
   columns: ["evidence"],
   checks: Object.values(VERIFY_FAULTS_CHECKS),
+  // The section is verify and its counterparts: each fault breaks the sandbox on purpose and passes
+  // only when verify fails naming what broke, which proves the checks the healthy row passes able to
+  // fail. A fault row's own check (verify names the fault) is held against the healthy row, where
+  // the same verify, on the same sandbox unbroken, names nothing.
+  counterparts: Object.fromEntries(
+    Object.values(VERIFY_FAULTS_CHECKS).map((name) => [
+      name,
+      name === VERIFY_FAULTS_CHECKS.healthy
+        ? { sandbox: "the fault rows run the same verify on the sandbox broken on purpose and require it to fail naming what broke" }
+        : { sandbox: "the row breaks the sandbox on purpose and requires verify to fail naming what broke; the healthy row is the same verify failing nothing" },
+    ]),
+  ),
 };
 
 export const OPERATIONS_CHECKS = {
@@ -160,6 +209,7 @@ export const OPERATIONS: DeclaredSection = {
     OPERATIONS_CHECKS.generation2,
     OPERATIONS_CHECKS.signerKeysOnVms,
   ],
+  counterparts: {},
 };
 
 /** The region tables section 7 evaluates the program with. */
@@ -180,6 +230,24 @@ export const AZURE_READINESS_CHECKS = {
   heldAptLock: "fails the step naming a held apt lock once the wait runs out",
   freedAptLock: "goes on as soon as a held apt lock is free",
 } satisfies Names;
+
+/** The unit tests that prove each of section 7's checks able to fail, by the check's key. */
+export const AZURE_READINESS_COUNTERPARTS = {
+  vnetWriters: (table: RegionTable) => `finding every write to each VNet fails naming the first VNet and its DNS link when that link is gone (${table})`,
+  orderedVnetWrites: (table: RegionTable) =>
+    `one write at a time per VNet fails naming the first region's subnet and DNS link when the link loses its dependency on the write before it (${table})`,
+  extensionsAfterNetwork: (table: RegionTable) =>
+    `FlowProxy extensions after the network fails naming the last one and the builderhub record when it stops depending on the record (${table})`,
+  outboundAccess: (table: RegionTable) =>
+    `stated outbound access fails naming the first subnet when it has neither default outbound access nor a NAT gateway (${table})`,
+  replacement:
+    "the replacement options fail naming each option a resource lacks: a VM not delete-first, an extension or a NIC not deleted with its owner, a DNS link left to a group's deletion",
+  provisioningRun: "the provisioningRun check fails naming every VM when the forceUpdateTags ignore provisioningRun, and naming the VM whose script changes with it",
+  firstBoot:
+    "the first-boot check fails naming what a script lacks: the HOME export, --accept-dns=false, the DNS reset of a VM that joined before, the join timeout, an apt lock, the wait before apt-get or before Tailscale's installer",
+  heldAptLock: "the held-lock check fails naming the lock when wait_for_locks does not wait for it",
+  freedAptLock: "the freed-lock check fails naming the lock when it is never released within the wait",
+} satisfies Record<keyof typeof AZURE_READINESS_CHECKS, Names[string]>;
 
 export const AZURE_READINESS: DeclaredSection = {
   title: "7. Azure control plane and first boot (checked locally)",
@@ -204,6 +272,18 @@ export const AZURE_READINESS: DeclaredSection = {
     AZURE_READINESS_CHECKS.heldAptLock,
     AZURE_READINESS_CHECKS.freedAptLock,
   ],
+  counterparts: Object.fromEntries([
+    ...REGION_TABLES.flatMap((table) =>
+      (["vnetWriters", "orderedVnetWrites", "extensionsAfterNetwork", "outboundAccess"] as const).map((key) => [
+        AZURE_READINESS_CHECKS[key](table),
+        unit(AZURE_READINESS_COUNTERPARTS[key](table)),
+      ]),
+    ),
+    ...(["replacement", "provisioningRun", "firstBoot", "heldAptLock", "freedAptLock"] as const).map((key) => [
+      AZURE_READINESS_CHECKS[key],
+      unit(AZURE_READINESS_COUNTERPARTS[key]),
+    ]),
+  ]),
 };
 
 /** Every section of the report, in its order. */
@@ -226,4 +306,18 @@ export function rowDifferences(declared: readonly string[], found: readonly stri
   ];
   if (differences.length === 0 && declared.some((name, i) => found[i] !== name)) differences.push("the same rows in another order");
   return differences;
+}
+
+/** The checks of `sections` without a counterpart, as "<section title>: <check>". */
+export function checksWithoutCounterpart(sections: readonly DeclaredSection[]): string[] {
+  return sections.flatMap((section) => section.checks.filter((name) => !(name in section.counterparts)).map((name) => `${section.title}: ${name}`));
+}
+
+/** Counterparts declared for a check the section does not have (a renamed or removed check left behind). */
+export function strayCounterparts(sections: readonly DeclaredSection[]): string[] {
+  return sections.flatMap((section) =>
+    Object.keys(section.counterparts)
+      .filter((name) => !section.checks.includes(name))
+      .map((name) => `${section.title}: ${name}`),
+  );
 }

@@ -1,0 +1,63 @@
+// Counterparts: each report check run on its subject broken on purpose, to prove the check can fail
+// and says what broke when it does. A check that passes whatever its subject proves nothing. The
+// counterparts a section declares (test/support/report-sections.ts, `unit`) are played here as tests
+// named after what they prove; they are not report rows.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { DeclaredSection, rowDifferences } from "./report-sections";
+
+/** A subject broken on purpose and what the check said about it. */
+export interface BrokenSubject {
+  /** What was broken, for the test's diagnostics. */
+  broke: string;
+  /** What the check said: its problems or the message it failed with; empty when it passed. */
+  failure: string[];
+  /** What the failure must name, so that it says what broke. */
+  naming: string[];
+}
+
+/** Plays one counterpart: `check` is the row it proves able to fail. */
+export type PlayCounterpart = (check: string, run: () => Promise<BrokenSubject[]> | BrokenSubject[]) => void;
+
+/** The checks of `section` whose counterpart is a unit test. */
+export function unitCounterpartChecks(section: DeclaredSection): string[] {
+  return section.checks.filter((name) => {
+    const counterpart = section.counterparts[name];
+    return counterpart !== undefined && "unit" in counterpart;
+  });
+}
+
+/** How the counterparts played differ from the unit counterparts `section` declares. */
+export function counterpartsUnplayed(section: DeclaredSection, played: readonly string[]): string[] {
+  return rowDifferences(unitCounterpartChecks(section), played);
+}
+
+/**
+ * A describe block of the counterparts of `section`'s checks. It plays exactly the unit counterparts
+ * the section declares, in the checks' order, or fails before any runs, as reportSection does for
+ * the checks themselves.
+ */
+export function counterparts(section: DeclaredSection, body: (counterpart: PlayCounterpart) => void): void {
+  describe(`${section.title}: each check fails on its subject broken on purpose`, () => {
+    const played: string[] = [];
+    body((check, run) => {
+      played.push(check);
+      const declared = section.counterparts[check];
+      if (declared === undefined || !("unit" in declared)) return;
+      test(declared.unit, async (t) => {
+        const subjects = await run();
+        assert.ok(subjects.length > 0, "a counterpart breaks at least one subject");
+        for (const { broke, failure, naming } of subjects) {
+          assert.ok(failure.length > 0, `the check passed on a subject with ${broke}`);
+          const said = failure.join("\n");
+          for (const name of naming) assert.ok(said.includes(name), `with ${broke}, the check failed without naming ${name}:\n${said}`);
+          t.diagnostic(`${broke}: ${failure[0].split("\n")[0]}`);
+        }
+      });
+    });
+    const differences = counterpartsUnplayed(section, played);
+    if (differences.length > 0) {
+      throw new Error(`${section.title}: the counterparts played are not those test/support/report-sections.ts declares: ${differences.join("; ")}`);
+    }
+  });
+}
