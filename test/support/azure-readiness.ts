@@ -181,3 +181,28 @@ export async function waitForHeldLock(base64Script: string, holdSeconds: number,
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** What is wrong with a wait for a lock held past the wait: the step must fail, naming the lock. */
+export function heldLockProblems(wait: LockWait): string[] {
+  const problems: string[] = [];
+  const last = wait.stdout.trimEnd().split("\n").pop() ?? "";
+  if (wait.status !== 1) problems.push(`exit ${wait.status}, not 1, while ${wait.lockFile} was held: ${last || "(no output)"}`);
+  if (!wait.stdout.split("\n").includes(`  waiting for ${wait.lockFile}, which another apt or dpkg run holds`)) {
+    problems.push(`no line says it is waiting for ${wait.lockFile}`);
+  }
+  const failed = new RegExp(`^FAILED: vm-eastus, step 0/0 \\(ensure base packages\\): ${escapeRegExp(wait.lockFile)} was still locked after [2-9]\\.\\d{3} s`);
+  if (!failed.test(last)) problems.push(`the last line does not fail the step naming ${wait.lockFile} after 2-9 s: ${last}`);
+  return problems;
+}
+
+/** What is wrong with a wait for a lock freed within the wait: the step must go on, saying when. */
+export function freedLockProblems(wait: LockWait): string[] {
+  const problems: string[] = [];
+  if (wait.status !== 0) problems.push(`exit ${wait.status}, not 0, waiting for ${wait.lockFile}: ${wait.stdout.trimEnd().split("\n").pop() ?? ""}`);
+  if (!/apt's locks are free after \d+\.\d{3} s/.test(wait.stdout)) problems.push(`no line says ${wait.lockFile} is free`);
+  return problems;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -32,12 +32,20 @@ export function counterpartsUnplayed(section: DeclaredSection, played: readonly 
   return rowDifferences(unitCounterpartChecks(section), played);
 }
 
+const sectionsPlayed = new Set<string>();
+
+/** Whether counterparts() was called for `section` in this process. */
+export function counterpartsPlayed(section: DeclaredSection): boolean {
+  return sectionsPlayed.has(section.title);
+}
+
 /**
  * A describe block of the counterparts of `section`'s checks. It plays exactly the unit counterparts
  * the section declares, in the checks' order, or fails before any runs, as reportSection does for
  * the checks themselves.
  */
 export function counterparts(section: DeclaredSection, body: (counterpart: PlayCounterpart) => void): void {
+  sectionsPlayed.add(section.title);
   describe(`${section.title}: each check fails on its subject broken on purpose`, () => {
     const played: string[] = [];
     body((check, run) => {

@@ -3,8 +3,9 @@
 // column of the section's table. The evidence goes to the test's diagnostics (the spec reporter
 // prints it under the test) and, when FLOWPROXY_RESULTS_DIR is set, to the results the report is
 // made of (report/results.ts). A failed check is recorded with its error and fails its test as usual.
-import { describe, test, type TestContext } from "node:test";
+import { after, describe, test, type TestContext } from "node:test";
 import { CheckRecord, recordCheck, ReportSection, RESULTS_ENV } from "../../report/results";
+import { counterpartsPlayed, unitCounterpartChecks } from "./counterparts";
 import { DeclaredSection, rowDifferences } from "./report-sections";
 
 const resultsDir = process.env[RESULTS_ENV];
@@ -16,7 +17,8 @@ export type Check = (name: string, run: (t: TestContext) => Promise<string[]> | 
 /**
  * A describe block whose checks the report shows under `section`. It plays exactly the checks the
  * section declares, in their order, or fails before any of them runs: the committed report is held
- * to those declarations (test/unit/repository/reports.test.ts).
+ * to those declarations (test/unit/repository/reports.test.ts). A section whose checks have
+ * counterparts in the unit suite fails unless its module plays them too (counterparts()).
  */
 export function reportSection(section: DeclaredSection, body: (check: Check) => void): void {
   const { title, intro, columns } = section;
@@ -30,6 +32,12 @@ export function reportSection(section: DeclaredSection, body: (check: Check) => 
     if (differences.length > 0) {
       throw new Error(`${title}: the checks played are not those test/support/report-sections.ts declares: ${differences.join("; ")}`);
     }
+    // By the time the checks have run, the module that plays them has been loaded whole.
+    after(() => {
+      if (unitCounterpartChecks(section).length > 0 && !counterpartsPlayed(section)) {
+        throw new Error(`${title}: its checks' counterparts are declared but not played; call counterparts() beside reportSection()`);
+      }
+    });
   });
 }
 

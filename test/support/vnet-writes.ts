@@ -48,6 +48,25 @@ export function vnetWriters(result: Evaluation): Map<string, string[]> {
   return writers;
 }
 
+/**
+ * What vnetWriters misses of the writes a table of `regions` regions makes to each VNet: one VNet per
+ * region, each written by itself, its subnet, its DNS link and a peering each way with every other.
+ */
+export function vnetWriterProblems(result: Evaluation, regions: number): string[] {
+  const writers = vnetWriters(result);
+  const problems = writers.size === regions ? [] : [`${writers.size} VNets have writers, not ${regions}`];
+  for (const [vnet, names] of writers) {
+    const location = vnet.replace(/^vnet-/, "");
+    const found = `(found ${names.join(", ")})`;
+    for (const expected of [`subnet-${location}`, `dns-link-${location}`]) {
+      if (!names.includes(expected)) problems.push(`${vnet}: ${expected} is not among its writers ${found}`);
+    }
+    const peerings = names.filter((n) => n.startsWith("peer-")).length;
+    if (peerings !== 2 * (regions - 1)) problems.push(`${vnet}: ${peerings} peerings write it, not ${2 * (regions - 1)} ${found}`);
+  }
+  return problems;
+}
+
 /** One line per pair of writes to the same VNet that Pulumi may run at the same time. */
 export function unorderedVnetWrites(result: Evaluation): string[] {
   const closure = dependencyClosure(result);
