@@ -47,8 +47,8 @@ export const BENCH_PORTS = { backend: 18001, http: 18080, https: 18443, system: 
 /** What wrk is pointed at: the backend alone first, the baseline the others are compared with. */
 export const DATAPATH_TARGETS = [
   { label: `the backend alone (HAProxy answering from memory, ${LOOPBACK}:${BENCH_PORTS.backend})`, url: `http://${LOOPBACK}:${BENCH_PORTS.backend}/livez` },
-  { label: `through haproxy.cfg's :${PORTS.http} frontend to that backend`, url: `http://${LOOPBACK}:${BENCH_PORTS.http}/livez` },
-  { label: `through haproxy.cfg's :${PORTS.https} frontend (TLS) to that backend`, url: `https://${LOOPBACK}:${BENCH_PORTS.https}/livez` },
+  { label: `through haproxy.cfg's :${PORTS.http} frontend (per-source guard raised) to that backend`, url: `http://${LOOPBACK}:${BENCH_PORTS.http}/livez` },
+  { label: `through haproxy.cfg's :${PORTS.https} frontend (TLS, per-source guard raised) to that backend`, url: `https://${LOOPBACK}:${BENCH_PORTS.https}/livez` },
 ] as const;
 
 export const DATAPATH_MEASURES = {

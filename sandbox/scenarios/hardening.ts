@@ -31,13 +31,15 @@ function heldToMaximum(value: { score: number; label: string }, where: string): 
   return [`${value.score.toFixed(1)} ${value.label} (${where})`, `≤ ${MAX_EXPOSURE.toFixed(1)}`];
 }
 
-/** `systemd-analyze security --offline=yes` of the committed flowproxy@.service, with the host's systemd. */
-export async function offlineUnitExposure(): Promise<string[]> {
-  // The committed file, copied so the analysis reads nothing else from the checkout.
+const committedUnit = () => fs.readFileSync(path.join(PROJECT_DIR, "flowproxy@.service"), "utf8");
+
+/** `systemd-analyze security --offline=yes` of the committed flowproxy@.service (or `unit`), with the host's systemd. */
+export async function offlineUnitExposure(unit = committedUnit()): Promise<string[]> {
+  // A copy, so the analysis reads nothing else from the checkout.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-unit-"));
   try {
     const file = path.join(dir, "flowproxy@.service");
-    fs.copyFileSync(path.join(PROJECT_DIR, "flowproxy@.service"), file);
+    fs.writeFileSync(file, unit);
     const result = await run("systemd-analyze", ["security", "--offline=yes", "--no-pager", file]);
     const version = (await check("systemd-analyze", ["--version"])).split("\n")[0];
     return heldToMaximum(exposure(result.stdout), `host, ${version}, --offline=yes`);
@@ -102,4 +104,100 @@ export async function localPortsStayLocal(vm: Vm, peer: Vm): Promise<string[]> {
     assert.equal(peerOutcome, "ECONNREFUSED", `${peer.name}→${vm.privateIp}:${port}`);
   }
   return [outcomes.join("; "), "answers on loopback; dropped from the internet, refused from the VNets, where :443 answers"];
+}
+
+// ---- counterparts: each check on its subject broken on purpose ----
+
+/** A check run on its subject broken on purpose: what was broken, what the check failed with, what that must name. */
+export interface BrokenRun {
+  broke: string;
+  failure: string[];
+  naming: string[];
+}
+
+/** What `check` failed with; empty when it passed. */
+async function failureOf(check: () => Promise<unknown>): Promise<string[]> {
+  try {
+    await check();
+    return [];
+  } catch (err) {
+    return [(err as Error).message];
+  }
+}
+
+/** The unit's sandboxing taken out: what a drop-in or an edit that weakens it would leave. */
+const UNSANDBOXED = [
+  "[Service]",
+  "DynamicUser=no",
+  "PrivateUsers=no",
+  "PrivateTmp=no",
+  "PrivateDevices=no",
+  "ProtectSystem=no",
+  "ProtectHome=no",
+  "NoNewPrivileges=no",
+  "CapabilityBoundingSet=~",
+  "SystemCallFilter=",
+  "RestrictAddressFamilies=",
+  "RestrictNamespaces=no",
+  "ProtectKernelTunables=no",
+  "ProtectKernelModules=no",
+  "ProtectControlGroups=no",
+  "",
+].join("\n");
+
+/** flowproxy@.service as committed, less every line of its sandboxing section. */
+function unsandboxedUnit(): string {
+  const unit = committedUnit();
+  const sandboxing = unit.indexOf("# Sandboxing:");
+  const install = unit.indexOf("[Install]");
+  if (sandboxing < 0 || install < sandboxing) throw new Error("flowproxy@.service has no '# Sandboxing:' part before [Install] to take out");
+  return unit.slice(0, sandboxing) + unit.slice(install);
+}
+
+/** The exposure checks on a unit without its sandboxing: offline on the file, and on the running unit through a drop-in. */
+export async function exposureCounterparts(vm: Vm): Promise<{ offline: BrokenRun[]; running: BrokenRun[] }> {
+  const offline = await failureOf(() => offlineUnitExposure(unsandboxedUnit()));
+  const dropIn = `/run/systemd/system/${flowproxyUnit(vm)}.d/zz-counterpart.conf`;
+  await vmCheck(vm, ["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1" && systemctl daemon-reload', "sh", dropIn, UNSANDBOXED]);
+  const running = await failureOf(() => runningUnitExposure(vm)).finally(() =>
+    vmCheck(vm, ["sh", "-c", 'rm -f "$1" && systemctl daemon-reload', "sh", dropIn]),
+  );
+  const above = `above ${MAX_EXPOSURE.toFixed(1)}`;
+  return {
+    offline: [{ broke: "flowproxy@.service without its sandboxing lines", failure: offline, naming: [above, "--offline=yes"] }],
+    running: [{ broke: `a drop-in that undoes the sandboxing of ${flowproxyUnit(vm)}`, failure: running, naming: [above, `${flowproxyUnit(vm)} running in ${vm.name}`] }],
+  };
+}
+
+/** haproxy.cfg that also accepts a CBC suite on TLS 1.2, which publicTls must refuse to pass. */
+export function withCbcSuite(cfg: string): string {
+  const weakened = cfg.replace(/^(\s*ssl-default-bind-ciphers \S+)$/m, `$1:${CBC_SUITE}`);
+  if (weakened === cfg) throw new Error("haproxy.cfg has no ssl-default-bind-ciphers line to add a CBC suite to");
+  return weakened;
+}
+
+/** A TLS 1.2 suite with CBC and no AEAD, which OpenSSL still offers when asked. */
+export const CBC_SUITE = "ECDHE-ECDSA-AES128-SHA256";
+
+/** The TLS checks of `ports` on `vms` while their HAProxy accepts CBC_SUITE (the caller deploys that). */
+export async function tlsCounterparts(vms: Vm[], ports: readonly number[]): Promise<Map<string, BrokenRun[]>> {
+  const runs = new Map<string, BrokenRun[]>();
+  for (const vm of vms) {
+    for (const port of ports) {
+      const failure = await failureOf(() => publicTls(vm, port));
+      runs.set(`${vm.name}:${port}`, [{ broke: `HAProxy accepting ${CBC_SUITE}`, failure, naming: [`${vm.name}:${port}`, `accepts ${CBC_SUITE} (TLSv1.2)`] }]);
+    }
+  }
+  return runs;
+}
+
+/** The local-ports checks while the NSG lets HAProxy's metrics port in from anywhere (the caller deploys that). */
+export async function localPortsCounterparts(vms: Vm[]): Promise<Map<string, BrokenRun[]>> {
+  const runs = new Map<string, BrokenRun[]>();
+  for (const vm of vms) {
+    const peer = vms.find((other) => other !== vm)!;
+    const failure = await failureOf(() => localPortsStayLocal(vm, peer));
+    runs.set(vm.name, [{ broke: `the NSG opened on ${PORTS.haproxyMetrics}`, failure, naming: [`host→${vm.publicIp}:${PORTS.haproxyMetrics}`] }]);
+  }
+  return runs;
 }

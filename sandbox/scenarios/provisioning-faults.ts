@@ -210,6 +210,47 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
   ];
 }
 
+/** A check run on its subject broken on purpose: what was broken, what the check failed with, what that must name. */
+export interface BrokenRun {
+  broke: string;
+  failure: string[];
+  naming: string[];
+}
+
+/**
+ * The counterparts of the faults provisioning must survive, whose rows show no check of provisioning
+ * failing: the same fault with what its row proves taken away, played the same way, must fail the
+ * row naming what is missing. The flap aimed at the timer instead of provisioning; the kill made as
+ * the step starts instead of during the download; "going back" to another build than the committed.
+ * Played after the faults; the last one's rerun puts the committed stack back.
+ */
+export function survivedFaultCounterparts(committed: () => Evaluation): { check: string; play: () => Promise<BrokenRun[]> }[] {
+  const faults = provisioningFaults(committed);
+  const survived = faults.filter((fault) => fault.expect.kind !== "fails");
+  const [flapping, killed, back] = survived;
+  const broken = (fault: Fault, broke: string, naming: string) => ({
+    check: fault.name,
+    play: async (): Promise<BrokenRun[]> => {
+      let failure: string[] = [];
+      await playFault(fault, committed()).catch((err: Error) => (failure = [err.message]));
+      return [{ broke, failure, naming: [naming] }];
+    },
+  });
+  return [
+    broken(
+      { ...flapping, inject: async () => (await setMockhubFault({ flapFor: REGISTRATION_USER_AGENT.timer }), committed()) },
+      "the flap aimed at the timer's requests instead of provisioning's",
+      "of provisioning's requests",
+    ),
+    broken({ ...killed, killWhen: undefined }, "the kill made as the step starts", "expected a kill during the artifact's one download"),
+    broken(
+      { ...back, inject: () => withArtifact("8", { ...GENERATION_1_BUILD, gitHash: "other08" }) },
+      "going back to another build than the committed one",
+      "not the committed build's",
+    ),
+  ];
+}
+
 /** Restarts systemd must have made of a build that crashes at once, during the script's 30 s wait. */
 const MIN_CRASH_RESTARTS = 2;
 

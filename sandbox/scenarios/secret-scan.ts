@@ -105,6 +105,23 @@ async function worldReadableHits(vm: Vm, secrets: Secret[]): Promise<{ files: nu
   return { files: Number(count), hits };
 }
 
+/** A check run on its subject broken on purpose: what was broken, what the check failed with, what that must name. */
+export interface BrokenRun {
+  broke: string;
+  failure: string[];
+  naming: string[];
+}
+
+/** What `check` failed with; empty when it passed. */
+async function failureOf(check: () => Promise<unknown>): Promise<string[]> {
+  try {
+    await check();
+    return [];
+  } catch (err) {
+    return [(err as Error).message];
+  }
+}
+
 function hitsIn(places: Place[], secrets: Secret[]): string[] {
   return places.flatMap((place) => secrets.filter((s) => place.text.includes(s.value)).map((s) => `${s.name} in ${place.where}`));
 }
@@ -127,7 +144,14 @@ export class SecretScan {
   private readonly sampler = new CmdlineSampler();
   private stack?: Evaluation;
   private cmdlines = new Map<string, Set<string>>();
-  private secrets: Secret[] = [];
+  private sweeps = 0;
+  private stackSecrets: Secret[] = [];
+  /** A value made for a counterpart, searched for like the stack's secrets while it is planted. */
+  private canary?: Secret;
+
+  private get secrets(): Secret[] {
+    return this.canary ? [...this.stackSecrets, this.canary] : this.stackSecrets;
+  }
 
   /** One provisioning run of the whole sandbox with every secret set, command lines sampled throughout. */
   async provision(): Promise<void> {
@@ -139,8 +163,9 @@ export class SecretScan {
       await sleep(3000);
     } finally {
       this.cmdlines = this.sampler.stop();
+      this.sweeps = this.sampler.sweeps;
     }
-    this.secrets = [
+    this.stackSecrets = [
       { name: "githubToken", value: loadOrCreateSecrets().githubToken },
       ...flowproxyVms().map((vm) => ({ name: `signer key of ${vm.name}`, value: signerKeyOf(this.stack!, vm.name).slice(2) })),
       { name: "tailscaleAuthKey", value: this.extra.tailscaleAuthKey },
@@ -154,7 +179,11 @@ export class SecretScan {
     const credentials = await Promise.all(
       flowproxyVms().map(async (vm) => (await vmExec(vm, ["grep", "-c", "^CLICKHOUSE_PASSWORD=", VM_PATHS.flowproxyEnv])).stdout.trim() === "1"),
     );
-    assert.ok(joined.every(Boolean) && credentials.every(Boolean), "a secret was not in use, so the scan proves less");
+    const unused = [
+      ...VMS.filter((_, i) => !joined[i]).map((vm) => `${vm.name} has not joined the tailnet (tailscale status)`),
+      ...flowproxyVms().filter((_, i) => !credentials[i]).map((vm) => `${vm.name}'s flowproxy.env holds no ClickHouse password`),
+    ];
+    assert.deepEqual(unused, [], `a secret was not in use, so the scan proves less: ${unused.join("; ")}`);
     return [
       `${joined.filter(Boolean).length}/${VMS.length} VMs joined the tailnet double; ${credentials.filter(Boolean).length}/${flowproxyVms().length} flowproxy.env files hold the ClickHouse password; ${this.secrets.length} secret values searched`,
       "—",
@@ -184,7 +213,7 @@ export class SecretScan {
 
   async commandLines(): Promise<string[]> {
     const places = [...this.cmdlines].flatMap(([vm, set]) => [...set].map((text) => ({ where: `a ${text.split(" ")[0]} process of ${vm}`, text })));
-    return noHits(`${places.length} distinct command lines in ${this.sampler.sweeps} sweeps of /proc`, hitsIn(places, this.secrets));
+    return noHits(`${places.length} distinct command lines in ${this.sweeps} sweeps of /proc`, hitsIn(places, this.secrets));
   }
 
   async worldReadableFiles(): Promise<string[]> {
@@ -197,4 +226,62 @@ export class SecretScan {
     const places = githubRequests().map((r) => ({ where: `request ${r.time}`, text: JSON.stringify(r) }));
     return noHits(`${places.length} requests`, hitsIn(places, this.secrets));
   }
+
+  /**
+   * The counterparts of the checks above: each is run again with its subject broken on purpose. A
+   * canary value, searched for like the stack's secrets, is put where a search looks (through the
+   * same way a leak would get there), and the search must name it there; a secret taken out of use
+   * must fail the check that says they were in use. Each plant is removed afterwards.
+   */
+  async counterparts(): Promise<Record<SecretScanCheck, BrokenRun[]>> {
+    const [east] = flowproxyVms();
+    const canary: Secret = { name: "a planted canary", value: `canary-${randomBytes(12).toString("hex")}` };
+    const found = (where: string) => [`${canary.name} in ${where}`];
+    this.canary = canary;
+    try {
+      const stack = this.stack!;
+      this.stack = { ...stack, outputs: { ...stack.outputs, canaryOutput: { value: `ssh -i ${canary.value}`, secret: false } } };
+      const publicSettings = await failureOf(() => this.publicSettings()).finally(() => (this.stack = stack));
+
+      const canaryRun = `${CUSTOM_SCRIPT_DOWNLOADS}/secret-scan-canary`;
+      await vmCheck(east, ["sh", "-c", 'mkdir -p "$1" && printf "%s\\n" "$2" > "$1/stdout"', "sh", canaryRun, canary.value]);
+      const extensionOutputs = await failureOf(() => this.extensionOutputs()).finally(() => vmCheck(east, ["rm", "-rf", canaryRun]));
+
+      await vmCheck(east, ["logger", "-t", "secret-scan", canary.value]);
+      const journals = await failureOf(() => this.journals());
+
+      const cmdlines = this.cmdlines;
+      const sampler = new CmdlineSampler();
+      sampler.start();
+      await vmCheck(east, ["sh", "-c", "sleep 1", canary.value]).finally(() => (this.cmdlines = sampler.stop()));
+      const commandLines = await failureOf(() => this.commandLines()).finally(() => (this.cmdlines = cmdlines));
+
+      const canaryFile = "/var/tmp/secret-scan-canary";
+      await vmCheck(east, ["sh", "-c", 'printf "%s\\n" "$1" > "$2" && chmod 644 "$2"', "sh", canary.value, canaryFile]);
+      const worldReadableFiles = await failureOf(() => this.worldReadableFiles()).finally(() => vmCheck(east, ["rm", "-f", canaryFile]));
+
+      // A request whose path carries the value, as a token in a URL would.
+      await vmExec(east, ["curl", "-sk", "-o", "/dev/null", `https://api.github.com/secret-scan/${canary.value}`]);
+      const githubDoubleLog = await failureOf(() => this.githubDoubleLog());
+
+      this.canary = undefined;
+      await vmCheck(east, ["systemctl", "stop", "tailscaled"]);
+      const secretsInUse = await failureOf(() => this.secretsInUse()).finally(() => vmCheck(east, ["systemctl", "start", "tailscaled"]));
+
+      return {
+        secretsInUse: [{ broke: `tailscaled stopped on ${east.name}`, failure: secretsInUse, naming: [`${east.name} has not joined the tailnet`] }],
+        publicSettings: [{ broke: "the canary in a stack output", failure: publicSettings, naming: found("output canaryOutput") }],
+        extensionOutputs: [{ broke: "the canary in an extension's stdout", failure: extensionOutputs, naming: found(`${east.name}:${canaryRun}/stdout`) }],
+        journals: [{ broke: "the canary logged with logger", failure: journals, naming: found(`journal of ${east.name}`) }],
+        commandLines: [{ broke: "the canary on a command line", failure: commandLines, naming: [`${canary.name} in a sh process of ${east.name}`] }],
+        worldReadableFiles: [{ broke: "the canary in a 0644 file", failure: worldReadableFiles, naming: [`a secret in ${east.name}:${canaryFile}`] }],
+        githubDoubleLog: [{ broke: "the canary in a request's path", failure: githubDoubleLog, naming: [canary.name] }],
+      };
+    } finally {
+      this.canary = undefined;
+    }
+  }
 }
+
+/** The checks of the scan, by the name of the SecretScan method that makes each. */
+export type SecretScanCheck = "secretsInUse" | "publicSettings" | "extensionOutputs" | "journals" | "commandLines" | "worldReadableFiles" | "githubDoubleLog";

@@ -1,6 +1,7 @@
 // Section 2 of the reliability report: faults injected into the running sandbox while vm-eastus's
 // extension runs again, as Azure reruns it after a change (sandbox/scenarios/provisioning-faults.ts).
-import { playFault, provisioningFaults } from "../../sandbox/scenarios/provisioning-faults";
+import { playFault, provisioningFaults, survivedFaultCounterparts } from "../../sandbox/scenarios/provisioning-faults";
+import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";
 import { PROVISIONING_FAULTS } from "../support/report-sections";
 import { firstUp } from "./bring-up";
@@ -14,3 +15,7 @@ reportSection(
     }
   },
 );
+
+counterparts(PROVISIONING_FAULTS, (play) => {
+  for (const { check, play: broken } of survivedFaultCounterparts(() => firstUp().stack)) play(check, broken);
+});

@@ -2,14 +2,16 @@
 // everywhere a secret must never be (sandbox/scenarios/secret-scan.ts). The section's own
 // provisioning run sets the optional secrets too, so each kind of secret is really in use.
 import { before } from "node:test";
-import { SecretScan } from "../../sandbox/scenarios/secret-scan";
+import { BrokenRun, SecretScan, SecretScanCheck } from "../../sandbox/scenarios/secret-scan";
+import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";
 import { SECRET_SCAN, SECRET_SCAN_CHECKS } from "../support/report-sections";
+
+const scan = new SecretScan();
 
 reportSection(
   SECRET_SCAN,
   (check) => {
-    const scan = new SecretScan();
     before(() => scan.provision());
     check(SECRET_SCAN_CHECKS.secretsInUse, () => scan.secretsInUse());
     check(SECRET_SCAN_CHECKS.publicSettings, () => scan.publicSettings());
@@ -20,3 +22,11 @@ reportSection(
     check(SECRET_SCAN_CHECKS.githubDoubleLog, () => scan.githubDoubleLog());
   },
 );
+
+// After the scan: a canary put where each search looks, and a secret taken out of use.
+let broken: Promise<Record<SecretScanCheck, BrokenRun[]>> | undefined;
+counterparts(SECRET_SCAN, (play) => {
+  for (const [method, name] of Object.entries(SECRET_SCAN_CHECKS) as [SecretScanCheck, string][]) {
+    play(name, async () => (await (broken ??= scan.counterparts()))[method]);
+  }
+});

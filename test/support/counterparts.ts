@@ -1,6 +1,6 @@
 // Counterparts: each report check run on its subject broken on purpose, to prove the check can fail
 // and says what broke when it does. A check that passes whatever its subject proves nothing. The
-// counterparts a section declares (test/support/report-sections.ts, `unit`) are played here as tests
+// counterparts a section declares (test/support/report-sections.ts, `test`) are played here as tests
 // named after what they prove; they are not report rows.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -19,17 +19,17 @@ export interface BrokenSubject {
 /** Plays one counterpart: `check` is the row it proves able to fail. */
 export type PlayCounterpart = (check: string, run: () => Promise<BrokenSubject[]> | BrokenSubject[]) => void;
 
-/** The checks of `section` whose counterpart is a unit test. */
-export function unitCounterpartChecks(section: DeclaredSection): string[] {
+/** The checks of `section` whose counterpart is a test the suite playing the section runs. */
+export function testedCounterpartChecks(section: DeclaredSection): string[] {
   return section.checks.filter((name) => {
     const counterpart = section.counterparts[name];
-    return counterpart !== undefined && "unit" in counterpart;
+    return counterpart !== undefined && "test" in counterpart;
   });
 }
 
 /** How the counterparts played differ from the unit counterparts `section` declares. */
 export function counterpartsUnplayed(section: DeclaredSection, played: readonly string[]): string[] {
-  return rowDifferences(unitCounterpartChecks(section), played);
+  return rowDifferences(testedCounterpartChecks(section), played);
 }
 
 const sectionsPlayed = new Set<string>();
@@ -51,8 +51,8 @@ export function counterparts(section: DeclaredSection, body: (counterpart: PlayC
     body((check, run) => {
       played.push(check);
       const declared = section.counterparts[check];
-      if (declared === undefined || !("unit" in declared)) return;
-      test(declared.unit, async (t) => {
+      if (declared === undefined || !("test" in declared)) return;
+      test(declared.test, async (t) => {
         const subjects = await run();
         assert.ok(subjects.length > 0, "a counterpart breaks at least one subject");
         for (const { broke, failure, naming } of subjects) {

@@ -5,7 +5,7 @@
 // made of (report/results.ts). A failed check is recorded with its error and fails its test as usual.
 import { after, describe, test, type TestContext } from "node:test";
 import { CheckRecord, recordCheck, ReportSection, RESULTS_ENV } from "../../report/results";
-import { counterpartsPlayed, unitCounterpartChecks } from "./counterparts";
+import { counterpartsPlayed, testedCounterpartChecks } from "./counterparts";
 import { DeclaredSection, rowDifferences } from "./report-sections";
 
 const resultsDir = process.env[RESULTS_ENV];
@@ -34,7 +34,7 @@ export function reportSection(section: DeclaredSection, body: (check: Check) => 
     }
     // By the time the checks have run, the module that plays them has been loaded whole.
     after(() => {
-      if (unitCounterpartChecks(section).length > 0 && !counterpartsPlayed(section)) {
+      if (testedCounterpartChecks(section).length > 0 && !counterpartsPlayed(section)) {
         throw new Error(`${title}: its checks' counterparts are declared but not played; call counterparts() beside reportSection()`);
       }
     });

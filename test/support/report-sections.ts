@@ -23,14 +23,14 @@ export interface DeclaredSection extends ReportSection {
 }
 
 /**
- * What proves a check able to fail. `unit`: a test of that name in the unit suite runs the check's own
- * logic on its subject broken on purpose and requires it to fail naming what broke
- * (test/support/counterparts.ts plays it). `sandbox`: the sandbox suite's rows already do that for
- * this check; the text says how, so the claim can be judged.
+ * What proves a check able to fail. `test`: a test of that name, in the suite that plays the section,
+ * runs the check's own logic on its subject broken on purpose and requires it to fail naming what
+ * broke (test/support/counterparts.ts plays it). `itself`: the row's own check already breaks its
+ * subject on purpose; the text says how, so the claim can be judged.
  */
-export type Counterpart = { unit: string } | { sandbox: string };
+export type Counterpart = { test: string } | { itself: string };
 
-const unit = (name: string): Counterpart => ({ unit: name });
+const counterpartTest = (name: string): Counterpart => ({ test: name });
 
 /** The name-makers of a section whose checks are played once per subject (a VM, a fault, a region table). */
 type Names = Record<string, string | ((...subjects: never[]) => string)>;
@@ -54,11 +54,11 @@ export const BAD_CONFIGURATION: DeclaredSection = {
   counterparts: Object.fromEntries([
     ...BAD_CONFIGS.map((bad) => [
       BAD_CONFIGURATION_CHECKS.refused(bad),
-      unit(`"${bad.title}" fails naming the message it expects when the program accepts the good default configuration, or refuses without that message`),
+      counterpartTest(`"${bad.title}" fails naming the message it expects when the program accepts the good default configuration, or refuses without that message`),
     ]),
     [
       BAD_CONFIGURATION_CHECKS.hostileFileContent,
-      unit("carrying hostile file content fails naming HAPROXY_CFG's quoting, the bytes bash read back and the substitutions that ran when haproxy.cfg is double-quoted into the script"),
+      counterpartTest("carrying hostile file content fails naming HAPROXY_CFG's quoting, the bytes bash read back and the substitutions that ran when haproxy.cfg is double-quoted into the script"),
     ],
   ]),
 };
@@ -86,9 +86,12 @@ export const PROVISIONING_FAULTS: DeclaredSection = {
   // regardless fails the row: "expected exit 1"). That makes the row the counterpart of provisioning's
   // checks. Faults provisioning must survive (a retry, a kill, going back) show no check failing.
   counterparts: Object.fromEntries(
-    faults
-      .filter((fault) => fault.expect.kind === "fails")
-      .map((fault) => [fault.name, { sandbox: "the fault breaks provisioning on purpose; the row requires the extension to fail naming the step and the reason" }]),
+    faults.map((fault) => [
+      fault.name,
+      fault.expect.kind === "fails"
+        ? { itself: "the fault breaks provisioning on purpose; the row requires the extension to fail naming the step and the reason" }
+        : counterpartTest(`"${fault.name}" fails naming what is missing when the fault is played without what the row proves`),
+    ]),
   ),
 };
 
@@ -111,7 +114,15 @@ export const SECRET_SCAN: DeclaredSection = {
     "every 10 ms for the whole run and afterwards, so short-lived commands count too. A pass means 0 hits.",
   columns: ["places searched", "hits"],
   checks: Object.values(SECRET_SCAN_CHECKS),
-  counterparts: {},
+  counterparts: {
+    [SECRET_SCAN_CHECKS.secretsInUse]: counterpartTest("the secrets-in-use check fails naming the VM whose tailscaled is stopped"),
+    [SECRET_SCAN_CHECKS.publicSettings]: counterpartTest("the settings-and-outputs search names a canary put into a stack output"),
+    [SECRET_SCAN_CHECKS.extensionOutputs]: counterpartTest("the extension-output search names a canary written to an extension's stdout"),
+    [SECRET_SCAN_CHECKS.journals]: counterpartTest("the journal search names a canary logged with logger"),
+    [SECRET_SCAN_CHECKS.commandLines]: counterpartTest("the command-line search names a canary on a process's command line"),
+    [SECRET_SCAN_CHECKS.worldReadableFiles]: counterpartTest("the world-readable search names a canary in a 0644 file"),
+    [SECRET_SCAN_CHECKS.githubDoubleLog]: counterpartTest("the GitHub log search names a canary in a request's path"),
+  },
 };
 
 /** The public TLS ports section 4 scans on each FlowProxy VM. */
@@ -140,7 +151,24 @@ export const HARDENING: DeclaredSection = {
     ...flowproxyVms().flatMap((vm) => PUBLIC_TLS_PORTS.map((port) => HARDENING_CHECKS.publicTls(vm.name, port))),
     ...flowproxyVms().map((vm) => HARDENING_CHECKS.localPortsStayLocal(vm.name)),
   ],
-  counterparts: {},
+  counterparts: {
+    [HARDENING_CHECKS.offlineUnitExposure]: counterpartTest("the offline exposure check fails naming the score when flowproxy@.service loses its sandboxing lines"),
+    [HARDENING_CHECKS.runningUnitExposure]: counterpartTest("the running unit's exposure check fails naming the score under a drop-in that undoes its sandboxing"),
+    ...Object.fromEntries(
+      flowproxyVms().flatMap((vm) =>
+        PUBLIC_TLS_PORTS.map((port) => [
+          HARDENING_CHECKS.publicTls(vm.name, port),
+          counterpartTest(`the TLS check of ${vm.name}:${port} fails naming the CBC suite HAProxy is made to accept`),
+        ]),
+      ),
+    ),
+    ...Object.fromEntries(
+      flowproxyVms().map((vm) => [
+        HARDENING_CHECKS.localPortsStayLocal(vm.name),
+        counterpartTest(`the local-ports check of ${vm.name} fails naming the metrics port when the NSG lets it in`),
+      ]),
+    ),
+  },
 };
 
 export const VERIFY_FAULTS_CHECKS = {
@@ -167,8 +195,8 @@ export const VERIFY_FAULTS: DeclaredSection = {
     Object.values(VERIFY_FAULTS_CHECKS).map((name) => [
       name,
       name === VERIFY_FAULTS_CHECKS.healthy
-        ? { sandbox: "the fault rows run the same verify on the sandbox broken on purpose and require it to fail naming what broke" }
-        : { sandbox: "the row breaks the sandbox on purpose and requires verify to fail naming what broke; the healthy row is the same verify failing nothing" },
+        ? { itself: "the fault rows run the same verify on the sandbox broken on purpose and require it to fail naming what broke" }
+        : { itself: "the row breaks the sandbox on purpose and requires verify to fail naming what broke; the healthy row is the same verify failing nothing" },
     ]),
   ),
 };
@@ -276,12 +304,12 @@ export const AZURE_READINESS: DeclaredSection = {
     ...REGION_TABLES.flatMap((table) =>
       (["vnetWriters", "orderedVnetWrites", "extensionsAfterNetwork", "outboundAccess"] as const).map((key) => [
         AZURE_READINESS_CHECKS[key](table),
-        unit(AZURE_READINESS_COUNTERPARTS[key](table)),
+        counterpartTest(AZURE_READINESS_COUNTERPARTS[key](table)),
       ]),
     ),
     ...(["replacement", "provisioningRun", "firstBoot", "heldAptLock", "freedAptLock"] as const).map((key) => [
       AZURE_READINESS_CHECKS[key],
-      unit(AZURE_READINESS_COUNTERPARTS[key]),
+      counterpartTest(AZURE_READINESS_COUNTERPARTS[key]),
     ]),
   ]),
 };

@@ -5,17 +5,14 @@
 // only shrink.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { counterpartsUnplayed, unitCounterpartChecks } from "../../support/counterparts";
+import { counterpartsUnplayed, testedCounterpartChecks } from "../../support/counterparts";
 import {
   AZURE_READINESS,
   BAD_CONFIGURATION,
   checksWithoutCounterpart,
   DeclaredSection,
-  HARDENING,
   OPERATIONS,
-  PROVISIONING_FAULTS,
   REPORT_SECTIONS,
-  SECRET_SCAN,
   strayCounterparts,
 } from "../../support/report-sections";
 
@@ -26,14 +23,6 @@ const NOT_YET = "sandbox: counterpart not yet written";
 
 /** The sandbox's checks without a counterpart yet, by section and check name, each with the reason. */
 const WITHOUT_COUNTERPART: Record<string, Record<string, string>> = {
-  [PROVISIONING_FAULTS.title]: {
-    // Faults provisioning must survive: no check of provisioning fails, so the row is no counterpart.
-    "BuilderHub flapping (every other answer to provisioning's registration 503) is retried": NOT_YET,
-    "rerun killed midway (SIGKILL during a new artifact's download), then run again": NOT_YET,
-    "back to the committed stack (the previous case installed another build)": NOT_YET,
-  },
-  [SECRET_SCAN.title]: Object.fromEntries(SECRET_SCAN.checks.map((name) => [name, NOT_YET])),
-  [HARDENING.title]: Object.fromEntries(HARDENING.checks.map((name) => [name, NOT_YET])),
   [OPERATIONS.title]: Object.fromEntries(OPERATIONS.checks.map((name) => [name, NOT_YET])),
 };
 
@@ -42,8 +31,8 @@ const allowed = Object.entries(WITHOUT_COUNTERPART).flatMap(([title, checks]) =>
 test("every check of the sections the unit suite plays has a counterpart played there", () => {
   assert.deepEqual(checksWithoutCounterpart(UNIT_SECTIONS), []);
   for (const section of UNIT_SECTIONS) {
-    // A `sandbox` counterpart is never played by the unit suite, so these sections may not claim one.
-    assert.deepEqual(unitCounterpartChecks(section), section.checks, section.title);
+    // An `itself` counterpart is a sandbox row, never played by the unit suite, so these sections may not claim one.
+    assert.deepEqual(testedCounterpartChecks(section), section.checks, section.title);
   }
   assert.equal(UNIT_SECTIONS.reduce((n, s) => n + s.checks.length, 0), 65);
 });
@@ -61,10 +50,10 @@ test("a check declared without a counterpart, or with one left unplayed, or a co
   assert.deepEqual(checksWithoutCounterpart([lacking]), [`${AZURE_READINESS.title}: ${first}`]);
 
   // What counterparts() compares before any counterpart runs: one played for every unit counterpart.
-  const played = unitCounterpartChecks(AZURE_READINESS);
+  const played = testedCounterpartChecks(AZURE_READINESS);
   assert.deepEqual(counterpartsUnplayed(AZURE_READINESS, played), []);
   assert.deepEqual(counterpartsUnplayed(AZURE_READINESS, played.filter((name) => name !== second)), [`missing "${second}"`]);
 
-  const stray: DeclaredSection = { ...AZURE_READINESS, counterparts: { ...AZURE_READINESS.counterparts, "a check no section has": { unit: "x" } } };
+  const stray: DeclaredSection = { ...AZURE_READINESS, counterparts: { ...AZURE_READINESS.counterparts, "a check no section has": { test: "x" } } };
   assert.deepEqual(strayCounterparts([stray]), [`${AZURE_READINESS.title}: a check no section has`]);
 });
