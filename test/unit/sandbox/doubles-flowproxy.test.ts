@@ -335,17 +335,32 @@ test("a peer is dns_name:5544, else its ip, with 5544 when the ip has no port (P
 });
 
 test("generation 1 reads the peer list once per 30 s; generation 2 every PEER_UPDATE_INTERVAL_S (builderhub/mod.rs run)", async () => {
-  const hub = await startHub();
-  const g1 = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url });
-  const g2 = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, PEER_UPDATE_INTERVAL_S: "1" });
+  // One hub each, so every read is attributed; the wait is for reads, not a fixed time, so a loaded
+  // machine cannot make the count miss.
+  const hub1 = await startHub();
+  const hub2 = await startHub();
+  const reads: number[] = [];
+  const g1 = await startProxy(1, { BUILDERHUB_ENDPOINT: hub1.url });
+  const started = Date.now();
+  const g2 = await startProxy(2, { BUILDERHUB_ENDPOINT: hub2.url, PEER_UPDATE_INTERVAL_S: "1" });
   try {
-    await new Promise((r) => setTimeout(r, 2300));
-    // One read by generation 1, three by generation 2 (at 0 s, 1 s and 2 s).
-    assert.equal(hub.state.gets, 4);
+    await until(
+      "generation 2 to read the peer list three times",
+      () => {
+        if (reads.length < hub2.state.gets) reads.push(Date.now());
+        return hub2.state.gets >= 3;
+      },
+      10_000,
+    );
+    const gaps = reads.slice(1).map((at, i) => at - reads[i]);
+    assert.ok(gaps.every((gap) => gap >= 900), `generation 2 read again within less than its 1 s interval: ${gaps.join(", ")} ms apart`);
+    assert.ok(Date.now() - started < 30_000, "the three reads took 30 s, generation 1's interval");
+    assert.equal(hub1.state.gets, 1, "generation 1 read the peer list once at start and not again within 30 s");
   } finally {
     await g1.stop();
     await g2.stop();
-    await hub.close();
+    await hub1.close();
+    await hub2.close();
   }
 });
 
