@@ -11,6 +11,7 @@ import { connectOutcome, flowproxyUnit } from "../probe";
 import { check, run } from "../proc";
 import { Vm } from "../topology";
 import { vmCheck, vmExec } from "../vm";
+import { BrokenRun, failureOf } from "./broken";
 
 /** systemd-analyze's 0 (best) to 10 scale; 2.0 leaves room for one or two minor settings. */
 const MAX_EXPOSURE = 2.0;
@@ -107,23 +108,6 @@ export async function localPortsStayLocal(vm: Vm, peer: Vm): Promise<string[]> {
 }
 
 // ---- counterparts: each check on its subject broken on purpose ----
-
-/** A check run on its subject broken on purpose: what was broken, what the check failed with, what that must name. */
-export interface BrokenRun {
-  broke: string;
-  failure: string[];
-  naming: string[];
-}
-
-/** What `check` failed with; empty when it passed. */
-async function failureOf(check: () => Promise<unknown>): Promise<string[]> {
-  try {
-    await check();
-    return [];
-  } catch (err) {
-    return [(err as Error).message];
-  }
-}
 
 /** The unit's sandboxing taken out: what a drop-in or an edit that weakens it would leave. */
 const UNSANDBOXED = [

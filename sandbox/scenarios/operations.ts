@@ -27,11 +27,12 @@ import {
   systemFlowAccepted,
   unitState,
 } from "../probe";
-import { formatSeconds, lastNonEmptyLine } from "../proc";
+import { formatSeconds, lastNonEmptyLine, sleep } from "../proc";
 import { down, haproxyImages, up, UpOptions } from "../sandbox";
 import { artifactUrl, SANDBOX_ARTIFACT } from "../stack-config";
 import { flowproxyVms, Vm, vmByName } from "../topology";
 import { rebootVm, vmCheck, vmExec } from "../vm";
+import { BrokenRun, failureOf } from "./broken";
 
 const hub = vmByName(BUILDERHUB.vmName);
 const [east, west] = flowproxyVms();
@@ -153,16 +154,17 @@ export async function killFlowproxy(vm: Vm): Promise<string> {
   );
 }
 
-export async function restartBuilderhub(): Promise<{ healedMs: number; flowingMs: number; evidence: string }> {
+export async function restartBuilderhub(options: { timersHeld?: boolean } = {}): Promise<{ healedMs: number; flowingMs: number; evidence: string }> {
   const restarted = Date.now();
   // The timers are held for the moment it takes to see the mock come back empty, so neither
   // re-registers before that is checked; they restart at once, and the heal is timed from the restart.
+  // Held for good (a counterpart), nothing heals the registry.
   await registrationTimers("stop");
   try {
     await restartMockhub();
     assert.deepEqual(await builders(east), [], "a restarted mock lists nobody");
   } finally {
-    await registrationTimers("start");
+    if (!options.timersHeld) await registrationTimers("start");
   }
   const healedMs = await registryHealed(restarted);
   // Peers read BuilderHub every 30 s (PEER_UPDATE_INTERVAL_S); flow resumes after their next read.
@@ -181,15 +183,17 @@ export async function restartBuilderhub(): Promise<{ healedMs: number; flowingMs
  * before ours: provisioning must fail saying so, the journal must say so, FlowProxy keeps serving;
  * a BuilderHub restart then heals it.
  */
-export async function conflictingRegistration(stack: Evaluation, signerAddress: string): Promise<string> {
+export async function conflictingRegistration(stack: Evaluation, signerAddress: string, options: { conflict?: boolean } = {}): Promise<string> {
   const extension = stack.extensions.find((e) => e.vmName === east.name);
   assert.ok(extension, `the stack has an extension for ${east.name}`);
   await vmCheck(east, ["systemctl", "stop", UNITS.registrationTimer]);
   let reported: string;
   try {
     await restartMockhub();
-    const registration = JSON.stringify({ ecdsa_pubkey_address: signerAddress });
-    await vmCheck(east, ["curl", "-fsS", "-X", "POST", "-H", "Content-Type: application/json", "--data", registration, REGISTER_URL]);
+    if (options.conflict ?? true) {
+      const registration = JSON.stringify({ ecdsa_pubkey_address: signerAddress });
+      await vmCheck(east, ["curl", "-fsS", "-X", "POST", "-H", "Content-Type: application/json", "--data", registration, REGISTER_URL]);
+    }
     const failed = await runExtension(east, extension);
     assert.equal(failed.exitCode, 1, "provisioning fails");
     assert.match(failed.stderrTail, /BuilderHub lists 0x[0-9a-fA-F]{40} without a certificate/);
@@ -214,6 +218,9 @@ export async function conflictingRegistration(stack: Evaluation, signerAddress: 
  * The containers provisioning runs on a VM of this role, with their restart policies: HAProxy's is
  * `always` because its reloads are signals, which `unless-stopped` takes for a manual stop.
  */
+/** How long dockerd may take after boot to start a container by its restart policy. */
+const CONTAINER_START_MS = 30_000;
+
 const containersOf = (vm: Vm): [string, string][] => (vm.role === "flowproxy" ? [[CONTAINERS.haproxy, "always"]] : [[CONTAINERS.mockhub, "unless-stopped"]]);
 
 interface ContainerRun {
@@ -238,6 +245,13 @@ export async function rebootAndCheck(vm: Vm): Promise<string> {
   const statesBefore = await Promise.all(proxies.map((proxy) => flowproxyVmState(proxy)));
   const rebooted = Date.now();
   const boot = await rebootVm(vm);
+  // Dockerd starts the containers by their restart policy as it comes up; nothing else may.
+  for (const [name, policy] of containersOf(vm)) {
+    await eventually(`${vm.name}: ${name} to be started again after the reboot (restart policy ${policy})`, async () =>
+      (await containerRun(vm, name)).running ? true : undefined,
+      CONTAINER_START_MS,
+    );
+  }
   for (const proxy of proxies) await servesLivez(proxy, 60_000);
   const healedMs = await registryHealed(rebooted);
   await flowBothWays(Math.max(HEAL_BUDGET_MS - (Date.now() - rebooted), 1));
@@ -272,11 +286,11 @@ const GENERATION_2_ARTIFACT = { ...SANDBOX_ARTIFACT, id: "25", build: GENERATION
 const haproxySpec = (vm: Vm) => vmCheck(vm, ["docker", "inspect", "--format", `{{index .Config.Labels "${CONTAINERS.specLabel}"}}`, CONTAINERS.haproxy]);
 
 /** A generation-2 build under flowProxyGeneration 1: refused naming the key and value; nothing changes. */
-export async function generationMismatch(): Promise<string> {
-  publishArtifact(GENERATION_2_ARTIFACT);
+export async function generationMismatch(artifact = GENERATION_2_ARTIFACT): Promise<string> {
+  publishArtifact(artifact);
   const before = await flowproxyVmState(east);
   const versionBefore = await flowproxyVersion(east);
-  const refused = await refusal({ overrides: { flowProxyArtifact: artifactUrl(GENERATION_2_ARTIFACT) } });
+  const refused = await refusal({ overrides: { flowProxyArtifact: artifactUrl(artifact) } });
   assert.ok(refused, "up succeeded with a generation-2 build under flowProxyGeneration 1");
   const reason = /flowproxy 2\.0\.2-029b7c4 speaks system API generation 2, but flowProxyGeneration is 1; set it with: pulumi config set flowproxy-staging:flowProxyGeneration 2/;
   assert.match(refused, reason);
@@ -345,6 +359,15 @@ export async function runningHaproxy(vm: Vm): Promise<string> {
 
 /** The Debian build an image of the sandbox's Docker Hub holds (the last word of its source). */
 const debianBuildOf = (source: string) => source.split(" ").pop() ?? source;
+
+/** What the load during a haProxyVersion change must show: no refusal, and every request answered. */
+export function versionChangeProblems(load: LoadResult): string[] {
+  return [
+    load.failures.ECONNREFUSED === undefined ? undefined : `${load.failures.ECONNREFUSED} connections refused: the new container did not listen before the old one stopped`,
+    load.sent >= 300 ? undefined : `only ${load.sent} requests were sent during the change`,
+    load.ok === load.sent ? undefined : `${load.ok} of ${load.sent} answered 200 during the change (${describeLoad(load)})`,
+  ].filter((problem): problem is string => problem !== undefined);
+}
 
 export interface VersionChange {
   evidence: string;
@@ -523,3 +546,83 @@ export async function replacementRolledBack(projectDir: string): Promise<string>
   assert.match(refused ?? "", /haproxy: .*203\.0\.113\.1:8080/, "HAProxy's own complaint is shown");
   return `refused: "${reason.exec(refused ?? "")?.[0]}"; ${newest.reference} kept serving under its name`;
 }
+
+// ---- counterparts: each check on its subject broken on purpose ----
+
+/** Everything serving and listed again after a counterpart, for the next one. */
+async function healed(): Promise<void> {
+  await registrationTimers("start");
+  for (const proxy of flowproxyVms()) await servesLivez(proxy, 60_000);
+  await registryHealed(Date.now());
+  await flowBothWays(HEAL_BUDGET_MS);
+}
+
+/** A drop-in for `vm`'s FlowProxy unit, active while `use` runs. */
+async function withUnitDropIn<T>(vm: Vm, settings: string, use: () => Promise<T>): Promise<T> {
+  const dropIn = `/run/systemd/system/${flowproxyUnit(vm)}.d/zz-counterpart.conf`;
+  await vmCheck(vm, ["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1" && systemctl daemon-reload', "sh", dropIn, settings]);
+  try {
+    return await use();
+  } finally {
+    await vmCheck(vm, ["sh", "-c", 'rm -f "$1" && systemctl daemon-reload', "sh", dropIn]);
+  }
+}
+
+/**
+ * The counterparts of the operator scenarios, by the scenario each breaks: the same scenario, or its
+ * check on the same kind of evidence, with what it proves taken away. Each leaves the stack serving.
+ */
+export const operationsCounterparts = {
+  /** HAProxy restarted under the version change's load: its ports close, which that check must name. */
+  async haproxyVersion(): Promise<BrokenRun[]> {
+    const load = livezLoad(east, PORTS.https, { ratePerSecond: 100, minRequests: 300, maxRequests: 30_000 });
+    try {
+      await sleep(500);
+      await vmCheck(east, ["docker", "restart", CONTAINERS.haproxy]);
+      await servesLivez(east);
+    } finally {
+      await load.stop();
+    }
+    return [{ broke: "HAProxy restarted in place, its ports closed meanwhile", failure: versionChangeProblems(await load.stop()), naming: ["connections refused"] }];
+  },
+
+  /** systemd told not to restart FlowProxy: the kill scenario must name the unit that does not run again. */
+  async flowproxyKilled(): Promise<BrokenRun[]> {
+    const unit = flowproxyUnit(east);
+    const failure = await withUnitDropIn(east, "[Service]\nRestart=no\n", () => failureOf(() => killFlowproxy(east)));
+    await vmCheck(east, ["systemctl", "start", unit]);
+    await healed();
+    return [{ broke: `${unit} with Restart=no`, failure, naming: [`${unit} to run again`] }];
+  },
+
+  /** The registration timers held after BuilderHub's restart: nothing heals the registry within the budget. */
+  async builderhubRestarted(): Promise<BrokenRun[]> {
+    const failure = await failureOf(() => restartBuilderhub({ timersHeld: true }));
+    await healed();
+    return [{ broke: "the registration timers held after BuilderHub's restart", failure, naming: ["BuilderHub to list both proxies"] }];
+  },
+
+  /** No conflicting registration made: provisioning goes on, which the scenario must name. */
+  async conflictingRegistration(stack: Evaluation, signerAddress: string): Promise<BrokenRun[]> {
+    const failure = await failureOf(() => conflictingRegistration(stack, signerAddress, { conflict: false }));
+    await healed();
+    return [{ broke: "BuilderHub restarted without the conflicting registration", failure, naming: ["provisioning fails"] }];
+  },
+
+  /** The VM's container taken off its restart policy: the reboot scenario must name the container left stopped. */
+  async reboot(vm: Vm): Promise<BrokenRun[]> {
+    const [[name, policy]] = containersOf(vm);
+    await vmCheck(vm, ["docker", "update", "--restart=no", name]);
+    const failure = await failureOf(() => rebootAndCheck(vm));
+    await vmCheck(vm, ["docker", "update", `--restart=${policy}`, name]);
+    await vmCheck(vm, ["docker", "start", name]);
+    await healed();
+    return [{ broke: `${name}'s restart policy set to no`, failure, naming: [`${name} to be started again after the reboot`] }];
+  },
+
+  /** The committed generation-1 build under flowProxyGeneration 1: nothing to refuse, which the scenario must name. */
+  async generationMismatch(): Promise<BrokenRun[]> {
+    const failure = await failureOf(() => generationMismatch(SANDBOX_ARTIFACT));
+    return [{ broke: "a build of the configured generation", failure, naming: ["up succeeded"] }];
+  },
+};

@@ -16,6 +16,7 @@ import { evaluateSandboxStack } from "../sandbox";
 import { artifactUrl, SANDBOX_ARTIFACT } from "../stack-config";
 import { VMS } from "../topology";
 import { vmExec } from "../vm";
+import { BrokenRun, failureOf } from "./broken";
 
 const east = VMS.find((vm) => vm.role === "flowproxy")!;
 /** The serving probe: 4 requests a second, bounded to 10 minutes of run. */
@@ -210,13 +211,6 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
   ];
 }
 
-/** A check run on its subject broken on purpose: what was broken, what the check failed with, what that must name. */
-export interface BrokenRun {
-  broke: string;
-  failure: string[];
-  naming: string[];
-}
-
 /**
  * The counterparts of the faults provisioning must survive, whose rows show no check of provisioning
  * failing: the same fault with what its row proves taken away, played the same way, must fail the
@@ -230,11 +224,7 @@ export function survivedFaultCounterparts(committed: () => Evaluation): { check:
   const [flapping, killed, back] = survived;
   const broken = (fault: Fault, broke: string, naming: string) => ({
     check: fault.name,
-    play: async (): Promise<BrokenRun[]> => {
-      let failure: string[] = [];
-      await playFault(fault, committed()).catch((err: Error) => (failure = [err.message]));
-      return [{ broke, failure, naming: [naming] }];
-    },
+    play: async (): Promise<BrokenRun[]> => [{ broke, failure: await failureOf(() => playFault(fault, committed())), naming: [naming] }],
   });
   return [
     broken(

@@ -16,6 +16,7 @@ import { signerKeyOf } from "../stack";
 import { loadOrCreateSecrets } from "../stack-config";
 import { flowproxyVms, Vm, VMS } from "../topology";
 import { initPid, vmCheck, vmExec } from "../vm";
+import { BrokenRun, failureOf } from "./broken";
 
 interface Secret {
   name: string;
@@ -103,23 +104,6 @@ async function worldReadableHits(vm: Vm, secrets: Secret[]): Promise<{ files: nu
   const output = await vmCheck(vm, ["bash", "-c", script], { input: secrets.map((s) => s.value).join("\n") + "\n", timeoutMs: 300_000 });
   const [count, ...hits] = output.split("\n").filter((line) => line !== "");
   return { files: Number(count), hits };
-}
-
-/** A check run on its subject broken on purpose: what was broken, what the check failed with, what that must name. */
-export interface BrokenRun {
-  broke: string;
-  failure: string[];
-  naming: string[];
-}
-
-/** What `check` failed with; empty when it passed. */
-async function failureOf(check: () => Promise<unknown>): Promise<string[]> {
-  try {
-    await check();
-    return [];
-  } catch (err) {
-    return [(err as Error).message];
-  }
 }
 
 function hitsIn(places: Place[], secrets: Secret[]): string[] {

@@ -3,8 +3,8 @@
 // (sandbox/scenarios/hardening.ts).
 import { withEditedProject } from "../../plan/evaluation";
 import { up } from "../../sandbox/sandbox";
+import type { BrokenRun } from "../../sandbox/scenarios/broken";
 import {
-  BrokenRun,
   exposureCounterparts,
   localPortsCounterparts,
   localPortsStayLocal,

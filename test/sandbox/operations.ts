@@ -1,8 +1,10 @@
 // Section 6 of the reliability report: what operators do to a running stack, played on the sandbox
-// (sandbox/scenarios/operations.ts). Reboots are real: systemd inside the VM shuts down and boots
+// (sandbox/scenarios/operations.ts), after the counterparts of its checks. Reboots are real: systemd inside the VM shuts down and boots
 // again, and no extension reruns, as on Azure. The last scenarios change the sandbox most: a
 // generation-2 FlowProxy, then a fresh sandbox whose VMs make their own keys.
 import assert from "node:assert/strict";
+import { before } from "node:test";
+import { up } from "../../sandbox/sandbox";
 import {
   changeHaproxyVersion,
   conflictingRegistration,
@@ -11,25 +13,36 @@ import {
   rebootAndCheck,
   restartBuilderhub,
   signerKeysOnVms,
+  operationsCounterparts,
   switchToGeneration2,
+  versionChangeProblems,
 } from "../../sandbox/scenarios/operations";
-import { describeLoad } from "../../sandbox/probe";
 import { flowproxyVms } from "../../sandbox/topology";
+import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";
 import { OPERATIONS, OPERATIONS_CHECKS, REBOOTED_VMS } from "../support/report-sections";
 import { firstUp, signerOutput } from "./bring-up";
 
 const [east] = flowproxyVms();
 
+// Played before the section, whose last scenarios leave another generation and other keys behind:
+// on the committed stack, each scenario with what it proves taken away, then the stack healed.
+counterparts(OPERATIONS, (play) => {
+  before(() => up());
+  play(OPERATIONS_CHECKS.haproxyVersion, () => operationsCounterparts.haproxyVersion());
+  play(OPERATIONS_CHECKS.flowproxyKilled, () => operationsCounterparts.flowproxyKilled());
+  play(OPERATIONS_CHECKS.builderhubRestarted, () => operationsCounterparts.builderhubRestarted());
+  play(OPERATIONS_CHECKS.conflictingRegistration, () => operationsCounterparts.conflictingRegistration(firstUp().stack, signerOutput(east)));
+  for (const vm of REBOOTED_VMS) play(OPERATIONS_CHECKS.reboot(vm.name), () => operationsCounterparts.reboot(vm));
+  play(OPERATIONS_CHECKS.generationMismatch, () => operationsCounterparts.generationMismatch());
+});
+
 reportSection(
   OPERATIONS,
   (check) => {
     check(OPERATIONS_CHECKS.haproxyVersion, async () => {
       const change = await changeHaproxyVersion();
-      const { sent, ok, failures } = change.load;
-      assert.equal(failures.ECONNREFUSED, undefined, "the new container listens before the old one stops");
-      assert.ok(sent >= 300, `only ${sent} requests were sent during the change`);
-      assert.equal(ok, sent, `${ok} of ${sent} answered 200 during the change (${describeLoad(change.load)})`);
+      assert.deepEqual(versionChangeProblems(change.load), []);
       return [change.evidence];
     });
     check(OPERATIONS_CHECKS.flowproxyKilled, async () => [await killFlowproxy(east)]);

@@ -2,7 +2,8 @@
 // everywhere a secret must never be (sandbox/scenarios/secret-scan.ts). The section's own
 // provisioning run sets the optional secrets too, so each kind of secret is really in use.
 import { before } from "node:test";
-import { BrokenRun, SecretScan, SecretScanCheck } from "../../sandbox/scenarios/secret-scan";
+import type { BrokenRun } from "../../sandbox/scenarios/broken";
+import { SecretScan, SecretScanCheck } from "../../sandbox/scenarios/secret-scan";
 import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";
 import { SECRET_SCAN, SECRET_SCAN_CHECKS } from "../support/report-sections";

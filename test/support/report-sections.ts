@@ -237,7 +237,19 @@ export const OPERATIONS: DeclaredSection = {
     OPERATIONS_CHECKS.generation2,
     OPERATIONS_CHECKS.signerKeysOnVms,
   ],
-  counterparts: {},
+  counterparts: {
+    [OPERATIONS_CHECKS.haproxyVersion]: counterpartTest("the version change's check names the refused connections when HAProxy is restarted in place under the same load"),
+    [OPERATIONS_CHECKS.flowproxyKilled]: counterpartTest("the kill scenario names the unit that does not run again under Restart=no"),
+    [OPERATIONS_CHECKS.builderhubRestarted]: counterpartTest("the BuilderHub restart scenario names the registry left unhealed when the timers are held"),
+    [OPERATIONS_CHECKS.conflictingRegistration]: counterpartTest("the conflicting-registration scenario names provisioning that goes on when there is no conflict"),
+    ...Object.fromEntries(
+      REBOOTED_VMS.map((vm) => [
+        OPERATIONS_CHECKS.reboot(vm.name),
+        counterpartTest(`the reboot scenario of ${vm.name} names the container its restart policy no longer starts`),
+      ]),
+    ),
+    [OPERATIONS_CHECKS.generationMismatch]: counterpartTest("the generation-mismatch scenario names an up that succeeds with a build of the configured generation"),
+  },
 };
 
 /** The region tables section 7 evaluates the program with. */

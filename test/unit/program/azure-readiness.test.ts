@@ -43,11 +43,13 @@ const eastScript = () => base.extensions.find((e) => e.vmName === "vm-eastus")!.
 let held: Promise<LockWait> | undefined;
 const heldPastTheWait = () => (held ??= waitForHeldLock(eastScript(), 30, LOCK_WAIT_SECONDS));
 
+/** Each region table's evaluation and its number of regions. */
+const tables: Record<(typeof REGION_TABLES)[number], [() => Evaluation, number]> = {
+  "default regions": [() => base, 2],
+  "three regions": [() => threeRegions, 3],
+};
+
 reportSection(AZURE_READINESS, (check) => {
-  const tables: Record<(typeof REGION_TABLES)[number], [() => Evaluation, number]> = {
-    "default regions": [() => base, 2],
-    "three regions": [() => threeRegions, 3],
-  };
   for (const label of REGION_TABLES) {
     const [result, regions] = tables[label];
     check(AZURE_READINESS_CHECKS.vnetWriters(label), () => {
@@ -136,10 +138,6 @@ function withResource(result: Evaluation, name: string, edit: (resource: Evaluat
 const SUBNET = "azure-native:network:Subnet";
 
 counterparts(AZURE_READINESS, (counterpart) => {
-  const tables: Record<(typeof REGION_TABLES)[number], [() => Evaluation, number]> = {
-    "default regions": [() => base, 2],
-    "three regions": [() => threeRegions, 3],
-  };
   for (const label of REGION_TABLES) {
     const [result, regions] = tables[label];
     const firstLocation = () => String(result().resources.find((r) => r.type === SUBNET)!.name).replace(/^subnet-/, "");

@@ -12,6 +12,7 @@ import {
   checksWithoutCounterpart,
   DeclaredSection,
   OPERATIONS,
+  OPERATIONS_CHECKS,
   REPORT_SECTIONS,
   strayCounterparts,
 } from "../../support/report-sections";
@@ -23,7 +24,12 @@ const NOT_YET = "sandbox: counterpart not yet written";
 
 /** The sandbox's checks without a counterpart yet, by section and check name, each with the reason. */
 const WITHOUT_COUNTERPART: Record<string, Record<string, string>> = {
-  [OPERATIONS.title]: Object.fromEntries(OPERATIONS.checks.map((name) => [name, NOT_YET])),
+  [OPERATIONS.title]: {
+    // Both change the whole sandbox (another generation, a fresh sandbox with other keys); a
+    // counterpart must replay them with a part broken, which they do not take yet.
+    [OPERATIONS_CHECKS.generation2]: NOT_YET,
+    [OPERATIONS_CHECKS.signerKeysOnVms]: NOT_YET,
+  },
 };
 
 const allowed = Object.entries(WITHOUT_COUNTERPART).flatMap(([title, checks]) => Object.keys(checks).map((name) => `${title}: ${name}`));
