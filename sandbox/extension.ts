@@ -91,11 +91,8 @@ export interface RunExtensionOptions {
 
 const KILL_POLL_MS = 100;
 
-/**
- * Waits until the run's stdout shows the step starting and `ready` holds, then kills the run; gives
- * up when it ends. Returns whether it killed the run.
- */
-async function killAtStep(vm: Vm, unit: string, stdoutFile: string, title: string, ready: () => boolean | Promise<boolean>, finished: () => boolean): Promise<boolean> {
+/** Waits until the run's stdout shows the step starting and `ready` holds, then kills the run; gives up when it ends. */
+async function killAtStep(vm: Vm, unit: string, stdoutFile: string, title: string, ready: () => boolean | Promise<boolean>, finished: () => boolean): Promise<void> {
   // The script prints "[N/M] <title>" when a step starts.
   const line = `\\[[0-9]+/[0-9]+\\] ${title.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`;
   let stepStarted = false;
@@ -103,11 +100,10 @@ async function killAtStep(vm: Vm, unit: string, stdoutFile: string, title: strin
     stepStarted ||= (await vmExec(vm, ["grep", "-qxE", line, stdoutFile])).code === 0;
     if (stepStarted && (await ready())) {
       await vmExec(vm, ["systemctl", "kill", "--signal=SIGKILL", unit]);
-      return true;
+      return;
     }
     await sleep(KILL_POLL_MS);
   }
-  return false;
 }
 
 export async function runExtension(vm: Vm, extension: ExtensionInfo, options: RunExtensionOptions = {}): Promise<ExtensionRun> {
