@@ -9,6 +9,7 @@ import * as path from "path";
 import { CONTAINERS, LOOPBACK, VM_PATHS } from "../lib/contract";
 import { PROJECT_DIR } from "../plan/evaluation";
 import { haproxyEnvironment } from "../lib/provision";
+import { eventually } from "../sandbox/probe";
 import { run } from "../sandbox/proc";
 import { flowproxyVms, netnsOf } from "../sandbox/topology";
 import { vmCheck, vmExec } from "../sandbox/vm";
@@ -115,20 +116,11 @@ async function startBenchContainers(): Promise<void> {
   await vmCheck(east, ["sh", "-c", 'cp -a "$1" "$2" && printf "%s" "$3" > "$2/haproxy.cfg"', "sh", VM_PATHS.haproxyDir, HAPROXY_COPY_DIR, benchHaproxyCfg()]);
   const env = benchHaproxyEnvironment().flatMap((setting) => ["-e", setting]);
   await vmCheck(east, ["docker", "run", "-d", "--name", BENCH_CONTAINERS.haproxy, "--network", "host", "--user", "root", ...env, "-v", `${HAPROXY_COPY_DIR}:${VM_PATHS.haproxyDir}:ro`, image]);
-  for (const url of TARGETS.map((t) => t.url)) {
-    await waitForAnswer(url);
+  for (const { url } of TARGETS) {
+    await eventually(`${url} to answer`, async () => ((await vmExec(east, ["curl", "-fsk", "--max-time", "2", "-o", "/dev/null", url])).code === 0 ? true : undefined), 15_000);
   }
 }
 
-async function waitForAnswer(url: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const answered = await vmExec(east, ["curl", "-fsk", "--max-time", "2", "-o", "/dev/null", url]);
-    if (answered.code === 0) return;
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within 15 s: ${answered.stderr.trim()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function wrk(url: string, seconds: number): Promise<WrkResult> {
   // Bounded by duration; one wrk thread, so the two containers share the other core.

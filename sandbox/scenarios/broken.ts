@@ -1,5 +1,8 @@
 // What the scenarios hand to the counterparts of their checks (test/support/counterparts.ts): a check
-// run on its subject broken on purpose, and what it said.
+// run on its subject broken on purpose, and what it said; and the breakages more than one uses.
+import { flowproxyUnit } from "../probe";
+import type { Vm } from "../topology";
+import { vmCheck } from "../vm";
 
 /** What was broken, what the check failed with (empty when it passed), and what that must name. */
 export interface BrokenRun {
@@ -15,5 +18,16 @@ export async function failureOf(check: () => Promise<unknown>): Promise<string[]
     return [];
   } catch (err) {
     return [(err as Error).message];
+  }
+}
+
+/** A drop-in for `vm`'s FlowProxy unit, loaded (not restarted) while `use` runs. */
+export async function withUnitDropIn<T>(vm: Vm, settings: string, use: () => Promise<T>): Promise<T> {
+  const dropIn = `/run/systemd/system/${flowproxyUnit(vm)}.d/zz-counterpart.conf`;
+  await vmCheck(vm, ["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1" && systemctl daemon-reload', "sh", dropIn, settings]);
+  try {
+    return await use();
+  } finally {
+    await vmCheck(vm, ["sh", "-c", 'rm -f "$1" && systemctl daemon-reload', "sh", dropIn]);
   }
 }

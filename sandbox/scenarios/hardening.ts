@@ -11,7 +11,7 @@ import { connectOutcome, flowproxyUnit } from "../probe";
 import { check, run } from "../proc";
 import { Vm } from "../topology";
 import { vmCheck, vmExec } from "../vm";
-import { BrokenRun, failureOf } from "./broken";
+import { BrokenRun, failureOf, withUnitDropIn } from "./broken";
 
 /** systemd-analyze's 0 (best) to 10 scale; 2.0 leaves room for one or two minor settings. */
 const MAX_EXPOSURE = 2.0;
@@ -141,11 +141,7 @@ function unsandboxedUnit(): string {
 /** The exposure checks on a unit without its sandboxing: offline on the file, and on the running unit through a drop-in. */
 export async function exposureCounterparts(vm: Vm): Promise<{ offline: BrokenRun[]; running: BrokenRun[] }> {
   const offline = await failureOf(() => offlineUnitExposure(unsandboxedUnit()));
-  const dropIn = `/run/systemd/system/${flowproxyUnit(vm)}.d/zz-counterpart.conf`;
-  await vmCheck(vm, ["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1" && systemctl daemon-reload', "sh", dropIn, UNSANDBOXED]);
-  const running = await failureOf(() => runningUnitExposure(vm)).finally(() =>
-    vmCheck(vm, ["sh", "-c", 'rm -f "$1" && systemctl daemon-reload', "sh", dropIn]),
-  );
+  const running = await withUnitDropIn(vm, UNSANDBOXED, () => failureOf(() => runningUnitExposure(vm)));
   const above = `above ${MAX_EXPOSURE.toFixed(1)}`;
   return {
     offline: [{ broke: "flowproxy@.service without its sandboxing lines", failure: offline, naming: [above, "--offline=yes"] }],
@@ -153,15 +149,15 @@ export async function exposureCounterparts(vm: Vm): Promise<{ offline: BrokenRun
   };
 }
 
+/** A TLS 1.2 suite with CBC and no AEAD, which OpenSSL still offers when asked. */
+export const CBC_SUITE = "ECDHE-ECDSA-AES128-SHA256";
+
 /** haproxy.cfg that also accepts a CBC suite on TLS 1.2, which publicTls must refuse to pass. */
 export function withCbcSuite(cfg: string): string {
   const weakened = cfg.replace(/^(\s*ssl-default-bind-ciphers \S+)$/m, `$1:${CBC_SUITE}`);
   if (weakened === cfg) throw new Error("haproxy.cfg has no ssl-default-bind-ciphers line to add a CBC suite to");
   return weakened;
 }
-
-/** A TLS 1.2 suite with CBC and no AEAD, which OpenSSL still offers when asked. */
-export const CBC_SUITE = "ECDHE-ECDSA-AES128-SHA256";
 
 /** The TLS checks of `ports` on `vms` while their HAProxy accepts CBC_SUITE (the caller deploys that). */
 export async function tlsCounterparts(vms: Vm[], ports: readonly number[]): Promise<Map<string, BrokenRun[]>> {

@@ -32,7 +32,7 @@ import { down, haproxyImages, up, UpOptions } from "../sandbox";
 import { artifactUrl, SANDBOX_ARTIFACT } from "../stack-config";
 import { flowproxyVms, Vm, vmByName } from "../topology";
 import { rebootVm, vmCheck, vmExec } from "../vm";
-import { BrokenRun, failureOf } from "./broken";
+import { BrokenRun, failureOf, withUnitDropIn } from "./broken";
 
 const hub = vmByName(BUILDERHUB.vmName);
 const [east, west] = flowproxyVms();
@@ -110,7 +110,7 @@ export async function extensionRunCount(vm: Vm): Promise<number> {
 export const flowproxyVersion = async (vm: Vm) => (await vmCheck(vm, [VM_PATHS.flowproxyBinary, "--version"])).trim();
 
 /** Stops or starts the registration timer on every FlowProxy VM. */
-async function registrationTimers(action: "stop" | "start"): Promise<void> {
+export async function registrationTimers(action: "stop" | "start"): Promise<void> {
   for (const vm of flowproxyVms()) await vmCheck(vm, ["systemctl", action, UNITS.registrationTimer]);
 }
 
@@ -214,13 +214,13 @@ export async function conflictingRegistration(stack: Evaluation, signerAddress: 
   return `extension: "${reported.slice(0, 140)}..."; journal of ${UNITS.registrationService} names it; after a BuilderHub restart the rerun converged and the registry was current in ${formatSeconds(healedMs)}`;
 }
 
+/** How long dockerd may take after boot to start a container by its restart policy. */
+const CONTAINER_START_MS = 30_000;
+
 /**
  * The containers provisioning runs on a VM of this role, with their restart policies: HAProxy's is
  * `always` because its reloads are signals, which `unless-stopped` takes for a manual stop.
  */
-/** How long dockerd may take after boot to start a container by its restart policy. */
-const CONTAINER_START_MS = 30_000;
-
 const containersOf = (vm: Vm): [string, string][] => (vm.role === "flowproxy" ? [[CONTAINERS.haproxy, "always"]] : [[CONTAINERS.mockhub, "unless-stopped"]]);
 
 interface ContainerRun {
@@ -555,17 +555,6 @@ async function healed(): Promise<void> {
   for (const proxy of flowproxyVms()) await servesLivez(proxy, 60_000);
   await registryHealed(Date.now());
   await flowBothWays(HEAL_BUDGET_MS);
-}
-
-/** A drop-in for `vm`'s FlowProxy unit, active while `use` runs. */
-async function withUnitDropIn<T>(vm: Vm, settings: string, use: () => Promise<T>): Promise<T> {
-  const dropIn = `/run/systemd/system/${flowproxyUnit(vm)}.d/zz-counterpart.conf`;
-  await vmCheck(vm, ["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1" && systemctl daemon-reload', "sh", dropIn, settings]);
-  try {
-    return await use();
-  } finally {
-    await vmCheck(vm, ["sh", "-c", 'rm -f "$1" && systemctl daemon-reload', "sh", dropIn]);
-  }
 }
 
 /**

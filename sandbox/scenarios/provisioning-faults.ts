@@ -10,7 +10,7 @@ import { copyProject, Evaluation, ExtensionInfo } from "../../plan/evaluation";
 import { FlowProxyBuild, flowproxyExecutable, GENERATION_1_BUILD, publishArtifact } from "../doubles";
 import { ExtensionRun, runExtension } from "../extension";
 import { githubRequests, setGithubFault } from "../internet";
-import { changedFields, describeLoad, FlowproxyVmState, flowproxyVmState, livezLoad, LoadResult, mockhubInjected, servesLivez, setMockhubFault } from "../probe";
+import { changedFields, describeLoad, fileSha256, FlowproxyVmState, flowproxyVmState, livezLoad, LoadResult, mockhubInjected, servesLivez, setMockhubFault } from "../probe";
 import { formatSeconds, lastNonEmptyLine } from "../proc";
 import { evaluateSandboxStack } from "../sandbox";
 import { artifactUrl, SANDBOX_ARTIFACT } from "../stack-config";
@@ -202,7 +202,7 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
       mayChange: ["binarySha", "flowproxyPid"],
       inspect: async () => {
         const committedSha = createHash("sha256").update(flowproxyExecutable(SANDBOX_ARTIFACT.build)).digest("hex");
-        const installed = (await flowproxyVmState(east)).binarySha;
+        const installed = await fileSha256(east, VM_PATHS.flowproxyBinary);
         return installed === committedSha
           ? { evidence: `the committed build is installed again (sha256 ${committedSha.slice(0, 16)})` }
           : { problem: `${VM_PATHS.flowproxyBinary} has sha256 ${installed}, not the committed build's ${committedSha}` };

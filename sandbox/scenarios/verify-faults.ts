@@ -4,7 +4,7 @@
 // child process, its --json read back.
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { CONTAINERS, PORTS, UNITS, VM_PATHS } from "../../lib/contract";
+import { CONTAINERS, PORTS, VM_PATHS } from "../../lib/contract";
 import type { CheckName, CheckResult } from "../../verify/checks";
 import { PROJECT_DIR } from "../../plan/evaluation";
 import { eventually, flowproxyUnit, servesLivez } from "../probe";
@@ -14,7 +14,7 @@ import { signerKeyOf } from "../stack";
 import { loadOrCreateSecrets } from "../stack-config";
 import { flowproxyVms, Vm } from "../topology";
 import { vmCheck } from "../vm";
-import { flowBothWays, HEAL_BUDGET_MS, registryHealed, restartMockhub } from "./operations";
+import { flowBothWays, HEAL_BUDGET_MS, registrationTimers, registryHealed, restartMockhub } from "./operations";
 
 const [east, west] = flowproxyVms();
 /** The budget of issue 11 for one verify of the sandbox. */
@@ -113,7 +113,6 @@ export function flowproxyStopped(): Promise<string> {
  * its peers only every 30 s, and a later check must not meet a proxy that still knows none.
  */
 export function registryEmptied(): Promise<string> {
-  const timers = (action: string) => Promise.all(flowproxyVms().map((vm) => vmCheck(vm, ["systemctl", action, UNITS.registrationTimer])));
   return verifyFails(
     {
       fails: flowproxyVms().map((vm): [Vm, CheckName] => [vm, "registration"]),
@@ -121,11 +120,11 @@ export function registryEmptied(): Promise<string> {
       skips: flowproxyVms().flatMap((vm): [Vm, CheckName][] => [[vm, "tls"], [vm, "flow"]]),
     },
     async () => {
-      await timers("stop");
+      await registrationTimers("stop");
       await restartMockhub();
     },
     async () => {
-      await timers("start");
+      await registrationTimers("start");
       const healing = Date.now();
       await registryHealed(healing);
       await flowBothWays(Math.max(HEAL_BUDGET_MS - (Date.now() - healing), 1));

@@ -7,6 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { decodeScript, EvaluatedResource, Evaluation } from "../../plan/evaluation";
 import { spawnAsync } from "./processes";
+import { escapeRegExp } from "./vnet-writes";
 
 const ofType = (result: Evaluation, type: string): EvaluatedResource[] => result.resources.filter((r) => r.type === `azure-native:${type}`);
 
@@ -201,8 +202,4 @@ export function freedLockProblems(wait: LockWait): string[] {
   if (wait.status !== 0) problems.push(`exit ${wait.status}, not 0, waiting for ${wait.lockFile}: ${wait.stdout.trimEnd().split("\n").pop() ?? ""}`);
   if (!/apt's locks are free after \d+\.\d{3} s/.test(wait.stdout)) problems.push(`no line says ${wait.lockFile} is free`);
   return problems;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

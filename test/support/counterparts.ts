@@ -4,20 +4,12 @@
 // named after what they prove; they are not report rows.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { BrokenRun } from "../../sandbox/scenarios/broken";
 import { DeclaredSection, rowDifferences } from "./report-sections";
 
-/** A subject broken on purpose and what the check said about it. */
-export interface BrokenSubject {
-  /** What was broken, for the test's diagnostics. */
-  broke: string;
-  /** What the check said: its problems or the message it failed with; empty when it passed. */
-  failure: string[];
-  /** What the failure must name, so that it says what broke. */
-  naming: string[];
-}
 
 /** Plays one counterpart: `check` is the row it proves able to fail. */
-export type PlayCounterpart = (check: string, run: () => Promise<BrokenSubject[]> | BrokenSubject[]) => void;
+export type PlayCounterpart = (check: string, run: () => Promise<BrokenRun[]> | BrokenRun[]) => void;
 
 /** The checks of `section` whose counterpart is a test the suite playing the section runs. */
 export function testedCounterpartChecks(section: DeclaredSection): string[] {
@@ -27,7 +19,7 @@ export function testedCounterpartChecks(section: DeclaredSection): string[] {
   });
 }
 
-/** How the counterparts played differ from the unit counterparts `section` declares. */
+/** How the counterparts played differ from the tested counterparts `section` declares. */
 export function counterpartsUnplayed(section: DeclaredSection, played: readonly string[]): string[] {
   return rowDifferences(testedCounterpartChecks(section), played);
 }
@@ -40,7 +32,7 @@ export function counterpartsPlayed(section: DeclaredSection): boolean {
 }
 
 /**
- * A describe block of the counterparts of `section`'s checks. It plays exactly the unit counterparts
+ * A describe block of the counterparts of `section`'s checks. It plays exactly the tested counterparts
  * the section declares, in the checks' order, or fails before any runs, as reportSection does for
  * the checks themselves.
  */

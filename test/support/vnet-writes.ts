@@ -33,7 +33,7 @@ export function dependencyClosure(result: Evaluation): (name: string) => Set<str
   return closure;
 }
 
-function escapeRegExp(text: string): string {
+export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
