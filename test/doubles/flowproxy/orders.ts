@@ -375,6 +375,11 @@ export function serializeRawShareBundle(b: RawShareBundle): string {
   return `{${fields.join(",")}}`;
 }
 
+/** uuid 1.18's own `impl Hash for Uuid` (src/lib.rs) writes the 16 bytes without the slice's length. */
+function hashUuid(h: RustHasher, uuid: Buffer): void {
+  h.write(uuid);
+}
+
 /** The derived `Hash` of RawShareBundle and its parts (rbuilder derives Hash on all of them). */
 function hashShareBundleDerived(h: RustHasher, b: RawShareBundle): void {
   const option = <T>(value: T | undefined, each: (v: T) => void) => {
@@ -394,7 +399,7 @@ function hashShareBundleDerived(h: RustHasher, b: RawShareBundle): void {
   });
   option(b.validity, (v) => hashValidity(h, v));
   option(b.metadata, (m) => hashMetadata(h, m));
-  option(b.replacementUuid, (u) => h.bytes(u));
+  option(b.replacementUuid, (u) => hashUuid(h, u));
 }
 
 function hashValidity(h: RustHasher, v: NonNullable<RawShareBundle["validity"]>): void {
@@ -447,7 +452,7 @@ export function rawShareBundleHash(b: RawShareBundle): Buffer {
       hashMetadata(h, b.metadata);
     }
     if (b.replacementUuid !== undefined) {
-      h.bytes(b.replacementUuid);
+      hashUuid(h, b.replacementUuid);
     }
   });
 }

@@ -20,7 +20,7 @@ import { decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeRawBundle,
 import { Generation } from "../../doubles/flowproxy/cli";
 import { Logger } from "../../doubles/flowproxy/log";
 import { encodeFrame, FrameReader, RepServer } from "../../doubles/flowproxy/msg";
-import { RawBundle, rawBundleHash } from "../../doubles/flowproxy/orders";
+import { RawBundle, rawBundleHash, RawShareBundle, rawShareBundleHash } from "../../doubles/flowproxy/orders";
 import { systemHostPort } from "../../doubles/flowproxy/proxy";
 import { RustHasher } from "../../doubles/flowproxy/rusthash";
 import { execFileAsync } from "../../support/processes";
@@ -840,13 +840,50 @@ test("eth_sendRawTransaction answers the transaction hash and applies src/valida
   }
 });
 
-test("mev_sendBundle is served at generation 1 with a bundleHash (ingress/mod.rs@258bbd6 on_mev_share_bundle)", async () => {
+// Share-bundle hashes computed by FlowProxy 258bbd6's `impl BundleHash for RawShareBundle`
+// (src/primitives/mod.rs) over rbuilder's RawShareBundle types and their derived `Hash`
+// (crates/rbuilder-primitives/src/serialize.rs; Refund and RefundConfig hold usize fields), run on
+// the crates 258bbd6 locks: wyhash 0.6.0, alloy-primitives 1.4.0, uuid 1.18.1, bytes 1.10.1.
+const SHARE_INNER: RawShareBundle = {
+  version: "version-1",
+  inclusion: { block: 0x10n, maxBlock: 0x12n },
+  body: [{ tx: Buffer.from("aabb", "hex"), canRevert: true, revertMode: "drop" }],
+  validity: { refund: [{ bodyIdx: 0n, percent: 90n }], refundConfig: [] },
+  metadata: { replacementNonce: 3n, cancelled: false },
+};
+const SHARE_FULL: RawShareBundle = {
+  version: "v0.1",
+  inclusion: { block: 0x10n, maxBlock: 0x14n },
+  body: [{ tx: Buffer.from("c0ffee", "hex"), canRevert: true, revertMode: "allow" }, { canRevert: false, bundle: SHARE_INNER }],
+  validity: { refund: [{ bodyIdx: 1n, percent: 50n }], refundConfig: [{ address: Buffer.alloc(20, 0x22), percent: 100n }] },
+  metadata: { signer: Buffer.alloc(20, 0x33), replacementNonce: 7n, cancelled: false },
+  replacementUuid: Buffer.from("8f0b6d2e7c1a4b8e9f00123456789abc", "hex"),
+};
+const CRATE_SHARE_BUNDLE_HASHES: [string, string, RawShareBundle][] = [
+  ["one transaction, no optional part", "ccff3cb123f8215b8f23b911d7db6ef9db294943e5e6d98264911d8964653ddf", { version: "v0.1", inclusion: { block: 1n }, body: [{ tx: Buffer.from("010203", "hex"), canRevert: false }] }],
+  ["every part: an inner bundle hashed with its derived Hash, validity, metadata, a replacement uuid (its 16 bytes, no length)", "59cff03b32e2fdb085d83219494e49dfe8fc3bf662be8f74fbac1a051e067975", SHARE_FULL],
+  ["without the uuid", "f66b61532f6876c595e3cbf6cc5b10e62c08c4c464f6a4c63bf9237ad8135f3c", { ...SHARE_FULL, replacementUuid: undefined }],
+  [
+    "an inner bundle with a uuid and cancelled metadata",
+    "58ca37d41429165b67d3375ad472c058c3a949d15eca295d228837b0ea55b7fd",
+    { ...SHARE_FULL, body: [SHARE_FULL.body[0], { canRevert: false, bundle: { ...SHARE_INNER, replacementUuid: SHARE_FULL.replacementUuid, metadata: { cancelled: true } } }] },
+  ],
+];
+
+test("the share-bundle hash equals what FlowProxy's BundleHash computes over rbuilder's types with the crates it locks (primitives/mod.rs@258bbd6)", () => {
+  for (const [name, expected, bundle] of CRATE_SHARE_BUNDLE_HASHES) {
+    assert.equal(rawShareBundleHash(bundle).toString("hex"), expected, name);
+  }
+});
+
+test("mev_sendBundle is served at generation 1 with the bundleHash FlowProxy computes (ingress/mod.rs@258bbd6 on_mev_share_bundle)", async () => {
   const a = await startProxy(1, {});
   try {
-    const bundle = { version: "v0.1", inclusion: { block: "0x1" }, body: [{ tx: signedTx(SEARCHER_KEY, 13n), canRevert: false }] };
+    const bundle = { version: "v0.1", inclusion: { block: "0x1" }, body: [{ tx: `0x${TX_0.toString("hex")}`, canRevert: false }] };
     const reply = await signedPost(a.proxy.ports.user, rpc("mev_sendBundle", [bundle]));
     assert.equal(reply.status, 200);
-    assert.match((JSON.parse(reply.body) as { result: { bundleHash: string } }).result.bundleHash, /^0x[0-9a-f]{64}$/);
+    // The same bundle's hash computed by the crates, as the table above.
+    assert.equal((JSON.parse(reply.body) as { result: { bundleHash: string } }).result.bundleHash, "0x5e98a6c8ed9bed472f0cd47947cc24135fde204163fc28a6e8f0e8df6dbce9b7");
     const badVersion = await signedPost(a.proxy.ports.user, rpc("mev_sendBundle", [{ ...bundle, version: "v9" }]));
     assert.equal(badVersion.status, 400);
   } finally {
