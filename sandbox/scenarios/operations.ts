@@ -299,14 +299,17 @@ export async function generationMismatch(artifact = GENERATION_2_ARTIFACT): Prom
   return `refused: "${reason.exec(refused)?.[0]}"; ${versionBefore} keeps running, nothing changed`;
 }
 
-/** Switches the running stack to generation 2 and proves signed flow over the TCP system API. */
-export async function switchToGeneration2(): Promise<string> {
-  publishArtifact(GENERATION_2_ARTIFACT);
+/**
+ * Switches the running stack to generation 2 and proves signed flow over the TCP system API.
+ * `switchTo` is what the switch sets; its counterpart sets what does not change the generation.
+ */
+export async function switchToGeneration2(switchTo = { artifact: GENERATION_2_ARTIFACT, generation: "2" }): Promise<string> {
+  publishArtifact(switchTo.artifact);
   const switchStarted = Date.now();
-  const switched = await up({ overrides: { flowProxyArtifact: artifactUrl(GENERATION_2_ARTIFACT), flowProxyGeneration: "2" } });
+  const switched = await up({ overrides: { flowProxyArtifact: artifactUrl(switchTo.artifact), flowProxyGeneration: switchTo.generation } });
   const switchMs = Date.now() - switchStarted;
   for (const vm of flowproxyVms()) {
-    assert.equal(await flowproxyVersion(vm), "flowproxy 2.0.2-029b7c4");
+    assert.equal(await flowproxyVersion(vm), "flowproxy 2.0.2-029b7c4", `${vm.name} runs flowproxy 2.0.2-029b7c4 after the switch`);
     assert.match(switched.runs.find((r) => r.vmName === vm.name)?.stdoutTail ?? "", /haproxy: replaced/, `${vm.name}: HAProxy recreated`);
     // Nothing HTTP behind the system port any more: the TCP protocol gives an HTTP request no HTTP answer.
     const status = await publicRequest(vm, PORTS.system, "/livez").then((r) => r.status, () => 0);
@@ -329,10 +332,13 @@ export async function switchToGeneration2(): Promise<string> {
   );
 }
 
-/** A fresh sandbox whose VMs make their own signer keys with Foundry's cast; flow crosses with them. */
-export async function signerKeysOnVms(): Promise<string> {
-  await down();
-  const report = await up({ overrides: { signerKeySource: "vm" } });
+/**
+ * A fresh sandbox whose VMs make their own signer keys with Foundry's cast; flow crosses with them.
+ * The counterpart plays the same check on the running stack with the keys Pulumi made (`fresh` false).
+ */
+export async function signerKeysOnVms(keys = { source: "vm", fresh: true }): Promise<string> {
+  if (keys.fresh) await down();
+  const report = await up({ overrides: { signerKeySource: keys.source } });
   for (const vm of flowproxyVms()) await servesLivez(vm);
   const list = await builders(east);
   const addresses: string[] = [];
@@ -340,7 +346,7 @@ export async function signerKeysOnVms(): Promise<string> {
     const address = (await vmCheck(vm, ["cat", VM_PATHS.signerAddress])).trim();
     assert.match(address, /^0x[0-9a-fA-F]{40}$/);
     assert.equal(registrationOf(list, vm)?.orderflow_proxy.ecdsa_pubkey_address.toLowerCase(), address.toLowerCase(), `${vm.name} registered the key it made`);
-    assert.match(String(report.stack.outputs[`${vm.vnet}SignerAddress`]?.value), /generated on/);
+    assert.match(String(report.stack.outputs[`${vm.vnet}SignerAddress`]?.value), /generated on/, `${vm.vnet}SignerAddress says the key was generated on ${vm.name}`);
     const mode = (await vmCheck(vm, ["stat", "-c", "%a %U", VM_PATHS.signerKey])).trim();
     assert.equal(mode, "600 root", `${vm.name}: the key file is private`);
     addresses.push(address);
@@ -613,5 +619,17 @@ export const operationsCounterparts = {
   async generationMismatch(): Promise<BrokenRun[]> {
     const failure = await failureOf(() => generationMismatch(SANDBOX_ARTIFACT));
     return [{ broke: "a build of the configured generation", failure, naming: ["up succeeded"] }];
+  },
+
+  /** The switch set to the committed generation-1 build and generation: the check must name the build that did not change. */
+  async generation2(): Promise<BrokenRun[]> {
+    const failure = await failureOf(() => switchToGeneration2({ artifact: SANDBOX_ARTIFACT, generation: "1" }));
+    return [{ broke: "a switch that keeps the generation-1 build", failure, naming: ["runs flowproxy 2.0.2-029b7c4 after the switch"] }];
+  },
+
+  /** The keys Pulumi made, on the running stack: the check must name the output that does not say a VM made them. */
+  async signerKeysOnVms(): Promise<BrokenRun[]> {
+    const failure = await failureOf(() => signerKeysOnVms({ source: "stack", fresh: false }));
+    return [{ broke: "signer keys made by Pulumi, not on the VMs", failure, naming: ["SignerAddress says the key was generated on"] }];
   },
 };

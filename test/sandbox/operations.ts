@@ -35,6 +35,8 @@ counterparts(OPERATIONS, (play) => {
   play(OPERATIONS_CHECKS.conflictingRegistration, () => operationsCounterparts.conflictingRegistration(firstUp().stack, signerOutput(east)));
   for (const vm of REBOOTED_VMS) play(OPERATIONS_CHECKS.reboot(vm.name), () => operationsCounterparts.reboot(vm));
   play(OPERATIONS_CHECKS.generationMismatch, () => operationsCounterparts.generationMismatch());
+  play(OPERATIONS_CHECKS.generation2, () => operationsCounterparts.generation2());
+  play(OPERATIONS_CHECKS.signerKeysOnVms, () => operationsCounterparts.signerKeysOnVms());
 });
 
 reportSection(

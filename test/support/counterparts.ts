@@ -4,6 +4,7 @@
 // named after what they prove; they are not report rows.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { recordCounterpart, RESULTS_ENV } from "../../report/results";
 import type { BrokenRun } from "../../sandbox/scenarios/broken";
 import { DeclaredSection, rowDifferences } from "./report-sections";
 
@@ -45,13 +46,25 @@ export function counterparts(section: DeclaredSection, body: (counterpart: PlayC
       const declared = section.counterparts[check];
       if (declared === undefined || !("test" in declared)) return;
       test(declared.test, async (t) => {
-        const subjects = await run();
-        assert.ok(subjects.length > 0, "a counterpart breaks at least one subject");
-        for (const { broke, failure, naming } of subjects) {
-          assert.ok(failure.length > 0, `the check passed on a subject with ${broke}`);
-          const said = failure.join("\n");
-          for (const name of naming) assert.ok(said.includes(name), `with ${broke}, the check failed without naming ${name}:\n${said}`);
-          t.diagnostic(`${broke}: ${failure[0].split("\n")[0]}`);
+        const record = (proven: boolean, saw: string) => {
+          const resultsDir = process.env[RESULTS_ENV];
+          if (resultsDir !== undefined) recordCounterpart(resultsDir, { title: section.title, check, proven, saw });
+        };
+        try {
+          const subjects = await run();
+          assert.ok(subjects.length > 0, "a counterpart breaks at least one subject");
+          const seen: string[] = [];
+          for (const { broke, failure, naming } of subjects) {
+            assert.ok(failure.length > 0, `the check passed on a subject with ${broke}`);
+            const said = failure.join("\n");
+            for (const name of naming) assert.ok(said.includes(name), `with ${broke}, the check failed without naming ${name}:\n${said}`);
+            seen.push(`${broke}: ${failure[0].split("\n")[0]}`);
+          }
+          for (const line of seen) t.diagnostic(line);
+          record(true, seen.join("; "));
+        } catch (err) {
+          record(false, (err as Error).message.split("\n")[0]);
+          throw err;
         }
       });
     });

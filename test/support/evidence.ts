@@ -4,7 +4,7 @@
 // prints it under the test) and, when FLOWPROXY_RESULTS_DIR is set, to the results the report is
 // made of (report/results.ts). A failed check is recorded with its error and fails its test as usual.
 import { after, describe, test, type TestContext } from "node:test";
-import { CheckRecord, recordCheck, ReportSection, RESULTS_ENV } from "../../report/results";
+import { CheckRecord, CounterpartKind, recordCheck, ReportSection, RESULTS_ENV } from "../../report/results";
 import { counterpartsPlayed, testedCounterpartChecks } from "./counterparts";
 import { DeclaredSection, rowDifferences } from "./report-sections";
 
@@ -26,7 +26,9 @@ export function reportSection(section: DeclaredSection, body: (check: Check) => 
     const played: string[] = [];
     body((name, run) => {
       played.push(name);
-      checkIn({ title, intro, columns }, name, run);
+      const declared = section.counterparts[name];
+      if (declared === undefined) throw new Error(`${title}: "${name}" declares no counterpart in test/support/report-sections.ts`);
+      checkIn({ title, intro, columns }, name, "test" in declared ? "test" : "itself", run);
     });
     const differences = rowDifferences(section.checks, played);
     if (differences.length > 0) {
@@ -41,11 +43,11 @@ export function reportSection(section: DeclaredSection, body: (check: Check) => 
   });
 }
 
-function checkIn(section: ReportSection, name: string, run: (t: TestContext) => Promise<string[]> | string[]): void {
+function checkIn(section: ReportSection, name: string, counterpart: CounterpartKind, run: (t: TestContext) => Promise<string[]> | string[]): void {
   test(name, async (t) => {
     const started = Date.now();
     const save = (passed: boolean, evidence: string[]) => {
-      const entry: CheckRecord = { ...section, check: name, passed, evidence, durationMs: Date.now() - started, seq: seq++, recordedAt: new Date().toISOString() };
+      const entry: CheckRecord = { ...section, check: name, passed, counterpart, evidence, durationMs: Date.now() - started, seq: seq++, recordedAt: new Date().toISOString() };
       if (resultsDir !== undefined) recordCheck(resultsDir, entry);
     };
     let evidence: string[];

@@ -15,9 +15,8 @@ export interface DeclaredSection extends ReportSection {
   /** The name of every check, in the order the tests play them: the rows of the section's table. */
   checks: readonly string[];
   /**
-   * Each check's counterpart, by the check's name: what proves the check able to fail. A check missing
-   * here has none yet; test/unit/repository/counterparts.test.ts lists those and allows only the
-   * sandbox's.
+   * Each check's counterpart, by the check's name: what proves the check able to fail. Every check has
+   * one (test/unit/repository/counterparts.test.ts); reportSection refuses to play a check without.
    */
   counterparts: Readonly<Record<string, Counterpart>>;
 }
@@ -249,6 +248,8 @@ export const OPERATIONS: DeclaredSection = {
       ]),
     ),
     [OPERATIONS_CHECKS.generationMismatch]: counterpartTest("the generation-mismatch scenario names an up that succeeds with a build of the configured generation"),
+    [OPERATIONS_CHECKS.generation2]: counterpartTest("the generation-2 switch names the build that still runs when the switch keeps generation 1"),
+    [OPERATIONS_CHECKS.signerKeysOnVms]: counterpartTest("the VM-made keys check names the signer output when the keys come from the stack"),
   },
 };
 

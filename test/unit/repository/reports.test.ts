@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { test } from "node:test";
 import { BENCH_PARTS, measureDifferences } from "../../../report/bench-measures";
+import { PROVEN_COLUMN } from "../../../report/reliability";
 import { REPORT_SECTIONS, rowDifferences } from "../../support/report-sections";
 
 interface DocSection {
@@ -53,7 +54,7 @@ function reliabilityDrift(markdown: string): string[] {
     if (section === undefined) continue;
     const where = `${declared.title}:`;
     if (section.paragraphs.join("\n") !== declared.intro) drift.push(`${where} the intro is not the declared one`);
-    const header = ["check", "verdict", ...declared.columns];
+    const header = ["check", "verdict", PROVEN_COLUMN, ...declared.columns];
     if (section.header.join(" | ") !== header.join(" | ")) drift.push(`${where} columns ${section.header.join(", ")} instead of ${header.join(", ")}`);
     drift.push(...rowDifferences(declared.checks, section.rows.map((row) => row[0])).map((d) => `${where} ${d}`));
     const counted = summary?.rows.find((row) => row[0] === declared.title)?.[1];
