@@ -2,11 +2,11 @@
 // from package.json's. Checking it here fails the change in seconds instead of failing CI at once.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { PROJECT_DIR } from "../../../plan/evaluation";
 import { spawnAsync } from "../../support/processes";
+import { scratchDir } from "../../support/scratch";
 
 /** pnpm's verdict on a package.json and lockfile pair, without downloading or installing anything. */
 function frozenLockfileCheck(dir: string) {
@@ -20,7 +20,7 @@ describe("the committed lockfile", () => {
   });
 
   test("the check refuses a package.json whose specifier the lockfile does not record", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lockfile-"));
+    const dir = scratchDir("lockfile-");
     try {
       const manifest = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
       manifest.devDependencies["@swc/core"] = "^0.0.1";

@@ -35,6 +35,7 @@ import { describePulumiFailure, parseStackOutputs, stackTarget } from "../../../
 import { CertificateMismatch, CommandResult, ConnectOutcome, hostNetwork, remoteCommandLine, Reply, Target, VerifyError } from "../../../verify/target";
 import { shellcheck, spawnAsync } from "../../support/processes";
 import { PROJECT_DIR } from "../../../plan/evaluation";
+import { scratchDir } from "../../support/scratch";
 
 
 /** The outputs the program exports for the example config (as `pnpm run plan` renders them). */
@@ -62,8 +63,7 @@ const [EAST, WEST] = layout.proxies;
 
 // ---- certificates, made by openssl as provisioning makes them ----
 
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-verify-"));
-after(() => fs.rmSync(workDir, { recursive: true, force: true }));
+const workDir = scratchDir("flowproxy-verify-");
 
 interface Cert {
   pem: string;

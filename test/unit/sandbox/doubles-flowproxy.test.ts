@@ -7,7 +7,6 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { test } from "node:test";
@@ -24,6 +23,7 @@ import { RawBundle, rawBundleHash, RawShareBundle, rawShareBundleHash } from "..
 import { systemHostPort } from "../../doubles/flowproxy/proxy";
 import { RustHasher } from "../../doubles/flowproxy/rusthash";
 import { execFileAsync } from "../../support/processes";
+import { scratchDir } from "../../support/scratch";
 
 // --- helpers ----------------------------------------------------------------------------------
 
@@ -66,7 +66,7 @@ function signedTx(key: string, nonce: bigint, options: { chainId?: bigint; gas?:
   return hex(Buffer.concat([Buffer.from([2]), rlp([...(fields as Buffer[]), uint(BigInt(sig.recovery)), uint(sig.r), uint(sig.s)])]));
 }
 
-const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-double-"));
+const tempDir = () => scratchDir("flowproxy-double-");
 
 async function certificate(dir: string, name: string, san: string): Promise<{ cert: string; key: string }> {
   const certFile = path.join(dir, `${name}.crt`);

@@ -2,16 +2,16 @@
 // `set -eu` and ${XDG_CONFIG_HOME:-$HOME}, FOUNDRY_DIR, and its exit on a failed step.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { shellcheck, spawnAsync } from "../../support/processes";
+import { scratchDir } from "../../support/scratch";
 
 const INSTALLER = path.join(__dirname, "..", "..", "doubles", "foundry-install.sh");
 
 /** A scratch directory with a curl stand-in that writes a foundryup to --output (or fails). */
 function scratch(curlWorks = true): { dir: string; bin: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "foundry-install-"));
+  const dir = scratchDir("foundry-install-");
   const bin = path.join(dir, "stub-bin");
   fs.mkdirSync(bin);
   const curl = curlWorks

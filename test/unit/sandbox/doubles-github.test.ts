@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { BLOB_HOST, GithubDouble, presentedToken } from "../../doubles/github";
 import { createZip } from "../../../sandbox/zip";
 import { spawnAsync } from "../../support/processes";
+import { scratchDir } from "../../support/scratch";
 
 const TOKEN = "ghp_unitTestToken0123456789abcdefghijkl";
 const API_PATH = "/repos/flashbots/flowproxy/actions/artifacts/2/zip";
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "github-double-"));
+const dir = scratchDir("github-double-");
 const faultFile = path.join(dir, "fault");
 const requestLog = path.join(dir, "requests.jsonl");
 const artifact = createZip([{ name: "flowproxy", data: Buffer.from(`#!/bin/sh\n${"echo flowproxy\n".repeat(40)}`), mode: 0o755 }]);

@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
@@ -20,6 +19,7 @@ import {
 import type { BuilderListing } from "../../../lib/contract";
 import { spawnAsync } from "../../support/processes";
 import { MOCKHUB_INJECTED_FILE } from "../../../sandbox/doubles-interface";
+import { scratchDir } from "../../support/scratch";
 
 // main.rs's routes at b56e719: the double must answer exactly these.
 const REGISTER_PATH = "/api/l1-builder/v1/register_credentials/orderflow_proxy";
@@ -179,7 +179,7 @@ test("instance.tls_cert is the registered certificate with ENABLE_TLS, else empt
 
 // Upstream: main.rs Registry::new, an in-memory DashMap: nothing is written anywhere.
 test("a restart forgets every builder", async () => {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "mockhub-"));
+  const stateDir = scratchDir("mockhub-");
   await withHub({ stateDir }, async (port) => {
     await register(port, { ecdsa_pubkey_address: LOWER });
   });
@@ -369,7 +369,7 @@ test("HEAD on the list answers 200 without a body", async () => {
 // ---- the sandbox-only fault switch (not upstream behaviour: test machinery of sandbox/probe.ts) ----
 
 test("sandbox fault switch: down drops connections, error answers 500, an empty switch serves", async () => {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "mockhub-"));
+  const stateDir = scratchDir("mockhub-");
   await withHub({ stateDir }, async (port) => {
     fs.writeFileSync(path.join(stateDir, "fault"), "down\n");
     await assert.rejects(request(port, "GET", BUILDERS_PATH), /socket hang up|ECONNRESET/);
@@ -381,7 +381,7 @@ test("sandbox fault switch: down drops connections, error answers 500, an empty 
 });
 
 test("sandbox fault switch: flap answers 503 to every other request of its agent only, the first included, and records each", async () => {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "mockhub-"));
+  const stateDir = scratchDir("mockhub-");
   const as = (port: number, agent: string) =>
     new Promise<number>((resolve, reject) => {
       http.get({ host: "127.0.0.1", port, path: BUILDERS_PATH, headers: { "user-agent": agent }, agent: false }, (res) => {

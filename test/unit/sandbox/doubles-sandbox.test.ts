@@ -1,7 +1,6 @@
 // The sandbox machinery's logic that needs neither root nor containers.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -13,11 +12,12 @@ import { extensionBatches } from "../../../sandbox/stack";
 import { sandboxRequest } from "../../../sandbox/stack-config";
 import { INTERNET, VMS, VNETS } from "../../../sandbox/topology";
 import { execFileAsync } from "../../support/processes";
+import { scratchDir } from "../../support/scratch";
 
 const doubles = path.join(__dirname, "..", "..", "doubles");
 
 test("a bundled double runs with plain node, its sibling modules inlined", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bundle-"));
+  const dir = scratchDir("bundle-");
   const file = path.join(dir, "cast.js");
   fs.writeFileSync(file, bundle(path.join(doubles, "cast.ts"), { shebang: "#!/usr/bin/env node" }), { mode: 0o755 });
   const out = await execFileAsync(file, ["wallet", "address", "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"]);
@@ -26,7 +26,7 @@ test("a bundled double runs with plain node, its sibling modules inlined", async
 });
 
 test("a bundled double carries its packages inside and runs without node_modules", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bundle-"));
+  const dir = scratchDir("bundle-");
   const file = path.join(dir, "cast.js");
   const text = bundle(path.join(doubles, "cast.ts"));
   assert.doesNotMatch(text, /require\("@noble/);
@@ -36,7 +36,7 @@ test("a bundled double carries its packages inside and runs without node_modules
 });
 
 test("the prelude reaches the bundled module (the artifact's build, as clap prints it)", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bundle-"));
+  const dir = scratchDir("bundle-");
   const file = path.join(dir, "flowproxy");
   const build = JSON.stringify({ version: "1.2.3", gitHash: "abc1234" });
   fs.writeFileSync(file, bundle(path.join(doubles, "flowproxy.ts"), { prelude: `globalThis.FLOWPROXY_BUILD = ${build};` }));

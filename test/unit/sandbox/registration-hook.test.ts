@@ -6,14 +6,14 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { BUILDERHUB_API, REGISTRATION_USER_AGENT } from "../../../lib/contract";
 import { startMockhub } from "../../doubles/mockhub";
+import { scratchDir } from "../../support/scratch";
 
 const HOOK = path.resolve(__dirname, "..", "..", "..", "provision", "flowproxy-register.sh");
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "register-hook-"));
+const dir = scratchDir("register-hook-");
 const certificate = "-----BEGIN CERTIFICATE-----\nMIIBSERVEDCERT\n-----END CERTIFICATE-----";
 let endpoint = "";
 let server: Awaited<ReturnType<typeof startMockhub>>;

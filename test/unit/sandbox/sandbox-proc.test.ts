@@ -2,12 +2,12 @@
 // while that process's command line still names the daemon.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
 import { livePid, sleep, startDaemon, stopDaemon } from "../../../sandbox/proc";
+import { scratchDir } from "../../support/scratch";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-proc-"));
+const dir = scratchDir("sandbox-proc-");
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const MARKER = "sandbox-proc-test-daemon";

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { corruptZip, faultyArtifact } from "../../doubles/github";
 import { crc32, createZip } from "../../../sandbox/zip";
 import { execFileAsync } from "../../support/processes";
+import { scratchDir } from "../../support/scratch";
 
 const entries = [
   { name: "flowproxy", data: Buffer.from("#!/bin/sh\necho hi\n".repeat(100)), mode: 0o755 },
@@ -17,7 +17,7 @@ test("crc32 gives the standard check value", () => {
 });
 
 test("Debian's unzip reads the zips, keeping the executable bit", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zip-double-"));
+  const dir = scratchDir("zip-double-");
   const file = path.join(dir, "artifact.zip");
   fs.writeFileSync(file, createZip(entries));
   assert.match(await execFileAsync("unzip", ["-t", file]), /No errors detected/);
