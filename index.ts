@@ -51,6 +51,25 @@ function readSettings(): Settings {
 
 const settings = readSettings();
 
+/**
+ * A region's resource group carries the project and the stack in its Azure name, so two stacks
+ * share a subscription without colliding and the portal tells whose group it is.
+ */
+function resourceGroupName(location: string): string {
+  return `rg-${PROJECT}-${pulumi.getStack()}-${location}`;
+}
+
+// Azure takes resource group names of up to 90 characters; a long stack name is refused here, before
+// any resource, rather than by Azure halfway through `pulumi up`.
+const GROUP_NAME_LIMIT = 90;
+const longGroupName = settings.regions.map((r) => resourceGroupName(r.location)).find((name) => name.length > GROUP_NAME_LIMIT);
+if (longGroupName) {
+  throw new pulumi.RunError(
+    `The stack name "${pulumi.getStack()}" makes the resource group name ${longGroupName} ${longGroupName.length} characters long; ` +
+      `Azure takes at most ${GROUP_NAME_LIMIT}. Use a shorter stack name, such as "dev".`,
+  );
+}
+
 // HAProxy's system frontend speaks the generation's protocol (see haproxy.cfg).
 const SYSTEM_API_MODE = { 1: "http", 2: "tcp" } as const;
 const UBUNTU_2204 = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" };
@@ -83,8 +102,22 @@ function goesWithGroup(resourceGroup: resources.ResourceGroup): pulumi.CustomRes
   return { deletedWith: resourceGroup };
 }
 
+/**
+ * A resource of a region's group whose Azure name is its name in the program, as the portal and
+ * `az` show it. A replacement created first under the same name would be refused ("cannot create
+ * already existing resource", pulumi-azure-native#1050), so the old one goes first (docs/AZURE.md
+ * says what that costs).
+ */
+function namedInGroup(resourceGroup: resources.ResourceGroup): pulumi.CustomResourceOptions {
+  return { ...goesWithGroup(resourceGroup), deleteBeforeReplace: true };
+}
+
 function regionNetwork(region: Region): RegionNetwork {
-  const resourceGroup = new resources.ResourceGroup(`rg-${region.location}`, { location: region.location, tags });
+  const resourceGroup = new resources.ResourceGroup(`rg-${region.location}`, {
+    resourceGroupName: resourceGroupName(region.location),
+    location: region.location,
+    tags,
+  });
   // Subnets and peerings are separate resources and never listed inline, so updating the VNet
   // cannot remove them.
   const vnet = new network.VirtualNetwork(`vnet-${region.location}`, {
@@ -116,6 +149,7 @@ type Rule = { name: string; priority: number; protocol: string; port: string; so
 function firewall(name: string, net: RegionNetwork, vmName: string, role: Role, rules: Rule[]): network.NetworkSecurityGroup {
   return new network.NetworkSecurityGroup(name, {
     resourceGroupName: net.resourceGroup.name,
+    networkSecurityGroupName: name,
     location: net.region.location,
     securityRules: rules.map((r) => ({
       name: r.name,
@@ -129,7 +163,7 @@ function firewall(name: string, net: RegionNetwork, vmName: string, role: Role, 
       destinationPortRange: r.port,
     })),
     tags: vmTags(vmName, role),
-  }, goesWithGroup(net.resourceGroup));
+  }, namedInGroup(net.resourceGroup));
 }
 
 /** The NSG of a FlowProxy VM: SSH from allowedSshCidr, orderflow from anywhere, ping from peers. */
@@ -163,19 +197,23 @@ function builderhubFirewall(net: RegionNetwork): network.NetworkSecurityGroup {
 // Addresses: a static public IP per FlowProxy VM and a NIC per VM with its internal DNS label.
 
 function publicAddress(net: RegionNetwork): network.PublicIPAddress {
-  return new network.PublicIPAddress(`pip-${net.region.location}`, {
+  const name = `pip-${net.region.location}`;
+  return new network.PublicIPAddress(name, {
     resourceGroupName: net.resourceGroup.name,
+    publicIpAddressName: name,
     location: net.region.location,
     publicIPAllocationMethod: "Static",
     publicIPAddressVersion: "IPv4",
     sku: { name: "Standard" },
     tags: vmTags(net.region.vmName, "flowproxy"),
-  }, goesWithGroup(net.resourceGroup));
+  }, namedInGroup(net.resourceGroup));
 }
 
 function networkInterface(vmName: string, role: Role, net: RegionNetwork, nsg: network.NetworkSecurityGroup, pip?: network.PublicIPAddress) {
-  return new network.NetworkInterface(`nic-${vmName}`, {
+  const name = `nic-${vmName}`;
+  return new network.NetworkInterface(name, {
     resourceGroupName: net.resourceGroup.name,
+    networkInterfaceName: name,
     location: net.region.location,
     networkSecurityGroup: { id: nsg.id },
     dnsSettings: { internalDnsNameLabel: vmName },
@@ -188,7 +226,7 @@ function networkInterface(vmName: string, role: Role, net: RegionNetwork, nsg: n
       },
     ],
     tags: vmTags(vmName, role),
-  }, goesWithGroup(net.resourceGroup));
+  }, namedInGroup(net.resourceGroup));
 }
 
 function privateIpOf(nic: network.NetworkInterface): pulumi.Output<string> {
@@ -320,12 +358,18 @@ function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.N
     vmName,
     {
       resourceGroupName: net.resourceGroup.name,
+      vmName,
       location: net.region.location,
       hardwareProfile: { vmSize: settings.vmSize },
       storageProfile: {
         imageReference: UBUNTU_2204,
+        // The disk keeps Azure's name for it, the VM's name and a new id (vm-eastus_OsDisk_1_<id>):
+        // the portal shows whose disk it is, and a replaced VM's disk never shares the old one's name.
         osDisk: { createOption: "FromImage", deleteOption: "Delete", managedDisk: { storageAccountType: "StandardSSD_LRS" } },
       },
+      // Serial log and screenshot in the portal even when SSH never comes up; without a storageUri
+      // Azure keeps them in storage of its own, so the stack has no storage account to manage.
+      diagnosticsProfile: { bootDiagnostics: { enabled: true } },
       // The NIC outlives the VM (deleteOption Detach), so a replaced VM keeps its private and public
       // IP and its DNS names. Its TLS certificate is new (it lives on the OS disk), which BuilderHub's
       // mock, keeping a signer's first registration, refuses until it restarts (README, Troubleshooting).
@@ -347,10 +391,9 @@ function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.N
       ignoreChanges: ["osProfile"],
       // Azure refuses to change the image of an existing VM; a new image replaces it.
       replaceOnChanges: ["storageProfile.imageReference"],
-      // The new VM attaches the NIC, which Azure releases only when the old VM is deleted
-      // (400 NicInUse on a create-before-delete replacement, pulumi/pulumi-azure#441 and #811).
-      deleteBeforeReplace: true,
-      ...goesWithGroup(net.resourceGroup),
+      // The new VM takes the old one's name and attaches its NIC, which Azure releases only when the
+      // old VM is deleted (400 NicInUse on a create-before-delete replacement, pulumi/pulumi-azure#441 and #811).
+      ...namedInGroup(net.resourceGroup),
     },
   );
 }

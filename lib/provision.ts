@@ -1,6 +1,7 @@
 // Renders the bash each CustomScript extension runs: the VM's values as quoted, read-only
 // variables, then provision/common.sh, then the role's script. The same renderer with secrets
-// redacted gives the text forceUpdateTag hashes, so a rotated secret alone reruns nothing.
+// redacted gives the text forceUpdateTag hashes: the tag is shown in the clear (state, portal,
+// plan), so it must say which inputs changed without giving away a secret.
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -151,9 +152,10 @@ export function renderScript(vmName: string, sources: string, variables: ScriptV
 
 /**
  * The extension's forceUpdateTag: a hash of its script with the secrets left out, which holds every
- * input of the VM (files, versions, URLs), and of provisioningRun. CustomScript never reruns an
- * identical configuration, not even after it failed; a new provisioningRun is the only way to
- * rerun with unchanged inputs.
+ * input of the VM (files, versions, URLs), and of provisioningRun. Azure reruns the extension when
+ * its settings, protectedSettings or forceUpdateTag change, so a rotated secret reruns it through
+ * protectedSettings alone. An identical configuration is never rerun, not even after it failed: a
+ * new provisioningRun is the only way to rerun with unchanged inputs.
  */
 export function forceUpdateTag(redactedScript: string, provisioningRun: number): string {
   return createHash("sha256").update(JSON.stringify([redactedScript, provisioningRun])).digest("hex");

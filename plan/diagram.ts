@@ -108,7 +108,8 @@ export function buildDiagram(graph: PlanGraph, title: string, footer: string): D
     const placed = new Set(vnets.flatMap((v) => v.subnets.flatMap((s) => s.vms)));
     return {
       location,
-      groups: graph.ofType(T.rg).filter(inRegion).map((g) => g.name),
+      // The group's name in Azure, the one to look for in the portal, when the program gives one.
+      groups: graph.ofType(T.rg).filter(inRegion).map((g) => String(g.inputs.resourceGroupName ?? g.name)),
       vnets,
       looseVms: vmBoxes.filter((vm) => !placed.has(vm) && graph.regionOf(graph.get(vm.name)!) === location),
     };
@@ -335,7 +336,7 @@ function vnetLabel(v: VnetBox): string {
 }
 
 function regionLabel(r: RegionBox): string {
-  return `${r.location}${r.groups.length > 0 ? ` · resource group ${r.groups.join(", ")}` : ""}`;
+  return [r.location, ...r.groups].join(" · ");
 }
 
 function layoutRegion(region: RegionBox, x: number, y: number): RegionLayout {

@@ -53,6 +53,26 @@ export function mockAddresses(regionsJson?: string): AddressPlan {
   return addresses;
 }
 
+/**
+ * The input that names a resource in Azure, for the types the program names itself rather than
+ * leaving to Pulumi's autonaming. Records, links, peerings and extensions are named too, but only
+ * within their parent, so they keep the unique names the mocks make up (and their ids stay unique).
+ */
+const NAME_INPUTS: Record<string, string> = {
+  "azure-native:resources:ResourceGroup": "resourceGroupName",
+  "azure-native:network:NetworkSecurityGroup": "networkSecurityGroupName",
+  "azure-native:network:PublicIPAddress": "publicIpAddressName",
+  "azure-native:network:NetworkInterface": "networkInterfaceName",
+  "azure-native:compute:VirtualMachine": "vmName",
+  "azure-native:privatedns:PrivateZone": "privateZoneName",
+};
+
+/** The name Azure answers with when the program gave one: the name it was given. */
+function explicitName(type: string, inputs: Record<string, unknown>): string | undefined {
+  const name = NAME_INPUTS[type] === undefined ? undefined : inputs[NAME_INPUTS[type]];
+  return typeof name === "string" ? name : undefined;
+}
+
 export class AzureMocks implements pulumi.runtime.Mocks {
   readonly registered: RegisteredResource[] = [];
 
@@ -64,7 +84,7 @@ export class AzureMocks implements pulumi.runtime.Mocks {
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
     const inputs = markSecrets(args.inputs) as Record<string, unknown>;
-    const azureName = `${args.name}${createHash("sha256").update(args.name).digest("hex").slice(0, 6)}`;
+    const azureName = explicitName(args.type, args.inputs) ?? `${args.name}${createHash("sha256").update(args.name).digest("hex").slice(0, 6)}`;
     const state: Record<string, unknown> = { ...(unmarkSecrets(inputs) as Record<string, unknown>), name: azureName };
     switch (args.type) {
       case "azure-native:network:NetworkInterface": {

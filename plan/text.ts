@@ -61,7 +61,9 @@ function resourceDetails(node: PlanNode, graph: PlanGraph): string[] {
 type Describer = (node: PlanNode, graph: PlanGraph) => string[];
 
 const DESCRIBERS: Record<string, Describer> = {
-  "azure-native:resources:ResourceGroup": ({ inputs: p }) => [`location ${show(p.location)}`],
+  "azure-native:resources:ResourceGroup": ({ inputs: p }) => [
+    `location ${show(p.location)}` + (p.resourceGroupName === undefined ? "" : `, named ${show(p.resourceGroupName)} in Azure`),
+  ],
 
   "azure-native:network:VirtualNetwork": ({ inputs: p }) => [`address space ${list(p.addressSpace?.addressPrefixes)}`],
 
@@ -113,6 +115,7 @@ const DESCRIBERS: Record<string, Describer> = {
       `image ${imageText}`,
       `OS disk ${show(p.storageProfile?.osDisk?.managedDisk?.storageAccountType)}, on VM delete: ${show(p.storageProfile?.osDisk?.deleteOption)}`,
       `NIC ${nics.map((n) => g.refName(n.id)).join(", ") || "none"}`,
+      bootDiagnosticsLine(p.diagnosticsProfile?.bootDiagnostics),
       osProfileLine(markedInputs.osProfile),
     ];
   },
@@ -149,6 +152,12 @@ const DESCRIBERS: Record<string, Describer> = {
     return [`${show(p.recordType)} ${show(p.relativeRecordSetName)}.${zoneName(p, g)} -> ${targets.join(", ") || "-"} (TTL ${show(p.ttl)})`];
   },
 };
+
+/** Without a storageUri, Azure keeps the serial log and screenshot in storage it manages itself. */
+function bootDiagnosticsLine(boot: Props | undefined): string {
+  if (boot?.enabled !== true) return "boot diagnostics off";
+  return `boot diagnostics on, ${boot.storageUri === undefined ? "in Azure-managed storage" : `in ${show(boot.storageUri)}`}`;
+}
 
 /**
  * Pulumi marks the whole osProfile secret because the SSH key inside it is. The line names the

@@ -25,6 +25,9 @@ export const ACROSS_GROUPS = ["network:VirtualNetworkPeering", "privatedns:Virtu
 /** Types whose Azure name is fixed or that Azure allows once per VNet: replaced delete-first. */
 export const DELETE_FIRST = [
   "compute:VirtualMachine",
+  "network:NetworkInterface",
+  "network:PublicIPAddress",
+  "network:NetworkSecurityGroup",
   "compute:VirtualMachineExtension",
   "privatedns:PrivateZone",
   "privatedns:PrivateRecordSet",

@@ -1,5 +1,7 @@
-// forceUpdateTag decides whether Azure reruns an extension: stable for unchanged inputs, new for
-// each changed input. That raising provisioningRun reruns every extension is in azure-readiness.test.ts.
+// Azure reruns an extension when its settings, protectedSettings or forceUpdateTag change. The
+// script in protectedSettings holds every input, secrets included; forceUpdateTag, shown in the
+// clear, hashes it without the secrets: stable for unchanged inputs, new for each changed input
+// that is not a secret. That raising provisioningRun reruns every extension is in azure-readiness.test.ts.
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { Evaluation, withEditedProject } from "../../../plan/evaluation";
@@ -87,8 +89,14 @@ describe("forceUpdateTag", () => {
     for (const ext of baseline.extensions) assert.equal(tagOf(zero, ext.vmName), ext.forceUpdateTag, ext.vmName);
   });
 
+  const rotatedToken = () => evaluated(oneRegion({ githubToken: "ghp_ROTATEDtoken0123456789abcdefghijklmn" }));
+
   test("does not contain or depend on secret values", async () => {
-    const rotated = await evaluated(oneRegion({ githubToken: "ghp_ROTATEDtoken0123456789abcdefghijklmn" }));
-    assert.equal(tagOf(rotated, "vm-eastus"), tagOf(baseline, "vm-eastus"));
+    assert.equal(tagOf(await rotatedToken(), "vm-eastus"), tagOf(baseline, "vm-eastus"));
+  });
+
+  test("leaves the rerun after a rotated secret to protectedSettings, which change with it", async () => {
+    const scriptOf = (result: Evaluation) => result.extensions.find((e) => e.vmName === "vm-eastus")!.script;
+    assert.notEqual(scriptOf(await rotatedToken()), scriptOf(baseline));
   });
 });

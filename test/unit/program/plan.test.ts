@@ -63,13 +63,15 @@ describe("the plan of the default stack (example config)", () => {
     for (const name of ["dns-zone", "dns-link-westeurope", "dns-builderhub", "dns-vm-westeurope"]) assert.match(shared, new RegExp(` ${name}$`, "m"));
   });
 
-  test("shows CIDRs, NSG rules, VM size and image, DNS records, and each extension's VM and forceUpdateTag", () => {
+  test("shows CIDRs, NSG rules, the resource groups' Azure names, VM size, image and boot diagnostics, DNS records, and each extension's VM and forceUpdateTag", () => {
     const east = section(plan.text, "eastus");
     assert.match(east, /address space 10\.10\.0\.0\/16/);
     assert.match(east, /10\.10\.1\.0\/24 in vnet-eastus/);
     assert.match(east, /100 +inbound allow +Tcp +port 22 +from 203\.0\.113\.0\/24 +\(ssh\)/);
     assert.match(east, /130 +inbound allow +Tcp +port 5544 +from \* \(any\) +\(system-orderflow\)/);
     assert.match(east, /size Standard_B2s\n +image Canonical 0001-com-ubuntu-server-jammy 22_04-lts-gen2 latest/);
+    assert.match(east, /location eastus, named rg-flowproxy-staging-dev-eastus in Azure/);
+    assert.match(east, /NIC nic-vm-eastus\n +boot diagnostics on, in Azure-managed storage/);
     assert.match(east, /password login disabled/);
     assert.match(section(plan.text, "shared"), /A vm-westeurope\.flowproxy\.internal -> 10\.20\.1\.4 \(TTL 300\)/);
     for (const ext of plan.evaluation.extensions) {
@@ -79,7 +81,7 @@ describe("the plan of the default stack (example config)", () => {
 
   test("draws every region, VNet, VM endpoint, open port, peering and DNS record in the diagram", () => {
     for (const text of [
-      "eastus · resource group rg-eastus",
+      "eastus · rg-flowproxy-staging-dev-eastus",
       "vnet-westeurope 10.20.0.0/16",
       "subnet-eastus 10.10.1.0/24",
       "public  203.0.113.10 (pip-eastus)",
