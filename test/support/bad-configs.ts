@@ -64,6 +64,11 @@ export const BAD_CONFIGS: BadConfig[] = [
     expected: [/sshPublicKey does not start with a supported key type/],
   },
   {
+    title: "a key the program does not know is refused, naming the key it nearly is",
+    request: validRequest({ allowedSSHCidr: "203.0.113.0/24" }),
+    expected: [/flowproxy-staging:allowedSSHCidr is not a key of this program; did you mean allowedSshCidr\? Move its value there: pulumi config rm flowproxy-staging:allowedSSHCidr, then pulumi config set flowproxy-staging:allowedSshCidr/],
+  },
+  {
     title: "a CIDR with a prefix over 32 is refused",
     request: validRequest({ allowedSshCidr: "10.0.0.0/33" }),
     expected: [/allowedSshCidr "10\.0\.0\.0\/33" has an invalid prefix length/],
