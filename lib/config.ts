@@ -139,15 +139,16 @@ export const PROGRAM_OWNED_ENV = [
 
 const SECRET_LOOKING_ENV = /(PASSWORD|SECRET|TOKEN|PRIVATE|_KEY$)/;
 
-const SSH_KEY_TYPES = [
-  "ssh-ed25519",
-  "ssh-rsa",
-  "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521",
-  "sk-ssh-ed25519@openssh.com",
-  "sk-ecdsa-sha2-nistp256@openssh.com",
-];
+/**
+ * The public keys Azure puts on a Linux VM: RSA of 2048 bits or more, and ED25519. It names ECDSA
+ * among the formats it does not support and takes no other (the security-key sk- types neither);
+ * VM creation fails on them. "Supported SSH key formats" in
+ * https://learn.microsoft.com/en-us/azure/virtual-machines/linux/mac-create-ssh-keys
+ */
+const MIN_RSA_BITS = 2048;
+const AZURE_SSH_KEYS = `ssh-ed25519 keys, and ssh-rsa keys of ${MIN_RSA_BITS} bits or more`;
+const MAKE_SSH_KEY = "make one with ssh-keygen -t ed25519 (or ssh-keygen -t rsa -b 4096)";
+const ED25519_KEY_BYTES = 32;
 
 // Names Azure refuses for a Linux admin account.
 const RESERVED_USERNAMES = new Set([
@@ -382,19 +383,55 @@ function readClickhouse(
 }
 
 export function checkSshPublicKey(text: string): string | undefined {
-  const [type, body, ...comment] = text.split(/\s+/);
-  if (!SSH_KEY_TYPES.includes(type)) {
-    return `does not start with a supported key type (${SSH_KEY_TYPES.slice(0, 3).join(", ")}, ...); paste the whole line of your .pub file`;
-  }
-  if (body === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return "has no base64 key body after its type";
-  const blob = Buffer.from(body, "base64");
-  const nameLength = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
-  if (nameLength < 0 || blob.subarray(4, 4 + nameLength).toString("latin1") !== type) {
-    return `has a key body that is not a ${type} key (damaged or truncated when copied?)`;
-  }
-  if (type === "ssh-rsa" && blob.length < 270) return "is an RSA key shorter than 2048 bits; use ssh-ed25519";
-  if (comment.some((c) => /['"\\$`]/.test(c))) return "has quotes, backslashes or $ in its comment";
+  const refusal = azureSshKeyRefusal(text);
+  if (refusal) return refusal;
+  if (text.split(/\s+/).slice(2).some((c) => /['"\\$`]/.test(c))) return "has quotes, backslashes or $ in its comment";
   return undefined;
+}
+
+/**
+ * Why Azure would refuse the OpenSSH public key line `text` for a Linux VM, or undefined when it
+ * takes it; the sandbox's stand-in for VM creation refuses by the same rule. The text follows the
+ * key's name: "sshPublicKey is a 1024-bit RSA key, which Azure refuses ...".
+ */
+export function azureSshKeyRefusal(text: string): string | undefined {
+  const [type, body] = text.trim().split(/\s+/);
+  if (type !== "ssh-ed25519" && type !== "ssh-rsa") {
+    if (!/^(ssh-|ecdsa-|sk-)[a-z0-9@.-]+$/.test(type)) {
+      return `does not start with a key type Azure takes (${AZURE_SSH_KEYS}); paste the whole line of your .pub file, or ${MAKE_SSH_KEY}`;
+    }
+    return `is a ${type} key, which Azure refuses for a Linux VM: it takes ${AZURE_SSH_KEYS}; ${MAKE_SSH_KEY}`;
+  }
+  if (body === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return "has no base64 key body after its type; paste the whole line of your .pub file";
+  const fields = sshWireStrings(Buffer.from(body, "base64"));
+  const damaged = `has a key body that is not a ${type} key (damaged or truncated when copied?); paste the whole line of your .pub file`;
+  if (fields === undefined || fields[0].toString("latin1") !== type) return damaged;
+  if (type === "ssh-ed25519") return fields.length === 2 && fields[1].length === ED25519_KEY_BYTES ? undefined : damaged;
+  // RFC 4253 section 6.6: string "ssh-rsa", mpint e, mpint n; RFC 4251 section 5: an mpint is
+  // two's complement, so a positive one whose top bit is set carries a leading zero byte.
+  if (fields.length !== 3 || fields.slice(1).some((mpint) => mpint.length === 0 || (mpint[0] & 0x80) !== 0)) return damaged;
+  const bits = bitLength(fields[2]);
+  if (bits < MIN_RSA_BITS) return `is a ${bits}-bit RSA key, which Azure refuses for a Linux VM: it takes ${AZURE_SSH_KEYS}; ${MAKE_SSH_KEY}`;
+  return undefined;
+}
+
+/** The length-prefixed strings an SSH public key blob is made of, or undefined when one overruns it. */
+function sshWireStrings(blob: Buffer): Buffer[] | undefined {
+  const strings: Buffer[] = [];
+  for (let at = 0; at < blob.length; ) {
+    if (at + 4 > blob.length) return undefined;
+    const end = at + 4 + blob.readUInt32BE(at);
+    if (end > blob.length) return undefined;
+    strings.push(blob.subarray(at + 4, end));
+    at = end;
+  }
+  return strings.length > 0 ? strings : undefined;
+}
+
+/** The number of significant bits of a non-negative big-endian integer. */
+function bitLength(bytes: Buffer): number {
+  const first = bytes.findIndex((b) => b !== 0);
+  return first < 0 ? 0 : (bytes.length - first - 1) * 8 + (32 - Math.clz32(bytes[first]));
 }
 
 export function parseArtifactUrl(text: string): ArtifactRef | undefined {
