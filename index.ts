@@ -41,7 +41,15 @@ function readSettings(): Settings {
   // isConfigSecret is how the SDK itself tells secret keys apart; it is not in the public typings.
   const { isConfigSecret } = pulumiConfig as unknown as { isConfigSecret(key: string): boolean };
   try {
-    return loadSettings({ get: (key) => config.get(key), isSecret: (key) => isConfigSecret(`${PROJECT}:${key}`) }, __dirname);
+    return loadSettings(
+      {
+        get: (key) => config.get(key),
+        isSecret: (key) => isConfigSecret(`${PROJECT}:${key}`),
+        // Every key the stack sets, this project's included, as Pulumi passed them (PULUMI_CONFIG).
+        keys: () => Object.keys(pulumi.runtime.allConfig()),
+      },
+      __dirname,
+    );
   } catch (err) {
     // RunError ends the program with its message alone, without a stack trace.
     if (err instanceof ConfigError) throw new pulumi.RunError(err.message);

@@ -2,8 +2,11 @@
 // provisioning agent of Ubuntu's Azure images (cloud-init with its Azure datasource) does it: the
 // admin user with the configured public keys, sudo without a password, password logins off. The
 // sandbox plays it once per VM disk, after the first boot, reading the osProfile the program
-// declared (never a copy of it), and marks the disk as provisioned as the Azure agent does.
+// declared (never a copy of it), and marks the disk as provisioned as the Azure agent does. Before
+// that, it refuses what Azure's VM create refuses in the osProfile: a public key of a type Azure
+// does not take, by the program's own rule (azureSshKeyRefusal in lib/config.ts).
 import * as path from "path";
+import { azureSshKeyRefusal } from "../lib/config";
 import { SandboxError } from "./proc";
 import type { Evaluation } from "../plan/evaluation";
 import { isMarkedSecret } from "../plan/evaluation";
@@ -13,6 +16,8 @@ import { vmCheck, vmExec } from "./vm";
 const VIRTUAL_MACHINE = "azure-native:compute:VirtualMachine";
 /** The Azure Linux agent's record that provisioning finished; nothing provisions a VM twice. */
 const PROVISIONED_MARKER = "/var/lib/waagent/provisioned";
+/** Azure's answer to a VM create whose osProfile holds a public key it does not take (code InvalidParameter). */
+const INVALID_KEY_DATA = "The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid.";
 /** Where cloud-init puts the default user's sudo rule and its sshd settings on Ubuntu. */
 const SUDOERS_FILE = "/etc/sudoers.d/90-cloud-init-users";
 const SSHD_SETTINGS_FILE = "/etc/ssh/sshd_config.d/50-cloud-init.conf";
@@ -60,6 +65,8 @@ export function osProfileOf(stack: Evaluation, vm: Vm): OsProfile {
     if (!path.isAbsolute(key.path) || key.path.includes("..")) {
       throw new SandboxError(`${vm.name}: the public key path "${key.path}" is not an absolute path`);
     }
+    const refusal = azureSshKeyRefusal(key.keyData);
+    if (refusal) throw new SandboxError(`${vm.name}: Azure would refuse the VM: InvalidParameter: ${INVALID_KEY_DATA} The key ${refusal}`);
   }
   return {
     computerName: vm.name,

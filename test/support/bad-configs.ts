@@ -5,6 +5,7 @@ import * as path from "path";
 import { ConfigError } from "../../lib/config";
 import { EvaluationRequest, PROJECT_DIR, ProgramRefusal, withEditedProject } from "../../plan/evaluation";
 import { Outcome, outcomeOf, validRequest } from "./program";
+import { SSH_KEYS } from "./ssh-keys";
 
 export interface BadConfig {
   title: string;
@@ -61,7 +62,27 @@ export const BAD_CONFIGS: BadConfig[] = [
   {
     title: "a private key pasted into sshPublicKey is refused",
     request: validRequest({ sshPublicKey: "-----BEGIN OPENSSH PRIVATE KEY-----" }),
-    expected: [/sshPublicKey does not start with a supported key type/],
+    expected: [/sshPublicKey does not start with a key type Azure takes/],
+  },
+  {
+    title: "an ECDSA SSH key, which Azure refuses, is refused naming the key types Azure takes",
+    request: validRequest({ sshPublicKey: SSH_KEYS.ecdsa256 }),
+    expected: [/sshPublicKey is a ecdsa-sha2-nistp256 key, which Azure refuses for a Linux VM: it takes ssh-ed25519 keys, and ssh-rsa keys of 2048 bits or more; make one with ssh-keygen -t ed25519/],
+  },
+  {
+    title: "a security-key (sk-) SSH key, which Azure refuses, is refused",
+    request: validRequest({ sshPublicKey: SSH_KEYS.skEd25519 }),
+    expected: [/sshPublicKey is a sk-ssh-ed25519@openssh\.com key, which Azure refuses for a Linux VM/],
+  },
+  {
+    title: "an RSA SSH key under 2048 bits is refused with its bit length",
+    request: validRequest({ sshPublicKey: SSH_KEYS.rsa1024 }),
+    expected: [/sshPublicKey is a 1024-bit RSA key, which Azure refuses for a Linux VM.*ssh-keygen -t rsa -b 4096/],
+  },
+  {
+    title: "a key the program does not know is refused, naming the key it nearly is",
+    request: validRequest({ allowedSSHCidr: "203.0.113.0/24" }),
+    expected: [/flowproxy-staging:allowedSSHCidr is not a key of this program; did you mean allowedSshCidr\? Move its value there: pulumi config rm flowproxy-staging:allowedSSHCidr, then pulumi config set flowproxy-staging:allowedSshCidr/],
   },
   {
     title: "a CIDR with a prefix over 32 is refused",

@@ -1,8 +1,8 @@
 // The program as the unit tests see it: a valid configuration to vary, and the program evaluated
 // under the plan's mocks (plan/evaluate.ts) once per distinct request in this process, however many
 // tests read the result. Tests treat an evaluation as read-only.
-import { CONFIG_KEYS } from "../../lib/config";
-import { DEFAULT_REGIONS } from "../../lib/contract";
+import { CONFIG_KEYS, ConfigSource } from "../../lib/config";
+import { DEFAULT_REGIONS, PROJECT } from "../../lib/contract";
 import { Evaluation, EvaluationRequest, ProgramFailure, ProgramRefusal } from "../../plan/evaluation";
 import { EvaluatorProcess } from "../../plan/evaluator-process";
 
@@ -22,6 +22,15 @@ export function validRequest(overrides: Record<string, string | undefined> = {})
     else config[key] = value;
   }
   return { config, secretKeys: Object.keys(config).filter((k) => SECRET_KEYS.has(k)), seed: "unit-tests" };
+}
+
+/**
+ * Pulumi's config as the program reads it (index.ts), for lib/config.ts alone: `config` holds the
+ * project's keys without their prefix, `otherKeys` whole keys of any namespace; every value a secret.
+ */
+export function configSource(config: Record<string, string>, otherKeys: Record<string, string> = {}): ConfigSource {
+  const all: Record<string, string> = { ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, v])), ...otherKeys };
+  return { get: (key) => all[`${PROJECT}:${key}`], isSecret: () => true, keys: () => Object.keys(all) };
 }
 
 /**
