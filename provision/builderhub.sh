@@ -28,7 +28,7 @@ start_mockhub_container() {
 }
 
 ensure_mockhub_running() {
-  ensure_container "$MOCKHUB_CONTAINER" "$MOCKHUB_IMAGE ${MOCKHUB_ENV[*]}" start_mockhub_container
+  ensure_container "$MOCKHUB_CONTAINER" "$MOCKHUB_IMAGE ${MOCKHUB_ENV[*]} $DOCKER_LOG_SPEC" start_mockhub_container
 }
 
 mockhub_answers() {
@@ -44,7 +44,9 @@ ensure_mockhub_answers() {
 main() {
   provision \
     ensure_base_packages \
+    ensure_docker_configured \
     ensure_docker_running \
+    ensure_docker_hub_login \
     ensure_tailscale_connected \
     ensure_mockhub_image \
     ensure_mockhub_running \

@@ -25,8 +25,8 @@ export function validRequest(overrides: Record<string, string | undefined> = {})
 }
 
 /**
- * Every optional setting at once, the secrets with values nothing else holds: a Tailscale key and
- * the whole ClickHouse group (and a GitHub token of its own).
+ * Every optional setting at once, the secrets with values nothing else holds: a Tailscale key, the
+ * whole ClickHouse group and a Docker Hub login (and a GitHub token of its own).
  */
 export const EVERY_OPTION = {
   githubToken: "ghp_SECRETgithubTOKEN000000000000000000",
@@ -35,6 +35,8 @@ export const EVERY_OPTION = {
   clickhouseDatabase: "buildernet",
   clickhouseUsername: "flowproxy",
   clickhousePassword: "SECRETclickhousePASSWORD",
+  dockerHubUsername: "flowproxyops",
+  dockerHubToken: "dckr_pat_SECRETdockerHUBtoken",
 } as const;
 
 export const everyOptionRequest = (): EvaluationRequest => validRequest(EVERY_OPTION);
