@@ -43,7 +43,7 @@ function scriptOf(evaluation: Evaluation, vm: string): string {
 
 interface Sandbox {
   dir: string;
-  run(steps: string): Promise<{ status: number | null; stdout: string; stderr: string; calls: string[]; stdin: string }>;
+  run(steps: string): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; calls: string[]; stdin: string }>;
 }
 
 /** The script's definitions with its paths moved into a directory of its own and the stubs first on PATH. */
