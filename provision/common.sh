@@ -325,7 +325,8 @@ ensure_docker_hub_login() {
 PULL_ERROR=""
 PULL_RATE_LIMITED=no
 
-# A tag or digest the registry does not know ("manifest unknown") stays unknown however often we ask.
+# A tag or digest the registry does not know ("manifest unknown"), or refuses to this login ("pull access
+# denied"), stays so however often we ask.
 # Docker Hub's pull rate limit (HTTP 429, "toomanyrequests: You have reached your pull rate limit")
 # counts over hours, so ten seconds later it still refuses; Docker Hub's shorter, overall limit answers
 # a bare 429 without that message, and that is retried like any other failure.
@@ -333,7 +334,7 @@ pull_image() {
   local output
   output=$(docker pull "$1" 2>&1 >/dev/null) && return 0
   PULL_ERROR=${output##*$'\n'}
-  if [[ $PULL_ERROR == *"manifest unknown"* || $PULL_ERROR == *"invalid reference format"* ]]; then
+  if [[ $PULL_ERROR == *"manifest unknown"* || $PULL_ERROR == *"invalid reference format"* || $PULL_ERROR == *"pull access denied"* ]]; then
     RETRY_IS_FUTILE=yes
   elif [[ $PULL_ERROR == *toomanyrequests* || $PULL_ERROR == *"pull rate limit"* ]]; then
     PULL_RATE_LIMITED=yes
@@ -353,6 +354,9 @@ ensure_docker_image() {
   if ! retry 5 10 "docker pull $image" pull_image "$image"; then
     if [[ $PULL_RATE_LIMITED == yes ]]; then
       die "docker pull $image was refused by Docker Hub's pull rate limit (HTTP 429, pulls $account; Docker's words: $PULL_ERROR); log every VM in to Docker Hub with an account: pulumi config set flowproxy-staging:dockerHubUsername NAME and pulumi config set --secret flowproxy-staging:dockerHubToken TOKEN, or wait for the limit's window to pass, then raise provisioningRun and run pulumi up"
+    fi
+    if [[ $PULL_ERROR == *"pull access denied"* ]]; then
+      die "docker pull $image failed: $PULL_ERROR; with a Docker Hub account set dockerHubUsername and dockerHubToken (pulumi config set --secret flowproxy-staging:dockerHubToken TOKEN), else $hint"
     fi
     die "docker pull $image failed: $PULL_ERROR; $hint"
   fi

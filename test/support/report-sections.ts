@@ -108,8 +108,9 @@ export const SECRET_SCAN_CHECKS = {
 export const SECRET_SCAN: DeclaredSection = {
   title: "3. Secret scan",
   intro:
-    "One provisioning run of the whole sandbox with every secret set (GitHub token and signer keys as always, plus a " +
-    "Tailscale auth key and ClickHouse credentials made for this run), then every secret value is searched for " +
+    "One provisioning run of the whole sandbox with every secret set (GitHub token, signer keys and the Docker Hub " +
+    "token every VM logs in with, as always, plus a Tailscale auth key and ClickHouse credentials made for this run), " +
+    "then every secret value is searched for " +
     "(exact string; signer keys as their 64 hex digits) in the places below. Command lines are sampled from the host " +
     "every 10 ms for the whole run and afterwards, so short-lived commands count too. A pass means 0 hits.",
   columns: ["places searched", "hits"],
