@@ -410,9 +410,14 @@ function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.N
 // Provisioning: each VM's CustomScript extension carries its whole script in protectedSettings.
 
 const tailscaleKey: ScriptVariable = { name: "TAILSCALE_AUTH_KEY", value: settings.tailscaleAuthKey ?? "", secret: true };
+/** Every VM logs in to Docker Hub with these before it pulls (both empty: anonymous pulls). */
+const dockerHubLogin: ScriptVariable[] = [
+  { name: "DOCKER_HUB_USERNAME", value: settings.dockerHub?.username ?? "" },
+  { name: "DOCKER_HUB_TOKEN", value: settings.dockerHub?.token ?? "", secret: true },
+];
 
 /**
- * A VM's CustomScript extension: its role's bash, preceded by the VM's name, the Tailscale key,
+ * A VM's CustomScript extension: its role's bash, preceded by the VM's name, the Tailscale key, the Docker Hub login,
  * the contract's names and places, and `settings`, the stack's values for this VM.
  */
 function provisioningExtension(
@@ -427,6 +432,7 @@ function provisioningExtension(
   const variables = settingsForVm.apply((vars) => [
     { name: "VM_NAME", value: vmName },
     tailscaleKey,
+    ...dockerHubLogin,
     ...contractVariables(role, vmName),
     ...vars,
   ]);

@@ -35,6 +35,12 @@ export interface ClickhouseSettings {
   password: string;
 }
 
+/** The Docker Hub account every VM pulls with: both keys or neither. */
+export interface DockerHubLogin {
+  username: string;
+  token: string;
+}
+
 export interface Settings {
   adminUsername: string;
   sshPublicKey: string;
@@ -49,6 +55,7 @@ export interface Settings {
   signerKeySource: SignerKeySource;
   flowProxyGeneration: FlowProxyGeneration;
   clickhouse?: ClickhouseSettings;
+  dockerHub?: DockerHubLogin;
   provisioningRun: number;
   files: LocalFiles;
 }
@@ -110,6 +117,8 @@ export const CONFIG_KEYS: ReadonlyArray<KeySpec> = [
   { key: "clickhousePassword", type: "string", required: false, secret: true, example: "<password>", description: "ClickHouse password (with the other clickhouse* keys)" },
   { key: "vmSize", type: "string", required: false, secret: false, default: "Standard_B2s", example: "Standard_B2s", description: "Azure size of every VM (default Standard_B2s)" },
   { key: "regions", type: "array", required: false, secret: false, default: DEFAULT_REGIONS, example: '[{"name":"east","location":"eastus","vnetCidr":"10.10.0.0/16","subnetCidr":"10.10.1.0/24"}, ...]', description: "FlowProxy regions; BuilderHub lives in the first one (default: eastus and westeurope)" },
+  { key: "dockerHubUsername", type: "string", required: false, secret: false, example: "flowproxyops", description: "Docker Hub account every VM logs in with before pulling, so pulls count against its limit, not the VM's shared address (with dockerHubToken)" },
+  { key: "dockerHubToken", type: "string", required: false, secret: true, example: "dckr_pat_...", description: "A personal access token (read-only) of dockerHubUsername (with dockerHubUsername)" },
   { key: "provisioningRun", type: "integer", required: false, secret: false, default: 0, example: "1", description: "Raise by one to rerun every extension with unchanged inputs, e.g. after a failed run (default 0)" },
 ];
 
@@ -319,6 +328,8 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
 
   const clickhouse = readClickhouse(raw, problem);
 
+  const dockerHub = readDockerHub(raw, problem);
+
   const vmSize = orDefault("vmSize");
   if (!/^Standard_[A-Za-z0-9_]+$/.test(vmSize)) problem("vmSize", `"${vmSize}" is not an Azure VM size`, "Standard_B2s");
 
@@ -346,6 +357,7 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
     signerKeySource: signerKeySource as SignerKeySource,
     flowProxyGeneration,
     clickhouse,
+    dockerHub,
     provisioningRun: Number(provisioningRunText),
     files: files!,
   };
@@ -380,6 +392,28 @@ function readClickhouse(
     problem(key, `is not set, but ${given.join(", ")} ${given.length === 1 ? "is" : "are"}: FlowProxy needs all four ClickHouse keys or none (unset the others to run without ClickHouse)`);
   }
   return undefined;
+}
+
+/** A Docker Hub login needs its account and its token: one without the other never leaves here. */
+function readDockerHub(
+  raw: (key: string) => string | undefined,
+  problem: (key: string, what: string, good?: string) => void,
+): DockerHubLogin | undefined {
+  const username = raw("dockerHubUsername");
+  const token = raw("dockerHubToken");
+  // Docker IDs: 4 to 30 lower-case letters and digits (an organization's access token logs in with the organization's name).
+  if (username !== undefined && !/^[a-z0-9]{4,30}$/.test(username)) {
+    problem("dockerHubUsername", `"${username}" is not a Docker ID (4 to 30 lower-case letters and digits)`);
+  }
+  if (token !== undefined && /\s/.test(token)) {
+    problem("dockerHubToken", "holds blanks; paste the access token alone (Docker Hub, Account settings, Personal access tokens)");
+  }
+  if (username !== undefined && token === undefined) {
+    problem("dockerHubToken", "is not set, but dockerHubUsername is: every VM logs in to Docker Hub with both (or unset dockerHubUsername to pull anonymously)");
+  } else if (token !== undefined && username === undefined) {
+    problem("dockerHubUsername", "is not set, but dockerHubToken is: every VM logs in to Docker Hub with both (or unset dockerHubToken to pull anonymously)");
+  }
+  return username !== undefined && token !== undefined ? { username, token } : undefined;
 }
 
 export function checkSshPublicKey(text: string): string | undefined {

@@ -20,15 +20,24 @@ ensure_mockhub_image() {
 # (instance.tls_cert); without it peers would speak plain text to HAProxy's TLS port.
 readonly MOCKHUB_ENV=(ENABLE_TLS=true "SYSTEM_PORT=$FLOWPROXY_SYSTEM_PORT")
 
+# On the host's network, as HAProxy is: a published port goes through dockerd's docker-proxy, which
+# dies with dockerd (moby's daemon/libnetwork/portmapper/proxy_linux.go: Pdeathsig), and Docker's NAT
+# rules, which dockerd rewrites as it starts, so even with live-restore a restart of dockerd refused
+# registrations (seen in the sandbox: 1 of 15 requests from vm-eastus refused). The NSG keeps the
+# port to the VNets.
+#
+# --init puts tini (DOCKER_DAEMON_CONFIG's init-path) in front as PID 1: mockhub sets no
+# SIGTERM handler, and the kernel ignores such a signal for a namespace's PID 1, so without it
+# `docker stop` waits out its timeout and, with live-restore, a VM's shutdown waits out systemd's.
 start_mockhub_container() {
   local env_args=() setting
   for setting in "${MOCKHUB_ENV[@]}"; do env_args+=(-e "$setting"); done
-  docker run -d --name "$MOCKHUB_CONTAINER" --restart unless-stopped -p "$MOCKHUB_PORT:$MOCKHUB_PORT" \
+  docker run -d --name "$MOCKHUB_CONTAINER" --restart unless-stopped --network host --init \
     --label "$CONTAINER_SPEC_LABEL=$1" "${env_args[@]}" "$MOCKHUB_IMAGE" >/dev/null
 }
 
 ensure_mockhub_running() {
-  ensure_container "$MOCKHUB_CONTAINER" "$MOCKHUB_IMAGE ${MOCKHUB_ENV[*]}" start_mockhub_container
+  ensure_container "$MOCKHUB_CONTAINER" "$MOCKHUB_IMAGE ${MOCKHUB_ENV[*]} network=host init $DOCKER_LOG_SPEC" start_mockhub_container
 }
 
 mockhub_answers() {
@@ -44,7 +53,9 @@ ensure_mockhub_answers() {
 main() {
   provision \
     ensure_base_packages \
+    ensure_docker_configured \
     ensure_docker_running \
+    ensure_docker_hub_login \
     ensure_tailscale_connected \
     ensure_mockhub_image \
     ensure_mockhub_running \

@@ -11,7 +11,10 @@
 #   LAST_RUN_FILE         what the last run did, for `pnpm run verify` (read over SSH): "running"
 #                         from the start, then the exit status and last line; nothing secret
 #   CONTAINER_SPEC_LABEL  the Docker label holding the settings a container was started with
-: "${VM_NAME?}" "${TAILSCALE_AUTH_KEY?}" "${STATE_DIR?}" "${WORK_DIR?}" "${LAST_RUN_FILE?}" "${CONTAINER_SPEC_LABEL?}"
+#   DOCKER_HUB_USERNAME   dockerHubUsername, or empty to pull anonymously
+#   DOCKER_HUB_TOKEN      dockerHubToken (secret), empty exactly when DOCKER_HUB_USERNAME is
+: "${VM_NAME?}" "${TAILSCALE_AUTH_KEY?}" "${STATE_DIR?}" "${WORK_DIR?}" "${LAST_RUN_FILE?}" "${CONTAINER_SPEC_LABEL?}" \
+  "${DOCKER_HUB_USERNAME?}" "${DOCKER_HUB_TOKEN?}"
 
 # At first boot cloud-init and apt-daily may hold apt's locks for minutes. DPkg::Lock::Timeout makes
 # apt-get wait for the dpkg locks only, not for the lists lock of `apt-get update` or the archives
@@ -20,6 +23,30 @@ readonly APT_LOCKS=(/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/
 readonly APT_WAIT_SECONDS=600
 # Without a timeout `tailscale up` waits forever for a key the tailnet refuses.
 readonly TAILSCALE_UP_TIMEOUT=120s
+# dockerd's own settings. live-restore keeps containers running while dockerd stops or restarts (an
+# upgrade of docker.io, a crash), so HAProxy keeps serving and mockhub keeps its registry. Logs are
+# bounded: json-file keeps `docker logs` as it was, at most 3 files of 10 MB per container. Log
+# settings apply to containers created after them, so they are part of every container's spec.
+# `docker run --init` runs init-path, named here because where docker.io puts its own docker-init
+# differs between distributions; tini is installed with docker.io.
+readonly DOCKER_DAEMON_JSON=/etc/docker/daemon.json
+readonly DOCKER_DAEMON_CONFIG='{
+  "init-path": "/usr/bin/tini-static",
+  "live-restore": true,
+  "log-driver": "json-file",
+  "log-opts": { "max-size": "10m", "max-file": "3" }
+}'
+readonly DOCKER_LOG_SPEC="log=json-file,max-size=10m,max-file=3"
+# Where the docker client keeps a login (HOME is /root, see provision), and Docker Hub's key in it.
+readonly DOCKER_CLIENT_CONFIG=/root/.docker/config.json
+readonly DOCKER_HUB_SERVER=https://index.docker.io/v1/
+# Unattended upgrades of the Azure agent restart it, which kills the extension it is running
+# (Azure/WALinuxAgent#582): the package is held while provisioning runs. The marker says the hold
+# is provisioning's own, so a run killed before releasing it is released by the next run, and a hold
+# an operator set is left alone.
+readonly AGENT_PACKAGE=walinuxagent
+readonly AGENT_HOLD_MARKER=$STATE_DIR/walinuxagent-held
+AGENT_HOLD=none
 STEP_NUMBER=0
 STEP_COUNT=0
 STEP_NAME=""
@@ -63,6 +90,7 @@ record_last_run() {
 # must stay the last line of the output, and no scratch space left behind.
 finish_run() {
   local status=$?
+  release_agent
   if ((status == 0)); then
     record_last_run 0 "$RESULT_LINE"
   else
@@ -213,10 +241,31 @@ ensure_packages_installed() {
     die "could not install ${missing[*]} from the distribution's packages"
 }
 
-ensure_docker_running() {
-  if ! command -v docker >/dev/null; then
-    ensure_packages_installed docker.io
+# dockerd's settings (DOCKER_DAEMON_CONFIG), in place before docker.io is installed or started. A
+# running dockerd first reloads (SIGHUP: live-restore is one of the settings it reloads), so that the
+# restart the log settings need keeps every container running.
+ensure_docker_configured() {
+  if [[ -f $DOCKER_DAEMON_JSON ]] && printf '%s\n' "$DOCKER_DAEMON_CONFIG" | cmp -s - "$DOCKER_DAEMON_JSON"; then
+    log "  $DOCKER_DAEMON_JSON unchanged"
+    return
   fi
+  install -d -m 755 "$(dirname "$DOCKER_DAEMON_JSON")"
+  local tmp
+  tmp=$(mktemp "$DOCKER_DAEMON_JSON.XXXXXX")
+  printf '%s\n' "$DOCKER_DAEMON_CONFIG" >"$tmp"
+  chmod 644 "$tmp"
+  mv -f "$tmp" "$DOCKER_DAEMON_JSON"
+  if systemctl is-active --quiet docker; then
+    systemctl reload docker || die "dockerd refused $DOCKER_DAEMON_JSON on reload; see journalctl -u docker"
+    systemctl restart docker || die "dockerd did not restart with $DOCKER_DAEMON_JSON; see journalctl -u docker"
+    log "  wrote $DOCKER_DAEMON_JSON; dockerd reloaded, then restarted with its containers running"
+  else
+    log "  wrote $DOCKER_DAEMON_JSON"
+  fi
+}
+
+ensure_docker_running() {
+  ensure_packages_installed docker.io tini
   if systemctl is-active --quiet docker; then
     log "  docker is active"
   else
@@ -225,15 +274,71 @@ ensure_docker_running() {
   fi
 }
 
-# Docker's last line of error output from the last failed pull.
-PULL_ERROR=""
+# docker_hub_login_current: the docker client holds exactly this login for Docker Hub. The
+# comparison runs in bash: the token never becomes an argument of a command.
+docker_hub_login_current() {
+  local stored expected
+  [[ -f $DOCKER_CLIENT_CONFIG ]] || return 1
+  stored=$(<"$DOCKER_CLIENT_CONFIG")
+  expected=$(printf '%s:%s' "$DOCKER_HUB_USERNAME" "$DOCKER_HUB_TOKEN" | base64 -w 0)
+  [[ $stored == *"\"$DOCKER_HUB_SERVER\""*"\"auth\": \"$expected\""* ]]
+}
 
-# A tag or digest the registry does not know ("manifest unknown") stays unknown however often we ask.
+docker_hub_logged_in() {
+  [[ -f $DOCKER_CLIENT_CONFIG && $(<"$DOCKER_CLIENT_CONFIG") == *"\"$DOCKER_HUB_SERVER\""* ]]
+}
+
+# The token reaches docker on its standard input, never its command line; Docker's answer (never the
+# token) is kept for the failure's reason.
+docker_hub_login() {
+  local output
+  output=$(printf '%s' "$DOCKER_HUB_TOKEN" | docker login --username "$DOCKER_HUB_USERNAME" --password-stdin 2>&1) && return 0
+  PULL_ERROR=${output##*$'\n'}
+  # Docker Hub refused the account: another try is refused alike.
+  if [[ $PULL_ERROR == *"incorrect username or password"* || $PULL_ERROR == *unauthorized* ]]; then RETRY_IS_FUTILE=yes; fi
+  return 1
+}
+
+# Pulls count against the account when a login is configured, else against the VM's address, which
+# Azure's default outbound access shares with other tenants.
+ensure_docker_hub_login() {
+  if [[ -z $DOCKER_HUB_USERNAME ]]; then
+    if docker_hub_logged_in; then
+      docker logout >/dev/null 2>&1 || die "docker logout failed; remove $DOCKER_HUB_SERVER from $DOCKER_CLIENT_CONFIG"
+      log "  logged out of Docker Hub: dockerHubUsername is not set"
+    else
+      log "  pulls are anonymous: dockerHubUsername is not set"
+    fi
+    return
+  fi
+  if docker_hub_login_current; then
+    log "  logged in to Docker Hub as $DOCKER_HUB_USERNAME"
+    return
+  fi
+  retry 3 10 "docker login" docker_hub_login ||
+    die "docker login to Docker Hub as $DOCKER_HUB_USERNAME failed: $PULL_ERROR; check dockerHubUsername and dockerHubToken (pulumi config set --secret flowproxy-staging:dockerHubToken TOKEN), then raise provisioningRun and run pulumi up"
+  chmod 600 "$DOCKER_CLIENT_CONFIG"
+  log "  logged in to Docker Hub as $DOCKER_HUB_USERNAME"
+}
+
+# Docker's last line of error output from the last failed pull, and whether it was Docker Hub's pull
+# rate limit.
+PULL_ERROR=""
+PULL_RATE_LIMITED=no
+
+# A tag or digest the registry does not know ("manifest unknown"), or refuses to this login ("pull access
+# denied"), stays so however often we ask.
+# Docker Hub's pull rate limit (HTTP 429, "toomanyrequests: You have reached your pull rate limit")
+# counts over hours, so ten seconds later it still refuses; Docker Hub's shorter, overall limit answers
+# a bare 429 without that message, and that is retried like any other failure.
 pull_image() {
   local output
   output=$(docker pull "$1" 2>&1 >/dev/null) && return 0
   PULL_ERROR=${output##*$'\n'}
-  if [[ $PULL_ERROR == *"manifest unknown"* || $PULL_ERROR == *"invalid reference format"* ]]; then
+  if [[ $PULL_ERROR == *"manifest unknown"* || $PULL_ERROR == *"invalid reference format"* || $PULL_ERROR == *"pull access denied"* ]]; then
+    RETRY_IS_FUTILE=yes
+  elif [[ $PULL_ERROR == *toomanyrequests* || $PULL_ERROR == *"pull rate limit"* ]]; then
+    PULL_RATE_LIMITED=yes
     RETRY_IS_FUTILE=yes
   fi
   return 1
@@ -241,14 +346,22 @@ pull_image() {
 
 # ensure_docker_image IMAGE HINT: IMAGE present, pulled if missing; HINT says how to fix a bad reference.
 ensure_docker_image() {
-  local image=$1 hint=$2
+  local image=$1 hint=$2 account=anonymous
   if docker image inspect --format '{{.Id}}' "$image" >/dev/null 2>&1; then
     log "  $image is present"
     return
   fi
-  retry 5 10 "docker pull $image" pull_image "$image" ||
+  if [[ -n $DOCKER_HUB_USERNAME ]]; then account="as $DOCKER_HUB_USERNAME"; fi
+  if ! retry 5 10 "docker pull $image" pull_image "$image"; then
+    if [[ $PULL_RATE_LIMITED == yes ]]; then
+      die "docker pull $image was refused by Docker Hub's pull rate limit (HTTP 429, pulls $account; Docker's words: $PULL_ERROR); log every VM in to Docker Hub with an account: pulumi config set flowproxy-staging:dockerHubUsername NAME and pulumi config set --secret flowproxy-staging:dockerHubToken TOKEN, or wait for the limit's window to pass, then raise provisioningRun and run pulumi up"
+    fi
+    if [[ $PULL_ERROR == *"pull access denied"* ]]; then
+      die "docker pull $image failed: $PULL_ERROR; with a Docker Hub account set dockerHubUsername and dockerHubToken (pulumi config set --secret flowproxy-staging:dockerHubToken TOKEN), else $hint"
+    fi
     die "docker pull $image failed: $PULL_ERROR; $hint"
-  log "  pulled $image"
+  fi
+  log "  pulled $image ($account)"
 }
 
 # Containers carry the settings they were started with (image and environment) in
@@ -334,6 +447,50 @@ ensure_tailscale_connected() {
   log "  joined the tailnet as $VM_NAME"
 }
 
+agent_installed() {
+  [[ $(dpkg-query -W -f='${Status}' "$AGENT_PACKAGE" 2>/dev/null) == "install ok installed" ]]
+}
+
+agent_held() {
+  [[ $(apt-mark showhold "$AGENT_PACKAGE" 2>/dev/null) == "$AGENT_PACKAGE" ]]
+}
+
+# hold_agent: keeps apt (unattended-upgrades) from upgrading the agent while this run lasts. A hold
+# without the marker is the operator's, and stays theirs. Not being able to hold it (apt busy) does
+# not stop the run: the hold only narrows a window.
+hold_agent() {
+  if ! agent_installed; then
+    return
+  fi
+  if agent_held && [[ ! -f $AGENT_HOLD_MARKER ]]; then
+    AGENT_HOLD=operator
+    log "  $AGENT_PACKAGE is held already (not by provisioning); the hold stays"
+    return
+  fi
+  # The marker first: a run killed right after the hold leaves it for the next run to release.
+  : >"$AGENT_HOLD_MARKER"
+  if apt-mark hold "$AGENT_PACKAGE" >/dev/null 2>&1; then
+    AGENT_HOLD=provisioning
+    log "  held $AGENT_PACKAGE while provisioning runs (Azure/WALinuxAgent#582)"
+  else
+    rm -f "$AGENT_HOLD_MARKER"
+    log "  could not hold $AGENT_PACKAGE (apt busy?); going on without the hold"
+  fi
+}
+
+# release_agent: releases provisioning's own hold, whatever the run's outcome (the EXIT trap).
+release_agent() {
+  if [[ $AGENT_HOLD != provisioning ]]; then
+    return 0
+  fi
+  if apt-mark unhold "$AGENT_PACKAGE" >/dev/null 2>&1; then
+    rm -f "$AGENT_HOLD_MARKER"
+    log "  released the hold on $AGENT_PACKAGE"
+  else
+    log "  could not release the hold on $AGENT_PACKAGE; the next run releases it"
+  fi
+}
+
 # provision STEP...: the entry point of every role.
 provision() {
   trap finish_run EXIT
@@ -342,6 +499,7 @@ provision() {
   export HOME=${HOME:-/root}
   install -d -m 700 "$STATE_DIR"
   record_last_run running "provisioning of $VM_NAME started" || die "cannot write $LAST_RUN_FILE"
+  hold_agent
   rm -rf "$WORK_DIR"
   install -d -m 700 "$WORK_DIR"
   log "provisioning $VM_NAME"

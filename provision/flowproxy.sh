@@ -217,7 +217,7 @@ ensure_no_previous_haproxy() {
 # graceful reload (SIGHUP to the master process), which keeps established connections.
 ensure_haproxy_running() {
   local spec
-  spec="$HAPROXY_IMAGE ${HAPROXY_ENVIRONMENT//$'\n'/ } restart=$HAPROXY_RESTART_POLICY"
+  spec="$HAPROXY_IMAGE ${HAPROXY_ENVIRONMENT//$'\n'/ } restart=$HAPROXY_RESTART_POLICY $DOCKER_LOG_SPEC"
   ensure_no_previous_haproxy
   if container_exists "$HAPROXY_CONTAINER" && [[ $(container_spec "$HAPROXY_CONTAINER") != "$spec" ]]; then
     validate_haproxy_config "$HAPROXY_CFG_FILE" "HAProxy keeps running as it was"
@@ -507,7 +507,9 @@ main() {
   provision \
     ensure_base_packages \
     ensure_flowproxy_build_checked \
+    ensure_docker_configured \
     ensure_docker_running \
+    ensure_docker_hub_login \
     ensure_tailscale_connected \
     ensure_haproxy_image \
     ensure_tls_certificate \

@@ -33,3 +33,39 @@ export type MockhubFault = "down" | "slow" | "error" | { flapFor: string };
 export const MOCKHUB_INJECTED_FILE = "injected";
 
 export const mockhubFaultLine = (fault: MockhubFault): string => (typeof fault === "string" ? fault : `flap ${fault.flapFor}`);
+
+/**
+ * What the Docker Hub double (test/doubles/dockerhub.ts) enforces, read from its policy file on every
+ * request: whether pulling needs a login (as a private repository does), and the pulls each subject
+ * may make per window (Docker Hub's limits: an anonymous address, an account). A new policy starts a
+ * new window.
+ */
+export interface DockerHubPolicy {
+  requireLogin: boolean;
+  limits: { anonymous: number; authenticated: number };
+}
+
+/** One line of the Docker Hub double's request log. */
+export interface DockerHubRequest {
+  time: string;
+  host: string;
+  method: string;
+  path: string;
+  /** The account the request acted as ("" anonymous). */
+  account: string;
+  status: number;
+}
+
+export interface DockerHubDoubleConfig {
+  host: string;
+  port: number;
+  /** The registry it fronts, plain HTTP on loopback (Debian's docker-registry). */
+  upstream: { host: string; port: number };
+  /** Docker Hub accounts: user name to access token. */
+  accounts: Record<string, string>;
+  policyFile: string;
+  /** A JSON line per request (time, host, method, path, account, status); never a token. */
+  requestLog: string;
+  /** PEM files; without them the double speaks plain HTTP (unit tests). */
+  tls?: { certFile: string; keyFile: string };
+}

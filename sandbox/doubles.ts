@@ -16,6 +16,7 @@ const NODE_SHEBANG = "#!/usr/bin/env node";
 const SCRIPTS: readonly [string, string, BundleOptions][] = [
   ["mockhub.js", "mockhub.ts", {}],
   ["github.js", "github.ts", {}],
+  ["dockerhub.js", "dockerhub.ts", {}],
   ["outbound.js", "outbound.ts", {}],
   // These two are downloaded and run as programs of their own.
   ["cast.js", "cast.ts", { shebang: NODE_SHEBANG }],

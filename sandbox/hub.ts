@@ -1,6 +1,8 @@
-// Docker Hub in the sandbox: Debian's docker-registry (distribution 2.8) serving, read-only and with
-// TLS from the sandbox CA, the images of sandbox/hub-images.ts under Docker Hub's own names, so the
-// VMs' dockerd pulls `haproxy:TAG` and `mempirate/mockhub:v0.0.6` as it does on Azure.
+// Docker Hub in the sandbox: Debian's docker-registry (distribution 2.8) serving, read-only on
+// loopback, the images of sandbox/hub-images.ts under Docker Hub's own names, behind the Docker Hub
+// double (test/doubles/dockerhub.ts: Docker Hub's token service, its login and its pull rate limit)
+// on DOCKER_HUB's address with TLS from the sandbox CA, so the VMs' dockerd logs in and pulls
+// `haproxy:TAG` and `mempirate/mockhub:v0.0.6` as it does on Azure.
 //
 // The content is built once per recipe into the cache (cachePaths.hub): the images are pushed
 // through a temporary registry's HTTP API, so the storage is laid out by the registry itself.
@@ -12,9 +14,11 @@ import * as https from "https";
 import * as net from "net";
 import * as path from "path";
 import { issueServerCertificate } from "./ca";
+import type { DockerHubDoubleConfig, DockerHubPolicy, DockerHubRequest } from "./doubles-interface";
 import { BuiltImage, buildImages, debianPackages, hubImageRecipes, ImageRecipe, MEDIA_TYPES, sha256Digest } from "./hub-images";
 import { CACHE_DIR, cachePaths, statePaths } from "./paths";
 import { check, lastNonEmptyLine, livePid, SandboxError, sleep, startDaemon, stopDaemon, writePrivateFile } from "./proc";
+import type { SandboxSecrets } from "./stack-config";
 import { DOCKER_HUB } from "./topology";
 
 const INDEX_FILE = "index.json";
@@ -89,16 +93,18 @@ export function registryConfig(options: RegistryConfigOptions): string {
 /**
  * True once a registry answers /v2/ at `address`, over TLS with the sandbox CA if `tls`: a port
  * that merely accepts connections may belong to another program, the registry having failed to bind.
+ * Behind the Docker Hub double, /v2/ without a token answers 401 with its challenge.
  */
 function answers(address: HubAddress, tls: boolean): Promise<boolean> {
   return new Promise((resolve) => {
     const onResponse = (res: http.IncomingMessage) => {
       res.resume();
-      resolve(res.statusCode === 200 && res.headers["docker-distribution-api-version"] === "registry/2.0");
+      const challenged = res.statusCode === 401 && /^Bearer realm=/.test(String(res.headers["www-authenticate"]));
+      resolve((res.statusCode === 200 || challenged) && res.headers["docker-distribution-api-version"] === "registry/2.0");
     };
     const options = { host: address.host, port: address.port, path: "/v2/", timeout: 1000 };
     const req = tls
-      ? https.get({ ...options, ca: fs.readFileSync(cachePaths.caCert), servername: DOCKER_HUB.hostnames[0] }, onResponse)
+      ? https.get({ ...options, ca: fs.readFileSync(cachePaths.caCert), servername: DOCKER_HUB.hostnames[0], headers: { host: DOCKER_HUB.hostnames[0] } }, onResponse)
       : http.get(options, onResponse);
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(false));
@@ -317,32 +323,79 @@ export function readHubImages(): HubImage[] {
   return readIndex(servedContent());
 }
 
+/** The registry's PID (behind the Docker Hub double). */
 export function hubPid(): number | undefined {
   return livePid(statePaths.hub.pid, statePaths.hub.config);
 }
 
+const frontScript = () => path.join(statePaths.doubles, "dockerhub.js");
+
+/** The Docker Hub double's PID. */
+export function hubFrontPid(): number | undefined {
+  return livePid(statePaths.hub.front.pid, frontScript());
+}
+
 export async function stopHub(): Promise<void> {
+  await stopDaemon(statePaths.hub.front.pid, frontScript(), 5000);
   await stopDaemon(statePaths.hub.pid, statePaths.hub.config, 5000);
 }
 
 /**
- * (Re)starts the hub on `address` (DOCKER_HUB's, which needs the sandbox network), serving the
- * content ensureHubContent named, with a certificate for Docker Hub's names and that address.
+ * The sandbox's Docker Hub as it starts: pulling needs a login (the sandbox's stack logs in with its
+ * dockerHubUsername and dockerHubToken), with Docker Hub's limits per window.
  */
-export async function startHub(address: HubAddress = { host: DOCKER_HUB.hostIp, port: DOCKER_HUB.port }): Promise<void> {
+export const SANDBOX_HUB_POLICY: DockerHubPolicy = { requireLogin: true, limits: { anonymous: 10, authenticated: 100 } };
+
+/** Changes what the Docker Hub double enforces, from its next request on; a new policy starts a new window. */
+export function setDockerHubPolicy(policy: DockerHubPolicy): void {
+  writePrivateFile(statePaths.hub.front.policy, `${JSON.stringify(policy)}\n`);
+}
+
+/** Every request the Docker Hub double answered, oldest first (no token or password is logged). */
+export function hubRequests(): DockerHubRequest[] {
+  if (!fs.existsSync(statePaths.hub.front.requests)) return [];
+  return fs
+    .readFileSync(statePaths.hub.front.requests, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line));
+}
+
+/**
+ * (Re)starts the hub: the registry on a loopback port, serving the content ensureHubContent named,
+ * and the Docker Hub double on `address` (DOCKER_HUB's, which needs the sandbox network) in front of
+ * it, with a certificate for Docker Hub's names and that address, the sandbox's Docker Hub account
+ * and SANDBOX_HUB_POLICY.
+ */
+export async function startHub(
+  secrets: Pick<SandboxSecrets, "dockerHubUsername" | "dockerHubToken">,
+  address: HubAddress = { host: DOCKER_HUB.hostIp, port: DOCKER_HUB.port },
+): Promise<void> {
   await stopHub();
   const storage = servedContent();
   const binary = await ensureRegistry();
   const files = statePaths.hub;
   fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
-  await issueServerCertificate([...DOCKER_HUB.hostnames], [address.host], files.tlsCert, files.tlsKey);
-  writePrivateFile(
-    files.config,
-    registryConfig({ storage, address, readOnly: true, tls: { certificate: files.tlsCert, key: files.tlsKey } }),
-  );
+  const upstream = { host: "127.0.0.1", port: await freePort() };
+  writePrivateFile(files.config, registryConfig({ storage, address: upstream, readOnly: true }));
   startDaemon(binary, ["serve", files.config], { logFile: files.log, pidFile: files.pid });
   try {
-    await waitForRegistry(address, true, () => hubPid() !== undefined, files.log, "the sandbox's Docker Hub");
+    await waitForRegistry(upstream, false, () => hubPid() !== undefined, files.log, "the sandbox's Docker Hub registry");
+    await issueServerCertificate([...DOCKER_HUB.hostnames], [address.host], files.tlsCert, files.tlsKey);
+    setDockerHubPolicy(SANDBOX_HUB_POLICY);
+    fs.writeFileSync(files.front.requests, "", { mode: 0o600 });
+    const config: DockerHubDoubleConfig = {
+      host: address.host,
+      port: address.port,
+      upstream,
+      accounts: { [secrets.dockerHubUsername]: secrets.dockerHubToken },
+      policyFile: files.front.policy,
+      requestLog: files.front.requests,
+      tls: { certFile: files.tlsCert, keyFile: files.tlsKey },
+    };
+    writePrivateFile(files.front.config, JSON.stringify(config, null, 2));
+    startDaemon(process.execPath, [frontScript(), files.front.config], { logFile: files.front.log, pidFile: files.front.pid });
+    await waitForRegistry(address, true, () => hubFrontPid() !== undefined, files.front.log, "the sandbox's Docker Hub");
   } catch (err) {
     await stopHub();
     throw err;

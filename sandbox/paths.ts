@@ -65,6 +65,14 @@ export const statePaths = {
     tlsKey: path.join(STATE_DIR, "hub", "tls.key"),
     pid: path.join(STATE_DIR, "hub", "registry.pid"),
     log: path.join(STATE_DIR, "hub", "registry.log"),
+    /** The Docker Hub double in front of the registry (test/doubles/dockerhub.ts). */
+    front: {
+      config: path.join(STATE_DIR, "hub", "front.json"),
+      policy: path.join(STATE_DIR, "hub", "policy.json"),
+      requests: path.join(STATE_DIR, "hub", "requests.jsonl"),
+      pid: path.join(STATE_DIR, "hub", "front.pid"),
+      log: path.join(STATE_DIR, "hub", "front.log"),
+    },
   },
   vm: (name: string) => {
     const dir = path.join(STATE_DIR, "vms", name);

@@ -151,7 +151,7 @@ export function servesLivez(vm: Vm, timeoutMs?: number, port: number = PORTS.htt
 // ---- inside the VMs ----
 
 const FLOWPROXY_METRICS_URL = `http://${FLOWPROXY_LISTEN.METRICS_ADDR}/metrics`;
-const BUILDERS_URL = `${BUILDERHUB_ENDPOINT}${BUILDERHUB_API.builders}`;
+export const BUILDERS_URL = `${BUILDERHUB_ENDPOINT}${BUILDERHUB_API.builders}`;
 export const REGISTER_URL = `${BUILDERHUB_ENDPOINT}${BUILDERHUB_API.register}`;
 
 export const flowproxyUnit = (vm: Vm) => UNITS.flowproxy(vm.name);

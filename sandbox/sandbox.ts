@@ -5,7 +5,7 @@ import * as path from "path";
 import { osProfileOf, provisionFromOsProfile } from "./azure-agent";
 import { buildDoubles } from "./doubles";
 import { ExtensionRun, runExtension, runHistory } from "./extension";
-import { ensureHubContent, HubImage, hubPid, readHubImages, startHub, stopHub } from "./hub";
+import { ensureHubContent, HubImage, hubFrontPid, readHubImages, startHub, stopHub } from "./hub";
 import { ensureImage } from "./image";
 import { githubPid, startInternet, stopInternet } from "./internet";
 import { applyNsgs } from "./nsg";
@@ -213,7 +213,7 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
   });
   await steps.run(`Starting the internet doubles on ${INTERNET.hostIp} and Docker Hub on ${DOCKER_HUB.hostIp}`, async () => {
     await startInternet(secrets);
-    await startHub();
+    await startHub(secrets);
   });
   const boots = await steps.run(
     "Booting the VMs",
@@ -302,7 +302,7 @@ export async function status(): Promise<SandboxStatus> {
       };
     }),
   );
-  return { vms, network: await networkStatus(), githubDouble: githubPid(), dockerHub: hubPid() };
+  return { vms, network: await networkStatus(), githubDouble: githubPid(), dockerHub: hubFrontPid() };
 }
 
 /** Commands to try the deployed endpoints from the host. */

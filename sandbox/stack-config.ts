@@ -23,7 +23,13 @@ export interface SandboxSecrets {
   sshPublicKey: string;
   /** Seeds the random values the program generates (signer keys): what Pulumi's state would keep. */
   seed: string;
+  /** The sandbox's Docker Hub account (the Docker Hub double knows it) and its access token. */
+  dockerHubUsername: string;
+  dockerHubToken: string;
 }
+
+/** Docker Hub access tokens look like dckr_pat_ and 27 URL-safe characters. */
+const randomDockerHubToken = (): string => `dckr_pat_${randomBytes(20).toString("base64url")}`;
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -53,12 +59,15 @@ function ensureSshKeyPair(): string {
 
 export function loadOrCreateSecrets(): SandboxSecrets {
   if (fs.existsSync(statePaths.secrets)) {
-    return JSON.parse(fs.readFileSync(statePaths.secrets, "utf8")) as SandboxSecrets;
+    const kept = JSON.parse(fs.readFileSync(statePaths.secrets, "utf8")) as SandboxSecrets;
+    if (kept.dockerHubToken !== undefined) return kept;
   }
   const secrets: SandboxSecrets = {
     githubToken: randomGithubToken(),
     sshPublicKey: ensureSshKeyPair(),
     seed: randomBytes(16).toString("hex"),
+    dockerHubUsername: "flowproxysandbox",
+    dockerHubToken: randomDockerHubToken(),
   };
   writePrivateFile(statePaths.secrets, JSON.stringify(secrets, null, 2));
   return secrets;
@@ -76,6 +85,8 @@ export function sandboxRequest(secrets: SandboxSecrets, haProxyVersion: string, 
     githubToken: secrets.githubToken,
     haProxyVersion,
     allowedSshCidr: `${INTERNET.hostIp}/32`,
+    dockerHubUsername: secrets.dockerHubUsername,
+    dockerHubToken: secrets.dockerHubToken,
     ...overrides,
   };
   const secret = new Set(CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key));

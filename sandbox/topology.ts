@@ -149,15 +149,18 @@ export const INTERNET: Internet = {
 };
 
 /**
- * Docker Hub as the VMs see it: Debian's docker-registry on the host's second address on the
- * internet bridge, serving TLS for Docker Hub's own name with a certificate from the sandbox CA, so
- * `docker pull haproxy:TAG` in a VM goes where it goes on Azure, by name. The router relays
- * connections to each VNet's `dockerHubIp` to it, as it relays the other doubles.
+ * Docker Hub as the VMs see it: the Docker Hub double (its token service and the authorization and
+ * pull rate limit of its registry) on the host's second address on the internet bridge, in front of
+ * Debian's docker-registry on loopback, serving TLS for Docker Hub's own names with a certificate
+ * from the sandbox CA, so `docker login` and `docker pull haproxy:TAG` in a VM go where they go on
+ * Azure, by name: dockerd talks to registry-1.docker.io and the realm its challenge names,
+ * auth.docker.io (index.docker.io is only the key the docker client files the login under). The
+ * router relays connections to each VNet's `dockerHubIp` to it, as it relays the other doubles.
  */
 export const DOCKER_HUB = {
   hostIp: "198.18.0.3",
   port: 443,
-  hostnames: ["registry-1.docker.io"],
+  hostnames: ["registry-1.docker.io", "auth.docker.io"],
 } as const;
 
 export function vmByName(name: string): Vm {

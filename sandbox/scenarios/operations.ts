@@ -11,7 +11,9 @@ import { GENERATION_2_BUILD, publishArtifact } from "../doubles";
 import { runExtension } from "../extension";
 import {
   builders,
+  BUILDERS_URL,
   changedFields,
+  containerPid,
   describeLoad,
   eventually,
   flowproxyUnit,
@@ -24,6 +26,7 @@ import {
   registrationOf,
   REGISTER_URL,
   servesLivez,
+  SteadyLoad,
   systemFlowAccepted,
   unitState,
 } from "../probe";
@@ -553,6 +556,68 @@ export async function replacementRolledBack(projectDir: string): Promise<string>
   return `refused: "${reason.exec(refused ?? "")?.[0]}"; ${newest.reference} kept serving under its name`;
 }
 
+// ---- dockerd restarted ----
+
+/** Requests a second to the served port while dockerd restarts. */
+export const DOCKERD_RESTART_RATE = 50;
+
+/**
+ * BuilderHub's API asked from vm-eastus (over the VNets, as every registration is) 5 times a
+ * second: the path every registration takes.
+ */
+function builderhubApiLoad(): SteadyLoad {
+  return new SteadyLoad({
+    ratePerSecond: 5,
+    minRequests: 10,
+    maxRequests: 5_000,
+    request: async () => {
+      const asked = await vmExec(east, ["curl", "-fsS", "-o", "/dev/null", "--max-time", "3", BUILDERS_URL]);
+      return asked.code === 0 ? undefined : `curl exit ${asked.code}`;
+    },
+  });
+}
+
+const signersListed = async (): Promise<string[]> => (await builders(east)).map((b) => b.orderflow_proxy.ecdsa_pubkey_address).sort();
+
+/**
+ * dockerd restarted on `vm` while its container serves (as an upgrade of docker.io or a crash of
+ * dockerd does): with live-restore the container keeps running through it, so HAProxy answers every
+ * request on :443 (sent from the host) and mockhub keeps its in-memory registry and answers the
+ * VNets. Throws naming the requests refused or lost, the container restarted, the registrations lost.
+ */
+export async function restartDockerd(vm: Vm): Promise<string> {
+  const [[container]] = containersOf(vm);
+  const pidBefore = await containerPid(vm, container);
+  const signersBefore = vm.role === "builderhub" ? await signersListed() : [];
+  const load = vm.role === "flowproxy" ? livezLoad(vm, PORTS.https, { ratePerSecond: DOCKERD_RESTART_RATE, minRequests: 100, maxRequests: 30_000 }) : builderhubApiLoad();
+  let restartMs = 0;
+  try {
+    await sleep(1000);
+    const started = Date.now();
+    // The scenarios restart dockerd more often than its unit's start limit (3 in 60 s) allows.
+    await vmCheck(vm, ["systemctl", "reset-failed", "docker.service", "docker.socket"]);
+    await vmCheck(vm, ["systemctl", "restart", "docker"]);
+    await eventually("dockerd to answer after its restart", async () => ((await vmExec(vm, ["docker", "info", "--format", "{{.LiveRestoreEnabled}}"])).code === 0 ? true : undefined));
+    restartMs = Date.now() - started;
+    await sleep(1000);
+  } finally {
+    await load.stop();
+  }
+  const served = await load.stop();
+  const pidAfter = await containerPid(vm, container);
+  const signersAfter = vm.role === "builderhub" ? await signersListed().catch(() => []) : [];
+  const lost = signersBefore.filter((s) => !signersAfter.includes(s));
+  const what = vm.role === "flowproxy" ? `:${PORTS.https} /livez from the host` : "BuilderHub's API from vm-eastus";
+  const problems = [
+    served.ok !== served.sent ? `${served.sent - served.ok} of ${served.sent} requests to ${what} refused or lost while dockerd restarted (${describeLoad(served)})` : undefined,
+    pidBefore !== pidAfter ? `${container} was stopped by dockerd's restart (PID ${pidBefore} → ${pidAfter})` : undefined,
+    lost.length > 0 ? `BuilderHub lost ${lost.length} of ${signersBefore.length} registrations (${lost.join(", ")}) with dockerd's restart` : undefined,
+  ].filter((p): p is string => p !== undefined);
+  if (problems.length > 0) throw new Error(`${vm.name}: ${problems.join("; ")}`);
+  const registry = vm.role === "builderhub" ? `; BuilderHub listed ${signersBefore.length} registrations before and the same ${signersAfter.length} after` : "";
+  return `dockerd restarted in ${formatSeconds(restartMs)}; ${what}: ${describeLoad(served)}; ${container} kept running (PID ${pidBefore})${registry}`;
+}
+
 // ---- counterparts: each check on its subject broken on purpose ----
 
 /** Everything serving and listed again after a counterpart, for the next one. */
@@ -613,6 +678,35 @@ export const operationsCounterparts = {
     await vmCheck(vm, ["docker", "start", name]);
     await healed();
     return [{ broke: `${name}'s restart policy set to no`, failure, naming: [`${name} to be started again after the reboot`] }];
+  },
+
+  /**
+   * dockerd on `vm` started without live-restore (a drop-in points it at a copy of daemon.json that
+   * turns it off): its restart stops the container, which the check must name with what it cost.
+   */
+  async dockerdRestarted(vm: Vm): Promise<BrokenRun[]> {
+    const config = "/run/docker-without-live-restore.json";
+    await vmCheck(vm, ["sh", "-c", `sed 's/"live-restore": true/"live-restore": false/' /etc/docker/daemon.json > ${config}`]);
+    const execStart = `[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --config-file=${config}\n`;
+    const restart = async () => {
+      await vmCheck(vm, ["systemctl", "reset-failed", "docker.service", "docker.socket"]);
+      await vmCheck(vm, ["systemctl", "restart", "docker"]);
+      await eventually("dockerd to answer", async () => ((await vmExec(vm, ["docker", "info"])).code === 0 ? true : undefined));
+      await vmCheck(vm, ["docker", "start", containersOf(vm)[0][0]]);
+      await healed();
+    };
+    const failure = await withUnitDropIn(
+      vm,
+      execStart,
+      async () => {
+        await restart();
+        return failureOf(() => restartDockerd(vm));
+      },
+      "docker.service",
+    );
+    await restart();
+    const naming = vm.role === "flowproxy" ? ["refused or lost while dockerd restarted", "was stopped by dockerd's restart"] : ["registrations", "was stopped by dockerd's restart"];
+    return [{ broke: `dockerd on ${vm.name} without live-restore`, failure, naming }];
   },
 
   /** The committed generation-1 build under flowProxyGeneration 1: nothing to refuse, which the scenario must name. */

@@ -9,10 +9,11 @@ import { PORTS, REGISTRATION_USER_AGENT, UNITS, VM_PATHS } from "../../lib/contr
 import { copyProject, Evaluation, ExtensionInfo } from "../../plan/evaluation";
 import { FlowProxyBuild, flowproxyExecutable, GENERATION_1_BUILD, publishArtifact } from "../doubles";
 import { ExtensionRun, runExtension } from "../extension";
+import { hubRequests, SANDBOX_HUB_POLICY, setDockerHubPolicy } from "../hub";
 import { githubRequests, setGithubFault } from "../internet";
 import { changedFields, describeLoad, fileSha256, FlowproxyVmState, flowproxyVmState, livezLoad, LoadResult, mockhubInjected, servesLivez, setMockhubFault } from "../probe";
 import { formatSeconds, lastNonEmptyLine } from "../proc";
-import { evaluateSandboxStack } from "../sandbox";
+import { evaluateSandboxStack, haproxyImages } from "../sandbox";
 import { artifactUrl, SANDBOX_ARTIFACT } from "../stack-config";
 import { VMS } from "../topology";
 import { vmExec } from "../vm";
@@ -57,6 +58,50 @@ const extensionOf = (stack: Evaluation): ExtensionInfo => {
   if (!extension) throw new Error(`the rendered stack has no extension for ${east.name}`);
   return extension;
 };
+
+/** The other HAProxy the sandbox's Docker Hub serves: a version change makes the run pull. */
+const otherHaproxy = () => haproxyImages()[1].tag;
+
+/** The other HAProxy's image removed from vm-eastus (an earlier case may have pulled it), so the run must pull it. */
+const forgetOtherHaproxy = () => vmExec(east, ["docker", "image", "rm", `haproxy:${otherHaproxy()}`]);
+
+/** The Docker Hub double's answers since `since` (an ISO time) to manifest GETs: the pulls it counted. */
+const manifestPullsSince = (since: string) =>
+  hubRequests().filter((r) => r.time >= since && r.host === "registry-1.docker.io" && r.method === "GET" && /\/manifests\//.test(r.path));
+
+/** Docker Hub requiring a login, and the run pulling a new HAProxy; `credentials: false` leaves the stack without them. */
+function loginFault(credentials = true): Fault {
+  let since = "";
+  return {
+    name: "Docker Hub requiring a login: provisioning logs in with dockerHubUsername and dockerHubToken and pulls the new HAProxy",
+    inject: async () => {
+      setDockerHubPolicy(SANDBOX_HUB_POLICY);
+      // Logged out first, so the run has to log in again.
+      await vmExec(east, ["docker", "logout"]);
+      await forgetOtherHaproxy();
+      since = new Date().toISOString();
+      return evaluateSandboxStack({ overrides: { haProxyVersion: otherHaproxy(), ...(credentials ? {} : { dockerHubUsername: "", dockerHubToken: "" }) } });
+    },
+    clear: async () => undefined,
+    expect: { kind: "succeeds" },
+    keepsServing: true,
+    mayChange: ["haproxyPid"],
+    inspect: async (run) => {
+      const logins = hubRequests().filter((r) => r.time >= since && r.host === "auth.docker.io" && r.status === 200 && r.account !== "" && !r.path.includes("scope="));
+      const pulls = manifestPullsSince(since).filter((r) => r.path.startsWith("/v2/library/haproxy/") && r.status === 200 && r.account !== "");
+      const stat = await vmExec(east, ["stat", "-c", "%a", "/root/.docker/config.json"]);
+      const problems = [
+        /^ {2}logged in to Docker Hub as \S+$/m.test(run.stdoutTail) ? undefined : "the run did not log in to Docker Hub",
+        logins.length === 0 ? "Docker Hub saw no login" : undefined,
+        pulls.length === 0 ? "Docker Hub counted no pull of haproxy by an account" : undefined,
+        stat.stdout.trim() === "600" ? undefined : `the docker client's login is in a file of mode ${stat.stdout.trim() || "?"}, not 600`,
+      ].filter(Boolean);
+      return problems.length > 0
+        ? { problem: problems.join("; ") }
+        : { evidence: `Docker Hub saw ${logins.length} login(s) and ${pulls.length} pull(s) of haproxy as ${pulls[0].account}; /root/.docker/config.json is 600` };
+    },
+  };
+}
 
 /** Renders the stack with the sandbox's artifact double `id` of this build. */
 async function withArtifact(id: string, build: FlowProxyBuild): Promise<Evaluation> {
@@ -150,6 +195,33 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
         return candidate.code === 0 ? { problem: `the rejected candidate ${VM_PATHS.haproxyCfg}.candidate was left behind` } : { evidence: "the rejected candidate was removed" };
       },
     },
+    loginFault(),
+    (() => {
+      let since = "";
+      return {
+        name: "Docker Hub's pull rate limit reached by anonymous pulls (HTTP 429 toomanyrequests)",
+        inject: async () => {
+          setDockerHubPolicy({ requireLogin: false, limits: { ...SANDBOX_HUB_POLICY.limits, anonymous: 0 } });
+          await forgetOtherHaproxy();
+          since = new Date().toISOString();
+          return evaluateSandboxStack({ overrides: { haProxyVersion: otherHaproxy(), dockerHubUsername: "", dockerHubToken: "" } });
+        },
+        clear: async () => setDockerHubPolicy(SANDBOX_HUB_POLICY),
+        expect: {
+          kind: "fails",
+          step: "ensure haproxy image",
+          reason: /refused by Docker Hub's pull rate limit \(HTTP 429, pulls anonymous; Docker's words: .*toomanyrequests: .*pull rate limit.*dockerHubUsername.*dockerHubToken/,
+        },
+        keepsServing: true,
+        // One refusal, no retry: the limit counts over hours.
+        inspect: async () => {
+          const refused = manifestPullsSince(since).filter((r) => r.status === 429);
+          return refused.length === 1
+            ? { evidence: "Docker Hub refused 1 anonymous pull with 429; the script did not retry" }
+            : { problem: `Docker Hub refused ${refused.length} anonymous pulls with 429 (expected 1: no retry)` };
+        },
+      } satisfies Fault;
+    })(),
     {
       name: "FlowProxy build that crash-loops",
       inject: () => withArtifact("6", { ...GENERATION_1_BUILD, gitHash: "crash06", crashLoop: true }),
@@ -221,7 +293,7 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
 export function survivedFaultCounterparts(committed: () => Evaluation): { check: string; play: () => Promise<BrokenRun[]> }[] {
   const faults = provisioningFaults(committed);
   const survived = faults.filter((fault) => fault.expect.kind !== "fails");
-  const [flapping, killed, back] = survived;
+  const [flapping, login, killed, back] = survived;
   const broken = (fault: Fault, broke: string, naming: string) => ({
     check: fault.name,
     play: async (): Promise<BrokenRun[]> => [{ broke, failure: await failureOf(() => playFault(fault, committed())), naming: [naming] }],
@@ -232,6 +304,7 @@ export function survivedFaultCounterparts(committed: () => Evaluation): { check:
       "the flap aimed at the timer's requests instead of provisioning's",
       "of provisioning's requests",
     ),
+    broken({ ...loginFault(false), name: login.name }, "the stack without dockerHubUsername and dockerHubToken", "pull access denied for haproxy"),
     broken({ ...killed, killWhen: undefined }, "the kill made as the step starts", "expected a kill during the artifact's one download"),
     broken(
       { ...back, inject: () => withArtifact("8", { ...GENERATION_1_BUILD, gitHash: "other08" }) },

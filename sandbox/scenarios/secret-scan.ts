@@ -1,6 +1,6 @@
 // Every secret value of the sandbox stack, searched for everywhere a secret must never be. One
 // provisioning run sets every optional secret as well (a Tailscale auth key and ClickHouse
-// credentials), so each kind of secret is really in use; command lines are sampled from the host for
+// credentials) and logs every VM in to Docker Hub again, so each kind of secret is really in use; command lines are sampled from the host for
 // the whole run and a while after. Each search throws when it finds a secret, or returns where it
 // looked and that it found none.
 import assert from "node:assert/strict";
@@ -139,6 +139,8 @@ export class SecretScan {
 
   /** One provisioning run of the whole sandbox with every secret set, command lines sampled throughout. */
   async provision(): Promise<void> {
+    // Logged out of Docker Hub, so this run logs every VM in again with the token, sampled.
+    await Promise.all(VMS.map((vm) => vmExec(vm, ["docker", "logout"])));
     this.sampler.start();
     try {
       this.stack = (await up({ overrides: this.extra })).stack;
@@ -149,11 +151,15 @@ export class SecretScan {
       this.cmdlines = this.sampler.stop();
       this.sweeps = this.sampler.sweeps;
     }
+    const secrets = loadOrCreateSecrets();
     this.stackSecrets = [
-      { name: "githubToken", value: loadOrCreateSecrets().githubToken },
+      { name: "githubToken", value: secrets.githubToken },
       ...flowproxyVms().map((vm) => ({ name: `signer key of ${vm.name}`, value: signerKeyOf(this.stack!, vm.name).slice(2) })),
       { name: "tailscaleAuthKey", value: this.extra.tailscaleAuthKey },
       { name: "clickhousePassword", value: this.extra.clickhousePassword },
+      { name: "dockerHubToken", value: secrets.dockerHubToken },
+      // The docker client keeps the login as base64 of "user:token", as good as the token itself.
+      { name: "dockerHubToken as the docker client stores it", value: Buffer.from(`${secrets.dockerHubUsername}:${secrets.dockerHubToken}`).toString("base64") },
     ];
   }
 
@@ -163,13 +169,15 @@ export class SecretScan {
     const credentials = await Promise.all(
       flowproxyVms().map(async (vm) => (await vmExec(vm, ["grep", "-c", "^CLICKHOUSE_PASSWORD=", VM_PATHS.flowproxyEnv])).stdout.trim() === "1"),
     );
+    const loggedIn = await Promise.all(VMS.map(async (vm) => (await vmExec(vm, ["grep", "-c", "index.docker.io", "/root/.docker/config.json"])).stdout.trim() === "1"));
     const unused = [
       ...VMS.filter((_, i) => !joined[i]).map((vm) => `${vm.name} has not joined the tailnet (tailscale status)`),
+      ...VMS.filter((_, i) => !loggedIn[i]).map((vm) => `${vm.name} holds no Docker Hub login`),
       ...flowproxyVms().filter((_, i) => !credentials[i]).map((vm) => `${vm.name}'s flowproxy.env holds no ClickHouse password`),
     ];
     assert.deepEqual(unused, [], `a secret was not in use, so the scan proves less: ${unused.join("; ")}`);
     return [
-      `${joined.filter(Boolean).length}/${VMS.length} VMs joined the tailnet double; ${credentials.filter(Boolean).length}/${flowproxyVms().length} flowproxy.env files hold the ClickHouse password; ${this.secrets.length} secret values searched`,
+      `${joined.filter(Boolean).length}/${VMS.length} VMs joined the tailnet double; ${loggedIn.filter(Boolean).length}/${VMS.length} VMs logged in to Docker Hub; ${credentials.filter(Boolean).length}/${flowproxyVms().length} flowproxy.env files hold the ClickHouse password; ${this.secrets.length} secret values searched`,
       "—",
     ];
   }

@@ -12,6 +12,7 @@ import {
   killFlowproxy,
   rebootAndCheck,
   restartBuilderhub,
+  restartDockerd,
   signerKeysOnVms,
   operationsCounterparts,
   switchToGeneration2,
@@ -20,7 +21,7 @@ import {
 import { flowproxyVms } from "../../sandbox/topology";
 import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";
-import { OPERATIONS, OPERATIONS_CHECKS, REBOOTED_VMS } from "../support/report-sections";
+import { DOCKERD_RESTARTED_VMS, OPERATIONS, OPERATIONS_CHECKS, REBOOTED_VMS } from "../support/report-sections";
 import { firstUp, signerOutput } from "./bring-up";
 
 const [east] = flowproxyVms();
@@ -33,6 +34,7 @@ counterparts(OPERATIONS, (play) => {
   play(OPERATIONS_CHECKS.flowproxyKilled, () => operationsCounterparts.flowproxyKilled());
   play(OPERATIONS_CHECKS.builderhubRestarted, () => operationsCounterparts.builderhubRestarted());
   play(OPERATIONS_CHECKS.conflictingRegistration, () => operationsCounterparts.conflictingRegistration(firstUp().stack, signerOutput(east)));
+  for (const vm of DOCKERD_RESTARTED_VMS) play(OPERATIONS_CHECKS.dockerdRestarted(vm.name), () => operationsCounterparts.dockerdRestarted(vm));
   for (const vm of REBOOTED_VMS) play(OPERATIONS_CHECKS.reboot(vm.name), () => operationsCounterparts.reboot(vm));
   play(OPERATIONS_CHECKS.generationMismatch, () => operationsCounterparts.generationMismatch());
   play(OPERATIONS_CHECKS.generation2, () => operationsCounterparts.generation2());
@@ -54,6 +56,9 @@ reportSection(
     check(OPERATIONS_CHECKS.conflictingRegistration, async () => [
       await conflictingRegistration(firstUp().stack, signerOutput(east)),
     ]);
+    for (const vm of DOCKERD_RESTARTED_VMS) {
+      check(OPERATIONS_CHECKS.dockerdRestarted(vm.name), async () => [await restartDockerd(vm)]);
+    }
     for (const vm of REBOOTED_VMS) {
       check(OPERATIONS_CHECKS.reboot(vm.name), async () => [
         await rebootAndCheck(vm),

@@ -45,6 +45,7 @@ const plainSecrets: BadConfig[] = [
   ["githubToken", {}],
   ["tailscaleAuthKey", { tailscaleAuthKey: "tskey-auth-abc123" }],
   ["clickhousePassword", { ...CLICKHOUSE, clickhousePassword: "hunter2hunter2" }],
+  ["dockerHubToken", { dockerHubUsername: "flowproxyops", dockerHubToken: "dckr_pat_plain" }],
 ].map(([key, overrides]) => ({
   title: `${key} in plain text is refused`,
   request: inPlainText(overrides as Record<string, string>, key as string),
@@ -163,6 +164,11 @@ export const BAD_CONFIGS: BadConfig[] = [
     title: "ClickHouse credentials without host and database are refused, naming both",
     request: validRequest({ clickhouseUsername: "fp", clickhousePassword: "pw-123" }),
     expected: [/clickhouseHost is not set, but clickhouseUsername, clickhousePassword are/, /clickhouseDatabase is not set/],
+  },
+  {
+    title: "a Docker Hub username without its token is refused",
+    request: validRequest({ dockerHubUsername: "flowproxyops" }),
+    expected: [/dockerHubToken is not set, but dockerHubUsername is: every VM logs in to Docker Hub with both/],
   },
   {
     title: "a ClickHouse password that systemd would not pass on as written is refused",

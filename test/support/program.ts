@@ -34,8 +34,8 @@ export function configSource(config: Record<string, string>, otherKeys: Record<s
 }
 
 /**
- * Every optional setting at once, the secrets with values nothing else holds: a Tailscale key and
- * the whole ClickHouse group (and a GitHub token of its own).
+ * Every optional setting at once, the secrets with values nothing else holds: a Tailscale key, the
+ * whole ClickHouse group and a Docker Hub login (and a GitHub token of its own).
  */
 export const EVERY_OPTION = {
   githubToken: "ghp_SECRETgithubTOKEN000000000000000000",
@@ -44,6 +44,8 @@ export const EVERY_OPTION = {
   clickhouseDatabase: "buildernet",
   clickhouseUsername: "flowproxy",
   clickhousePassword: "SECRETclickhousePASSWORD",
+  dockerHubUsername: "flowproxyops",
+  dockerHubToken: "dckr_pat_SECRETdockerHUBtoken",
 } as const;
 
 export const everyOptionRequest = (): EvaluationRequest => validRequest(EVERY_OPTION);

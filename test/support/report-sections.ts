@@ -107,8 +107,9 @@ export const SECRET_SCAN_CHECKS = {
 export const SECRET_SCAN: DeclaredSection = {
   title: "3. Secret scan",
   intro:
-    "One provisioning run of the whole sandbox with every secret set (GitHub token and signer keys as always, plus a " +
-    "Tailscale auth key and ClickHouse credentials made for this run), then every secret value is searched for " +
+    "One provisioning run of the whole sandbox with every secret set (GitHub token, signer keys and the Docker Hub " +
+    "token every VM logs in with, as always, plus a Tailscale auth key and ClickHouse credentials made for this run), " +
+    "then every secret value is searched for " +
     "(exact string; signer keys as their 64 hex digits) in the places below. Command lines are sampled from the host " +
     "every 10 ms for the whole run and afterwards, so short-lived commands count too. A pass means 0 hits.",
   columns: ["places searched", "hits"],
@@ -206,6 +207,10 @@ export const OPERATIONS_CHECKS = {
   flowproxyKilled: "FlowProxy killed is restarted by systemd, registering its certificate first",
   builderhubRestarted: `BuilderHub restarted forgets every proxy; the registry heals within ${HEAL_BUDGET_MS / 60_000} minutes and system flow flows again`,
   conflictingRegistration: "a BuilderHub that lists another certificate for a signer is reported by provisioning and in the journal, never passed",
+  dockerdRestarted: (vmName: string) =>
+    vmName === BUILDERHUB.vmName
+      ? `dockerd restarted on ${vmName} under registrations' requests: none refused, mockhub keeps running and keeps every registration (live-restore)`
+      : `dockerd restarted on ${vmName} under load on :${PORTS.https}: no request refused or lost, HAProxy keeps running (live-restore)`,
   reboot: (vmName: string) =>
     `a reboot of ${vmName} brings everything back with the same keys, certificate and registration, without rerunning its extension`,
   generationMismatch: "a generation-2 artifact under flowProxyGeneration 1 is refused, naming the key and the value; FlowProxy keeps running",
@@ -215,6 +220,9 @@ export const OPERATIONS_CHECKS = {
 
 /** Section 6 reboots the FlowProxy VMs, then BuilderHub's. */
 export const REBOOTED_VMS = [...flowproxyVms(), vmByName(BUILDERHUB.vmName)];
+
+/** Section 6 restarts dockerd on the first FlowProxy VM, then on BuilderHub's. */
+export const DOCKERD_RESTARTED_VMS = [flowproxyVms()[0], vmByName(BUILDERHUB.vmName)];
 
 export const OPERATIONS: DeclaredSection = {
   title: "6. Operator scenarios",
@@ -231,6 +239,7 @@ export const OPERATIONS: DeclaredSection = {
     OPERATIONS_CHECKS.flowproxyKilled,
     OPERATIONS_CHECKS.builderhubRestarted,
     OPERATIONS_CHECKS.conflictingRegistration,
+    ...DOCKERD_RESTARTED_VMS.map((vm) => OPERATIONS_CHECKS.dockerdRestarted(vm.name)),
     ...REBOOTED_VMS.map((vm) => OPERATIONS_CHECKS.reboot(vm.name)),
     OPERATIONS_CHECKS.generationMismatch,
     OPERATIONS_CHECKS.generation2,
@@ -241,6 +250,12 @@ export const OPERATIONS: DeclaredSection = {
     [OPERATIONS_CHECKS.flowproxyKilled]: counterpartTest("the kill scenario names the unit that does not run again under Restart=no"),
     [OPERATIONS_CHECKS.builderhubRestarted]: counterpartTest("the BuilderHub restart scenario names the registry left unhealed when the timers are held"),
     [OPERATIONS_CHECKS.conflictingRegistration]: counterpartTest("the conflicting-registration scenario names provisioning that goes on when there is no conflict"),
+    ...Object.fromEntries(
+      DOCKERD_RESTARTED_VMS.map((vm) => [
+        OPERATIONS_CHECKS.dockerdRestarted(vm.name),
+        counterpartTest(`the dockerd restart on ${vm.name} names the stopped container and what it cost when dockerd runs without live-restore`),
+      ]),
+    ),
     ...Object.fromEntries(
       REBOOTED_VMS.map((vm) => [
         OPERATIONS_CHECKS.reboot(vm.name),

@@ -19,6 +19,8 @@ const SECRETS = {
   githubToken: "ghp_TESTONLYtoken0123456789abcdefghijklmn",
   sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0wmN/Cr3JXqmLW7u+g9pTh+wyqDHpSQEIQczXkVx9q tester@laptop",
   seed: "sandbox-nsg",
+  dockerHubUsername: "flowproxysandbox",
+  dockerHubToken: "dckr_pat_TESTONLYsandboxNSG",
 };
 // The program as the sandbox evaluates it (sandbox/stack.ts): its configuration, its VMs' addresses.
 const config = { ...sandboxRequest(SECRETS, "3.0.11"), addresses: SANDBOX_ADDRESSES };

@@ -85,9 +85,11 @@ test("the topology's addresses are unique and inside their VNets", () => {
 });
 
 test("the sandbox's stack configuration marks exactly the program's secret keys as secret", () => {
-  const stack = sandboxRequest({ githubToken: "ghp_x", sshPublicKey: "ssh-ed25519 AAAA", seed: "s" }, "3.0.11", { tailscaleAuthKey: "tskey-x" });
+  const secrets = { githubToken: "ghp_x", sshPublicKey: "ssh-ed25519 AAAA", seed: "s", dockerHubUsername: "flowproxysandbox", dockerHubToken: "dckr_pat_x" };
+  const stack = sandboxRequest(secrets, "3.0.11", { tailscaleAuthKey: "tskey-x" });
   const secret = new Set(CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key));
   assert.deepEqual(stack.secretKeys!.sort(), Object.keys(stack.config).filter((k) => secret.has(k)).sort());
   assert.ok(stack.secretKeys!.includes("tailscaleAuthKey"));
+  assert.ok(stack.secretKeys!.includes("dockerHubToken") && stack.config.dockerHubUsername === "flowproxysandbox", "the sandbox's stack logs in to its Docker Hub");
   assert.equal(stack.config.flowProxyArtifact, "https://github.com/flashbots/flowproxy/actions/runs/1/artifacts/2");
 });
