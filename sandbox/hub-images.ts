@@ -527,7 +527,9 @@ function mockhubRecipe(): ImageRecipe {
       { packages: [], files: [{ path: MOCKHUB_SCRIPT, mode: 0o644, content: bundle(MOCKHUB_SOURCE, {}) }] },
     ],
     config: {
-      Env: [PATH_ENV],
+      // simulation/mockhub/Dockerfile@b56e719 sets `ENV SYSTEM_PORT=5544`: the image starts without
+      // one given (the VM gives its own, provision/builderhub.sh).
+      Env: [PATH_ENV, "SYSTEM_PORT=5544"],
       Entrypoint: ["/usr/bin/node", MOCKHUB_SCRIPT],
       WorkingDir: "/",
       ExposedPorts: { [`${BUILDERHUB.port}/tcp`]: {} },

@@ -25,15 +25,33 @@
 // - GET /api/l1-builder/v1/builders lists every entry (a DashMap's iteration order, which is
 //   arbitrary: callers must not rely on the order; this double happens to keep insertion order).
 // - Unknown paths answer 404, other methods 405 with an Allow header, as axum's router does.
+// - HTTP/1.1 as hyper serves it (see "HTTP/1.1" below).
+//
+// Compared with upstream: its tests (test/unit/sandbox/doubles-mockhub.test.ts) take a mockhub
+// binary (MOCKHUB_BINARY) or URL (MOCKHUB_UNDER_TEST) instead of this double, and were played on
+// mockhub v0.0.6 built from its source at b56e719 with the Cargo.lock's crates, by Rust 1.95 (whose
+// panic message also names the thread's id: the tests compare it without the id). The differences
+// found, each fixed here:
+// - const-hex 1.16.0's error texts are lowercase ("odd number of digits", "invalid string length",
+//   "invalid character 'g' at position 39"); this double had them capitalised.
+// - std's panic message starts with an empty line (rustPanic).
+// - hyper: no Host header needed; its automatic 400/431/414 answers with content-length: 0; only
+//   HTTP/1.0 and 1.1; at most 100 headers and a head within its buffer; Transfer-Encoding ending in
+//   chunked only; no idle timeout on kept-alive connections (Node's server differed in each).
+// - `OPTIONS *` answered 500 here (the target did not parse as a URL); upstream's router says 404.
+// Two of the tests' own expectations were wrong and were corrected there: the float printed for an
+// integer over u64, and a content type with trailing whitespace (which never reaches axum).
 //
 // Not reproduced: the tracing log format (the log lines only carry the same facts), a backtrace
-// under RUST_BACKTRACE, and environment values that are not valid Unicode.
+// under RUST_BACKTRACE, environment values that are not valid Unicode, and what Node's HTTP parser
+// decides before this code runs (listed under "HTTP/1.1" below).
 //
 // The sandbox-only fault switch at the end of this file is test machinery, not upstream behaviour.
 import * as dns from "node:dns";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
+import type * as stream from "node:stream";
 import { keccak_256 } from "@noble/hashes/sha3";
 import { BUILDERHUB, BUILDERHUB_API, BuilderCredentials, BuilderListing } from "../../lib/contract";
 import { MOCKHUB_INJECTED_FILE, MOCKHUB_STATE_DIR } from "../../sandbox/doubles-interface";
@@ -103,8 +121,13 @@ export function enableTlsFrom(value: string | undefined): boolean {
   return value === "true";
 }
 
+/**
+ * std's default panic hook in Rust 1.89 (the image's rust:1.89-slim builder): since rust-lang/rust
+ * #122565 (Rust 1.83) it starts the message with a newline so that it begins a line of its own
+ * (compared with mockhub built from b56e719; the thread id after the name came later, in 1.91).
+ */
 export function rustPanic(location: string, message: string): string {
-  return `thread 'main' panicked at ${location}:\n${message}\nnote: run with \`RUST_BACKTRACE=1\` environment variable to display a backtrace\n`;
+  return `\nthread 'main' panicked at ${location}:\n${message}\nnote: run with \`RUST_BACKTRACE=1\` environment variable to display a backtrace\n`;
 }
 
 // ---- addresses (alloy-rs/core v1.3.1, crates/primitives/src/bits/) ----
@@ -122,23 +145,25 @@ export function displayAddress(bytes: Uint8Array): string {
 }
 
 /**
- * serde.rs visit_str -> FromHex (macros.rs) -> const_hex::decode_to_array, read in DaniPopes/const-hex
- * src/lib.rs and src/error.rs (snapshot 005150c; the lock file says 1.16.0): the length must be even
- * (counted with any prefix), then a lowercase "0x" is stripped, then exactly 40 hex digits of either
- * case must remain; no checksum is checked. The error is the first problem's Display text.
+ * serde.rs visit_str -> FromHex (macros.rs) -> const_hex::decode_to_array, in const-hex 1.16.0 as
+ * simulation/mockhub/Cargo.lock@b56e719 pins it (src/lib.rs decode_to_slice_inner, strip_prefix,
+ * invalid_hex_error): the length must be even (counted with any prefix), then a lowercase "0x" is
+ * stripped, then exactly 40 hex digits of either case must remain; no checksum is checked. The error
+ * is the first problem's Display text, which 1.16.0's src/error.rs writes in lowercase (compared with
+ * mockhub built from b56e719).
  */
 function addressFromHex(text: string): Uint8Array | string {
   const input = Buffer.from(text, "utf8");
   if (input.length % 2 !== 0) {
-    return "Odd number of digits";
+    return "odd number of digits";
   }
   const stripped = input.length >= 2 && input[0] === 0x30 && input[1] === 0x78 ? input.subarray(2) : input;
   if (stripped.length !== 40) {
-    return "Invalid string length";
+    return "invalid string length";
   }
   for (let index = 0; index < stripped.length; index++) {
     if (!isHexDigit(stripped[index])) {
-      return `Invalid character ${rustDebugChar(stripped[index])} at position ${index}`;
+      return `invalid character ${rustDebugChar(stripped[index])} at position ${index}`;
     }
   }
   return Buffer.from(stripped.toString("latin1"), "hex");
@@ -1405,6 +1430,71 @@ export async function builderName(ip: string, address: Uint8Array, lookup: (ip: 
   }
 }
 
+// ---- HTTP/1.1: hyper 1.7.0 under axum::serve (both as simulation/mockhub/Cargo.lock@b56e719 pins) ----
+//
+// What hyper's server does before axum sees a request, where Node's HTTP server does otherwise
+// (found by running these tests against mockhub built from b56e719):
+// - no Host header is needed (Node answers 400 without one by default);
+// - a request it cannot parse gets an automatic answer, src/proto/h1/role.rs `on_error`: 400 (431
+//   for a head too large), `connection: close`, `content-length: 0` and no body, then the connection
+//   closes (Node's default answer has no content-length);
+// - httparse 1.10.1 reads only HTTP/1.0 and HTTP/1.1 (Node also takes HTTP/0.9 and HTTP/2.0 request
+//   lines): any other version is a parse error, 400;
+// - role.rs parses at most DEFAULT_MAX_HEADERS (100) headers, more is 431; the head must fit in
+//   src/proto/h1/io.rs DEFAULT_MAX_BUFFER_SIZE (8192 + 4096 * 100 bytes), more is 431 (Node's
+//   default limit is 16 KiB; hyper checks the limit between reads, so it may take a head of up to
+//   twice the limit, which this double refuses); a request target longer than the http crate's
+//   (1.3.1 src/uri/mod.rs) MAX_LEN, u16::MAX - 1, is 414;
+// - role.rs: a request with a Transfer-Encoding whose last coding is not `chunked`, or any
+//   Transfer-Encoding in HTTP/1.0, is 400 (Node reads such a body to the end of the connection);
+// - axum 0.8.4 src/serve/mod.rs gives hyper no timer, and without one hyper's src/common/time.rs
+//   `check` drops the default 30 s header timeout: nothing times out, no idle kept-alive connection
+//   (Node closes one after 5 s and says so in a Keep-Alive header), no header, no request.
+// Not reproduced (Node's parser decides before any of our code runs): hyper answers an HTTP/1.0
+// request with an HTTP/1.0 status line (Node always writes HTTP/1.1); it routes any token as a method
+// (`FOO`, `get`: 405 on our paths, where Node's parser answers 400); CONNECT gets axum's 404 (Node
+// drops the connection); the HTTP/2 preface is dropped unanswered (Node answers 400); an answer that
+// keeps the connection says nothing of it (Node adds `connection: keep-alive`).
+
+const HYPER_MAX_HEADERS = 100;
+const HYPER_MAX_BUFFER_SIZE = 8192 + 4096 * 100;
+const HTTP_URI_MAX_LEN = 65_535 - 1;
+
+/** The status of hyper's automatic answer to a request Node parsed but hyper would not, if any. */
+function refusedByHyper(req: http.IncomingMessage): number | undefined {
+  if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)) {
+    return 400;
+  }
+  if (req.rawHeaders.length / 2 > HYPER_MAX_HEADERS) {
+    return 431;
+  }
+  if ((req.url ?? "").length > HTTP_URI_MAX_LEN) {
+    return 414;
+  }
+  const codings = req.rawHeaders.filter((_, i) => i % 2 === 1 && req.rawHeaders[i - 1].toLowerCase() === "transfer-encoding");
+  if (codings.length > 0 && (req.httpVersionMinor === 0 || (codings[codings.length - 1].split(",").pop() ?? "").trim().toLowerCase() !== "chunked")) {
+    return 400;
+  }
+  return undefined;
+}
+
+/** Connections whose last answer was hyper's refusal, closing once it is sent. */
+const answeredAndClosing = new WeakSet<stream.Duplex>();
+
+/** role.rs on_error's answer to what Node's parser refused (a head too large: 431; anything else: 400). */
+function answerParseError(err: NodeJS.ErrnoException, socket: stream.Duplex): void {
+  if (answeredAndClosing.has(socket)) {
+    socket.end();
+    return;
+  }
+  if (!socket.writable || err.code === "ECONNRESET") {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\ndate: ${new Date().toUTCString()}\r\n\r\n`);
+}
+
 // ---- HTTP: axum's router (axum 0.8.4 src/routing/method_routing.rs) ----
 
 export interface MockhubOptions {
@@ -1443,12 +1533,34 @@ function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
+/**
+ * The path axum routes on: the request target as sent (no decoding, no trailing-slash redirect),
+ * query aside; an absolute-form target routes on its path, anything else (`*`) on itself.
+ */
+function routedPath(target: string): string {
+  if (target.startsWith("/")) {
+    return target.split("?")[0];
+  }
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return target;
+  }
+}
+
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, registry: Registry, options: MockhubOptions): Promise<void> {
   const log = options.log ?? console.log;
   const lookup = options.lookup ?? reverseLookup;
-  // axum routes on the request's path as sent (no decoding, no trailing-slash redirect), query aside.
-  const target = req.url ?? "/";
-  const urlPath = (target.startsWith("/") ? target : new URL(target).pathname).split("?")[0];
+  const refused = refusedByHyper(req);
+  if (refused !== undefined) {
+    // hyper answers and closes without reading further: what Node's parser finds after this is not answered.
+    answeredAndClosing.add(req.socket);
+    req.resume();
+    res.writeHead(refused, { connection: "close", "content-length": 0 });
+    res.end();
+    return;
+  }
+  const urlPath = routedPath(req.url ?? "/");
   const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
   const sourceIp = req.socket.remoteAddress ?? "";
 
@@ -1495,7 +1607,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, regis
 export function startMockhub(options: MockhubOptions): Promise<http.Server> {
   const registry = new Registry(options.systemPort, options.enableTls ?? false);
   const faults = options.stateDir === undefined ? undefined : new FaultSwitch(options.stateDir);
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ requireHostHeader: false, maxHeaderSize: HYPER_MAX_BUFFER_SIZE, requestTimeout: 0 }, (req, res) => {
     const serve = () =>
       handle(req, res, registry, options).catch((err: Error) => {
         console.error(`request failed: ${err.message}`);
@@ -1509,6 +1621,10 @@ export function startMockhub(options: MockhubOptions): Promise<http.Server> {
       void serve();
     }
   });
+  // No timer under hyper (see "HTTP/1.1" above): nothing times out.
+  server.headersTimeout = 0;
+  server.keepAliveTimeout = 0;
+  server.on("clientError", answerParseError);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? BUILDERHUB.port, options.host ?? MOCKHUB_HOST, () => resolve(server));
@@ -1526,14 +1642,20 @@ function bindPanic(err: NodeJS.ErrnoException): string {
   return rustPanic("src/main.rs:38:50", `called \`Result::unwrap()\` on an \`Err\` value: Os { code: ${code}, kind: ${kind}, message: ${JSON.stringify(message)} }`);
 }
 
+/** What main.rs reads from its environment before it binds, or the panic it dies of (exit 101). */
+export function settingsFrom(env: NodeJS.ProcessEnv): { ok: true; systemPort: number; enableTls: boolean } | { ok: false; panic: string } {
+  const systemPort = systemPortFrom(env.SYSTEM_PORT);
+  return systemPort.ok ? { ok: true, systemPort: systemPort.port, enableTls: enableTlsFrom(env.ENABLE_TLS) } : systemPort;
+}
+
 function main(): void {
-  const systemPort = systemPortFrom(process.env.SYSTEM_PORT);
-  if (!systemPort.ok) {
-    process.stderr.write(systemPort.panic);
+  const settings = settingsFrom(process.env);
+  if (!settings.ok) {
+    process.stderr.write(settings.panic);
     process.exit(101);
   }
-  const enableTls = enableTlsFrom(process.env.ENABLE_TLS);
-  startMockhub({ systemPort: systemPort.port, enableTls, stateDir: MOCKHUB_STATE_DIR }).then(
+  const { systemPort, enableTls } = settings;
+  startMockhub({ systemPort, enableTls, stateDir: MOCKHUB_STATE_DIR }).then(
     () => console.log(`INFO mockhub: Listening on ${MOCKHUB_HOST}:${BUILDERHUB.port} tls_enabled=${enableTls}`),
     (err: NodeJS.ErrnoException) => {
       process.stderr.write(bindPanic(err));

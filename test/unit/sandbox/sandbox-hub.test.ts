@@ -224,6 +224,8 @@ test("the mockhub image runs the bundled BuilderHub double with Debian's node on
   const mockhub = hubImageRecipes().find((r) => r.repository === "mempirate/mockhub");
   assert.equal(mockhub?.tag, "v0.0.6");
   assert.deepEqual(mockhub?.config.ExposedPorts, { "3000/tcp": {} });
+  // Upstream: simulation/mockhub/Dockerfile@b56e719, `ENV SYSTEM_PORT=5544`.
+  assert.ok(mockhub?.config.Env.includes("SYSTEM_PORT=5544"));
   const [node, script] = mockhub?.config.Entrypoint ?? [];
   assert.equal(node, "/usr/bin/node");
   const file = mockhub?.layers.flatMap((l) => l.files).find((f) => f.path === script);
