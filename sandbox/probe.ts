@@ -9,6 +9,7 @@ import * as tls from "tls";
 import { MOCKHUB_INJECTED_FILE, MOCKHUB_STATE_DIR, MockhubFault, mockhubFaultLine } from "./doubles-interface";
 import { BUILDERHUB, BUILDERHUB_API, BUILDERHUB_ENDPOINT, BuilderListing, CONTAINERS, FLOWPROXY_LISTEN, PORTS, UNITS, VM_PATHS } from "../lib/contract";
 import { seriesSum, SYSTEM_FLOW_ACCEPTED } from "../verify/metrics";
+import type { UserEndpoint } from "../verify/searcher";
 import { connectFromHere } from "../verify/target";
 import { sleep } from "./proc";
 import { Vm, vmByName } from "./topology";
@@ -62,6 +63,14 @@ export function publicRequest(vm: Vm, port: number, urlPath: string, body?: unkn
     request.on("error", reject);
     request.end(body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body));
   });
+}
+
+/** A proxy's user endpoint on a public port, as searchers' clients reach it through publicRequest. */
+export function publicEndpoint(vm: Vm, port: number): UserEndpoint {
+  return {
+    url: new URL(`${port === PORTS.http ? "http" : "https"}://${publicIpOf(vm)}:${port}/`).href,
+    post: (body, headers) => publicRequest(vm, port, "/", body, headers),
+  };
 }
 
 /** The certificate (DER) a TLS port of the VM's public IP presents. */

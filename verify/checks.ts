@@ -16,7 +16,8 @@ import {
   Section,
   SERVED_CERTIFICATE_URL,
 } from "./remote";
-import { Searcher } from "./searcher";
+import { FlashbotsSearcher } from "./flashbots-client";
+import { BundleClient, BundleRefused, Searcher, UserEndpoint } from "./searcher";
 import { CertificateMismatch, CommandResult, ConnectOutcome, lastLine, Target } from "./target";
 
 export const CHECKS = ["ssh", "provisioning", "services", "registration", "tls", "closed-ports", "flow"] as const;
@@ -273,16 +274,6 @@ export class AcceptanceWatch {
   }
 }
 
-/** The bundle hash of FlowProxy's answer to eth_sendBundle, if it is one. */
-function bundleHashOf(body: string): string | undefined {
-  try {
-    const hash = (JSON.parse(body) as { result?: { bundleHash?: unknown } }).result?.bundleHash;
-    return typeof hash === "string" && /^0x[0-9a-f]{64}$/.test(hash) ? hash : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A number read from a VM's FlowProxy metrics, or why it could not be read. */
@@ -314,52 +305,11 @@ function unwatchable(peer: ProxyState): string | undefined {
 }
 
 /**
- * A bundle signed like a searcher's, sent to `sender`'s public :443 (only to the certificate
- * BuilderHub lists for it), must reach every other proxy's system endpoint: each counts it in
- * FlowProxy's own metrics, read before and after.
+ * Polls each peer in `counts` until it accepted something more, for at most the flow timeout: when
+ * each one did (ms from now), and why the others did not. `counts` keeps the last number read.
  */
-export async function checkFlow(
-  target: Target,
-  sender: ProxyState,
-  others: ProxyState[],
-  searcher: Searcher,
-  options: VerifyOptions,
-): Promise<CheckResult> {
-  const vm = sender.vm.name;
-  if (sender.facts === undefined) {
-    return skipped(vm, "flow", "needs the certificate BuilderHub lists, read over the ssh login (see ssh)");
-  }
-  if (sender.registered === undefined) {
-    return skipped(vm, "flow", `BuilderHub lists no certificate for ${vm} to send to (see registration)`);
-  }
-  const reasons = others.map(unwatchable).filter((r): r is string => r !== undefined);
-  const peers = others.filter((p) => unwatchable(p) === undefined);
-  if (peers.length === 0 && others.length > 0) {
-    return skipped(vm, "flow", reasons.join("; "));
-  }
-  const baselines = await Promise.all(peers.map((p) => readMetric(target, p.vm, SYSTEM_FLOW_ACCEPTED)));
-  const watches = new Map<ProxyState, AcceptanceWatch>();
-  peers.forEach((peer, i) => {
-    const baseline = baselines[i];
-    if (typeof baseline === "string") reasons.push(baseline);
-    else watches.set(peer, new AcceptanceWatch(baseline));
-  });
-  const url = `https://${sender.vm.publicIp}/`;
-  const signed = await searcher.bundle(1);
-  let bundleHash: string;
-  try {
-    const reply = await target.pinnedPost(sender.vm.publicIp, PORTS.https, "/", signed.body, signed.headers, sender.registered, options.requestTimeoutMs);
-    const hash = reply.status === 200 ? bundleHashOf(reply.body) : undefined;
-    if (hash === undefined) {
-      return fail(vm, "flow", `${url} did not take a signed bundle: HTTP ${reply.status} ${reply.body.trim().slice(0, 200)}`);
-    }
-    bundleHash = hash;
-  } catch (err) {
-    if (err instanceof CertificateMismatch) {
-      return fail(vm, "flow", `${url} presents a certificate (${fingerprint(err.presented)}) other than the registered one; the bundle was not sent`);
-    }
-    return fail(vm, "flow", `could not send a bundle to ${url}: ${(err as Error).message}`);
-  }
+async function arrivals(target: Target, counts: Map<ProxyState, number>, options: VerifyOptions): Promise<{ arrived: Map<ProxyState, number>; missing: string[] }> {
+  const watches = new Map([...counts].map(([peer, count]) => [peer, new AcceptanceWatch(count)]));
   const sentAt = Date.now();
   const arrived = new Map<ProxyState, number>();
   const lastSeen = new Map<ProxyState, number | string>();
@@ -369,26 +319,88 @@ export async function checkFlow(
     waiting.forEach((peer, i) => {
       const sample = samples[i];
       lastSeen.set(peer, sample);
-      if (typeof sample === "number" && watches.get(peer)?.observe(sample)) arrived.set(peer, Date.now() - sentAt);
+      if (typeof sample !== "number") return;
+      counts.set(peer, sample);
+      if (watches.get(peer)?.observe(sample)) arrived.set(peer, Date.now() - sentAt);
     });
     if (arrived.size < watches.size) await sleep(options.pollIntervalMs);
   }
-  for (const peer of watches.keys()) {
-    if (arrived.has(peer)) continue;
+  const missing = [...watches.keys()].filter((peer) => !arrived.has(peer)).map((peer) => {
     const seen = lastSeen.get(peer);
     const why = typeof seen === "string" ? seen : `${SYSTEM_FLOW_ACCEPTED.name}{handler="system"} did not rise`;
-    reasons.push(`${peer.vm.name}'s system endpoint accepted nothing within ${options.flowTimeoutMs / 1000} s (${why})`);
+    return `${peer.vm.name}'s system endpoint accepted nothing within ${options.flowTimeoutMs / 1000} s (${why})`;
+  });
+  return { arrived, missing };
+}
+
+/**
+ * A bundle from each searchers' client in turn, sent to `sender`'s public :443 (only to the
+ * certificate BuilderHub lists for it), must reach every other proxy's system endpoint: each counts
+ * it in FlowProxy's own metrics, read before and after. One bundle at a time, so that a rise on a
+ * peer is the bundle just sent.
+ */
+export async function checkFlow(
+  target: Target,
+  sender: ProxyState,
+  others: ProxyState[],
+  clients: readonly BundleClient[],
+  options: VerifyOptions,
+): Promise<CheckResult> {
+  const vm = sender.vm.name;
+  if (sender.facts === undefined) {
+    return skipped(vm, "flow", "needs the certificate BuilderHub lists, read over the ssh login (see ssh)");
   }
-  const reached = [...arrived].map(([p, ms]) => `${p.vm.name} in ${(ms / 1000).toFixed(1)} s`);
-  const sent = `a signed bundle (${bundleHash.slice(0, 10)}…) sent to ${url}`;
-  if (reasons.length === 0) {
-    return ok(vm, "flow", others.length === 0 ? `${sent} was taken; there is no other proxy to reach` : `${sent} reached ${reached.join(", ")}`);
+  const registered = sender.registered;
+  if (registered === undefined) {
+    return skipped(vm, "flow", `BuilderHub lists no certificate for ${vm} to send to (see registration)`);
   }
-  if (arrived.size < watches.size) {
-    const known = await readMetric(target, sender.vm, PEER_COUNT);
-    if (typeof known === "number") reasons.push(`${vm}'s FlowProxy knows ${known} of ${others.length} peers (it reads BuilderHub every 30 s)`);
+  const reasons = others.map(unwatchable).filter((r): r is string => r !== undefined);
+  const peers = others.filter((p) => unwatchable(p) === undefined);
+  if (peers.length === 0 && others.length > 0) {
+    return skipped(vm, "flow", reasons.join("; "));
   }
-  return fail(vm, "flow", `${sent}${reached.length ? ` reached ${reached.join(", ")}, but` : ":"} ${reasons.join("; ")}`);
+  const baselines = await Promise.all(peers.map((p) => readMetric(target, p.vm, SYSTEM_FLOW_ACCEPTED)));
+  /** The last count read from each peer that can be watched. */
+  const counts = new Map<ProxyState, number>();
+  peers.forEach((peer, i) => {
+    const baseline = baselines[i];
+    if (typeof baseline === "string") reasons.push(baseline);
+    else counts.set(peer, baseline);
+  });
+  const url = `https://${sender.vm.publicIp}/`;
+  const endpoint: UserEndpoint = {
+    url,
+    post: (body, headers) => target.pinnedPost(sender.vm.publicIp, PORTS.https, "/", body, headers, registered, options.requestTimeoutMs),
+  };
+  const sent: string[] = [];
+  for (const client of clients) {
+    let bundleHash: string;
+    try {
+      bundleHash = await client.sendBundle(endpoint, 1);
+    } catch (err) {
+      const failed = (detail: string) => fail(vm, "flow", [...sent, detail].join("; "));
+      if (err instanceof CertificateMismatch) {
+        return failed(`${url} presents a certificate (${fingerprint(err.presented)}) other than the registered one; the bundle was not sent`);
+      }
+      if (err instanceof BundleRefused) {
+        return failed(`${url} did not take a bundle from ${client.name}: ${err.message}`);
+      }
+      return failed(`${client.name} could not send a bundle to ${url}: ${(err as Error).message}`);
+    }
+    const { arrived, missing } = await arrivals(target, counts, options);
+    reasons.push(...missing);
+    const reached = [...arrived].map(([p, ms]) => `${p.vm.name} in ${(ms / 1000).toFixed(1)} s`);
+    const bundle = `a bundle from ${client.name} (${bundleHash.slice(0, 10)}…)`;
+    if (reasons.length > 0) {
+      if (missing.length > 0) {
+        const known = await readMetric(target, sender.vm, PEER_COUNT);
+        if (typeof known === "number") reasons.push(`${vm}'s FlowProxy knows ${known} of ${others.length} peers (it reads BuilderHub every 30 s)`);
+      }
+      return fail(vm, "flow", `${[...sent, `${bundle} sent to ${url}`].join("; ")}${reached.length ? ` reached ${reached.join(", ")}, but` : ":"} ${reasons.join("; ")}`);
+    }
+    sent.push(others.length === 0 ? `${bundle} was taken` : `${bundle} reached ${reached.join(", ")}`);
+  }
+  return ok(vm, "flow", `sent to ${url}: ${sent.join("; ")}${others.length === 0 ? "; there is no other proxy to reach" : ""}`);
 }
 
 // ---- all of it ----
@@ -400,7 +412,11 @@ async function login(target: Target, vm: string, printed: string, remote: string
 const needsSsh = (vm: string, check: CheckName) => skipped(vm, check, "needs the ssh login (see ssh)");
 
 /** Every check on every VM of the target, in report order: BuilderHub first, then each proxy. */
-export async function verify(target: Target, options: VerifyOptions = DEFAULT_OPTIONS, searcher = new Searcher()): Promise<CheckResult[]> {
+export async function verify(
+  target: Target,
+  options: VerifyOptions = DEFAULT_OPTIONS,
+  clients: readonly BundleClient[] = [new Searcher(), new FlashbotsSearcher()],
+): Promise<CheckResult[]> {
   const layout: Layout = layoutOf(target.outputs, target.description);
   const hub: HubVm = layout.builderhub;
   const [hubLogin, proxyLogins, ports, presented] = await Promise.all([
@@ -448,7 +464,7 @@ export async function verify(target: Target, options: VerifyOptions = DEFAULT_OP
   // One sender at a time: a rise on a peer is then the current sender's bundle.
   for (const [i, sender] of states.entries()) {
     perProxy[i].push(decideClosedPorts(sender.vm, ports[i]));
-    perProxy[i].push(await checkFlow(target, sender, states.filter((s) => s !== sender), searcher, options));
+    perProxy[i].push(await checkFlow(target, sender, states.filter((s) => s !== sender), clients, options));
   }
   return results.concat(...perProxy);
 }

@@ -5,9 +5,9 @@
 //   pnpm run verify [--stack NAME | --sandbox] [--json] [--flow-timeout SECONDS]
 //
 // verify/ is a second way to prove the stack (a deployed one, where the sandbox proves a local
-// one). The sandbox and its suite import from it (the searcher, FlowProxy's metrics); it imports
-// nothing from sandbox/ or test/ (a unit test holds it to that), so it runs wherever Node and ssh
-// do. The sandbox's Target (sandbox/verify-target.ts) is loaded only for --sandbox.
+// one). The sandbox and its suite import from it (the searchers' clients, FlowProxy's metrics); it
+// imports nothing from sandbox/ or test/ (a unit test holds it to that), so it runs wherever Node
+// and ssh do. The sandbox's Target (sandbox/verify-target.ts) is loaded only for --sandbox.
 import { runVerify, TargetChoice } from "./cli";
 import { stackTarget } from "./stack-target";
 import { Target } from "./target";

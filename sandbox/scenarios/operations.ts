@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, PORTS, UNITS, VM_PATHS } from "../../lib/contract";
 import type { Evaluation } from "../../plan/evaluation";
-import { Searcher } from "../../verify/searcher";
+import { FlashbotsSearcher } from "../../verify/flashbots-client";
+import { BundleClient, Searcher } from "../../verify/searcher";
 import { GENERATION_2_BUILD, publishArtifact } from "../doubles";
 import { runExtension } from "../extension";
 import {
@@ -21,6 +22,7 @@ import {
   livezLoad,
   LoadResult,
   mainPid,
+  publicEndpoint,
   publicRequest,
   registrationIsCurrent,
   registrationOf,
@@ -39,33 +41,38 @@ import { BrokenRun, failureOf, withUnitDropIn } from "./broken";
 
 const hub = vmByName(BUILDERHUB.vmName);
 const [east, west] = flowproxyVms();
-const searcher = new Searcher();
+/** Searchers' clients: ours and Flashbots' own, each signing X-Flashbots-Signature itself. */
+const clients: readonly BundleClient[] = [new Searcher(), new FlashbotsSearcher()];
 let blockNumber = 1;
 /** Within this, BuilderHub must list both proxies again and system flow must cross again (issue 8). */
 export const HEAL_BUDGET_MS = 120_000;
 
 /**
  * Signed bundles on `from`'s public :443, a new one every 2 s, until `to`'s system endpoint accepted
- * one. A proxy forwards only to the peers it knew when a bundle came in, so while peers are still
- * learning about each other (every 30 s) a single bundle may rightly go nowhere.
+ * one; first from our signer, then from Flashbots' client, within `timeoutMs` for both. A proxy
+ * forwards only to the peers it knew when a bundle came in, so while peers are still learning about
+ * each other (every 30 s) a single bundle may rightly go nowhere.
  */
 export async function sendAcross(from: Vm, to: Vm, timeoutMs = 20_000): Promise<void> {
-  const before = await systemFlowAccepted(to);
-  let sentAt = 0;
-  await eventually(
-    `${to.name}'s system endpoint to accept a bundle sent to ${from.name}`,
-    async () => {
-      if (Date.now() - sentAt >= 2000) {
-        sentAt = Date.now();
-        const signed = await searcher.bundle(blockNumber++);
-        const reply = await publicRequest(from, PORTS.https, "/", signed.body, signed.headers);
-        assert.equal(reply.status, 200, `${from.name} refused a signed bundle: ${reply.body}`);
-        assert.match((JSON.parse(reply.body) as { result: { bundleHash: string } }).result.bundleHash, /^0x[0-9a-f]{64}$/);
-      }
-      return (await systemFlowAccepted(to)) > before ? true : undefined;
-    },
-    timeoutMs,
-  );
+  const started = Date.now();
+  const endpoint = publicEndpoint(from, PORTS.https);
+  for (const client of clients) {
+    const before = await systemFlowAccepted(to);
+    let sentAt = 0;
+    await eventually(
+      `${to.name}'s system endpoint to accept a bundle from ${client.name} sent to ${from.name}`,
+      async () => {
+        if (Date.now() - sentAt >= 2000) {
+          sentAt = Date.now();
+          await client.sendBundle(endpoint, blockNumber++).catch((err: Error) => {
+            throw new Error(`${from.name} did not take a bundle from ${client.name}: ${err.message}`);
+          });
+        }
+        return (await systemFlowAccepted(to)) > before ? true : undefined;
+      },
+      Math.max(timeoutMs - (Date.now() - started), 1),
+    );
+  }
 }
 
 /** Signed flow both ways; resolves when both crossed. */

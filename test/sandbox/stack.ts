@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
+import { generatePrivateKey } from "viem/accounts";
 import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, LOOPBACK, LOOPBACK_PORTS, PORTS, VM_PATHS } from "../../lib/contract";
 import { withEditedProject } from "../../plan/evaluation";
 import { GENERATION_1_BUILD, publishArtifact } from "../../sandbox/doubles";
@@ -26,6 +27,7 @@ import {
   livezLoad,
   peerCertificate,
   pemToDer,
+  publicEndpoint,
   publicRequest,
   registrationOf,
   servesLivez,
@@ -50,12 +52,16 @@ import { signerKeyOf } from "../../sandbox/stack";
 import { artifactUrl, loadOrCreateSecrets, SANDBOX_ARTIFACT } from "../../sandbox/stack-config";
 import { DOCKER_HUB, flowproxyVms, Vm, vmByName, VMS } from "../../sandbox/topology";
 import { vmCheck, vmExec } from "../../sandbox/vm";
-import { Searcher, SIGNATURE_HEADER } from "../../verify/searcher";
+import { FlashbotsSearcher } from "../../verify/flashbots-client";
+import { BundleClient, Searcher, SIGNATURE_HEADER, UserEndpoint } from "../../verify/searcher";
+import { Impostor, refusal, unsigned } from "../support/searchers";
 import { extensionOf, firstUp, signerOutput } from "./bring-up";
 
 const [east, west] = flowproxyVms();
 const hub = vmByName(BUILDERHUB.vmName);
 const searcher = new Searcher();
+/** Searchers' clients: ours and Flashbots' own. */
+const clients: readonly BundleClient[] = [searcher, new FlashbotsSearcher()];
 let blockNumber = 1;
 
 /** FlowProxy's answer to a missing or wrong signature (src/ingress/mod.rs at 258bbd6 and 029b7c4). */
@@ -69,27 +75,36 @@ test("every extension succeeded, BuilderHub's first", () => {
   ]);
 });
 
-test("a signed bundle on each proxy's public :443 and :80 gets a bundle hash, and /livez answers", async () => {
+test("a bundle from each searchers' client, ours and Flashbots', on each proxy's public :443 and :80 gets a bundle hash, and /livez answers", async () => {
   for (const vm of flowproxyVms()) {
     for (const port of [PORTS.https, PORTS.http]) {
       const where = `${vm.name}:${port}`;
-      const signed = await searcher.bundle(blockNumber++);
-      const reply = await publicRequest(vm, port, "/", signed.body, signed.headers);
-      assert.equal(reply.status, 200, `${where}: ${reply.body}`);
-      assert.match((JSON.parse(reply.body) as { result: { bundleHash: string } }).result.bundleHash, /^0x[0-9a-f]{64}$/, where);
+      for (const client of clients) {
+        assert.match(await client.sendBundle(publicEndpoint(vm, port), blockNumber++), /^0x[0-9a-f]{64}$/, `${where}, ${client.name}`);
+      }
       assert.equal((await publicRequest(vm, port, "/livez")).status, 200, where);
     }
   }
 });
 
-test("unsigned and wrongly signed bundles are refused with FlowProxy's JSON-RPC error", async () => {
+test("unsigned and wrongly signed bundles, ours and through Flashbots' client, are refused with FlowProxy's JSON-RPC error", async () => {
   const signed = await searcher.bundle(blockNumber++);
   const impostor = new Searcher();
   // The impostor's signature over the same body, claimed in the searcher's name.
   const forged = `${searcher.address}:${(await impostor.signatureOf(signed.body)).split(":")[1]}`;
+  // Flashbots' client's own requests: with the signature dropped on the way, and from an auth signer
+  // that names the searcher while signing with another key.
+  const viaClient = [
+    ["Flashbots' client, unsigned", new FlashbotsSearcher(), unsigned],
+    ["Flashbots' client, forged", new FlashbotsSearcher(new Impostor(generatePrivateKey(), searcher.address)), (endpoint: UserEndpoint) => endpoint],
+  ] as const;
   for (const vm of flowproxyVms()) {
     for (const [label, headers] of [["unsigned", {}], ["forged", { [SIGNATURE_HEADER]: forged }]] as const) {
       const reply = await publicRequest(vm, PORTS.https, "/", signed.body, headers);
+      assert.deepEqual([reply.status, JSON.parse(reply.body)], [400, INVALID_SIGNATURE], `${vm.name}, ${label}`);
+    }
+    for (const [label, client, via] of viaClient) {
+      const { reply } = await refusal(client, via(publicEndpoint(vm, PORTS.https)), blockNumber++);
       assert.deepEqual([reply.status, JSON.parse(reply.body)], [400, INVALID_SIGNATURE], `${vm.name}, ${label}`);
     }
   }
@@ -223,7 +238,7 @@ test("BuilderHub lists both proxies with the stack's signer addresses and the ce
   }
 });
 
-test("a signed bundle sent to one region reaches the other's system endpoint, signed by a listed signer", async () => {
+test("a bundle from each searchers' client, ours and Flashbots', sent to one region reaches the other's system endpoint, signed by a listed signer", async () => {
   for (const [from, to] of [[east, west], [west, east]]) {
     await sendAcross(from, to);
   }

@@ -228,8 +228,9 @@ export const OPERATIONS: DeclaredSection = {
   title: "6. Operator scenarios",
   intro:
     "Things an operator does to a running stack, on the sandbox: a pass means the scenario's evidence below was seen " +
-    "(signed bundles, EIP-191 like a searcher's, sent to one proxy's public :443 and accepted by the other's system " +
-    `endpoint, counted in FlowProxy's own metrics), within ${HEAL_BUDGET_MS / 1000} s where BuilderHub must heal. ` +
+    "(signed bundles, from our own EIP-191 signer and from Flashbots' client as searchers send them, each sent to one " +
+    "proxy's public :443 and accepted by the other's system endpoint, counted in FlowProxy's own metrics), within " +
+    `${HEAL_BUDGET_MS / 1000} s where BuilderHub must heal. ` +
     "Reboots are real: systemd inside the VM shuts down and boots again, and the extension does not rerun, as on Azure; " +
     "HAProxy and mockhub come back by Docker's restart policy. " +
     "The last scenarios change the sandbox: a generation-2 FlowProxy, then a fresh sandbox whose VMs make their own keys.",

@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { after, before, describe, test } from "node:test";
 import { X509Certificate } from "crypto";
+import { keccak256, recoverMessageAddress, toHex } from "viem";
 import {
   AcceptanceWatch,
   CheckResult,
@@ -33,6 +34,8 @@ import { asRoot, BUILDERHUB_FACTS_SCRIPT, METRICS_SCRIPT, parseSections, PROXY_F
 import { formatJson, formatTable } from "../../../verify/report";
 import { describePulumiFailure, parseStackOutputs, stackTarget } from "../../../verify/stack-target";
 import { CertificateMismatch, CommandResult, ConnectOutcome, hostNetwork, remoteCommandLine, Reply, Target, VerifyError } from "../../../verify/target";
+import { FlashbotsSearcher } from "../../../verify/flashbots-client";
+import { SIGNATURE_HEADER } from "../../../verify/searcher";
 import { shellcheck, spawnAsync } from "../../support/processes";
 import { PROJECT_DIR } from "../../../plan/evaluation";
 import { scratchDir } from "../../support/scratch";
@@ -134,7 +137,13 @@ function sections(entries: Record<string, Section>): string {
   return Object.entries(entries).map(([name, s]) => `@@verify ${name}\n${s.output}\n@@status ${s.status}\n`).join("");
 }
 
-function fakeTarget(stack: FakeStack): Target & { sent: string[] } {
+/** A request as the fake proxy received it. */
+interface Sent {
+  body: string;
+  headers: Record<string, string>;
+}
+
+function fakeTarget(stack: FakeStack): Target & { sent: Sent[] } {
   const byIp = (ip: string) => stack.proxies.find((p) => p.vm.publicIp === ip)!;
   const builders = () =>
     JSON.stringify(
@@ -142,7 +151,7 @@ function fakeTarget(stack: FakeStack): Target & { sent: string[] } {
         .filter((p) => p.registered !== undefined)
         .map((p) => ({ name: p.vm.name, orderflow_proxy: { ecdsa_pubkey_address: p.vm.signer!.toLowerCase(), tls_cert: p.registered }, instance: { tls_cert: p.registered } })),
     );
-  const sent: string[] = [];
+  const sent: Sent[] = [];
   return {
     sent,
     description: "stack dev",
@@ -183,10 +192,10 @@ function fakeTarget(stack: FakeStack): Target & { sent: string[] } {
     async peerCertificate(host) {
       return byIp(host).presented;
     },
-    async pinnedPost(host, _port, _path, body, _headers, pinned): Promise<Reply> {
+    async pinnedPost(host, _port, _path, body, headers, pinned): Promise<Reply> {
       const sender = byIp(host);
       if (!sender.presented.equals(pinned)) throw new CertificateMismatch(sender.presented);
-      sent.push(body);
+      sent.push({ body, headers });
       if (sender.flowproxy.output.trim() !== "active") return { status: 503, body: "<html>503 Service Unavailable</html>" };
       for (const peer of stack.proxies) {
         const reaches = peer !== sender && peer.registered && peer.presented.equals(new X509Certificate(peer.registered).raw);
@@ -206,7 +215,7 @@ const resultOf = (results: CheckResult[], vm: string, check: string) => {
 const failures = (results: CheckResult[]) => results.filter((r) => r.outcome !== "ok").map((r) => `${r.vm} ${r.check} ${r.outcome}`);
 
 describe("the whole verify against a fake stack", () => {
-  test("a healthy stack passes every check, and a bundle from each proxy reaches the other", async () => {
+  test("a healthy stack passes every check, and a bundle from each client, ours and Flashbots', from each proxy reaches the other", async () => {
     const target = fakeTarget(healthyStack());
     const results = await verify(target, FAST);
     assert.deepEqual(failures(results), []);
@@ -217,12 +226,22 @@ describe("the whole verify against a fake stack", () => {
         ...["vm-eastus", "vm-westeurope"].flatMap((vm) => ["ssh", "provisioning", "services", "registration", "tls", "closed-ports", "flow"].map((c) => `${vm} ${c}`)),
       ],
     );
-    assert.match(resultOf(results, "vm-eastus", "flow").detail, /reached vm-westeurope in \d+\.\d s/);
-    assert.equal(target.sent.length, 2, "one bundle per proxy");
-    const [body] = target.sent;
-    const params = (JSON.parse(body) as { method: string; params: [{ txs: string[] }] });
-    assert.equal(params.method, "eth_sendBundle");
-    assert.match(params.params[0].txs[0], /^0x02[0-9a-f]+$/, "an EIP-1559 transaction, signed");
+    assert.match(
+      resultOf(results, "vm-eastus", "flow").detail,
+      /^sent to https:\/\/203\.0\.113\.10\/: a bundle from our signer \(0x[0-9a-f]{8}…\) reached vm-westeurope in \d+\.\d s; a bundle from Flashbots' client \(0x[0-9a-f]{8}…\) reached vm-westeurope in \d+\.\d s$/,
+    );
+    assert.equal(target.sent.length, 4, "one bundle per client and proxy");
+    for (const { body, headers } of target.sent) {
+      const request = JSON.parse(body) as { method: string; params: [{ txs: string[] }] };
+      assert.equal(request.method, "eth_sendBundle");
+      assert.match(request.params[0].txs[0], /^0x02[0-9a-f]+$/, "an EIP-1559 transaction, signed");
+      const [address, signature] = headers[SIGNATURE_HEADER].split(":");
+      assert.equal(await recoverMessageAddress({ message: keccak256(toHex(body)), signature: signature as `0x${string}` }), address, "signed by the address it names");
+    }
+    // Ours, then the Flashbots client's own request (pinnedPost adds the content type to ours).
+    const ours = SIGNATURE_HEADER;
+    const flashbots = `accept-encoding,content-length,content-type,${SIGNATURE_HEADER}`;
+    assert.deepEqual(target.sent.map((s) => Object.keys(s.headers).sort().join(",")), [ours, flashbots, ours, flashbots]);
   });
 
   test("FlowProxy stopped on one VM fails its services and its flow at once, and the other proxy's flow names it", async () => {
@@ -234,7 +253,7 @@ describe("the whole verify against a fake stack", () => {
     assert.deepEqual(failures(results), ["vm-eastus flow skipped", "vm-westeurope services FAIL", "vm-westeurope flow FAIL"]);
     assert.match(resultOf(results, "vm-westeurope", "services").detail, /flowproxy@vm-westeurope\.service is inactive/);
     assert.match(resultOf(results, "vm-eastus", "flow").detail, /vm-westeurope's services are down/);
-    assert.match(resultOf(results, "vm-westeurope", "flow").detail, /https:\/\/203\.0\.113\.11\/ did not take a signed bundle: HTTP 503/);
+    assert.match(resultOf(results, "vm-westeurope", "flow").detail, /https:\/\/203\.0\.113\.11\/ did not take a bundle from our signer: HTTP 503/);
   });
 
   test("an emptied BuilderHub registry fails registration on every proxy, naming the signer", async () => {
@@ -257,6 +276,30 @@ describe("the whole verify against a fake stack", () => {
     assert.match(resultOf(results, "vm-eastus", "tls").detail, new RegExp(`203\\.0\\.113\\.10:443 presents a certificate \\(${fingerprint(certs.other.der)}\\) other than the registered one \\(${fingerprint(certs.east.der)}\\)`));
     assert.match(resultOf(results, "vm-eastus", "flow").detail, /the bundle was not sent/);
     assert.equal(target.sent.length, 0);
+  });
+
+  test("Flashbots' client's bundle, too, goes out only to the registered certificate", async () => {
+    const stack = healthyStack();
+    stack.proxies[0].presented = certs.other.der;
+    const target = fakeTarget(stack);
+    const results = await verify(target, FAST, [new FlashbotsSearcher()]);
+    assert.match(resultOf(results, "vm-eastus", "flow").detail, /^https:\/\/203\.0\.113\.10\/ presents a certificate \(sha256 [0-9a-f]{16}\) other than the registered one; the bundle was not sent$/);
+    assert.equal(target.sent.length, 0);
+  });
+
+  test("a bundle Flashbots' client sends that FlowProxy refuses fails the flow with FlowProxy's answer, after ours reached", async () => {
+    const target = fakeTarget(healthyStack());
+    const pinnedPost = target.pinnedPost;
+    target.pinnedPost = async (host, port, urlPath, body, headers, pinned, timeoutMs) =>
+      "accept-encoding" in headers
+        ? { status: 400, body: '{"id":null,"jsonrpc":"2.0","error":{"code":-32603,"message":"Invalid signature"}}' }
+        : pinnedPost(host, port, urlPath, body, headers, pinned, timeoutMs);
+    const results = await verify(target, FAST);
+    assert.deepEqual(failures(results), ["vm-eastus flow FAIL", "vm-westeurope flow FAIL"]);
+    assert.match(
+      resultOf(results, "vm-eastus", "flow").detail,
+      /^a bundle from our signer \(0x[0-9a-f]{8}…\) reached vm-westeurope in \d+\.\d s; https:\/\/203\.0\.113\.10\/ did not take a bundle from Flashbots' client: HTTP 400 \{"id":null,"jsonrpc":"2\.0","error":\{"code":-32603,"message":"Invalid signature"\}\}$/,
+    );
   });
 
   test("a port the NSG lets through fails closed-ports on that VM with the cause", async () => {
