@@ -353,7 +353,9 @@ export async function signerKeysOnVms(keys = { source: "vm", fresh: true }): Pro
   const list = await builders(east);
   const addresses: string[] = [];
   for (const vm of flowproxyVms()) {
-    const address = (await vmCheck(vm, ["cat", VM_PATHS.signerAddress])).trim();
+    const made = await vmExec(vm, ["cat", VM_PATHS.signerAddress]);
+    assert.equal(made.code, 0, `${vm.name} made no signer key of its own: ${VM_PATHS.signerAddress} is missing`);
+    const address = made.stdout.trim();
     assert.match(address, /^0x[0-9a-fA-F]{40}$/);
     assert.equal(registrationOf(list, vm)?.orderflow_proxy.ecdsa_pubkey_address.toLowerCase(), address.toLowerCase(), `${vm.name} registered the key it made`);
     assert.match(String(report.stack.outputs[`${vm.vnet}SignerAddress`]?.value), /generated on/, `${vm.vnet}SignerAddress says the key was generated on ${vm.name}`);
@@ -731,6 +733,6 @@ export const operationsCounterparts = {
   /** The keys Pulumi made, on the running stack: the check must name the output that does not say a VM made them. */
   async signerKeysOnVms(): Promise<BrokenRun[]> {
     const failure = await failureOf(() => signerKeysOnVms({ source: "stack", fresh: false }));
-    return [{ broke: "signer keys made by Pulumi, not on the VMs", failure, naming: ["SignerAddress says the key was generated on"] }];
+    return [{ broke: "signer keys made by Pulumi, not on the VMs", failure, naming: ["made no signer key of its own"] }];
   },
 };

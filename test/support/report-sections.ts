@@ -265,7 +265,7 @@ export const OPERATIONS: DeclaredSection = {
     ),
     [OPERATIONS_CHECKS.generationMismatch]: counterpartTest("the generation-mismatch scenario names an up that succeeds with a build of the configured generation"),
     [OPERATIONS_CHECKS.generation2]: counterpartTest("the generation-2 switch names the build that still runs when the switch keeps generation 1"),
-    [OPERATIONS_CHECKS.signerKeysOnVms]: counterpartTest("the VM-made keys check names the signer output when the keys come from the stack"),
+    [OPERATIONS_CHECKS.signerKeysOnVms]: counterpartTest("the VM-made keys check names the VM that made no key when the keys come from the stack"),
   },
 };
 
