@@ -1,6 +1,7 @@
-// FlowProxy staging on Azure: one FlowProxy VM (HAProxy in front of FlowProxy) per region of the
-// region table, an internal-only BuilderHub VM in the first region, VNet peering between all
-// regions and the private DNS zone flowproxy.internal that ties them together.
+// FlowProxy staging on Azure: FlowProxy VMs (HAProxy in front of FlowProxy), as many per region of
+// the region table as it says, an internal-only BuilderHub VM in the first region, VNet peering
+// between all regions, the private DNS zone flowproxy.internal that ties them together and a
+// reverse zone per subnet that names each VM's address after the VM.
 import * as pulumi from "@pulumi/pulumi";
 import * as pulumiConfig from "@pulumi/pulumi/runtime/config";
 import * as random from "@pulumi/random";
@@ -21,6 +22,7 @@ import {
   VM_PATHS,
   fqdnOf,
 } from "./lib/contract";
+import { FleetVm, fleetPlan, reverseRecordName, reverseZoneOf } from "./lib/fleet";
 import {
   ScriptVariable,
   contractVariables,
@@ -174,10 +176,14 @@ function firewall(name: string, net: RegionNetwork, vmName: string, role: Role, 
   }, namedInGroup(net.resourceGroup));
 }
 
-/** The NSG of a FlowProxy VM: SSH from allowedSshCidr, orderflow from anywhere, ping from peers. */
-function flowProxyFirewall(net: RegionNetwork): network.NetworkSecurityGroup {
+/**
+ * The NSG of a FlowProxy VM: SSH from allowedSshCidr, orderflow from anywhere, ping from the other
+ * VNets (its own VNet's proxies reach it under Azure's AllowVnetInBound). Each VM has its own, so a
+ * proxy added to or removed from a region leaves the others' rules as they were.
+ */
+function flowProxyFirewall(net: RegionNetwork, vm: FleetVm): network.NetworkSecurityGroup {
   const peers = networks.filter((other) => other !== net);
-  return firewall(`nsg-${net.region.location}`, net, net.region.vmName, "flowproxy", [
+  return firewall(`nsg-${vm.site}`, net, vm.vmName, "flowproxy", [
     { name: "ssh", priority: 100, protocol: "Tcp", port: String(PORTS.ssh), source: settings.allowedSshCidr },
     { name: "http", priority: 110, protocol: "Tcp", port: String(PORTS.http), source: "*" },
     { name: "https", priority: 120, protocol: "Tcp", port: String(PORTS.https), source: "*" },
@@ -204,8 +210,8 @@ function builderhubFirewall(net: RegionNetwork): network.NetworkSecurityGroup {
 // ---------------------------------------------------------------------------------------------
 // Addresses: a static public IP per FlowProxy VM and a NIC per VM with its internal DNS label.
 
-function publicAddress(net: RegionNetwork): network.PublicIPAddress {
-  const name = `pip-${net.region.location}`;
+function publicAddress(net: RegionNetwork, vm: FleetVm): network.PublicIPAddress {
+  const name = `pip-${vm.site}`;
   return new network.PublicIPAddress(name, {
     resourceGroupName: net.resourceGroup.name,
     publicIpAddressName: name,
@@ -213,7 +219,7 @@ function publicAddress(net: RegionNetwork): network.PublicIPAddress {
     publicIPAllocationMethod: "Static",
     publicIPAddressVersion: "IPv4",
     sku: { name: "Standard" },
-    tags: vmTags(net.region.vmName, "flowproxy"),
+    tags: vmTags(vm.vmName, "flowproxy"),
   }, namedInGroup(net.resourceGroup));
 }
 
@@ -247,6 +253,7 @@ function nicFqdnOf(nic: network.NetworkInterface): pulumi.Output<string> {
 
 interface FlowProxySite {
   net: RegionNetwork;
+  vm: FleetVm;
   vmName: string;
   nsg: network.NetworkSecurityGroup;
   pip: network.PublicIPAddress;
@@ -254,12 +261,19 @@ interface FlowProxySite {
   privateIp: pulumi.Output<string>;
 }
 
-const sites: FlowProxySite[] = networks.map((net) => {
-  const nsg = flowProxyFirewall(net);
-  const pip = publicAddress(net);
-  const nic = networkInterface(net.region.vmName, "flowproxy", net, nsg, pip);
-  return { net, vmName: net.region.vmName, nsg, pip, nic, privateIp: privateIpOf(nic) };
-});
+// Every FlowProxy VM has resources of its own only: adding one to a region declares new resources
+// and changes none of the others'.
+const fleet = fleetPlan(settings.regions);
+
+const sites: FlowProxySite[] = fleet
+  .filter((vm) => vm.role === "flowproxy")
+  .map((vm) => {
+    const net = networks[vm.region];
+    const nsg = flowProxyFirewall(net, vm);
+    const pip = publicAddress(net, vm);
+    const nic = networkInterface(vm.vmName, "flowproxy", net, nsg, pip);
+    return { net, vm, vmName: vm.vmName, nsg, pip, nic, privateIp: privateIpOf(nic) };
+  });
 
 const builderhubNic = networkInterface(BUILDERHUB.vmName, "builderhub", hubNetwork, builderhubFirewall(hubNetwork));
 const builderhubPrivateIp = privateIpOf(builderhubNic);
@@ -359,16 +373,75 @@ const builderhubFqdn = builderhubDns.fqdn;
 const siteFqdns = sites.map((site) => dnsRecord(site.vmName, site.privateIp).fqdn);
 
 // ---------------------------------------------------------------------------------------------
+// Reverse DNS: a zone per subnet (10.10.1.0/24 gives 1.10.10.in-addr.arpa), linked to every VNet
+// like flowproxy.internal, with a PTR record per VM naming the A record of its address. mockhub
+// names each builder after the first label of its registering address's reverse name, else after
+// its signer (simulation/mockhub/src/main.rs at b56e719), so BuilderHub lists each proxy by its VM.
+
+const reverseZones = networks.map((net) => {
+  const zone = new privatedns.PrivateZone(`dns-reverse-${net.region.location}`, {
+    resourceGroupName: hubNetwork.resourceGroup.name,
+    privateZoneName: reverseZoneOf(net.region.subnetCidr),
+    location: "Global",
+    tags,
+  }, {
+    // Fixed name, one zone of a name per VNet link: as flowproxy.internal.
+    deleteBeforeReplace: true,
+  });
+  return { net, zone };
+});
+
+const reverseLinks = reverseZones.flatMap(({ net: zoneNet, zone }) =>
+  networks.map((net) =>
+    afterLastVnetWrite(
+      (dependsOn) =>
+        new privatedns.VirtualNetworkLink(
+          `dns-reverse-${zoneNet.region.location}-link-${net.region.location}`,
+          {
+            resourceGroupName: hubNetwork.resourceGroup.name,
+            privateZoneName: zone.name,
+            location: "Global",
+            virtualNetwork: { id: net.vnet.id },
+            registrationEnabled: false,
+            tags,
+          },
+          { dependsOn, deleteBeforeReplace: true },
+        ),
+    ),
+  ),
+);
+
+/** The PTR record of a VM's address, naming `fqdn`, the A record of that address. */
+function reverseRecord(vmName: string, net: RegionNetwork, ip: pulumi.Output<string>, fqdn: string): privatedns.PrivateRecordSet {
+  const { zone } = reverseZones.find((z) => z.net === net)!;
+  const zoneName = reverseZoneOf(net.region.subnetCidr);
+  return new privatedns.PrivateRecordSet(`dns-ptr-${vmName}`, {
+    resourceGroupName: hubNetwork.resourceGroup.name,
+    privateZoneName: zone.name,
+    recordType: "PTR",
+    relativeRecordSetName: ip.apply((address) => reverseRecordName(address, zoneName)),
+    ttl: 300,
+    ptrRecords: [{ ptrdname: fqdn }],
+  }, {
+    // Named by the address: a VM whose address changed gets its record under the new name, after the old one is gone.
+    deleteBeforeReplace: true,
+  });
+}
+
+reverseRecord(BUILDERHUB.vmName, hubNetwork, builderhubPrivateIp, builderhubFqdn);
+const sitePtrRecords = sites.map((site, i) => reverseRecord(site.vmName, site.net, site.privateIp, siteFqdns[i]));
+
+// ---------------------------------------------------------------------------------------------
 // Virtual machines: Ubuntu 22.04, SSH keys only.
 
-function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.NetworkInterface): compute.VirtualMachine {
+function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.NetworkInterface, vmSize: string): compute.VirtualMachine {
   return new compute.VirtualMachine(
     vmName,
     {
       resourceGroupName: net.resourceGroup.name,
       vmName,
       location: net.region.location,
-      hardwareProfile: { vmSize: settings.vmSize },
+      hardwareProfile: { vmSize },
       storageProfile: {
         imageReference: UBUNTU_2204,
         // The disk keeps Azure's name for it, the VM's name and a new id (vm-eastus_OsDisk_1_<id>):
@@ -465,8 +538,31 @@ function provisioningExtension(
   );
 }
 
-const builderhubVm = ubuntuVm(BUILDERHUB.vmName, "builderhub", hubNetwork, builderhubNic);
-const builderhubExtension = provisioningExtension(BUILDERHUB.vmName, "builderhub", hubNetwork, builderhubVm, pulumi.output([]), []);
+const builderhubVm = ubuntuVm(BUILDERHUB.vmName, "builderhub", hubNetwork, builderhubNic, settings.vmSize);
+
+/**
+ * The FlowProxy VMs BuilderHub keeps its registry to: mockhub keeps a registration until it
+ * restarts, so builderhub-prune restarts it once a listed proxy has left this list and no longer
+ * answers, and the other proxies' timers register them again within 20 s. Only BuilderHub's script
+ * carries the fleet: a proxy added or removed reruns BuilderHub's extension, whose steps converge
+ * without touching mockhub, and no other.
+ */
+const fleetFile = pulumi
+  .all(sites.map((site) => site.privateIp))
+  .apply((ips) => sites.map((site, i) => `${site.vmName} ${ips[i]}\n`).join(""));
+const builderhubExtension = provisioningExtension(
+  BUILDERHUB.vmName,
+  "builderhub",
+  hubNetwork,
+  builderhubVm,
+  fleetFile.apply((fleetText): ScriptVariable[] => [
+    { name: "FLEET", value: fleetText },
+    { name: "PRUNE_HOOK", value: readProvisionFile(__dirname, "builderhub-prune.sh") },
+    { name: "PRUNE_SERVICE_UNIT", value: readProvisionFile(__dirname, "builderhub-prune.service") },
+    { name: "PRUNE_TIMER_UNIT", value: readProvisionFile(__dirname, "builderhub-prune.timer") },
+  ]),
+  [],
+);
 
 /** flowproxy.env as installed: the committed settings, then what the program owns (the ClickHouse credentials are added on the VM). */
 const flowproxyEnv = [
@@ -495,7 +591,7 @@ function stackSignerKey(vmName: string): SignerKey {
 }
 
 const flowProxyVms = sites.map((site, i) => {
-  const vm = ubuntuVm(site.vmName, "flowproxy", site.net, site.nic);
+  const vm = ubuntuVm(site.vmName, "flowproxy", site.net, site.nic, site.net.region.vmSize);
   const signer = settings.signerKeySource === "stack" ? stackSignerKey(site.vmName) : undefined;
   const settingsForVm = pulumi
     .all([site.privateIp, site.pip.ipAddress, nicFqdnOf(site.nic), signer?.hex ?? "", signer?.address ?? ""])
@@ -531,23 +627,27 @@ const flowProxyVms = sites.map((site, i) => {
     vm,
     settingsForVm,
     // FlowProxy registers with BuilderHub, so BuilderHub must be provisioned first, and it reaches
-    // builderhub.flowproxy.internal over the peerings, which resolves through the DNS links.
-    [builderhubExtension, ...peerings, ...dnsLinks, builderhubDns.record],
+    // builderhub.flowproxy.internal over the peerings, which resolves through the DNS links. BuilderHub
+    // names the registration after the reverse name of its address, which it resolves through the
+    // reverse zones' links.
+    [builderhubExtension, ...peerings, ...dnsLinks, ...reverseLinks, builderhubDns.record, sitePtrRecords[i]],
   );
   return { site, signer };
 });
 
 // ---------------------------------------------------------------------------------------------
-// Outputs: per region <name>PublicIp, <name>PrivateIp, ssh<Name>, <name>PrivateFqdn,
-// <name>NicPrivateFqdn and <name>SignerAddress, plus the BuilderHub outputs.
+// Outputs: per FlowProxy VM <name>PublicIp, <name>PrivateIp, ssh<Name>, <name>PrivateFqdn,
+// <name>NicPrivateFqdn and <name>SignerAddress, plus the BuilderHub outputs. <name> is the region's
+// name for its first VM (east, so a stack keeps its outputs as its regions grow), then the region's
+// name and the VM's number (east2).
 
 const capitalized = (s: string) => s[0].toUpperCase() + s.slice(1);
 const admin = settings.adminUsername;
-const hubSite = sites.find((s) => s.net === hubNetwork)!;
+const hubSite = sites.find((s) => s.net === hubNetwork && s.vm.number === 1)!;
 const outputs: Record<string, pulumi.Output<string> | string> = {};
 
 flowProxyVms.forEach(({ site, signer }, i) => {
-  const name = site.net.region.name;
+  const name = site.vm.outputName;
   outputs[`${name}PublicIp`] = site.pip.ipAddress.apply((ip) => ip ?? "");
   outputs[`${name}PrivateIp`] = site.privateIp;
   outputs[`ssh${capitalized(name)}`] = pulumi.interpolate`ssh ${admin}@${site.pip.ipAddress}`;

@@ -3,11 +3,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { cidrContains, cidrsOverlap, parseCidr } from "./cidr";
-import { DEFAULT_REGIONS, FLOWPROXY_LISTEN, PROJECT, RegionPlan, flowproxyVmName } from "./contract";
+import { AZURE_VM_SIZE, DEFAULT_REGIONS, FLOWPROXY_LISTEN, PROJECT, RegionPlan, proxyOutputName } from "./contract";
+import { AZURE_RESERVED_ADDRESSES, reverseZoneOf, usableAddresses, vmsInRegion } from "./fleet";
 
+/** A region-table entry as validated, with the defaults filled in. */
 export interface Region extends RegionPlan {
-  /** Computer name, DNS label and FlowProxy instance name: vm-<location>. */
-  vmName: string;
+  proxies: number;
+  vmSize: string;
 }
 
 export interface ArtifactRef {
@@ -115,8 +117,8 @@ export const CONFIG_KEYS: ReadonlyArray<KeySpec> = [
   { key: "clickhouseDatabase", type: "string", required: false, secret: false, example: "buildernet", description: "ClickHouse database (with the other clickhouse* keys)" },
   { key: "clickhouseUsername", type: "string", required: false, secret: false, example: "flowproxy", description: "ClickHouse user (with the other clickhouse* keys)" },
   { key: "clickhousePassword", type: "string", required: false, secret: true, example: "<password>", description: "ClickHouse password (with the other clickhouse* keys)" },
-  { key: "vmSize", type: "string", required: false, secret: false, default: "Standard_B2s", example: "Standard_B2s", description: "Azure size of every VM (default Standard_B2s)" },
-  { key: "regions", type: "array", required: false, secret: false, default: DEFAULT_REGIONS, example: '[{"name":"east","location":"eastus","vnetCidr":"10.10.0.0/16","subnetCidr":"10.10.1.0/24"}, ...]', description: "FlowProxy regions; BuilderHub lives in the first one (default: eastus and westeurope)" },
+  { key: "vmSize", type: "string", required: false, secret: false, default: "Standard_B2s", example: "Standard_B2s", description: "Azure size of BuilderHub and of the FlowProxy VMs of every region that sets no vmSize of its own (default Standard_B2s)" },
+  { key: "regions", type: "array", required: false, secret: false, default: DEFAULT_REGIONS, example: '[{"name":"east","location":"eastus","vnetCidr":"10.10.0.0/16","subnetCidr":"10.10.1.0/24","proxies":2}, ...]', description: "FlowProxy regions, each {name, location, vnetCidr, subnetCidr} and optionally proxies (how many FlowProxy VMs, default 1) and vmSize (default: the stack's vmSize); BuilderHub lives in the first one (default: eastus and westeurope, one proxy each)" },
   { key: "dockerHubUsername", type: "string", required: false, secret: false, example: "flowproxyops", description: "Docker Hub account every VM logs in with before pulling, so pulls count against its limit, not the VM's shared address (with dockerHubToken)" },
   { key: "dockerHubToken", type: "string", required: false, secret: true, example: "dckr_pat_...", description: "A personal access token (read-only) of dockerHubUsername (with dockerHubUsername)" },
   { key: "provisioningRun", type: "integer", required: false, secret: false, default: 0, example: "1", description: "Raise by one to rerun every extension with unchanged inputs, e.g. after a failed run (default 0)" },
@@ -331,9 +333,9 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
   const dockerHub = readDockerHub(raw, problem);
 
   const vmSize = orDefault("vmSize");
-  if (!/^Standard_[A-Za-z0-9_]+$/.test(vmSize)) problem("vmSize", `"${vmSize}" is not an Azure VM size`, "Standard_B2s");
+  if (!AZURE_VM_SIZE.test(vmSize)) problem("vmSize", `"${vmSize}" is not an Azure VM size`, "Standard_B2s");
 
-  const regions = parseRegions(orDefault("regions"), (what) => problem("regions", what));
+  const regions = parseRegions(orDefault("regions"), vmSize, (what) => problem("regions", what));
 
   const provisioningRunText = orDefault("provisioningRun");
   if (!/^\d{1,9}$/.test(provisioningRunText)) {
@@ -476,7 +478,11 @@ export function parseArtifactUrl(text: string): ArtifactRef | undefined {
   return { owner, repo, artifactId, apiZipUrl: `https://api.github.com/repos/${owner}/${repo}/actions/artifacts/${artifactId}/zip` };
 }
 
-function parseRegions(text: string, problem: (what: string) => void): Region[] | undefined {
+/** An entry's whole fields; proxies and vmSize are optional. */
+const REGION_FIELDS = ["name", "location", "vnetCidr", "subnetCidr"] as const;
+const REGION_OPTIONAL_FIELDS = ["proxies", "vmSize"] as const;
+
+function parseRegions(text: string, stackVmSize: string, problem: (what: string) => void): Region[] | undefined {
   let entries: unknown;
   try {
     entries = JSON.parse(text);
@@ -485,11 +491,12 @@ function parseRegions(text: string, problem: (what: string) => void): Region[] |
     return undefined;
   }
   if (!Array.isArray(entries) || entries.length === 0) {
-    problem("must be a non-empty list of {name, location, vnetCidr, subnetCidr}");
+    problem("must be a non-empty list of {name, location, vnetCidr, subnetCidr}, each optionally with proxies and vmSize");
     return undefined;
   }
   const regions: Region[] = [];
   const parsed: { vnet: ReturnType<typeof parseCidr>; label: string }[] = [];
+  const reverseZones: { zone: string; name: string }[] = [];
   entries.forEach((entry: unknown, i: number) => {
     const at = `entry ${i + 1}`;
     if (typeof entry !== "object" || entry === null) {
@@ -497,19 +504,28 @@ function parseRegions(text: string, problem: (what: string) => void): Region[] |
       return;
     }
     const e = entry as Record<string, unknown>;
-    const fields = ["name", "location", "vnetCidr", "subnetCidr"] as const;
-    const missing = fields.filter((f) => typeof e[f] !== "string" || e[f] === "");
+    const missing = REGION_FIELDS.filter((f) => typeof e[f] !== "string" || e[f] === "");
     if (missing.length > 0) {
       problem(`${at} lacks ${missing.join(", ")} (each a string)`);
       return;
     }
-    const unknownFields = Object.keys(e).filter((k) => !(fields as readonly string[]).includes(k));
-    if (unknownFields.length > 0) problem(`${at} has unknown field(s) ${unknownFields.join(", ")}`);
-    const [name, location, vnetText, subnetText] = fields.map((f) => e[f] as string);
+    const known: readonly string[] = [...REGION_FIELDS, ...REGION_OPTIONAL_FIELDS];
+    const unknownFields = Object.keys(e).filter((k) => !known.includes(k));
+    if (unknownFields.length > 0) problem(`${at} has unknown field(s) ${unknownFields.join(", ")} (an entry takes ${known.join(", ")})`);
+    const [name, location, vnetText, subnetText] = REGION_FIELDS.map((f) => e[f] as string);
     if (!/^[a-z][a-z0-9]{0,15}$/.test(name)) problem(`${at}: name "${name}" must be lower-case letters and digits, starting with a letter`);
     if (!/^[a-z][a-z0-9]{1,30}$/.test(location)) problem(`${at}: location "${location}" is not an Azure region name such as eastus`);
     if (regions.some((r) => r.name === name)) problem(`${at}: name "${name}" is used twice`);
-    if (regions.some((r) => r.location === location)) problem(`${at}: location "${location}" is used twice (one FlowProxy VM per location)`);
+    if (regions.some((r) => r.location === location)) problem(`${at}: location "${location}" is used twice (one VNet per location; give that entry more proxies instead)`);
+    const proxies = e.proxies === undefined ? 1 : e.proxies;
+    const proxiesValid = typeof proxies === "number" && Number.isInteger(proxies) && proxies >= 1;
+    if (!proxiesValid) {
+      problem(`${at}: proxies ${JSON.stringify(proxies)} must be a whole number of 1 or more, unquoted (how many FlowProxy VMs the region runs; leave it out for 1), e.g. proxies: 2`);
+    }
+    const vmSize = e.vmSize === undefined ? stackVmSize : e.vmSize;
+    if (typeof vmSize !== "string" || !AZURE_VM_SIZE.test(vmSize)) {
+      problem(`${at}: vmSize ${JSON.stringify(vmSize)} is not an Azure VM size such as Standard_B2s (leave it out for the stack's vmSize)`);
+    }
     const vnet = parseCidr(vnetText);
     const subnet = parseCidr(subnetText);
     if (typeof vnet === "string") problem(`${at}: vnetCidr "${vnetText}" ${vnet}`);
@@ -518,15 +534,41 @@ function parseRegions(text: string, problem: (what: string) => void): Region[] |
       if (vnet.prefix < 8 || vnet.prefix > 29) problem(`${at}: vnetCidr "${vnetText}" must have a prefix between /8 and /29`);
       if (!cidrContains(vnet, subnet)) problem(`${at}: subnetCidr "${subnetText}" is not inside vnetCidr "${vnetText}"`);
       if (subnet.prefix > 28) problem(`${at}: subnetCidr "${subnetText}" is too small; Azure reserves 5 addresses, use /28 or larger`);
+      else if (proxiesValid) {
+        const needed = vmsInRegion({ proxies: proxies as number }, i);
+        const usable = usableAddresses(subnetText);
+        if (needed > usable) {
+          problem(
+            `${at}: subnetCidr "${subnetText}" has ${usable} addresses for VMs (Azure keeps ${AZURE_RESERVED_ADDRESSES} of every subnet), ` +
+              `but the region needs ${needed} (${proxies} proxies${i === 0 ? " and BuilderHub" : ""}); lower proxies to ${usable - (needed - (proxies as number))} or give the region a larger subnetCidr (and vnetCidr) before adding VMs`,
+          );
+        }
+      }
       for (const other of parsed) {
         if (typeof other.vnet !== "string" && cidrsOverlap(vnet, other.vnet)) {
           problem(`${at}: vnetCidr "${vnetText}" overlaps ${other.label}; peered VNets need disjoint address spaces`);
         }
       }
+      const zone = reverseZoneOf(subnetText);
+      const sharing = reverseZones.find((z) => z.zone === zone);
+      if (sharing) {
+        problem(`${at}: subnetCidr "${subnetText}" falls in the reverse DNS zone ${zone} of region "${sharing.name}"; each region's subnet needs a reverse zone of its own, so give it a /24 or smaller inside its own /16, e.g. 10.30.1.0/24`);
+      }
+      reverseZones.push({ zone, name });
     }
     parsed.push({ vnet, label: `the vnetCidr of ${at} ("${vnetText}")` });
-    regions.push({ name, location, vnetCidr: vnetText, subnetCidr: subnetText, vmName: flowproxyVmName(location) });
+    regions.push({ name, location, vnetCidr: vnetText, subnetCidr: subnetText, proxies: proxiesValid ? (proxies as number) : 1, vmSize: String(vmSize) });
   });
+  // A region's later proxies take its name with their number as the prefix of their outputs (east2), which another region must not have.
+  for (const region of regions) {
+    for (let number = 2; number <= region.proxies; number++) {
+      const output = proxyOutputName(region.name, number);
+      const clash = regions.find((other) => other.name === output);
+      if (clash) {
+        problem(`the outputs of proxy ${number} of region "${region.name}" are named ${output}PublicIp, ... like those of region "${output}"; rename that region (e.g. "${output}x")`);
+      }
+    }
+  }
   return regions;
 }
 

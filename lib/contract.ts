@@ -6,7 +6,7 @@
 
 export const PROJECT = "flowproxy-staging";
 
-/** The two kinds of VM: one FlowProxy VM per region, one BuilderHub VM in the first region. */
+/** The two kinds of VM: FlowProxy VMs (`proxies` of them per region), one BuilderHub VM in the first region. */
 export type Role = "flowproxy" | "builderhub";
 
 /**
@@ -21,8 +21,18 @@ export const DNS_ZONE = "flowproxy.internal";
 
 export const fqdnOf = (label: string): string => `${label}.${DNS_ZONE}`;
 
-/** A FlowProxy VM is named after its region's location; the name is also its DNS label and node name. */
-export const flowproxyVmName = (location: string): string => `vm-${location}`;
+/**
+ * Where a region's nth FlowProxy VM sits, as the names of its public IP and NSG carry it: the first
+ * keeps the location alone (eastus), so a stack made before regions held several keeps its names;
+ * the others add their number as upstream's staging stack does (eastus-2).
+ */
+export const proxySiteName = (location: string, number = 1): string => (number === 1 ? location : `${location}-${number}`);
+
+/** A FlowProxy VM is named after its site (vm-eastus, vm-eastus-2); the name is also its DNS label and node name. */
+export const flowproxyVmName = (location: string, number = 1): string => `vm-${proxySiteName(location, number)}`;
+
+/** The prefix of a FlowProxy VM's stack outputs: the region's name, then the VM's number after the first (east, east2). */
+export const proxyOutputName = (regionName: string, number = 1): string => (number === 1 ? regionName : `${regionName}${number}`);
 
 export const BUILDERHUB = {
   vmName: "vm-builderhub",
@@ -103,6 +113,7 @@ export const FLOWPROXY_LISTEN = {
 const PROVISION_STATE = "/var/lib/flowproxy-provision";
 const FLOWPROXY_CONFIG = "/etc/flowproxy";
 const HAPROXY_DIR = "/usr/local/etc/haproxy";
+const BUILDERHUB_CONFIG = "/etc/builderhub";
 
 /** Paths on the VMs. */
 export const VM_PATHS = {
@@ -121,6 +132,14 @@ export const VM_PATHS = {
   signerAddress: `${FLOWPROXY_CONFIG}/signer.address`,
   /** The registration hook's settings (no secrets). */
   registrationEnv: `${FLOWPROXY_CONFIG}/registration.env`,
+  /** BuilderHub: the FlowProxy VMs of the stack, one "<name> <private IP>" a line, which builderhub-prune keeps the registry to. */
+  builderhubFleet: `${BUILDERHUB_CONFIG}/fleet`,
+  /** BuilderHub: restarts mockhub when it lists a builder whose VM left the stack (provision/builderhub-prune.sh). */
+  pruneHook: "/usr/local/sbin/builderhub-prune",
+  /** Its settings (no secrets). */
+  pruneEnv: `${BUILDERHUB_CONFIG}/prune.env`,
+  /** The listings it restarted mockhub to rename, in its unit's StateDirectory. */
+  pruneRenamed: "/var/lib/builderhub-prune/renamed",
   flowproxyBinary: "/usr/local/bin/flowproxy",
   registrationHook: "/usr/local/sbin/flowproxy-register",
   systemdUnits: "/etc/systemd/system",
@@ -143,6 +162,8 @@ export const UNITS = {
   flowproxy: (vmName: string): string => `flowproxy@${vmName}.service`,
   registrationService: "flowproxy-registration.service",
   registrationTimer: "flowproxy-registration.timer",
+  pruneService: "builderhub-prune.service",
+  pruneTimer: "builderhub-prune.timer",
 } as const;
 
 export const CONTAINERS = {
@@ -158,16 +179,17 @@ export interface RegionPlan {
   location: string;
   vnetCidr: string;
   subnetCidr: string;
+  /** How many FlowProxy VMs the region runs; 1 when the entry leaves it out. */
+  proxies?: number;
+  /** Their Azure size; the stack's vmSize when the entry leaves it out. */
+  vmSize?: string;
 }
 
-/** The regions the stack deploys unless the `regions` config key says otherwise. BuilderHub lives in the first. */
+/** Azure's VM size names: Standard_B2s, Standard_B2ls_v2, Standard_D2s_v5. */
+export const AZURE_VM_SIZE = /^Standard_[A-Za-z0-9_]+$/;
+
+/** The regions the stack deploys unless the `regions` config key says otherwise, one FlowProxy VM each. BuilderHub lives in the first. */
 export const DEFAULT_REGIONS: readonly RegionPlan[] = [
   { name: "east", location: "eastus", vnetCidr: "10.10.0.0/16", subnetCidr: "10.10.1.0/24" },
   { name: "west", location: "westeurope", vnetCidr: "10.20.0.0/16", subnetCidr: "10.20.1.0/24" },
 ];
-
-/**
- * The host number each VM gets in its subnet: Azure keeps .0 to .3 for itself and hands out the
- * rest from .4 in the order NICs are made. The plan's mocks and the sandbox place the VMs here.
- */
-export const HOST_NUMBER: Readonly<Record<Role, number>> = { flowproxy: 4, builderhub: 5 };

@@ -75,6 +75,13 @@ export function contractVariables(role: Role, vmName: string): ScriptVariable[] 
       variable("MOCKHUB_CONTAINER", CONTAINERS.mockhub),
       variable("MOCKHUB_PORT", BUILDERHUB.port),
       variable("FLOWPROXY_SYSTEM_PORT", PORTS.system),
+      variable("SYSTEMD_UNIT_DIR", VM_PATHS.systemdUnits),
+      variable("FLEET_FILE", VM_PATHS.builderhubFleet),
+      variable("PRUNE_HOOK_FILE", VM_PATHS.pruneHook),
+      variable("PRUNE_ENV_FILE", VM_PATHS.pruneEnv),
+      variable("PRUNE_RENAMED_FILE", VM_PATHS.pruneRenamed),
+      variable("PRUNE_SERVICE", UNITS.pruneService),
+      variable("PRUNE_TIMER", UNITS.pruneTimer),
     ];
   }
   return [

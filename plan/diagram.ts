@@ -138,7 +138,7 @@ function zoneBox(graph: PlanGraph, zone: PlanNode): DnsZoneBox {
       .map((r) => ({
         fqdn: `${r.inputs.relativeRecordSetName}.${name}`,
         type: String(r.inputs.recordType ?? "A"),
-        targets: ((r.inputs.aRecords ?? []) as Props[]).map((a) => String(a.ipv4Address)),
+        targets: [...((r.inputs.aRecords ?? []) as Props[]).map((a) => String(a.ipv4Address)), ...((r.inputs.ptrRecords ?? []) as Props[]).map((p) => String(p.ptrdname))],
       })),
     links: graph
       .ofType(T.link)

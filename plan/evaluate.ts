@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, TAG } from "../lib/contract";
 import {
   DnsRecord,
+  ReverseRecord,
   EvaluatedResource,
   EvaluateOptions,
   Evaluation,
@@ -94,7 +95,7 @@ async function evaluateNow(request: EvaluationRequest, asPreview: boolean): Prom
     throw new ProgramFailure(first);
   }
   const resources = mocks.registered.map((r) => ({ ...r, options: options[r.name] }));
-  return { resources, outputs, extensions: extensionsOf(resources), dnsRecords: dnsRecordsOf(resources) };
+  return { resources, outputs, extensions: extensionsOf(resources), dnsRecords: dnsRecordsOf(resources), reverseRecords: reverseRecordsOf(resources) };
 }
 
 function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
@@ -196,16 +197,32 @@ function extensionsOf(resources: EvaluatedResource[]): ExtensionInfo[] {
     });
 }
 
+/** The name of the zone a record's privateZoneName refers to. */
+function zoneNameOf(resources: EvaluatedResource[], reference: unknown): string {
+  return String(unmarkSecrets(resources.find((z) => z.type === ZONE && z.state.name === unmarkSecrets(reference))?.inputs.privateZoneName) ?? reference);
+}
+
 /** The A records, each under the zone its privateZoneName refers to. */
 function dnsRecordsOf(resources: EvaluatedResource[]): DnsRecord[] {
-  const zoneName = (reference: unknown) =>
-    String(unmarkSecrets(resources.find((z) => z.type === ZONE && z.state.name === unmarkSecrets(reference))?.inputs.privateZoneName) ?? reference);
+  const zoneName = (reference: unknown) => zoneNameOf(resources, reference);
   return resources
     .filter((r) => r.type === RECORD)
     .flatMap((r) =>
       ((unmarkSecrets(r.inputs.aRecords) as { ipv4Address: string }[] | undefined) ?? []).map((a) => ({
         fqdn: `${unmarkSecrets(r.inputs.relativeRecordSetName)}.${zoneName(r.inputs.privateZoneName)}`,
         ip: a.ipv4Address,
+      })),
+    );
+}
+
+/** The PTR records, each named in full under the reverse zone its privateZoneName refers to. */
+function reverseRecordsOf(resources: EvaluatedResource[]): ReverseRecord[] {
+  return resources
+    .filter((r) => r.type === RECORD)
+    .flatMap((r) =>
+      ((unmarkSecrets(r.inputs.ptrRecords) as { ptrdname: string }[] | undefined) ?? []).map((p) => ({
+        name: `${unmarkSecrets(r.inputs.relativeRecordSetName)}.${zoneNameOf(resources, r.inputs.privateZoneName)}`,
+        target: p.ptrdname,
       })),
     );
 }

@@ -88,12 +88,21 @@ export interface DnsRecord {
   ip: string;
 }
 
+/** A PTR record: the reverse name of an address (4.1.10.10.in-addr.arpa) and the name it gives it. */
+export interface ReverseRecord {
+  name: string;
+  target: string;
+}
+
 export interface Evaluation {
   resources: EvaluatedResource[];
   /** Secret values appear as { "$secret": value }. */
   outputs: Record<string, { value: unknown; secret: boolean }>;
   extensions: ExtensionInfo[];
+  /** The A records of the private zone. */
   dnsRecords: DnsRecord[];
+  /** The PTR records of the reverse zones. */
+  reverseRecords: ReverseRecord[];
 }
 
 /** The program stopped on its configuration (a RunError): its message says what to fix. */

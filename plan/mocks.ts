@@ -6,8 +6,8 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
-import { formatIpv4, parseCidr } from "../lib/cidr";
-import { BUILDERHUB, DEFAULT_REGIONS, HOST_NUMBER, RegionPlan, TAG, flowproxyVmName } from "../lib/contract";
+import { DEFAULT_REGIONS, TAG } from "../lib/contract";
+import { FleetRegion, fleetPlan, plannedAddress } from "../lib/fleet";
 import { AddressPlan, RegisteredResource, unmarkSecrets, VmAddress, vmOf } from "./evaluation";
 
 /** Replaces the SDK's secret envelopes with { "$secret": value }, so secret-ness survives JSON. */
@@ -22,34 +22,38 @@ export function markSecrets(value: unknown): unknown {
 
 /**
  * The plan's fixed addresses for a region table (the default one when it is absent or not valid
- * JSON: a malformed table is the program's error to report): each FlowProxy VM and BuilderHub at
- * their HOST_NUMBER in their subnet, public IPs from TEST-NET-3 in region order.
+ * JSON: a malformed table is the program's error to report): each VM where lib/fleet.ts places it
+ * in its subnet, public IPs from TEST-NET-3, the first proxy of the nth region at .(10+n) and its
+ * later proxies 16 apart, so a VM keeps its addresses as other regions grow.
  */
 export function mockAddresses(regionsJson?: string): AddressPlan {
-  let regions: readonly Pick<RegionPlan, "location" | "subnetCidr">[] = DEFAULT_REGIONS;
+  let entries: readonly unknown[] = DEFAULT_REGIONS;
   try {
     const parsed: unknown = regionsJson === undefined ? undefined : JSON.parse(regionsJson);
-    if (Array.isArray(parsed)) regions = parsed;
+    if (Array.isArray(parsed)) entries = parsed;
   } catch {
     // The program reports the table itself.
   }
-  const addresses: AddressPlan = {};
-  regions.forEach((region, i) => {
-    const subnet = parseCidr(String(region.subnetCidr));
-    if (typeof subnet === "string") return;
-    const vmName = flowproxyVmName(String(region.location));
-    addresses[vmName] = {
-      privateIp: formatIpv4(subnet.base + HOST_NUMBER.flowproxy),
-      publicIp: `203.0.113.${10 + i}`,
-      nicFqdn: `${vmName}.mockguid.bx.internal.cloudapp.net`,
-    };
-    if (i === 0) {
-      addresses[BUILDERHUB.vmName] = {
-        privateIp: formatIpv4(subnet.base + HOST_NUMBER.builderhub),
-        nicFqdn: `${BUILDERHUB.vmName}.mockguid.bx.internal.cloudapp.net`,
-      };
-    }
+  const regions: FleetRegion[] = entries.map((entry) => {
+    const e = (typeof entry === "object" && entry !== null ? entry : {}) as Record<string, unknown>;
+    const proxies = typeof e.proxies === "number" && Number.isInteger(e.proxies) && e.proxies >= 1 ? e.proxies : 1;
+    return { name: String(e.name), location: String(e.location), subnetCidr: String(e.subnetCidr), proxies };
   });
+  const addresses: AddressPlan = {};
+  for (const vm of fleetPlan(regions)) {
+    let privateIp: string;
+    try {
+      privateIp = plannedAddress(regions, vm);
+    } catch {
+      continue; // an unusable subnet is the program's error to report
+    }
+    const publicOctet = 10 + vm.region + 16 * (vm.number - 1);
+    addresses[vm.vmName] = {
+      privateIp,
+      ...(vm.role === "flowproxy" && publicOctet < 255 ? { publicIp: `203.0.113.${publicOctet}` } : {}),
+      nicFqdn: `${vm.vmName}.mockguid.bx.internal.cloudapp.net`,
+    };
+  }
   return addresses;
 }
 

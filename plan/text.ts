@@ -148,7 +148,7 @@ const DESCRIBERS: Record<string, Describer> = {
   ],
 
   "azure-native:privatedns:PrivateRecordSet": ({ inputs: p }, g) => {
-    const targets: string[] = (p.aRecords ?? []).map((r: Props) => show(r.ipv4Address));
+    const targets: string[] = [...(p.aRecords ?? []).map((r: Props) => show(r.ipv4Address)), ...(p.ptrRecords ?? []).map((r: Props) => show(r.ptrdname))];
     return [`${show(p.recordType)} ${show(p.relativeRecordSetName)}.${zoneName(p, g)} -> ${targets.join(", ") || "-"} (TTL ${show(p.ttl)})`];
   },
 };

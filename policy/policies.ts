@@ -9,11 +9,14 @@ import {
   isProductionStack,
   nsgPortsOutsideSpec,
   passwordLoginEnabled,
+  regionsWithoutFlowProxy,
   secretsInPublicSettings,
   secretsInStackOutputs,
   sshOpenToWorld,
   stackFromUrn,
+  subnetsOverfull,
   unsupportedImage,
+  vmSizeUnknown,
   vnetCidrsOf,
 } from "./rules";
 
@@ -86,5 +89,27 @@ export const policies: Policies = [
     description: "VMs boot Canonical 0001-com-ubuntu-server-jammy 22_04-lts-gen2 (Ubuntu 22.04 LTS), the release the provisioning supports.",
     enforcementLevel: "mandatory",
     validateResource: resourcePolicy(unsupportedImage),
+  },
+  {
+    name: "vm-size-azure-name",
+    description: "Every VM's size is an Azure size name (Standard_...), as each region's vmSize and the stack's vmSize must be.",
+    enforcementLevel: "mandatory",
+    validateResource: resourcePolicy(vmSizeUnknown),
+  },
+  {
+    name: "region-runs-a-flowproxy",
+    description: "Every region's VNet has at least one FlowProxy VM in its location.",
+    enforcementLevel: "mandatory",
+    validateStack: (args: StackArgs, report: ReportViolation) => {
+      for (const message of regionsWithoutFlowProxy(args.resources)) report(message);
+    },
+  },
+  {
+    name: "subnet-fits-its-vms",
+    description: "A region's subnet has an address for each of its NICs: its size less the 5 addresses Azure keeps.",
+    enforcementLevel: "mandatory",
+    validateStack: (args: StackArgs, report: ReportViolation) => {
+      for (const message of subnetsOverfull(args.resources)) report(message);
+    },
   },
 ];

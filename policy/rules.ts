@@ -2,7 +2,8 @@
 // ({type, name, props}), so tests can run them without the Pulumi engine. Each returns the
 // violations it finds as messages; an empty list means compliant. Messages name the resource, the
 // property and the fix, and never repeat a secret value.
-import { BUILDERHUB, PORTS, TAG } from "../lib/contract";
+import { AZURE_VM_SIZE, BUILDERHUB, PORTS, TAG } from "../lib/contract";
+import { AZURE_RESERVED_ADDRESSES, usableAddresses } from "../lib/fleet";
 
 /** What the policy engine hands a rule: a resource's type, logical name and properties. */
 export interface ResourceLike {
@@ -17,6 +18,7 @@ export const TYPES = {
   nic: "azure-native:network:NetworkInterface",
   publicIp: "azure-native:network:PublicIPAddress",
   vnet: "azure-native:network:VirtualNetwork",
+  subnet: "azure-native:network:Subnet",
   vm: "azure-native:compute:VirtualMachine",
   extension: "azure-native:compute:VirtualMachineExtension",
   stack: "pulumi:pulumi:Stack",
@@ -333,6 +335,82 @@ export function unsupportedImage(resource: ResourceLike): string[] {
   const same = (a: unknown, b: string) => String(a ?? "").toLowerCase() === b.toLowerCase();
   if (same(image.publisher, SUPPORTED_IMAGE.publisher) && same(image.offer, SUPPORTED_IMAGE.offer) && same(image.sku, SUPPORTED_IMAGE.sku)) return [];
   return [`${resource.name}: boots ${image.publisher ?? "?"} ${image.offer ?? "?"} ${image.sku ?? "?"}; the provisioning supports ${wanted} (Ubuntu 22.04 LTS) only`];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules: the fleet. VM sizes are Azure's, every region runs a FlowProxy VM, and a region's NICs fit
+// the addresses Azure hands out in its subnet.
+
+const REGIONS_KEY = "flowproxy-staging:regions";
+
+export function vmSizeUnknown(resource: ResourceLike): string[] {
+  if (resource.type !== TYPES.vm) return [];
+  const size = resource.props.hardwareProfile?.vmSize;
+  if (typeof size === "string" && AZURE_VM_SIZE.test(size)) return [];
+  return [
+    `${resource.name}: hardwareProfile.vmSize ${JSON.stringify(size ?? null)} is not an Azure VM size such as Standard_B2s; ` +
+      `set the vmSize of its region in ${REGIONS_KEY}, or flowproxy-staging:vmSize`,
+  ];
+}
+
+/** A property the engine may not know yet (during preview): undefined then. */
+function known<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each VNet of the stack with its location and the subnets inside its address space. */
+function regionsOf(resources: ResourceLike[]): { vnet: string; location: string; subnets: { name: string; cidr: string }[] }[] {
+  const subnets = resources
+    .filter((r) => r.type === TYPES.subnet)
+    .map((r) => ({ name: r.name, cidr: known(() => String(r.props.addressPrefix ?? "")) ?? "" }))
+    .filter((s) => parseIpv4Cidr(s.cidr) !== undefined);
+  return resources
+    .filter((r) => r.type === TYPES.vnet)
+    .map((r) => {
+      const spaces = (known(() => r.props.addressSpace?.addressPrefixes) ?? []) as unknown[];
+      const ranges = spaces.map((p) => parseIpv4Cidr(String(p))).filter((c): c is Ipv4Cidr => c !== undefined);
+      return {
+        vnet: r.name,
+        location: String(known(() => r.props.location) ?? "").toLowerCase(),
+        subnets: subnets.filter((s) => ranges.some((range) => cidrInside(parseIpv4Cidr(s.cidr)!, range))),
+      };
+    });
+}
+
+/** A VNet without a FlowProxy VM in its location: a region of the table must run one at least. */
+export function regionsWithoutFlowProxy(resources: ResourceLike[]): string[] {
+  const proxyLocations = new Set(
+    resources
+      .filter((r) => r.type === TYPES.vm && (r.props.tags ?? {})[TAG.role] === "flowproxy")
+      .map((r) => String(known(() => r.props.location) ?? "").toLowerCase()),
+  );
+  return regionsOf(resources)
+    .filter((region) => region.location !== "" && !proxyLocations.has(region.location))
+    .map((region) => `${region.vnet}: no FlowProxy VM runs in ${region.location}; a region runs 1 or more (its proxies in ${REGIONS_KEY}), or leave the region out`);
+}
+
+/**
+ * A subnet holding more NICs than Azure hands out addresses in it: the rest would fail to deploy
+ * (SubnetIsFull). NICs are counted by their location, which is their region's VNet.
+ */
+export function subnetsOverfull(resources: ResourceLike[]): string[] {
+  const nicsIn = (location: string) => resources.filter((r) => r.type === TYPES.nic && String(known(() => r.props.location) ?? "").toLowerCase() === location).length;
+  return regionsOf(resources)
+    .filter((region) => region.subnets.length === 1)
+    .flatMap((region) => {
+      const [subnet] = region.subnets;
+      const nics = nicsIn(region.location);
+      const usable = usableAddresses(subnet.cidr);
+      if (nics <= usable) return [];
+      return [
+        `${subnet.name} (${subnet.cidr}) would hold ${nics} NICs in ${region.location}, but Azure hands out ${usable} addresses in it ` +
+          `(it keeps ${AZURE_RESERVED_ADDRESSES} of every subnet); lower that region's proxies or give it a larger subnetCidr in ${REGIONS_KEY}`,
+      ];
+    });
 }
 
 /** The address spaces of the stack's VNets. */

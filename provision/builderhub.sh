@@ -1,15 +1,32 @@
-# The BuilderHub role: the mock BuilderHub in Docker, reachable only inside the VNets.
+# The BuilderHub role: the mock BuilderHub in Docker, reachable only inside the VNets, kept to the
+# stack's FlowProxy VMs by builderhub-prune.
 #
-# Inputs, rendered by the program as read-only variables above common.sh (lib/provision.ts):
+# Inputs, rendered by the program as read-only variables above common.sh (lib/provision.ts).
+# The stack's settings:
+#   FLEET                  the stack's FlowProxy VMs, "<VM name> <private IP>" a line
+#   PRUNE_HOOK             provision/builderhub-prune.sh, verbatim
+#   PRUNE_SERVICE_UNIT, PRUNE_TIMER_UNIT  its service and timer units, verbatim
+# The contract's names and places (lib/contract.ts):
 #   MOCKHUB_IMAGE          the pinned mock BuilderHub image
 #   MOCKHUB_CONTAINER      the name its container runs under
 #   MOCKHUB_PORT           the port its API listens on, inside the container and on the VM
 #   BUILDERS_PATH          its route listing the builders, which answers once the API is up
 #   FLOWPROXY_SYSTEM_PORT  the port of each proxy's system frontend, which the mock hands to peers
-: "${MOCKHUB_IMAGE?}" "${MOCKHUB_CONTAINER?}" "${MOCKHUB_PORT?}" "${BUILDERS_PATH?}" "${FLOWPROXY_SYSTEM_PORT?}"
+#   SYSTEMD_UNIT_DIR       where the units are installed
+#   FLEET_FILE             where FLEET is kept for the hook
+#   PRUNE_HOOK_FILE        the installed hook
+#   PRUNE_ENV_FILE         its settings (no secrets)
+#   PRUNE_RENAMED_FILE     its record of the listings it renamed, in its unit's state directory
+#   PRUNE_SERVICE, PRUNE_TIMER  the names of its service and timer units
+: "${FLEET?}" "${PRUNE_HOOK?}" "${PRUNE_SERVICE_UNIT?}" "${PRUNE_TIMER_UNIT?}" \
+  "${MOCKHUB_IMAGE?}" "${MOCKHUB_CONTAINER?}" "${MOCKHUB_PORT?}" "${BUILDERS_PATH?}" "${FLOWPROXY_SYSTEM_PORT?}" \
+  "${SYSTEMD_UNIT_DIR?}" "${FLEET_FILE?}" "${PRUNE_HOOK_FILE?}" "${PRUNE_ENV_FILE?}" "${PRUNE_RENAMED_FILE?}" \
+  "${PRUNE_SERVICE?}" "${PRUNE_TIMER?}"
+
+PRUNE_TIMER_RESTART=no
 
 ensure_base_packages() {
-  ensure_packages_installed curl ca-certificates
+  ensure_packages_installed curl ca-certificates jq
 }
 
 ensure_mockhub_image() {
@@ -50,6 +67,43 @@ ensure_mockhub_answers() {
   log "  the BuilderHub API answers on port $MOCKHUB_PORT"
 }
 
+prune_environment() {
+  printf 'FLEET_FILE=%s\n' "$FLEET_FILE"
+  printf 'BUILDERS_URL=%s\n' "http://127.0.0.1:$MOCKHUB_PORT$BUILDERS_PATH"
+  printf 'MOCKHUB_CONTAINER=%s\n' "$MOCKHUB_CONTAINER"
+  printf 'SYSTEM_PORT=%s\n' "$FLOWPROXY_SYSTEM_PORT"
+  printf 'RENAMED_FILE=%s\n' "$PRUNE_RENAMED_FILE"
+}
+
+# The fleet changes when a region grows or shrinks; the hook reads it at its next run, and nothing
+# restarts for it: mockhub is restarted only by the hook, and only for a listing that left the fleet.
+ensure_fleet_recorded() {
+  install -d -m 755 "$(dirname "$FLEET_FILE")" "$(dirname "$PRUNE_ENV_FILE")"
+  converge_file 644 "$FLEET_FILE" "$FLEET"
+  if [[ $CHANGED == yes ]]; then log "  the fleet is now: $(tr '\n' ' ' <<<"$FLEET")"; else log "  the fleet is unchanged"; fi
+}
+
+ensure_prune_hook() {
+  converge_file 755 "$PRUNE_HOOK_FILE" "$PRUNE_HOOK"
+  converge_file 644 "$PRUNE_ENV_FILE" "$(prune_environment)"$'\n'
+  local units_changed=no
+  converge_file 644 "$SYSTEMD_UNIT_DIR/$PRUNE_SERVICE" "$PRUNE_SERVICE_UNIT"
+  if [[ $CHANGED == yes ]]; then units_changed=yes; fi
+  converge_file 644 "$SYSTEMD_UNIT_DIR/$PRUNE_TIMER" "$PRUNE_TIMER_UNIT"
+  if [[ $CHANGED == yes ]]; then units_changed=yes; fi
+  if [[ $units_changed == yes ]]; then
+    systemctl daemon-reload
+    PRUNE_TIMER_RESTART=yes
+    log "  installed builderhub-prune and its timer"
+  else
+    log "  builderhub-prune and its timer unchanged"
+  fi
+}
+
+ensure_prune_timer() {
+  ensure_unit_running "$PRUNE_TIMER" "$PRUNE_TIMER_RESTART"
+}
+
 main() {
   provision \
     ensure_base_packages \
@@ -59,5 +113,8 @@ main() {
     ensure_tailscale_connected \
     ensure_mockhub_image \
     ensure_mockhub_running \
-    ensure_mockhub_answers
+    ensure_mockhub_answers \
+    ensure_fleet_recorded \
+    ensure_prune_hook \
+    ensure_prune_timer
 }

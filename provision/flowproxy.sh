@@ -71,21 +71,6 @@ FLOWPROXY_CANDIDATE_DIGEST=""
 SIGNER_KEY_VALUE=""
 SIGNER_ADDRESS_VALUE=""
 
-# converge_file MODE PATH CONTENT: replaces PATH atomically when its content or mode differs and
-# sets CHANGED to yes or no. The temporary file is created 0600, so a secret is never exposed.
-converge_file() {
-  local mode=$1 target=$2 content=$3 tmp
-  if [[ -f $target ]] && [[ $(stat -c %a "$target") == "$mode" ]] && printf '%s' "$content" | cmp -s - "$target"; then
-    CHANGED=no
-    return
-  fi
-  tmp=$(mktemp "$target.XXXXXX")
-  printf '%s' "$content" >"$tmp"
-  chmod "$mode" "$tmp"
-  mv -f "$tmp" "$target"
-  CHANGED=yes
-}
-
 ensure_base_packages() {
   ensure_packages_installed curl ca-certificates openssl unzip jq
 }
@@ -454,20 +439,6 @@ ensure_registered_with_builderhub() {
     fi
   done
   die "BuilderHub at $BUILDERHUB_ENDPOINT did not take the registration after 5 attempts; $FLOWPROXY_SERVICE was not (re)started"
-}
-
-# ensure_unit_running UNIT RESTART: UNIT enabled and active; restarted when RESTART is yes.
-ensure_unit_running() {
-  local unit=$1 restart=$2
-  if ! systemctl is-enabled --quiet "$unit"; then
-    systemctl enable --quiet "$unit"
-  fi
-  if [[ $restart == yes ]] || ! systemctl is-active --quiet "$unit"; then
-    systemctl restart "$unit" || die "$unit did not start; see journalctl -u $unit"
-    log "  (re)started $unit"
-  else
-    log "  $unit is running with its current files"
-  fi
 }
 
 ensure_registration_timer() {

@@ -9,7 +9,7 @@ import type { EvaluationRequest } from "../plan/evaluation";
 import { GENERATION_1_BUILD } from "./doubles";
 import { statePaths } from "./paths";
 import { SandboxError, writePrivateFile } from "./proc";
-import { INTERNET } from "./topology";
+import { INTERNET, SANDBOX_REGIONS } from "./topology";
 
 /** The artifact the GitHub double serves for the sandbox's flowProxyArtifact. */
 export const SANDBOX_ARTIFACT = { owner: "flashbots", repo: "flowproxy", runId: "1", id: "2", build: GENERATION_1_BUILD } as const;
@@ -87,6 +87,7 @@ export function sandboxRequest(secrets: SandboxSecrets, haProxyVersion: string, 
     allowedSshCidr: `${INTERNET.hostIp}/32`,
     dockerHubUsername: secrets.dockerHubUsername,
     dockerHubToken: secrets.dockerHubToken,
+    regions: JSON.stringify(SANDBOX_REGIONS),
     ...overrides,
   };
   const secret = new Set(CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key));

@@ -7,14 +7,17 @@ import { scriptVariable } from "../lib/provision";
 import { AddressPlan, decodeScript, Evaluation, EvaluationRequest, ExtensionInfo, ProgramFailure, ProgramRefusal } from "../plan/evaluation";
 import { EvaluatorProcess } from "../plan/evaluator-process";
 import { SandboxError } from "./proc";
-import { nicFqdnOf, VMS } from "./topology";
+import { fleetVms, nicFqdnOf, regionsOfConfig, Vm } from "./topology";
 
 const evaluator = new EvaluatorProcess();
 
 /** Where the mocks place each VM: the sandbox VMs' own addresses. */
-export const SANDBOX_ADDRESSES: AddressPlan = Object.fromEntries(
-  VMS.map((vm) => [vm.name, { privateIp: vm.privateIp, ...(vm.publicIp ? { publicIp: vm.publicIp } : {}), nicFqdn: nicFqdnOf(vm) }]),
-);
+export function sandboxAddresses(vms: readonly Vm[]): AddressPlan {
+  return Object.fromEntries(vms.map((vm) => [vm.name, { privateIp: vm.privateIp, ...(vm.publicIp ? { publicIp: vm.publicIp } : {}), nicFqdn: nicFqdnOf(vm) }]));
+}
+
+/** The sandbox VMs a stack configuration deploys: the fleet of its region table. */
+export const vmsOfRequest = (request: EvaluationRequest): Vm[] => fleetVms(regionsOfConfig(request.config.regions));
 
 /**
  * Evaluates the program for the sandbox. `projectDir` evaluates another copy of the program
@@ -22,7 +25,7 @@ export const SANDBOX_ADDRESSES: AddressPlan = Object.fromEntries(
  */
 export async function evaluateForSandbox(request: EvaluationRequest, projectDir?: string): Promise<Evaluation> {
   try {
-    return await evaluator.evaluate({ ...request, projectDir, addresses: SANDBOX_ADDRESSES });
+    return await evaluator.evaluate({ ...request, projectDir, addresses: sandboxAddresses(vmsOfRequest(request)) });
   } catch (err) {
     if (err instanceof ProgramRefusal) throw new SandboxError(err.message);
     if (err instanceof ProgramFailure) throw new SandboxError(err.message);

@@ -1,7 +1,8 @@
 // The sandbox's one table of names and addresses. The network, the DNS server, the CLI, the
-// end-to-end suite and the benchmarks all read them from here. The VNets, the VMs and their private
-// addresses are the stack's default plan (lib/contract.ts); the bridges, veths and the "internet"
-// are the sandbox's own.
+// end-to-end suite and the benchmarks all read them from here. The VNets are the stack's default
+// plan (lib/contract.ts); the VMs and their private addresses are the fleet the sandbox's region
+// table makes (lib/fleet.ts, as the program declares it); the bridges, veths and the "internet" are
+// the sandbox's own.
 //
 // Everything lives either on loopback or inside network namespaces this sandbox creates: the VNet
 // bridges have no host address, and the "internet" is a bridge holding the host's 198.18.0.1
@@ -9,7 +10,8 @@
 // the router's relay address. Nothing routes off the machine: the router namespace that joins the
 // two VNets has no default route, and reaches the internet bridge only through a TCP relay.
 import { formatIpv4, parseCidr } from "../lib/cidr";
-import { BUILDERHUB, DEFAULT_REGIONS, flowproxyVmName, HOST_NUMBER, Role } from "../lib/contract";
+import { DEFAULT_REGIONS, RegionPlan, Role } from "../lib/contract";
+import { fleetPlan, plannedAddress } from "../lib/fleet";
 import { SandboxError } from "./proc";
 
 export interface Vnet {
@@ -99,34 +101,54 @@ export const VNETS: Readonly<Record<string, Vnet>> = Object.fromEntries(
   ]),
 );
 
-/** The sandbox's own names and public addresses for each FlowProxy VM, in region order. */
-const PROXY_WIRING = [
-  { hostVeth: "fps-eus0", publicIp: "198.18.0.10", publicHostVeth: "fps-eus1" },
-  { hostVeth: "fps-weu0", publicIp: "198.18.0.20", publicHostVeth: "fps-weu1" },
-];
+/**
+ * The sandbox's region table: the default regions, eastus with two FlowProxy VMs, so proxies of one
+ * region peer with each other as well as across regions. The sandbox's stack configuration deploys
+ * it (stack-config.ts); a test may deploy the same regions with other counts.
+ */
+export const SANDBOX_REGIONS: readonly RegionPlan[] = DEFAULT_REGIONS.map((region, i) => (i === 0 ? { ...region, proxies: 2 } : region));
+
+/** The most FlowProxy VMs a sandbox region takes: its public IPs are numbered within ten of each other. */
+const MAX_SANDBOX_PROXIES = 9;
 
 /**
- * BuilderHub comes first: its extension must finish before the FlowProxy VMs register with it.
- * Each VM is where the plan places it (HOST_NUMBER); BuilderHub lives in the first region.
+ * The VMs a table of the sandbox's regions makes, BuilderHub first (its extension must finish
+ * before the FlowProxy VMs register with it), each where the plan places it. A FlowProxy VM's
+ * sandbox wiring follows from its region and number, so it is the same in every table: the nth
+ * proxy of the kth region has the public IP 198.18.0.(10k + n - 1), from .10.
  */
-export const VMS: readonly Vm[] = [
-  {
-    name: BUILDERHUB.vmName,
-    role: "builderhub",
-    vnet: DEFAULT_REGIONS[0].name,
-    privateIp: hostOf(DEFAULT_REGIONS[0].subnetCidr, HOST_NUMBER.builderhub),
-    hostVeth: "fps-bh0",
-  },
-  ...DEFAULT_REGIONS.map(
-    (region, i): Vm => ({
-      name: flowproxyVmName(region.location),
-      role: "flowproxy",
-      vnet: region.name,
-      privateIp: hostOf(region.subnetCidr, HOST_NUMBER.flowproxy),
-      ...PROXY_WIRING[i],
-    }),
-  ),
-];
+export function fleetVms(regions: readonly RegionPlan[]): Vm[] {
+  const table = regions.map((region) => {
+    if (!Object.values(VNETS).some((v) => v.key === region.name && v.subnet === region.subnetCidr && v.addressSpace === region.vnetCidr)) {
+      throw new SandboxError(`the sandbox's networks are those of its own regions (${Object.keys(VNETS).join(", ")}); ${region.name} ${region.vnetCidr} ${region.subnetCidr} is not one`);
+    }
+    const proxies = region.proxies ?? 1;
+    if (proxies > MAX_SANDBOX_PROXIES) throw new SandboxError(`the sandbox runs at most ${MAX_SANDBOX_PROXIES} FlowProxy VMs in a region; ${region.name} asks for ${proxies}`);
+    return { ...region, proxies };
+  });
+  return fleetPlan(table).map((vm): Vm => {
+    const placed = { name: vm.vmName, role: vm.role, vnet: table[vm.region].name, privateIp: plannedAddress(table, vm) };
+    if (vm.role === "builderhub") return { ...placed, hostVeth: "fps-bh0" };
+    const leg = `fps-r${vm.region}p${vm.number}`;
+    return { ...placed, hostVeth: `${leg}v`, publicIp: `198.18.0.${10 * (vm.region + 1) + vm.number - 1}`, publicHostVeth: `${leg}i` };
+  });
+}
+
+/**
+ * The region table a stack configuration deploys (its `regions`, as JSON): the sandbox's own when
+ * it sets none, or sets one the program will refuse anyway.
+ */
+export function regionsOfConfig(regionsJson: string | undefined): readonly RegionPlan[] {
+  try {
+    const parsed: unknown = regionsJson === undefined ? undefined : JSON.parse(regionsJson);
+    return Array.isArray(parsed) ? (parsed as RegionPlan[]) : SANDBOX_REGIONS;
+  } catch {
+    return SANDBOX_REGIONS;
+  }
+}
+
+/** The VMs of the sandbox's own stack (SANDBOX_REGIONS). */
+export const VMS: readonly Vm[] = fleetVms(SANDBOX_REGIONS);
 
 export const INTERNET: Internet = {
   bridge: "fps-br-inet",
@@ -163,12 +185,21 @@ export const DOCKER_HUB = {
   hostnames: ["registry-1.docker.io", "auth.docker.io"],
 } as const;
 
+/** Every VM the sandbox's regions can hold, whatever their counts: a grown region's VMs too. */
+const EVERY_VM: readonly Vm[] = fleetVms(SANDBOX_REGIONS.map((region) => ({ ...region, proxies: MAX_SANDBOX_PROXIES })));
+
 export function vmByName(name: string): Vm {
-  const vm = VMS.find((v) => v.name === name);
+  const vm = VMS.find((v) => v.name === name) ?? EVERY_VM.find((v) => v.name === name);
   if (!vm) {
     throw new SandboxError(`unknown sandbox VM "${name}"; known: ${VMS.map((v) => v.name).join(", ")}`);
   }
   return vm;
+}
+
+/** The VMs of `names` the sandbox's regions can hold, in the order fleetVms lists them. */
+export function vmsNamed(names: Iterable<string>): Vm[] {
+  const wanted = new Set(names);
+  return EVERY_VM.filter((vm) => wanted.has(vm.name));
 }
 
 export function netnsOf(vm: Vm): string {

@@ -158,7 +158,7 @@ export function decideBuilderhubServices(vm: string, facts: Map<string, Section>
 /** An entry of BuilderHub's list, as far as the checks read it. */
 
 /** A BuilderHub listing as read off the wire: every field may be missing. */
-type ListedBuilder = { orderflow_proxy?: Partial<BuilderListing["orderflow_proxy"]>; instance?: Partial<BuilderListing["instance"]> };
+type ListedBuilder = { name?: string; orderflow_proxy?: Partial<BuilderListing["orderflow_proxy"]>; instance?: Partial<BuilderListing["instance"]> };
 
 export interface Registration {
   check: CheckResult;
@@ -167,8 +167,8 @@ export interface Registration {
 }
 
 /**
- * BuilderHub lists the VM's signer with the certificate HAProxy serves: asked from the VM itself,
- * at the endpoint its flowproxy.env names, as its FlowProxy and its peers ask.
+ * BuilderHub lists the VM's signer, under the VM's name, with the certificate HAProxy serves: asked
+ * from the VM itself, at the endpoint its flowproxy.env names, as its FlowProxy and its peers ask.
  */
 export function decideRegistration(vm: ProxyVm, facts: Map<string, Section>): Registration {
   const failed = (detail: string, registered?: Buffer): Registration => ({ check: fail(vm.name, "registration", detail), registered });
@@ -220,7 +220,13 @@ export function decideRegistration(vm: ProxyVm, facts: Map<string, Section>): Re
       registered,
     );
   }
-  return { check: ok(vm.name, "registration", `BuilderHub lists ${signer} with the certificate HAProxy serves (${fingerprint(servedDer)})`), registered };
+  if (entry.name !== vm.name) {
+    return failed(
+      `BuilderHub lists ${signer} as "${entry.name ?? ""}", not under its VM's name ${vm.name}: mockhub names a builder after the reverse name of the address it registered from, which had none then (the PTR record in its subnet's reverse zone); builderhub-prune on the BuilderHub VM restarts mockhub to name it anew once that record resolves there (journalctl -u builderhub-prune)`,
+      registered,
+    );
+  }
+  return { check: ok(vm.name, "registration", `BuilderHub lists ${signer} as ${vm.name} with the certificate HAProxy serves (${fingerprint(servedDer)})`), registered };
 }
 
 // ---- from the internet ----

@@ -1,7 +1,8 @@
-// The VMs a stack deployed, read from its outputs alone (index.ts, "Outputs"): per region
-// <region>PublicIp, ssh<Region>, <region>PrivateFqdn and <region>SignerAddress, plus BuilderHub's
-// builderhubSshNote and builderhubNicPrivateFqdn. A region added to the config adds its outputs,
-// and the verify checks it too.
+// The VMs a stack deployed, read from its outputs alone (index.ts, "Outputs"): per FlowProxy VM
+// <name>PublicIp, ssh<Name>, <name>PrivateFqdn and <name>SignerAddress (<name> is its region's name,
+// and its number after the region's first VM: east, east2), plus BuilderHub's builderhubSshNote and
+// builderhubNicPrivateFqdn. A region or a proxy added to the config adds its outputs, and the
+// verify checks it too.
 import { VerifyError } from "./target";
 
 export interface ProxyVm {

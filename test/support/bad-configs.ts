@@ -226,6 +226,46 @@ export const BAD_CONFIGS: BadConfig[] = [
     expected: [/regions entry 2: location "eastus" is used twice/],
   },
   {
+    title: "a region of no proxies is refused",
+    request: validRequest({ regions: regions([{ ...east, proxies: 0 }, west]) }),
+    expected: [/regions entry 1: proxies 0 must be a whole number of 1 or more, unquoted .*e\.g\. proxies: 2/],
+  },
+  {
+    title: "a fractional count of proxies is refused",
+    request: validRequest({ regions: regions([east, { ...west, proxies: 1.5 }]) }),
+    expected: [/regions entry 2: proxies 1\.5 must be a whole number of 1 or more/],
+  },
+  {
+    title: "a count of proxies written as text is refused",
+    request: validRequest({ regions: regions([{ ...east, proxies: "2" }, west]) }),
+    expected: [/regions entry 1: proxies "2" must be a whole number of 1 or more, unquoted/],
+  },
+  {
+    title: "a region's VM size that is no Azure size is refused",
+    request: validRequest({ regions: regions([east, { ...west, vmSize: "B4ls_v2" }]) }),
+    expected: [/regions entry 2: vmSize "B4ls_v2" is not an Azure VM size such as Standard_B2s/],
+  },
+  {
+    title: "a region grown past the addresses of its subnet is refused, naming the count that fits",
+    request: validRequest({ regions: regions([{ ...east, subnetCidr: "10.10.1.0/28", proxies: 11 }, west]) }),
+    expected: [/regions entry 1: subnetCidr "10\.10\.1\.0\/28" has 11 addresses for VMs \(Azure keeps 5 of every subnet\), but the region needs 12 \(11 proxies and BuilderHub\); lower proxies to 10 or give the region a larger subnetCidr/],
+  },
+  {
+    title: "two subnets in one reverse DNS zone are refused",
+    request: validRequest({
+      regions: regions([
+        { ...east, vnetCidr: "10.0.0.0/9", subnetCidr: "10.0.0.0/15" },
+        { ...west, vnetCidr: "10.128.0.0/9", subnetCidr: "10.128.0.0/15" },
+      ]),
+    }),
+    expected: [/regions entry 2: subnetCidr "10\.128\.0\.0\/15" falls in the reverse DNS zone 10\.in-addr\.arpa of region "east"/],
+  },
+  {
+    title: "a region named like another region's second proxy is refused",
+    request: validRequest({ regions: regions([{ ...east, proxies: 2 }, { ...west, name: "east2" }]) }),
+    expected: [/the outputs of proxy 2 of region "east" are named east2PublicIp, \.\.\. like those of region "east2"; rename that region/],
+  },
+  {
     title: "all problems are reported together",
     request: validRequest({ adminUsername: undefined, haProxyVersion: "bad tag" }),
     expected: [/2 problems/, /adminUsername is required/, /haProxyVersion "bad tag"/],

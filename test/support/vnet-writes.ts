@@ -83,7 +83,8 @@ export function unorderedVnetWrites(result: Evaluation): string[] {
 
 /**
  * What a FlowProxy extension needs before its registration can reach BuilderHub: every peering,
- * every DNS link and the builderhub record.
+ * every DNS link (flowproxy.internal's, and the reverse zones' through which BuilderHub names it)
+ * and the builderhub record.
  */
 export function networkPrerequisites(result: Evaluation): string[] {
   return result.resources

@@ -94,6 +94,17 @@ test("the registration service runs the contract's hook as the timer, and its ti
   assert.equal(UNITS.registrationTimer.replace(/\.timer$/, ""), UNITS.registrationService.replace(/\.service$/, ""));
 });
 
+test("builderhub-prune reads the contract's settings file, runs as its service and keeps its record in that service's state directory", () => {
+  const hook = readProvisionFile(PROJECT_DIR, "builderhub-prune.sh");
+  assert.match(hook, new RegExp(`^readonly CONFIG_FILE=\\$\\{BUILDERHUB_PRUNE_ENV:-${VM_PATHS.pruneEnv}\\}$`, "m"));
+  const service = readProvisionFile(PROJECT_DIR, "builderhub-prune.service");
+  assert.match(service, new RegExp(`^ExecStart=${VM_PATHS.pruneHook}$`, "m"));
+  assert.match(service, new RegExp(`^StateDirectory=${path.basename(path.dirname(VM_PATHS.pruneRenamed))}$`, "m"));
+  assert.equal(path.dirname(path.dirname(VM_PATHS.pruneRenamed)), "/var/lib");
+  assert.doesNotMatch(readProvisionFile(PROJECT_DIR, "builderhub-prune.timer"), /^Unit=/m);
+  assert.equal(UNITS.pruneTimer.replace(/\.timer$/, ""), UNITS.pruneService.replace(/\.service$/, ""));
+});
+
 // FlowProxy reaches a peer BuilderHub lists at <dns_name>:5544, a port it does not take from
 // BuilderHub: DEFAULT_SYSTEM_PORT = 5544 in src/lib.rs@258bbd6 and src/builderhub/mod.rs@029b7c4.
 // HAProxy's system frontend must listen there.

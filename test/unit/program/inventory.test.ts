@@ -1,4 +1,5 @@
 // What the program declares for the default two-region table and for a three-region table.
+// test/unit/program/fleet.test.ts has regions of several proxies.
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { Evaluation } from "../../../plan/evaluation";
@@ -29,8 +30,8 @@ describe("default configuration", () => {
     result = await evaluated(validRequest());
   });
 
-  test("declares 30 resources besides the stack", () => {
-    assert.equal(result.resources.filter((r) => r.type !== "pulumi:pulumi:Stack").length, 30);
+  test("declares 39 resources besides the stack", () => {
+    assert.equal(result.resources.filter((r) => r.type !== "pulumi:pulumi:Stack").length, 39);
   });
 
   test("has a resource group, VNet, subnet, NSG, public IP, NIC, VM and extension per region", () => {
@@ -116,13 +117,30 @@ describe("default configuration", () => {
 
   test("serves flowproxy.internal to every VNet with A records for BuilderHub and both proxies", () => {
     assert.equal(one(result, "privatedns:PrivateZone", "dns-zone").privateZoneName, "flowproxy.internal");
-    assert.deepEqual(names(result, "privatedns:VirtualNetworkLink"), ["dns-link-eastus", "dns-link-westeurope"]);
+    assert.deepEqual(names(result, "privatedns:VirtualNetworkLink").filter((n) => n.startsWith("dns-link-")), ["dns-link-eastus", "dns-link-westeurope"]);
     assert.deepEqual(
       [...result.dnsRecords].sort((a, b) => a.fqdn.localeCompare(b.fqdn)),
       [
         { fqdn: "builderhub.flowproxy.internal", ip: "10.10.1.5" },
         { fqdn: "vm-eastus.flowproxy.internal", ip: "10.10.1.4" },
         { fqdn: "vm-westeurope.flowproxy.internal", ip: "10.20.1.4" },
+      ],
+    );
+  });
+
+  test("serves each subnet's reverse zone to every VNet, with a PTR record per VM naming its A record", () => {
+    assert.equal(one(result, "privatedns:PrivateZone", "dns-reverse-eastus").privateZoneName, "1.10.10.in-addr.arpa");
+    assert.equal(one(result, "privatedns:PrivateZone", "dns-reverse-westeurope").privateZoneName, "1.20.10.in-addr.arpa");
+    assert.deepEqual(names(result, "privatedns:VirtualNetworkLink").filter((n) => n.startsWith("dns-reverse-")), [
+      "dns-reverse-eastus-link-eastus", "dns-reverse-eastus-link-westeurope",
+      "dns-reverse-westeurope-link-eastus", "dns-reverse-westeurope-link-westeurope",
+    ]);
+    assert.deepEqual(
+      [...result.reverseRecords].sort((a, b) => a.name.localeCompare(b.name)),
+      [
+        { name: "4.1.10.10.in-addr.arpa", target: "vm-eastus.flowproxy.internal" },
+        { name: "4.1.20.10.in-addr.arpa", target: "vm-westeurope.flowproxy.internal" },
+        { name: "5.1.10.10.in-addr.arpa", target: "builderhub.flowproxy.internal" },
       ],
     );
   });
@@ -179,6 +197,15 @@ describe("three regions", () => {
   test("links the zone to the third VNet and adds its A record", () => {
     one(result, "privatedns:VirtualNetworkLink", "dns-link-centralus");
     assert.ok(result.dnsRecords.some((r) => r.fqdn === "vm-centralus.flowproxy.internal" && r.ip === "10.30.1.4"));
+  });
+
+  test("gives the third subnet its reverse zone, linked to every VNet, and every VNet the third's", () => {
+    assert.equal(one(result, "privatedns:PrivateZone", "dns-reverse-centralus").privateZoneName, "1.30.10.in-addr.arpa");
+    for (const location of ["eastus", "westeurope", "centralus"]) {
+      one(result, "privatedns:VirtualNetworkLink", `dns-reverse-centralus-link-${location}`);
+      one(result, "privatedns:VirtualNetworkLink", `dns-reverse-${location}-link-centralus`);
+    }
+    assert.ok(result.reverseRecords.some((r) => r.name === "4.1.30.10.in-addr.arpa" && r.target === "vm-centralus.flowproxy.internal"));
   });
 
   test("exports the third region's outputs", () => {

@@ -11,11 +11,14 @@ import {
   isProductionStack,
   nsgPortsOutsideSpec,
   passwordLoginEnabled,
+  regionsWithoutFlowProxy,
   secretsInPublicSettings,
   secretsInStackOutputs,
   sshOpenToWorld,
   stackFromUrn,
+  subnetsOverfull,
   unsupportedImage,
+  vmSizeUnknown,
 } from "../../../policy/rules";
 import type { Evaluation } from "../../../plan/evaluation";
 import { unmarkSecrets } from "../../../plan/evaluation";
@@ -207,6 +210,37 @@ describe("rule: VM images pinned to the supported Ubuntu release", () => {
     const noble = vm({ storageProfile: { imageReference: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" } } });
     assert.match(unsupportedImage(noble)[0], /vm-eastus: boots Canonical ubuntu-24_04-lts server; the provisioning supports/);
     assert.match(unsupportedImage(vm({ storageProfile: { imageReference: { id: "/images/golden" } } }))[0], /custom image \/images\/golden/);
+  });
+});
+
+describe("rules: the fleet", () => {
+  const vnet = (location: string, cidr: string): ResourceLike => ({ type: "azure-native:network:VirtualNetwork", name: `vnet-${location}`, props: { location, addressSpace: { addressPrefixes: [cidr] } } });
+  const subnet = (location: string, cidr: string): ResourceLike => ({ type: "azure-native:network:Subnet", name: `subnet-${location}`, props: { addressPrefix: cidr } });
+  const nic = (name: string, location: string): ResourceLike => ({ type: "azure-native:network:NetworkInterface", name, props: { location } });
+  const proxy = (name: string, location: string, vmSize = "Standard_B2s"): ResourceLike => ({
+    type: "azure-native:compute:VirtualMachine",
+    name,
+    props: { location, tags: { role: "flowproxy" }, hardwareProfile: { vmSize } },
+  });
+  const eastus = [vnet("eastus", "10.10.0.0/16"), subnet("eastus", "10.10.1.0/28")];
+
+  test("passes an Azure size and flags one that is none, naming where sizes are set", () => {
+    assert.deepEqual(vmSizeUnknown(proxy("vm-eastus", "eastus", "Standard_B2ls_v2")), []);
+    assert.match(vmSizeUnknown(proxy("vm-eastus-2", "eastus", "B2s"))[0], /vm-eastus-2: hardwareProfile\.vmSize "B2s" is not an Azure VM size .*flowproxy-staging:regions, or flowproxy-staging:vmSize/);
+  });
+
+  test("passes a subnet with an address for each NIC and flags one with more NICs than Azure hands out", () => {
+    const nics = (n: number) => Array.from({ length: n }, (_, i) => nic(`nic-${i}`, "eastus"));
+    assert.deepEqual(subnetsOverfull([...eastus, ...nics(11)]), []);
+    assert.deepEqual(subnetsOverfull([...eastus, ...nics(12)]), [
+      "subnet-eastus (10.10.1.0/28) would hold 12 NICs in eastus, but Azure hands out 11 addresses in it (it keeps 5 of every subnet); " +
+        "lower that region's proxies or give it a larger subnetCidr in flowproxy-staging:regions",
+    ]);
+  });
+
+  test("flags a region's VNet without a FlowProxy VM", () => {
+    assert.deepEqual(regionsWithoutFlowProxy([...eastus, proxy("vm-eastus", "eastus")]), []);
+    assert.match(regionsWithoutFlowProxy(eastus)[0], /vnet-eastus: no FlowProxy VM runs in eastus; a region runs 1 or more \(its proxies in flowproxy-staging:regions\)/);
   });
 });
 

@@ -115,11 +115,21 @@ describe("rendered provisioning scripts", { concurrency: true }, () => {
     assert.equal((await variablesOf(scriptOf(stackKeys, "vm-builderhub"))).MOCKHUB_IMAGE, "mempirate/mockhub:v0.0.6");
   });
 
-  test("the registration hook passes bash -n and shellcheck", async () => {
-    const hook = fs.readFileSync("provision/flowproxy-register.sh", "utf8");
-    assert.equal((await run("bash", ["-n"], hook)).status, 0);
-    const child = await shellcheck("bash", hook);
-    assert.equal(child.status, 0, child.stdout);
+  for (const file of ["flowproxy-register.sh", "builderhub-prune.sh"]) {
+    test(`${file}, which the VMs install, passes bash -n and shellcheck`, async () => {
+      const hook = fs.readFileSync(`provision/${file}`, "utf8");
+      assert.equal((await run("bash", ["-n"], hook)).status, 0);
+      const child = await shellcheck("bash", hook);
+      assert.equal(child.status, 0, child.stdout);
+    });
+  }
+
+  test("gives BuilderHub the fleet and the hook and units that keep mockhub to it", async () => {
+    const vars = await variablesOf(scriptOf(stackKeys, "vm-builderhub"));
+    assert.equal(vars.FLEET, "vm-eastus 10.10.1.4\nvm-westeurope 10.20.1.4\n");
+    assert.equal(vars.PRUNE_HOOK, fs.readFileSync("provision/builderhub-prune.sh", "utf8"));
+    assert.equal(vars.PRUNE_SERVICE_UNIT, fs.readFileSync("provision/builderhub-prune.service", "utf8"));
+    assert.equal(vars.PRUNE_TIMER_UNIT, fs.readFileSync("provision/builderhub-prune.timer", "utf8"));
   });
 
   test("records each run for pnpm run verify: running from its start, then its status and last line", async () => {

@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { Evaluation, withEditedProject } from "../../../plan/evaluation";
 import { DEFAULT_INBOUND_RULES, NsgRule, nsgRules, nsgRuleset } from "../../../sandbox/nsg";
 import { findOnPath, SandboxError } from "../../../sandbox/proc";
-import { SANDBOX_ADDRESSES } from "../../../sandbox/stack";
+import { sandboxAddresses } from "../../../sandbox/stack";
 import { sandboxRequest } from "../../../sandbox/stack-config";
 import { Vm, vmByName, VMS } from "../../../sandbox/topology";
 import { spawnAsync } from "../../support/processes";
@@ -23,7 +23,7 @@ const SECRETS = {
   dockerHubToken: "dckr_pat_TESTONLYsandboxNSG",
 };
 // The program as the sandbox evaluates it (sandbox/stack.ts): its configuration, its VMs' addresses.
-const config = { ...sandboxRequest(SECRETS, "3.0.11"), addresses: SANDBOX_ADDRESSES };
+const config = { ...sandboxRequest(SECRETS, "3.0.11"), addresses: sandboxAddresses(VMS) };
 const rendered = evaluated(config);
 const SSH_RULE = `{ name: "ssh", priority: 100, protocol: "Tcp", port: String(PORTS.ssh), source: settings.allowedSshCidr }`;
 const renderedWithEditedSsh = withEditedProject(

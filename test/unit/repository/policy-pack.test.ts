@@ -85,6 +85,9 @@ test("the policy pack loads under Pulumi's policy runner and lists its policies 
     "vm-password-login-disabled": "mandatory",
     "nsg-spec-ports-only": "mandatory",
     "vm-image-supported-ubuntu": "mandatory",
+    "vm-size-azure-name": "mandatory",
+    "region-runs-a-flowproxy": "mandatory",
+    "subnet-fits-its-vms": "mandatory",
   });
 });
 
@@ -104,4 +107,18 @@ test("the running pack reports a secret in the stack outputs", async () => {
   const found = diagnostics(await call("analyzeStack", request));
   assert.deepEqual(found.map(([policy, level]) => [policy, level]), [["no-secret-in-stack-outputs", "mandatory"]]);
   assert.match(found[0][2], /stack output leak holds a GitHub token/);
+});
+
+test("the running pack refuses a region grown past its subnet's addresses, naming the key to change", async () => {
+  const request = new analyzerPb.AnalyzeStackRequest();
+  const nic = (i: number) => withResource(new analyzerPb.AnalyzerResource(), "azure-native:network:NetworkInterface", `nic-vm-eastus-${i}`, "dev", { location: "eastus" });
+  request.setResourcesList([
+    withResource(new analyzerPb.AnalyzerResource(), "azure-native:network:VirtualNetwork", "vnet-eastus", "dev", { location: "eastus", addressSpace: { addressPrefixes: ["10.10.0.0/16"] } }),
+    withResource(new analyzerPb.AnalyzerResource(), "azure-native:network:Subnet", "subnet-eastus", "dev", { addressPrefix: "10.10.1.0/28" }),
+    withResource(new analyzerPb.AnalyzerResource(), "azure-native:compute:VirtualMachine", "vm-eastus", "dev", { location: "eastus", tags: { role: "flowproxy" }, hardwareProfile: { vmSize: "Standard_B2s" } }),
+    ...Array.from({ length: 12 }, (_, i) => nic(i + 1)),
+  ]);
+  const found = diagnostics(await call("analyzeStack", request));
+  assert.deepEqual(found.map(([policy, level]) => [policy, level]), [["subnet-fits-its-vms", "mandatory"]]);
+  assert.match(found[0][2], /subnet-eastus \(10\.10\.1\.0\/28\) would hold 12 NICs in eastus, but Azure hands out 11 .*flowproxy-staging:regions/);
 });

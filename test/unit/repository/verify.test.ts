@@ -371,7 +371,7 @@ describe("each check's decision", () => {
       "served-certificate": done(served),
       "signer-file": done("0x1111111111111111111111111111111111111111\n"),
     });
-  const entry = (address: string, cert: string) => ({ orderflow_proxy: { ecdsa_pubkey_address: address, tls_cert: cert }, instance: { tls_cert: cert } });
+  const entry = (address: string, cert: string, name = EAST.name) => ({ name, orderflow_proxy: { ecdsa_pubkey_address: address, tls_cert: cert }, instance: { tls_cert: cert } });
 
   test("registration: another certificate than HAProxy serves fails, naming the VM and both fingerprints", () => {
     const result = decideRegistration(EAST, registrationFacts([entry(EAST.signer!.toLowerCase(), certs.other.pem)]));
@@ -388,7 +388,14 @@ describe("each check's decision", () => {
   test("registration: a VM that made its own key is looked up by the address it wrote", () => {
     const vm = { ...EAST, signer: undefined };
     const result = decideRegistration(vm, registrationFacts([entry("0x1111111111111111111111111111111111111111", certs.east.pem)]));
-    assert.equal(result.check.detail, `BuilderHub lists 0x1111111111111111111111111111111111111111 with the certificate HAProxy serves (${fingerprint(certs.east.der)})`);
+    assert.equal(result.check.detail, `BuilderHub lists 0x1111111111111111111111111111111111111111 as vm-eastus with the certificate HAProxy serves (${fingerprint(certs.east.der)})`);
+  });
+
+  test("registration: a listing under another name than the VM's fails, saying where the name comes from; the TLS check still runs", () => {
+    const result = decideRegistration(EAST, registrationFacts([entry(EAST.signer!.toLowerCase(), certs.east.pem, EAST.signer!)]));
+    assert.equal(result.check.outcome, "FAIL");
+    assert.match(result.check.detail, new RegExp(`lists ${EAST.signer} as "${EAST.signer}", not under its VM's name vm-eastus: mockhub names a builder after the reverse name of the address it registered from`));
+    assert.ok(result.registered?.equals(certs.east.der));
   });
 
   test("closed ports: a dropped connection passes; refused and accepted ones fail with their cause", () => {

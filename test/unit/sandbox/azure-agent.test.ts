@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Evaluation } from "../../../plan/evaluation";
 import { osProfileOf } from "../../../sandbox/azure-agent";
-import { VMS } from "../../../sandbox/topology";
+import { SANDBOX_REGIONS, VMS } from "../../../sandbox/topology";
 import { evaluated, validRequest } from "../../support/program";
 import { SSH_KEYS } from "../../support/ssh-keys";
 
@@ -12,8 +12,9 @@ import { SSH_KEYS } from "../../support/ssh-keys";
  * The valid configuration's evaluation with `keyData` in every VM's osProfile: the program refuses
  * such keys itself, so only an osProfile changed after it could carry one to the sandbox.
  */
+/** The program's evaluation for the sandbox's regions, with keyData as the stack's sshPublicKey. */
 async function withKeyData(keyData: string): Promise<Evaluation> {
-  const request = validRequest();
+  const request = validRequest({ regions: JSON.stringify(SANDBOX_REGIONS) });
   const evaluation = await evaluated(request);
   const declared = request.config.sshPublicKey;
   return JSON.parse(JSON.stringify(evaluation).split(JSON.stringify(declared)).join(JSON.stringify(keyData))) as Evaluation;
