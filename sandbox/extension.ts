@@ -106,11 +106,19 @@ async function killAtStep(vm: Vm, unit: string, stdoutFile: string, title: strin
   }
 }
 
+/**
+ * Whether Azure would run this configuration on the VM: CustomScript runs a configuration (settings,
+ * protected settings, forceUpdateTag) once, and never an identical one again, not even after it failed.
+ */
+export function configurationIsNew(vm: Vm, extension: ExtensionInfo): boolean {
+  const history = runHistory(vm);
+  return history.length === 0 || history[history.length - 1].settingsDigest !== settingsDigest(extension);
+}
+
 export async function runExtension(vm: Vm, extension: ExtensionInfo, options: RunExtensionOptions = {}): Promise<ExtensionRun> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_EXTENSION_TIMEOUT_MS;
-  const history = runHistory(vm);
   const digest = settingsDigest(extension);
-  const settingsChanged = history.length === 0 || history[history.length - 1].settingsDigest !== digest;
+  const settingsChanged = configurationIsNew(vm, extension);
   const seq = nextSeq(vm);
   const dir = `${CUSTOM_SCRIPT_DOWNLOADS}/${seq}`;
   const started = Date.now();

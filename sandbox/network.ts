@@ -10,8 +10,8 @@ import * as path from "path";
 import { Cidr, cidrsOverlap, parseCidr } from "../lib/cidr";
 import { statePaths } from "./paths";
 import { check, livePid, run, SandboxError, sleep, startDaemon, stopDaemon } from "./proc";
-import type { DnsRecord } from "../plan/evaluation";
-import { DOCKER_HUB, INTERNET, netnsOf, nicFqdnOf, ROUTER_NETNS, Vm, VMS, VNETS, Vnet } from "./topology";
+import type { DnsRecord, ReverseRecord } from "../plan/evaluation";
+import { DOCKER_HUB, INTERNET, NETNS_PREFIX, netnsOf, nicFqdnOf, ROUTER_NETNS, Vm, VNETS, Vnet } from "./topology";
 
 const ip = (...args: string[]) => check("ip", args);
 
@@ -80,7 +80,7 @@ async function ensureRouter(): Promise<void> {
   await sysctl("net.ipv4.ip_forward", "1", ROUTER_NETNS);
 }
 
-async function ensureVmNetwork(vm: Vm): Promise<void> {
+export async function ensureVmNetwork(vm: Vm): Promise<void> {
   const netns = netnsOf(vm);
   const vnet = VNETS[vm.vnet];
   await ensureNetns(netns);
@@ -142,7 +142,8 @@ async function removeGuards(): Promise<void> {
   }
 }
 
-export async function ensureNetwork(): Promise<void> {
+/** The bridges, the router and the networks of `vms`. */
+export async function ensureNetwork(vms: readonly Vm[]): Promise<void> {
   if (fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim() !== "0") {
     throw new SandboxError(
       "the host forwards IPv4 (net.ipv4.ip_forward=1); the sandbox needs it off so nothing it sends can leave the machine: sysctl -w net.ipv4.ip_forward=0",
@@ -157,32 +158,49 @@ export async function ensureNetwork(): Promise<void> {
   await ip("addr", "replace", `${DOCKER_HUB.hostIp}/32`, "dev", INTERNET.bridge);
   await sysctl(`net.ipv4.conf.${INTERNET.bridge}.rp_filter`, "1");
   await ensureRouter();
-  for (const vm of VMS) {
+  for (const vm of vms) {
     await ensureVmNetwork(vm);
   }
+}
+
+/** Removes a VM's network namespace, and with it both ends of its veth pairs. */
+export async function removeVmNetwork(vm: Vm): Promise<void> {
+  if (netnsExists(netnsOf(vm))) {
+    await ip("netns", "delete", netnsOf(vm));
+  }
+}
+
+/** The sandbox's network namespaces that exist: the router's and every VM's, whichever fleet made them. */
+function sandboxNamespaces(): string[] {
+  return fs.existsSync("/run/netns") ? fs.readdirSync("/run/netns").filter((name) => name.startsWith(NETNS_PREFIX)) : [];
 }
 
 // ---- DNS ----
 
 /**
- * What the DNS server on one VNet answers: the private zone, this VNet's NIC names, and the
- * internet doubles' hostnames and Docker Hub's at the router, which relays them as Azure's
+ * What the DNS server on one VNet answers: the private zone, the VNet's NIC names (of `vms`), and
+ * the internet doubles' hostnames and Docker Hub's at the router, which relays them as Azure's
  * outbound access would.
  */
-export function dnsRecordsFor(vnet: Vnet, privateZone: readonly DnsRecord[]): DnsRecord[] {
+export function dnsRecordsFor(vnet: Vnet, privateZone: readonly DnsRecord[], vms: readonly Vm[]): DnsRecord[] {
   return [
     ...privateZone,
-    ...VMS.filter((vm) => vm.vnet === vnet.key).map((vm) => ({ fqdn: nicFqdnOf(vm), ip: vm.privateIp })),
+    ...vms.filter((vm) => vm.vnet === vnet.key).map((vm) => ({ fqdn: nicFqdnOf(vm), ip: vm.privateIp })),
     ...INTERNET.hostnames.map((fqdn) => ({ fqdn, ip: vnet.routerIp })),
     ...DOCKER_HUB.hostnames.map((fqdn) => ({ fqdn, ip: vnet.dockerHubIp })),
   ];
 }
 
-function dnsmasqConfig(vnet: Vnet, records: readonly DnsRecord[]): string {
+/**
+ * A names its A records with `address=`, which gives no PTR record (host-record would make one from
+ * each A record): the reverse names are the program's PTR records alone, as in Azure's reverse zones.
+ * `address=` answers for names below the record's too, which no VM asks for.
+ */
+function dnsmasqConfig(vnet: Vnet, records: readonly DnsRecord[], reverse: readonly ReverseRecord[]): string {
   const files = statePaths.dns(vnet.key);
   return [
-    "# The sandbox's DNS server for one VNet (Azure's resolver plus the private zone). No upstream:",
-    "# any other name is NXDOMAIN.",
+    "# The sandbox's DNS server for one VNet (Azure's resolver plus the private and reverse zones). No",
+    "# upstream: any other name is NXDOMAIN.",
     "no-resolv",
     "no-hosts",
     "bind-interfaces",
@@ -193,7 +211,8 @@ function dnsmasqConfig(vnet: Vnet, records: readonly DnsRecord[]): string {
     `pid-file=${files.pid}`,
     `log-facility=${files.log}`,
     "log-queries",
-    ...records.map((r) => `host-record=${r.fqdn},${r.ip}`),
+    ...records.map((r) => `address=/${r.fqdn}/${r.ip}`),
+    ...reverse.map((r) => `ptr-record=${r.name},${r.target}`),
     "",
   ].join("\n");
 }
@@ -203,13 +222,13 @@ async function stopDns(vnet: string): Promise<void> {
   await stopDaemon(files.pid, files.config, 5000);
 }
 
-/** (Re)starts the DNS servers with the records of the rendered stack. */
-export async function startDns(privateZone: readonly DnsRecord[]): Promise<void> {
+/** (Re)starts the DNS servers with the records of the rendered stack, whose VMs are `vms`. */
+export async function startDns(stack: { dnsRecords: readonly DnsRecord[]; reverseRecords: readonly ReverseRecord[] }, vms: readonly Vm[]): Promise<void> {
   for (const vnet of Object.values(VNETS)) {
     const files = statePaths.dns(vnet.key);
     await stopDns(vnet.key);
     fs.mkdirSync(path.dirname(files.config), { recursive: true });
-    fs.writeFileSync(files.config, dnsmasqConfig(vnet, dnsRecordsFor(vnet, privateZone)));
+    fs.writeFileSync(files.config, dnsmasqConfig(vnet, dnsRecordsFor(vnet, stack.dnsRecords, vms), stack.reverseRecords));
     // dnsmasq daemonizes; its PID file tells us the daemon's PID.
     await check("ip", ["netns", "exec", ROUTER_NETNS, "dnsmasq", `--conf-file=${files.config}`]);
   }
@@ -253,10 +272,8 @@ export async function destroyNetwork(): Promise<void> {
     await stopDns(vnet);
   }
   // Deleting a namespace deletes its veth ends, and with them the host ends.
-  for (const name of [ROUTER_NETNS, ...VMS.map(netnsOf)]) {
-    if (netnsExists(name)) {
-      await ip("netns", "delete", name);
-    }
+  for (const name of sandboxNamespaces()) {
+    await ip("netns", "delete", name);
   }
   for (const vnet of Object.values(VNETS)) {
     if (await linkExists(vnet.bridge)) {
@@ -281,7 +298,7 @@ export async function networkStatus(): Promise<NetworkStatus> {
   for (const name of [...Object.values(VNETS).map((v) => v.bridge), INTERNET.bridge]) {
     bridges[name] = await linkExists(name);
   }
-  const namespaces = Object.fromEntries([ROUTER_NETNS, ...VMS.map(netnsOf)].map((n) => [n, netnsExists(n)]));
+  const namespaces = Object.fromEntries([ROUTER_NETNS, ...sandboxNamespaces()].map((n) => [n, netnsExists(n)]));
   const dns = Object.fromEntries(
     Object.keys(VNETS).map((v) => [v, livePid(statePaths.dns(v).pid, statePaths.dns(v).config)]),
   );

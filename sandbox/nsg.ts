@@ -21,7 +21,7 @@
 import { Cidr, cidrContains, parseCidr } from "../lib/cidr";
 import { check, SandboxError } from "./proc";
 import type { EvaluatedResource, Evaluation } from "../plan/evaluation";
-import { netnsOf, Vm, VMS, VNETS } from "./topology";
+import { netnsOf, Vm, VNETS } from "./topology";
 
 export type NsgAccess = "Allow" | "Deny";
 export type NsgProtocol = "Tcp" | "Udp" | "Icmp" | "*";
@@ -408,11 +408,11 @@ export function nsgRuleset(rules: readonly NsgRule[], vm: Vm): string {
 }
 
 /**
- * Applies each VM's NSG in its namespace. Every script is made first, so a rule the sandbox refuses
- * stops before any namespace changes.
+ * Applies the NSG of each of `vms` (the stack's VMs) in its namespace. Every script is made first,
+ * so a rule the sandbox refuses stops before any namespace changes.
  */
-export async function applyNsgs(stack: Evaluation): Promise<void> {
-  const scripts = VMS.map((vm) => ({ vm, script: nsgRuleset(nsgRules(stack, vm), vm) }));
+export async function applyNsgs(stack: Evaluation, vms: readonly Vm[]): Promise<void> {
+  const scripts = vms.map((vm) => ({ vm, script: nsgRuleset(nsgRules(stack, vm), vm) }));
   for (const { vm, script } of scripts) {
     await check("ip", ["netns", "exec", netnsOf(vm), "nft", "-f", "-"], { input: script });
   }

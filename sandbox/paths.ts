@@ -74,6 +74,8 @@ export const statePaths = {
       log: path.join(STATE_DIR, "hub", "front.log"),
     },
   },
+  /** One directory per VM the sandbox made, named after it. */
+  vms: path.join(STATE_DIR, "vms"),
   vm: (name: string) => {
     const dir = path.join(STATE_DIR, "vms", name);
     return {

@@ -8,7 +8,7 @@ import * as https from "https";
 import * as tls from "tls";
 import { MOCKHUB_INJECTED_FILE, MOCKHUB_STATE_DIR, MockhubFault, mockhubFaultLine } from "./doubles-interface";
 import { BUILDERHUB, BUILDERHUB_API, BUILDERHUB_ENDPOINT, BuilderListing, CONTAINERS, FLOWPROXY_LISTEN, PORTS, UNITS, VM_PATHS } from "../lib/contract";
-import { seriesSum, SYSTEM_FLOW_ACCEPTED } from "../verify/metrics";
+import { PEER_COUNT, seriesSum, SYSTEM_FLOW_ACCEPTED } from "../verify/metrics";
 import type { UserEndpoint } from "../verify/searcher";
 import { connectFromHere } from "../verify/target";
 import { sleep } from "./proc";
@@ -243,6 +243,11 @@ export const flowproxyMetrics = (vm: Vm) => vmCheck(vm, ["curl", "-fsS", "--max-
 /** How many orderflow requests FlowProxy's system endpoint on `vm` accepted (signature and peer checked). */
 export async function systemFlowAccepted(vm: Vm): Promise<number> {
   return seriesSum(await flowproxyMetrics(vm), SYSTEM_FLOW_ACCEPTED);
+}
+
+/** How many peers FlowProxy on `vm` learnt from BuilderHub at its last read (every 30 s). */
+export async function peersKnown(vm: Vm): Promise<number> {
+  return seriesSum(await flowproxyMetrics(vm), PEER_COUNT);
 }
 
 // ---- load ----

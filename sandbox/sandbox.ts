@@ -4,20 +4,20 @@ import * as fs from "fs";
 import * as path from "path";
 import { osProfileOf, provisionFromOsProfile } from "./azure-agent";
 import { buildDoubles } from "./doubles";
-import { ExtensionRun, runExtension, runHistory } from "./extension";
+import { configurationIsNew, ExtensionRun, runExtension, runHistory } from "./extension";
 import { ensureHubContent, HubImage, hubFrontPid, readHubImages, startHub, stopHub } from "./hub";
 import { ensureImage } from "./image";
 import { githubPid, startInternet, stopInternet } from "./internet";
 import { applyNsgs } from "./nsg";
-import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, startDns, startOutbound } from "./network";
+import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, removeVmNetwork, startDns, startOutbound } from "./network";
 import { STATE_DIR, statePaths } from "./paths";
 import { findOnPath, formatSeconds, pidAlive, SandboxError } from "./proc";
 import { PORTS } from "../lib/contract";
-import type { Evaluation } from "../plan/evaluation";
-import { evaluateForSandbox, extensionBatches } from "./stack";
+import type { Evaluation, EvaluationRequest } from "../plan/evaluation";
+import { evaluateForSandbox, extensionBatches, vmsOfRequest } from "./stack";
 import { loadOrCreateSecrets, sandboxRequest } from "./stack-config";
 import { DOCKER_HUB, INTERNET, Vm, vmByName, VMS } from "./topology";
-import { bootVm, BootReport, ensureDisk, initPid, removeState, stopVm, vmExec } from "./vm";
+import { bootVm, BootReport, ensureDisk, initPid, removeDisk, removeState, stopVm, vmExec, vmsOnDisk } from "./vm";
 
 export type Log = (line: string) => void;
 
@@ -120,11 +120,13 @@ export function describeFailedRun(run: ExtensionRun): string {
 
 /**
  * Runs every extension of the rendered stack in dependency order (BuilderHub's first: the others
- * register with it); a batch runs in parallel, and a failure stops the ones that wait for it.
+ * register with it); a batch runs in parallel, and a failure stops the ones that wait for it. With
+ * `onlyNew`, only the extensions whose configuration the VM has not run yet, as Azure runs them.
  */
-export async function provision(stack: Evaluation, log: Log = () => undefined): Promise<ExtensionRun[]> {
+export async function provision(stack: Evaluation, log: Log = () => undefined, onlyNew = false): Promise<ExtensionRun[]> {
   const runs: ExtensionRun[] = [];
-  for (const batch of extensionBatches(stack.extensions)) {
+  const extensions = onlyNew ? stack.extensions.filter((e) => configurationIsNew(vmByName(e.vmName), e)) : stack.extensions;
+  for (const batch of extensionBatches(extensions)) {
     const results = await Promise.all(batch.map((e) => runExtension(vmByName(e.vmName), e)));
     for (const result of results) {
       log(`      ${describeRun(result)}`);
@@ -164,17 +166,24 @@ export function haproxyImages(): HubImage[] {
     .sort((a, b) => compareVersions(b.tag, a.tag));
 }
 
-/**
- * The program's view of the sandbox: its extensions, DNS records and outputs, for these options.
- * It deploys the newest HAProxy the sandbox's Docker Hub serves unless a test overrides it.
- */
+/** The stack configuration the sandbox deploys with these options: the newest HAProxy its Docker Hub serves, unless a test overrides it. */
+function sandboxStackRequest(options: StackOptions): EvaluationRequest {
+  return sandboxRequest(loadOrCreateSecrets(), haproxyImages()[0].tag, options.overrides);
+}
+
+/** The program's view of the sandbox: its extensions, DNS records and outputs, for these options. */
 export function evaluateSandboxStack(options: StackOptions = {}): Promise<Evaluation> {
-  return evaluateForSandbox(sandboxRequest(loadOrCreateSecrets(), haproxyImages()[0].tag, options.overrides), options.projectDir);
+  return evaluateForSandbox(sandboxStackRequest(options), options.projectDir);
 }
 
 export interface UpOptions extends StackOptions {
   /** Leave a half-made sandbox in place for debugging instead of removing it. */
   keepOnFailure?: boolean;
+  /**
+   * Run only the extensions whose configuration is new to their VM, as Azure does after `pulumi up`;
+   * by default every extension runs again, to try a change of its scripts.
+   */
+  onlyNewConfigurations?: boolean;
   log?: Log;
 }
 
@@ -182,14 +191,34 @@ export interface UpReport {
   stack: Evaluation;
   boots: Record<string, BootReport>;
   runs: ExtensionRun[];
+  /** The VMs removed because the stack no longer declares them. */
+  removed: string[];
+}
+
+/** The VMs of the stack are the fleet its region table makes; anything else means the two disagree. */
+function checkVmsDeclared(stack: Evaluation, vms: readonly Vm[]): void {
+  const declared = stack.extensions.map((e) => e.vmName).sort();
+  const planned = vms.map((vm) => vm.name).sort();
+  if (declared.join(" ") !== planned.join(" ")) {
+    throw new SandboxError(`the program declares the VMs ${declared.join(", ")}, but the sandbox's fleet of the same regions is ${planned.join(", ")}`);
+  }
+}
+
+/** Stops a VM the stack no longer declares and deletes it with its network and disk. */
+async function removeVm(vm: Vm): Promise<void> {
+  await stopVm(vm);
+  await removeVmNetwork(vm);
+  removeDisk(vm);
 }
 
 async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
-  const steps = new Steps(8, log);
+  const steps = new Steps(9, log);
   const secrets = loadOrCreateSecrets();
+  const request = sandboxStackRequest(options);
+  const vms = vmsOfRequest(request);
   await steps.run("Building the test doubles", async () => buildDoubles());
   const inUse = new Set(
-    VMS.map((vm) => statePaths.vm(vm.name).imageRef)
+    [...vmsOnDisk(), ...vms].map((vm) => statePaths.vm(vm.name).imageRef)
       .filter((f) => fs.existsSync(f))
       .map((f) => fs.readFileSync(f, "utf8").trim()),
   );
@@ -202,13 +231,17 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
   );
   const stack = await steps.run(
     "Evaluating the program for the sandbox",
-    () => evaluateSandboxStack(options),
-    (s) => `${s.extensions.length} extensions, ${s.dnsRecords.length} private DNS records`,
+    async () => {
+      const evaluated = await evaluateForSandbox(request, options.projectDir);
+      checkVmsDeclared(evaluated, vms);
+      return evaluated;
+    },
+    (s) => `${s.extensions.length} extensions, ${s.dnsRecords.length} A and ${s.reverseRecords.length} PTR records`,
   );
   await steps.run("Creating the networks, the NSGs, DNS and outbound access", async () => {
-    await ensureNetwork();
-    await applyNsgs(stack);
-    await startDns(stack.dnsRecords);
+    await ensureNetwork(vms);
+    await applyNsgs(stack, vms);
+    await startDns(stack, vms);
     await startOutbound();
   });
   await steps.run(`Starting the internet doubles on ${INTERNET.hostIp} and Docker Hub on ${DOCKER_HUB.hostIp}`, async () => {
@@ -219,7 +252,7 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
     "Booting the VMs",
     async () => {
       const reports = await Promise.all(
-        VMS.map(async (vm) => {
+        vms.map(async (vm) => {
           await ensureDisk(vm, image.dir);
           return [vm.name, await bootVm(vm)] as const;
         }),
@@ -233,14 +266,27 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
   );
   await steps.run(
     "Provisioning each new VM from its osProfile, as Azure does",
-    async () => Promise.all(VMS.map((vm) => provisionFromOsProfile(vm, osProfileOf(stack, vm)))),
+    async () => Promise.all(vms.map((vm) => provisionFromOsProfile(vm, osProfileOf(stack, vm)))),
     (done) => {
-      const names = VMS.filter((_, i) => done[i]).map((vm) => vm.name);
+      const names = vms.filter((_, i) => done[i]).map((vm) => vm.name);
       return names.length > 0 ? `provisioned ${names.join(", ")}` : "every VM was provisioned before";
     },
   );
-  const runs = await steps.run("Running the CustomScript extensions", () => provision(stack, log));
-  return { stack, boots, runs };
+  const runs = await steps.run(
+    options.onlyNewConfigurations ? "Running the CustomScript extensions whose configuration is new, as Azure does" : "Running the CustomScript extensions",
+    () => provision(stack, log, options.onlyNewConfigurations),
+  );
+  // Pulumi deletes what the program no longer declares after its creates and updates.
+  const removed = await steps.run(
+    "Removing the VMs the stack no longer declares",
+    async () => {
+      const leaving = vmsOnDisk().filter((vm) => !vms.some((kept) => kept.name === vm.name));
+      for (const vm of leaving) await removeVm(vm);
+      return leaving.map((vm) => vm.name);
+    },
+    (names) => (names.length > 0 ? `removed ${names.join(", ")}` : "none"),
+  );
+  return { stack, boots, runs, removed };
 }
 
 export async function up(options: UpOptions = {}): Promise<UpReport> {
@@ -259,8 +305,14 @@ export async function up(options: UpOptions = {}): Promise<UpReport> {
   });
 }
 
+/** The VMs the sandbox holds, or its own fleet when it holds none. */
+function sandboxVms(): Vm[] {
+  const onDisk = vmsOnDisk();
+  return onDisk.length > 0 ? onDisk : [...VMS];
+}
+
 async function tearDown(): Promise<void> {
-  await Promise.all(VMS.map(stopVm));
+  await Promise.all(vmsOnDisk().map(stopVm));
   await stopInternet();
   await stopHub();
   await destroyNetwork();
@@ -290,7 +342,7 @@ export interface SandboxStatus {
 export async function status(): Promise<SandboxStatus> {
   checkHost();
   const vms = await Promise.all(
-    VMS.map(async (vm): Promise<VmStatus> => {
+    sandboxVms().map(async (vm): Promise<VmStatus> => {
       const running = initPid(vm) !== undefined;
       const history = fs.existsSync(statePaths.vm(vm.name).dir) ? runHistory(vm) : [];
       const last = history[history.length - 1];
@@ -308,7 +360,7 @@ export async function status(): Promise<SandboxStatus> {
 /** Commands to try the deployed endpoints from the host. */
 export function endpointHints(): string[] {
   const bundle = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_sendBundle", params: [{ txs: [], blockNumber: "0x1" }] });
-  return VMS.filter((vm): vm is Vm & { publicIp: string } => vm.publicIp !== undefined).flatMap((vm) => [
+  return sandboxVms().filter((vm): vm is Vm & { publicIp: string } => vm.publicIp !== undefined).flatMap((vm) => [
     `# ${vm.name} (self-signed certificate, hence -k)`,
     `curl -sk https://${vm.publicIp}:${PORTS.https}/livez`,
     `curl -sk https://${vm.publicIp}:${PORTS.https}/ -H 'content-type: application/json' -d '${bundle}'`,

@@ -10,7 +10,7 @@
 // the router's relay address. Nothing routes off the machine: the router namespace that joins the
 // two VNets has no default route, and reaches the internet bridge only through a TCP relay.
 import { formatIpv4, parseCidr } from "../lib/cidr";
-import { DEFAULT_REGIONS, RegionPlan, Role } from "../lib/contract";
+import { DEFAULT_REGIONS, flowproxyVmName, RegionPlan, Role } from "../lib/contract";
 import { fleetPlan, plannedAddress } from "../lib/fleet";
 import { SandboxError } from "./proc";
 
@@ -54,6 +54,8 @@ export interface Vm {
   /** FlowProxy VMs only: their "public IP" on the internet bridge, behind the VM end eth1. */
   publicIp?: string;
   publicHostVeth?: string;
+  /** FlowProxy VMs only: the prefix of their stack outputs (east, east2). */
+  outputName?: string;
 }
 
 export interface Internet {
@@ -130,7 +132,7 @@ export function fleetVms(regions: readonly RegionPlan[]): Vm[] {
     const placed = { name: vm.vmName, role: vm.role, vnet: table[vm.region].name, privateIp: plannedAddress(table, vm) };
     if (vm.role === "builderhub") return { ...placed, hostVeth: "fps-bh0" };
     const leg = `fps-r${vm.region}p${vm.number}`;
-    return { ...placed, hostVeth: `${leg}v`, publicIp: `198.18.0.${10 * (vm.region + 1) + vm.number - 1}`, publicHostVeth: `${leg}i` };
+    return { ...placed, hostVeth: `${leg}v`, publicIp: `198.18.0.${10 * (vm.region + 1) + vm.number - 1}`, publicHostVeth: `${leg}i`, outputName: vm.outputName };
   });
 }
 
@@ -195,6 +197,12 @@ export function vmByName(name: string): Vm {
   }
   return vm;
 }
+
+/**
+ * Each sandbox region's first FlowProxy VM (vm-eastus, vm-westeurope): the proxies a stack of one
+ * proxy per region has, between which the scenarios send flow across regions.
+ */
+export const FIRST_PROXIES: readonly Vm[] = SANDBOX_REGIONS.map((region) => vmByName(flowproxyVmName(region.location)));
 
 /** The VMs of `names` the sandbox's regions can hold, in the order fleetVms lists them. */
 export function vmsNamed(names: Iterable<string>): Vm[] {

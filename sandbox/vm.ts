@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import { DOUBLES_MOUNT, STATE_DIR, statePaths } from "./paths";
 import { check, livePid, run, RunOptions, RunResult, SandboxError, sleep, startDaemon, stopDaemon } from "./proc";
-import { netnsOf, Vm, VNETS } from "./topology";
+import { netnsOf, Vm, vmsNamed, VNETS } from "./topology";
 
 const BOOT_TIMEOUT_MS = 120_000;
 const SHUTDOWN_GRACE_MS = 60_000;
@@ -284,6 +284,21 @@ export async function stopVm(vm: Vm): Promise<void> {
   if (isMounted(files.root)) {
     await check("umount", [files.root]);
   }
+}
+
+/** The VMs whose disks the sandbox holds, whichever fleet made them, in the topology's order. */
+export function vmsOnDisk(): Vm[] {
+  return fs.existsSync(statePaths.vms) ? vmsNamed(fs.readdirSync(statePaths.vms)) : [];
+}
+
+/** Deletes a stopped VM's disk and state, as Azure deletes a VM with its OS disk. */
+export function removeDisk(vm: Vm): void {
+  const dir = statePaths.vm(vm.name).dir;
+  const mounted = mountsUnder(dir);
+  if (mounted.length > 0) {
+    throw new SandboxError(`cannot delete ${vm.name}'s disk: still mounted: ${mounted.join(", ")}`);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** Deletes the state directory, refusing while anything is still mounted inside it. */

@@ -35,16 +35,16 @@ import {
 import { formatSeconds, lastNonEmptyLine, sleep } from "../proc";
 import { down, haproxyImages, up, UpOptions } from "../sandbox";
 import { artifactUrl, SANDBOX_ARTIFACT } from "../stack-config";
-import { flowproxyVms, Vm, vmByName } from "../topology";
+import { FIRST_PROXIES, flowproxyVms, Vm, vmByName } from "../topology";
 import { rebootVm, vmCheck, vmExec } from "../vm";
 import { BrokenRun, failureOf, withUnitDropIn } from "./broken";
 
 const hub = vmByName(BUILDERHUB.vmName);
-const [east, west] = flowproxyVms();
+const [east, west] = FIRST_PROXIES;
 /** Searchers' clients: ours and Flashbots' own, each signing X-Flashbots-Signature itself. */
 const clients: readonly BundleClient[] = [new Searcher(), new FlashbotsSearcher()];
 let blockNumber = 1;
-/** Within this, BuilderHub must list both proxies again and system flow must cross again (issue 8). */
+/** Within this, BuilderHub must list every proxy again and system flow must cross again (issue 8). */
 export const HEAL_BUDGET_MS = 120_000;
 
 /**
@@ -81,10 +81,10 @@ export async function flowBothWays(timeoutMs: number): Promise<void> {
   await sendAcross(west, east, timeoutMs);
 }
 
-/** Waits until BuilderHub lists both proxies with the certificates they serve; returns ms since `since`. */
+/** Waits until BuilderHub lists every proxy with the certificates they serve; returns ms since `since`. */
 export async function registryHealed(since: number, timeoutMs = HEAL_BUDGET_MS): Promise<number> {
   await eventually(
-    "BuilderHub to list both proxies with their served certificates",
+    "BuilderHub to list every proxy with its served certificate",
     async () => {
       const current = await Promise.all(flowproxyVms().map((vm) => registrationIsCurrent(vm).catch(() => false)));
       return current.every(Boolean) ? true : undefined;
@@ -184,7 +184,7 @@ export async function restartBuilderhub(options: { timersHeld?: boolean } = {}):
   return {
     healedMs,
     flowingMs,
-    evidence: `registry empty after the restart; both proxies listed with their certificates after ${formatSeconds(healedMs)}, signed flow in both directions after ${formatSeconds(flowingMs)} (budget ${formatSeconds(HEAL_BUDGET_MS)})`,
+    evidence: `registry empty after the restart; every proxy listed with their certificates after ${formatSeconds(healedMs)}, signed flow in both directions after ${formatSeconds(flowingMs)} (budget ${formatSeconds(HEAL_BUDGET_MS)})`,
   };
 }
 
@@ -358,7 +358,7 @@ export async function signerKeysOnVms(keys = { source: "vm", fresh: true }): Pro
     const address = made.stdout.trim();
     assert.match(address, /^0x[0-9a-fA-F]{40}$/);
     assert.equal(registrationOf(list, vm)?.orderflow_proxy.ecdsa_pubkey_address.toLowerCase(), address.toLowerCase(), `${vm.name} registered the key it made`);
-    assert.match(String(report.stack.outputs[`${vm.vnet}SignerAddress`]?.value), /generated on/, `${vm.vnet}SignerAddress says the key was generated on ${vm.name}`);
+    assert.match(String(report.stack.outputs[`${vm.outputName}SignerAddress`]?.value), /generated on/, `${vm.outputName}SignerAddress says the key was generated on ${vm.name}`);
     const mode = (await vmCheck(vm, ["stat", "-c", "%a %U", VM_PATHS.signerKey])).trim();
     assert.equal(mode, "600 root", `${vm.name}: the key file is private`);
     addresses.push(address);
@@ -668,7 +668,7 @@ export const operationsCounterparts = {
   async builderhubRestarted(): Promise<BrokenRun[]> {
     const failure = await failureOf(() => restartBuilderhub({ timersHeld: true }));
     await healed();
-    return [{ broke: "the registration timers held after BuilderHub's restart", failure, naming: ["BuilderHub to list both proxies"] }];
+    return [{ broke: "the registration timers held after BuilderHub's restart", failure, naming: ["BuilderHub to list every proxy"] }];
   },
 
   /** No conflicting registration made: provisioning goes on, which the scenario must name. */

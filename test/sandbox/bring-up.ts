@@ -44,5 +44,5 @@ export function extensionOf(vm: Vm): ExtensionInfo {
   return extension;
 }
 
-/** The stack output holding a VM's signer address: eastSignerAddress for the "east" region. */
-export const signerOutput = (vm: Vm): string => String(firstUp().stack.outputs[`${vm.vnet}SignerAddress`]?.value);
+/** The stack output holding a VM's signer address: eastSignerAddress for vm-eastus, east2SignerAddress for vm-eastus-2. */
+export const signerOutput = (vm: Vm): string => String(firstUp().stack.outputs[`${vm.outputName}SignerAddress`]?.value);

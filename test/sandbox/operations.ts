@@ -1,5 +1,5 @@
 // Section 6 of the reliability report: what operators do to a running stack, played on the sandbox
-// (sandbox/scenarios/operations.ts), after the counterparts of its checks. Reboots are real: systemd inside the VM shuts down and boots
+// (sandbox/scenarios/operations.ts, sandbox/scenarios/fleet.ts), after the counterparts of its checks. Reboots are real: systemd inside the VM shuts down and boots
 // again, and no extension reruns, as on Azure. The last scenarios change the sandbox most: a
 // generation-2 FlowProxy, then a fresh sandbox whose VMs make their own keys.
 import assert from "node:assert/strict";
@@ -18,13 +18,14 @@ import {
   switchToGeneration2,
   versionChangeProblems,
 } from "../../sandbox/scenarios/operations";
-import { flowproxyVms } from "../../sandbox/topology";
+import { fleetCounterparts, growRegion, shrinkRegion } from "../../sandbox/scenarios/fleet";
+import { FIRST_PROXIES } from "../../sandbox/topology";
 import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";
 import { DOCKERD_RESTARTED_VMS, OPERATIONS, OPERATIONS_CHECKS, REBOOTED_VMS } from "../support/report-sections";
 import { firstUp, signerOutput } from "./bring-up";
 
-const [east] = flowproxyVms();
+const [east] = FIRST_PROXIES;
 
 // Played before the section, whose last scenarios leave another generation and other keys behind:
 // on the committed stack, each scenario with what it proves taken away, then the stack healed.
@@ -36,6 +37,8 @@ counterparts(OPERATIONS, (play) => {
   play(OPERATIONS_CHECKS.conflictingRegistration, () => operationsCounterparts.conflictingRegistration(firstUp().stack, signerOutput(east)));
   for (const vm of DOCKERD_RESTARTED_VMS) play(OPERATIONS_CHECKS.dockerdRestarted(vm.name), () => operationsCounterparts.dockerdRestarted(vm));
   for (const vm of REBOOTED_VMS) play(OPERATIONS_CHECKS.reboot(vm.name), () => operationsCounterparts.reboot(vm));
+  play(OPERATIONS_CHECKS.regionGrown, () => fleetCounterparts.grown());
+  play(OPERATIONS_CHECKS.regionShrunk, () => fleetCounterparts.shrunk());
   play(OPERATIONS_CHECKS.generationMismatch, () => operationsCounterparts.generationMismatch());
   play(OPERATIONS_CHECKS.generation2, () => operationsCounterparts.generation2());
   play(OPERATIONS_CHECKS.signerKeysOnVms, () => operationsCounterparts.signerKeysOnVms());
@@ -64,6 +67,8 @@ reportSection(
         await rebootAndCheck(vm),
       ]);
     }
+    check(OPERATIONS_CHECKS.regionGrown, async () => [(await growRegion()).evidence]);
+    check(OPERATIONS_CHECKS.regionShrunk, async () => [(await shrinkRegion()).evidence]);
     check(OPERATIONS_CHECKS.generationMismatch, async () => [
       await generationMismatch(),
     ]);

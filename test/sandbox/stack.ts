@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { generatePrivateKey } from "viem/accounts";
-import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, LOOPBACK, LOOPBACK_PORTS, PORTS, VM_PATHS } from "../../lib/contract";
+import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, DNS_ZONE, LOOPBACK, LOOPBACK_PORTS, PORTS, VM_PATHS } from "../../lib/contract";
 import { withEditedProject } from "../../plan/evaluation";
 import { GENERATION_1_BUILD, publishArtifact } from "../../sandbox/doubles";
 import { runExtension } from "../../sandbox/extension";
@@ -50,14 +50,14 @@ import {
 import { sshArguments, sshAs } from "../../sandbox/ssh";
 import { signerKeyOf } from "../../sandbox/stack";
 import { artifactUrl, loadOrCreateSecrets, SANDBOX_ARTIFACT } from "../../sandbox/stack-config";
-import { DOCKER_HUB, flowproxyVms, Vm, vmByName, VMS } from "../../sandbox/topology";
+import { DOCKER_HUB, FIRST_PROXIES, flowproxyVms, Vm, vmByName, VMS } from "../../sandbox/topology";
 import { vmCheck, vmExec } from "../../sandbox/vm";
 import { FlashbotsSearcher } from "../../verify/flashbots-client";
 import { BundleClient, Searcher, SIGNATURE_HEADER, UserEndpoint } from "../../verify/searcher";
 import { Impostor, refusal, unsigned } from "../support/searchers";
 import { extensionOf, firstUp, signerOutput } from "./bring-up";
 
-const [east, west] = flowproxyVms();
+const [east, west] = FIRST_PROXIES;
 const hub = vmByName(BUILDERHUB.vmName);
 const searcher = new Searcher();
 /** Searchers' clients: ours and Flashbots' own. */
@@ -71,6 +71,7 @@ test("every extension succeeded, BuilderHub's first", () => {
   assert.deepEqual(firstUp().runs.map((r) => [r.vmName, r.exitCode]), [
     ["vm-builderhub", 0],
     ["vm-eastus", 0],
+    ["vm-eastus-2", 0],
     ["vm-westeurope", 0],
   ]);
 });
@@ -189,12 +190,12 @@ test("a rule changed in index.ts changes what the sandbox lets through", async (
   assert.equal(await connectOutcome(east.publicIp!, 22, OUTSIDE_SSH_CIDR), "ETIMEDOUT", "closed again with the committed rule");
 });
 
-/** The stack's ssh commands: sshEast, sshWest, and the `ssh -J` of builderhubSshNote. */
+/** The stack's ssh commands: sshEast, sshEast2, sshWest, and the `ssh -J` of builderhubSshNote. */
 function sshOutputs(): [Vm, string][] {
   const output = (name: string) => String(firstUp().stack.outputs[name]?.value);
   const jump = /ssh -J \S+ \S+/.exec(output("builderhubSshNote"))?.[0];
   assert.ok(jump, `builderhubSshNote holds an ssh -J command: ${output("builderhubSshNote")}`);
-  return [[east, output("sshEast")], [west, output("sshWest")], [hub, jump]];
+  return [...flowproxyVms().map((vm): [Vm, string] => [vm, output(`ssh${vm.outputName![0].toUpperCase()}${vm.outputName!.slice(1)}`)]), [hub, jump]];
 }
 
 test("the stack's ssh commands log in with the stack's key as the admin user, who has sudo without a password", async () => {
@@ -226,11 +227,13 @@ test("SSH refuses a password login and a key the stack does not hold", async () 
   }
 });
 
-test("BuilderHub lists both proxies with the stack's signer addresses and the certificates they serve", async () => {
+test("BuilderHub lists every proxy under its VM's name, with the stack's signer addresses and the certificates they serve", async () => {
   const list = await builders(west);
+  assert.equal(list.length, flowproxyVms().length, "one entry per proxy");
   for (const vm of flowproxyVms()) {
     const entry = registrationOf(list, vm);
     assert.ok(entry, `${vm.name} is registered`);
+    assert.equal(entry.name, vm.name, `${vm.name} is named after its VM, by the reverse name of its address`);
     assert.equal(entry.orderflow_proxy.ecdsa_pubkey_address.toLowerCase(), signerOutput(vm).toLowerCase(), `${vm.name}'s signer`);
     const served = pemToDer(await vmCheck(vm, ["cat", VM_PATHS.servedCertificate]));
     assert.ok(pemToDer(entry.orderflow_proxy.tls_cert ?? "").equals(served), `${vm.name}'s registered certificate`);
@@ -238,9 +241,21 @@ test("BuilderHub lists both proxies with the stack's signer addresses and the ce
   }
 });
 
-test("a bundle from each searchers' client, ours and Flashbots', sent to one region reaches the other's system endpoint, signed by a listed signer", async () => {
-  for (const [from, to] of [[east, west], [west, east]]) {
-    await sendAcross(from, to);
+test("a bundle from each searchers' client, ours and Flashbots', sent to any proxy reaches every other one's system endpoint, in its region and the other, signed by a listed signer", async () => {
+  for (const from of flowproxyVms()) {
+    for (const to of flowproxyVms().filter((vm) => vm !== from)) {
+      await sendAcross(from, to);
+    }
+  }
+});
+
+test("every VNet resolves each VM's name to its address and the address back to the name, from the program's A and PTR records", async () => {
+  for (const from of [hub, west]) {
+    for (const vm of VMS) {
+      const name = vm.role === "builderhub" ? `${BUILDERHUB.dnsLabel}.${DNS_ZONE}` : `${vm.name}.${DNS_ZONE}`;
+      assert.match(await vmCheck(from, ["getent", "hosts", name]), new RegExp(`^${vm.privateIp.replace(/\./g, "\\.")}\\s+${name}$`, "m"), `${from.name} resolves ${name}`);
+      assert.match(await vmCheck(from, ["getent", "hosts", vm.privateIp]), new RegExp(`^${vm.privateIp.replace(/\./g, "\\.")}\\s+${name}$`, "m"), `${from.name} names ${vm.privateIp} ${name}`);
+    }
   }
 });
 

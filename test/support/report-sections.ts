@@ -213,6 +213,10 @@ export const OPERATIONS_CHECKS = {
       : `dockerd restarted on ${vmName} under load on :${PORTS.https}: no request refused or lost, HAProxy keeps running (live-restore)`,
   reboot: (vmName: string) =>
     `a reboot of ${vmName} brings everything back with the same keys, certificate and registration, without rerunning its extension`,
+  regionGrown:
+    "westeurope grown from one proxy to two: only the new VM is made and BuilderHub's fleet updated; the other proxies run no extension, restart nothing and lose no request on :443; the new proxy is listed under its VM's name and signed flow crosses between it and every proxy",
+  regionShrunk:
+    "westeurope shrunk back to one proxy: its VM is deleted, BuilderHub forgets it and the other proxies stop counting it among their peers; they run no extension, stay listed and lose no request on :443",
   generationMismatch: "a generation-2 artifact under flowProxyGeneration 1 is refused, naming the key and the value; FlowProxy keeps running",
   generation2: "generation 2: HAProxy's system frontend turns to TCP and signed flow crosses over the TCP system API",
   signerKeysOnVms: "signerKeySource vm: each VM makes its key with Foundry's cast, registers it, and signed flow crosses with it",
@@ -233,6 +237,8 @@ export const OPERATIONS: DeclaredSection = {
     `${HEAL_BUDGET_MS / 1000} s where BuilderHub must heal. ` +
     "Reboots are real: systemd inside the VM shuts down and boots again, and the extension does not rerun, as on Azure; " +
     "HAProxy and mockhub come back by Docker's restart policy. " +
+    "A region grows and shrinks as `pulumi up` changes it on Azure: only the extensions whose configuration is new run, " +
+    "then the VMs the stack no longer declares are deleted; the proxies it leaves alone take GET /livez on :443 throughout. " +
     "The last scenarios change the sandbox: a generation-2 FlowProxy, then a fresh sandbox whose VMs make their own keys.",
   columns: ["evidence"],
   checks: [
@@ -242,6 +248,8 @@ export const OPERATIONS: DeclaredSection = {
     OPERATIONS_CHECKS.conflictingRegistration,
     ...DOCKERD_RESTARTED_VMS.map((vm) => OPERATIONS_CHECKS.dockerdRestarted(vm.name)),
     ...REBOOTED_VMS.map((vm) => OPERATIONS_CHECKS.reboot(vm.name)),
+    OPERATIONS_CHECKS.regionGrown,
+    OPERATIONS_CHECKS.regionShrunk,
     OPERATIONS_CHECKS.generationMismatch,
     OPERATIONS_CHECKS.generation2,
     OPERATIONS_CHECKS.signerKeysOnVms,
@@ -263,6 +271,8 @@ export const OPERATIONS: DeclaredSection = {
         counterpartTest(`the reboot scenario of ${vm.name} names the container its restart policy no longer starts`),
       ]),
     ),
+    [OPERATIONS_CHECKS.regionGrown]: counterpartTest("the grow names the proxies whose extension ran again when the program renders the number of proxies into every proxy's script"),
+    [OPERATIONS_CHECKS.regionShrunk]: counterpartTest("the shrink names the removed proxy BuilderHub still lists when builderhub-prune's timer is stopped"),
     [OPERATIONS_CHECKS.generationMismatch]: counterpartTest("the generation-mismatch scenario names an up that succeeds with a build of the configured generation"),
     [OPERATIONS_CHECKS.generation2]: counterpartTest("the generation-2 switch names the build that still runs when the switch keeps generation 1"),
     [OPERATIONS_CHECKS.signerKeysOnVms]: counterpartTest("the VM-made keys check names the VM that made no key when the keys come from the stack"),

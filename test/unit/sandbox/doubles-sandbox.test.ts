@@ -10,7 +10,7 @@ import { bundle } from "../../../sandbox/bundle";
 import { dnsRecordsFor } from "../../../sandbox/network";
 import { extensionBatches } from "../../../sandbox/stack";
 import { sandboxRequest } from "../../../sandbox/stack-config";
-import { INTERNET, VMS, VNETS } from "../../../sandbox/topology";
+import { fleetVms, INTERNET, SANDBOX_REGIONS, vmByName, VMS, VNETS } from "../../../sandbox/topology";
 import { execFileAsync } from "../../support/processes";
 import { scratchDir } from "../../support/scratch";
 
@@ -66,22 +66,35 @@ test("extensions run in dependency order, independent ones together", () => {
 
 test("each VNet's DNS answers the private zone, its own NIC names, and the internet doubles at its router", () => {
   const zone = [{ fqdn: "builderhub.flowproxy.internal", ip: "10.10.1.5" }];
-  const west = dnsRecordsFor(VNETS.west, zone);
+  const west = dnsRecordsFor(VNETS.west, zone, VMS);
   assert.ok(west.some((r) => r.fqdn === "builderhub.flowproxy.internal"));
   assert.ok(west.some((r) => r.fqdn === "vm-westeurope.west.sandbox.internal.cloudapp.net" && r.ip === "10.20.1.4"));
   assert.ok(!west.some((r) => r.fqdn.startsWith("vm-eastus.")), "another VNet's NIC names are not resolvable");
   assert.ok(INTERNET.hostnames.every((h) => west.some((r) => r.fqdn === h && r.ip === VNETS.west.routerIp)));
 });
 
+test("the sandbox's fleet is the program's: eastus's two proxies and westeurope's one, where lib/fleet.ts places them", () => {
+  assert.deepEqual(
+    VMS.map((vm) => `${vm.name} ${vm.privateIp} ${vm.publicIp ?? "-"}`),
+    ["vm-builderhub 10.10.1.5 -", "vm-eastus 10.10.1.4 198.18.0.10", "vm-eastus-2 10.10.1.6 198.18.0.11", "vm-westeurope 10.20.1.4 198.18.0.20"],
+  );
+  const grown = fleetVms(SANDBOX_REGIONS.map((region) => ({ ...region, proxies: 2 })));
+  assert.deepEqual(grown.filter((vm) => VMS.some((v) => v.name === vm.name)), [...VMS], "a grown region's VMs keep their wiring");
+  assert.equal(vmByName("vm-westeurope-2").publicIp, "198.18.0.21");
+  assert.throws(() => fleetVms([{ name: "central", location: "centralus", vnetCidr: "10.30.0.0/16", subnetCidr: "10.30.1.0/24" }]), /the sandbox's networks are those of its own regions/);
+});
+
 test("the topology's addresses are unique and inside their VNets", () => {
-  const addresses = VMS.flatMap((vm) => [vm.privateIp, vm.publicIp].filter(Boolean));
+  const everyVm = fleetVms(SANDBOX_REGIONS.map((region) => ({ ...region, proxies: 9 })));
+  const addresses = everyVm.flatMap((vm) => [vm.privateIp, vm.publicIp].filter(Boolean));
   assert.equal(new Set(addresses).size, addresses.length);
-  for (const vm of VMS) {
+  for (const vm of everyVm) {
     const subnet = VNETS[vm.vnet].subnet.replace(/\.0\/24$/, ".");
     assert.ok(vm.privateIp.startsWith(subnet), `${vm.name} ${vm.privateIp} in ${VNETS[vm.vnet].subnet}`);
   }
-  const names = VMS.flatMap((vm) => [vm.hostVeth, vm.publicHostVeth].filter((n): n is string => n !== undefined));
+  const names = everyVm.flatMap((vm) => [vm.hostVeth, vm.publicHostVeth].filter((n): n is string => n !== undefined));
   assert.ok(names.every((n) => n.length <= 15), "Linux interface names have at most 15 characters");
+  assert.equal(new Set(names).size, names.length);
 });
 
 test("the sandbox's stack configuration marks exactly the program's secret keys as secret", () => {
