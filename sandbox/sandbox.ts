@@ -214,11 +214,9 @@ async function removeVm(vm: Vm): Promise<void> {
 async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
   const steps = new Steps(9, log);
   const secrets = loadOrCreateSecrets();
-  const request = sandboxStackRequest(options);
-  const vms = vmsOfRequest(request);
   await steps.run("Building the test doubles", async () => buildDoubles());
   const inUse = new Set(
-    [...vmsOnDisk(), ...vms].map((vm) => statePaths.vm(vm.name).imageRef)
+    vmsOnDisk().map((vm) => statePaths.vm(vm.name).imageRef)
       .filter((f) => fs.existsSync(f))
       .map((f) => fs.readFileSync(f, "utf8").trim()),
   );
@@ -229,6 +227,9 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
     ([i, hub]) =>
       `${i.built ? "built" : "reused"} ${i.dir}; ${hub.built ? "built" : "reused"} ${hub.images.map((h) => h.reference).join(", ")}`,
   );
+  // The request names the HAProxy image Docker Hub's content serves, ready from here on.
+  const request = sandboxStackRequest(options);
+  const vms = vmsOfRequest(request);
   const stack = await steps.run(
     "Evaluating the program for the sandbox",
     async () => {
