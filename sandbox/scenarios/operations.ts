@@ -278,7 +278,9 @@ export async function rebootAndCheck(vm: Vm): Promise<string> {
   for (const [i, proxy] of proxies.entries()) {
     const stateAfter = await flowproxyVmState(proxy);
     if (proxy.name === vm.name) {
-      assert.notEqual(stateAfter.flowproxyPid, statesBefore[i].flowproxyPid, `${vm.name}: FlowProxy is a new process`);
+      // A fresh boot may hand FlowProxy its old PID again, so its start time tells the new process.
+      const startedAt = await vmCheck(vm, ["systemctl", "show", "--timestamp=unix", "--property=ExecMainStartTimestamp", "--value", flowproxyUnit(vm)]);
+      assert.ok(Number(startedAt.trim().replace(/^@/, "")) * 1000 >= rebooted - 1000, `${vm.name}: FlowProxy is a new process, started after the reboot (${startedAt.trim()})`);
     }
     const changed = changedFields(statesBefore[i], stateAfter).filter((f) => !["haproxyPid", "flowproxyPid"].includes(f));
     assert.deepEqual(changed, [], `${proxy.name}: binary, haproxy.cfg, certificate, signer key and registration as before`);

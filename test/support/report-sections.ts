@@ -272,7 +272,7 @@ export const OPERATIONS: DeclaredSection = {
       ]),
     ),
     [OPERATIONS_CHECKS.regionGrown]: counterpartTest("the grow names the proxies whose extension ran again when the program renders the number of proxies into every proxy's script"),
-    [OPERATIONS_CHECKS.regionShrunk]: counterpartTest("the shrink names the removed proxy BuilderHub still lists when builderhub-prune's timer is stopped"),
+    [OPERATIONS_CHECKS.regionShrunk]: counterpartTest("the shrink names the removed proxy BuilderHub still lists when builderhub-prune does nothing"),
     [OPERATIONS_CHECKS.generationMismatch]: counterpartTest("the generation-mismatch scenario names an up that succeeds with a build of the configured generation"),
     [OPERATIONS_CHECKS.generation2]: counterpartTest("the generation-2 switch names the build that still runs when the switch keeps generation 1"),
     [OPERATIONS_CHECKS.signerKeysOnVms]: counterpartTest("the VM-made keys check names the VM that made no key when the keys come from the stack"),
