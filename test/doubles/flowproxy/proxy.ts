@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as tls from "node:tls";
 import { gunzipSync } from "node:zlib";
 import { BUILDERHUB_API, PORTS } from "../../../lib/contract";
-import { decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeRawBundle, encodeTcpResponse, encodeWithHeaders, TcpData, tcpDataDisplay, TcpStatus } from "./bitcode";
+import { BitcodeError, decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeRawBundle, encodeTcpResponse, encodeWithHeaders, TcpData, tcpDataDisplay, TcpStatus } from "./bitcode";
 import { Generation, parseSocketAddr, Settings } from "./cli";
 import { eip191Hash, hex, keccak256, parityOfV, parseHex, recoverAddress, Signer, toChecksumAddress } from "./crypto";
 import { declareMetrics } from "./declare";
@@ -878,7 +878,7 @@ export class FlowProxy {
             try {
               response = decodeTcpResponse(reply);
             } catch (err) {
-              this.event("ERROR", "flowproxy::forwarder::tcp", "failed to deserialize response", [["e", { debug: (err as Error).message }]], forwarderSpans(isBig));
+              this.event("ERROR", "flowproxy::forwarder::tcp", "failed to deserialize response", [["e", { debug: bitcodeDebug(err) }]], forwarderSpans(isBig));
               return;
             }
             if (elapsed > 1) this.event("WARN", "flowproxy::forwarder::tcp", "long rpc call", [], forwarderSpans(isBig));
@@ -1376,7 +1376,7 @@ export class FlowProxy {
     try {
       envelope = decodeWithHeaders(payload);
     } catch (err) {
-      this.event("ERROR", "flowproxy::ingress", "failed to convert raw bytes to string", [["e", { debug: (err as Error).message }]], span);
+      this.event("ERROR", "flowproxy::ingress", "failed to convert raw bytes to string", [["e", { debug: bitcodeDebug(err) }]], span);
       return reply("ErrorDecoding", { kind: "String", value: (err as Error).message });
     }
     const { headers, data } = envelope;
@@ -1421,7 +1421,7 @@ export class FlowProxy {
         try {
           bundle = decodeRawBundle(data);
         } catch (err) {
-          this.event("ERROR", "flowproxy::ingress", "failed to parse raw bundle from system request", [["e", { debug: (err as Error).message }]], span);
+          this.event("ERROR", "flowproxy::ingress", "failed to parse raw bundle from system request", [["e", { debug: bitcodeDebug(err) }]], span);
           this.metrics.inc("ingress_json_rpc_parse_errors", { handler: "system", method });
           return reply("ErrorDecoding", { kind: "String", value: `failed to parse bundle: ${(err as Error).message}` });
         }
@@ -1472,6 +1472,11 @@ function fail(): never {
 /** serde_json's `json!({"id": 1, "jsonrpc": "2.0", "method": ..., "params": [...]})`, keys in insertion order. */
 function jsonRpc(method: string, param: string): string {
   return `{"id":1,"jsonrpc":"2.0","method":"${method}","params":[${param}]}`;
+}
+
+/** `?e` of a bitcode::Error (a release build's: see BitcodeError). */
+function bitcodeDebug(err: unknown): string {
+  return err instanceof BitcodeError ? err.debug : (err as Error).message;
 }
 
 function debugTcpData(data: TcpData): string {

@@ -15,10 +15,10 @@ import { hashMessage, keccak256 } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 import { flowproxyExecutable, FlowProxyBuild, GENERATION_1_BUILD, GENERATION_2_BUILD } from "../../../sandbox/doubles";
 import { FlowProxy, parseCli, RunError } from "../../doubles/flowproxy";
-import { decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeRawBundle, encodeTcpResponse, encodeWithHeaders, TcpData, TcpStatus } from "../../doubles/flowproxy/bitcode";
+import { BitcodeError, decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeRawBundle, encodeTcpResponse, encodeWithHeaders, TcpData, TcpStatus } from "../../doubles/flowproxy/bitcode";
 import { Generation } from "../../doubles/flowproxy/cli";
 import { Logger } from "../../doubles/flowproxy/log";
-import { encodeFrame, FrameReader, RepServer } from "../../doubles/flowproxy/msg";
+import { Clock, encodeFrame, FrameReader, RepServer, ReqSocket, WIRE_DECOMPRESSION } from "../../doubles/flowproxy/msg";
 import { RawBundle, rawBundleHash, RawShareBundle, rawShareBundleHash } from "../../doubles/flowproxy/orders";
 import { systemHostPort } from "../../doubles/flowproxy/proxy";
 import { RustHasher } from "../../doubles/flowproxy/rusthash";
@@ -520,6 +520,184 @@ test("a msg-rs frame is wire id 2, compression, id and size big-endian, then the
   assert.throws(() => new FrameReader().push(Buffer.from([1])), /Invalid wire ID: 1/);
 });
 
+// Written by msg-rs 97ae1f0's sockets built from source, set up as FlowProxy 029b7c4 sets them up
+// (ReqSocket::new(Tcp::default()) then connect_sync; RepSocket::new(Tcp::default()) answering each
+// request with its own payload): the requests "0102", "PING" and "" sent 20 ms apart, and what
+// went each way. The PONG takes id 0, so it reaches whichever request has id 0, if still waiting.
+const MSGRS_REQUESTS = ["0102", "PING", ""];
+const MSGRS_REQ_WROTE = "0200000000000000000201020200000000010000000450494e4702000000000200000000";
+const MSGRS_REP_WROTE = "02000000000000000002010202000000000000000004504f4e4702000000000200000000";
+// Frames written to msg-rs 97ae1f0's echoing RepSocket, what it wrote back and whether it closed.
+const MSGRS_REP_ANSWERS: [string, string, string, boolean][] = [
+  ["PING, any id, is answered with id 0", "0200000000090000000450494e47", "02000000000000000004504f4e47", false],
+  ["PING is matched before decompression, whatever the compression byte", "0205000000090000000450494e47", "02000000000000000004504f4e47", false],
+  ["a gzip-compressed PING is a request, decompressed", "020100000001000000181f8b08000000000000030bf0f473070049d0401304000000", "0200000000010000000450494e47", false],
+  ["an unknown compression drops that request, the connection stays", "02050000000100000001780200000000020000000179", "0200000000020000000179", false],
+  ["a payload that does not gunzip drops that request, the connection stays", "020100000001000000086e6f7420677a69700200000000020000000179", "0200000000020000000179", false],
+  ["a bad wire id ends the connection, after what came before it", "0200000000060000000450494e4709000000000000000000", "02000000000000000004504f4e47", true],
+];
+
+/** A socket's own record of a connection: the bytes it got, and whether the peer closed it. */
+function recorder(socket: net.Socket) {
+  const state = { got: Buffer.alloc(0), closed: false };
+  socket.on("data", (c: Buffer) => (state.got = Buffer.concat([state.got, c])));
+  socket.on("close", () => (state.closed = true));
+  socket.on("error", () => undefined);
+  return state;
+}
+
+/** The promise's outcome, or a failure after `ms`: a request the socket under test drops must fail the test, not hang it. */
+const within = <T>(promise: Promise<T>, ms = 6000) => Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no outcome")), ms).unref())]);
+
+const NO_LOG = { connected: () => undefined, connectFailed: () => undefined, connectionClosed: () => undefined, gaveUp: () => undefined };
+
+test("the double's ReqSocket writes msg-rs's request frames, ids from 0, and reads its RepSocket's replies as msg-rs does (req/driver.rs@97ae1f0)", { timeout: 10_000 }, async () => {
+  const server = net.createServer();
+  const connection = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const socket = new ReqSocket({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port }, NO_LOG);
+  try {
+    const replies = MSGRS_REQUESTS.map((r) => socket.request(r === "PING" ? Buffer.from("PING") : Buffer.from(r, "hex")).then((b) => b.toString("hex"), (e: Error) => e.message));
+    const peer = recorder(await connection);
+    await until("the three frames", () => peer.got.length === MSGRS_REQ_WROTE.length / 2);
+    assert.equal(peer.got.toString("hex"), MSGRS_REQ_WROTE);
+    (await connection).write(Buffer.from(MSGRS_REP_WROTE, "hex"));
+    // msg-rs: "0102" gets its echo first; the PONG (id 0) then finds no request waiting; "" gets its echo.
+    assert.equal(await within(replies[0]), "0102");
+    assert.equal(await within(replies[2]), "");
+  } finally {
+    socket.close();
+    server.close();
+  }
+});
+
+test("the double's RepServer answers raw frames as msg-rs's RepSocket does: PING before decompression, undecompressible requests dropped, a bad wire id closing (rep/driver.rs@97ae1f0)", async () => {
+  const rep = new RepServer(async (payload) => payload, () => undefined);
+  await rep.listen("127.0.0.1", 0);
+  try {
+    for (const [name, input, output, closes] of MSGRS_REP_ANSWERS) {
+      const client = net.connect(rep.address().port, "127.0.0.1");
+      const state = recorder(client);
+      client.write(Buffer.from(input, "hex"));
+      await until(name, () => state.got.length >= output.length / 2 && (!closes || state.closed));
+      // Nothing more comes: a later reply would follow within the same turn of the event loop.
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual([state.got.toString("hex"), state.closed], [output, closes], name);
+      client.destroy();
+    }
+  } finally {
+    await rep.close();
+  }
+});
+
+/** A clock the test steps: timers fire in order as `advance` passes their time. */
+function steppedClock() {
+  let now = 0;
+  let nextHandle = 0;
+  const timers = new Map<number, { at: number; every?: number; callback: () => void }>();
+  const clock: Clock = {
+    now: () => now,
+    setTimeout: (callback, ms) => (timers.set(++nextHandle, { at: now + ms, callback }), nextHandle),
+    clearTimeout: (handle) => timers.delete(handle as number),
+    setInterval: (callback, ms) => (timers.set(++nextHandle, { at: now + ms, every: ms, callback }), nextHandle),
+    clearInterval: (handle) => timers.delete(handle as number),
+  };
+  /** Moves time on by `ms`, firing what falls due; between timers, I/O already under way gets its turn. */
+  const advance = async (ms: number) => {
+    const end = now + ms;
+    for (;;) {
+      const due = [...timers.entries()].filter(([, t]) => t.at <= end).sort(([, a], [, b]) => a.at - b.at)[0];
+      if (!due) break;
+      const [handle, timer] = due;
+      now = timer.at;
+      if (timer.every) timer.at += timer.every;
+      else timers.delete(handle);
+      timer.callback();
+      await new Promise((r) => setImmediate(r));
+    }
+    now = end;
+  };
+  return { clock, advance };
+}
+
+/** Waits for an event without a timer of its own (the clock under test may be a stepped one). */
+const settle = async (condition: () => boolean) => {
+  for (let i = 0; i < 2000 && !condition(); i++) await new Promise((r) => setImmediate(r));
+  return condition();
+};
+
+test("the double's ReqSocket connects on msg-rs's schedule: first from 20 ms, again 200 ms after a lost connection, requests timing out past 5 s at a 500 ms check (req/socket.rs, req/driver.rs@97ae1f0)", { timeout: 10_000 }, async () => {
+  // Seen with msg-rs 97ae1f0 built from source: a listener opened at 500 ms was reached at 620 ms
+  // (tries at 20, 60, 140, 300, 620 ms), one opened at 3 s at 5.1 s; a dropped connection was
+  // tried again 200 ms later; an unanswered request failed "Request timed out" at 5.5 s.
+  const server = net.createServer();
+  const connections: net.Socket[] = [];
+  server.on("connection", (c) => connections.push(c));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { clock, advance } = steppedClock();
+  const events: string[] = [];
+  const log = { ...NO_LOG, connected: () => events.push("connected"), connectionClosed: () => events.push("closed") };
+  const socket = new ReqSocket({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port }, log, clock);
+  try {
+    await advance(19);
+    assert.equal(await settle(() => events.length > 0), false, "no try before 20 ms");
+    await advance(1);
+    assert.ok(await settle(() => events.includes("connected")), "a try at 20 ms");
+    let outcome = "";
+    void socket.request(Buffer.from("a")).then(() => (outcome = "reply"), (e: Error) => (outcome = e.message));
+    // Sent at 20 ms; the checks run at every 500 ms since the socket was made: 5000 is not past 5 s for it, 5500 is.
+    await advance(5479);
+    assert.equal(await settle(() => outcome !== ""), false, "still waiting at 5.499 s");
+    await advance(1);
+    assert.ok(await settle(() => outcome === "Request timed out"), outcome);
+    connections[0].destroy();
+    assert.ok(await settle(() => events.includes("closed")));
+    await advance(199);
+    assert.equal(await settle(() => connections.length > 1), false, "no new try within 200 ms");
+    await advance(1);
+    assert.ok(await settle(() => connections.length === 2), "a new try at 200 ms");
+  } finally {
+    socket.close();
+    server.close();
+  }
+});
+
+test("a request made while msg-rs's ReqSocket is not connected waits, unsent and without a clock; closing fails it with Socket closed (req/driver.rs@97ae1f0)", { timeout: 10_000 }, async () => {
+  const { clock, advance } = steppedClock();
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const socket = new ReqSocket({ host: "127.0.0.1", port }, NO_LOG, clock);
+  let outcome = "";
+  void socket.request(Buffer.from("a")).then(() => (outcome = "reply"), (e: Error) => (outcome = e.message));
+  await advance(20_000);
+  assert.equal(await settle(() => outcome !== ""), false, "no timeout while it never connected");
+  socket.close();
+  assert.ok(await settle(() => outcome === "Socket closed"), outcome);
+});
+
+test("a reply that does not decompress fails its request with msg-rs's Wire protocol error: Decompression; the connection stays (req/driver.rs on_message@97ae1f0)", { timeout: 10_000 }, async () => {
+  const server = net.createServer((c) => {
+    const reader = new FrameReader();
+    c.on("data", (chunk: Buffer) => {
+      for (const frame of reader.push(chunk)) c.write(encodeFrame(frame.id, Buffer.from("zz"), frame.id === 0 ? 1 : 0));
+    });
+  });
+  let connections = 0;
+  server.on("connection", () => connections++);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const socket = new ReqSocket({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port }, NO_LOG);
+  try {
+    await assert.rejects(within(socket.request(Buffer.from("a"))), { message: WIRE_DECOMPRESSION });
+    assert.equal((await within(socket.request(Buffer.from("b")))).toString(), "zz");
+    assert.equal(connections, 1);
+  } finally {
+    socket.close();
+    server.close();
+  }
+});
+
 // Reference bytes for the generation 2 system payloads, written by the `bitcode` crate 0.6.8 (the
 // version FlowProxy 029b7c4's Cargo.lock pins) from WithHeaders, RawBundleBitcode,
 // RawBundleMetadataBitcode, TcpResponse, TcpResponseStatus and TcpReponseType as defined in
@@ -530,6 +708,14 @@ const CRATE_TCP_RESPONSES: [string, TcpStatus, TcpData][] = [
   ["02010e696e76616c69642062756e646c65", "ErrorDecoding", { kind: "String", value: "invalid bundle" }],
   ["000200000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "Success", { kind: "Hash", value: Buffer.from([...Array(32).keys()]) }],
   ["000209ab00000000", "Success", { kind: "Hash", value: Buffer.alloc(32, 0xab) }],
+  ["0100", "ErrorInternal", { kind: "NoData" }],
+  ["0500", "ErrorUnknownArgument", { kind: "NoData" }],
+  // What system_handler answers in a release build, where bitcode's errors all read "bitcode error".
+  ["02010d626974636f6465206572726f72", "ErrorDecoding", { kind: "String", value: "bitcode error" }],
+  ["0201256661696c656420746f2070617273652062756e646c653a20626974636f6465206572726f72", "ErrorDecoding", { kind: "String", value: "failed to parse bundle: bitcode error" }],
+  ["0301296d6574686f64206e6f742070726f766964656420696e20746370207061796c6f616420686561646572", "ErrorMissingArguments", { kind: "String", value: "method not provided in tcp payload header" }],
+  // 300 bytes of text: the length goes to the large-length column.
+  [`0001ff042c01${"c3a9".repeat(150)}`, "Success", { kind: "String", value: "é".repeat(150) }],
 ];
 
 /** Hardhat's third account, the address of SEARCHER_KEY. */
@@ -544,6 +730,42 @@ const CRATE_WITH_HEADERS: [string, [string, string][], Buffer][] = [
   [`01066d6574686f64166574685f73656e645261775472616e73616374696f6e6500${TX_7.toString("hex")}`, [["method", "eth_sendRawTransaction"]], TX_7],
   // 300 bytes: the length goes to the large-length column (255 in the byte column, then a u16).
   [`0115582d4275696c6465724e65742d5072696f72697479036c6f77ff042c0100${countingBytes(300).toString("hex")}`, [["X-BuilderNet-Priority", "low"]], countingBytes(300)],
+];
+
+// The headers FlowProxy 029b7c4 puts on a forwarded bundle (forwarder/mod.rs create_headers, then
+// "method"), in the order the crate's HashMap wrote them that time; decoded, not re-encoded.
+const CRATE_ENVELOPE_HEADERS: [string, string][] = [
+  ["X-BuilderNet-Priority", "low"],
+  ["content-type", "application/json"],
+  ["X-BuilderNet-Signature", `${SEARCHER_ADDRESS}:0x${"11".repeat(65)}`],
+  ["X-BuilderNet-SentAtUs", "1765500000123456"],
+  ["method", "eth_sendBundle"],
+];
+const CRATE_ENVELOPE =
+  "05000c06151615636f6e74656e742d747970656d6574686f64582d4275696c6465724e65742d53656e7441745573582d4275696c6465724e65742d5369676e6174757265582d4275696c6465724e65742d5072696f7269747900100e10af036170706c69636174696f6e2f6a736f6e6574685f73656e6442756e646c65313736353530303030303132333435363078336334346364646462366139303066613262353835646432393965303364313266613432393362633a3078" +
+  "31".repeat(130) +
+  "6c6f7707000102763201062a";
+
+// Bytes the crate refuses (each decoded as the type named): short, long, a packing byte past 11,
+// text that is not UTF-8. And two it takes, though they look short: up to two bytes are never packed.
+const CRATE_REFUSES: ["headers" | "response" | "bundle", string][] = [
+  ["headers", ""],
+  ["headers", "00"],
+  ["headers", "00010203"],
+  ["headers", "01016100"],
+  ["headers", "010161016200ff"],
+  ["headers", "0101ff01620000"],
+  ["headers", "000c0102"],
+  ["headers", "00030c"],
+  ["response", "06"],
+  ["response", "0001"],
+  ["response", "0000ff"],
+  ["bundle", "00000000000000000000000000000000"],
+  ["bundle", "000000000000000000000000000000000000"],
+];
+const CRATE_TAKES: [string, Buffer][] = [
+  ["000102", Buffer.from([2])],
+  ["0001ff", Buffer.from([0xff])],
 ];
 
 /** The decoder names every field; the references leave out the absent ones. */
@@ -613,6 +835,61 @@ test("RawBundleBitcode is written and read byte for byte as the bitcode crate 0.
   for (const [name, bytes, bundle] of CRATE_RAW_BUNDLES) {
     assert.equal(encodeRawBundle(bundle).toString("hex"), bytes, name);
     assert.deepEqual(definedFields(decodeRawBundle(Buffer.from(bytes, "hex"))), bundle, name);
+  }
+});
+
+test("a WithHeaders the crate wrote with FlowProxy's five forwarding headers decodes to those headers (forwarder/mod.rs create_headers@029b7c4)", () => {
+  const { headers, data } = decodeWithHeaders(Buffer.from(CRATE_ENVELOPE, "hex"));
+  assert.deepEqual([...headers.entries()].sort(), [...CRATE_ENVELOPE_HEADERS].sort());
+  assert.equal(data.toString("hex"), "0102763201062a");
+});
+
+test("what the crate refuses the double refuses with a release build's bitcode error, and what it takes the double takes (bitcode 0.6.8 src/error.rs)", () => {
+  const decoders = { headers: decodeWithHeaders, response: decodeTcpResponse, bundle: decodeRawBundle };
+  for (const [type, bytes] of CRATE_REFUSES) {
+    assert.throws(() => decoders[type](Buffer.from(bytes, "hex")), (err: unknown) => err instanceof BitcodeError && err.message === "bitcode error" && err.debug === 'Error("bitcode error")', `${type} ${bytes}`);
+  }
+  for (const [bytes, data] of CRATE_TAKES) {
+    assert.deepEqual(decodeWithHeaders(Buffer.from(bytes, "hex")), { headers: new Map(), data });
+  }
+});
+
+// A system request as msg-rs 97ae1f0's ReqSocket wrote it (id 0), around a WithHeaders the crate
+// wrote: "method" eth_sendBundle and KEY_A's X-BuilderNet-Signature over the data, the crate's
+// RawBundleBitcode of the forwarded bundle (CRATE_RAW_BUNDLES).
+const MSGRS_SYSTEM_REQUEST = "02000000000000000193021606582d4275696c6465724e65742d5369676e61747572656d6574686f64af0e3078663339666436653531616164383866366634636536616238383237323739636666666239323236363a3078333162373866633537316233386166356361333366316130326539303835366539373732663534393435353464316131613235343066356234626637623430613063353834363230656531353638346334303664333130306536646234643761653135623831393266323339363435636164636630326636326165666661363231636574685f73656e6442756e646c65b3000102763201062a0000000001003c44cdddb6a900fa2b585dd299e03d12fa4293bc000000000000000001001c30d0d8e88a8c1f5940d833f90a8fdda3ce23c6a93317152507b4d0cffa195f01650002f862010701648252089411111111111111111111111111111111111111110180c001a08dfcf8898e5de7deeedbde07a137bfe45cad9aca4bd15dbe5111bc24355edbeba066bb1e910b3602e678b24b1b873fc711a5a5bab11a00e9d76b2f396e7f78898b";
+
+test("the generation 2 system socket takes a request as msg-rs and the crate write it, and answers undecodable ones with bitcode's release-build error (ingress/mod.rs system_handler@029b7c4)", async () => {
+  const hub = await startHub();
+  hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
+  const b = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
+  const socket = net.connect(b.proxy.ports.system, "127.0.0.1");
+  const reader = new FrameReader();
+  const frames: { id: number; payload: Buffer }[] = [];
+  socket.on("data", (c: Buffer) => frames.push(...reader.push(c)));
+  try {
+    await b.peers(1);
+    const [, forwardedBytes] = CRATE_RAW_BUNDLES.find(([name]) => name === "a forwarded bundle")!;
+    assert.equal(decodeWithHeaders(Buffer.from(MSGRS_SYSTEM_REQUEST, "hex").subarray(10)).data.toString("hex"), forwardedBytes);
+    socket.write(Buffer.from(MSGRS_SYSTEM_REQUEST, "hex"));
+    await until("the answer", () => frames.length === 1);
+    assert.equal(frames[0].id, 0);
+    assert.deepEqual(decodeTcpResponse(frames[0].payload), { status: "Success", data: { kind: "Hash", value: Buffer.from(FORWARDED_BUNDLE_HASH.slice(2), "hex") } });
+    socket.write(encodeFrame(1, Buffer.from("deadbeef", "hex")));
+    const notABundle = Buffer.from([0]);
+    socket.write(encodeFrame(2, encodeWithHeaders(new Map([["method", "eth_sendBundle"], ["X-BuilderNet-Signature", personalSign(KEY_A, notABundle)]]), notABundle)));
+    await until("two more answers", () => frames.length === 3);
+    assert.deepEqual(decodeTcpResponse(frames[1].payload), { status: "ErrorDecoding", data: { kind: "String", value: "bitcode error" } });
+    assert.deepEqual(decodeTcpResponse(frames[2].payload), { status: "ErrorDecoding", data: { kind: "String", value: "failed to parse bundle: bitcode error" } });
+    const logged = b.logs().filter((l) => l.fields.message === "failed to convert raw bytes to string" || l.fields.message === "failed to parse raw bundle from system request");
+    assert.deepEqual(
+      logged.map((l) => l.fields.e),
+      ['Error("bitcode error")', 'Error("bitcode error")'],
+    );
+  } finally {
+    socket.destroy();
+    await b.stop();
+    await hub.close();
   }
 });
 
