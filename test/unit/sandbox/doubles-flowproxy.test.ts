@@ -1,15 +1,20 @@
 // The FlowProxy double (test/doubles/flowproxy.ts) against the upstream behaviour it follows:
 // BuilderNet/FlowProxy at 258bbd6 (generation 1, HTTP system API) and 029b7c4 (generation 2, msg-rs
 // TCP system API). Each test names the upstream file whose behaviour it checks.
+//
+// FLOWPROXY_BINARY=/path/to/flowproxy runs the contract tests (command line, registration, peer
+// polling, user and system flow) against that executable for its generation, read from its
+// `--version`, as a process of its own; the other generation, and what looks inside the double,
+// stay on the double. Without it every test runs the double.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { hashMessage, keccak256 } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
@@ -129,6 +134,8 @@ async function startHub(registerStatus = 200, registerBody = "") {
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  // A test whose FlowProxy fails to start leaves it open: that must not keep the process alive.
+  server.unref();
   const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
   return { state, url, close: () => new Promise((r) => server.close(r)) };
 }
@@ -141,10 +148,142 @@ const peerEntry = (name: string, key: string, ip: string, instanceCert = ""): Hu
   instance: { tls_cert: instanceCert },
 });
 
+/** The executable under test and its generation, or undefined: the double. */
+const BINARY = process.env.FLOWPROXY_BINARY ? binaryUnderTest(process.env.FLOWPROXY_BINARY) : undefined;
+
+function binaryUnderTest(given: string): { file: string; generation: Generation; version: string; gitHash: string } {
+  // Run through a link named flowproxy: clap names the program in its usage line after argv[0].
+  const file = path.join(tempDir(), "flowproxy");
+  fs.symlinkSync(path.resolve(given), file);
+  const line = execFileSync(file, ["--version"], { encoding: "utf8", timeout: 10_000 }).trim();
+  const match = /^flowproxy ((\d+)\.\d+\.\d+\S*?)-(\S+)$/.exec(line);
+  if (!match || (match[2] !== "1" && match[2] !== "2")) throw new Error(`FLOWPROXY_BINARY: no generation 1 or 2 in its --version: ${line}`);
+  return { file, generation: Number(match[2]) as Generation, version: match[1], gitHash: match[3] };
+}
+
+/** The binary under test when it is of this generation. */
+const binaryFor = (generation: Generation) => (BINARY?.generation === generation ? BINARY : undefined);
+
+/** version and commit of what startProxy runs for a generation. */
+const versionUnderTest = (generation: Generation) => binaryFor(generation) ?? { version: generation === 1 ? "1.1.2" : "2.0.2", gitHash: "test" };
+
+interface LogLine {
+  level: string;
+  target: string;
+  fields: Record<string, unknown>;
+}
+
+/** A started FlowProxy, whichever it is: its ports, its log, its metrics. */
+interface Started {
+  proxy: { ports: { user: number; system: number; metrics: number } };
+  logs: () => LogLine[];
+  metrics: () => Promise<string>;
+  peers: (count: number) => Promise<void>;
+  fatal: Error[];
+  stop: () => Promise<void>;
+}
+
+const PROXY_ENV = { BUILDERNET_NODE_NAME: "vm-test", LOG_JSON: "true" };
+
+/** The FlowProxy under test for this generation: the binary (FLOWPROXY_BINARY) or the double. */
+function startProxy(generation: Generation, env: Record<string, string>): Promise<Started> {
+  const binary = binaryFor(generation);
+  return binary ? startBinary(binary.file, env) : startDouble(generation, env);
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** What is still running: a test that fails before its `finally` leaves it to the end of the file. */
+const running = new Set<Started>();
+after(async () => {
+  await Promise.all([...running].map((p) => p.stop()));
+});
+
+function withMetrics(started: Omit<Started, "metrics" | "peers">): Started {
+  const metrics = async () => (await request(started.proxy.ports.metrics, "GET", "/metrics")).body;
+  // The peer updater runs beside the servers, as upstream's spawned task does: wait for its first round.
+  const peers = (count: number) => until(`${count} peer(s)`, async () => (await metrics()).includes(`flowproxy_builderhub_peer_count ${count}\n`));
+  const result: Started = {
+    ...started,
+    metrics,
+    peers,
+    stop: async () => {
+      running.delete(result);
+      await started.stop();
+    },
+  };
+  running.add(result);
+  return result;
+}
+
+/** An executable run as a process of its own, on ports picked for it; ready once its user server answers. */
+async function startBinary(file: string, env: Record<string, string>): Promise<Started> {
+  const dir = tempDir();
+  const ports = { user: await freePort(), system: await freePort(), metrics: await freePort() };
+  const fullEnv = {
+    PATH: process.env.PATH ?? "",
+    HOME: dir,
+    USER_LISTEN_ADDR: `127.0.0.1:${ports.user}`,
+    SYSTEM_LISTEN_ADDR: `127.0.0.1:${ports.system}`,
+    METRICS_ADDR: `127.0.0.1:${ports.metrics}`,
+    RUST_LOG: "info",
+    ...PROXY_ENV,
+    ...env,
+  };
+  const child = spawn(file, [], { env: fullEnv, cwd: dir });
+  let stdout = "";
+  let stderr = "";
+  const fatal: Error[] = [];
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<void>((resolve) =>
+    child.on("close", (status, signal) => {
+      fatal.push(new Error(`exited with ${status ?? signal}: ${stderr}`));
+      resolve();
+    }),
+  );
+  const logs = () =>
+    stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as LogLine);
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(killer);
+    }
+  };
+  try {
+    await until(
+      `${file} to serve users`,
+      async () => {
+        if (fatal.length > 0) throw fatal[0];
+        return request(ports.user, "GET", "/livez").then(
+          () => true,
+          () => false,
+        );
+      },
+      15_000,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return withMetrics({ proxy: { ports }, logs, fatal, stop });
+}
+
 /** Runs the double in this process, its settings parsed from `env` as the binary would. */
-async function startProxy(generation: Generation, env: Record<string, string>) {
+async function startDouble(generation: Generation, env: Record<string, string>): Promise<Started> {
   const lines: string[] = [];
-  const fullEnv = { USER_LISTEN_ADDR: "127.0.0.1:0", SYSTEM_LISTEN_ADDR: "127.0.0.1:0", BUILDERNET_NODE_NAME: "vm-test", METRICS_ADDR: "127.0.0.1:0", LOG_JSON: "true", ...env };
+  const fullEnv = { USER_LISTEN_ADDR: "127.0.0.1:0", SYSTEM_LISTEN_ADDR: "127.0.0.1:0", METRICS_ADDR: "127.0.0.1:0", ...PROXY_ENV, ...env };
   const cli = parseCli(generation, [], fullEnv, "flowproxy", "test");
   assert.equal(cli.kind, "run", cli.kind === "exit" ? cli.stderr : "");
   if (cli.kind !== "run") throw new Error("unreachable");
@@ -158,15 +297,46 @@ async function startProxy(generation: Generation, env: Record<string, string>) {
     onFatal: (e) => fatal.push(e),
   });
   await proxy.start();
-  const logs = () => lines.map((l) => JSON.parse(l) as { level: string; target: string; fields: Record<string, unknown> });
-  const metrics = async () => (await request(proxy.ports.metrics as number, "GET", "/metrics")).body;
-  // The peer updater runs beside the servers, as upstream's spawned task does: wait for its first round.
-  const peers = (count: number) => until(`${count} peer(s)`, async () => (await metrics()).includes(`flowproxy_builderhub_peer_count ${count}\n`));
-  return { proxy, logs, metrics, peers, fatal, stop: () => proxy.stop() };
+  const logs = () => lines.map((l) => JSON.parse(l) as LogLine);
+  const ports = { user: proxy.ports.user, system: proxy.ports.system, metrics: proxy.ports.metrics as number };
+  return withMetrics({ proxy: { ports }, logs, fatal, stop: () => proxy.stop() });
 }
 
 function cli(generation: Generation, env: Record<string, string>, argv: string[] = []) {
   return parseCli(generation, argv, env, "flowproxy", generation === 1 ? "1.1.2-258bbd6" : "2.0.2-029b7c4");
+}
+
+/**
+ * The command line of what runs for this generation: the double's parse, or the binary run for at
+ * most 1.5 s (clap's errors end it at once; still running, it took the command line).
+ */
+function commandLine(generation: Generation, env: Record<string, string>, argv: string[] = []): { kind: "run" } | { kind: "exit"; status: number; stdout: string; stderr: string } {
+  const binary = binaryFor(generation);
+  if (!binary) return cli(generation, env, argv);
+  const dir = tempDir();
+  const result = spawnSync(binary.file, argv, { env: { PATH: process.env.PATH ?? "", HOME: dir, ...env }, cwd: dir, encoding: "utf8", timeout: 1500 });
+  // Ended by the timeout (it may well exit 0 on that SIGTERM, as FlowProxy's runner does).
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT") return { kind: "run" };
+  return { kind: "exit", status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The binary under test for this generation, else the double's bundled build of it. */
+function runUnderTest(build: FlowProxyBuild, args: string[], env: Record<string, string>): ReturnType<typeof runBuilt> {
+  const binary = binaryFor(Number(build.version.split(".")[0]) as Generation);
+  if (!binary) return runBuilt(build, args, env);
+  const dir = tempDir();
+  return new Promise((resolve) => {
+    const child = spawn(binary.file, args, { env: { PATH: process.env.PATH ?? "", HOME: dir, ...env }, cwd: dir });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 8000);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
 }
 
 function runBuilt(build: FlowProxyBuild, args: string[], env: Record<string, string>, timeoutMs = 8000): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -189,7 +359,8 @@ function runBuilt(build: FlowProxyBuild, args: string[], env: Record<string, str
   });
 }
 
-const REQUIRED = { USER_LISTEN_ADDR: "127.0.0.1:5543", SYSTEM_LISTEN_ADDR: "127.0.0.1:5542", BUILDERNET_NODE_NAME: "vm-eastus" };
+// Port 0: a binary under test that takes the command line goes on to bind them.
+const REQUIRED = { USER_LISTEN_ADDR: "127.0.0.1:0", SYSTEM_LISTEN_ADDR: "127.0.0.1:0", BUILDERNET_NODE_NAME: "vm-eastus" };
 
 /** Signed EIP-1559 transfers as `signedTx(SEARCHER_KEY, n)` writes them (RFC 6979 signatures are deterministic). */
 const TX_0 = Buffer.from(
@@ -214,7 +385,7 @@ for (const build of [GENERATION_1_BUILD, GENERATION_2_BUILD, { ...GENERATION_1_B
 // --- command line and environment (src/cli.rs) ------------------------------------------------
 
 test("without the three required settings it prints clap's usage error (src/cli.rs at both revisions) and exits 2", () => {
-  const g1 = cli(1, { USER_LISTEN_ADDR: "127.0.0.1:5543" });
+  const g1 = commandLine(1, { USER_LISTEN_ADDR: "127.0.0.1:5543" });
   assert.deepEqual(g1, {
     kind: "exit",
     status: 2,
@@ -224,13 +395,13 @@ test("without the three required settings it prints clap's usage error (src/cli.
       "Usage: flowproxy --user-listen-url <USER_LISTEN_ADDR> --system-listen-url <SYSTEM_LISTEN_ADDR> --builder-name <BUILDERNET_NODE_NAME>\n\n" +
       "For more information, try '--help'.\n",
   });
-  const g2 = cli(2, {});
+  const g2 = commandLine(2, {});
   assert.match(g2.kind === "exit" ? g2.stderr : "", /^error: the following required arguments were not provided:\n {2}--user-listen-addr <USER_LISTEN_ADDR>\n {2}--system-listen-addr <SYSTEM_LISTEN_ADDR>\n {2}--builder-name <BUILDERNET_NODE_NAME>\n/);
 });
 
 test("any ClickHouse argument, the backup path included, requires host, username, password and database (src/cli.rs clickhouse group)", () => {
   for (const generation of [1, 2] as const) {
-    const outcome = cli(generation, { ...REQUIRED, CLICKHOUSE_BACKUP_DISK_DATABASE_PATH: "/var/lib/flowproxy/backup.db", CLICKHOUSE_HOST: "http://ch:8123" });
+    const outcome = commandLine(generation, { ...REQUIRED, CLICKHOUSE_BACKUP_DISK_DATABASE_PATH: "/var/lib/flowproxy/backup.db", CLICKHOUSE_HOST: "http://ch:8123" });
     assert.equal(outcome.kind === "exit" && outcome.status, 2);
     assert.match(
       outcome.kind === "exit" ? outcome.stderr : "",
@@ -238,14 +409,14 @@ test("any ClickHouse argument, the backup path included, requires host, username
     );
   }
   // Generation 2 added the timeouts to the group.
-  assert.equal(cli(1, { ...REQUIRED, CLICKHOUSE_SEND_TIMEOUT_MS: "5" }).kind, "run");
-  assert.equal(cli(2, { ...REQUIRED, CLICKHOUSE_SEND_TIMEOUT_MS: "5" }).kind, "exit");
+  assert.equal(commandLine(1, { ...REQUIRED, CLICKHOUSE_SEND_TIMEOUT_MS: "5" }).kind, "run");
+  assert.equal(commandLine(2, { ...REQUIRED, CLICKHOUSE_SEND_TIMEOUT_MS: "5" }).kind, "exit");
   const complete = { CLICKHOUSE_HOST: "h", CLICKHOUSE_USERNAME: "u", CLICKHOUSE_PASSWORD: "p", CLICKHOUSE_DATABASE: "d" };
-  assert.equal(cli(1, { ...REQUIRED, ...complete, CLICKHOUSE_BACKUP_DISK_DATABASE_PATH: "/x" }).kind, "run");
+  assert.equal(commandLine(1, { ...REQUIRED, ...complete, CLICKHOUSE_BACKUP_DISK_DATABASE_PATH: "/x" }).kind, "run");
 });
 
 test("parquet indexing conflicts with the whole ClickHouse group (src/cli.rs parquet group)", () => {
-  const outcome = cli(1, { ...REQUIRED, PARQUET_BUNDLE_RECEIPTS_FILE_PATH: "r.parquet", CLICKHOUSE_HOST: "h" });
+  const outcome = commandLine(1, { ...REQUIRED, PARQUET_BUNDLE_RECEIPTS_FILE_PATH: "r.parquet", CLICKHOUSE_HOST: "h" });
   assert.match(
     outcome.kind === "exit" ? outcome.stderr : "",
     /^error: the argument '--indexer\.parquet\.bundle-receipts-file-path <PARQUET_BUNDLE_RECEIPTS_FILE_PATH>' cannot be used with:\n {2}--indexer\.clickhouse\.host <CLICKHOUSE_HOST>\n {2}--indexer\.clickhouse\.username/,
@@ -253,9 +424,9 @@ test("parquet indexing conflicts with the whole ClickHouse group (src/cli.rs par
 });
 
 test("generation 2 parses listen addresses as SocketAddr; generation 1 takes any string (src/cli.rs@029b7c4 vs @258bbd6)", () => {
-  const bad = cli(2, { ...REQUIRED, USER_LISTEN_ADDR: "localhost:5543" });
+  const bad = commandLine(2, { ...REQUIRED, USER_LISTEN_ADDR: "localhost:5543" });
   assert.deepEqual(bad.kind === "exit" && [bad.status, bad.stderr], [2, "error: invalid value 'localhost:5543' for '--user-listen-addr <USER_LISTEN_ADDR>': invalid socket address syntax\n\nFor more information, try '--help'.\n"]);
-  assert.equal(cli(1, { ...REQUIRED, USER_LISTEN_ADDR: "localhost:5543" }).kind, "run");
+  assert.equal(commandLine(1, { ...REQUIRED, USER_LISTEN_ADDR: "localhost:5543" }).kind, "run");
 });
 
 test("node name dashes become underscores at generation 2 only (src/cli.rs@029b7c4 replace_dashes_with_underscores)", () => {
@@ -267,9 +438,9 @@ test("node name dashes become underscores at generation 2 only (src/cli.rs@029b7
 });
 
 test("the signer key and flashbots address are parsed as alloy parses them (src/cli.rs PrivateKeySigner, Address)", () => {
-  const key = cli(1, { ...REQUIRED, FLASHBOTS_ORDERFLOW_SIGNER: "0x12" });
+  const key = commandLine(1, { ...REQUIRED, FLASHBOTS_ORDERFLOW_SIGNER: "0x12" });
   assert.match(key.kind === "exit" ? key.stderr : "", /^error: invalid value '0x12' for '--orderflow-signer <FLASHBOTS_ORDERFLOW_SIGNER>': invalid string length\n/);
-  const address = cli(1, { ...REQUIRED, FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS: "0xzz" });
+  const address = commandLine(1, { ...REQUIRED, FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS: "0xzz" });
   assert.match(address.kind === "exit" ? address.stderr : "", /invalid character 'z' at position 0/);
   const ok = cli(2, { ...REQUIRED, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A.slice(2), PEER_UPDATE_INTERVAL_S: "1" });
   assert.equal(ok.kind === "run" && ok.settings.PEER_UPDATE_INTERVAL_S, "1");
@@ -309,7 +480,7 @@ test("it registers at start with only its signer address, no certificate (src/bu
 
 test("a refused registration ends the process after one try, status 0, the hub's answer on stderr (src/main.rs, src/lib.rs@258bbd6)", async () => {
   const hub = await startHub(500, "not today");
-  const result = await runBuilt(GENERATION_1_BUILD, [], { ...REQUIRED, USER_LISTEN_ADDR: "127.0.0.1:0", SYSTEM_LISTEN_ADDR: "127.0.0.1:0", BUILDERHUB_ENDPOINT: hub.url, NO_COLOR: "1" });
+  const result = await runUnderTest(GENERATION_1_BUILD, [], { ...REQUIRED, BUILDERHUB_ENDPOINT: hub.url, NO_COLOR: "1" });
   await hub.close();
   assert.equal(result.status, 0);
   assert.equal(hub.state.registrations.length, 1);
@@ -318,7 +489,7 @@ test("a refused registration ends the process after one try, status 0, the hub's
 });
 
 test("an unreachable BuilderHub ends generation 2 the same way, status 0, logged (src/main.rs@029b7c4)", async () => {
-  const result = await runBuilt(GENERATION_2_BUILD, [], { ...REQUIRED, USER_LISTEN_ADDR: "127.0.0.1:0", SYSTEM_LISTEN_ADDR: "127.0.0.1:0", BUILDERHUB_ENDPOINT: "http://127.0.0.1:1", LOG_JSON: "true" });
+  const result = await runUnderTest(GENERATION_2_BUILD, [], { ...REQUIRED, BUILDERHUB_ENDPOINT: "http://127.0.0.1:1", LOG_JSON: "true" });
   assert.equal(result.status, 0);
   const lines = result.stdout.trim().split("\n").map((l) => JSON.parse(l) as { level: string; fields: Record<string, string> });
   const failure = lines.find((l) => l.fields.message === "shutting down due to error");
@@ -950,6 +1121,66 @@ test("generation 2 forwards bundles as bitcode over msg-rs TCP, signed over the 
   }
 });
 
+/** A TCP relay in front of `port` that keeps what each side wrote. */
+async function recordingRelay(port: number) {
+  const wrote = { toServer: Buffer.alloc(0), toClient: Buffer.alloc(0) };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, "127.0.0.1");
+    client.on("data", (c: Buffer) => ((wrote.toServer = Buffer.concat([wrote.toServer, c])), upstream.write(c)));
+    upstream.on("data", (c: Buffer) => ((wrote.toClient = Buffer.concat([wrote.toClient, c])), client.write(c)));
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    client.on("error", () => undefined);
+    upstream.on("error", () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { port: (server.address() as net.AddressInfo).port, wrote, close: () => server.close() };
+}
+
+test("generation 2 frames, both ways between the FlowProxy under test and the double: the crate's WithHeaders around RawBundleBitcode, answered Success with the bundle hash (forwarder/mod.rs, ingress/mod.rs@029b7c4)", async () => {
+  // With FLOWPROXY_BINARY of generation 2, "under test" is that binary; then two of them as well.
+  const pairs: [string, (env: Record<string, string>) => Promise<Started>][] = [["the double", (env) => startDouble(2, env)]];
+  if (binaryFor(2)) pairs.push(["a second binary under test", (env) => startProxy(2, env)]);
+  for (const [name, startOther] of pairs) {
+    const hub = await startHub();
+    const tested = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A, PEER_UPDATE_INTERVAL_S: "1" });
+    const other = await startOther({ BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B, PEER_UPDATE_INTERVAL_S: "1" });
+    const toTested = await recordingRelay(tested.proxy.ports.system);
+    const toOther = await recordingRelay(other.proxy.ports.system);
+    hub.state.builders = [peerEntry("a", KEY_A, `127.0.0.1:${toTested.port}`), peerEntry("b", KEY_B, `127.0.0.1:${toOther.port}`)];
+    try {
+      await tested.peers(1);
+      await other.peers(1);
+      for (const [from, relay, sender, nonce] of [
+        [tested, toOther, KEY_A, 8n],
+        [other, toTested, KEY_B, 9n],
+      ] as const) {
+        const tx = signedTx(SEARCHER_KEY, nonce);
+        const reply = await signedPost(from.proxy.ports.user, rpc("eth_sendBundle", [{ txs: [tx], blockNumber: "0x2a" }]));
+        const bundleHash = (JSON.parse(reply.body) as { result: { bundleHash: string } }).result.bundleHash;
+        await until(`${name}: the answer through the relay`, () => new FrameReader().push(relay.wrote.toClient).length === 1);
+        const [requestFrame, ...more] = new FrameReader().push(relay.wrote.toServer);
+        assert.deepEqual([requestFrame.id, requestFrame.compression, more.length], [0, 0, 0], name);
+        const { headers, data } = decodeWithHeaders(requestFrame.payload);
+        assert.deepEqual([...headers.keys()].sort(), ["X-BuilderNet-Priority", "X-BuilderNet-SentAtUs", "X-BuilderNet-Signature", "content-type", "method"], name);
+        assert.equal(headers.get("method"), "eth_sendBundle");
+        assert.equal(headers.get("X-BuilderNet-Signature")?.split(":")[0].toLowerCase(), addressOf(sender), name);
+        const bundle = decodeRawBundle(data);
+        assert.deepEqual([bundle.version, bundle.blockNumber, hex(bundle.signingAddress!), hex(bundle.bundleHash!), bundle.txs.map(hex)], ["v2", 42n, SEARCHER_ADDRESS, bundleHash, [tx]], name);
+        const [replyFrame] = new FrameReader().push(relay.wrote.toClient);
+        assert.equal(replyFrame.id, 0);
+        assert.deepEqual(decodeTcpResponse(replyFrame.payload), { status: "Success", data: { kind: "Hash", value: Buffer.from(bundleHash.slice(2), "hex") } }, name);
+      }
+    } finally {
+      await tested.stop();
+      await other.stop();
+      toTested.close();
+      toOther.close();
+      await hub.close();
+    }
+  }
+});
+
 test("the generation 2 system socket answers PING with PONG and refuses an unlisted signer with ErrorInvalidSignature (rep/driver.rs@v0.1.5, ingress/mod.rs@029b7c4)", async () => {
   const hub = await startHub();
   const b = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
@@ -998,18 +1229,19 @@ test("generation 2 reaches a peer with instance.tls_cert over TCP+TLS, trusting 
   const port = (s: tls.Server) => (s.address() as net.AddressInfo).port;
   const hub = await startHub();
   hub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${port(good)}`, peerTls.cert), peerEntry("q", SEARCHER_KEY, `127.0.0.1:${port(bad)}`, peerTls.cert)];
-  const a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  let a: Started | undefined;
   try {
-    await a.peers(2);
+    const proxy = (a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A }));
+    await proxy.peers(2);
     const tx = signedTx(SEARCHER_KEY, 6n);
-    assert.equal((await signedPost(a.proxy.ports.user, rpc("eth_sendRawTransaction", [tx]))).status, 200);
-    await until("the impostor's forward to time out", async () => (await a.metrics()).includes('flowproxy_forwarder_tcp_call_failures{peer_name="q",reason="Request timed out",transport="tcp"} 1'));
+    assert.equal((await signedPost(proxy.proxy.ports.user, rpc("eth_sendRawTransaction", [tx]))).status, 200);
+    await until("the impostor's forward to time out", async () => (await proxy.metrics()).includes('flowproxy_forwarder_tcp_call_failures{peer_name="q",reason="Request timed out",transport="tcp"} 1'));
     assert.equal(payloads.length, 1);
     const { headers, data } = decodeWithHeaders(payloads[0]);
     assert.deepEqual([headers.get("method"), hex(data)], ["eth_sendRawTransaction", tx]);
     assert.match(headers.get("X-BuilderNet-Signature") as string, new RegExp(`^${addressOf(KEY_A)}:`));
   } finally {
-    await a.stop();
+    await a?.stop();
     await hub.close();
     good.close();
     bad.close();
@@ -1025,8 +1257,9 @@ test("a forwarded generation 2 bundle is the crate's RawBundleBitcode bytes: the
   await rep.listen("127.0.0.1", 0);
   const hub = await startHub();
   hub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${rep.address().port}`)];
-  const a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url });
+  let a: Started | undefined;
   try {
+    a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url });
     await a.peers(1);
     const tx = signedTx(SEARCHER_KEY, 7n);
     assert.equal(tx, hex(TX_7), "the transaction the reference bytes were made from");
@@ -1036,7 +1269,7 @@ test("a forwarded generation 2 bundle is the crate's RawBundleBitcode bytes: the
     const [, forwardedBytes] = CRATE_RAW_BUNDLES.find(([name]) => name === "a forwarded bundle")!;
     assert.equal(decodeWithHeaders(payloads[0]).data.toString("hex"), forwardedBytes);
   } finally {
-    await a.stop();
+    await a?.stop();
     await hub.close();
     await rep.close();
   }
@@ -1218,7 +1451,8 @@ test("generation 2 exports flowproxy_build_info with version and commit; generat
   const g1 = await startProxy(1, {});
   const g2 = await startProxy(2, {});
   try {
-    assert.match(await g2.metrics(), /^flowproxy_build_info\{commit="test",version="2\.0\.2"\} 1$/m);
+    const { version, gitHash } = versionUnderTest(2);
+    assert.match(await g2.metrics(), new RegExp(`^flowproxy_build_info\\{commit="${gitHash}",version="${version.replace(/\./g, "\\.")}"\\} 1$`, "m"));
     assert.doesNotMatch(await g1.metrics(), /build_info|flowproxy_info/);
   } finally {
     await g1.stop();
