@@ -192,6 +192,8 @@ export interface ReqTarget {
   port: number;
   /** TLS client settings when the peer registered a certificate. */
   tls?: tls.ConnectionOptions;
+  /** Set when every connection attempt fails before connecting, with this error (tcp_tls connect). */
+  connectError?: string;
 }
 
 export interface ReqLog {
@@ -332,6 +334,10 @@ export class ReqSocket {
   }
 
   private connect(): void {
+    if (this.target.connectError !== undefined) {
+      this.log.connectFailed(this.target.connectError);
+      return;
+    }
     this.connecting = true;
     const { host, port } = this.target;
     const socket = this.target.tls ? tls.connect({ ...this.target.tls, host, port }) : net.connect({ host, port });

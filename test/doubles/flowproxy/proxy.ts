@@ -780,10 +780,12 @@ export class FlowProxy {
 
   /**
    * src/builderhub/mod.rs@029b7c4 peer_tcp_sender: `<dns_name>:5544` resolved once; TLS when
-   * instance.tls_cert is non-empty (the certificate added to a store that also has the system's
-   * roots, the host name checked against dns_name when there is one, TLS 1.3 suites restricted), optional client
-   * certificate and key from CERTIFICATE_PEM_FILE / PRIVATE_KEY_PEM_FILE. TCP_SMALL_CLIENTS
-   * sockets, plus TCP_BIG_CLIENTS for messages of 32 KiB and more, used round-robin.
+   * instance.tls_cert is non-empty (tls_connector: the certificate added to a store that also has
+   * the system's roots, TLS 1.3 suites restricted; msg-transport's tcp_tls Client names dns_name
+   * for SNI and the host check), optional client certificate and key from CERTIFICATE_PEM_FILE /
+   * PRIVATE_KEY_PEM_FILE. TCP_SMALL_CLIENTS sockets, plus TCP_BIG_CLIENTS for messages of 32 KiB
+   * and more, used round-robin. Compared with msg-rs 97ae1f0's TcpTls client set up by 029b7c4's
+   * tls_connector, built from source: which certificates, names and TLS versions connect.
    */
   private async tcpForwarder(peer: Peer, spans: Span[]): Promise<Forwarder | undefined> {
     const error = (message: string, fields: Fields = []) => this.event("ERROR", "flowproxy::builderhub", message, fields, spans);
@@ -800,13 +802,13 @@ export class FlowProxy {
           // One connector for every socket of the forwarder, as msg-rs builds one SslConnector.
           secureContext: tls.createSecureContext({
             ca: [...tls.rootCertificates, peer.instance.tls_cert],
-            ciphers: "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+            ciphers: TLS_CIPHERS,
             key: this.s.PRIVATE_KEY_PEM_FILE ? fs.readFileSync(this.s.PRIVATE_KEY_PEM_FILE) : undefined,
             cert: this.s.CERTIFICATE_PEM_FILE ? fs.readFileSync(this.s.CERTIFICATE_PEM_FILE) : undefined,
           }),
-          servername: net.isIP(peer.dns_name) || peer.dns_name === "" ? undefined : peer.dns_name,
-          // OpenSSL's set1_host with an empty name sets no name to check: only the chain is verified then.
-          checkServerIdentity: (_host, cert) => (peer.dns_name === "" ? undefined : tls.checkServerIdentity(peer.dns_name, cert)),
+          // ConnectConfiguration::into_ssl: SNI unless the name is an IP address.
+          servername: net.isIP(peer.dns_name) ? undefined : peer.dns_name,
+          checkServerIdentity: (_host, cert) => checkPeerHost(peer.dns_name, cert),
         };
       } catch (err) {
         error("failed to create tls connector", [["e", { debug: (err as Error).message }]]);
@@ -829,7 +831,10 @@ export class FlowProxy {
       connectionClosed: () => this.event("WARN", "msg_socket::req::driver", "connection closed, resetting connection state"),
       gaveUp: () => this.event("ERROR", "msg_socket::req::driver", "exceeded maximum number of retries, terminating connection"),
     };
-    const make = () => new ReqSocket({ host: address, port, tls: tlsOptions }, driverLog);
+    // into_ssl("") fails (OpenSSL refuses an empty server name) before each connection is made:
+    // a TLS peer without dns_name is never reached.
+    const connectError = tlsOptions && peer.dns_name === "" ? EMPTY_SERVER_NAME : undefined;
+    const make = () => new ReqSocket({ host: address, port, tls: tlsOptions, connectError }, driverLog);
     const small = Array.from({ length: Number(this.s.TCP_SMALL_CLIENTS) }, make);
     const big = Array.from({ length: Number(this.s.TCP_BIG_CLIENTS) }, make);
     const counters = { small: 0, big: 0 };
@@ -1472,6 +1477,34 @@ function fail(): never {
 /** serde_json's `json!({"id": 1, "jsonrpc": "2.0", "method": ..., "params": [...]})`, keys in insertion order. */
 function jsonRpc(method: string, param: string): string {
   return `{"id":1,"jsonrpc":"2.0","method":"${method}","params":[${param}]}`;
+}
+
+/**
+ * The TLS client's ciphers: TLS 1.3 suites as tls_connector sets them (src/builderhub/mod.rs@029b7c4
+ * DEFAULT_TLS_CIPHERS), TLS 1.2 ciphers as rust-openssl 0.10.75's SslConnector leaves them
+ * (ssl/connector.rs ctx): a peer that speaks only TLS 1.2 is reached.
+ */
+const TLS_CIPHERS =
+  "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:!aDSS:!SRP:!PSK";
+
+/** OpenSSL's error for SSL_set_tlsext_host_name(""), as into_ssl returns it. */
+const EMPTY_SERVER_NAME = "error:0A00013F:SSL routines:ssl3_ctrl:ssl3 ext invalid servername";
+
+/**
+ * rust-openssl 0.10.75's setup_verify_hostname (ssl/connector.rs): an IP address is checked
+ * against the certificate's IP addresses, a name against its DNS names (else its CN) with
+ * X509CheckFlags::NO_PARTIAL_WILDCARDS: a wildcard counts only as a whole left-most label.
+ */
+export function checkPeerHost(name: string, cert: tls.PeerCertificate): Error | undefined {
+  const entries = (cert.subjectaltname ?? "").split(", ").filter((e) => e !== "");
+  const partial = (e: string) => e.startsWith("DNS:") && e.slice(4).split(".")[0].includes("*") && e.slice(4).split(".")[0] !== "*";
+  const kept = entries.filter((e) => !partial(e));
+  if (kept.length === entries.length) {
+    return tls.checkServerIdentity(name, cert);
+  }
+  // Partial wildcards match nothing; a certificate with DNS names still never falls back to its CN.
+  const others = kept.length > 0 ? kept.join(", ") : "DNS:";
+  return tls.checkServerIdentity(name, { ...cert, subjectaltname: others });
 }
 
 /** `?e` of a bitcode::Error (a release build's: see BitcodeError). */

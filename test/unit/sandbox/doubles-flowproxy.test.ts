@@ -25,7 +25,7 @@ import { Generation } from "../../doubles/flowproxy/cli";
 import { Logger } from "../../doubles/flowproxy/log";
 import { Clock, encodeFrame, FrameReader, RepServer, ReqSocket, WIRE_DECOMPRESSION } from "../../doubles/flowproxy/msg";
 import { RawBundle, rawBundleHash, RawShareBundle, rawShareBundleHash } from "../../doubles/flowproxy/orders";
-import { systemHostPort } from "../../doubles/flowproxy/proxy";
+import { checkPeerHost, systemHostPort } from "../../doubles/flowproxy/proxy";
 import { RustHasher } from "../../doubles/flowproxy/rusthash";
 import { execFileAsync } from "../../support/processes";
 import { scratchDir } from "../../support/scratch";
@@ -1205,46 +1205,93 @@ test("the generation 2 system socket answers PING with PONG and refuses an unlis
   }
 });
 
-test("generation 2 reaches a peer with instance.tls_cert over TCP+TLS, trusting that certificate only (builderhub/mod.rs@029b7c4 tls_connector)", async () => {
+// Peers with a certificate are reached at <dns_name>:5544, so each listens on a loopback address of
+// its own. Seen with msg-rs 97ae1f0's TcpTls client set up by 029b7c4's tls_connector, built from
+// source: the listed certificate trusted and its IP address checked; a TLS 1.2-only peer reached;
+// another certificate refused; an empty dns_name failing every attempt before it connects.
+test("generation 2 reaches a peer with instance.tls_cert over TCP+TLS at dns_name:5544, trusting that certificate only, TLS 1.2 too; without a dns_name never (builderhub/mod.rs@029b7c4 tls_connector, tcp_tls connect@97ae1f0)", async () => {
   const dir = tempDir();
-  const peerTls = await certificate(dir, "peer", "IP:127.0.0.1");
-  const impostor = await certificate(dir, "impostor", "IP:127.0.0.1");
-  const payloads: Buffer[] = [];
-  const serve = (c: { cert: string; key: string }) =>
-    new Promise<tls.Server>((resolve) => {
-      const server = tls.createServer(c, (socket) => {
+  const [good, impostorHost, old, nameless] = ["127.0.0.71", "127.0.0.72", "127.0.0.73", "127.0.0.74"];
+  const goodTls = await certificate(dir, "good", `IP:${good}`);
+  const impostorTls = await certificate(dir, "impostor", `IP:${impostorHost}`);
+  const listedForImpostor = await certificate(dir, "listed", `IP:${impostorHost}`);
+  const oldTls = await certificate(dir, "old", `IP:${old}`);
+  const namelessTls = await certificate(dir, "nameless", `IP:${nameless}`);
+  const received: Record<string, { payloads: Buffer[]; connections: number; protocol?: string | null }> = {};
+  const serve = (host: string, c: { cert: string; key: string }, options: tls.TlsOptions = {}) =>
+    new Promise<net.Server>((resolve, reject) => {
+      const seen: (typeof received)[string] = (received[host] = { payloads: [], connections: 0 });
+      const secure = tls.createServer({ ...c, ...options }, (socket) => {
+        seen.protocol = socket.getProtocol();
         const reader = new FrameReader();
         socket.on("data", (chunk: Buffer) => {
           for (const frame of reader.push(chunk)) {
-            payloads.push(frame.payload);
+            seen.payloads.push(frame.payload);
             socket.write(encodeFrame(frame.id, encodeTcpResponse("Success", { kind: "NoData" })));
           }
         });
+        socket.on("error", () => undefined);
       });
-      server.listen(0, "127.0.0.1", () => resolve(server));
+      secure.on("tlsClientError", () => undefined);
+      // A plain listener in front counts TCP connections too: the nameless peer must see none.
+      const server = net.createServer((socket) => {
+        seen.connections++;
+        secure.emit("connection", socket);
+      });
+      server.once("error", reject);
+      server.listen(5544, host, () => resolve(server));
     });
-  const good = await serve(peerTls);
-  // This one presents another certificate than the one BuilderHub lists for it.
-  const bad = await serve(impostor);
-  const port = (s: tls.Server) => (s.address() as net.AddressInfo).port;
+  const servers = [await serve(good, goodTls), await serve(impostorHost, impostorTls), await serve(old, oldTls, { maxVersion: "TLSv1.2" }), await serve(nameless, namelessTls)];
   const hub = await startHub();
-  hub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${port(good)}`, peerTls.cert), peerEntry("q", SEARCHER_KEY, `127.0.0.1:${port(bad)}`, peerTls.cert)];
+  const withName = (entry: HubPeer, dns: string) => ({ ...entry, dns_name: dns });
+  hub.state.builders = [
+    withName(peerEntry("p", KEY_B, good, goodTls.cert), good),
+    withName(peerEntry("q", SEARCHER_KEY, impostorHost, listedForImpostor.cert), impostorHost),
+    withName(peerEntry("r", "0x" + "33".repeat(32), old, oldTls.cert), old),
+    peerEntry("s", "0x" + "22".repeat(32), `${nameless}:5544`, namelessTls.cert),
+  ];
   let a: Started | undefined;
   try {
     const proxy = (a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A }));
-    await proxy.peers(2);
+    await proxy.peers(4);
     const tx = signedTx(SEARCHER_KEY, 6n);
     assert.equal((await signedPost(proxy.proxy.ports.user, rpc("eth_sendRawTransaction", [tx]))).status, 200);
-    await until("the impostor's forward to time out", async () => (await proxy.metrics()).includes('flowproxy_forwarder_tcp_call_failures{peer_name="q",reason="Request timed out",transport="tcp"} 1'));
-    assert.equal(payloads.length, 1);
-    const { headers, data } = decodeWithHeaders(payloads[0]);
+    for (const peer of ["q", "s"]) {
+      await until(`the forward to ${peer} to time out`, async () => (await proxy.metrics()).includes(`flowproxy_forwarder_tcp_call_failures{peer_name="${peer}",reason="Request timed out",transport="tcp"} 1`));
+    }
+    await until("the TLS peers to get the transaction", () => received[good].payloads.length === 1 && received[old].payloads.length === 1);
+    assert.equal(received[old].protocol, "TLSv1.2");
+    assert.equal(received[good].protocol, "TLSv1.3");
+    assert.deepEqual([received[impostorHost].payloads.length, received[nameless].payloads.length, received[nameless].connections], [0, 0, 0]);
+    const { headers, data } = decodeWithHeaders(received[good].payloads[0]);
     assert.deepEqual([headers.get("method"), hex(data)], ["eth_sendRawTransaction", tx]);
     assert.match(headers.get("X-BuilderNet-Signature") as string, new RegExp(`^${addressOf(KEY_A)}:`));
   } finally {
     await a?.stop();
     await hub.close();
-    good.close();
-    bad.close();
+    servers.forEach((server) => server.close());
+  }
+});
+
+// Which names a peer's certificate answers for, as msg-rs 97ae1f0's TcpTls client set up by
+// 029b7c4's tls_connector decided (built from source): [subjectAltName, CN, dns_name, accepted].
+const OPENSSL_HOST_CHECKS: [string, string, string, boolean][] = [
+  ["IP Address:127.0.0.1", "peer", "127.0.0.1", true],
+  ["DNS:vm-b.flowproxy.internal", "peer", "127.0.0.1", false],
+  ["DNS:vm-b.flowproxy.internal", "peer", "vm-b.flowproxy.internal", true],
+  ["DNS:vm-b.flowproxy.internal", "peer", "VM-B.flowproxy.internal", true],
+  ["DNS:*.flowproxy.internal", "peer", "vm-b.flowproxy.internal", true],
+  ["DNS:*.flowproxy.internal", "peer", "a.b.flowproxy.internal", false],
+  ["DNS:vm*.flowproxy.internal", "peer", "vm-b.flowproxy.internal", false],
+  ["DNS:vm*.flowproxy.internal, DNS:other.example", "peer", "vm-b.flowproxy.internal", false],
+  ["", "*.flowproxy.internal", "vm-b.flowproxy.internal", true],
+  ["", "127.0.0.1", "127.0.0.1", false],
+];
+
+test("a peer's certificate is checked against dns_name as OpenSSL checks it for msg-rs: IP addresses, DNS names, no partial wildcards (rust-openssl 0.10.75 ssl/connector.rs setup_verify_hostname)", () => {
+  for (const [san, cn, name, accepted] of OPENSSL_HOST_CHECKS) {
+    const cert = { subject: { CN: cn }, subjectaltname: san || undefined } as unknown as tls.PeerCertificate;
+    assert.equal(checkPeerHost(name, cert) === undefined, accepted, `${san || `CN=${cn}`} for ${name}`);
   }
 });
 
