@@ -405,7 +405,7 @@ test("any ClickHouse argument, the backup path included, requires host, username
     assert.equal(outcome.kind === "exit" && outcome.status, 2);
     assert.match(
       outcome.kind === "exit" ? outcome.stderr : "",
-      /not provided:\n {2}--indexer\.clickhouse\.username <CLICKHOUSE_USERNAME>\n {2}--indexer\.clickhouse\.password <CLICKHOUSE_PASSWORD>\n {2}--indexer\.clickhouse\.database <CLICKHOUSE_DATABASE>\n\nUsage: flowproxy .*--indexer\.clickhouse\.host <CLICKHOUSE_HOST> --indexer\.clickhouse\.backup\.disk-database-path <CLICKHOUSE_BACKUP_DISK_DATABASE_PATH>/,
+      /not provided:\n {2}--indexer\.clickhouse\.username <CLICKHOUSE_USERNAME>\n {2}--indexer\.clickhouse\.password <CLICKHOUSE_PASSWORD>\n {2}--indexer\.clickhouse\.database <CLICKHOUSE_DATABASE>\n\nUsage: flowproxy .*--indexer\.clickhouse\.host <CLICKHOUSE_HOST> --indexer\.clickhouse\.username <CLICKHOUSE_USERNAME> --indexer\.clickhouse\.password <CLICKHOUSE_PASSWORD> --indexer\.clickhouse\.database <CLICKHOUSE_DATABASE> --indexer\.clickhouse\.backup\.disk-database-path <CLICKHOUSE_BACKUP_DISK_DATABASE_PATH>\n/,
     );
   }
   // Generation 2 added the timeouts to the group.
@@ -444,6 +444,28 @@ test("the signer key and flashbots address are parsed as alloy parses them (src/
   assert.match(address.kind === "exit" ? address.stderr : "", /invalid character 'z' at position 0/);
   const ok = cli(2, { ...REQUIRED, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A.slice(2), PEER_UPDATE_INTERVAL_S: "1" });
   assert.equal(ok.kind === "run" && ok.settings.PEER_UPDATE_INTERVAL_S, "1");
+});
+
+// Written by FlowProxy's own src/cli.rs at each revision, built from source with the clap and alloy
+// it locks (clap_builder 4.5.48 at 258bbd6, 4.5.53 at 029b7c4): [generation, argv, environment, stderr].
+// Each exits with status 2.
+const CLAP_ERRORS: [Generation, string[], Record<string, string>, string][] = [
+  [1, ["--user-listen-addr"], {}, "error: unexpected argument '--user-listen-addr' found\n\n  tip: a similar argument exists: '--user-listen-url'\n\nUsage: flowproxy --user-listen-url <USER_LISTEN_ADDR> --system-listen-url <SYSTEM_LISTEN_ADDR> --builder-name <BUILDERNET_NODE_NAME>\n\nFor more information, try '--help'.\n"],
+  [2, ["--builder-name", "x", "--log.jsn"], {}, "error: unexpected argument '--log.jsn' found\n\n  tip: a similar argument exists: '--log.json'\n\nUsage: flowproxy --user-listen-addr <USER_LISTEN_ADDR> --system-listen-addr <SYSTEM_LISTEN_ADDR> --builder-name <BUILDERNET_NODE_NAME> --log.json\n\nFor more information, try '--help'.\n"],
+  [2, ["--log.json=x"], {}, "error: unexpected value 'x' for '--log.json' found; no more were expected\n\nUsage: flowproxy --user-listen-addr <USER_LISTEN_ADDR> --system-listen-addr <SYSTEM_LISTEN_ADDR> --builder-name <BUILDERNET_NODE_NAME> --log.json\n\nFor more information, try '--help'.\n"],
+  [2, ["--builder-name", "x", "--nope=3"], {}, "error: unexpected argument '--nope' found\n\nUsage: flowproxy --user-listen-addr <USER_LISTEN_ADDR> --system-listen-addr <SYSTEM_LISTEN_ADDR> --builder-name <BUILDERNET_NODE_NAME>\n\nFor more information, try '--help'.\n"],
+  [2, ["--builder-name", "x", "foo"], {}, "error: unexpected argument 'foo' found\n\nUsage: flowproxy [OPTIONS] --user-listen-addr <USER_LISTEN_ADDR> --system-listen-addr <SYSTEM_LISTEN_ADDR> --builder-name <BUILDERNET_NODE_NAME>\n\nFor more information, try '--help'.\n"],
+  [2, ["--system-listen-addr", "--log.json"], {}, "error: a value is required for '--system-listen-addr <SYSTEM_LISTEN_ADDR>' but none was supplied\n\nFor more information, try '--help'.\n"],
+  [2, ["--", "--nope"], {}, "error: unexpected argument '--nope' found\n\nUsage: flowproxy [OPTIONS] --user-listen-addr <USER_LISTEN_ADDR> --system-listen-addr <SYSTEM_LISTEN_ADDR> --builder-name <BUILDERNET_NODE_NAME>\n\nFor more information, try '--help'.\n"],
+  [1, [], { "USER_LISTEN_ADDR": "127.0.0.1:1", "SYSTEM_LISTEN_ADDR": "127.0.0.1:2", "BUILDERNET_NODE_NAME": "x", "CLICKHOUSE_BACKUP_DISK_DATABASE_PATH": "/b.db", "FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS": "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266" }, "error: the following required arguments were not provided:\n  --indexer.clickhouse.host <CLICKHOUSE_HOST>\n  --indexer.clickhouse.username <CLICKHOUSE_USERNAME>\n  --indexer.clickhouse.password <CLICKHOUSE_PASSWORD>\n  --indexer.clickhouse.database <CLICKHOUSE_DATABASE>\n\nUsage: flowproxy --user-listen-url <USER_LISTEN_ADDR> --system-listen-url <SYSTEM_LISTEN_ADDR> --builder-name <BUILDERNET_NODE_NAME> --indexer.clickhouse.host <CLICKHOUSE_HOST> --indexer.clickhouse.username <CLICKHOUSE_USERNAME> --indexer.clickhouse.password <CLICKHOUSE_PASSWORD> --indexer.clickhouse.database <CLICKHOUSE_DATABASE> --flashbots-signer <FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS> --indexer.clickhouse.backup.disk-database-path <CLICKHOUSE_BACKUP_DISK_DATABASE_PATH>\n\nFor more information, try '--help'.\n"],
+  [2, [], { "BUILDERNET_NODE_NAME": "x", "CLICKHOUSE_HOST": "h", "BUILDERHUB_ENDPOINT": "http://x", "LOG_JSON": "true" }, "error: the following required arguments were not provided:\n  --user-listen-addr <USER_LISTEN_ADDR>\n  --system-listen-addr <SYSTEM_LISTEN_ADDR>\n  --indexer.clickhouse.username <CLICKHOUSE_USERNAME>\n  --indexer.clickhouse.password <CLICKHOUSE_PASSWORD>\n  --indexer.clickhouse.database <CLICKHOUSE_DATABASE>\n\nUsage: flowproxy --user-listen-addr <USER_LISTEN_ADDR> --system-listen-addr <SYSTEM_LISTEN_ADDR> --builder-name <BUILDERNET_NODE_NAME> --indexer.clickhouse.host <CLICKHOUSE_HOST> --indexer.clickhouse.username <CLICKHOUSE_USERNAME> --indexer.clickhouse.password <CLICKHOUSE_PASSWORD> --indexer.clickhouse.database <CLICKHOUSE_DATABASE> --builder-hub-url <BUILDERHUB_ENDPOINT> --log.json\n\nFor more information, try '--help'.\n"],
+  [1, [], { "LOG_JSON": "" }, "error: a value is required for '--log.json' but none was supplied\n  [possible values: true, false]\n\nFor more information, try '--help'.\n"],
+];
+
+test("clap's errors read as FlowProxy's cli.rs writes them: suggestions for a mistyped long argument, usage lines, the ClickHouse group's requirements first, an empty flag value (src/cli.rs, clap_builder parser.rs, validator.rs, usage.rs)", () => {
+  for (const [generation, argv, env, stderr] of CLAP_ERRORS) {
+    assert.deepEqual(commandLine(generation, env, argv), { kind: "exit", status: 2, stdout: "", stderr }, `${generation} ${JSON.stringify(argv)} ${JSON.stringify(env)}`);
+  }
 });
 
 test("the bundled builds print clap's version line and usage errors under node --jitless (src/cli.rs #[command(version)], build.rs)", async () => {
