@@ -151,8 +151,13 @@ export function systemHostPort(p: Peer): { host: string; port: number } {
   return { host: hostPort.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(hostPort.slice(colon + 1)) };
 }
 
-/** src/ingress/mod.rs maybe_verify_signature (legacy form): `<address>:<signature>` over "0x" + hex(keccak256(body)), EIP-191. */
-function verifySignature(header: string | undefined, body: Buffer): string | undefined {
+/**
+ * src/ingress/mod.rs maybe_verify_signature (legacy form): `<address>:<signature>` over "0x" +
+ * hex(keccak256(body)), EIP-191. Compared with that function and build_signature_header at 029b7c4,
+ * built from source with the alloy crates it locks: headers written alike, and variants (case,
+ * prefixes, v, length, s) accepted or refused alike.
+ */
+export function verifySignature(header: string | undefined, body: Buffer): string | undefined {
   if (header === undefined || !/^[\t\x20-\x7e]*$/.test(header)) {
     return undefined;
   }
@@ -175,7 +180,7 @@ function verifySignature(header: string | undefined, body: Buffer): string | und
 }
 
 /** src/forwarder/mod.rs build_signature_header: `{address:?}:{signature}`, both lowercase hex. */
-function signatureHeader(signer: Signer, body: Buffer): string {
+export function signatureHeader(signer: Signer, body: Buffer): string {
   const digest = eip191Hash(Buffer.from(hex(keccak256(body)), "ascii"));
   return `${signer.address}:${hex(signer.signHash(digest))}`;
 }

@@ -25,7 +25,8 @@ import { Generation } from "../../doubles/flowproxy/cli";
 import { Logger } from "../../doubles/flowproxy/log";
 import { Clock, encodeFrame, FrameReader, RepServer, ReqSocket, WIRE_DECOMPRESSION } from "../../doubles/flowproxy/msg";
 import { RawBundle, rawBundleHash, RawShareBundle, rawShareBundleHash } from "../../doubles/flowproxy/orders";
-import { checkPeerHost, systemHostPort } from "../../doubles/flowproxy/proxy";
+import { checkPeerHost, signatureHeader, systemHostPort, verifySignature } from "../../doubles/flowproxy/proxy";
+import { Signer } from "../../doubles/flowproxy/crypto";
 import { RustHasher } from "../../doubles/flowproxy/rusthash";
 import { execFileAsync } from "../../support/processes";
 import { scratchDir } from "../../support/scratch";
@@ -119,7 +120,7 @@ interface HubPeer {
 
 /** A BuilderHub as small as the test needs: records registrations, serves a list the test sets. */
 async function startHub(registerStatus = 200, registerBody = "") {
-  const state = { registrations: [] as { body: string; contentType?: string; path?: string }[], builders: [] as HubPeer[], gets: 0 };
+  const state = { registrations: [] as { body: string; contentType?: string; path?: string }[], builders: [] as HubPeer[], gets: 0, getTimes: [] as number[] };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -129,6 +130,7 @@ async function startHub(registerStatus = 200, registerBody = "") {
         res.writeHead(registerStatus).end(registerBody);
       } else {
         state.gets++;
+        state.getTimes.push(Date.now());
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(state.builders));
       }
     });
@@ -532,19 +534,13 @@ test("generation 1 reads the peer list once per 30 s; generation 2 every PEER_UP
   // machine cannot make the count miss.
   const hub1 = await startHub();
   const hub2 = await startHub();
-  const reads: number[] = [];
   const g1 = await startProxy(1, { BUILDERHUB_ENDPOINT: hub1.url });
   const started = Date.now();
   const g2 = await startProxy(2, { BUILDERHUB_ENDPOINT: hub2.url, PEER_UPDATE_INTERVAL_S: "1" });
   try {
-    await until(
-      "generation 2 to read the peer list three times",
-      () => {
-        if (reads.length < hub2.state.gets) reads.push(Date.now());
-        return hub2.state.gets >= 3;
-      },
-      10_000,
-    );
+    await until("generation 2 to read the peer list three times", () => hub2.state.gets >= 3, 10_000);
+    // Timed where the reads arrive, not where this test notices them.
+    const reads = hub2.state.getTimes;
     const gaps = reads.slice(1).map((at, i) => at - reads[i]);
     assert.ok(gaps.every((gap) => gap >= 900), `generation 2 read again within less than its 1 s interval: ${gaps.join(", ")} ms apart`);
     assert.ok(Date.now() - started < 30_000, "the three reads took 30 s, generation 1's interval");
@@ -1341,6 +1337,30 @@ test("a forwarded generation 2 bundle is the crate's RawBundleBitcode bytes: the
     await a?.stop();
     await hub.close();
     await rep.close();
+  }
+});
+
+// Written and judged by FlowProxy 029b7c4's build_signature_header and maybe_verify_signature
+// (src/forwarder/mod.rs, src/ingress/mod.rs), built from source with the alloy crates it locks:
+// KEY_A's header over SIGNED_BODY, and [variant, header, accepted] over the same body.
+const SIGNED_BODY = Buffer.from('{"jsonrpc":"2.0","id":1,"method":"eth_sendBundle","params":[]}');
+const CRATE_SIGNATURE_VERDICTS: [string, string, boolean][] = [
+  ["as signed", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266:0xcd41cfb8d486f061a418ab5cd00782d0a91e5f968273ff3bdb90f07b538df7d72066d26047c0956fc0c1d70d3fb137df1bf57e8250bc1718f4e02b2c485498021c", true],
+  ["v as 0/1", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266:0xcd41cfb8d486f061a418ab5cd00782d0a91e5f968273ff3bdb90f07b538df7d72066d26047c0956fc0c1d70d3fb137df1bf57e8250bc1718f4e02b2c4854980201", true],
+  ["v as 37/38", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266:0xcd41cfb8d486f061a418ab5cd00782d0a91e5f968273ff3bdb90f07b538df7d72066d26047c0956fc0c1d70d3fb137df1bf57e8250bc1718f4e02b2c4854980226", true],
+  ["v as 2", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266:0xcd41cfb8d486f061a418ab5cd00782d0a91e5f968273ff3bdb90f07b538df7d72066d26047c0956fc0c1d70d3fb137df1bf57e8250bc1718f4e02b2c4854980202", false],
+  ["upper-case hex, no 0x", "F39FD6E51AAD88F6F4CE6AB8827279CFFFB92266:CD41CFB8D486F061A418AB5CD00782D0A91E5F968273FF3BDB90F07B538DF7D72066D26047C0956FC0C1D70D3FB137DF1BF57E8250BC1718F4E02B2C485498021C", true],
+  ["0X prefixes", "0Xf39fd6e51aad88f6f4ce6ab8827279cfffb92266:0Xcd41cfb8d486f061a418ab5cd00782d0a91e5f968273ff3bdb90f07b538df7d72066d26047c0956fc0c1d70d3fb137df1bf57e8250bc1718f4e02b2c485498021c", false],
+  ["high s", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266:0xcd41cfb8d486f061a418ab5cd00782d0a91e5f968273ff3bdb90f07b538df7d7df992d9fb83f6a903f3e28f2c04ec81f9eb95e645e8c8922caf2336087e1a93f1b", false],
+  ["64 bytes", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266:0xcd41cfb8d486f061a418ab5cd00782d0a91e5f968273ff3bdb90f07b538df7d72066d26047c0956fc0c1d70d3fb137df1bf57e8250bc1718f4e02b2c48549802", false],
+  ["space after the colon", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266: 0xcd41cfb8d486f061a418ab5cd00782d0a91e5f968273ff3bdb90f07b538df7d72066d26047c0956fc0c1d70d3fb137df1bf57e8250bc1718f4e02b2c485498021c", false],
+];
+
+test("signature headers are written and judged as FlowProxy's alloy code does: v as 27/28, 0/1 or EIP-155, any case, only a 0x prefix, 65 bytes, low s (forwarder/mod.rs build_signature_header, ingress/mod.rs maybe_verify_signature@029b7c4)", () => {
+  const [, asSigned] = CRATE_SIGNATURE_VERDICTS[0];
+  assert.equal(signatureHeader(Signer.fromHex(KEY_A), SIGNED_BODY), asSigned);
+  for (const [name, header, accepted] of CRATE_SIGNATURE_VERDICTS) {
+    assert.equal(verifySignature(header, SIGNED_BODY), accepted ? addressOf(KEY_A) : undefined, name);
   }
 });
 
