@@ -17,6 +17,7 @@ import { eip191Hash, hex, keccak256, parityOfV, parseHex, recoverAddress, Signer
 import { declareMetrics } from "./declare";
 import { Fields, Level, Logger, Span } from "./log";
 import { RepServer, REQUEST_TIMED_OUT, ReqError, ReqSocket, SOCKET_CLOSED } from "./msg";
+import { plainJson, readJsonRpcRequest, writeJsonId } from "./serdejson";
 import { Registry } from "./metrics";
 import {
   checkRawBundle,
@@ -1004,7 +1005,9 @@ export class FlowProxy {
           }
           const status = "error" in reply ? reply.error.status : 200;
           const payload = "error" in reply ? { code: reply.error.code, message: reply.error.message } : undefined;
-          const json = "error" in reply ? JSON.stringify({ id: reply.id, jsonrpc: "2.0", error: payload }) : JSON.stringify({ id: reply.id, jsonrpc: "2.0", result: reply.result });
+          // The id as serde_json writes its Value back ("1.0" stays "1.0"), then the rest.
+          const rest = "error" in reply ? JSON.stringify({ jsonrpc: "2.0", error: payload }) : JSON.stringify({ jsonrpc: "2.0", result: reply.result });
+          const json = `{"id":${writeJsonId(reply.id)},${rest.slice(1)}`;
           finish(status, { "content-type": "application/json" }, json);
         });
       },
@@ -1053,31 +1056,16 @@ export class FlowProxy {
 
   // --- JSON-RPC ---------------------------------------------------------------------------------
 
-  /** JsonRpcRequest::from_bytes (src/jsonrpc.rs): id required (string, number or null), jsonrpc "2.0", params an array. */
+  /** JsonRpcRequest::from_bytes (src/jsonrpc.rs): serde_json's reading (serdejson.ts), then jsonrpc must be "2.0". */
   private parseRequest(body: Buffer): { id: unknown; method: string; params?: unknown[] } | JsonRpcError {
-    let value: Record<string, unknown>;
-    try {
-      value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
-    } catch {
+    const request = readJsonRpcRequest(body);
+    if (request === undefined) {
       return RPC.parse;
     }
-    const idOk = (v: unknown) => v === null || typeof v === "string" || typeof v === "number";
-    if (
-      typeof value !== "object" ||
-      value === null ||
-      Array.isArray(value) ||
-      !("id" in value) ||
-      !idOk(value.id) ||
-      typeof value.jsonrpc !== "string" ||
-      typeof value.method !== "string" ||
-      (value.params !== undefined && value.params !== null && !Array.isArray(value.params))
-    ) {
-      return RPC.parse;
-    }
-    if (value.jsonrpc !== "2.0") {
+    if (request.jsonrpc !== "2.0") {
       return RPC.invalidRequest;
     }
-    return { id: value.id, method: value.method, params: (value.params as unknown[] | null) ?? undefined };
+    return { id: request.id, method: request.method, params: request.params?.map(plainJson) };
   }
 
   /** OrderflowIngress::user_handler (src/ingress/mod.rs). */

@@ -1382,6 +1382,52 @@ test("user flow without a valid signature gets -32603 Invalid signature, HTTP 40
   }
 });
 
+// What FlowProxy 029b7c4's src/jsonrpc.rs (serde_json 1.0.145 through axum's Json::from_bytes),
+// built from source, made of these bodies: the id written back in a Method-not-found answer (404),
+// or "parse" (-32700, 400) or "invalid" (-32600, 400).
+const nest = (n: number) => "[".repeat(n) + "]".repeat(n);
+const SERDE_JSON_READS: [string, string][] = [
+  ['{"id":1.0,"jsonrpc":"2.0","method":"x"}', "1.0"],
+  ['{"id":1e3,"jsonrpc":"2.0","method":"x"}', "1000.0"],
+  ['{"id":-0,"jsonrpc":"2.0","method":"x"}', "-0.0"],
+  ['{"id":0.000001,"jsonrpc":"2.0","method":"x"}', "1e-6"],
+  ['{"id":1.5e16,"jsonrpc":"2.0","method":"x"}', "1.5e16"],
+  ['{"id":5e-324,"jsonrpc":"2.0","method":"x"}', "5e-324"],
+  ['{"id":18446744073709551615,"jsonrpc":"2.0","method":"x"}', "18446744073709551615"],
+  ['{"id":-9223372036854775809,"jsonrpc":"2.0","method":"x"}', "-9.223372036854776e18"],
+  // One ulp below the nearest double: serde_json's float parsing without float_roundtrip.
+  ['{"id":123456789012345678901,"jsonrpc":"2.0","method":"x"}', "1.2345678901234567e20"],
+  ['{"id":1e400,"jsonrpc":"2.0","method":"x"}', "parse"],
+  ['{"id":"\\ud800","jsonrpc":"2.0","method":"x"}', "parse"],
+  ['{"id":1,"id":2,"jsonrpc":"2.0","method":"x"}', "parse"],
+  [`{"id":1,"jsonrpc":"2.0","method":"x","params":[${nest(125)}]}`, "1"],
+  [`{"id":1,"jsonrpc":"2.0","method":"x","params":[${nest(126)}]}`, "parse"],
+  ['\ufeff{"id":1,"jsonrpc":"2.0","method":"x"}', "parse"],
+  ['[7,"2.0","x",null]', "7"],
+  ['[7,"2.0","x"]', "parse"],
+  [`{"id":1,"jsonrpc":"2.0","method":"x","extra":["\\ud800",1e400,${nest(200)}]}`, "1"],
+  ['{"id":1,"jsonrpc":"2.0","method":"x","params":[{"a":1,"a":2}]}', "1"],
+  ['{"id":1,"jsonrpc":"1.0","method":"x"}', "invalid"],
+];
+
+test("a JSON-RPC request is read as serde_json reads it: duplicate fields, lone surrogates, numbers out of range, depth past 127 and a byte-order mark refused; an array of the four fields taken; the id written back as serde_json writes it (jsonrpc.rs@029b7c4)", async () => {
+  const a = await startProxy(2, {});
+  try {
+    for (const [body, outcome] of SERDE_JSON_READS) {
+      const reply = await signedPost(a.proxy.ports.user, body);
+      const expected =
+        outcome === "parse"
+          ? [400, '{"id":null,"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"}}']
+          : outcome === "invalid"
+            ? [400, '{"id":null,"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"}}']
+            : [404, `{"id":${outcome},"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found: x"}}`];
+      assert.deepEqual([reply.status, reply.body], expected, body.slice(0, 80));
+    }
+  } finally {
+    await a.stop();
+  }
+});
+
 test("the JSON-RPC envelope is checked after the signature: parse error, invalid request, unknown method (jsonrpc.rs)", async () => {
   const a = await startProxy(2, {});
   try {
