@@ -588,6 +588,14 @@ function builderhubApiLoad(): SteadyLoad {
   });
 }
 
+/** systemctl restart docker on `vm`, until dockerd answers again. */
+async function restartDockerdOn(vm: Vm): Promise<void> {
+  // The scenarios restart dockerd more often than its unit's start limit (3 in 60 s) allows.
+  await vmCheck(vm, ["systemctl", "reset-failed", "docker.service", "docker.socket"]);
+  await vmCheck(vm, ["systemctl", "restart", "docker"]);
+  await eventually("dockerd to answer after its restart", async () => ((await vmExec(vm, ["docker", "info"])).code === 0 ? true : undefined));
+}
+
 const signersListed = async (): Promise<string[]> => (await builders(east)).map((b) => b.orderflow_proxy.ecdsa_pubkey_address).sort();
 
 /**
@@ -605,10 +613,7 @@ export async function restartDockerd(vm: Vm): Promise<string> {
   try {
     await sleep(1000);
     const started = Date.now();
-    // The scenarios restart dockerd more often than its unit's start limit (3 in 60 s) allows.
-    await vmCheck(vm, ["systemctl", "reset-failed", "docker.service", "docker.socket"]);
-    await vmCheck(vm, ["systemctl", "restart", "docker"]);
-    await eventually("dockerd to answer after its restart", async () => ((await vmExec(vm, ["docker", "info", "--format", "{{.LiveRestoreEnabled}}"])).code === 0 ? true : undefined));
+    await restartDockerdOn(vm);
     restartMs = Date.now() - started;
     await sleep(1000);
   } finally {
@@ -700,9 +705,7 @@ export const operationsCounterparts = {
     await vmCheck(vm, ["sh", "-c", `sed 's/"live-restore": true/"live-restore": false/' /etc/docker/daemon.json > ${config}`]);
     const execStart = `[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --config-file=${config}\n`;
     const restart = async () => {
-      await vmCheck(vm, ["systemctl", "reset-failed", "docker.service", "docker.socket"]);
-      await vmCheck(vm, ["systemctl", "restart", "docker"]);
-      await eventually("dockerd to answer", async () => ((await vmExec(vm, ["docker", "info"])).code === 0 ? true : undefined));
+      await restartDockerdOn(vm);
       await vmCheck(vm, ["docker", "start", containersOf(vm)[0][0]]);
       await healed();
     };

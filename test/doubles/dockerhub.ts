@@ -40,6 +40,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import { DockerHubDoubleConfig, DockerHubPolicy, DockerHubRequest } from "../../sandbox/doubles-interface";
+import { serveFromConfigFile } from "./serve";
 
 export const REGISTRY_HOST = "registry-1.docker.io";
 export const AUTH_HOST = "auth.docker.io";
@@ -288,29 +289,6 @@ export class DockerHubDouble {
   }
 }
 
-async function main(): Promise<void> {
-  const configFile = process.argv[2];
-  if (!configFile) {
-    console.error("usage: dockerhub.js CONFIG_JSON");
-    process.exit(2);
-  }
-  const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as DockerHubDoubleConfig;
-  const double = new DockerHubDouble(config);
-  try {
-    await double.listen();
-  } catch (err) {
-    console.error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
-    process.exit(1);
-  }
-  console.log(`Docker Hub double listening on ${config.host}:${config.port}, in front of ${config.upstream.host}:${config.upstream.port}`);
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => void double.close().then(() => process.exit(0)));
-  }
-}
-
 if (require.main === module) {
-  main().catch((err: Error) => {
-    console.error(err.message);
-    process.exit(1);
-  });
+  serveFromConfigFile<DockerHubDoubleConfig>("dockerhub.js", (config) => new DockerHubDouble(config), (config) => `Docker Hub double listening on ${config.host}:${config.port}, in front of ${config.upstream.host}:${config.upstream.port}`);
 }

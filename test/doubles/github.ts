@@ -23,6 +23,7 @@ import type { Socket } from "node:net";
 import * as path from "node:path";
 import { GithubDoubleConfig } from "../../sandbox/doubles-interface";
 import { createZip } from "../../sandbox/zip";
+import { serveFromConfigFile } from "./serve";
 
 export const BLOB_HOST = "pipelines.actions.githubusercontent.com";
 export const SLOW_BYTES_PER_SECOND = 2048;
@@ -259,26 +260,6 @@ export class GithubDouble {
   }
 }
 
-async function main(): Promise<void> {
-  const configFile = process.argv[2];
-  if (!configFile) {
-    console.error("usage: github.js CONFIG.json");
-    process.exit(2);
-  }
-  const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as GithubDoubleConfig;
-  const double = new GithubDouble(config);
-  try {
-    await double.listen();
-  } catch (err) {
-    console.error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
-    process.exit(1);
-  }
-  console.log(`GitHub double listening on ${config.host}:${config.port}`);
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => void double.close().then(() => process.exit(0)));
-  }
-}
-
 if (require.main === module) {
-  void main();
+  serveFromConfigFile<GithubDoubleConfig>("github.js", (config) => new GithubDouble(config), (config) => `GitHub double listening on ${config.host}:${config.port}`);
 }

@@ -4,9 +4,27 @@
 // field and writes the columns in field order; integer and byte columns are packed. The
 // packing rules follow bitcode's pack.rs, pack_ints.rs and length.rs, so what the double writes
 // is byte-for-byte what the Rust encoder writes (HashMap order aside, which Rust randomises too).
+// Compared with the bitcode crate 0.6.8 built from source with FlowProxy 029b7c4's type
+// definitions: values encoded on either side decoded and re-encoded on the other, and malformed
+// inputs accepted or refused alike.
 import { RawBundle } from "./orders";
 
-export class BitcodeError extends Error {}
+/**
+ * A decoding error. FlowProxy's release builds compile bitcode without debug assertions, where its
+ * Error is a unit struct: Display "bitcode error", Debug `Error("bitcode error")` (bitcode 0.6.8
+ * src/error.rs); both reach the wire and the log (ingress/mod.rs@029b7c4 system_handler), so the
+ * reason only debug builds print is kept aside in `reason`.
+ */
+export class BitcodeError extends Error {
+  constructor(readonly reason: string) {
+    super("bitcode error");
+  }
+
+  /** `{:?}` of the error, as upstream's `?e` logs it. */
+  get debug(): string {
+    return 'Error("bitcode error")';
+  }
+}
 
 // --- packing of byte columns (pack.rs) ----------------------------------------------------------
 

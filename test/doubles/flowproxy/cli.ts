@@ -2,7 +2,9 @@
 // command-line values first, then each argument's environment variable in declaration order, then
 // defaults; then conflicts, then required arguments. Errors are written as clap writes them (no
 // colours: stderr is not a terminal under systemd) and exit with clap's usage status, 2.
-// `--help` is the one thing not reproduced: it prints the usage line only.
+// `--help` is the one thing not reproduced: it prints the usage line only. Compared with
+// FlowProxy's own src/cli.rs at 258bbd6 and 029b7c4, built from source with the clap and alloy each
+// locks: exit status, stdout and stderr alike for thousands of random environments and command lines.
 import { isIP } from "node:net";
 import { parseHex, Signer } from "./crypto";
 
@@ -34,7 +36,8 @@ const nonZero: Parser = (raw) => {
   return parsed.error || BigInt(parsed.value as string) !== 0n ? parsed : { error: "number would be zero for non-zero type" };
 };
 const path: Parser = (raw) => (raw === "" ? { empty: true } : { value: raw });
-const bool: Parser = (raw) => (raw === "true" || raw === "false" ? { value: raw } : { possible: ["true", "false"] });
+// An empty value is "required but none was supplied", with the possible values (BoolValueParser).
+const bool: Parser = (raw) => (raw === "true" || raw === "false" ? { value: raw } : raw === "" ? { empty: true, possible: ["true", "false"] } : { possible: ["true", "false"] });
 
 /** Rust's SocketAddr::from_str: `ip:port` or `[ipv6]:port`, no host names. */
 export function parseSocketAddr(raw: string): { host: string; port: number } | undefined {
@@ -149,6 +152,46 @@ export type CliOutcome = { kind: "run"; settings: Settings } | { kind: "exit"; s
 
 const TRY_HELP = "\n\nFor more information, try '--help'.\n";
 
+/** A token clap reads as an argument, not as a pending option's value: `--...`, or `-x` but not `-`. */
+const looksLikeAnArgument = (token: string) => token.startsWith("--") || (token.startsWith("-") && token.length > 1);
+
+/** strsim 0.11's jaro (generic_jaro over chars), which clap's suggestions use. */
+function jaro(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  if (x.length === 0 && y.length === 0) return 1;
+  if (x.length === 0 || y.length === 0) return 0;
+  const range = Math.max(0, Math.floor(Math.max(x.length, y.length) / 2) - 1);
+  const xFlags = x.map(() => false);
+  const yFlags = y.map(() => false);
+  let matches = 0;
+  x.forEach((c, i) => {
+    const lo = i > range ? i - range : 0;
+    const hi = Math.min(y.length, i + range + 1);
+    for (let j = lo; j < hi; j++) {
+      if (!yFlags[j] && y[j] === c) {
+        xFlags[i] = yFlags[j] = true;
+        matches++;
+        break;
+      }
+    }
+  });
+  if (matches === 0) return 0;
+  const matchedY = y.filter((_, j) => yFlags[j]);
+  const transpositions = Math.floor(x.filter((_, i) => xFlags[i]).filter((c, k) => c !== matchedY[k]).length / 2);
+  return (matches / x.length + matches / y.length + (matches - transpositions) / matches) / 3;
+}
+
+/** clap's did_you_mean: candidates above 0.7 kept in ascending order, ties after; the last one wins. */
+function didYouMean(name: string, longs: string[]): string | undefined {
+  let best: { confidence: number; long: string } | undefined;
+  for (const long of longs) {
+    const confidence = jaro(name, long);
+    if (confidence > 0.7 && (best === undefined || confidence >= best.confidence)) best = { confidence, long };
+  }
+  return best?.long;
+}
+
 /**
  * Parses argv (without node and the script) and the environment. `binName` is argv[0]'s file
  * name, which clap shows in usage lines; `version` is what `--version` prints after the name.
@@ -169,17 +212,21 @@ export function parseCli(generation: Generation, argv: string[], env: NodeJS.Pro
   const smartUsage = (used: string[]) => {
     const shown: string[] = [];
     for (const id of [...required(), ...used]) {
-      const text = display(specs.find((a) => a.id === id) as ArgSpec);
+      const spec = specs.find((a) => a.id === id);
+      // clap's own --help and --version, which a suggestion can name.
+      const text = spec ? display(spec) : `--${id}`;
       if (!shown.includes(text)) shown.push(text);
     }
     return `Usage: ${[binName, ...shown].join(" ")}`;
   };
+  /** Usage after an error in argv: the smart usage of what argv gave so far, else the help usage. */
+  const argvUsage = (used: string[]) => (used.length > 0 ? smartUsage(used) : helpUsage());
   const helpUsage = () => `Usage: ${[binName, "[OPTIONS]", ...required().map((id) => display(specs.find((a) => a.id === id) as ArgSpec))].join(" ")}`;
   const accept = (spec: ArgSpec, raw: string): CliOutcome | undefined => {
     // A flag's environment value goes through BoolValueParser: "true" or "false" only.
     const parser: Parser = spec.parse ?? (spec.flag ? bool : (value) => ({ value }));
     const parsed = parser(raw);
-    if (parsed.empty) return usageError(`a value is required for '${display(spec)}' but none was supplied`);
+    if (parsed.empty) return usageError(`a value is required for '${display(spec)}' but none was supplied${parsed.possible ? `\n  [possible values: ${parsed.possible.join(", ")}]` : ""}`);
     if (parsed.possible) return usageError(`invalid value '${raw}' for '${display(spec)}'\n  [possible values: ${parsed.possible.join(", ")}]`);
     if (parsed.error) return usageError(`invalid value '${raw}' for '${display(spec)}': ${parsed.error}`);
     explicit.set(spec.id, parsed.value as string);
@@ -194,10 +241,25 @@ export function parseCli(generation: Generation, argv: string[], env: NodeJS.Pro
     if (arg === "--help" || arg === "-h") {
       return { kind: "exit", status: 0, stdout: `${helpUsage()}\n`, stderr: "" };
     }
+    if (arg === "--") {
+      // The end of options: what follows is positional, and OrderflowIngressArgs takes none.
+      if (i + 1 < argv.length) return usageError(`unexpected argument '${argv[i + 1]}' found`, helpUsage());
+      break;
+    }
     const match = /^--([^=]+)(?:=(.*))?$/s.exec(arg);
     const spec = match ? byLong.get(match[1]) : undefined;
     if (!match || !spec) {
-      return usageError(`unexpected argument '${arg}' found`, helpUsage());
+      // Parser::did_you_mean_error (clap_builder 4.5.48/4.5.53 parser.rs, suggestions.rs): for a
+      // long argument, the most similar long name (strsim's Jaro above 0.7; the later one on a
+      // tie) is offered and counts as used in the usage line.
+      const suggestion = match ? didYouMean(match[1], [...specs.map((a) => a.long), "help", "version"]) : undefined;
+      if (match && suggestion !== undefined) {
+        const suggested = specs.find((a) => a.long === suggestion)?.id ?? suggestion;
+        return usageError(`unexpected argument '--${match[1]}' found\n\n  tip: a similar argument exists: '--${suggestion}'`, smartUsage([...explicit.keys(), suggested]));
+      }
+      // A long argument that matches nothing shows what argv used so far; anything else (a short
+      // one, a positional) the help usage.
+      return usageError(`unexpected argument '${match ? `--${match[1]}` : arg}' found`, match ? argvUsage([...explicit.keys()]) : helpUsage());
     }
     if (explicit.has(spec.id)) {
       return usageError(`the argument '${display(spec)}' cannot be used multiple times`, helpUsage());
@@ -205,13 +267,18 @@ export function parseCli(generation: Generation, argv: string[], env: NodeJS.Pro
     let raw: string;
     if (spec.flag) {
       if (match[2] !== undefined) {
-        return usageError(`unexpected value '${match[2]}' for '${display(spec)}' found; no more were expected`, helpUsage());
+        // The flag was already started: it counts as used in the usage line.
+        return usageError(`unexpected value '${match[2]}' for '${display(spec)}' found; no more were expected`, smartUsage([...explicit.keys(), spec.id]));
       }
       raw = "true";
     } else if (match[2] !== undefined) {
       raw = match[2];
-    } else if (i + 1 < argv.length) {
+    } else if (i + 1 < argv.length && !looksLikeAnArgument(argv[i + 1])) {
       raw = argv[++i];
+    } else if (i + 1 < argv.length && argv[i + 1] !== "--" && !(argv[i + 1].startsWith("--") && byLong.has(/^--([^=]+)/.exec(argv[i + 1])?.[1] ?? ""))) {
+      // clap parses the next token as an argument of its own (an unknown one, or -V/-h): that
+      // fails or exits first, and this option never gets a value.
+      continue;
     } else {
       return usageError(`a value is required for '${display(spec)}' but none was supplied`);
     }
@@ -233,11 +300,14 @@ export function parseCli(generation: Generation, argv: string[], env: NodeJS.Pro
     const members = specs.filter((a) => a.group === "clickhouse").map((a) => `\n  ${display(a)}`).join("");
     return usageError(`the argument '${display(parquet)}' cannot be used with:${members}`, smartUsage(used));
   }
-  const needed = [...required(), ...(groupPresent("clickhouse") ? CLICKHOUSE_REQUIRES : [])];
+  const groupRequires = groupPresent("clickhouse") ? CLICKHOUSE_REQUIRES : [];
+  const needed = [...required(), ...groupRequires];
   const missing = needed.filter((id) => !explicit.has(id));
   if (missing.length > 0) {
     const lines = missing.map((id) => `\n  ${display(specs.find((a) => a.id === id) as ArgSpec)}`).join("");
-    return usageError(`the following required arguments were not provided:${lines}`, smartUsage([...used, ...missing]));
+    // Validator::missing_required_error: the usage lists what is required, the group's
+    // requirements included, before what was used (clap_builder validator.rs, usage.rs write_args).
+    return usageError(`the following required arguments were not provided:${lines}`, smartUsage([...groupRequires, ...used, ...missing]));
   }
 
   const settings: Settings = {};

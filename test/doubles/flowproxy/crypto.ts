@@ -22,9 +22,12 @@ export function hex(data: Uint8Array): string {
   return `0x${Buffer.from(data).toString("hex")}`;
 }
 
-/** Strict hex: an optional 0x, an even number of digits. Returns undefined otherwise. */
+/**
+ * Hex as alloy reads it through const-hex (1.16/1.17 lib.rs strip_prefix): an optional "0x" (not
+ * "0X"), an even number of digits. Returns undefined otherwise.
+ */
 export function parseHex(value: string): Buffer | undefined {
-  const digits = value.startsWith("0x") || value.startsWith("0X") ? value.slice(2) : value;
+  const digits = value.startsWith("0x") ? value.slice(2) : value;
   if (digits.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(digits)) {
     return undefined;
   }

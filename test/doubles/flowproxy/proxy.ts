@@ -11,12 +11,13 @@ import * as os from "node:os";
 import * as tls from "node:tls";
 import { gunzipSync } from "node:zlib";
 import { BUILDERHUB_API, PORTS } from "../../../lib/contract";
-import { decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeRawBundle, encodeTcpResponse, encodeWithHeaders, TcpData, tcpDataDisplay, TcpStatus } from "./bitcode";
+import { BitcodeError, decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeRawBundle, encodeTcpResponse, encodeWithHeaders, TcpData, tcpDataDisplay, TcpStatus } from "./bitcode";
 import { Generation, parseSocketAddr, Settings } from "./cli";
 import { eip191Hash, hex, keccak256, parityOfV, parseHex, recoverAddress, Signer, toChecksumAddress } from "./crypto";
 import { declareMetrics } from "./declare";
 import { Fields, Level, Logger, Span } from "./log";
 import { RepServer, REQUEST_TIMED_OUT, ReqError, ReqSocket, SOCKET_CLOSED } from "./msg";
+import { plainJson, readJsonRpcRequest, writeJsonId } from "./serdejson";
 import { Registry } from "./metrics";
 import {
   checkRawBundle,
@@ -151,8 +152,13 @@ export function systemHostPort(p: Peer): { host: string; port: number } {
   return { host: hostPort.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(hostPort.slice(colon + 1)) };
 }
 
-/** src/ingress/mod.rs maybe_verify_signature (legacy form): `<address>:<signature>` over "0x" + hex(keccak256(body)), EIP-191. */
-function verifySignature(header: string | undefined, body: Buffer): string | undefined {
+/**
+ * src/ingress/mod.rs maybe_verify_signature (legacy form): `<address>:<signature>` over "0x" +
+ * hex(keccak256(body)), EIP-191. Compared with that function and build_signature_header at 029b7c4,
+ * built from source with the alloy crates it locks: headers written alike, and variants (case,
+ * prefixes, v, length, s) accepted or refused alike.
+ */
+export function verifySignature(header: string | undefined, body: Buffer): string | undefined {
   if (header === undefined || !/^[\t\x20-\x7e]*$/.test(header)) {
     return undefined;
   }
@@ -175,7 +181,7 @@ function verifySignature(header: string | undefined, body: Buffer): string | und
 }
 
 /** src/forwarder/mod.rs build_signature_header: `{address:?}:{signature}`, both lowercase hex. */
-function signatureHeader(signer: Signer, body: Buffer): string {
+export function signatureHeader(signer: Signer, body: Buffer): string {
   const digest = eip191Hash(Buffer.from(hex(keccak256(body)), "ascii"));
   return `${signer.address}:${hex(signer.signHash(digest))}`;
 }
@@ -780,10 +786,12 @@ export class FlowProxy {
 
   /**
    * src/builderhub/mod.rs@029b7c4 peer_tcp_sender: `<dns_name>:5544` resolved once; TLS when
-   * instance.tls_cert is non-empty (the certificate added to a store that also has the system's
-   * roots, the host name checked against dns_name when there is one, TLS 1.3 suites restricted), optional client
-   * certificate and key from CERTIFICATE_PEM_FILE / PRIVATE_KEY_PEM_FILE. TCP_SMALL_CLIENTS
-   * sockets, plus TCP_BIG_CLIENTS for messages of 32 KiB and more, used round-robin.
+   * instance.tls_cert is non-empty (tls_connector: the certificate added to a store that also has
+   * the system's roots, TLS 1.3 suites restricted; msg-transport's tcp_tls Client names dns_name
+   * for SNI and the host check), optional client certificate and key from CERTIFICATE_PEM_FILE /
+   * PRIVATE_KEY_PEM_FILE. TCP_SMALL_CLIENTS sockets, plus TCP_BIG_CLIENTS for messages of 32 KiB
+   * and more, used round-robin. Compared with msg-rs 97ae1f0's TcpTls client set up by 029b7c4's
+   * tls_connector, built from source: which certificates, names and TLS versions connect.
    */
   private async tcpForwarder(peer: Peer, spans: Span[]): Promise<Forwarder | undefined> {
     const error = (message: string, fields: Fields = []) => this.event("ERROR", "flowproxy::builderhub", message, fields, spans);
@@ -800,13 +808,13 @@ export class FlowProxy {
           // One connector for every socket of the forwarder, as msg-rs builds one SslConnector.
           secureContext: tls.createSecureContext({
             ca: [...tls.rootCertificates, peer.instance.tls_cert],
-            ciphers: "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+            ciphers: TLS_CIPHERS,
             key: this.s.PRIVATE_KEY_PEM_FILE ? fs.readFileSync(this.s.PRIVATE_KEY_PEM_FILE) : undefined,
             cert: this.s.CERTIFICATE_PEM_FILE ? fs.readFileSync(this.s.CERTIFICATE_PEM_FILE) : undefined,
           }),
-          servername: net.isIP(peer.dns_name) || peer.dns_name === "" ? undefined : peer.dns_name,
-          // OpenSSL's set1_host with an empty name sets no name to check: only the chain is verified then.
-          checkServerIdentity: (_host, cert) => (peer.dns_name === "" ? undefined : tls.checkServerIdentity(peer.dns_name, cert)),
+          // ConnectConfiguration::into_ssl: SNI unless the name is an IP address.
+          servername: net.isIP(peer.dns_name) ? undefined : peer.dns_name,
+          checkServerIdentity: (_host, cert) => checkPeerHost(peer.dns_name, cert),
         };
       } catch (err) {
         error("failed to create tls connector", [["e", { debug: (err as Error).message }]]);
@@ -829,7 +837,10 @@ export class FlowProxy {
       connectionClosed: () => this.event("WARN", "msg_socket::req::driver", "connection closed, resetting connection state"),
       gaveUp: () => this.event("ERROR", "msg_socket::req::driver", "exceeded maximum number of retries, terminating connection"),
     };
-    const make = () => new ReqSocket({ host: address, port, tls: tlsOptions }, driverLog);
+    // into_ssl("") fails (OpenSSL refuses an empty server name) before each connection is made:
+    // a TLS peer without dns_name is never reached.
+    const connectError = tlsOptions && peer.dns_name === "" ? EMPTY_SERVER_NAME : undefined;
+    const make = () => new ReqSocket({ host: address, port, tls: tlsOptions, connectError }, driverLog);
     const small = Array.from({ length: Number(this.s.TCP_SMALL_CLIENTS) }, make);
     const big = Array.from({ length: Number(this.s.TCP_BIG_CLIENTS) }, make);
     const counters = { small: 0, big: 0 };
@@ -878,7 +889,7 @@ export class FlowProxy {
             try {
               response = decodeTcpResponse(reply);
             } catch (err) {
-              this.event("ERROR", "flowproxy::forwarder::tcp", "failed to deserialize response", [["e", { debug: (err as Error).message }]], forwarderSpans(isBig));
+              this.event("ERROR", "flowproxy::forwarder::tcp", "failed to deserialize response", [["e", { debug: bitcodeDebug(err) }]], forwarderSpans(isBig));
               return;
             }
             if (elapsed > 1) this.event("WARN", "flowproxy::forwarder::tcp", "long rpc call", [], forwarderSpans(isBig));
@@ -994,7 +1005,9 @@ export class FlowProxy {
           }
           const status = "error" in reply ? reply.error.status : 200;
           const payload = "error" in reply ? { code: reply.error.code, message: reply.error.message } : undefined;
-          const json = "error" in reply ? JSON.stringify({ id: reply.id, jsonrpc: "2.0", error: payload }) : JSON.stringify({ id: reply.id, jsonrpc: "2.0", result: reply.result });
+          // The id as serde_json writes its Value back ("1.0" stays "1.0"), then the rest.
+          const rest = "error" in reply ? JSON.stringify({ jsonrpc: "2.0", error: payload }) : JSON.stringify({ jsonrpc: "2.0", result: reply.result });
+          const json = `{"id":${writeJsonId(reply.id)},${rest.slice(1)}`;
           finish(status, { "content-type": "application/json" }, json);
         });
       },
@@ -1043,31 +1056,16 @@ export class FlowProxy {
 
   // --- JSON-RPC ---------------------------------------------------------------------------------
 
-  /** JsonRpcRequest::from_bytes (src/jsonrpc.rs): id required (string, number or null), jsonrpc "2.0", params an array. */
+  /** JsonRpcRequest::from_bytes (src/jsonrpc.rs): serde_json's reading (serdejson.ts), then jsonrpc must be "2.0". */
   private parseRequest(body: Buffer): { id: unknown; method: string; params?: unknown[] } | JsonRpcError {
-    let value: Record<string, unknown>;
-    try {
-      value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
-    } catch {
+    const request = readJsonRpcRequest(body);
+    if (request === undefined) {
       return RPC.parse;
     }
-    const idOk = (v: unknown) => v === null || typeof v === "string" || typeof v === "number";
-    if (
-      typeof value !== "object" ||
-      value === null ||
-      Array.isArray(value) ||
-      !("id" in value) ||
-      !idOk(value.id) ||
-      typeof value.jsonrpc !== "string" ||
-      typeof value.method !== "string" ||
-      (value.params !== undefined && value.params !== null && !Array.isArray(value.params))
-    ) {
-      return RPC.parse;
-    }
-    if (value.jsonrpc !== "2.0") {
+    if (request.jsonrpc !== "2.0") {
       return RPC.invalidRequest;
     }
-    return { id: value.id, method: value.method, params: (value.params as unknown[] | null) ?? undefined };
+    return { id: request.id, method: request.method, params: request.params?.map(plainJson) };
   }
 
   /** OrderflowIngress::user_handler (src/ingress/mod.rs). */
@@ -1376,7 +1374,7 @@ export class FlowProxy {
     try {
       envelope = decodeWithHeaders(payload);
     } catch (err) {
-      this.event("ERROR", "flowproxy::ingress", "failed to convert raw bytes to string", [["e", { debug: (err as Error).message }]], span);
+      this.event("ERROR", "flowproxy::ingress", "failed to convert raw bytes to string", [["e", { debug: bitcodeDebug(err) }]], span);
       return reply("ErrorDecoding", { kind: "String", value: (err as Error).message });
     }
     const { headers, data } = envelope;
@@ -1421,7 +1419,7 @@ export class FlowProxy {
         try {
           bundle = decodeRawBundle(data);
         } catch (err) {
-          this.event("ERROR", "flowproxy::ingress", "failed to parse raw bundle from system request", [["e", { debug: (err as Error).message }]], span);
+          this.event("ERROR", "flowproxy::ingress", "failed to parse raw bundle from system request", [["e", { debug: bitcodeDebug(err) }]], span);
           this.metrics.inc("ingress_json_rpc_parse_errors", { handler: "system", method });
           return reply("ErrorDecoding", { kind: "String", value: `failed to parse bundle: ${(err as Error).message}` });
         }
@@ -1472,6 +1470,39 @@ function fail(): never {
 /** serde_json's `json!({"id": 1, "jsonrpc": "2.0", "method": ..., "params": [...]})`, keys in insertion order. */
 function jsonRpc(method: string, param: string): string {
   return `{"id":1,"jsonrpc":"2.0","method":"${method}","params":[${param}]}`;
+}
+
+/**
+ * The TLS client's ciphers: TLS 1.3 suites as tls_connector sets them (src/builderhub/mod.rs@029b7c4
+ * DEFAULT_TLS_CIPHERS), TLS 1.2 ciphers as rust-openssl 0.10.75's SslConnector leaves them
+ * (ssl/connector.rs ctx): a peer that speaks only TLS 1.2 is reached.
+ */
+const TLS_CIPHERS =
+  "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:!aDSS:!SRP:!PSK";
+
+/** OpenSSL's error for SSL_set_tlsext_host_name(""), as into_ssl returns it. */
+const EMPTY_SERVER_NAME = "error:0A00013F:SSL routines:ssl3_ctrl:ssl3 ext invalid servername";
+
+/**
+ * rust-openssl 0.10.75's setup_verify_hostname (ssl/connector.rs): an IP address is checked
+ * against the certificate's IP addresses, a name against its DNS names (else its CN) with
+ * X509CheckFlags::NO_PARTIAL_WILDCARDS: a wildcard counts only as a whole left-most label.
+ */
+export function checkPeerHost(name: string, cert: tls.PeerCertificate): Error | undefined {
+  const entries = (cert.subjectaltname ?? "").split(", ").filter((e) => e !== "");
+  const partial = (e: string) => e.startsWith("DNS:") && e.slice(4).split(".")[0].includes("*") && e.slice(4).split(".")[0] !== "*";
+  const kept = entries.filter((e) => !partial(e));
+  if (kept.length === entries.length) {
+    return tls.checkServerIdentity(name, cert);
+  }
+  // Partial wildcards match nothing; a certificate with DNS names still never falls back to its CN.
+  const others = kept.length > 0 ? kept.join(", ") : "DNS:";
+  return tls.checkServerIdentity(name, { ...cert, subjectaltname: others });
+}
+
+/** `?e` of a bitcode::Error (a release build's: see BitcodeError). */
+function bitcodeDebug(err: unknown): string {
+  return err instanceof BitcodeError ? err.debug : (err as Error).message;
 }
 
 function debugTcpData(data: TcpData): string {
