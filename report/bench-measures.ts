@@ -37,7 +37,7 @@ export const PROVISIONING_MEASURES = {
     `requests lost while HAProxy reloaded (${reruns} reruns alternating two haproxy.cfg, ${duration} in all; only requests sent during a rerun count; GET /livez on :443, ${rate}/s, new TLS connection each)`,
   rerunAfterArtifact: "rerun after a new FlowProxy artifact (slowest VM)",
   unavailableDuringArtifact: "unavailability of :443 during that rerun (probed every 50 ms)",
-  haproxyVersionChange: "haProxyVersion change: `sandbox up` pulling, checking and recreating HAProxy on both VMs",
+  haproxyVersionChange: "haProxyVersion change: `sandbox up` pulling, checking and recreating HAProxy on every proxy",
   livezDuringChange: "GET /livez on :443 during that change (100/s, new TLS connection each)",
 } satisfies Record<string, Measure>;
 
