@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { EvaluatedResource, Evaluation } from "../../../plan/evaluation";
+import { PlanGraph } from "../../../plan/graph";
+import { formatPlan } from "../../../plan/text";
 import { autoShutdownRequest, evaluated, grownRequest } from "../../support/program";
 
 const SCHEDULE = "azure-native:devtestlab:GlobalSchedule";
@@ -53,6 +55,11 @@ describe("auto-shutdown", () => {
       assert.equal(schedule.options.deleteBeforeReplace, true, schedule.name);
       assert.match(schedule.options.deletedWith, /^rg-/, schedule.name);
     }
+  });
+
+  test("the plan shows each schedule's Azure name, VM, time and time zone", () => {
+    const text = formatPlan(new PlanGraph(withKey), { project: "flowproxy-staging", stack: "dev", configFile: "-", placeholders: [] });
+    assert.match(text, /^ {6}shutdown-computevm-vm-eastus-2: ComputeVmShutdownTask of vm-eastus-2 daily at 1900 W\. Europe Standard Time, Enabled$/m);
   });
 
   test("without autoShutdownTime no VM has a schedule, so removing the key removes them", () => {
