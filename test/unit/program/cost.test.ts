@@ -2,6 +2,8 @@
 // the dated table of plan/prices.ts, so a change of count or size shows in the total, and a
 // resource the table cannot price is named with what to add instead of counting as 0.
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { before, describe, test } from "node:test";
 import { makePlan, Plan } from "../../../plan/cli";
 import { CostEstimate, estimateCost, formatCost } from "../../../plan/cost";
@@ -58,6 +60,12 @@ describe("the cost estimate of the default example stack", () => {
     const free = plan.cost.free.length;
     assert.equal(free + new Set(plan.cost.lines.map((l) => l.resource)).size, plan.graph.nodes.length, "every resource is priced or free");
     assert.match(plan.text, new RegExp(`^  no charge, ${free} resources:$`, "m"));
+  });
+
+  test("docs/COST.md and the README quote the total the plan prints", () => {
+    const total = plan.cost.total!;
+    assert.match(fs.readFileSync(path.join(PROJECT_DIR, "docs/COST.md"), "utf8"), new RegExp(`\\| \\*\\*total\\*\\* \\| \\*\\*${total.toFixed(2).replace(".", "\\.")}\\*\\* \\|`));
+    assert.match(fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8"), new RegExp(`about \\$${Math.round(total)} for the example\\s+config`));
   });
 });
 
