@@ -6,11 +6,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as pulumiConfig from "@pulumi/pulumi/runtime/config";
 import * as random from "@pulumi/random";
 import * as compute from "@pulumi/azure-native/compute";
+import * as devtestlab from "@pulumi/azure-native/devtestlab";
 import * as network from "@pulumi/azure-native/network";
 import * as privatedns from "@pulumi/azure-native/privatedns";
 import * as resources from "@pulumi/azure-native/resources";
-import { ConfigError, Region, Settings, loadSettings } from "./lib/config";
+import { AutoShutdown, ConfigError, Region, Settings, loadSettings } from "./lib/config";
 import {
+  AUTO_SHUTDOWN,
   BUILDERHUB,
   BUILDERHUB_ENDPOINT,
   DNS_ZONE,
@@ -632,8 +634,40 @@ const flowProxyVms = sites.map((site, i) => {
     // reverse zones' links.
     [builderhubExtension, ...peerings, ...dnsLinks, ...reverseLinks, builderhubDns.record, sitePtrRecords[i]],
   );
-  return { site, signer };
+  return { site, vm, signer };
 });
+
+// ---------------------------------------------------------------------------------------------
+// Cost: with autoShutdownTime, Azure stops and deallocates every VM daily (docs/COST.md says what
+// stays billed and what a stopped VM means for the next `pulumi up`).
+
+/**
+ * A VM's auto-shutdown, as the portal's Auto-shutdown blade makes it: a daily schedule aimed at the
+ * VM (Microsoft.DevTestLab/schedules, GlobalSchedules_CreateOrUpdate of the DevTestLab REST spec
+ * 2018-09-15, the API version azure-native 3.28.0 uses). Its Azure name is fixed by the VM's.
+ */
+function autoShutdownSchedule(vmName: string, role: Role, net: RegionNetwork, vm: compute.VirtualMachine, when: AutoShutdown): devtestlab.GlobalSchedule {
+  return new devtestlab.GlobalSchedule(
+    `shutdown-${vmName}`,
+    {
+      resourceGroupName: net.resourceGroup.name,
+      name: AUTO_SHUTDOWN.scheduleName(vmName),
+      location: net.region.location,
+      targetResourceId: vm.id,
+      taskType: AUTO_SHUTDOWN.taskType,
+      dailyRecurrence: { time: when.time },
+      timeZoneId: when.timeZoneId,
+      status: "Enabled",
+      tags: vmTags(vmName, role),
+    },
+    namedInGroup(net.resourceGroup),
+  );
+}
+
+if (settings.autoShutdown) {
+  autoShutdownSchedule(BUILDERHUB.vmName, "builderhub", hubNetwork, builderhubVm, settings.autoShutdown);
+  for (const { site, vm } of flowProxyVms) autoShutdownSchedule(site.vmName, "flowproxy", site.net, vm, settings.autoShutdown);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Outputs: per FlowProxy VM <name>PublicIp, <name>PrivateIp, ssh<Name>, <name>PrivateFqdn,

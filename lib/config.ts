@@ -5,6 +5,7 @@ import * as path from "path";
 import { cidrContains, cidrsOverlap, parseCidr } from "./cidr";
 import { AZURE_VM_SIZE, DEFAULT_REGIONS, FLOWPROXY_LISTEN, PROJECT, RegionPlan, proxyOutputName } from "./contract";
 import { AZURE_RESERVED_ADDRESSES, reverseZoneOf, usableAddresses, vmsInRegion } from "./fleet";
+import { WINDOWS_TIME_ZONES, windowsIdOfIanaZone, windowsTimeZoneId } from "./windows-time-zones";
 
 /** A region-table entry as validated, with the defaults filled in. */
 export interface Region extends RegionPlan {
@@ -37,6 +38,14 @@ export interface ClickhouseSettings {
   password: string;
 }
 
+/** When Azure's auto-shutdown stops every VM each day: a time of day in a Windows time zone. */
+export interface AutoShutdown {
+  /** HHMM, 24-hour, as the schedule's dailyRecurrence.time takes it. */
+  time: string;
+  /** A Windows time zone id, spelled as Windows spells it. */
+  timeZoneId: string;
+}
+
 /** The Docker Hub account every VM pulls with: both keys or neither. */
 export interface DockerHubLogin {
   username: string;
@@ -58,6 +67,7 @@ export interface Settings {
   flowProxyGeneration: FlowProxyGeneration;
   clickhouse?: ClickhouseSettings;
   dockerHub?: DockerHubLogin;
+  autoShutdown?: AutoShutdown;
   provisioningRun: number;
   files: LocalFiles;
 }
@@ -121,6 +131,8 @@ export const CONFIG_KEYS: ReadonlyArray<KeySpec> = [
   { key: "regions", type: "array", required: false, secret: false, default: DEFAULT_REGIONS, example: '[{"name":"east","location":"eastus","vnetCidr":"10.10.0.0/16","subnetCidr":"10.10.1.0/24","proxies":2}, ...]', description: "FlowProxy regions, each {name, location, vnetCidr, subnetCidr} and optionally proxies (how many FlowProxy VMs, default 1) and vmSize (default: the stack's vmSize); BuilderHub lives in the first one (default: eastus and westeurope, one proxy each)" },
   { key: "dockerHubUsername", type: "string", required: false, secret: false, example: "flowproxyops", description: "Docker Hub account every VM logs in with before pulling, so pulls count against its limit, not the VM's shared address (with dockerHubToken)" },
   { key: "dockerHubToken", type: "string", required: false, secret: true, example: "dckr_pat_...", description: "A personal access token (read-only) of dockerHubUsername (with dockerHubUsername)" },
+  { key: "autoShutdownTime", type: "string", required: false, secret: false, example: "1900", description: "Time of day (HHMM, 24-hour) at which Azure's auto-shutdown stops and deallocates every VM daily, in autoShutdownTimeZone; unset: no schedule" },
+  { key: "autoShutdownTimeZone", type: "string", required: false, secret: false, default: "UTC", example: "W. Europe Standard Time", description: "Windows time zone id of autoShutdownTime (default UTC), such as W. Europe Standard Time; Azure takes no IANA names such as Europe/Berlin" },
   { key: "provisioningRun", type: "integer", required: false, secret: false, default: 0, example: "1", description: "Raise by one to rerun every extension with unchanged inputs, e.g. after a failed run (default 0)" },
 ];
 
@@ -212,6 +224,14 @@ function unknownKeys(keys: string[]): string[] {
  * when even that one differs in more than half its characters, which is no typo.
  */
 function nearestKey(key: string): string | undefined {
+  return nearestOf(key, CONFIG_KEYS.map((spec) => spec.key));
+}
+
+/**
+ * The candidate fewest single-character edits (Levenshtein) away from `text`, ignoring case; undefined
+ * when even that one differs in more than half its characters.
+ */
+function nearestOf(text: string, candidates: readonly string[]): string | undefined {
   const distance = (a: string, b: string): number => {
     let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
     for (let i = 1; i <= a.length; i++) {
@@ -223,9 +243,9 @@ function nearestKey(key: string): string | undefined {
     }
     return previous[b.length];
   };
-  const scored = CONFIG_KEYS.map((spec) => ({ key: spec.key, d: distance(key.toLowerCase(), spec.key.toLowerCase()) }));
+  const scored = candidates.map((candidate) => ({ candidate, d: distance(text.toLowerCase(), candidate.toLowerCase()) }));
   const nearest = scored.reduce((best, next) => (next.d < best.d ? next : best));
-  return nearest.d <= Math.max(key.length, nearest.key.length) / 2 ? nearest.key : undefined;
+  return nearest.d <= Math.max(text.length, nearest.candidate.length) / 2 ? nearest.candidate : undefined;
 }
 
 /** Reads the configuration and the three local files; throws ConfigError listing every problem. */
@@ -337,6 +357,8 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
 
   const regions = parseRegions(orDefault("regions"), vmSize, (what) => problem("regions", what));
 
+  const autoShutdown = readAutoShutdown(raw, orDefault, problem);
+
   const provisioningRunText = orDefault("provisioningRun");
   if (!/^\d{1,9}$/.test(provisioningRunText)) {
     problem("provisioningRun", `"${provisioningRunText}" is not a whole number of 0 or more; raise it by one to rerun every extension`);
@@ -360,6 +382,7 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
     flowProxyGeneration,
     clickhouse,
     dockerHub,
+    autoShutdown,
     provisioningRun: Number(provisioningRunText),
     files: files!,
   };
@@ -416,6 +439,63 @@ function readDockerHub(
     problem("dockerHubUsername", "is not set, but dockerHubToken is: every VM logs in to Docker Hub with both (or unset dockerHubToken to pull anonymously)");
   }
   return username !== undefined && token !== undefined ? { username, token } : undefined;
+}
+
+/** A 24-hour time of day as HHMM, what the schedule's dailyRecurrence.time takes: 0000 to 2359. */
+export const HHMM = /^([01]\d|2[0-3])[0-5]\d$/;
+
+/**
+ * The HHMM a common way of writing a time of day means (7pm, 7:30 PM, 19:00), or undefined: what
+ * someone who wrote one meant, for the message that refuses it.
+ */
+function hhmmOf(text: string): string | undefined {
+  const m = /^(\d{1,2})(?:[:.h]?(\d{2}))?\s*([ap])\.?m?\.?$/i.exec(text.trim()) ?? /^(\d{1,2})[:.h](\d{2})$/.exec(text.trim());
+  if (!m) return undefined;
+  let hours = Number(m[1]);
+  const minutes = Number(m[2] ?? "0");
+  if (m[3] !== undefined) {
+    if (hours < 1 || hours > 12) return undefined;
+    hours = (hours % 12) + (m[3].toLowerCase() === "p" ? 12 : 0);
+  }
+  const hhmm = `${String(hours).padStart(2, "0")}${String(minutes).padStart(2, "0")}`;
+  return HHMM.test(hhmm) ? hhmm : undefined;
+}
+
+/**
+ * Azure's daily auto-shutdown of every VM: a time (no schedule without one) in a Windows time zone.
+ * Azure takes Windows ids only (lib/windows-time-zones.ts says where the list comes from), so an
+ * IANA name is answered with the Windows id CLDR maps it to.
+ */
+function readAutoShutdown(
+  raw: (key: string) => string | undefined,
+  orDefault: (key: string) => string,
+  problem: (key: string, what: string, good?: string) => void,
+): AutoShutdown | undefined {
+  const time = raw("autoShutdownTime");
+  if (time !== undefined && !HHMM.test(time)) {
+    const meant = hhmmOf(time);
+    problem(
+      "autoShutdownTime",
+      `"${time}" is not a time of day as HHMM, 24-hour, from 0000 to 2359${meant ? ` (for ${time}, write ${meant})` : " (1900 is 7 pm)"}; ` +
+        "remove the key for no daily shutdown",
+      meant,
+    );
+  }
+  const zoneText = orDefault("autoShutdownTimeZone");
+  const timeZoneId = windowsTimeZoneId(zoneText);
+  if (timeZoneId === undefined) {
+    const fromIana = windowsIdOfIanaZone(zoneText);
+    const near = nearestOf(zoneText, Object.keys(WINDOWS_TIME_ZONES));
+    problem(
+      "autoShutdownTimeZone",
+      fromIana
+        ? `"${zoneText}" is an IANA time zone name, but Azure's auto-shutdown takes Windows time zone ids only, such as W. Europe Standard Time; ${zoneText}'s is "${fromIana}"`
+        : `"${zoneText}" is not a Windows time zone id, which Azure's auto-shutdown takes (such as UTC or W. Europe Standard Time, not IANA names such as Europe/Berlin)` +
+            (near ? `; the nearest id is "${near}"` : "; lib/windows-time-zones.ts lists the ids Azure takes, each with the IANA zones it covers"),
+      fromIana ?? near,
+    );
+  }
+  return time !== undefined && HHMM.test(time) && timeZoneId !== undefined ? { time, timeZoneId } : undefined;
 }
 
 export function checkSshPublicKey(text: string): string | undefined {

@@ -188,6 +188,16 @@ export interface RegionPlan {
 /** Azure's VM size names: Standard_B2s, Standard_B2ls_v2, Standard_D2s_v5. */
 export const AZURE_VM_SIZE = /^Standard_[A-Za-z0-9_]+$/;
 
+/**
+ * A VM's auto-shutdown, as Azure takes it: a Microsoft.DevTestLab schedule in the VM's resource
+ * group whose task is this one and whose name is this one for the VM; Azure answers 400 Bad Request
+ * to any other name (found by terraform-provider-azurerm when it added these schedules, #5536).
+ */
+export const AUTO_SHUTDOWN = {
+  taskType: "ComputeVmShutdownTask",
+  scheduleName: (vmName: string): string => `shutdown-computevm-${vmName}`,
+} as const;
+
 /** The regions the stack deploys unless the `regions` config key says otherwise, one FlowProxy VM each. BuilderHub lives in the first. */
 export const DEFAULT_REGIONS: readonly RegionPlan[] = [
   { name: "east", location: "eastus", vnetCidr: "10.10.0.0/16", subnetCidr: "10.10.1.0/24" },

@@ -1,7 +1,7 @@
 // pnpm run plan: what the stack would declare, without Azure credentials or the Pulumi CLI.
 // Evaluates the program under mocks with the stack's config, prints every resource grouped by
-// region with the properties a reviewer checks (secrets as [secret]), and draws the architecture
-// diagram from the same resources.
+// region with the properties a reviewer checks (secrets as [secret]) and an estimate of what they
+// cost a month (plan/cost.ts), and draws the architecture diagram from the same resources.
 //
 //   pnpm run plan [--stack NAME] [--example] [--svg PATH]
 //   pnpm run plan --check      # exit 1 when docs/architecture.svg no longer matches the program
@@ -13,6 +13,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { PROJECT } from "../lib/contract";
+import { CostEstimate, estimateCost, formatCost } from "./cost";
 import { buildDiagram, renderSvg } from "./diagram";
 import { Evaluation, Evaluator, PROJECT_DIR, ProgramFailure, ProgramRefusal } from "./evaluation";
 import { PlanGraph } from "./graph";
@@ -60,6 +61,7 @@ export interface Plan {
   config: StackConfig;
   evaluation: Evaluation;
   graph: PlanGraph;
+  cost: CostEstimate;
   text: string;
   svg: string;
 }
@@ -68,17 +70,19 @@ export interface Plan {
 export async function makePlan(config: StackConfig, evaluate: Evaluator): Promise<Plan> {
   const evaluation = await evaluate(config.request);
   const graph = new PlanGraph(evaluation, config.regionOrder);
-  const text = formatPlan(graph, {
+  const cost = estimateCost(graph);
+  const resources = formatPlan(graph, {
     project: PROJECT,
     stack: config.stack,
     configFile: config.file,
     missingStackFile: config.example && config.file !== stackFileName(config.stack) ? stackFileName(config.stack) : undefined,
     placeholders: config.placeholders,
   });
+  const text = `${resources}\n${formatCost(cost).join("\n")}\n`;
   const title = `${PROJECT} · stack ${config.stack} · ${graph.nodes.length} resources in ${graph.regions.join(", ")}`;
   const footer = `Drawn by pnpm run plan from the resources the program declares under mocks with ${config.file}; addresses are the mocks' fixed ones.`;
   const svg = renderSvg(buildDiagram(graph, title, footer));
-  return { config, evaluation, graph, text, svg };
+  return { config, evaluation, graph, cost, text, svg };
 }
 
 /** The diagram docs/architecture.svg should hold: the example config's, for the default stack. */

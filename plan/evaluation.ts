@@ -142,6 +142,16 @@ export function unmarkSecrets(value: unknown): unknown {
   return value;
 }
 
+/**
+ * The resources of `type` an Azure id points at. An id ends in the resource's own name
+ * (…/networkSecurityGroups/<name>; the mocks' ids likewise end in the name they answer in
+ * `state.name`), and an evaluation keeps names, not ids.
+ */
+export function resourcesById(stack: Evaluation, type: string, id: unknown): EvaluatedResource[] {
+  const name = typeof id === "string" ? id.split("/").pop() : undefined;
+  return stack.resources.filter((r) => r.type === type && name !== undefined && r.state.name === name);
+}
+
 /** The VM a resource belongs to, as the program tagged it; undefined for shared resources. */
 export function vmOf(inputs: Record<string, unknown>): string | undefined {
   const tags = unmarkSecrets(inputs.tags) as Record<string, unknown> | undefined;

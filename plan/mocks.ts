@@ -69,6 +69,7 @@ const NAME_INPUTS: Record<string, string> = {
   "azure-native:network:NetworkInterface": "networkInterfaceName",
   "azure-native:compute:VirtualMachine": "vmName",
   "azure-native:privatedns:PrivateZone": "privateZoneName",
+  "azure-native:devtestlab:GlobalSchedule": "name",
 };
 
 /** The name Azure answers with when the program gave one: the name it was given. */

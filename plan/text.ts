@@ -135,6 +135,10 @@ const DESCRIBERS: Record<string, Describer> = {
     ];
   },
 
+  "azure-native:devtestlab:GlobalSchedule": ({ inputs: p }, g) => [
+    `${show(p.name)}: ${show(p.taskType)} of ${g.refName(p.targetResourceId)} daily at ${show(p.dailyRecurrence?.time)} ${show(p.timeZoneId)}, ${show(p.status)}`,
+  ],
+
   "random:index/randomBytes:RandomBytes": (node, g) => [
     `${show(node.inputs.length)} random bytes, made at deploy time and kept in the stack state; used by ${
       g.dependents(node).map((d) => d.name).join(", ") || "nothing"

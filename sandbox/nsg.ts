@@ -21,6 +21,7 @@
 import { Cidr, cidrContains, parseCidr } from "../lib/cidr";
 import { check, SandboxError } from "./proc";
 import type { EvaluatedResource, Evaluation } from "../plan/evaluation";
+import { resourcesById } from "../plan/evaluation";
 import { netnsOf, Vm, VNETS } from "./topology";
 
 export type NsgAccess = "Allow" | "Deny";
@@ -103,14 +104,9 @@ function nicOf(stack: Evaluation, vm: Vm): EvaluatedResource {
   return nics[0];
 }
 
-/**
- * The resource an Azure id points at. An id ends in the resource's own name (…/networkSecurityGroups/<name>;
- * the mocks' ids likewise end in the name they answer in `state.name`), and the rendered stack
- * keeps names, not ids.
- */
+/** The one resource an Azure id points at (resourcesById). */
 function resourceById(stack: Evaluation, type: string, id: unknown, what: string): EvaluatedResource {
-  const name = typeof id === "string" ? id.split("/").pop() : undefined;
-  const found = stack.resources.filter((r) => r.type === type && name !== undefined && r.state.name === name);
+  const found = resourcesById(stack, type, id);
   if (found.length !== 1) {
     throw new SandboxError(`${what} refers to ${JSON.stringify(id)}, which names ${found.length} resources of type ${type} in the rendered stack`);
   }

@@ -9,6 +9,7 @@ import { ensureHubContent, HubImage, hubFrontPid, readHubImages, startHub, stopH
 import { ensureImage } from "./image";
 import { githubPid, startInternet, stopInternet } from "./internet";
 import { applyNsgs } from "./nsg";
+import { autoShutdownSchedules } from "./schedules";
 import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, removeVmNetwork, startDns, startOutbound } from "./network";
 import { STATE_DIR, statePaths } from "./paths";
 import { findOnPath, formatSeconds, pidAlive, SandboxError } from "./proc";
@@ -230,14 +231,16 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
   // The request names the HAProxy image Docker Hub's content serves, ready from here on.
   const request = sandboxStackRequest(options);
   const vms = vmsOfRequest(request);
-  const stack = await steps.run(
+  const { evaluated: stack } = await steps.run(
     "Evaluating the program for the sandbox",
     async () => {
       const evaluated = await evaluateForSandbox(request, options.projectDir);
       checkVmsDeclared(evaluated, vms);
-      return evaluated;
+      // Azure refuses a schedule it cannot take when `pulumi up` creates it; the sandbox, before anything.
+      return { evaluated, schedules: autoShutdownSchedules(evaluated).length };
     },
-    (s) => `${s.extensions.length} extensions, ${s.dnsRecords.length} A and ${s.reverseRecords.length} PTR records`,
+    ({ evaluated: s, schedules }) =>
+      `${s.extensions.length} extensions, ${s.dnsRecords.length} A and ${s.reverseRecords.length} PTR records, ${schedules} auto-shutdown schedules (checked, not run)`,
   );
   await steps.run("Creating the networks, the NSGs, DNS and outbound access", async () => {
     await ensureNetwork(vms);

@@ -276,6 +276,28 @@ export const BAD_CONFIGS: BadConfig[] = [
     expected: [/provisioningRun "-1" is not a whole number of 0 or more; raise it by one to rerun every extension\. Example: pulumi config set flowproxy-staging:provisioningRun '1'/],
   },
   {
+    title: "an autoShutdownTime past 2359 is refused",
+    request: validRequest({ autoShutdownTime: "2460" }),
+    expected: [/autoShutdownTime "2460" is not a time of day as HHMM, 24-hour, from 0000 to 2359 \(1900 is 7 pm\); remove the key for no daily shutdown\. Example: pulumi config set flowproxy-staging:autoShutdownTime '1900'/],
+  },
+  {
+    title: "an autoShutdownTime written as 7pm is refused with the HHMM it means",
+    request: validRequest({ autoShutdownTime: "7pm" }),
+    expected: [/autoShutdownTime "7pm" is not a time of day as HHMM.* \(for 7pm, write 1900\).*Example: pulumi config set flowproxy-staging:autoShutdownTime '1900'/],
+  },
+  {
+    title: "an IANA autoShutdownTimeZone is refused with the Windows id Azure takes for it",
+    request: validRequest({ autoShutdownTime: "1900", autoShutdownTimeZone: "Europe/Berlin" }),
+    expected: [
+      /autoShutdownTimeZone "Europe\/Berlin" is an IANA time zone name, but Azure's auto-shutdown takes Windows time zone ids only.*; Europe\/Berlin's is "W\. Europe Standard Time"\. Example: pulumi config set flowproxy-staging:autoShutdownTimeZone 'W\. Europe Standard Time'/,
+    ],
+  },
+  {
+    title: "a misspelt autoShutdownTimeZone is refused with the nearest Windows id",
+    request: validRequest({ autoShutdownTime: "1900", autoShutdownTimeZone: "Pacific Standrd Time" }),
+    expected: [/autoShutdownTimeZone "Pacific Standrd Time" is not a Windows time zone id.*; the nearest id is "Pacific Standard Time"\. Example: pulumi config set flowproxy-staging:autoShutdownTimeZone 'Pacific Standard Time'/],
+  },
+  {
     title: "a missing haproxy.cfg is named",
     file: { name: "haproxy.cfg", content: null },
     expected: [/haproxy\.cfg is missing from .*git checkout -- 'haproxy\.cfg'/],

@@ -56,6 +56,12 @@ export const THIRD_REGION = { name: "central", location: "centralus", vnetCidr: 
 /** The default regions, eastus grown to two FlowProxy VMs: the default stack after `proxies: 2`. */
 export const grownRequest = (): EvaluationRequest => validRequest({ regions: JSON.stringify(DEFAULT_REGIONS.map((r, i) => (i === 0 ? { ...r, proxies: 2 } : r))) });
 
+/** The grown default stack stopped daily at 19:00 Berlin time, the Windows id written in lower case. */
+export const autoShutdownRequest = (): EvaluationRequest => {
+  const grown = grownRequest();
+  return { ...grown, config: { ...grown.config, autoShutdownTime: "1900", autoShutdownTimeZone: "w. europe standard time" } };
+};
+
 /** The valid configuration with the default regions and THIRD_REGION. */
 export const threeRegionRequest = (): EvaluationRequest => validRequest({ regions: JSON.stringify([...DEFAULT_REGIONS, THIRD_REGION]) });
 

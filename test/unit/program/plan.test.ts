@@ -49,9 +49,9 @@ describe("the plan of the default stack (example config)", () => {
     assert.match(plan.text, /secrets: +sshPublicKey, githubToken stand in as placeholders/);
   });
 
-  test("lists every resource, grouped by region and then the shared ones", () => {
-    const titles = [...plan.text.matchAll(/^== (.+?) ==$/gm)].map((m) => m[1]);
-    assert.deepEqual(titles, ["eastus", "westeurope", "shared (global or used across regions)", "stack outputs"]);
+  test("lists every resource, grouped by region and then the shared ones, before the outputs and the cost", () => {
+    const titles = [...plan.text.matchAll(/^== (.+?)(?: \(| ==$|,)/gm)].map((m) => m[1]);
+    assert.deepEqual(titles, ["eastus", "westeurope", "shared", "stack outputs", "estimated monthly cost"]);
     for (const r of plan.evaluation.resources.filter((x) => x.type !== "pulumi:pulumi:Stack")) {
       assert.match(plan.text, new RegExp(`^  ${r.type.replace(/[/]/g, "\\/")} +${r.name}$`, "m"), `${r.type} ${r.name} is listed`);
     }
@@ -146,7 +146,7 @@ test("plan reads the stack's own Pulumi.<stack>.yaml: secure values as placehold
   assert.equal(code, 0, stderr);
   assert.match(stdout, /config: +Pulumi\.staging\.yaml\n/);
   assert.match(stdout, /secrets: +sshPublicKey, githubToken stand in as placeholders/);
-  assert.deepEqual([...stdout.matchAll(/^== (\w+)/gm)].map((m) => m[1]), ["eastus", "centralus", "shared", "stack"]);
+  assert.deepEqual([...stdout.matchAll(/^== (\w+)/gm)].map((m) => m[1]), ["eastus", "centralus", "shared", "stack", "estimated"]);
   assert.match(stdout, /OS profile \(secret\): admin fpadmin/);
   assert.match(stdout, new RegExp(`diagram: .*staging\\.svg`));
   assert.match(fs.readFileSync(svg, "utf8"), /vnet-centralus 10\.30\.0\.0\/16/);
