@@ -1,5 +1,5 @@
 // The images the sandbox's Docker Hub (sandbox/hub.ts) serves, built from Debian packages: this
-// machine reaches deb.debian.org but not Docker Hub, and the VMs' real dockerd must pull images
+// machine reaches a Debian mirror but not Docker Hub, and the VMs' real dockerd must pull images
 // whose programs really run. Each image is a Docker image (schema 2) whose layers are GNU tar
 // archives of a root filesystem: the dependency closure of a few Debian packages, unpacked, plus
 // the files that make it behave like the image it stands for.
@@ -14,8 +14,8 @@ import { Transform } from "stream";
 import { pipeline } from "stream/promises";
 import { createGzip } from "zlib";
 import { BUILDERHUB } from "../lib/contract";
+import { debianMirror } from "./apt-sources";
 import { bundle } from "./bundle";
-import { DEBIAN_MIRROR } from "./image";
 import { PROJECT_DIR } from "../plan/evaluation";
 import { cachePaths } from "./paths";
 import { lastNonEmptyLine, run, SandboxError } from "./proc";
@@ -93,7 +93,7 @@ function prepareApt(suite: DebianSuite): void {
     fs.mkdirSync(dir, { recursive: true });
   }
   fs.writeFileSync(files.config, aptConfig(files));
-  fs.writeFileSync(files.sources, `deb [signed-by=${KEYRING}] ${DEBIAN_MIRROR} ${suite} main\n`);
+  fs.writeFileSync(files.sources, `deb [signed-by=${KEYRING}] ${debianMirror()} ${suite} main\n`);
   fs.writeFileSync(files.status, "");
 }
 
@@ -117,7 +117,7 @@ async function apt(
     const reason = result.timedOut
       ? "timed out"
       : (firstError ?? lastNonEmptyLine(result.stderr) ?? lastNonEmptyLine(result.stdout) ?? `status ${result.code}`);
-    const hint = network ? `; is ${new URL(DEBIAN_MIRROR).host} reachable?` : "";
+    const hint = network ? `; is ${new URL(debianMirror()).host} reachable?` : "";
     throw new SandboxError(`${what} for Debian ${suite} failed: ${reason}${hint}`);
   }
   return result.stdout;

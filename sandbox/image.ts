@@ -5,13 +5,12 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { debianMirror } from "./apt-sources";
 import { ensureCa } from "./ca";
 import { CACHE_DIR, cachePaths } from "./paths";
 import { check, lastNonEmptyLine, run, SandboxError } from "./proc";
 
 const SUITE = "trixie";
-/** Where both the VM image and the Docker Hub images get their Debian packages. */
-export const DEBIAN_MIRROR = "http://deb.debian.org/debian";
 
 /**
  * systemd boots the VM; docker.io and docker-cli are the engine provisioning starts (Ubuntu's
@@ -57,7 +56,7 @@ async function recipe(): Promise<VmImageRecipe> {
   const ca = await ensureCa();
   return {
     suite: SUITE,
-    mirror: DEBIAN_MIRROR,
+    mirror: debianMirror(),
     packages: PACKAGES,
     files: [
       { path: SANDBOX_CA_IN_IMAGE, mode: 0o644, content: fs.readFileSync(ca.certFile, "utf8") },
