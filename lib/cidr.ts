@@ -35,6 +35,20 @@ export function parseCidr(text: string): Cidr | string {
   return { text, base, prefix };
 }
 
+/**
+ * An address range as an NSG rule or policy reads it: an address (a /32) or a CIDR whose host bits
+ * are dropped, as Azure keeps a rule's prefix. Undefined for anything else (a service tag, "*").
+ */
+export function parseAddressRange(text: string): Cidr | undefined {
+  const [addr, prefixText, ...rest] = text.trim().split("/");
+  const address = parseIpv4(addr);
+  if (rest.length > 0 || address === undefined) return undefined;
+  if (prefixText !== undefined && (!/^\d{1,2}$/.test(prefixText) || Number(prefixText) > 32)) return undefined;
+  const prefix = prefixText === undefined ? 32 : Number(prefixText);
+  const size = 2 ** (32 - prefix);
+  return { text, base: address - (address % size), prefix };
+}
+
 export function cidrSize(c: Cidr): number {
   return 2 ** (32 - c.prefix);
 }

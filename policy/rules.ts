@@ -2,6 +2,7 @@
 // ({type, name, props}), so tests can run them without the Pulumi engine. Each returns the
 // violations it finds as messages; an empty list means compliant. Messages name the resource, the
 // property and the fix, and never repeat a secret value.
+import { Cidr, cidrContains, parseAddressRange } from "../lib/cidr";
 import { AZURE_VM_SIZE, BUILDERHUB, PORTS, TAG } from "../lib/contract";
 import { AZURE_RESERVED_ADDRESSES, usableAddresses } from "../lib/fleet";
 
@@ -55,33 +56,11 @@ export function isBuilderhub(resource: ResourceLike): boolean {
 // ---------------------------------------------------------------------------------------------
 // Addresses and ports
 
-interface Ipv4Cidr {
-  base: number;
-  prefix: number;
-}
-
-function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(text.trim());
-  if (!m) return undefined;
-  const octets = m.slice(1, 5).map(Number);
-  const prefix = m[5] === undefined ? 32 : Number(m[5]);
-  if (octets.some((o) => o > 255) || prefix > 32) return undefined;
-  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
-  const size = 2 ** (32 - prefix);
-  return { base: address - (address % size), prefix };
-}
-
-function cidrInside(inner: Ipv4Cidr, outer: Ipv4Cidr): boolean {
-  if (inner.prefix < outer.prefix) return false;
-  const size = 2 ** (32 - outer.prefix);
-  return inner.base - (inner.base % size) === outer.base;
-}
-
 /** Sources that mean "anyone on the internet". */
 export function isWorldSource(source: string): boolean {
   const s = source.trim();
   if (["*", "internet", "any", "::/0"].includes(s.toLowerCase())) return true;
-  const cidr = parseIpv4Cidr(s);
+  const cidr = parseAddressRange(s);
   return cidr !== undefined && cidr.prefix === 0;
 }
 
@@ -93,10 +72,10 @@ const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
  */
 export function isVnetSource(source: string, vnetCidrs: string[]): boolean {
   if (source.trim().toLowerCase() === "virtualnetwork") return true;
-  const cidr = parseIpv4Cidr(source);
+  const cidr = parseAddressRange(source);
   if (!cidr) return false;
-  const ranges = (vnetCidrs.length > 0 ? vnetCidrs : PRIVATE_RANGES).map(parseIpv4Cidr).filter((c): c is Ipv4Cidr => c !== undefined);
-  return ranges.some((range) => cidrInside(cidr, range));
+  const ranges = (vnetCidrs.length > 0 ? vnetCidrs : PRIVATE_RANGES).map(parseAddressRange).filter((c): c is Cidr => c !== undefined);
+  return ranges.some((range) => cidrContains(range, cidr));
 }
 
 /** A destination port range as Azure writes it ("22", "1000-2000", "*") as [low, high]. */
@@ -367,16 +346,16 @@ function regionsOf(resources: ResourceLike[]): { vnet: string; location: string;
   const subnets = resources
     .filter((r) => r.type === TYPES.subnet)
     .map((r) => ({ name: r.name, cidr: known(() => String(r.props.addressPrefix ?? "")) ?? "" }))
-    .filter((s) => parseIpv4Cidr(s.cidr) !== undefined);
+    .filter((s) => parseAddressRange(s.cidr) !== undefined);
   return resources
     .filter((r) => r.type === TYPES.vnet)
     .map((r) => {
       const spaces = (known(() => r.props.addressSpace?.addressPrefixes) ?? []) as unknown[];
-      const ranges = spaces.map((p) => parseIpv4Cidr(String(p))).filter((c): c is Ipv4Cidr => c !== undefined);
+      const ranges = spaces.map((p) => parseAddressRange(String(p))).filter((c): c is Cidr => c !== undefined);
       return {
         vnet: r.name,
         location: String(known(() => r.props.location) ?? "").toLowerCase(),
-        subnets: subnets.filter((s) => ranges.some((range) => cidrInside(parseIpv4Cidr(s.cidr)!, range))),
+        subnets: subnets.filter((s) => ranges.some((range) => cidrContains(range, parseAddressRange(s.cidr)!))),
       };
     });
 }

@@ -2,6 +2,10 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { setTimeout as sleep } from "timers/promises";
+
+/** Node's own timer, the one wait every layer of the sandbox uses. */
+export { sleep };
 
 /** A failure the CLI reports as one line, without a stack trace. */
 export class SandboxError extends Error {
@@ -204,7 +208,6 @@ export function startDaemon(command: string, args: readonly string[], options: D
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Sends SIGTERM to our recorded process, waits for it to exit, and SIGKILLs it after the grace period. */
 export async function stopDaemon(pidFile: string, marker: string, graceMs: number): Promise<boolean> {

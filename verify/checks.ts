@@ -19,6 +19,7 @@ import {
 import { FlashbotsSearcher } from "./flashbots-client";
 import { BundleClient, BundleRefused, Searcher, UserEndpoint } from "./searcher";
 import { CertificateMismatch, CommandResult, ConnectOutcome, lastLine, Target } from "./target";
+import { setTimeout as sleep } from "timers/promises";
 
 export const CHECKS = ["ssh", "provisioning", "services", "registration", "tls", "closed-ports", "flow"] as const;
 export type CheckName = (typeof CHECKS)[number];
@@ -279,8 +280,6 @@ export class AcceptanceWatch {
     return this.accepted;
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A number read from a VM's FlowProxy metrics, or why it could not be read. */
 async function readMetric(target: Target, vm: ProxyVm, series: Series): Promise<number | string> {

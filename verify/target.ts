@@ -5,6 +5,7 @@ import { spawn } from "child_process";
 import * as http from "http";
 import * as net from "net";
 import * as tls from "tls";
+import { shellQuote } from "../lib/provision";
 
 /** A failure that stops the verify before any check runs; printed as one line. */
 export class VerifyError extends Error {
@@ -49,11 +50,6 @@ export interface Target extends Network {
   outputs: Record<string, string>;
   /** Runs `remote` (an argv) on a VM through an ssh command as the stack prints it. */
   ssh(printed: string, remote: readonly string[]): Promise<CommandResult>;
-}
-
-/** One word for a POSIX shell, quoted so that the shell gives it back unchanged. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** ssh hands the remote side one command line, which the login shell splits again: quote each word. */
