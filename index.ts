@@ -285,7 +285,7 @@ const builderhubPrivateIp = privateIpOf(builderhubNic);
 // is still being written (400 ReferencedResourceNotProvisioned ... PutSubnetOperation), and
 // azure-native does not retry that answer (pulumi-azure-native#4340, terraform-provider-azurerm#2605).
 // So every VNet write after the subnets waits for the one declared before it, whatever the number
-// of regions; test/unit/azure-control-plane.test.ts checks the rule on the dependency graph.
+// of regions; test/unit/program/azure-readiness.test.ts checks the rule on the dependency graph.
 
 let lastVnetWrite: pulumi.Resource[] = networks.map((net) => net.subnet);
 
@@ -455,7 +455,7 @@ function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.N
       diagnosticsProfile: { bootDiagnostics: { enabled: true } },
       // The NIC outlives the VM (deleteOption Detach), so a replaced VM keeps its private and public
       // IP and its DNS names. Its TLS certificate is new (it lives on the OS disk), which BuilderHub's
-      // mock, keeping a signer's first registration, refuses until it restarts (README, Troubleshooting).
+      // mock, keeping a signer's first registration, refuses until it restarts (docs/OPERATIONS.md, "Other Azure errors").
       networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Detach" }] },
       osProfile: {
         computerName: vmName,

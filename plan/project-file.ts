@@ -1,6 +1,7 @@
-// Pulumi.yaml's `config` block, generated from CONFIG_KEYS (lib/config.ts), the table the program
-// validates with: `pnpm run project-file` rewrites it, and a unit test fails when the committed file
-// differs, so Pulumi's declarations and the program cannot disagree on a key, its type or its default.
+// Pulumi.yaml's `config` block and the README's table of keys, both generated from CONFIG_KEYS
+// (lib/config.ts), the table the program validates with: `pnpm run project-file` rewrites them, and
+// unit tests fail when a committed one differs, so Pulumi's declarations, the documentation and the
+// program cannot disagree on a key, its type or its default.
 import * as fs from "fs";
 import * as path from "path";
 import { isDeepStrictEqual } from "util";
@@ -9,6 +10,7 @@ import { CONFIG_KEYS, KeySpec } from "../lib/config";
 import { PROJECT_DIR } from "./evaluation";
 
 export const PROJECT_FILE = "Pulumi.yaml";
+export const README_FILE = "README.md";
 
 /** One key's declaration in Pulumi.yaml (https://www.pulumi.com/docs/iac/concepts/projects/project-file/#config-options). */
 export interface ConfigDeclaration {
@@ -76,10 +78,47 @@ export function projectFileDrift(text: string): string[] {
   return drift;
 }
 
-if (require.main === module) {
-  const file = path.join(PROJECT_DIR, PROJECT_FILE);
+const TABLE_START = "<!-- The keys, generated from CONFIG_KEYS in lib/config.ts by `pnpm run project-file`: edit the table, not these rows. -->";
+const TABLE_END = "<!-- End of the generated keys. -->";
+
+/** A default as the README shows it: text as is, a list of objects one `{field: value}` each. */
+function defaultCell(value: KeySpec["default"]): string {
+  if (value === undefined) return "";
+  if (Array.isArray(value)) {
+    return value.map((item) => `\`{${Object.entries(item as object).map(([k, v]) => `${k}: ${String(v)}`).join(", ")}}\``).join("<br>");
+  }
+  return `\`${String(value)}\``;
+}
+
+export function configTable(): string {
+  const rows = CONFIG_KEYS.map(
+    (spec) => `| \`${spec.key}\` | ${spec.required ? "yes" : "no"} | ${spec.secret ? "yes" : "no"} | ${defaultCell(spec.default)} | ${spec.description} |`,
+  );
+  return [TABLE_START, "| key | required | secret | default | meaning |", "| --- | --- | --- | --- | --- |", ...rows, TABLE_END].join("\n");
+}
+
+/** `text` (the README) with its table of keys replaced by the generated one. */
+export function renderReadme(text: string): string {
+  const start = text.indexOf(TABLE_START);
+  const end = text.indexOf(TABLE_END);
+  if (start < 0 || end < start) throw new Error(`${README_FILE} has no generated table of keys: put the lines "${TABLE_START}" and "${TABLE_END}" where it goes`);
+  return text.slice(0, start) + configTable() + text.slice(end + TABLE_END.length);
+}
+
+function rewrite(name: string, render: (text: string) => string): void {
+  const file = path.join(PROJECT_DIR, name);
   const before = fs.readFileSync(file, "utf8");
-  const after = renderProjectFile(before);
+  const after = render(before);
   if (after !== before) fs.writeFileSync(file, after);
-  process.stdout.write(`${PROJECT_FILE} ${after === before ? "already matches" : "rewritten from"} CONFIG_KEYS\n`);
+  process.stdout.write(`${name} ${after === before ? "already matches" : "rewritten from"} CONFIG_KEYS\n`);
+}
+
+if (require.main === module) {
+  try {
+    rewrite(PROJECT_FILE, renderProjectFile);
+    rewrite(README_FILE, renderReadme);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  }
 }

@@ -6,7 +6,7 @@
 // certificate from the sandbox CA naming both hosts; requests are routed by their Host header.
 //
 // What it follows, by upstream file (distribution/distribution at 0d6b721 unless said otherwise):
-// - docs/content/spec/auth/token.md: a registry request without a valid token answers 401 with
+// - docs/content/spec/auth/token.md at 0d6b721: a registry request without a valid token answers 401 with
 //   `WWW-Authenticate: Bearer realm="https://auth.docker.io/token",service="registry.docker.io"`
 //   (and `scope="repository:NAME:pull"` for a repository's request); the client asks the realm for a
 //   token with service and scope (anonymously, or with Basic credentials plus account, client_id and

@@ -324,7 +324,7 @@ export const AZURE_READINESS: DeclaredSection = {
     "VNet, FlowProxy extensions after the network they register over, a retry knob that reruns every extension, " +
     "replacement and destroy options, explicit outbound access, and a script ready for a VM's first boot. The lock " +
     "wait runs the script's own function in bash against a lock held by another process. What only Azure can show " +
-    "is listed in the README under \"What the sandbox cannot prove\".",
+    "is listed in docs/SANDBOX.md under \"What the sandbox cannot prove\".",
   columns: ["evidence"],
   checks: [
     ...REGION_TABLES.flatMap((table) => [

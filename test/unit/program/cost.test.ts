@@ -62,10 +62,11 @@ describe("the cost estimate of the default example stack", () => {
     assert.match(plan.text, new RegExp(`^  no charge, ${free} resources:$`, "m"));
   });
 
-  test("docs/COST.md and the README quote the total the plan prints", () => {
+  test("docs/COST.md, docs/SANDBOX.md and the README quote the total the plan prints", () => {
     const total = plan.cost.total!;
     assert.match(fs.readFileSync(path.join(PROJECT_DIR, "docs/COST.md"), "utf8"), new RegExp(`\\| \\*\\*total\\*\\* \\| \\*\\*${total.toFixed(2).replace(".", "\\.")}\\*\\* \\|`));
-    assert.match(fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8"), new RegExp(`about \\$${Math.round(total)} for the example\\s+config`));
+    assert.match(fs.readFileSync(path.join(PROJECT_DIR, "docs/SANDBOX.md"), "utf8"), new RegExp(`about \\$${Math.round(total)} for the example\\s+config`));
+    assert.match(fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8"), new RegExp(`costs about \\$${Math.round(total)} a month`));
   });
 });
 

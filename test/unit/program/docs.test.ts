@@ -3,17 +3,21 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import { test } from "node:test";
 import { CONFIG_KEYS } from "../../../lib/config";
+import { renderReadme } from "../../../plan/project-file";
 
 const readme = fs.readFileSync("README.md", "utf8");
 const example = fs.readFileSync("Pulumi.dev.example.yaml", "utf8");
 
-test("the README's config table lists every key with its required and secret flags", () => {
-  for (const spec of CONFIG_KEYS) {
-    const row = readme.split("\n").find((line) => line.startsWith(`| \`${spec.key}\` |`));
-    assert.ok(row, `README lists ${spec.key}`);
-    const [, , required, secret] = row.split("|").map((c) => c.trim());
-    assert.equal(required, spec.required ? "yes" : "no", `${spec.key} required`);
-    assert.equal(secret, spec.secret ? "yes" : "no", `${spec.key} secret`);
+test("the README's table of keys is the one pnpm run project-file generates from CONFIG_KEYS", () => {
+  assert.equal(renderReadme(readme), readme, "run pnpm run project-file and commit README.md");
+});
+
+test("a README whose table shows another default, or lacks a key, is rewritten", () => {
+  const otherDefault = readme.replace("| `Standard_B2s` |", "| `Standard_D2s_v5` |");
+  const lacking = readme.replace(/^\| `provisioningRun` .*\n/m, "");
+  for (const edited of [otherDefault, lacking]) {
+    assert.notEqual(edited, readme);
+    assert.equal(renderReadme(edited), readme);
   }
 });
 
