@@ -6,7 +6,7 @@ import { defineConfig } from "eslint/config";
 import tseslint from "typescript-eslint";
 
 export default defineConfig(
-  { ignores: ["node_modules/", "build/", "policy/node_modules/", "**/*.js", "**/*.mjs"] },
+  { ignores: ["build/", "**/*.js", "**/*.mjs"] },
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

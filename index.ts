@@ -285,7 +285,7 @@ const builderhubPrivateIp = privateIpOf(builderhubNic);
 // is still being written (400 ReferencedResourceNotProvisioned ... PutSubnetOperation), and
 // azure-native does not retry that answer (pulumi-azure-native#4340, terraform-provider-azurerm#2605).
 // So every VNet write after the subnets waits for the one declared before it, whatever the number
-// of regions; test/unit/program/azure-readiness.test.ts checks the rule on the dependency graph.
+// of regions; test/unit/index/azure-readiness.test.ts checks the rule on the dependency graph.
 
 let lastVnetWrite: pulumi.Resource[] = networks.map((net) => net.subnet);
 

@@ -2,7 +2,7 @@
 // `pnpm run verify` must agree on: names, ports, BuilderHub's API, the DNS zone, paths on the VMs
 // and the default address plan. Each is written here once. The bash receives them as script
 // variables (lib/provision.ts), haproxy.cfg as HAProxy's environment, and the files that cannot
-// take variables (the systemd units) are held to them by test/unit/program/contract.test.ts.
+// take variables (the systemd units) are held to them by test/unit/lib/contract.test.ts.
 
 export const PROJECT = "flowproxy-staging";
 

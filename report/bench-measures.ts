@@ -2,7 +2,7 @@
 // measure is fixed words, or a function whose arguments are the figures of one run (a count, a
 // number of rounds, an outcome); the words around them are the row. The benchmark writes its rows
 // through these and refuses a part whose rows differ (report/bench.ts), and
-// test/unit/repository/reports.test.ts holds the committed document to them.
+// test/unit/report/reports.test.ts holds the committed document to them.
 import { LOOPBACK, PORTS } from "../lib/contract";
 import { VMS } from "../sandbox/topology";
 

@@ -139,7 +139,7 @@ async function main(keys: string[]): Promise<void> {
     `Produced by \`pnpm run bench\` on ${machineSummary()}. Rerun it to check these figures on your machine.`,
     "",
   ];
-  // The committed document is held to the declared rows (test/unit/repository/reports.test.ts), so
+  // The committed document is held to the declared rows (test/unit/report/reports.test.ts), so
   // rows that differ from them are never written; the parts still all run, so the last one's
   // cleanup (the sandbox's removal) happens.
   const undeclared: string[] = [];

@@ -27,7 +27,7 @@
 // - Unknown paths answer 404, other methods 405 with an Allow header, as axum's router does.
 // - HTTP/1.1 as hyper serves it (see "HTTP/1.1" below).
 //
-// Compared with upstream: its tests (test/unit/sandbox/doubles-mockhub.test.ts) take a mockhub
+// Compared with upstream: its tests (test/unit/doubles/mockhub.test.ts) take a mockhub
 // binary (MOCKHUB_BINARY) or URL (MOCKHUB_UNDER_TEST) instead of this double, and were played on
 // mockhub v0.0.6 built from its source at b56e719 with the Cargo.lock's crates, by Rust 1.95 (whose
 // panic message also names the thread's id: the tests compare it without the id). The differences

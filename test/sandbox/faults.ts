@@ -1,6 +1,6 @@
 // Section 2 of the reliability report: faults injected into the running sandbox while vm-eastus's
-// extension runs again, as Azure reruns it after a change (sandbox/scenarios/provisioning-faults.ts).
-import { playFault, provisioningFaults, survivedFaultCounterparts } from "../../sandbox/scenarios/provisioning-faults";
+// extension runs again, as Azure reruns it after a change (test/sandbox/scenarios/provisioning-faults.ts).
+import { playFault, provisioningFaults, survivedFaultCounterparts } from "./scenarios/provisioning-faults";
 import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";
 import { PROVISIONING_FAULTS } from "../support/report-sections";

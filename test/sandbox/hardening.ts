@@ -1,9 +1,9 @@
 // Section 4 of the reliability report: how exposed FlowProxy's unit is by systemd's own measure,
 // what TLS the public ports speak, and that the VM-local ports stay local
-// (sandbox/scenarios/hardening.ts).
+// (test/sandbox/scenarios/hardening.ts).
 import { withEditedProject } from "../../plan/evaluation";
 import { up } from "../../sandbox/sandbox";
-import type { BrokenRun } from "../../sandbox/scenarios/broken";
+import type { BrokenRun } from "./scenarios/broken";
 import {
   exposureCounterparts,
   localPortsCounterparts,
@@ -13,8 +13,8 @@ import {
   runningUnitExposure,
   tlsCounterparts,
   withCbcSuite,
-} from "../../sandbox/scenarios/hardening";
-import { withMetricsOpen } from "../../sandbox/scenarios/verify-faults";
+} from "./scenarios/hardening";
+import { withMetricsOpen } from "./scenarios/verify-faults";
 import { flowproxyVms } from "../../sandbox/topology";
 import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";

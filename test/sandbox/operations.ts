@@ -1,5 +1,5 @@
 // Section 6 of the reliability report: what operators do to a running stack, played on the sandbox
-// (sandbox/scenarios/operations.ts, sandbox/scenarios/fleet.ts), after the counterparts of its checks. Reboots are real: systemd inside the VM shuts down and boots
+// (test/sandbox/scenarios/operations.ts, test/sandbox/scenarios/fleet.ts), after the counterparts of its checks. Reboots are real: systemd inside the VM shuts down and boots
 // again, and no extension reruns, as on Azure. The last scenarios change the sandbox most: a
 // generation-2 FlowProxy, then a fresh sandbox whose VMs make their own keys.
 import assert from "node:assert/strict";
@@ -17,8 +17,8 @@ import {
   operationsCounterparts,
   switchToGeneration2,
   versionChangeProblems,
-} from "../../sandbox/scenarios/operations";
-import { fleetCounterparts, growRegion, shrinkRegion } from "../../sandbox/scenarios/fleet";
+} from "./scenarios/operations";
+import { fleetCounterparts, growRegion, shrinkRegion } from "./scenarios/fleet";
 import { FIRST_PROXIES } from "../../sandbox/topology";
 import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";

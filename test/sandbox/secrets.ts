@@ -1,9 +1,9 @@
 // Section 3 of the reliability report: every secret value of the sandbox stack, searched for
-// everywhere a secret must never be (sandbox/scenarios/secret-scan.ts). The section's own
+// everywhere a secret must never be (test/sandbox/scenarios/secret-scan.ts). The section's own
 // provisioning run sets the optional secrets too, so each kind of secret is really in use.
 import { before } from "node:test";
-import type { BrokenRun } from "../../sandbox/scenarios/broken";
-import { SecretScan, SecretScanCheck } from "../../sandbox/scenarios/secret-scan";
+import type { BrokenRun } from "./scenarios/broken";
+import { SecretScan, SecretScanCheck } from "./scenarios/secret-scan";
 import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";
 import { SECRET_SCAN, SECRET_SCAN_CHECKS } from "../support/report-sections";

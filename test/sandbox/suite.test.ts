@@ -5,7 +5,7 @@
 // verify against faults, faults in provisioning, the secret scan, and operator scenarios, the last
 // of which starts a fresh sandbox).
 import "./bring-up";
-import "./stack";
+import "./committed-stack";
 import "./hardening";
 import "./verify";
 import "./faults";

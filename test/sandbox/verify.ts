@@ -1,6 +1,6 @@
 // Section 5 of the reliability report: `pnpm run verify --sandbox` proven honest. It must pass on the
 // healthy sandbox and fail, naming the VM and the check, for each fault an operator could meet on a
-// deployed stack (sandbox/scenarios/verify-faults.ts).
+// deployed stack (test/sandbox/scenarios/verify-faults.ts).
 import { withEditedProject } from "../../plan/evaluation";
 import {
   flowproxyStopped,
@@ -9,7 +9,7 @@ import {
   verifyHealthy,
   withMetricsOpen,
   wrongCertificateServed,
-} from "../../sandbox/scenarios/verify-faults";
+} from "./scenarios/verify-faults";
 import { reportSection } from "../support/evidence";
 import { VERIFY_FAULTS, VERIFY_FAULTS_CHECKS } from "../support/report-sections";
 

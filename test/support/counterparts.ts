@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { recordCounterpart, RESULTS_ENV } from "../../report/results";
-import type { BrokenRun } from "../../sandbox/scenarios/broken";
+import type { BrokenRun } from "../sandbox/scenarios/broken";
 import { DeclaredSection, rowDifferences } from "./report-sections";
 
 

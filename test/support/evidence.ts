@@ -17,7 +17,7 @@ export type Check = (name: string, run: (t: TestContext) => Promise<string[]> | 
 /**
  * A describe block whose checks the report shows under `section`. It plays exactly the checks the
  * section declares, in their order, or fails before any of them runs: the committed report is held
- * to those declarations (test/unit/repository/reports.test.ts). A section whose checks have
+ * to those declarations (test/unit/report/reports.test.ts). A section whose checks have
  * counterparts in the unit suite fails unless its module plays them too (counterparts()).
  */
 export function reportSection(section: DeclaredSection, body: (check: Check) => void): void {

@@ -1,4 +1,4 @@
-// What the BuilderHub double's tests (test/unit/sandbox/doubles-mockhub.test.ts) run against, so that
+// What the BuilderHub double's tests (test/unit/doubles/mockhub.test.ts) run against, so that
 // the same tests can be played on upstream's mockhub and prove the double behaves as it does:
 //   (default)                    our double (test/doubles/mockhub.ts), in this process;
 //   MOCKHUB_BINARY=/path         a mockhub binary, run by the tests as a child process with the

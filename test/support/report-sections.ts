@@ -1,13 +1,13 @@
 // The sections of the reliability report (docs/RELIABILITY.md): what each proves, the columns of its
 // table and the name of every check, i.e. every row. The tests play the checks by these names
 // (reportSection refuses a check that is not declared here and a declared one left unplayed), and
-// test/unit/repository/reports.test.ts holds the committed report to them, so the report's rows and
+// test/unit/report/reports.test.ts holds the committed report to them, so the report's rows and
 // the tests cannot drift apart. Only names live here: the sandbox suite's checks are in test/sandbox/.
 import { BUILDERHUB, PORTS } from "../../lib/contract";
 import type { ReportSection } from "../../report/results";
-import { HEAL_BUDGET_MS } from "../../sandbox/scenarios/operations";
-import { PROBE_RATE, provisioningFaults } from "../../sandbox/scenarios/provisioning-faults";
-import { VERIFY_BUDGET_MS } from "../../sandbox/scenarios/verify-faults";
+import { HEAL_BUDGET_MS } from "../sandbox/scenarios/operations";
+import { PROBE_RATE, provisioningFaults } from "../sandbox/scenarios/provisioning-faults";
+import { VERIFY_BUDGET_MS } from "../sandbox/scenarios/verify-faults";
 import { flowproxyVms, vmByName } from "../../sandbox/topology";
 import { BAD_CONFIGS } from "./bad-configs";
 

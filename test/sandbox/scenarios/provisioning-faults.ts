@@ -5,18 +5,18 @@
 // haproxy.cfg as before), then a rerun once the fault is cleared.
 import { createHash } from "crypto";
 import * as fs from "fs";
-import { PORTS, REGISTRATION_USER_AGENT, UNITS, VM_PATHS } from "../../lib/contract";
-import { copyProject, Evaluation, ExtensionInfo } from "../../plan/evaluation";
-import { FlowProxyBuild, flowproxyExecutable, GENERATION_1_BUILD, publishArtifact } from "../doubles";
-import { ExtensionRun, runExtension } from "../extension";
-import { hubRequests, SANDBOX_HUB_POLICY, setDockerHubPolicy } from "../hub";
-import { githubRequests, setGithubFault } from "../internet";
-import { changedFields, describeLoad, fileSha256, FlowproxyVmState, flowproxyVmState, livezLoad, LoadResult, mockhubInjected, servesLivez, setMockhubFault } from "../probe";
-import { formatSeconds, lastNonEmptyLine } from "../proc";
-import { evaluateSandboxStack, haproxyImages } from "../sandbox";
-import { artifactUrl, SANDBOX_ARTIFACT } from "../stack-config";
-import { VMS } from "../topology";
-import { vmExec } from "../vm";
+import { PORTS, REGISTRATION_USER_AGENT, UNITS, VM_PATHS } from "../../../lib/contract";
+import { copyProject, Evaluation, ExtensionInfo } from "../../../plan/evaluation";
+import { FlowProxyBuild, flowproxyExecutable, GENERATION_1_BUILD, publishArtifact } from "../../../sandbox/doubles";
+import { ExtensionRun, runExtension } from "../../../sandbox/extension";
+import { hubRequests, SANDBOX_HUB_POLICY, setDockerHubPolicy } from "../../../sandbox/hub";
+import { githubRequests, setGithubFault } from "../../../sandbox/internet";
+import { changedFields, describeLoad, fileSha256, FlowproxyVmState, flowproxyVmState, livezLoad, LoadResult, mockhubInjected, servesLivez, setMockhubFault } from "../../../sandbox/probe";
+import { formatSeconds, lastNonEmptyLine } from "../../../sandbox/proc";
+import { evaluateSandboxStack, haproxyImages } from "../../../sandbox/sandbox";
+import { artifactUrl, SANDBOX_ARTIFACT } from "../../../sandbox/stack-config";
+import { VMS } from "../../../sandbox/topology";
+import { vmExec } from "../../../sandbox/vm";
 import { BrokenRun, failureOf } from "./broken";
 
 const east = VMS.find((vm) => vm.role === "flowproxy")!;

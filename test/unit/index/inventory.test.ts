@@ -1,5 +1,5 @@
 // What the program declares for the default two-region table and for a three-region table.
-// test/unit/program/fleet.test.ts has regions of several proxies.
+// test/unit/index/fleet.test.ts has regions of several proxies.
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { Evaluation } from "../../../plan/evaluation";

@@ -4,12 +4,12 @@
 // benchmark times the version change. Each scenario throws with what went wrong, or returns its
 // evidence (times are measured, not assumed).
 import assert from "node:assert/strict";
-import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, PORTS, UNITS, VM_PATHS } from "../../lib/contract";
-import type { Evaluation } from "../../plan/evaluation";
-import { FlashbotsSearcher } from "../../verify/flashbots-client";
-import { BundleClient, Searcher } from "../../verify/searcher";
-import { GENERATION_2_BUILD, publishArtifact } from "../doubles";
-import { runExtension } from "../extension";
+import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, PORTS, UNITS, VM_PATHS } from "../../../lib/contract";
+import type { Evaluation } from "../../../plan/evaluation";
+import { FlashbotsSearcher } from "../../../verify/flashbots-client";
+import { BundleClient, Searcher } from "../../../verify/searcher";
+import { GENERATION_2_BUILD, publishArtifact } from "../../../sandbox/doubles";
+import { runExtension } from "../../../sandbox/extension";
 import {
   builders,
   BUILDERS_URL,
@@ -31,12 +31,12 @@ import {
   SteadyLoad,
   systemFlowAccepted,
   unitState,
-} from "../probe";
-import { formatSeconds, lastNonEmptyLine, sleep } from "../proc";
-import { down, haproxyImages, up, UpOptions } from "../sandbox";
-import { artifactUrl, SANDBOX_ARTIFACT } from "../stack-config";
-import { FIRST_PROXIES, flowproxyVms, Vm, vmByName } from "../topology";
-import { rebootVm, vmCheck, vmExec } from "../vm";
+} from "../../../sandbox/probe";
+import { formatSeconds, lastNonEmptyLine, sleep } from "../../../sandbox/proc";
+import { down, haproxyImages, up, UpOptions } from "../../../sandbox/sandbox";
+import { artifactUrl, SANDBOX_ARTIFACT } from "../../../sandbox/stack-config";
+import { FIRST_PROXIES, flowproxyVms, Vm, vmByName } from "../../../sandbox/topology";
+import { rebootVm, vmCheck, vmExec } from "../../../sandbox/vm";
 import { BrokenRun, failureOf, withUnitDropIn } from "./broken";
 
 const hub = vmByName(BUILDERHUB.vmName);

@@ -6,16 +6,16 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import { CUSTOM_SCRIPT_DOWNLOADS, VM_PATHS } from "../../lib/contract";
-import type { Evaluation } from "../../plan/evaluation";
-import { githubRequests } from "../internet";
-import { servesLivez } from "../probe";
-import { sleep } from "../proc";
-import { up } from "../sandbox";
-import { signerKeyOf } from "../stack";
-import { loadOrCreateSecrets } from "../stack-config";
-import { flowproxyVms, Vm, VMS } from "../topology";
-import { initPid, vmCheck, vmExec } from "../vm";
+import { CUSTOM_SCRIPT_DOWNLOADS, VM_PATHS } from "../../../lib/contract";
+import type { Evaluation } from "../../../plan/evaluation";
+import { githubRequests } from "../../../sandbox/internet";
+import { servesLivez } from "../../../sandbox/probe";
+import { sleep } from "../../../sandbox/proc";
+import { up } from "../../../sandbox/sandbox";
+import { signerKeyOf } from "../../../sandbox/stack";
+import { loadOrCreateSecrets } from "../../../sandbox/stack-config";
+import { flowproxyVms, Vm, VMS } from "../../../sandbox/topology";
+import { initPid, vmCheck, vmExec } from "../../../sandbox/vm";
 import { BrokenRun, failureOf } from "./broken";
 
 interface Secret {

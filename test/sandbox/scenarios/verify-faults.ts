@@ -4,16 +4,16 @@
 // child process, its --json read back.
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { CONTAINERS, PORTS, VM_PATHS } from "../../lib/contract";
-import type { CheckName, CheckResult } from "../../verify/checks";
-import { PROJECT_DIR } from "../../plan/evaluation";
-import { eventually, flowproxyUnit, servesLivez } from "../probe";
-import { formatSeconds, run } from "../proc";
-import { evaluateSandboxStack, up } from "../sandbox";
-import { signerKeyOf } from "../stack";
-import { loadOrCreateSecrets } from "../stack-config";
-import { FIRST_PROXIES, flowproxyVms, Vm } from "../topology";
-import { vmCheck } from "../vm";
+import { CONTAINERS, PORTS, VM_PATHS } from "../../../lib/contract";
+import type { CheckName, CheckResult } from "../../../verify/checks";
+import { PROJECT_DIR } from "../../../plan/evaluation";
+import { eventually, flowproxyUnit, servesLivez } from "../../../sandbox/probe";
+import { formatSeconds, run } from "../../../sandbox/proc";
+import { evaluateSandboxStack, up } from "../../../sandbox/sandbox";
+import { signerKeyOf } from "../../../sandbox/stack";
+import { loadOrCreateSecrets } from "../../../sandbox/stack-config";
+import { FIRST_PROXIES, flowproxyVms, Vm } from "../../../sandbox/topology";
+import { vmCheck } from "../../../sandbox/vm";
 import { flowBothWays, HEAL_BUDGET_MS, registrationTimers, registryHealed, restartMockhub } from "./operations";
 
 const [east] = FIRST_PROXIES;

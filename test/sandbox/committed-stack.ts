@@ -46,7 +46,7 @@ import {
   withCheckProbe,
   withH2StreamLimit,
   withUnbindableFrontend,
-} from "../../sandbox/scenarios/operations";
+} from "./scenarios/operations";
 import { sshArguments, sshAs } from "../../sandbox/ssh";
 import { signerKeyOf } from "../../sandbox/stack";
 import { artifactUrl, loadOrCreateSecrets, SANDBOX_ARTIFACT } from "../../sandbox/stack-config";

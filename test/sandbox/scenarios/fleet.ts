@@ -4,8 +4,8 @@
 // Every proxy the change leaves alone takes steady load on its public :443 throughout, and must lose
 // nothing, restart nothing and keep its registration.
 import assert from "node:assert/strict";
-import { BUILDERHUB, CONTAINERS, PORTS, UNITS } from "../../lib/contract";
-import { withEditedProject } from "../../plan/evaluation";
+import { BUILDERHUB, CONTAINERS, PORTS, UNITS } from "../../../lib/contract";
+import { withEditedProject } from "../../../plan/evaluation";
 import {
   builders,
   changedFields,
@@ -19,11 +19,11 @@ import {
   peersKnown,
   registrationOf,
   servesLivez,
-} from "../probe";
-import { formatSeconds } from "../proc";
-import { up, UpReport } from "../sandbox";
-import { SANDBOX_REGIONS, Vm, vmByName, VMS } from "../topology";
-import { vmsOnDisk } from "../vm";
+} from "../../../sandbox/probe";
+import { formatSeconds } from "../../../sandbox/proc";
+import { up, UpReport } from "../../../sandbox/sandbox";
+import { SANDBOX_REGIONS, Vm, vmByName, VMS } from "../../../sandbox/topology";
+import { vmsOnDisk } from "../../../sandbox/vm";
 import { BrokenRun, failureOf, withUnitDropIn } from "./broken";
 import { HEAL_BUDGET_MS, registryHealed, sendAcross } from "./operations";
 

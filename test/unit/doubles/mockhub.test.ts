@@ -7,7 +7,7 @@
 // (the tests that restart it or choose their source address are skipped). They were played so on
 // mockhub v0.0.6 built from its source at b56e719, and every difference was fixed in the double:
 //   MOCKHUB_BINARY=/path/to/mockhub node --require ts-node/register/transpile-only --test-reporter=spec \
-//     test/unit/sandbox/doubles-mockhub.test.ts
+//     test/unit/doubles/mockhub.test.ts
 // The last tests are of the double's own machinery (its process, the sandbox's fault switch): they
 // run on the double only.
 import assert from "node:assert/strict";

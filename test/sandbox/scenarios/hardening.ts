@@ -5,12 +5,12 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PORTS } from "../../lib/contract";
-import { PROJECT_DIR } from "../../plan/evaluation";
-import { connectOutcome, flowproxyUnit } from "../probe";
-import { check, run } from "../proc";
-import { Vm } from "../topology";
-import { vmCheck, vmExec } from "../vm";
+import { PORTS } from "../../../lib/contract";
+import { PROJECT_DIR } from "../../../plan/evaluation";
+import { connectOutcome, flowproxyUnit } from "../../../sandbox/probe";
+import { check, run } from "../../../sandbox/proc";
+import { Vm } from "../../../sandbox/topology";
+import { vmCheck, vmExec } from "../../../sandbox/vm";
 import { BrokenRun, failureOf, withUnitDropIn } from "./broken";
 
 /** systemd-analyze's 0 (best) to 10 scale; 2.0 leaves room for one or two minor settings. */
