@@ -151,7 +151,7 @@ function regionNetwork(region: Region): RegionNetwork {
 }
 
 const networks = settings.regions.map(regionNetwork);
-const hubNetwork = networks[0];
+const builderhubNetwork = networks[0];
 
 // ---------------------------------------------------------------------------------------------
 // Firewalls. Rules are inline only: no standalone SecurityRule exists for these NSGs.
@@ -277,7 +277,7 @@ const sites: FlowProxySite[] = fleet
     return { net, vm, vmName: vm.vmName, nsg, pip, nic, privateIp: privateIpOf(nic) };
   });
 
-const builderhubNic = networkInterface(BUILDERHUB.vmName, "builderhub", hubNetwork, builderhubFirewall(hubNetwork));
+const builderhubNic = networkInterface(BUILDERHUB.vmName, "builderhub", builderhubNetwork, builderhubFirewall(builderhubNetwork));
 const builderhubPrivateIp = privateIpOf(builderhubNic);
 
 // ---------------------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ const peerings = networks.flatMap((from) =>
 // Private DNS: flowproxy.internal, linked to every VNet, with an A record per VM.
 
 const zone = new privatedns.PrivateZone("dns-zone", {
-  resourceGroupName: hubNetwork.resourceGroup.name,
+  resourceGroupName: builderhubNetwork.resourceGroup.name,
   privateZoneName: DNS_ZONE,
   location: "Global",
   tags,
@@ -342,7 +342,7 @@ const dnsLinks = networks.map((net) =>
       new privatedns.VirtualNetworkLink(
         `dns-link-${net.region.location}`,
         {
-          resourceGroupName: hubNetwork.resourceGroup.name,
+          resourceGroupName: builderhubNetwork.resourceGroup.name,
           privateZoneName: zone.name,
           location: "Global",
           virtualNetwork: { id: net.vnet.id },
@@ -357,7 +357,7 @@ const dnsLinks = networks.map((net) =>
 
 function dnsRecord(label: string, ip: pulumi.Output<string>): { fqdn: string; record: privatedns.PrivateRecordSet } {
   const record = new privatedns.PrivateRecordSet(`dns-${label}`, {
-    resourceGroupName: hubNetwork.resourceGroup.name,
+    resourceGroupName: builderhubNetwork.resourceGroup.name,
     privateZoneName: zone.name,
     recordType: "A",
     relativeRecordSetName: label,
@@ -382,7 +382,7 @@ const siteFqdns = sites.map((site) => dnsRecord(site.vmName, site.privateIp).fqd
 
 const reverseZones = networks.map((net) => {
   const zone = new privatedns.PrivateZone(`dns-reverse-${net.region.location}`, {
-    resourceGroupName: hubNetwork.resourceGroup.name,
+    resourceGroupName: builderhubNetwork.resourceGroup.name,
     privateZoneName: reverseZoneOf(net.region.subnetCidr),
     location: "Global",
     tags,
@@ -400,7 +400,7 @@ const reverseLinks = reverseZones.flatMap(({ net: zoneNet, zone }) =>
         new privatedns.VirtualNetworkLink(
           `dns-reverse-${zoneNet.region.location}-link-${net.region.location}`,
           {
-            resourceGroupName: hubNetwork.resourceGroup.name,
+            resourceGroupName: builderhubNetwork.resourceGroup.name,
             privateZoneName: zone.name,
             location: "Global",
             virtualNetwork: { id: net.vnet.id },
@@ -418,7 +418,7 @@ function reverseRecord(vmName: string, net: RegionNetwork, ip: pulumi.Output<str
   const { zone } = reverseZones.find((z) => z.net === net)!;
   const zoneName = reverseZoneOf(net.region.subnetCidr);
   return new privatedns.PrivateRecordSet(`dns-ptr-${vmName}`, {
-    resourceGroupName: hubNetwork.resourceGroup.name,
+    resourceGroupName: builderhubNetwork.resourceGroup.name,
     privateZoneName: zone.name,
     recordType: "PTR",
     relativeRecordSetName: ip.apply((address) => reverseRecordName(address, zoneName)),
@@ -430,7 +430,7 @@ function reverseRecord(vmName: string, net: RegionNetwork, ip: pulumi.Output<str
   });
 }
 
-reverseRecord(BUILDERHUB.vmName, hubNetwork, builderhubPrivateIp, builderhubFqdn);
+reverseRecord(BUILDERHUB.vmName, builderhubNetwork, builderhubPrivateIp, builderhubFqdn);
 const sitePtrRecords = sites.map((site, i) => reverseRecord(site.vmName, site.net, site.privateIp, siteFqdns[i]));
 
 // ---------------------------------------------------------------------------------------------
@@ -540,7 +540,7 @@ function provisioningExtension(
   );
 }
 
-const builderhubVm = ubuntuVm(BUILDERHUB.vmName, "builderhub", hubNetwork, builderhubNic, settings.vmSize);
+const builderhubVm = ubuntuVm(BUILDERHUB.vmName, "builderhub", builderhubNetwork, builderhubNic, settings.vmSize);
 
 /**
  * The FlowProxy VMs BuilderHub keeps its registry to: mockhub keeps a registration until it
@@ -555,7 +555,7 @@ const fleetFile = pulumi
 const builderhubExtension = provisioningExtension(
   BUILDERHUB.vmName,
   "builderhub",
-  hubNetwork,
+  builderhubNetwork,
   builderhubVm,
   fleetFile.apply((fleetText): ScriptVariable[] => [
     { name: "FLEET", value: fleetText },
@@ -665,7 +665,7 @@ function autoShutdownSchedule(vmName: string, role: Role, net: RegionNetwork, vm
 }
 
 if (settings.autoShutdown) {
-  autoShutdownSchedule(BUILDERHUB.vmName, "builderhub", hubNetwork, builderhubVm, settings.autoShutdown);
+  autoShutdownSchedule(BUILDERHUB.vmName, "builderhub", builderhubNetwork, builderhubVm, settings.autoShutdown);
   for (const { site, vm } of flowProxyVms) autoShutdownSchedule(site.vmName, "flowproxy", site.net, vm, settings.autoShutdown);
 }
 
@@ -677,7 +677,7 @@ if (settings.autoShutdown) {
 
 const capitalized = (s: string) => s[0].toUpperCase() + s.slice(1);
 const admin = settings.adminUsername;
-const hubSite = sites.find((s) => s.net === hubNetwork && s.vm.number === 1)!;
+const jumpSite = sites.find((s) => s.net === builderhubNetwork && s.vm.number === 1)!;
 const outputs: Record<string, pulumi.Output<string> | string> = {};
 
 flowProxyVms.forEach(({ site, signer }, i) => {
@@ -694,7 +694,7 @@ flowProxyVms.forEach(({ site, signer }, i) => {
 outputs.builderhubPrivateIp = builderhubPrivateIp;
 outputs.builderhubPrivateFqdn = builderhubFqdn;
 outputs.builderhubNicPrivateFqdn = nicFqdnOf(builderhubNic);
-outputs.builderhubSshNote = pulumi.interpolate`BuilderHub has no public IP. Through ${hubSite.vmName} as jump host: ssh -J ${admin}@${hubSite.pip.ipAddress} ${admin}@${builderhubPrivateIp}${
+outputs.builderhubSshNote = pulumi.interpolate`BuilderHub has no public IP. Through ${jumpSite.vmName} as jump host: ssh -J ${admin}@${jumpSite.pip.ipAddress} ${admin}@${builderhubPrivateIp}${
   settings.tailscaleAuthKey ? ` ; or over Tailscale: ssh ${admin}@${BUILDERHUB.vmName}` : ""
 }`;
 

@@ -51,7 +51,7 @@ export function fleetPlan(regions: readonly FleetRegion[]): FleetVm[] {
   const proxies = regions.flatMap((region, i) =>
     Array.from({ length: region.proxies }, (_, k): FleetVm => {
       const number = k + 1;
-      const hubBefore = i === 0 && number > 1 ? 1 : 0;
+      const builderhubBefore = i === 0 && number > 1 ? 1 : 0;
       return {
         vmName: flowproxyVmName(region.location, number),
         role: "flowproxy",
@@ -59,12 +59,12 @@ export function fleetPlan(regions: readonly FleetRegion[]): FleetVm[] {
         number,
         site: proxySiteName(region.location, number),
         outputName: proxyOutputName(region.name, number),
-        hostNumber: FIRST_HOST + k + hubBefore,
+        hostNumber: FIRST_HOST + k + builderhubBefore,
       };
     }),
   );
   if (regions.length === 0) return proxies;
-  const hub: FleetVm = {
+  const builderhub: FleetVm = {
     vmName: BUILDERHUB.vmName,
     role: "builderhub",
     region: 0,
@@ -73,7 +73,7 @@ export function fleetPlan(regions: readonly FleetRegion[]): FleetVm[] {
     outputName: BUILDERHUB.dnsLabel,
     hostNumber: FIRST_HOST + Math.min(1, regions[0].proxies),
   };
-  return [hub, ...proxies];
+  return [builderhub, ...proxies];
 }
 
 /** The address the plan gives a VM of the table (plan/mocks.ts, the sandbox). */

@@ -17,7 +17,7 @@ export const cachePaths = {
   /** Debian's docker-registry, unpacked (not installed: its package would start a service). */
   registry: path.join(CACHE_DIR, "docker-registry"),
   /** The registry's storage with every image the sandbox's Docker Hub serves. */
-  hub: (hash: string) => path.join(CACHE_DIR, `hub-${hash}`),
+  dockerHub: (hash: string) => path.join(CACHE_DIR, `docker-hub-${hash}`),
 };
 
 export const statePaths = {
@@ -56,22 +56,22 @@ export const statePaths = {
     pid: path.join(STATE_DIR, "github", "server.pid"),
     log: path.join(STATE_DIR, "github", "server.log"),
   },
-  hub: {
-    dir: path.join(STATE_DIR, "hub"),
-    /** The cache directory of the content being served (written by ensureHubContent). */
-    content: path.join(STATE_DIR, "hub", "content"),
-    config: path.join(STATE_DIR, "hub", "registry.yml"),
-    tlsCert: path.join(STATE_DIR, "hub", "tls.crt"),
-    tlsKey: path.join(STATE_DIR, "hub", "tls.key"),
-    pid: path.join(STATE_DIR, "hub", "registry.pid"),
-    log: path.join(STATE_DIR, "hub", "registry.log"),
+  dockerHub: {
+    dir: path.join(STATE_DIR, "docker-hub"),
+    /** The cache directory of the content being served (written by ensureDockerHubContent). */
+    content: path.join(STATE_DIR, "docker-hub", "content"),
+    config: path.join(STATE_DIR, "docker-hub", "registry.yml"),
+    tlsCert: path.join(STATE_DIR, "docker-hub", "tls.crt"),
+    tlsKey: path.join(STATE_DIR, "docker-hub", "tls.key"),
+    pid: path.join(STATE_DIR, "docker-hub", "registry.pid"),
+    log: path.join(STATE_DIR, "docker-hub", "registry.log"),
     /** The Docker Hub double in front of the registry (test/doubles/dockerhub.ts). */
     front: {
-      config: path.join(STATE_DIR, "hub", "front.json"),
-      policy: path.join(STATE_DIR, "hub", "policy.json"),
-      requests: path.join(STATE_DIR, "hub", "requests.jsonl"),
-      pid: path.join(STATE_DIR, "hub", "front.pid"),
-      log: path.join(STATE_DIR, "hub", "front.log"),
+      config: path.join(STATE_DIR, "docker-hub", "front.json"),
+      policy: path.join(STATE_DIR, "docker-hub", "policy.json"),
+      requests: path.join(STATE_DIR, "docker-hub", "requests.jsonl"),
+      pid: path.join(STATE_DIR, "docker-hub", "front.pid"),
+      log: path.join(STATE_DIR, "docker-hub", "front.log"),
     },
   },
   /** One directory per VM the sandbox made, named after it. */

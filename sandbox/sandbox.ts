@@ -5,7 +5,7 @@ import * as path from "path";
 import { osProfileOf, provisionFromOsProfile } from "./azure-agent";
 import { buildDoubles } from "./doubles";
 import { configurationIsNew, ExtensionRun, runExtension, runHistory } from "./extension";
-import { ensureHubContent, HubImage, hubFrontPid, readHubImages, startHub, stopHub } from "./hub";
+import { ensureDockerHubContent, DockerHubImage, dockerHubFrontPid, readDockerHubImages, startDockerHub, stopDockerHub } from "./docker-hub";
 import { ensureImage } from "./image";
 import { githubPid, startInternet, stopInternet } from "./internet";
 import { applyNsgs } from "./nsg";
@@ -161,8 +161,8 @@ function compareVersions(a: string, b: string): number {
 }
 
 /** The haproxy images the sandbox's Docker Hub serves, newest version first. */
-export function haproxyImages(): HubImage[] {
-  return readHubImages()
+export function haproxyImages(): DockerHubImage[] {
+  return readDockerHubImages()
     .filter((image) => image.repository === "library/haproxy")
     .sort((a, b) => compareVersions(b.tag, a.tag));
 }
@@ -224,9 +224,9 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
   // Both are mostly downloads and unpacking from Debian's archive, so they overlap well.
   const [image] = await steps.run(
     "Preparing the VM image (Debian trixie) and Docker Hub's images (Debian packages)",
-    () => Promise.all([ensureImage(inUse), ensureHubContent()]),
-    ([i, hub]) =>
-      `${i.built ? "built" : "reused"} ${i.dir}; ${hub.built ? "built" : "reused"} ${hub.images.map((h) => h.reference).join(", ")}`,
+    () => Promise.all([ensureImage(inUse), ensureDockerHubContent()]),
+    ([i, dockerHub]) =>
+      `${i.built ? "built" : "reused"} ${i.dir}; ${dockerHub.built ? "built" : "reused"} ${dockerHub.images.map((h) => h.reference).join(", ")}`,
   );
   // The request names the HAProxy image Docker Hub's content serves, ready from here on.
   const request = sandboxStackRequest(options);
@@ -250,7 +250,7 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
   });
   await steps.run(`Starting the internet doubles on ${INTERNET.hostIp} and Docker Hub on ${DOCKER_HUB.hostIp}`, async () => {
     await startInternet(secrets);
-    await startHub(secrets);
+    await startDockerHub(secrets);
   });
   const boots = await steps.run(
     "Booting the VMs",
@@ -318,7 +318,7 @@ function sandboxVms(): Vm[] {
 async function tearDown(): Promise<void> {
   await Promise.all(vmsOnDisk().map(stopVm));
   await stopInternet();
-  await stopHub();
+  await stopDockerHub();
   await destroyNetwork();
   removeState();
 }
@@ -358,7 +358,7 @@ export async function status(): Promise<SandboxStatus> {
       };
     }),
   );
-  return { vms, network: await networkStatus(), githubDouble: githubPid(), dockerHub: hubFrontPid() };
+  return { vms, network: await networkStatus(), githubDouble: githubPid(), dockerHub: dockerHubFrontPid() };
 }
 
 /** Commands to try the deployed endpoints from the host. */

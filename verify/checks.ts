@@ -4,7 +4,7 @@
 // the verify.
 import { createHash, X509Certificate } from "crypto";
 import { BUILDERHUB_API, BuilderListing, CONTAINERS, LOOPBACK_PORTS, PORTS, UNITS, VM_PATHS } from "../lib/contract";
-import { HubVm, Layout, layoutOf, ProxyVm } from "./layout";
+import { BuilderhubVm, Layout, layoutOf, ProxyVm } from "./layout";
 import { PEER_COUNT, Series, seriesSum, SYSTEM_FLOW_ACCEPTED } from "./metrics";
 import {
   asRoot,
@@ -423,9 +423,9 @@ export async function verify(
   clients: readonly BundleClient[] = [new Searcher(), new FlashbotsSearcher()],
 ): Promise<CheckResult[]> {
   const layout: Layout = layoutOf(target.outputs, target.description);
-  const hub: HubVm = layout.builderhub;
-  const [hubLogin, proxyLogins, ports, presented] = await Promise.all([
-    login(target, hub.name, hub.ssh, asRoot(BUILDERHUB_FACTS_SCRIPT)),
+  const builderhub: BuilderhubVm = layout.builderhub;
+  const [builderhubLogin, proxyLogins, ports, presented] = await Promise.all([
+    login(target, builderhub.name, builderhub.ssh, asRoot(BUILDERHUB_FACTS_SCRIPT)),
     Promise.all(layout.proxies.map((p) => login(target, p.name, p.ssh, asRoot(PROXY_FACTS_SCRIPT, p.name)))),
     Promise.all(
       layout.proxies.map((p) =>
@@ -446,11 +446,11 @@ export async function verify(
     ),
   ]);
 
-  const results: CheckResult[] = [hubLogin.check];
-  if (hubLogin.facts) {
-    results.push(decideProvisioning(hub.name, hubLogin.facts), decideBuilderhubServices(hub.name, hubLogin.facts));
+  const results: CheckResult[] = [builderhubLogin.check];
+  if (builderhubLogin.facts) {
+    results.push(decideProvisioning(builderhub.name, builderhubLogin.facts), decideBuilderhubServices(builderhub.name, builderhubLogin.facts));
   } else {
-    results.push(needsSsh(hub.name, "provisioning"), needsSsh(hub.name, "services"));
+    results.push(needsSsh(builderhub.name, "provisioning"), needsSsh(builderhub.name, "services"));
   }
 
   const states: ProxyState[] = [];

@@ -15,14 +15,14 @@ export interface ProxyVm {
   signer?: string;
 }
 
-export interface HubVm {
+export interface BuilderhubVm {
   name: string;
   /** The `ssh -J` command of builderhubSshNote: BuilderHub has no public IP. */
   ssh: string;
 }
 
 export interface Layout {
-  builderhub: HubVm;
+  builderhub: BuilderhubVm;
   proxies: ProxyVm[];
 }
 

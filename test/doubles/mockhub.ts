@@ -1,5 +1,5 @@
 // Stand-in for the BuilderHub mock `mempirate/mockhub:v0.0.6` in the sandbox's vm-builderhub,
-// where it runs as the image mempirate/mockhub:v0.0.6 of the sandbox's Docker Hub (sandbox/hub.ts).
+// where it runs as the image mempirate/mockhub:v0.0.6 of the sandbox's Docker Hub (sandbox/docker-hub.ts).
 // Test code: it never ships to Azure.
 //
 // The contract is upstream's program at one revision, no more lenient and no more convenient:

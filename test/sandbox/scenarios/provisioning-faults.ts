@@ -9,7 +9,7 @@ import { PORTS, REGISTRATION_USER_AGENT, UNITS, VM_PATHS } from "../../../lib/co
 import { copyProject, Evaluation, ExtensionInfo } from "../../../plan/evaluation";
 import { FlowProxyBuild, flowproxyExecutable, GENERATION_1_BUILD, publishArtifact } from "../../../sandbox/doubles";
 import { ExtensionRun, runExtension } from "../../../sandbox/extension";
-import { hubRequests, SANDBOX_HUB_POLICY, setDockerHubPolicy } from "../../../sandbox/hub";
+import { dockerHubRequests, SANDBOX_DOCKER_HUB_POLICY, setDockerHubPolicy } from "../../../sandbox/docker-hub";
 import { githubRequests, setGithubFault } from "../../../sandbox/internet";
 import { changedFields, describeLoad, fileSha256, FlowproxyVmState, flowproxyVmState, livezLoad, LoadResult, mockhubInjected, servesLivez, setMockhubFault } from "../../../sandbox/probe";
 import { formatSeconds, lastNonEmptyLine } from "../../../sandbox/proc";
@@ -67,7 +67,7 @@ const forgetOtherHaproxy = () => vmExec(east, ["docker", "image", "rm", `haproxy
 
 /** The Docker Hub double's answers since `since` (an ISO time) to manifest GETs: the pulls it counted. */
 const manifestPullsSince = (since: string) =>
-  hubRequests().filter((r) => r.time >= since && r.host === "registry-1.docker.io" && r.method === "GET" && /\/manifests\//.test(r.path));
+  dockerHubRequests().filter((r) => r.time >= since && r.host === "registry-1.docker.io" && r.method === "GET" && /\/manifests\//.test(r.path));
 
 /** Docker Hub requiring a login, and the run pulling a new HAProxy; `credentials: false` leaves the stack without them. */
 function loginFault(credentials = true): Fault {
@@ -75,7 +75,7 @@ function loginFault(credentials = true): Fault {
   return {
     name: "Docker Hub requiring a login: provisioning logs in with dockerHubUsername and dockerHubToken and pulls the new HAProxy",
     inject: async () => {
-      setDockerHubPolicy(SANDBOX_HUB_POLICY);
+      setDockerHubPolicy(SANDBOX_DOCKER_HUB_POLICY);
       // Logged out first, so the run has to log in again.
       await vmExec(east, ["docker", "logout"]);
       await forgetOtherHaproxy();
@@ -87,7 +87,7 @@ function loginFault(credentials = true): Fault {
     keepsServing: true,
     mayChange: ["haproxyPid"],
     inspect: async (run) => {
-      const logins = hubRequests().filter((r) => r.time >= since && r.host === "auth.docker.io" && r.status === 200 && r.account !== "" && !r.path.includes("scope="));
+      const logins = dockerHubRequests().filter((r) => r.time >= since && r.host === "auth.docker.io" && r.status === 200 && r.account !== "" && !r.path.includes("scope="));
       const pulls = manifestPullsSince(since).filter((r) => r.path.startsWith("/v2/library/haproxy/") && r.status === 200 && r.account !== "");
       const stat = await vmExec(east, ["stat", "-c", "%a", "/root/.docker/config.json"]);
       const problems = [
@@ -120,7 +120,7 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
     await setMockhubFault(fault);
     return committed();
   };
-  const clearHub = () => setMockhubFault(undefined);
+  const clearDockerHub = () => setMockhubFault(undefined);
   const registration = "ensure registered with builderhub";
   const binary = "ensure flowproxy build checked";
   const notRegistered = /BuilderHub at \S+ did not take the registration after 5 attempts/;
@@ -142,14 +142,14 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
     {
       name: "BuilderHub down (connections closed unanswered)",
       inject: hub("down"),
-      clear: clearHub,
+      clear: clearDockerHub,
       expect: { kind: "fails", step: registration, reason: notRegistered },
       keepsServing: true,
     },
     {
       name: "BuilderHub flapping (every other answer to provisioning's registration 503) is retried",
       inject: hub({ flapFor: REGISTRATION_USER_AGENT.provisioning }),
-      clear: clearHub,
+      clear: clearDockerHub,
       expect: { kind: "succeeds" },
       keepsServing: true,
       inspect: async (run) => {
@@ -169,7 +169,7 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
     {
       name: "BuilderHub slow (answers after 15 s; the script waits 10 s)",
       inject: hub("slow"),
-      clear: clearHub,
+      clear: clearDockerHub,
       expect: { kind: "fails", step: registration, reason: notRegistered },
       keepsServing: true,
     },
@@ -201,12 +201,12 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
       return {
         name: "Docker Hub's pull rate limit reached by anonymous pulls (HTTP 429 toomanyrequests)",
         inject: async () => {
-          setDockerHubPolicy({ requireLogin: false, limits: { ...SANDBOX_HUB_POLICY.limits, anonymous: 0 } });
+          setDockerHubPolicy({ requireLogin: false, limits: { ...SANDBOX_DOCKER_HUB_POLICY.limits, anonymous: 0 } });
           await forgetOtherHaproxy();
           since = new Date().toISOString();
           return evaluateSandboxStack({ overrides: { haProxyVersion: otherHaproxy(), dockerHubUsername: "", dockerHubToken: "" } });
         },
-        clear: async () => setDockerHubPolicy(SANDBOX_HUB_POLICY),
+        clear: async () => setDockerHubPolicy(SANDBOX_DOCKER_HUB_POLICY),
         expect: {
           kind: "fails",
           step: "ensure haproxy image",

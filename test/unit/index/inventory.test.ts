@@ -78,8 +78,8 @@ describe("default configuration", () => {
     const pip = one(result, "network:PublicIPAddress", "pip-eastus");
     assert.equal(pip.publicIPAllocationMethod, "Static");
     assert.equal(pip.sku.name, "Standard");
-    const hubNic = one(result, "network:NetworkInterface", "nic-vm-builderhub");
-    assert.equal(hubNic.ipConfigurations[0].publicIPAddress, undefined);
+    const builderhubNic = one(result, "network:NetworkInterface", "nic-vm-builderhub");
+    assert.equal(builderhubNic.ipConfigurations[0].publicIPAddress, undefined);
     assert.ok(one(result, "network:NetworkInterface", "nic-vm-eastus").ipConfigurations[0].publicIPAddress.id);
   });
 

@@ -105,7 +105,7 @@ interface FakeProxy {
 }
 
 interface FakeStack {
-  hub: { hostname: string; lastRun: Section; mockhub: Section; login?: CommandResult };
+  builderhub: { hostname: string; lastRun: Section; mockhub: Section; login?: CommandResult };
   proxies: FakeProxy[];
   logins: Record<string, CommandResult | undefined>;
 }
@@ -127,7 +127,7 @@ function healthyStack(): FakeStack {
     accepted: 3,
   });
   return {
-    hub: { hostname: "vm-builderhub", lastRun: succeeded, mockhub: done("running\n") },
+    builderhub: { hostname: "vm-builderhub", lastRun: succeeded, mockhub: done("running\n") },
     proxies: [proxy(EAST, certs.east), proxy(WEST, certs.west)],
     logins: {},
   };
@@ -162,7 +162,7 @@ function fakeTarget(stack: FakeStack): Target & { sent: Sent[] } {
       const [script] = remote.slice(4);
       const reply = (stdout: string): CommandResult => ({ code: 0, stdout, stderr: "", timedOut: false });
       if (printed === layout.builderhub.ssh) {
-        const { hostname, lastRun, mockhub } = stack.hub;
+        const { hostname, lastRun, mockhub } = stack.builderhub;
         return reply(sections({ hostname: done(`${hostname}\n`), "last-run": lastRun, mockhub }));
       }
       const proxy = stack.proxies.find((p) => p.vm.ssh === printed)!;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Entrypoint of the sandbox's haproxy images (sandbox/hub-images.ts). It reproduces the behaviour of
+# Entrypoint of the sandbox's haproxy images (sandbox/docker-hub-images.ts). It reproduces the behaviour of
 # the official image's docker-entrypoint.sh (docker-library/haproxy), so `docker run IMAGE`,
 # `docker run IMAGE -f FILE` and `docker run IMAGE haproxy -c -f FILE` act as they do on Azure:
 # - arguments that start with an option are haproxy's;

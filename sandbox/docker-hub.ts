@@ -1,10 +1,10 @@
 // Docker Hub in the sandbox: Debian's docker-registry (distribution 2.8) serving, read-only on
-// loopback, the images of sandbox/hub-images.ts under Docker Hub's own names, behind the Docker Hub
+// loopback, the images of sandbox/docker-hub-images.ts under Docker Hub's own names, behind the Docker Hub
 // double (test/doubles/dockerhub.ts: Docker Hub's token service, its login and its pull rate limit)
 // on DOCKER_HUB's address with TLS from the sandbox CA, so the VMs' dockerd logs in and pulls
 // `haproxy:TAG` and `mempirate/mockhub:v0.0.6` as it does on Azure.
 //
-// The content is built once per recipe into the cache (cachePaths.hub): the images are pushed
+// The content is built once per recipe into the cache (cachePaths.dockerHub): the images are pushed
 // through a temporary registry's HTTP API, so the storage is laid out by the registry itself.
 import { spawn } from "child_process";
 import { createHash, randomBytes } from "crypto";
@@ -15,7 +15,7 @@ import * as net from "net";
 import * as path from "path";
 import { issueServerCertificate } from "./ca";
 import type { DockerHubDoubleConfig, DockerHubPolicy, DockerHubRequest } from "./doubles-interface";
-import { BuiltImage, buildImages, debianPackages, hubImageRecipes, ImageRecipe, MEDIA_TYPES, sha256Digest } from "./hub-images";
+import { BuiltImage, buildImages, debianPackages, dockerHubImageRecipes, ImageRecipe, MEDIA_TYPES, sha256Digest } from "./docker-hub-images";
 import { CACHE_DIR, cachePaths, statePaths } from "./paths";
 import { check, lastNonEmptyLine, livePid, SandboxError, sleep, startDaemon, stopDaemon, writePrivateFile } from "./proc";
 import type { SandboxSecrets } from "./stack-config";
@@ -24,7 +24,7 @@ import { DOCKER_HUB } from "./topology";
 const INDEX_FILE = "index.json";
 const START_TIMEOUT_MS = 10_000;
 
-export interface HubImage {
+export interface DockerHubImage {
   /** As the registry names it, e.g. "library/haproxy". */
   repository: string;
   tag: string;
@@ -36,8 +36,8 @@ export interface HubImage {
   source: string;
 }
 
-/** Where a registry listens; the hub's own is DOCKER_HUB's, which exists only with the sandbox network. */
-export interface HubAddress {
+/** Where a registry listens; Docker Hub's own is DOCKER_HUB's, which exists only with the sandbox network. */
+export interface DockerHubAddress {
   host: string;
   port: number;
 }
@@ -60,7 +60,7 @@ async function ensureRegistry(): Promise<string> {
 
 export interface RegistryConfigOptions {
   storage: string;
-  address: HubAddress;
+  address: DockerHubAddress;
   readOnly: boolean;
   tls?: { certificate: string; key: string };
 }
@@ -95,7 +95,7 @@ export function registryConfig(options: RegistryConfigOptions): string {
  * that merely accepts connections may belong to another program, the registry having failed to bind.
  * Behind the Docker Hub double, /v2/ without a token answers 401 with its challenge.
  */
-function answers(address: HubAddress, tls: boolean): Promise<boolean> {
+function answers(address: DockerHubAddress, tls: boolean): Promise<boolean> {
   return new Promise((resolve) => {
     const onResponse = (res: http.IncomingMessage) => {
       res.resume();
@@ -112,7 +112,7 @@ function answers(address: HubAddress, tls: boolean): Promise<boolean> {
 }
 
 /** Waits until a registry answers, or says why it does not. */
-async function waitForRegistry(address: HubAddress, tls: boolean, alive: () => boolean, logFile: string, what: string): Promise<void> {
+async function waitForRegistry(address: DockerHubAddress, tls: boolean, alive: () => boolean, logFile: string, what: string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (!(await answers(address, tls))) {
     if (!alive() || Date.now() > deadline) {
@@ -179,7 +179,7 @@ async function pushBlob(base: URL, repository: string, digest: string, size: num
   }
 }
 
-async function pushImage(base: URL, image: BuiltImage): Promise<HubImage> {
+async function pushImage(base: URL, image: BuiltImage): Promise<DockerHubImage> {
   for (const layer of image.layers) {
     await pushBlob(base, image.repository, layer.digest, layer.size, { file: layer.file });
   }
@@ -207,7 +207,7 @@ async function pushImage(base: URL, image: BuiltImage): Promise<HubImage> {
  * Pushes the images into registry storage at `storage`, through a registry of our own on loopback
  * (its log in `logFile`, which outlives the staging directory for a failure's sake).
  */
-async function pushImages(binary: string, images: readonly BuiltImage[], storage: string, work: string, logFile: string): Promise<HubImage[]> {
+async function pushImages(binary: string, images: readonly BuiltImage[], storage: string, work: string, logFile: string): Promise<DockerHubImage[]> {
   const address = { host: "127.0.0.1", port: await freePort() };
   const config = path.join(work, "registry.yml");
   writePrivateFile(config, registryConfig({ storage, address, readOnly: false }));
@@ -226,7 +226,7 @@ async function pushImages(binary: string, images: readonly BuiltImage[], storage
   try {
     await waitForRegistry(address, false, () => running, logFile, "the build registry");
     const base = new URL(`http://${address.host}:${address.port}`);
-    const pushed: HubImage[] = [];
+    const pushed: DockerHubImage[] = [];
     for (const image of images) {
       pushed.push(await pushImage(base, image));
     }
@@ -242,48 +242,48 @@ async function pushImages(binary: string, images: readonly BuiltImage[], storage
  * decides how: a change in either builds new content.
  */
 function contentHash(recipes: readonly ImageRecipe[]): string {
-  const builder = fs.readFileSync(path.join(__dirname, "hub-images.ts"));
+  const builder = fs.readFileSync(path.join(__dirname, "docker-hub-images.ts"));
   return createHash("sha256").update(JSON.stringify(recipes)).update(builder).digest("hex").slice(0, 16);
 }
 
-function readIndex(dir: string): HubImage[] {
-  return (JSON.parse(fs.readFileSync(path.join(dir, INDEX_FILE), "utf8")) as { images: HubImage[] }).images;
+function readIndex(dir: string): DockerHubImage[] {
+  return (JSON.parse(fs.readFileSync(path.join(dir, INDEX_FILE), "utf8")) as { images: DockerHubImage[] }).images;
 }
 
-/** The content directory the hub serves, if any (what ensureHubContent last made or reused). */
+/** The content directory Docker Hub serves, if any (what ensureDockerHubContent last made or reused). */
 function contentDir(): string | undefined {
   try {
-    return fs.readFileSync(statePaths.hub.content, "utf8").trim();
+    return fs.readFileSync(statePaths.dockerHub.content, "utf8").trim();
   } catch {
     return undefined;
   }
 }
 
-/** Removes older content (and its build log), except what a running hub serves. */
+/** Removes older content (and its build log), except what a running Docker Hub serves. */
 function pruneContent(keep: string): void {
-  const served = hubPid() === undefined ? undefined : contentDir();
+  const served = dockerHubPid() === undefined ? undefined : contentDir();
   const kept = new Set([keep, served].flatMap((dir) => (dir === undefined ? [] : [dir, `${dir}.log`])));
   for (const entry of fs.readdirSync(CACHE_DIR)) {
     const file = path.join(CACHE_DIR, entry);
-    if (/^hub-[0-9a-f]+(\.build|\.log)?$/.test(entry) && !kept.has(file)) {
+    if (/^docker-hub-[0-9a-f]+(\.build|\.log)?$/.test(entry) && !kept.has(file)) {
       fs.rmSync(file, { recursive: true, force: true });
     }
   }
 }
 
-export interface HubContent {
+export interface DockerHubContent {
   dir: string;
   built: boolean;
-  images: HubImage[];
+  images: DockerHubImage[];
 }
 
 /**
  * The registry storage with every image, built when the recipes changed (in staging, renamed into
- * place when complete), and named in statePaths.hub.content as what the hub serves.
+ * place when complete), and named in statePaths.dockerHub.content as what Docker Hub serves.
  */
-export async function ensureHubContent(log: (line: string) => void = () => undefined): Promise<HubContent> {
-  const recipes = hubImageRecipes();
-  const dir = cachePaths.hub(contentHash(recipes));
+export async function ensureDockerHubContent(log: (line: string) => void = () => undefined): Promise<DockerHubContent> {
+  const recipes = dockerHubImageRecipes();
+  const dir = cachePaths.dockerHub(contentHash(recipes));
   const built = !fs.existsSync(path.join(dir, INDEX_FILE));
   if (built) {
     const staging = `${dir}.build`;
@@ -302,15 +302,15 @@ export async function ensureHubContent(log: (line: string) => void = () => undef
     }
     pruneContent(dir);
   }
-  fs.mkdirSync(statePaths.hub.dir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(statePaths.hub.content, `${dir}\n`);
+  fs.mkdirSync(statePaths.dockerHub.dir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(statePaths.dockerHub.content, `${dir}\n`);
   return { dir, built, images: readIndex(dir) };
 }
 
 function servedContent(): string {
   const dir = contentDir();
   if (dir === undefined) {
-    throw new SandboxError(`the sandbox's Docker Hub has no content (${statePaths.hub.content} is missing); run \`pnpm run sandbox up\``);
+    throw new SandboxError(`the sandbox's Docker Hub has no content (${statePaths.dockerHub.content} is missing); run \`pnpm run sandbox up\``);
   }
   if (!fs.existsSync(path.join(dir, INDEX_FILE))) {
     throw new SandboxError(`the Docker Hub content ${dir} is gone from the cache; run \`pnpm run sandbox up\``);
@@ -319,70 +319,70 @@ function servedContent(): string {
 }
 
 /** The images the sandbox's Docker Hub serves. */
-export function readHubImages(): HubImage[] {
+export function readDockerHubImages(): DockerHubImage[] {
   return readIndex(servedContent());
 }
 
 /** The registry's PID (behind the Docker Hub double). */
-export function hubPid(): number | undefined {
-  return livePid(statePaths.hub.pid, statePaths.hub.config);
+export function dockerHubPid(): number | undefined {
+  return livePid(statePaths.dockerHub.pid, statePaths.dockerHub.config);
 }
 
 const frontScript = () => path.join(statePaths.doubles, "dockerhub.js");
 
 /** The Docker Hub double's PID. */
-export function hubFrontPid(): number | undefined {
-  return livePid(statePaths.hub.front.pid, frontScript());
+export function dockerHubFrontPid(): number | undefined {
+  return livePid(statePaths.dockerHub.front.pid, frontScript());
 }
 
-export async function stopHub(): Promise<void> {
-  await stopDaemon(statePaths.hub.front.pid, frontScript(), 5000);
-  await stopDaemon(statePaths.hub.pid, statePaths.hub.config, 5000);
+export async function stopDockerHub(): Promise<void> {
+  await stopDaemon(statePaths.dockerHub.front.pid, frontScript(), 5000);
+  await stopDaemon(statePaths.dockerHub.pid, statePaths.dockerHub.config, 5000);
 }
 
 /**
  * The sandbox's Docker Hub as it starts: pulling needs a login (the sandbox's stack logs in with its
  * dockerHubUsername and dockerHubToken), with Docker Hub's limits per window.
  */
-export const SANDBOX_HUB_POLICY: DockerHubPolicy = { requireLogin: true, limits: { anonymous: 10, authenticated: 100 } };
+export const SANDBOX_DOCKER_HUB_POLICY: DockerHubPolicy = { requireLogin: true, limits: { anonymous: 10, authenticated: 100 } };
 
 /** Changes what the Docker Hub double enforces, from its next request on; a new policy starts a new window. */
 export function setDockerHubPolicy(policy: DockerHubPolicy): void {
-  writePrivateFile(statePaths.hub.front.policy, `${JSON.stringify(policy)}\n`);
+  writePrivateFile(statePaths.dockerHub.front.policy, `${JSON.stringify(policy)}\n`);
 }
 
 /** Every request the Docker Hub double answered, oldest first (no token or password is logged). */
-export function hubRequests(): DockerHubRequest[] {
-  if (!fs.existsSync(statePaths.hub.front.requests)) return [];
+export function dockerHubRequests(): DockerHubRequest[] {
+  if (!fs.existsSync(statePaths.dockerHub.front.requests)) return [];
   return fs
-    .readFileSync(statePaths.hub.front.requests, "utf8")
+    .readFileSync(statePaths.dockerHub.front.requests, "utf8")
     .split("\n")
     .filter((line) => line !== "")
     .map((line) => JSON.parse(line));
 }
 
 /**
- * (Re)starts the hub: the registry on a loopback port, serving the content ensureHubContent named,
+ * (Re)starts Docker Hub: the registry on a loopback port, serving the content ensureDockerHubContent named,
  * and the Docker Hub double on `address` (DOCKER_HUB's, which needs the sandbox network) in front of
  * it, with a certificate for Docker Hub's names and that address, the sandbox's Docker Hub account
- * and SANDBOX_HUB_POLICY.
+ * and SANDBOX_DOCKER_HUB_POLICY.
  */
-export async function startHub(
+export async function startDockerHub(
   secrets: Pick<SandboxSecrets, "dockerHubUsername" | "dockerHubToken">,
-  address: HubAddress = { host: DOCKER_HUB.hostIp, port: DOCKER_HUB.port },
+  address: DockerHubAddress = { host: DOCKER_HUB.hostIp, port: DOCKER_HUB.port },
 ): Promise<void> {
-  await stopHub();
+  await stopDockerHub();
   const storage = servedContent();
   const binary = await ensureRegistry();
-  const files = statePaths.hub;
+  const files = statePaths.dockerHub;
   fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   const upstream = { host: "127.0.0.1", port: await freePort() };
   writePrivateFile(files.config, registryConfig({ storage, address: upstream, readOnly: true }));
   startDaemon(binary, ["serve", files.config], { logFile: files.log, pidFile: files.pid });
   try {
-    await waitForRegistry(upstream, false, () => hubPid() !== undefined, files.log, "the sandbox's Docker Hub registry");
+    await waitForRegistry(upstream, false, () => dockerHubPid() !== undefined, files.log, "the sandbox's Docker Hub registry");
     await issueServerCertificate([...DOCKER_HUB.hostnames], [address.host], files.tlsCert, files.tlsKey);
-    setDockerHubPolicy(SANDBOX_HUB_POLICY);
+    setDockerHubPolicy(SANDBOX_DOCKER_HUB_POLICY);
     fs.writeFileSync(files.front.requests, "", { mode: 0o600 });
     const config: DockerHubDoubleConfig = {
       host: address.host,
@@ -395,9 +395,9 @@ export async function startHub(
     };
     writePrivateFile(files.front.config, JSON.stringify(config, null, 2));
     startDaemon(process.execPath, [frontScript(), files.front.config], { logFile: files.front.log, pidFile: files.front.pid });
-    await waitForRegistry(address, true, () => hubFrontPid() !== undefined, files.front.log, "the sandbox's Docker Hub");
+    await waitForRegistry(address, true, () => dockerHubFrontPid() !== undefined, files.front.log, "the sandbox's Docker Hub");
   } catch (err) {
-    await stopHub();
+    await stopDockerHub();
     throw err;
   }
 }

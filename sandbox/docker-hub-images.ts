@@ -1,4 +1,4 @@
-// The images the sandbox's Docker Hub (sandbox/hub.ts) serves, built from Debian packages: this
+// The images the sandbox's Docker Hub (sandbox/docker-hub.ts) serves, built from Debian packages: this
 // machine reaches a Debian mirror but not Docker Hub, and the VMs' real dockerd must pull images
 // whose programs really run. Each image is a Docker image (schema 2) whose layers are GNU tar
 // archives of a root filesystem: the dependency closure of a few Debian packages, unpacked, plus
@@ -80,7 +80,7 @@ function aptConfig(files: ReturnType<typeof aptFiles>): string {
     ["APT::Sandbox::User", "root"],
   ];
   return [
-    "// Written by sandbox/hub-images.ts: apt for the sandbox's images, apart from the host's apt.",
+    "// Written by sandbox/docker-hub-images.ts: apt for the sandbox's images, apart from the host's apt.",
     ...settings.map(([key, value]) => `${key} "${value}";`),
     `APT::Architectures { "${ARCHITECTURE}"; };`,
     "",
@@ -442,7 +442,7 @@ export interface ImageRecipe {
 
 const PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const HAPROXY_ID = 99;
-const ENTRYPOINT_FILE = path.join(PROJECT_DIR, "sandbox", "hub", "haproxy-entrypoint.sh");
+const ENTRYPOINT_FILE = path.join(PROJECT_DIR, "sandbox", "docker-hub", "haproxy-entrypoint.sh");
 const MOCKHUB_SOURCE = path.join(PROJECT_DIR, "test", "doubles", "mockhub.ts");
 const MOCKHUB_SCRIPT = "/usr/local/lib/mockhub/mockhub.js";
 
@@ -541,7 +541,7 @@ function mockhubRecipe(): ImageRecipe {
  * Every image the Docker Hub serves. The stack's tests switch HAProxy between two genuinely
  * different builds: trixie's and bookworm's.
  */
-export function hubImageRecipes(): ImageRecipe[] {
+export function dockerHubImageRecipes(): ImageRecipe[] {
   const entrypoint = fs.readFileSync(ENTRYPOINT_FILE, "utf8");
   return [haproxyRecipe("trixie", entrypoint), haproxyRecipe("bookworm", entrypoint), mockhubRecipe()];
 }

@@ -1,4 +1,4 @@
-// The sandbox's Docker Hub (sandbox/hub.ts, sandbox/hub-images.ts), the parts that need neither
+// The sandbox's Docker Hub (sandbox/docker-hub.ts, sandbox/docker-hub-images.ts), the parts that need neither
 // root, network nor a registry: tags from Debian versions, reading apt-cache, layers, configs and
 // manifests, the registry's configuration, and the haproxy images' entrypoint.
 import assert from "node:assert/strict";
@@ -8,11 +8,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { registryConfig } from "../../../sandbox/hub";
+import { registryConfig } from "../../../sandbox/docker-hub";
 import {
   debFileName,
   dependencyClosure,
-  hubImageRecipes,
+  dockerHubImageRecipes,
   imageConfig,
   imageManifest,
   MEDIA_TYPES,
@@ -20,11 +20,11 @@ import {
   parseStanzas,
   tarLayer,
   upstreamTag,
-} from "../../../sandbox/hub-images";
+} from "../../../sandbox/docker-hub-images";
 import { SandboxError } from "../../../sandbox/proc";
 import { execFileAsync, shellcheck } from "../../support/processes";
 
-const ENTRYPOINT = path.join(__dirname, "..", "..", "..", "sandbox", "hub", "haproxy-entrypoint.sh");
+const ENTRYPOINT = path.join(__dirname, "..", "..", "..", "sandbox", "docker-hub", "haproxy-entrypoint.sh");
 const sha256 = (data: Buffer) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
 test("an image's tag is the upstream version of its Debian package", () => {
@@ -202,7 +202,7 @@ test("the haproxy entrypoint is POSIX sh and shellcheck-clean", async () => {
 });
 
 test("the haproxy images behave like the official image: user haproxy 99:99 in /var/lib/haproxy, stopped by SIGUSR1", () => {
-  const recipes = hubImageRecipes();
+  const recipes = dockerHubImageRecipes();
   const haproxy = recipes.filter((r) => r.repository === "library/haproxy");
   assert.deepEqual(haproxy.map((r) => r.suite), ["trixie", "bookworm"]);
   for (const recipe of haproxy) {
@@ -221,7 +221,7 @@ test("the haproxy images behave like the official image: user haproxy 99:99 in /
 });
 
 test("the mockhub image runs the bundled BuilderHub double with Debian's node on port 3000", () => {
-  const mockhub = hubImageRecipes().find((r) => r.repository === "mempirate/mockhub");
+  const mockhub = dockerHubImageRecipes().find((r) => r.repository === "mempirate/mockhub");
   assert.equal(mockhub?.tag, "v0.0.6");
   assert.deepEqual(mockhub?.config.ExposedPorts, { "3000/tcp": {} });
   // Upstream: simulation/mockhub/Dockerfile@b56e719, `ENV SYSTEM_PORT=5544`.
