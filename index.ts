@@ -21,6 +21,7 @@ import {
   PROJECT,
   Role,
   TAG,
+  UBUNTU_IMAGE,
   VM_PATHS,
   fqdnOf,
 } from "./lib/contract";
@@ -84,7 +85,6 @@ if (longGroupName) {
 
 // HAProxy's system frontend speaks the generation's protocol (see haproxy.cfg).
 const SYSTEM_API_MODE = { 1: "http", 2: "tcp" } as const;
-const UBUNTU_2204 = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" };
 const tags = { project: PROJECT, stack: pulumi.getStack() };
 
 /** The tags of a resource that belongs to one VM: the plan, the sandbox and the policy pack read them. */
@@ -445,7 +445,7 @@ function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.N
       location: net.region.location,
       hardwareProfile: { vmSize },
       storageProfile: {
-        imageReference: UBUNTU_2204,
+        imageReference: { ...UBUNTU_IMAGE, version: "latest" },
         // The disk keeps Azure's name for it, the VM's name and a new id (vm-eastus_OsDisk_1_<id>):
         // the portal shows whose disk it is, and a replaced VM's disk never shares the old one's name.
         osDisk: { createOption: "FromImage", deleteOption: "Delete", managedDisk: { storageAccountType: "StandardSSD_LRS" } },

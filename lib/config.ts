@@ -353,7 +353,7 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
   const dockerHub = readDockerHub(raw, problem);
 
   const vmSize = orDefault("vmSize");
-  if (!AZURE_VM_SIZE.test(vmSize)) problem("vmSize", `"${vmSize}" is not an Azure VM size`, "Standard_B2s");
+  if (!AZURE_VM_SIZE.test(vmSize)) problem("vmSize", `"${vmSize}" is not an Azure VM size`, exampleOf("vmSize"));
 
   const regions = parseRegions(orDefault("regions"), vmSize, (what) => problem("regions", what));
 

@@ -185,6 +185,12 @@ export interface RegionPlan {
   vmSize?: string;
 }
 
+/**
+ * The image every VM boots: Ubuntu 22.04 LTS, the release the provisioning scripts are written for.
+ * The program declares it, and the policy pack refuses any other.
+ */
+export const UBUNTU_IMAGE = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2" } as const;
+
 /** Azure's VM size names: Standard_B2s, Standard_B2ls_v2, Standard_D2s_v5. */
 export const AZURE_VM_SIZE = /^Standard_[A-Za-z0-9_]+$/;
 

@@ -2,6 +2,7 @@
 // enforcement level. Kept apart from index.ts, which starts the policy server, so tests can run
 // these exact objects against rendered resources.
 import type { Policies, ReportViolation, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
+import { UBUNTU_IMAGE } from "../lib/contract";
 import {
   ResourceLike,
   TYPES,
@@ -86,7 +87,7 @@ export const policies: Policies = [
   },
   {
     name: "vm-image-supported-ubuntu",
-    description: "VMs boot Canonical 0001-com-ubuntu-server-jammy 22_04-lts-gen2 (Ubuntu 22.04 LTS), the release the provisioning supports.",
+    description: `VMs boot ${UBUNTU_IMAGE.publisher} ${UBUNTU_IMAGE.offer} ${UBUNTU_IMAGE.sku} (Ubuntu 22.04 LTS), the release the provisioning supports.`,
     enforcementLevel: "mandatory",
     validateResource: resourcePolicy(unsupportedImage),
   },

@@ -3,7 +3,7 @@
 // violations it finds as messages; an empty list means compliant. Messages name the resource, the
 // property and the fix, and never repeat a secret value.
 import { Cidr, cidrContains, parseAddressRange } from "../lib/cidr";
-import { AZURE_VM_SIZE, BUILDERHUB, PORTS, TAG } from "../lib/contract";
+import { AZURE_VM_SIZE, BUILDERHUB, PORTS, TAG, UBUNTU_IMAGE } from "../lib/contract";
 import { AZURE_RESERVED_ADDRESSES, usableAddresses } from "../lib/fleet";
 
 /** What the policy engine hands a rule: a resource's type, logical name and properties. */
@@ -29,7 +29,6 @@ export const TYPES = {
 export const FLOWPROXY_TCP_PORTS: readonly number[] = [PORTS.ssh, PORTS.http, PORTS.https, PORTS.system];
 /** BuilderHub takes its API, SSH and ICMP, from the VNets only. */
 export const BUILDERHUB_TCP_PORTS: readonly number[] = [BUILDERHUB.port, PORTS.ssh];
-export const SUPPORTED_IMAGE = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2" };
 
 /** Stacks whose name says production get the strict version of the SSH rule. */
 export const PRODUCTION_STACK = /prod/i;
@@ -307,12 +306,12 @@ export function nsgPortsOutsideSpec(resource: ResourceLike, vnetCidrs: string[])
 export function unsupportedImage(resource: ResourceLike): string[] {
   if (resource.type !== TYPES.vm) return [];
   const image = resource.props.storageProfile?.imageReference;
-  const wanted = `${SUPPORTED_IMAGE.publisher} ${SUPPORTED_IMAGE.offer} ${SUPPORTED_IMAGE.sku}`;
+  const wanted = `${UBUNTU_IMAGE.publisher} ${UBUNTU_IMAGE.offer} ${UBUNTU_IMAGE.sku}`;
   if (!image) return [`${resource.name}: storageProfile.imageReference is not set; use ${wanted}`];
   const custom = image.id ?? image.sharedGalleryImageId ?? image.communityGalleryImageId;
   if (custom) return [`${resource.name}: boots the custom image ${custom}; use ${wanted}`];
   const same = (a: unknown, b: string) => String(a ?? "").toLowerCase() === b.toLowerCase();
-  if (same(image.publisher, SUPPORTED_IMAGE.publisher) && same(image.offer, SUPPORTED_IMAGE.offer) && same(image.sku, SUPPORTED_IMAGE.sku)) return [];
+  if (same(image.publisher, UBUNTU_IMAGE.publisher) && same(image.offer, UBUNTU_IMAGE.offer) && same(image.sku, UBUNTU_IMAGE.sku)) return [];
   return [`${resource.name}: boots ${image.publisher ?? "?"} ${image.offer ?? "?"} ${image.sku ?? "?"}; the provisioning supports ${wanted} (Ubuntu 22.04 LTS) only`];
 }
 
