@@ -1,5 +1,6 @@
 // Running host commands and background processes for the sandbox.
 import { spawn } from "child_process";
+import { runProcess, RunOptions, RunResult } from "../lib/process";
 import * as fs from "fs";
 import * as path from "path";
 import { setTimeout as sleep } from "timers/promises";
@@ -15,58 +16,15 @@ export class SandboxError extends Error {
   }
 }
 
-export interface RunOptions {
-  input?: string | Buffer;
-  timeoutMs?: number;
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-}
+export type { RunOptions, RunResult };
 
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    let timedOut = false;
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            child.kill("SIGKILL");
-          }, options.timeoutMs);
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(new SandboxError(`cannot run ${command}: ${err.message}`));
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(stdout).toString("utf8"),
-        stderr: Buffer.concat(stderr).toString("utf8"),
-        timedOut,
-      });
-    });
-    // A child that exits without reading its input must not crash us with EPIPE.
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(options.input ?? "");
-  });
+/** Runs a host command for the sandbox; one that cannot be started is a SandboxError naming it. */
+export async function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  try {
+    return await runProcess(command, args, options);
+  } catch (err) {
+    throw new SandboxError(`cannot run ${command}: ${(err as Error).message}`);
+  }
 }
 
 export function describeFailure(command: string, args: readonly string[], result: RunResult): string {

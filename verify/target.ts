@@ -1,10 +1,10 @@
 // What `pnpm run verify` checks: a Target gives the stack's outputs, runs commands on its VMs over
 // SSH through the ssh commands the stack prints, and reaches its public addresses from this
 // machine. A deployed stack and the sandbox are both Targets; the checks never know which.
-import { spawn } from "child_process";
 import * as http from "http";
 import * as net from "net";
 import * as tls from "tls";
+import { runProcess } from "../lib/process";
 import { shellQuote } from "../lib/provision";
 
 /** A failure that stops the verify before any check runs; printed as one line. */
@@ -70,34 +70,12 @@ export function lastLine(text: string): string | undefined {
 }
 
 /**
- * Runs a program in a process group of its own, without a terminal: nothing it starts (ssh's jump
+ * Runs a program without a terminal, in a process group of its own: nothing it starts (ssh's jump
  * host connection) can stop to ask for a passphrase, and a timeout ends the whole group.
  */
-export function runCommand(command: string, args: readonly string[], options: { cwd?: string; timeoutMs: number }): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-(child.pid as number), "SIGKILL");
-      } catch {
-        // The group ended meanwhile.
-      }
-    }, options.timeoutMs);
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8"), timedOut });
-    });
-  });
+export async function runCommand(command: string, args: readonly string[], options: { cwd?: string; timeoutMs: number }): Promise<CommandResult> {
+  const { code, stdout, stderr, timedOut } = await runProcess(command, args, { ...options, ownProcessGroup: true });
+  return { code, stdout, stderr, timedOut };
 }
 
 /** A TCP connection from this machine (from `localAddress` if given): "connected", "timeout", or the error code. */

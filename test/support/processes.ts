@@ -1,7 +1,7 @@
 // Child processes for tests that run side by side in one process (test/unit/*.test.ts): they never
 // block its event loop, so another test's server or timer keeps its time. The fields are those of
 // spawnSync's and execFileSync's results.
-import { run, RunOptions } from "../../sandbox/proc";
+import { runProcess, RunOptions } from "../../lib/process";
 
 export interface Finished {
   status: number | null;
@@ -11,7 +11,7 @@ export interface Finished {
 }
 
 export async function spawnAsync(command: string, args: readonly string[], options: RunOptions = {}): Promise<Finished> {
-  const { code, signal, stdout, stderr } = await run(command, args, options);
+  const { code, signal, stdout, stderr } = await runProcess(command, args, options);
   return { status: code, signal, stdout, stderr };
 }
 
