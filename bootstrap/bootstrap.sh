@@ -10,7 +10,7 @@ readonly DEBIAN_PACKAGES=(
   debian-archive-keyring # verifies the packages of that image and of the sandbox's Docker images
   dnsmasq-base      # the sandbox's private DNS
   iproute2          # namespaces, bridges and veth pairs
-  nftables          # the VMs' NSG rules, inside their own namespaces only (sandbox/nsg.ts)
+  nftables          # the VMs' NSG rules, inside their own namespaces only (sandbox/networks/nsg.ts)
   openssh-client    # the sandbox's key pair and the suite's logins to its VMs
   iputils-ping      # ICMP through the sandbox's NSGs
   unzip             # the FlowProxy artifact double's tests

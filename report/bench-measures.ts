@@ -4,7 +4,7 @@
 // through these and refuses a part whose rows differ (report/bench.ts), and
 // test/unit/report/reports.test.ts holds the committed document to them.
 import { LOOPBACK, PORTS } from "../lib/contract";
-import { VMS } from "../sandbox/topology";
+import { VMS } from "../sandbox/base/topology";
 
 /** A figure of one run, or a subject the part measures (a VM, a target). */
 type Figure = string | number;

@@ -5,16 +5,16 @@
 import * as fs from "fs";
 import { PORTS } from "../lib/contract";
 import { Evaluation, withEditedProject } from "../plan/evaluation";
-import { GENERATION_1_BUILD, publishArtifact } from "../sandbox/doubles";
-import type { ExtensionRun } from "../sandbox/extension";
-import { CACHE_DIR } from "../sandbox/paths";
+import { GENERATION_1_BUILD, publishArtifact } from "../sandbox/internet/doubles";
+import type { ExtensionRun } from "../sandbox/azure/extension";
+import { CACHE_DIR } from "../sandbox/base/paths";
 import { describeLoad, livezLoad, LoadResult, loadWithin, servesLivez } from "../sandbox/probe";
-import { sleep } from "../sandbox/proc";
+import { sleep } from "../sandbox/base/proc";
 import { down, evaluateSandboxStack, provision, up } from "../sandbox/sandbox";
 import { changeHaproxyVersion } from "../test/sandbox/scenarios/operations";
 import { verifySandbox, VERIFY_BUDGET_MS } from "../test/sandbox/scenarios/verify-faults";
-import { artifactUrl, SANDBOX_ARTIFACT } from "../sandbox/stack-config";
-import { flowproxyVms } from "../sandbox/topology";
+import { artifactUrl, SANDBOX_ARTIFACT } from "../sandbox/internet/stack-config";
+import { flowproxyVms } from "../sandbox/base/topology";
 import type { Row } from "./bench";
 import { PROVISIONING_MEASURES as MEASURES } from "./bench-measures";
 

@@ -6,7 +6,7 @@
 // this. Exits 1 when a check failed or a suite left no results.
 import * as path from "path";
 import { PROJECT_DIR } from "../plan/evaluation";
-import { formatSeconds } from "../sandbox/proc";
+import { formatSeconds } from "../sandbox/base/proc";
 import { machineSummary, markdownTable, textTable, writeDoc } from "./markdown";
 import { CheckRecord, CounterpartRecord, readCounterparts, readRecords, resultsDirOf } from "./results";
 

@@ -1,9 +1,9 @@
 // `pnpm run sandbox up|down|status|exec`: the local sandbox that runs the program's provisioning on
 // real systemd containers. See sandbox/sandbox.ts for what each command does.
-import { formatSeconds, SandboxError } from "./proc";
+import { formatSeconds, SandboxError } from "./base/proc";
 import { down, endpointHints, status, up } from "./sandbox";
-import { vmByName } from "./topology";
-import { vmExec } from "./vm";
+import { vmByName } from "./base/topology";
+import { vmExec } from "./machines/vm";
 
 const USAGE = `usage: pnpm run sandbox <command>
   up [--keep-on-failure]   build or reuse the image, create networks, boot the VMs and run the

@@ -6,14 +6,14 @@ import { createHash, X509Certificate } from "crypto";
 import * as http from "http";
 import * as https from "https";
 import * as tls from "tls";
-import { MOCKHUB_INJECTED_FILE, MOCKHUB_STATE_DIR, MockhubFault, mockhubFaultLine } from "./doubles-interface";
+import { MOCKHUB_INJECTED_FILE, MOCKHUB_STATE_DIR, MockhubFault, mockhubFaultLine } from "./internet/doubles-interface";
 import { BUILDERHUB, BUILDERHUB_API, BUILDERHUB_ENDPOINT, BuilderListing, CONTAINERS, FLOWPROXY_LISTEN, PORTS, UNITS, VM_PATHS } from "../lib/contract";
 import { PEER_COUNT, seriesSum, SYSTEM_FLOW_ACCEPTED } from "../verify/metrics";
 import type { UserEndpoint } from "../verify/searcher";
 import { connectFromHere } from "../verify/target";
-import { sleep } from "./proc";
-import { Vm, vmByName } from "./topology";
-import { vmCheck, vmExec } from "./vm";
+import { sleep } from "./base/proc";
+import { Vm, vmByName } from "./base/topology";
+import { vmCheck, vmExec } from "./machines/vm";
 
 const REQUEST_TIMEOUT_MS = 5000;
 

@@ -2,23 +2,23 @@
 // tear it down. The CLI and the end-to-end suite both drive it through these functions.
 import * as fs from "fs";
 import * as path from "path";
-import { osProfileOf, provisionFromOsProfile } from "./azure-agent";
-import { buildDoubles } from "./doubles";
-import { configurationIsNew, ExtensionRun, runExtension, runHistory } from "./extension";
-import { ensureDockerHubContent, DockerHubImage, dockerHubFrontPid, readDockerHubImages, startDockerHub, stopDockerHub } from "./docker-hub";
-import { ensureImage } from "./image";
-import { githubPid, startInternet, stopInternet } from "./internet";
-import { applyNsgs } from "./nsg";
-import { autoShutdownSchedules } from "./schedules";
-import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, removeVmNetwork, startDns, startOutbound } from "./network";
-import { STATE_DIR, statePaths } from "./paths";
-import { findOnPath, formatSeconds, pidAlive, SandboxError } from "./proc";
+import { osProfileOf, provisionFromOsProfile } from "./azure/azure-agent";
+import { buildDoubles } from "./internet/doubles";
+import { configurationIsNew, ExtensionRun, runExtension, runHistory } from "./azure/extension";
+import { ensureDockerHubContent, DockerHubImage, dockerHubFrontPid, readDockerHubImages, startDockerHub, stopDockerHub } from "./internet/docker-hub";
+import { ensureImage } from "./machines/image";
+import { githubPid, startInternet, stopInternet } from "./internet/github";
+import { applyNsgs } from "./networks/nsg";
+import { autoShutdownSchedules } from "./azure/schedules";
+import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, removeVmNetwork, startDns, startOutbound } from "./networks/network";
+import { STATE_DIR, statePaths } from "./base/paths";
+import { findOnPath, formatSeconds, pidAlive, SandboxError } from "./base/proc";
 import { PORTS } from "../lib/contract";
 import type { Evaluation, EvaluationRequest } from "../plan/evaluation";
-import { evaluateForSandbox, extensionBatches, vmsOfRequest } from "./stack";
-import { loadOrCreateSecrets, sandboxRequest } from "./stack-config";
-import { DOCKER_HUB, INTERNET, Vm, vmByName, VMS } from "./topology";
-import { bootVm, BootReport, ensureDisk, initPid, removeDisk, removeState, stopVm, vmExec, vmsOnDisk } from "./vm";
+import { evaluateForSandbox, extensionBatches, vmsOfRequest } from "./azure/stack";
+import { loadOrCreateSecrets, sandboxRequest } from "./internet/stack-config";
+import { DOCKER_HUB, INTERNET, Vm, vmByName, VMS } from "./base/topology";
+import { bootVm, BootReport, ensureDisk, initPid, removeDisk, removeState, stopVm, vmExec, vmsOnDisk } from "./machines/vm";
 
 export type Log = (line: string) => void;
 

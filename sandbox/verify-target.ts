@@ -4,12 +4,12 @@
 // running is an error, never a reason to make one (rendering would create its secrets).
 import * as fs from "fs";
 import { hostNetwork, remoteCommandLine, Target, VerifyError } from "../verify/target";
-import { statePaths } from "./paths";
-import { SandboxError } from "./proc";
+import { statePaths } from "./base/paths";
+import { SandboxError } from "./base/proc";
 import { evaluateSandboxStack } from "./sandbox";
-import { sshAs } from "./ssh";
-import { VMS } from "./topology";
-import { initPid } from "./vm";
+import { sshAs } from "./machines/ssh";
+import { VMS } from "./base/topology";
+import { initPid } from "./machines/vm";
 
 /** Sandbox failures end the verify as one line, as its own errors do. */
 async function oneLine<T>(action: () => Promise<T>): Promise<T> {

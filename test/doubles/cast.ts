@@ -1,6 +1,6 @@
 // Stand-in for Foundry's `cast` in the sandbox VMs, installed by the foundryup double. Test code:
 // it never ships to Azure. It makes real secp256k1 keys with their real Ethereum addresses (the
-// curve and keccak-256 are @noble's, inlined by sandbox/bundle.ts), so the provisioning script
+// curve and keccak-256 are @noble's, inlined by sandbox/internet/bundle.ts), so the provisioning script
 // registers a valid signer, but supports only the subcommands provisioning uses.
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { keccak_256 } from "@noble/hashes/sha3";

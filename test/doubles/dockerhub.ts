@@ -39,7 +39,7 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypt
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
-import { DockerHubDoubleConfig, DockerHubPolicy, DockerHubRequest } from "../../sandbox/doubles-interface";
+import { DockerHubDoubleConfig, DockerHubPolicy, DockerHubRequest } from "../../sandbox/internet/doubles-interface";
 import { serveFromConfigFile } from "./serve";
 
 export const REGISTRY_HOST = "registry-1.docker.io";

@@ -16,7 +16,7 @@
 //
 // It runs under `node --jitless --no-expose-wasm` (the unit sets MemoryDenyWriteExecute=yes), so it
 // speaks HTTP and TCP through node:http, node:https, node:net and node:tls only; secp256k1 and
-// keccak come from @noble/curves and @noble/hashes, which sandbox/bundle.ts inlines.
+// keccak come from @noble/curves and @noble/hashes, which sandbox/internet/bundle.ts inlines.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Generation, parseCli } from "./flowproxy/cli";
@@ -26,7 +26,7 @@ import { FlowProxy, Panic, RunError } from "./flowproxy/proxy";
 export { FlowProxy, RunError } from "./flowproxy/proxy";
 export { parseCli } from "./flowproxy/cli";
 
-/** What the artifact builder (sandbox/doubles.ts, FlowProxyBuild) stamps into the bundle. */
+/** What the artifact builder (sandbox/internet/doubles.ts, FlowProxyBuild) stamps into the bundle. */
 interface BuildStamp {
   version: string;
   gitHash: string;
@@ -151,7 +151,7 @@ async function main(build: BuildStamp): Promise<void> {
 if (require.main === module) {
   const build = (globalThis as { FLOWPROXY_BUILD?: BuildStamp }).FLOWPROXY_BUILD;
   if (build === undefined) {
-    process.stderr.write("this double runs as built by sandbox/doubles.ts, which stamps FLOWPROXY_BUILD\n");
+    process.stderr.write("this double runs as built by sandbox/internet/doubles.ts, which stamps FLOWPROXY_BUILD\n");
     process.exit(2);
   }
   void main(build);

@@ -21,8 +21,8 @@ import * as http from "node:http";
 import * as https from "node:https";
 import type { Socket } from "node:net";
 import * as path from "node:path";
-import { GithubDoubleConfig } from "../../sandbox/doubles-interface";
-import { createZip } from "../../sandbox/zip";
+import { GithubDoubleConfig } from "../../sandbox/internet/doubles-interface";
+import { createZip } from "../../sandbox/internet/zip";
 import { serveFromConfigFile } from "./serve";
 
 export const BLOB_HOST = "pipelines.actions.githubusercontent.com";

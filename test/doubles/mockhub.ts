@@ -1,5 +1,5 @@
 // Stand-in for the BuilderHub mock `mempirate/mockhub:v0.0.6` in the sandbox's vm-builderhub,
-// where it runs as the image mempirate/mockhub:v0.0.6 of the sandbox's Docker Hub (sandbox/docker-hub.ts).
+// where it runs as the image mempirate/mockhub:v0.0.6 of the sandbox's Docker Hub (sandbox/internet/docker-hub.ts).
 // Test code: it never ships to Azure.
 //
 // The contract is upstream's program at one revision, no more lenient and no more convenient:
@@ -54,7 +54,7 @@ import * as path from "node:path";
 import type * as stream from "node:stream";
 import { keccak_256 } from "@noble/hashes/sha3";
 import { BUILDERHUB, BUILDERHUB_API, BuilderCredentials, BuilderListing } from "../../lib/contract";
-import { MOCKHUB_INJECTED_FILE, MOCKHUB_STATE_DIR } from "../../sandbox/doubles-interface";
+import { MOCKHUB_INJECTED_FILE, MOCKHUB_STATE_DIR } from "../../sandbox/internet/doubles-interface";
 
 // main.rs's routes and its bind, SocketAddr::from(([0, 0, 0, 0], 3000)), as the contract records them.
 const { register: REGISTER_PATH, builders: BUILDERS_PATH } = BUILDERHUB_API;
@@ -1667,7 +1667,7 @@ function main(): void {
 // ---- sandbox-only fault switch: test machinery, NOT upstream behaviour ----
 //
 // The sandbox's reliability tests make BuilderHub misbehave through the file `fault` in
-// MOCKHUB_STATE_DIR (sandbox/doubles-interface.ts; setMockhubFault in sandbox/probe.ts). It holds one
+// MOCKHUB_STATE_DIR (sandbox/internet/doubles-interface.ts; setMockhubFault in sandbox/probe.ts). It holds one
 // line, read on every request:
 //   down             every connection is closed without an answer
 //   flap AGENT       every other request whose User-Agent is AGENT answers 503, starting with the

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { PORTS } from "../../lib/contract";
 import type { ExtensionInfo } from "../../plan/evaluation";
-import { setGithubFault } from "../../sandbox/internet";
+import { setGithubFault } from "../../sandbox/internet/github";
 import { servesLivez } from "../../sandbox/probe";
 import { down, up, UpReport } from "../../sandbox/sandbox";
-import { flowproxyVms, Vm } from "../../sandbox/topology";
+import { flowproxyVms, Vm } from "../../sandbox/base/topology";
 
 let brought: UpReport | undefined;
 

@@ -10,10 +10,10 @@ import { test } from "node:test";
 import { generatePrivateKey } from "viem/accounts";
 import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, DNS_ZONE, LOOPBACK, LOOPBACK_PORTS, PORTS, VM_PATHS } from "../../lib/contract";
 import { withEditedProject } from "../../plan/evaluation";
-import { GENERATION_1_BUILD, publishArtifact } from "../../sandbox/doubles";
-import { runExtension } from "../../sandbox/extension";
-import { githubRequests, setGithubFault } from "../../sandbox/internet";
-import { statePaths } from "../../sandbox/paths";
+import { GENERATION_1_BUILD, publishArtifact } from "../../sandbox/internet/doubles";
+import { runExtension } from "../../sandbox/azure/extension";
+import { githubRequests, setGithubFault } from "../../sandbox/internet/github";
+import { statePaths } from "../../sandbox/base/paths";
 import {
   builders,
   changedFields,
@@ -34,7 +34,7 @@ import {
   sha256,
   unitState,
 } from "../../sandbox/probe";
-import { lastNonEmptyLine, run } from "../../sandbox/proc";
+import { lastNonEmptyLine, run } from "../../sandbox/base/proc";
 import { evaluateSandboxStack, provision, up } from "../../sandbox/sandbox";
 import {
   configCheckIsolated,
@@ -47,11 +47,11 @@ import {
   withH2StreamLimit,
   withUnbindableFrontend,
 } from "./scenarios/operations";
-import { sshArguments, sshAs } from "../../sandbox/ssh";
-import { signerKeyOf } from "../../sandbox/stack";
-import { artifactUrl, loadOrCreateSecrets, SANDBOX_ARTIFACT } from "../../sandbox/stack-config";
-import { DOCKER_HUB, FIRST_PROXIES, flowproxyVms, Vm, vmByName, VMS } from "../../sandbox/topology";
-import { vmCheck, vmExec } from "../../sandbox/vm";
+import { sshArguments, sshAs } from "../../sandbox/machines/ssh";
+import { signerKeyOf } from "../../sandbox/azure/stack";
+import { artifactUrl, loadOrCreateSecrets, SANDBOX_ARTIFACT } from "../../sandbox/internet/stack-config";
+import { DOCKER_HUB, FIRST_PROXIES, flowproxyVms, Vm, vmByName, VMS } from "../../sandbox/base/topology";
+import { vmCheck, vmExec } from "../../sandbox/machines/vm";
 import { FlashbotsSearcher } from "../../verify/flashbots-client";
 import { BundleClient, Searcher, SIGNATURE_HEADER, UserEndpoint } from "../../verify/searcher";
 import { Impostor, refusal, unsigned } from "../support/searchers";

@@ -15,7 +15,7 @@ import {
   withCbcSuite,
 } from "./scenarios/hardening";
 import { withMetricsOpen } from "./scenarios/verify-faults";
-import { flowproxyVms } from "../../sandbox/topology";
+import { flowproxyVms } from "../../sandbox/base/topology";
 import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";
 import { HARDENING, HARDENING_CHECKS, PUBLIC_TLS_PORTS } from "../support/report-sections";

@@ -19,7 +19,7 @@ import {
   versionChangeProblems,
 } from "./scenarios/operations";
 import { fleetCounterparts, growRegion, shrinkRegion } from "./scenarios/fleet";
-import { FIRST_PROXIES } from "../../sandbox/topology";
+import { FIRST_PROXIES } from "../../sandbox/base/topology";
 import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";
 import { DOCKERD_RESTARTED_VMS, OPERATIONS, OPERATIONS_CHECKS, REBOOTED_VMS } from "../support/report-sections";

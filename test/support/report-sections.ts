@@ -8,7 +8,7 @@ import type { ReportSection } from "../../report/results";
 import { HEAL_BUDGET_MS } from "../sandbox/scenarios/operations";
 import { PROBE_RATE, provisioningFaults } from "../sandbox/scenarios/provisioning-faults";
 import { VERIFY_BUDGET_MS } from "../sandbox/scenarios/verify-faults";
-import { flowproxyVms, vmByName } from "../../sandbox/topology";
+import { flowproxyVms, vmByName } from "../../sandbox/base/topology";
 import { BAD_CONFIGS } from "./bad-configs";
 
 export interface DeclaredSection extends ReportSection {

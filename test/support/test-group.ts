@@ -7,13 +7,21 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe } from "node:test";
 
+/** The test modules under `dir`, its subfolders' too (they mirror the folders of the code). */
+function testModules(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) => (entry.isDirectory() ? testModules(path.join(dir, entry.name)) : entry.name.endsWith(".test.ts") ? [path.join(dir, entry.name)] : []))
+    .sort();
+}
+
 export function testGroups(root: string, groups: string[]): void {
   describe(path.basename(root), { concurrency: true }, () => {
     for (const group of groups) {
       const dir = path.join(root, group);
       describe(group, { concurrency: true }, () => {
-        for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".test.ts")).sort()) {
-          describe(file, { concurrency: false }, () => require(path.join(dir, file)));
+        for (const file of testModules(dir)) {
+          describe(path.relative(dir, file), { concurrency: false }, () => require(file));
         }
       });
     }

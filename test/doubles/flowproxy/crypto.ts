@@ -1,6 +1,6 @@
 // secp256k1 and keccak-256 as the FlowProxy double needs them: the orderflow signer, the
 // signature header of user and system flow, and transaction signers. The curve arithmetic is
-// @noble/curves' (inlined into the bundle by sandbox/bundle.ts); nothing here is hand-rolled.
+// @noble/curves' (inlined into the bundle by sandbox/internet/bundle.ts); nothing here is hand-rolled.
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { keccak_256 } from "@noble/hashes/sha3";
 

@@ -1,8 +1,8 @@
 // What the scenarios hand to the counterparts of their checks (test/support/counterparts.ts): a check
 // run on its subject broken on purpose, and what it said; and the breakages more than one uses.
 import { flowproxyUnit } from "../../../sandbox/probe";
-import type { Vm } from "../../../sandbox/topology";
-import { vmCheck } from "../../../sandbox/vm";
+import type { Vm } from "../../../sandbox/base/topology";
+import { vmCheck } from "../../../sandbox/machines/vm";
 
 /** What was broken, what the check failed with (empty when it passed), and what that must name. */
 export interface BrokenRun {

@@ -20,10 +20,10 @@ import {
   registrationOf,
   servesLivez,
 } from "../../../sandbox/probe";
-import { formatSeconds } from "../../../sandbox/proc";
+import { formatSeconds } from "../../../sandbox/base/proc";
 import { up, UpReport } from "../../../sandbox/sandbox";
-import { SANDBOX_REGIONS, Vm, vmByName, VMS } from "../../../sandbox/topology";
-import { vmsOnDisk } from "../../../sandbox/vm";
+import { SANDBOX_REGIONS, Vm, vmByName, VMS } from "../../../sandbox/base/topology";
+import { vmsOnDisk } from "../../../sandbox/machines/vm";
 import { BrokenRun, failureOf, withUnitDropIn } from "./broken";
 import { HEAL_BUDGET_MS, registryHealed, sendAcross } from "./operations";
 

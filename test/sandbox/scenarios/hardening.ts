@@ -8,9 +8,9 @@ import * as path from "path";
 import { PORTS } from "../../../lib/contract";
 import { PROJECT_DIR } from "../../../plan/evaluation";
 import { connectOutcome, flowproxyUnit } from "../../../sandbox/probe";
-import { check, run } from "../../../sandbox/proc";
-import { Vm } from "../../../sandbox/topology";
-import { vmCheck, vmExec } from "../../../sandbox/vm";
+import { check, run } from "../../../sandbox/base/proc";
+import { Vm } from "../../../sandbox/base/topology";
+import { vmCheck, vmExec } from "../../../sandbox/machines/vm";
 import { BrokenRun, failureOf, withUnitDropIn } from "./broken";
 
 /** systemd-analyze's 0 (best) to 10 scale; 2.0 leaves room for one or two minor settings. */

@@ -8,8 +8,8 @@ import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, PORTS, UNITS, VM_PATHS
 import type { Evaluation } from "../../../plan/evaluation";
 import { FlashbotsSearcher } from "../../../verify/flashbots-client";
 import { BundleClient, Searcher } from "../../../verify/searcher";
-import { GENERATION_2_BUILD, publishArtifact } from "../../../sandbox/doubles";
-import { runExtension } from "../../../sandbox/extension";
+import { GENERATION_2_BUILD, publishArtifact } from "../../../sandbox/internet/doubles";
+import { runExtension } from "../../../sandbox/azure/extension";
 import {
   builders,
   BUILDERS_URL,
@@ -32,11 +32,11 @@ import {
   systemFlowAccepted,
   unitState,
 } from "../../../sandbox/probe";
-import { formatSeconds, lastNonEmptyLine, sleep } from "../../../sandbox/proc";
+import { formatSeconds, lastNonEmptyLine, sleep } from "../../../sandbox/base/proc";
 import { down, haproxyImages, up, UpOptions } from "../../../sandbox/sandbox";
-import { artifactUrl, SANDBOX_ARTIFACT } from "../../../sandbox/stack-config";
-import { FIRST_PROXIES, flowproxyVms, Vm, vmByName } from "../../../sandbox/topology";
-import { rebootVm, vmCheck, vmExec } from "../../../sandbox/vm";
+import { artifactUrl, SANDBOX_ARTIFACT } from "../../../sandbox/internet/stack-config";
+import { FIRST_PROXIES, flowproxyVms, Vm, vmByName } from "../../../sandbox/base/topology";
+import { rebootVm, vmCheck, vmExec } from "../../../sandbox/machines/vm";
 import { BrokenRun, failureOf, withUnitDropIn } from "./broken";
 
 const hub = vmByName(BUILDERHUB.vmName);

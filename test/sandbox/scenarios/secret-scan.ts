@@ -8,14 +8,14 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import { CUSTOM_SCRIPT_DOWNLOADS, VM_PATHS } from "../../../lib/contract";
 import type { Evaluation } from "../../../plan/evaluation";
-import { githubRequests } from "../../../sandbox/internet";
+import { githubRequests } from "../../../sandbox/internet/github";
 import { servesLivez } from "../../../sandbox/probe";
-import { sleep } from "../../../sandbox/proc";
+import { sleep } from "../../../sandbox/base/proc";
 import { up } from "../../../sandbox/sandbox";
-import { signerKeyOf } from "../../../sandbox/stack";
-import { loadOrCreateSecrets } from "../../../sandbox/stack-config";
-import { flowproxyVms, Vm, VMS } from "../../../sandbox/topology";
-import { initPid, vmCheck, vmExec } from "../../../sandbox/vm";
+import { signerKeyOf } from "../../../sandbox/azure/stack";
+import { loadOrCreateSecrets } from "../../../sandbox/internet/stack-config";
+import { flowproxyVms, Vm, VMS } from "../../../sandbox/base/topology";
+import { initPid, vmCheck, vmExec } from "../../../sandbox/machines/vm";
 import { BrokenRun, failureOf } from "./broken";
 
 interface Secret {

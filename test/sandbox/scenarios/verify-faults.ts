@@ -8,12 +8,12 @@ import { CONTAINERS, PORTS, VM_PATHS } from "../../../lib/contract";
 import type { CheckName, CheckResult } from "../../../verify/checks";
 import { PROJECT_DIR } from "../../../plan/evaluation";
 import { eventually, flowproxyUnit, servesLivez } from "../../../sandbox/probe";
-import { formatSeconds, run } from "../../../sandbox/proc";
+import { formatSeconds, run } from "../../../sandbox/base/proc";
 import { evaluateSandboxStack, up } from "../../../sandbox/sandbox";
-import { signerKeyOf } from "../../../sandbox/stack";
-import { loadOrCreateSecrets } from "../../../sandbox/stack-config";
-import { FIRST_PROXIES, flowproxyVms, Vm } from "../../../sandbox/topology";
-import { vmCheck } from "../../../sandbox/vm";
+import { signerKeyOf } from "../../../sandbox/azure/stack";
+import { loadOrCreateSecrets } from "../../../sandbox/internet/stack-config";
+import { FIRST_PROXIES, flowproxyVms, Vm } from "../../../sandbox/base/topology";
+import { vmCheck } from "../../../sandbox/machines/vm";
 import { flowBothWays, HEAL_BUDGET_MS, registrationTimers, registryHealed, restartMockhub } from "./operations";
 
 const [east] = FIRST_PROXIES;

@@ -8,7 +8,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
-import type { DockerHubPolicy } from "../../../sandbox/doubles-interface";
+import type { DockerHubPolicy } from "../../../sandbox/internet/doubles-interface";
 import { DockerHubDouble, parseScope } from "../../doubles/dockerhub";
 
 const USER = "flowproxyops";

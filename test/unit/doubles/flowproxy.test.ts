@@ -18,7 +18,7 @@ import { after, test } from "node:test";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { hashMessage, keccak256 } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
-import { flowproxyExecutable, FlowProxyBuild, GENERATION_1_BUILD, GENERATION_2_BUILD } from "../../../sandbox/doubles";
+import { flowproxyExecutable, FlowProxyBuild, GENERATION_1_BUILD, GENERATION_2_BUILD } from "../../../sandbox/internet/doubles";
 import { FlowProxy, parseCli, RunError } from "../../doubles/flowproxy";
 import { BitcodeError, decodeRawBundle, decodeTcpResponse, decodeWithHeaders, encodeRawBundle, encodeTcpResponse, encodeWithHeaders, TcpData, TcpStatus } from "../../doubles/flowproxy/bitcode";
 import { Generation } from "../../doubles/flowproxy/cli";

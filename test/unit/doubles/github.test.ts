@@ -4,7 +4,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { BLOB_HOST, GithubDouble, presentedToken } from "../../doubles/github";
-import { createZip } from "../../../sandbox/zip";
+import { createZip } from "../../../sandbox/internet/zip";
 import { spawnAsync } from "../../support/processes";
 import { scratchDir } from "../../support/scratch";
 

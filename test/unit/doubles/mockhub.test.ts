@@ -22,7 +22,7 @@ import { getAddress } from "viem";
 import { startMockhub } from "../../doubles/mockhub";
 import type { BuilderListing } from "../../../lib/contract";
 import { spawnAsync } from "../../support/processes";
-import { MOCKHUB_INJECTED_FILE } from "../../../sandbox/doubles-interface";
+import { MOCKHUB_INJECTED_FILE } from "../../../sandbox/internet/doubles-interface";
 import { MockhubEnvironment, mockhubTarget, mockhubTargetKind, ReverseNames, VM_ENVIRONMENT } from "../../support/mockhub-target";
 import { scratchDir } from "../../support/scratch";
 

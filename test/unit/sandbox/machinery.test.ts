@@ -6,11 +6,11 @@ import { test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { CONFIG_KEYS } from "../../../lib/config";
 import { decodeScript, ExtensionInfo } from "../../../plan/evaluation";
-import { bundle } from "../../../sandbox/bundle";
-import { dnsRecordsFor } from "../../../sandbox/network";
-import { extensionBatches } from "../../../sandbox/stack";
-import { sandboxRequest } from "../../../sandbox/stack-config";
-import { fleetVms, INTERNET, SANDBOX_REGIONS, vmByName, VMS, VNETS } from "../../../sandbox/topology";
+import { bundle } from "../../../sandbox/internet/bundle";
+import { dnsRecordsFor } from "../../../sandbox/networks/network";
+import { extensionBatches } from "../../../sandbox/azure/stack";
+import { sandboxRequest } from "../../../sandbox/internet/stack-config";
+import { fleetVms, INTERNET, SANDBOX_REGIONS, vmByName, VMS, VNETS } from "../../../sandbox/base/topology";
 import { execFileAsync } from "../../support/processes";
 import { scratchDir } from "../../support/scratch";
 
