@@ -325,22 +325,26 @@ const peerings = networks.flatMap((from) =>
 // ---------------------------------------------------------------------------------------------
 // Private DNS: flowproxy.internal, linked to every VNet, with an A record per VM.
 
-const zone = new privatedns.PrivateZone("dns-zone", {
-  resourceGroupName: builderhubNetwork.resourceGroup.name,
-  privateZoneName: DNS_ZONE,
-  location: "Global",
-  tags,
-}, {
-  // Its Azure name is fixed, and a VNet cannot be linked to two zones of the same name (400
-  // BadRequest "overlapping namespaces"), so a replacement goes after the old zone is gone.
-  deleteBeforeReplace: true,
-});
+/** A private zone, kept with BuilderHub's network. */
+function privateZone(name: string, zoneName: string): privatedns.PrivateZone {
+  return new privatedns.PrivateZone(name, {
+    resourceGroupName: builderhubNetwork.resourceGroup.name,
+    privateZoneName: zoneName,
+    location: "Global",
+    tags,
+  }, {
+    // Its Azure name is fixed, and a VNet cannot be linked to two zones of the same name (400
+    // BadRequest "overlapping namespaces"), so a replacement goes after the old zone is gone.
+    deleteBeforeReplace: true,
+  });
+}
 
-const dnsLinks = networks.map((net) =>
-  afterLastVnetWrite(
+/** A zone's link to a VNet: a write to that VNet, so it waits for the one before it. */
+function zoneLink(name: string, zone: privatedns.PrivateZone, net: RegionNetwork): privatedns.VirtualNetworkLink {
+  return afterLastVnetWrite(
     (dependsOn) =>
       new privatedns.VirtualNetworkLink(
-        `dns-link-${net.region.location}`,
+        name,
         {
           resourceGroupName: builderhubNetwork.resourceGroup.name,
           privateZoneName: zone.name,
@@ -352,8 +356,11 @@ const dnsLinks = networks.map((net) =>
         // One link per zone and VNet: the old link must go before its replacement.
         { dependsOn, deleteBeforeReplace: true },
       ),
-  ),
-);
+  );
+}
+
+const zone = privateZone("dns-zone", DNS_ZONE);
+const dnsLinks = networks.map((net) => zoneLink(`dns-link-${net.region.location}`, zone, net));
 
 function dnsRecord(label: string, ip: pulumi.Output<string>): { fqdn: string; record: privatedns.PrivateRecordSet } {
   const record = new privatedns.PrivateRecordSet(`dns-${label}`, {
@@ -380,37 +387,13 @@ const siteFqdns = sites.map((site) => dnsRecord(site.vmName, site.privateIp).fqd
 // names each builder after the first label of its registering address's reverse name, else after
 // its signer (simulation/mockhub/src/main.rs at b56e719), so BuilderHub lists each proxy by its VM.
 
-const reverseZones = networks.map((net) => {
-  const zone = new privatedns.PrivateZone(`dns-reverse-${net.region.location}`, {
-    resourceGroupName: builderhubNetwork.resourceGroup.name,
-    privateZoneName: reverseZoneOf(net.region.subnetCidr),
-    location: "Global",
-    tags,
-  }, {
-    // Fixed name, one zone of a name per VNet link: as flowproxy.internal.
-    deleteBeforeReplace: true,
-  });
-  return { net, zone };
-});
+const reverseZones = networks.map((net) => ({
+  net,
+  zone: privateZone(`dns-reverse-${net.region.location}`, reverseZoneOf(net.region.subnetCidr)),
+}));
 
 const reverseLinks = reverseZones.flatMap(({ net: zoneNet, zone }) =>
-  networks.map((net) =>
-    afterLastVnetWrite(
-      (dependsOn) =>
-        new privatedns.VirtualNetworkLink(
-          `dns-reverse-${zoneNet.region.location}-link-${net.region.location}`,
-          {
-            resourceGroupName: builderhubNetwork.resourceGroup.name,
-            privateZoneName: zone.name,
-            location: "Global",
-            virtualNetwork: { id: net.vnet.id },
-            registrationEnabled: false,
-            tags,
-          },
-          { dependsOn, deleteBeforeReplace: true },
-        ),
-    ),
-  ),
+  networks.map((net) => zoneLink(`dns-reverse-${zoneNet.region.location}-link-${net.region.location}`, zone, net)),
 );
 
 /** The PTR record of a VM's address, naming `fqdn`, the A record of that address. */
