@@ -84,15 +84,9 @@ ensure_fleet_recorded() {
 }
 
 ensure_prune_hook() {
-  converge_file 755 "$PRUNE_HOOK_FILE" "$PRUNE_HOOK"
-  converge_file 644 "$PRUNE_ENV_FILE" "$(prune_environment)"$'\n'
-  local units_changed=no
-  converge_file 644 "$SYSTEMD_UNIT_DIR/$PRUNE_SERVICE" "$PRUNE_SERVICE_UNIT"
-  if [[ $CHANGED == yes ]]; then units_changed=yes; fi
-  converge_file 644 "$SYSTEMD_UNIT_DIR/$PRUNE_TIMER" "$PRUNE_TIMER_UNIT"
-  if [[ $CHANGED == yes ]]; then units_changed=yes; fi
-  if [[ $units_changed == yes ]]; then
-    systemctl daemon-reload
+  converge_timed_hook "$PRUNE_HOOK_FILE" "$PRUNE_HOOK" "$PRUNE_ENV_FILE" "$(prune_environment)"$'\n' \
+    "$PRUNE_SERVICE" "$PRUNE_SERVICE_UNIT" "$PRUNE_TIMER" "$PRUNE_TIMER_UNIT"
+  if [[ $UNITS_CHANGED == yes ]]; then
     PRUNE_TIMER_RESTART=yes
     log "  installed builderhub-prune and its timer"
   else

@@ -427,6 +427,22 @@ converge_file() {
   CHANGED=yes
 }
 
+# converge_timed_hook HOOK_FILE HOOK ENV_FILE ENVIRONMENT SERVICE SERVICE_UNIT TIMER TIMER_UNIT:
+# a hook script, its environment file and the service and timer that run it, as given. Sets
+# UNITS_CHANGED=yes when either unit changed, after systemd has read them again, so that the caller
+# restarts the timer; a changed hook or environment is read at the hook's next run.
+converge_timed_hook() {
+  local hook_file=$1 hook=$2 env_file=$3 environment=$4 service=$5 service_unit=$6 timer=$7 timer_unit=$8
+  UNITS_CHANGED=no
+  converge_file 755 "$hook_file" "$hook"
+  converge_file 644 "$env_file" "$environment"
+  converge_file 644 "$SYSTEMD_UNIT_DIR/$service" "$service_unit"
+  if [[ $CHANGED == yes ]]; then UNITS_CHANGED=yes; fi
+  converge_file 644 "$SYSTEMD_UNIT_DIR/$timer" "$timer_unit"
+  if [[ $CHANGED == yes ]]; then UNITS_CHANGED=yes; fi
+  if [[ $UNITS_CHANGED == yes ]]; then systemctl daemon-reload; fi
+}
+
 # ensure_unit_running UNIT RESTART: UNIT enabled and active; restarted when RESTART is yes.
 ensure_unit_running() {
   local unit=$1 restart=$2

@@ -401,15 +401,9 @@ registration_environment() {
 # The hook that registers before every FlowProxy start, and its timer, which repairs a BuilderHub
 # that forgot its registry; a changed timer is restarted by ensure_registration_timer.
 ensure_registration_hook() {
-  converge_file 755 "$REGISTER_HOOK_FILE" "$REGISTRATION_HOOK"
-  converge_file 644 "$REGISTRATION_ENV_FILE" "$(registration_environment)"$'\n'
-  local units_changed=no
-  converge_file 644 "$SYSTEMD_UNIT_DIR/$REGISTRATION_SERVICE" "$REGISTRATION_SERVICE_UNIT"
-  if [[ $CHANGED == yes ]]; then units_changed=yes; fi
-  converge_file 644 "$SYSTEMD_UNIT_DIR/$REGISTRATION_TIMER" "$REGISTRATION_TIMER_UNIT"
-  if [[ $CHANGED == yes ]]; then units_changed=yes; fi
-  if [[ $units_changed == yes ]]; then
-    systemctl daemon-reload
+  converge_timed_hook "$REGISTER_HOOK_FILE" "$REGISTRATION_HOOK" "$REGISTRATION_ENV_FILE" "$(registration_environment)"$'\n' \
+    "$REGISTRATION_SERVICE" "$REGISTRATION_SERVICE_UNIT" "$REGISTRATION_TIMER" "$REGISTRATION_TIMER_UNIT"
+  if [[ $UNITS_CHANGED == yes ]]; then
     REGISTRATION_TIMER_RESTART=yes
     log "  installed the registration hook and its timer"
   else
