@@ -274,6 +274,7 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
     if (spec?.secret && !source.isSecret(key)) {
       problem(key, "is stored in plain text but must be a secret (anyone who can read the stack file sees it)");
     }
+    // eslint-disable-next-line no-control-regex -- control characters are what this check looks for
     if (/[\u0000-\u001f\u007f]/.test(value.replace(/\n$/, "")) && key !== "regions") {
       problem(key, "contains a newline or control character");
       return undefined;
@@ -615,12 +616,12 @@ function parseRegions(text: string, stackVmSize: string, problem: (what: string)
       if (!cidrContains(vnet, subnet)) problem(`${at}: subnetCidr "${subnetText}" is not inside vnetCidr "${vnetText}"`);
       if (subnet.prefix > 28) problem(`${at}: subnetCidr "${subnetText}" is too small; Azure reserves 5 addresses, use /28 or larger`);
       else if (proxiesValid) {
-        const needed = vmsInRegion({ proxies: proxies as number }, i);
+        const needed = vmsInRegion({ proxies }, i);
         const usable = usableAddresses(subnetText);
         if (needed > usable) {
           problem(
             `${at}: subnetCidr "${subnetText}" has ${usable} addresses for VMs (Azure keeps ${AZURE_RESERVED_ADDRESSES} of every subnet), ` +
-              `but the region needs ${needed} (${proxies} proxies${i === 0 ? " and BuilderHub" : ""}); lower proxies to ${usable - (needed - (proxies as number))} or give the region a larger subnetCidr (and vnetCidr) before adding VMs`,
+              `but the region needs ${needed} (${proxies} proxies${i === 0 ? " and BuilderHub" : ""}); lower proxies to ${usable - (needed - proxies)} or give the region a larger subnetCidr (and vnetCidr) before adding VMs`,
           );
         }
       }
@@ -637,7 +638,7 @@ function parseRegions(text: string, stackVmSize: string, problem: (what: string)
       reverseZones.push({ zone, name });
     }
     parsed.push({ vnet, label: `the vnetCidr of ${at} ("${vnetText}")` });
-    regions.push({ name, location, vnetCidr: vnetText, subnetCidr: subnetText, proxies: proxiesValid ? (proxies as number) : 1, vmSize: String(vmSize) });
+    regions.push({ name, location, vnetCidr: vnetText, subnetCidr: subnetText, proxies: proxiesValid ? proxies : 1, vmSize: typeof vmSize === "string" ? vmSize : JSON.stringify(vmSize) });
   });
   // A region's later proxies take its name with their number as the prefix of their outputs (east2), which another region must not have.
   for (const region of regions) {

@@ -5,12 +5,14 @@
 import { Cidr, cidrContains, parseAddressRange } from "../lib/cidr";
 import { AZURE_VM_SIZE, BUILDERHUB, PORTS, TAG } from "../lib/contract";
 import { AZURE_RESERVED_ADDRESSES, usableAddresses } from "../lib/fleet";
+import type { NicInputs, SecurityRuleInputs, VmInputs, VnetInputs } from "../lib/azure-inputs";
+import { asText, items } from "../lib/azure-inputs";
 
 /** What the policy engine hands a rule: a resource's type, logical name and properties. */
 export interface ResourceLike {
   type: string;
   name: string;
-  props: Record<string, any>;
+  props: Record<string, unknown>;
 }
 
 export const TYPES = {
@@ -49,8 +51,8 @@ export function isProductionStack(stack: string | undefined): boolean {
  * or, for a NIC, its internal DNS label, which Azure names the VM by.
  */
 export function isBuilderhub(resource: ResourceLike): boolean {
-  const tags: Record<string, unknown> = resource.props.tags ?? {};
-  return tags[TAG.role] === "builderhub" || tags[TAG.vm] === BUILDERHUB.vmName || resource.props.dnsSettings?.internalDnsNameLabel === BUILDERHUB.vmName;
+  const tags = (resource.props.tags ?? {}) as Record<string, unknown>;
+  return tags[TAG.role] === "builderhub" || tags[TAG.vm] === BUILDERHUB.vmName || (resource.props as NicInputs).dnsSettings?.internalDnsNameLabel === BUILDERHUB.vmName;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,20 +100,21 @@ export interface RuleView {
 
 /** The inbound allow rules of an NSG (inline securityRules) or of a standalone SecurityRule. */
 export function inboundAllowRules(resource: ResourceLike): RuleView[] {
-  const raw: Record<string, any>[] =
-    resource.type === TYPES.nsg ? (Array.isArray(resource.props.securityRules) ? resource.props.securityRules : []) : resource.type === TYPES.securityRule ? [resource.props] : [];
+  const raw = (
+    resource.type === TYPES.nsg ? items(resource.props.securityRules) : resource.type === TYPES.securityRule ? [resource.props] : []
+  ) as SecurityRuleInputs[];
   return raw
-    .filter((r) => /^inbound$/i.test(String(r.direction ?? "")) && /^allow$/i.test(String(r.access ?? "")))
+    .filter((r) => /^inbound$/i.test(asText(r.direction)) && /^allow$/i.test(asText(r.access)))
     .map((r) => ({
       nsg: resource.name,
-      name: String(r.name ?? resource.name),
-      protocol: String(r.protocol ?? "*").toLowerCase(),
-      ports: [r.destinationPortRange, ...(Array.isArray(r.destinationPortRanges) ? r.destinationPortRanges : [])]
+      name: asText(r.name, resource.name),
+      protocol: asText(r.protocol, "*").toLowerCase(),
+      ports: [r.destinationPortRange, ...items(r.destinationPortRanges)]
         .filter((p) => p !== undefined && p !== null && p !== "")
-        .map(String),
-      sources: [r.sourceAddressPrefix, ...(Array.isArray(r.sourceAddressPrefixes) ? r.sourceAddressPrefixes : [])]
+        .map((p) => asText(p)),
+      sources: [r.sourceAddressPrefix, ...items(r.sourceAddressPrefixes)]
         .filter((s) => s !== undefined && s !== null && s !== "")
-        .map(String),
+        .map((s) => asText(s)),
     }));
 }
 
@@ -157,16 +160,16 @@ export function builderhubPublicIp(resource: ResourceLike): string[] {
     return [`${resource.name}: a public IP address for BuilderHub; BuilderHub is reached through the VNets only, so delete it`];
   }
   if (resource.type === TYPES.nic && isBuilderhub(resource)) {
-    const configs: Record<string, any>[] = Array.isArray(p.ipConfigurations) ? p.ipConfigurations : [];
+    const configs = items((p as NicInputs).ipConfigurations) as NonNullable<NicInputs["ipConfigurations"]>;
     return configs
       .filter((c) => c.publicIPAddress !== undefined && c.publicIPAddress !== null)
-      .map((c) => `${resource.name}: IP configuration "${c.name ?? "?"}" attaches a public IP to BuilderHub's NIC; remove publicIPAddress`);
+      .map((c) => `${resource.name}: IP configuration "${asText(c.name, "?")}" attaches a public IP to BuilderHub's NIC; remove publicIPAddress`);
   }
   if (resource.type === TYPES.vm && isBuilderhub(resource)) {
-    const configs: Record<string, any>[] = p.networkProfile?.networkInterfaceConfigurations ?? [];
+    const configs = (p as VmInputs).networkProfile?.networkInterfaceConfigurations ?? [];
     return configs
-      .flatMap((c) => (Array.isArray(c.ipConfigurations) ? c.ipConfigurations : []))
-      .filter((ip: Record<string, any>) => ip.publicIPAddressConfiguration !== undefined && ip.publicIPAddressConfiguration !== null)
+      .flatMap((c) => items(c.ipConfigurations) as { publicIPAddressConfiguration?: unknown }[])
+      .filter((ip) => ip.publicIPAddressConfiguration !== undefined && ip.publicIPAddressConfiguration !== null)
       .map(() => `${resource.name}: its network profile gives BuilderHub a public IP; remove publicIPAddressConfiguration`);
   }
   return [];
@@ -253,7 +256,7 @@ export function secretsInStackOutputs(stack: ResourceLike): string[] {
 
 export function passwordLoginEnabled(resource: ResourceLike): string[] {
   if (resource.type !== TYPES.vm) return [];
-  const os = resource.props.osProfile;
+  const os = (resource.props as VmInputs).osProfile;
   if (os === undefined || os === null) return []; // attached from an existing disk: nothing to log in with
   const problems: string[] = [];
   if (os.linuxConfiguration?.disablePasswordAuthentication !== true) {
@@ -306,14 +309,14 @@ export function nsgPortsOutsideSpec(resource: ResourceLike, vnetCidrs: string[])
 
 export function unsupportedImage(resource: ResourceLike): string[] {
   if (resource.type !== TYPES.vm) return [];
-  const image = resource.props.storageProfile?.imageReference;
+  const image = (resource.props as VmInputs).storageProfile?.imageReference;
   const wanted = `${SUPPORTED_IMAGE.publisher} ${SUPPORTED_IMAGE.offer} ${SUPPORTED_IMAGE.sku}`;
   if (!image) return [`${resource.name}: storageProfile.imageReference is not set; use ${wanted}`];
   const custom = image.id ?? image.sharedGalleryImageId ?? image.communityGalleryImageId;
-  if (custom) return [`${resource.name}: boots the custom image ${custom}; use ${wanted}`];
-  const same = (a: unknown, b: string) => String(a ?? "").toLowerCase() === b.toLowerCase();
+  if (custom) return [`${resource.name}: boots the custom image ${asText(custom)}; use ${wanted}`];
+  const same = (a: unknown, b: string) => asText(a).toLowerCase() === b.toLowerCase();
   if (same(image.publisher, SUPPORTED_IMAGE.publisher) && same(image.offer, SUPPORTED_IMAGE.offer) && same(image.sku, SUPPORTED_IMAGE.sku)) return [];
-  return [`${resource.name}: boots ${image.publisher ?? "?"} ${image.offer ?? "?"} ${image.sku ?? "?"}; the provisioning supports ${wanted} (Ubuntu 22.04 LTS) only`];
+  return [`${resource.name}: boots ${asText(image.publisher, "?")} ${asText(image.offer, "?")} ${asText(image.sku, "?")}; the provisioning supports ${wanted} (Ubuntu 22.04 LTS) only`];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,7 +327,7 @@ const REGIONS_KEY = "flowproxy-staging:regions";
 
 export function vmSizeUnknown(resource: ResourceLike): string[] {
   if (resource.type !== TYPES.vm) return [];
-  const size = resource.props.hardwareProfile?.vmSize;
+  const size = (resource.props as VmInputs).hardwareProfile?.vmSize;
   if (typeof size === "string" && AZURE_VM_SIZE.test(size)) return [];
   return [
     `${resource.name}: hardwareProfile.vmSize ${JSON.stringify(size ?? null)} is not an Azure VM size such as Standard_B2s; ` +
@@ -345,16 +348,16 @@ function known<T>(read: () => T): T | undefined {
 function regionsOf(resources: ResourceLike[]): { vnet: string; location: string; subnets: { name: string; cidr: string }[] }[] {
   const subnets = resources
     .filter((r) => r.type === TYPES.subnet)
-    .map((r) => ({ name: r.name, cidr: known(() => String(r.props.addressPrefix ?? "")) ?? "" }))
+    .map((r) => ({ name: r.name, cidr: known(() => asText(r.props.addressPrefix)) ?? "" }))
     .filter((s) => parseAddressRange(s.cidr) !== undefined);
   return resources
     .filter((r) => r.type === TYPES.vnet)
     .map((r) => {
-      const spaces = (known(() => r.props.addressSpace?.addressPrefixes) ?? []) as unknown[];
+      const spaces = (known(() => (r.props as VnetInputs).addressSpace?.addressPrefixes) ?? []) as unknown[];
       const ranges = spaces.map((p) => parseAddressRange(String(p))).filter((c): c is Cidr => c !== undefined);
       return {
         vnet: r.name,
-        location: String(known(() => r.props.location) ?? "").toLowerCase(),
+        location: asText(known(() => r.props.location)).toLowerCase(),
         subnets: subnets.filter((s) => ranges.some((range) => cidrContains(range, parseAddressRange(s.cidr)!))),
       };
     });
@@ -364,8 +367,8 @@ function regionsOf(resources: ResourceLike[]): { vnet: string; location: string;
 export function regionsWithoutFlowProxy(resources: ResourceLike[]): string[] {
   const proxyLocations = new Set(
     resources
-      .filter((r) => r.type === TYPES.vm && (r.props.tags ?? {})[TAG.role] === "flowproxy")
-      .map((r) => String(known(() => r.props.location) ?? "").toLowerCase()),
+      .filter((r) => r.type === TYPES.vm && ((r.props.tags ?? {}) as Record<string, unknown>)[TAG.role] === "flowproxy")
+      .map((r) => asText(known(() => r.props.location)).toLowerCase()),
   );
   return regionsOf(resources)
     .filter((region) => region.location !== "" && !proxyLocations.has(region.location))
@@ -377,7 +380,7 @@ export function regionsWithoutFlowProxy(resources: ResourceLike[]): string[] {
  * (SubnetIsFull). NICs are counted by their location, which is their region's VNet.
  */
 export function subnetsOverfull(resources: ResourceLike[]): string[] {
-  const nicsIn = (location: string) => resources.filter((r) => r.type === TYPES.nic && String(known(() => r.props.location) ?? "").toLowerCase() === location).length;
+  const nicsIn = (location: string) => resources.filter((r) => r.type === TYPES.nic && asText(known(() => r.props.location)).toLowerCase() === location).length;
   return regionsOf(resources)
     .filter((region) => region.subnets.length === 1)
     .flatMap((region) => {
@@ -398,8 +401,8 @@ export function vnetCidrsOf(resources: ResourceLike[]): string[] {
     .filter((r) => r.type === TYPES.vnet)
     .flatMap((r) => {
       try {
-        const prefixes = r.props.addressSpace?.addressPrefixes;
-        return Array.isArray(prefixes) ? prefixes.map(String) : [];
+        const prefixes = (r.props as VnetInputs).addressSpace?.addressPrefixes;
+        return items(prefixes).map((p) => asText(p));
       } catch {
         return []; // unknown during preview
       }

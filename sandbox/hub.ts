@@ -358,7 +358,7 @@ export function hubRequests(): DockerHubRequest[] {
     .readFileSync(statePaths.hub.front.requests, "utf8")
     .split("\n")
     .filter((line) => line !== "")
-    .map((line) => JSON.parse(line));
+    .map((line) => JSON.parse(line) as DockerHubRequest);
 }
 
 /**

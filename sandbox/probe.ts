@@ -115,7 +115,7 @@ export function idleKeepAliveMs(vm: Vm, port: number, limitMs = 20_000): Promise
         answeredAt = Date.now();
       }
     });
-    socket.once("error", (err) => {
+    socket.once("error", (err: Error) => {
       clearTimeout(timer);
       reject(err);
     });

@@ -609,7 +609,7 @@ export async function restartDockerd(vm: Vm): Promise<string> {
   const pidBefore = await containerPid(vm, container);
   const signersBefore = vm.role === "builderhub" ? await signersListed() : [];
   const load = vm.role === "flowproxy" ? livezLoad(vm, PORTS.https, { ratePerSecond: DOCKERD_RESTART_RATE, minRequests: 100, maxRequests: 30_000 }) : builderhubApiLoad();
-  let restartMs = 0;
+  let restartMs: number;
   try {
     await sleep(1000);
     const started = Date.now();

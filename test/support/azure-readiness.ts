@@ -130,7 +130,7 @@ export function provisioningRunProblems(before: Evaluation, raised: Evaluation):
 export function firstBootProblems(base64Script: string): string[] {
   const script = decodeScript(base64Script);
   const problems: string[] = [];
-  if (!/^provision\(\) \{\n(?:.*\n)*?  export HOME=\$\{HOME:-\/root\}\n(?:.*\n)*?  run_steps "\$@"/m.test(script)) {
+  if (!/^provision\(\) \{\n(?:.*\n)*? {2}export HOME=\$\{HOME:-\/root\}\n(?:.*\n)*? {2}run_steps "\$@"/m.test(script)) {
     problems.push("provision does not set HOME before the steps");
   }
   const up = script.split("\n").filter((line) => /^\s*(if ! )?tailscale up /.test(line));

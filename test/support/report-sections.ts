@@ -51,7 +51,7 @@ export const BAD_CONFIGURATION: DeclaredSection = {
   columns: ["evidence"],
   checks: [...BAD_CONFIGS.map(BAD_CONFIGURATION_CHECKS.refused), BAD_CONFIGURATION_CHECKS.hostileFileContent],
   counterparts: Object.fromEntries([
-    ...BAD_CONFIGS.map((bad) => [
+    ...BAD_CONFIGS.map((bad): [string, Counterpart] => [
       BAD_CONFIGURATION_CHECKS.refused(bad),
       counterpartTest(`"${bad.title}" fails naming the message it expects when the program accepts the good default configuration, or refuses without that message`),
     ]),
@@ -341,12 +341,12 @@ export const AZURE_READINESS: DeclaredSection = {
   ],
   counterparts: Object.fromEntries([
     ...REGION_TABLES.flatMap((table) =>
-      (["vnetWriters", "orderedVnetWrites", "extensionsAfterNetwork", "outboundAccess"] as const).map((key) => [
+      (["vnetWriters", "orderedVnetWrites", "extensionsAfterNetwork", "outboundAccess"] as const).map((key): [string, Counterpart] => [
         AZURE_READINESS_CHECKS[key](table),
         counterpartTest(AZURE_READINESS_COUNTERPARTS[key](table)),
       ]),
     ),
-    ...(["replacement", "provisioningRun", "firstBoot", "heldAptLock", "freedAptLock"] as const).map((key) => [
+    ...(["replacement", "provisioningRun", "firstBoot", "heldAptLock", "freedAptLock"] as const).map((key): [string, Counterpart] => [
       AZURE_READINESS_CHECKS[key],
       counterpartTest(AZURE_READINESS_COUNTERPARTS[key]),
     ]),

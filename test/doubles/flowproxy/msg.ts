@@ -368,7 +368,7 @@ export class ReqSocket {
         socket.destroy();
       }
     });
-    socket.on("error", (err) => {
+    socket.on("error", (err: Error) => {
       if (this.socket !== socket) {
         this.connecting = false;
         this.log.connectFailed(err.message);
