@@ -3,7 +3,7 @@
 // engine's properties), so every field may be missing and every leaf is unknown until its reader
 // checks it. Only the fields something reads are named.
 
-export interface IdRef {
+interface IdRef {
   id?: unknown;
 }
 
@@ -71,7 +71,7 @@ export interface NicState {
   ipConfigurations?: { privateIPAddress?: unknown }[];
 }
 
-export interface ImageReference {
+interface ImageReference {
   id?: unknown;
   sharedGalleryImageId?: unknown;
   communityGalleryImageId?: unknown;

@@ -13,7 +13,7 @@ export interface Region extends RegionPlan {
   vmSize: string;
 }
 
-export interface ArtifactRef {
+interface ArtifactRef {
   owner: string;
   repo: string;
   artifactId: string;
@@ -21,17 +21,17 @@ export interface ArtifactRef {
   apiZipUrl: string;
 }
 
-export type SignerKeySource = "stack" | "vm";
+type SignerKeySource = "stack" | "vm";
 
 /**
  * FlowProxy's system API generation: 1 speaks HTTP between proxies (v1.1 and v1.2), 2 a TCP
  * request/reply protocol (v2.x). The value decides HAProxy's system frontend and which
  * `flowproxy --version` provisioning accepts.
  */
-export type FlowProxyGeneration = 1 | 2;
+type FlowProxyGeneration = 1 | 2;
 
 /** FlowProxy's ClickHouse arguments form one group: all of these or none (src/cli.rs). */
-export interface ClickhouseSettings {
+interface ClickhouseSettings {
   host: string;
   database: string;
   username: string;
@@ -47,7 +47,7 @@ export interface AutoShutdown {
 }
 
 /** The Docker Hub account every VM pulls with: both keys or neither. */
-export interface DockerHubLogin {
+interface DockerHubLogin {
   username: string;
   token: string;
 }
@@ -72,7 +72,7 @@ export interface Settings {
   files: LocalFiles;
 }
 
-export interface LocalFiles {
+interface LocalFiles {
   haproxyCfg: string;
   flowproxyEnv: string;
   flowproxyUnit: string;
@@ -139,7 +139,7 @@ export const CONFIG_KEYS: ReadonlyArray<KeySpec> = [
 const CLICKHOUSE_KEYS = ["clickhouseHost", "clickhouseDatabase", "clickhouseUsername", "clickhousePassword"] as const;
 
 /** The ClickHouse variables the program writes from the clickhouse* keys, all together or none. */
-export const CLICKHOUSE_GROUP_ENV = [
+const CLICKHOUSE_GROUP_ENV = [
   "CLICKHOUSE_HOST",
   "CLICKHOUSE_DATABASE",
   "CLICKHOUSE_USERNAME",
@@ -151,7 +151,7 @@ export const CLICKHOUSE_GROUP_ENV = [
  * Variables the program writes itself; flowproxy.env may not set them. The listen addresses are
  * the contract's: HAProxy's backends, the NSGs and the verify depend on them.
  */
-export const PROGRAM_OWNED_ENV = [
+const PROGRAM_OWNED_ENV = [
   "BUILDER_NAME",
   "BUILDERNET_NODE_NAME",
   "FLASHBOTS_ORDERFLOW_SIGNER",
@@ -186,7 +186,7 @@ const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[a-f0-9]{64})?$/;
 const SHA256_HEX = /^[a-f0-9]{64}$/;
 const ENV_LINE = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
 
-export const LOCAL_FILES = {
+const LOCAL_FILES = {
   haproxyCfg: "haproxy.cfg",
   flowproxyEnv: "flowproxy.env",
   flowproxyUnit: "flowproxy@.service",
@@ -551,7 +551,7 @@ function bitLength(bytes: Buffer): number {
   return first < 0 ? 0 : (bytes.length - first - 1) * 8 + (32 - Math.clz32(bytes[first]));
 }
 
-export function parseArtifactUrl(text: string): ArtifactRef | undefined {
+function parseArtifactUrl(text: string): ArtifactRef | undefined {
   const ui = ARTIFACT_UI.exec(text);
   const api = ARTIFACT_API.exec(text);
   const [owner, repo, artifactId] = ui ? [ui[1], ui[2], ui[4]] : api ? [api[1], api[2], api[3]] : [];
@@ -676,7 +676,7 @@ function readLocalFiles(projectDir: string, problems: string[], clickhouseConfig
 }
 
 /** flowproxy.env holds committed, non-secret settings only; the program supplies identity and secrets. */
-export function checkFlowproxyEnv(text: string, clickhouseConfigured = false): string[] {
+function checkFlowproxyEnv(text: string, clickhouseConfigured = false): string[] {
   const problems: string[] = [];
   text.split("\n").forEach((line, i) => {
     const where = `flowproxy.env line ${i + 1}`;

@@ -21,15 +21,15 @@ import {
 } from "./prices";
 
 /** Where the prices live, for the messages that ask for a missing one. */
-export const PRICES_FILE = "plan/prices.ts";
+const PRICES_FILE = "plan/prices.ts";
 
-export interface CostLine {
+interface CostLine {
   resource: string;
   what: string;
   usd: number;
 }
 
-export interface Unpriced {
+interface Unpriced {
   resource: string;
   /** "no price in the table for ...; add it to plan/prices.ts (...)" */
   message: string;

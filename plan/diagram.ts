@@ -10,7 +10,7 @@ import { asText } from "../lib/azure-inputs";
 // ---------------------------------------------------------------------------------------------
 // What is drawn, read from the graph.
 
-export interface VmBox {
+interface VmBox {
   name: string;
   size: string;
   image: string;
@@ -25,19 +25,19 @@ export interface VmBox {
   extensionAfter: string[];
 }
 
-export interface SubnetBox {
+interface SubnetBox {
   name: string;
   cidr: string;
   vms: VmBox[];
 }
 
-export interface VnetBox {
+interface VnetBox {
   name: string;
   cidrs: string[];
   subnets: SubnetBox[];
 }
 
-export interface RegionBox {
+interface RegionBox {
   location: string;
   groups: string[];
   vnets: VnetBox[];
@@ -45,13 +45,13 @@ export interface RegionBox {
   looseVms: VmBox[];
 }
 
-export interface PeeringEdge {
+interface PeeringEdge {
   from: string;
   to: string;
   bothWays: boolean;
 }
 
-export interface DnsZoneBox {
+interface DnsZoneBox {
   name: string;
   resource: string;
   records: { fqdn: string; targets: string[]; type: string }[];
@@ -174,7 +174,7 @@ function vmBox(graph: PlanGraph, vm: PlanNode, zones: DnsZoneBox[]): VmBox {
 }
 
 /** Inbound allow rules as "80, 443/tcp from any", grouped by source and protocol in priority order. */
-export function openPorts(nsg: PlanNode): string[] {
+function openPorts(nsg: PlanNode): string[] {
   const rules = ((nsg.inputs as NsgInputs).securityRules ?? []) as SecurityRuleInputs[];
   const inbound = rules
     .filter((r) => /^inbound$/i.test(String(r.direction)) && /^allow$/i.test(String(r.access)))

@@ -10,7 +10,7 @@ import { DEFAULT_REGIONS, PROJECT } from "../lib/contract";
 import type { EvaluationRequest } from "./evaluation";
 import { asText } from "../lib/azure-inputs";
 
-export const EXAMPLE_CONFIG = "Pulumi.dev.example.yaml";
+const EXAMPLE_CONFIG = "Pulumi.dev.example.yaml";
 
 /** A problem the plan reports in one line and exits 1 for, like a config error of the program. */
 export class PlanError extends Error {}
@@ -46,7 +46,7 @@ const PLACEHOLDER_SECRETS: Record<string, string> = {
   clickhousePassword: "placeholder-password",
 };
 
-export function placeholderSecret(key: string): string {
+function placeholderSecret(key: string): string {
   return PLACEHOLDER_SECRETS[key] ?? "placeholder-secret";
 }
 

@@ -28,13 +28,13 @@ export const TYPES = {
 } as const;
 
 /** The spec's ports: FlowProxy VMs take SSH, HAProxy's user and system ports (TCP) and ICMP from the VNets. */
-export const FLOWPROXY_TCP_PORTS: readonly number[] = [PORTS.ssh, PORTS.http, PORTS.https, PORTS.system];
+const FLOWPROXY_TCP_PORTS: readonly number[] = [PORTS.ssh, PORTS.http, PORTS.https, PORTS.system];
 /** BuilderHub takes its API, SSH and ICMP, from the VNets only. */
-export const BUILDERHUB_TCP_PORTS: readonly number[] = [BUILDERHUB.port, PORTS.ssh];
-export const SUPPORTED_IMAGE = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2" };
+const BUILDERHUB_TCP_PORTS: readonly number[] = [BUILDERHUB.port, PORTS.ssh];
+const SUPPORTED_IMAGE = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2" };
 
 /** Stacks whose name says production get the strict version of the SSH rule. */
-export const PRODUCTION_STACK = /prod/i;
+const PRODUCTION_STACK = /prod/i;
 
 /** The stack a resource belongs to, from its URN (urn:pulumi:<stack>::<project>::<type>::<name>). */
 export function stackFromUrn(urn: string | undefined): string | undefined {
@@ -50,7 +50,7 @@ export function isProductionStack(stack: string | undefined): boolean {
  * Whether a resource belongs to BuilderHub's VM, by the tags the program puts on it (lib/contract.ts)
  * or, for a NIC, its internal DNS label, which Azure names the VM by.
  */
-export function isBuilderhub(resource: ResourceLike): boolean {
+function isBuilderhub(resource: ResourceLike): boolean {
   const tags = (resource.props.tags ?? {}) as Record<string, unknown>;
   return tags[TAG.role] === "builderhub" || tags[TAG.vm] === BUILDERHUB.vmName || (resource.props as NicInputs).dnsSettings?.internalDnsNameLabel === BUILDERHUB.vmName;
 }
@@ -59,7 +59,7 @@ export function isBuilderhub(resource: ResourceLike): boolean {
 // Addresses and ports
 
 /** Sources that mean "anyone on the internet". */
-export function isWorldSource(source: string): boolean {
+function isWorldSource(source: string): boolean {
   const s = source.trim();
   if (["*", "internet", "any", "::/0"].includes(s.toLowerCase())) return true;
   const cidr = parseAddressRange(s);
@@ -72,7 +72,7 @@ const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
  * Whether a source lies inside the stack's VNets (or, when the VNets are not known, inside the
  * private address ranges). Azure's VirtualNetwork service tag counts as inside.
  */
-export function isVnetSource(source: string, vnetCidrs: string[]): boolean {
+function isVnetSource(source: string, vnetCidrs: string[]): boolean {
   if (source.trim().toLowerCase() === "virtualnetwork") return true;
   const cidr = parseAddressRange(source);
   if (!cidr) return false;
@@ -90,7 +90,7 @@ function portSpan(range: string): [number, number] | undefined {
 }
 
 /** An inbound allow rule, flattened from an NSG's inline rule or a standalone SecurityRule. */
-export interface RuleView {
+interface RuleView {
   nsg: string;
   name: string;
   protocol: string;
@@ -99,7 +99,7 @@ export interface RuleView {
 }
 
 /** The inbound allow rules of an NSG (inline securityRules) or of a standalone SecurityRule. */
-export function inboundAllowRules(resource: ResourceLike): RuleView[] {
+function inboundAllowRules(resource: ResourceLike): RuleView[] {
   const raw = (
     resource.type === TYPES.nsg ? items(resource.props.securityRules) : resource.type === TYPES.securityRule ? [resource.props] : []
   ) as SecurityRuleInputs[];
@@ -190,7 +190,7 @@ const SECRET_NAME = /(?:password|passwd|secret|token|private_?key|auth_?key|api_
 const SECRET_ASSIGNMENT = /\b([A-Za-z_][A-Za-z0-9_]*?(?:PASSWORD|SECRET|TOKEN|PRIVATE_KEY|AUTH_KEY|API_KEY|SIGNER_KEY))=(?:'([^'\n]*)'|"([^"\n]*)"|([^\s'";]*))/g;
 
 /** What in a text looks like a secret: "a GitHub token", "a value for GITHUB_TOKEN", ... */
-export function secretsInText(text: string): string[] {
+function secretsInText(text: string): string[] {
   const found = SECRET_PATTERNS.filter(({ pattern }) => pattern.test(text)).map(({ what }) => what);
   for (const m of text.matchAll(SECRET_ASSIGNMENT)) {
     const value = m[2] ?? m[3] ?? m[4] ?? "";

@@ -324,7 +324,7 @@ export function readHubImages(): HubImage[] {
 }
 
 /** The registry's PID (behind the Docker Hub double). */
-export function hubPid(): number | undefined {
+function hubPid(): number | undefined {
   return livePid(statePaths.hub.pid, statePaths.hub.config);
 }
 

@@ -69,7 +69,7 @@ export function run(command: string, args: readonly string[], options: RunOption
   });
 }
 
-export function describeFailure(command: string, args: readonly string[], result: RunResult): string {
+function describeFailure(command: string, args: readonly string[], result: RunResult): string {
   const shown = [command, ...args].join(" ");
   const what = result.timedOut
     ? "timed out"

@@ -27,7 +27,7 @@ export interface DeclaredSection extends ReportSection {
  * broke (test/support/counterparts.ts plays it). `itself`: the row's own check already breaks its
  * subject on purpose; the text says how, so the claim can be judged.
  */
-export type Counterpart = { test: string } | { itself: string };
+type Counterpart = { test: string } | { itself: string };
 
 const counterpartTest = (name: string): Counterpart => ({ test: name });
 
@@ -299,7 +299,7 @@ export const AZURE_READINESS_CHECKS = {
 } satisfies Names;
 
 /** The unit tests that prove each of section 7's checks able to fail, by the check's key. */
-export const AZURE_READINESS_COUNTERPARTS = {
+const AZURE_READINESS_COUNTERPARTS = {
   vnetWriters: (table: RegionTable) => `finding every write to each VNet fails naming the first VNet and its DNS link when that link is gone (${table})`,
   orderedVnetWrites: (table: RegionTable) =>
     `one write at a time per VNet fails naming the first region's subnet and DNS link when the link loses its dependency on the write before it (${table})`,
