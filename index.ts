@@ -44,7 +44,7 @@ import { signerAddress } from "./lib/signer";
 function readSettings(): Settings {
   const config = new pulumi.Config(PROJECT);
   // isConfigSecret is how the SDK itself tells secret keys apart; it is not in the public typings.
-  const { isConfigSecret } = pulumiConfig as unknown as { isConfigSecret(key: string): boolean };
+  const { isConfigSecret } = pulumiConfig as unknown as { isConfigSecret: (key: string) => boolean };
   try {
     return loadSettings(
       {

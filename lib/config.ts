@@ -13,7 +13,7 @@ export interface Region extends RegionPlan {
   vmSize: string;
 }
 
-export interface ArtifactRef {
+interface ArtifactRef {
   owner: string;
   repo: string;
   artifactId: string;
@@ -21,17 +21,17 @@ export interface ArtifactRef {
   apiZipUrl: string;
 }
 
-export type SignerKeySource = "stack" | "vm";
+type SignerKeySource = "stack" | "vm";
 
 /**
  * FlowProxy's system API generation: 1 speaks HTTP between proxies (v1.1 and v1.2), 2 a TCP
  * request/reply protocol (v2.x). The value decides HAProxy's system frontend and which
  * `flowproxy --version` provisioning accepts.
  */
-export type FlowProxyGeneration = 1 | 2;
+type FlowProxyGeneration = 1 | 2;
 
 /** FlowProxy's ClickHouse arguments form one group: all of these or none (src/cli.rs). */
-export interface ClickhouseSettings {
+interface ClickhouseSettings {
   host: string;
   database: string;
   username: string;
@@ -47,7 +47,7 @@ export interface AutoShutdown {
 }
 
 /** The Docker Hub account every VM pulls with: both keys or neither. */
-export interface DockerHubLogin {
+interface DockerHubLogin {
   username: string;
   token: string;
 }
@@ -72,7 +72,7 @@ export interface Settings {
   files: LocalFiles;
 }
 
-export interface LocalFiles {
+interface LocalFiles {
   haproxyCfg: string;
   flowproxyEnv: string;
   flowproxyUnit: string;
@@ -139,7 +139,7 @@ export const CONFIG_KEYS: ReadonlyArray<KeySpec> = [
 const CLICKHOUSE_KEYS = ["clickhouseHost", "clickhouseDatabase", "clickhouseUsername", "clickhousePassword"] as const;
 
 /** The ClickHouse variables the program writes from the clickhouse* keys, all together or none. */
-export const CLICKHOUSE_GROUP_ENV = [
+const CLICKHOUSE_GROUP_ENV = [
   "CLICKHOUSE_HOST",
   "CLICKHOUSE_DATABASE",
   "CLICKHOUSE_USERNAME",
@@ -151,7 +151,7 @@ export const CLICKHOUSE_GROUP_ENV = [
  * Variables the program writes itself; flowproxy.env may not set them. The listen addresses are
  * the contract's: HAProxy's backends, the NSGs and the verify depend on them.
  */
-export const PROGRAM_OWNED_ENV = [
+const PROGRAM_OWNED_ENV = [
   "BUILDER_NAME",
   "BUILDERNET_NODE_NAME",
   "FLASHBOTS_ORDERFLOW_SIGNER",
@@ -186,7 +186,7 @@ const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[a-f0-9]{64})?$/;
 const SHA256_HEX = /^[a-f0-9]{64}$/;
 const ENV_LINE = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
 
-export const LOCAL_FILES = {
+const LOCAL_FILES = {
   haproxyCfg: "haproxy.cfg",
   flowproxyEnv: "flowproxy.env",
   flowproxyUnit: "flowproxy@.service",
@@ -274,6 +274,7 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
     if (spec?.secret && !source.isSecret(key)) {
       problem(key, "is stored in plain text but must be a secret (anyone who can read the stack file sees it)");
     }
+    // eslint-disable-next-line no-control-regex -- control characters are what this check looks for
     if (/[\u0000-\u001f\u007f]/.test(value.replace(/\n$/, "")) && key !== "regions") {
       problem(key, "contains a newline or control character");
       return undefined;
@@ -550,7 +551,7 @@ function bitLength(bytes: Buffer): number {
   return first < 0 ? 0 : (bytes.length - first - 1) * 8 + (32 - Math.clz32(bytes[first]));
 }
 
-export function parseArtifactUrl(text: string): ArtifactRef | undefined {
+function parseArtifactUrl(text: string): ArtifactRef | undefined {
   const ui = ARTIFACT_UI.exec(text);
   const api = ARTIFACT_API.exec(text);
   const [owner, repo, artifactId] = ui ? [ui[1], ui[2], ui[4]] : api ? [api[1], api[2], api[3]] : [];
@@ -615,12 +616,12 @@ function parseRegions(text: string, stackVmSize: string, problem: (what: string)
       if (!cidrContains(vnet, subnet)) problem(`${at}: subnetCidr "${subnetText}" is not inside vnetCidr "${vnetText}"`);
       if (subnet.prefix > 28) problem(`${at}: subnetCidr "${subnetText}" is too small; Azure reserves 5 addresses, use /28 or larger`);
       else if (proxiesValid) {
-        const needed = vmsInRegion({ proxies: proxies as number }, i);
+        const needed = vmsInRegion({ proxies }, i);
         const usable = usableAddresses(subnetText);
         if (needed > usable) {
           problem(
             `${at}: subnetCidr "${subnetText}" has ${usable} addresses for VMs (Azure keeps ${AZURE_RESERVED_ADDRESSES} of every subnet), ` +
-              `but the region needs ${needed} (${proxies} proxies${i === 0 ? " and BuilderHub" : ""}); lower proxies to ${usable - (needed - (proxies as number))} or give the region a larger subnetCidr (and vnetCidr) before adding VMs`,
+              `but the region needs ${needed} (${proxies} proxies${i === 0 ? " and BuilderHub" : ""}); lower proxies to ${usable - (needed - proxies)} or give the region a larger subnetCidr (and vnetCidr) before adding VMs`,
           );
         }
       }
@@ -637,7 +638,7 @@ function parseRegions(text: string, stackVmSize: string, problem: (what: string)
       reverseZones.push({ zone, name });
     }
     parsed.push({ vnet, label: `the vnetCidr of ${at} ("${vnetText}")` });
-    regions.push({ name, location, vnetCidr: vnetText, subnetCidr: subnetText, proxies: proxiesValid ? (proxies as number) : 1, vmSize: String(vmSize) });
+    regions.push({ name, location, vnetCidr: vnetText, subnetCidr: subnetText, proxies: proxiesValid ? proxies : 1, vmSize: typeof vmSize === "string" ? vmSize : JSON.stringify(vmSize) });
   });
   // A region's later proxies take its name with their number as the prefix of their outputs (east2), which another region must not have.
   for (const region of regions) {
@@ -675,7 +676,7 @@ function readLocalFiles(projectDir: string, problems: string[], clickhouseConfig
 }
 
 /** flowproxy.env holds committed, non-secret settings only; the program supplies identity and secrets. */
-export function checkFlowproxyEnv(text: string, clickhouseConfigured = false): string[] {
+function checkFlowproxyEnv(text: string, clickhouseConfigured = false): string[] {
   const problems: string[] = [];
   text.split("\n").forEach((line, i) => {
     const where = `flowproxy.env line ${i + 1}`;

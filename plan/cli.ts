@@ -122,7 +122,8 @@ export async function runPlan(argv: string[], io: PlanIo): Promise<number> {
       const committed = fs.existsSync(committedPath) ? fs.readFileSync(committedPath, "utf8") : undefined;
       const hasOwnDevConfig = fs.existsSync(path.join(io.configDir ?? PROJECT_DIR, stackFileName("dev")));
       const { ok, message } = compareSvg(committed, await expectedCommittedSvg(io.evaluate), hasOwnDevConfig);
-      (ok ? io.stdout : io.stderr)(`${message}\n`);
+      if (ok) io.stdout(`${message}\n`);
+      else io.stderr(`${message}\n`);
       return ok ? 0 : 1;
     }
     const config = loadStackConfig(options.stack, io.configDir ?? PROJECT_DIR, { example: options.example });

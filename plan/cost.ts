@@ -3,6 +3,8 @@
 // total. A resource the table has no price for is named with the entry to add, and the estimate
 // then gives no total: a missing price is never counted as 0.
 import { PlanGraph, PlanNode } from "./graph";
+import type { PeeringInputs, PublicIpInputs, VmInputs } from "../lib/azure-inputs";
+import { asText } from "../lib/azure-inputs";
 import {
   ASSUMED_PEERING_GB_PER_MONTH,
   DISK_MONTHLY,
@@ -19,15 +21,15 @@ import {
 } from "./prices";
 
 /** Where the prices live, for the messages that ask for a missing one. */
-export const PRICES_FILE = "plan/prices.ts";
+const PRICES_FILE = "plan/prices.ts";
 
-export interface CostLine {
+interface CostLine {
   resource: string;
   what: string;
   usd: number;
 }
 
-export interface Unpriced {
+interface Unpriced {
   resource: string;
   /** "no price in the table for ...; add it to plan/prices.ts (...)" */
   message: string;
@@ -44,7 +46,6 @@ export interface CostEstimate {
   notes: string[];
 }
 
-type Props = Record<string, any>;
 type Priced = CostLine[] | Unpriced;
 
 const missing = (node: PlanNode, what: string, entry: string): Unpriced => ({
@@ -56,7 +57,7 @@ const usd = (amount: number, digits = 2): string => `$${amount.toFixed(digits)}`
 
 /** A VM: its size's compute for the whole month, and its OS disk at the tier Azure bills it as. */
 function priceVm(node: PlanNode): Priced {
-  const p: Props = node.inputs;
+  const p = node.inputs as VmInputs;
   const location = String(p.location);
   const size = String(p.hardwareProfile?.vmSize);
   const compute = VM_HOURLY[location]?.[size];
@@ -64,7 +65,7 @@ function priceVm(node: PlanNode): Priced {
   const lines: CostLine[] = [
     { resource: node.name, what: `compute: ${size} in ${location}, ${HOURS_PER_MONTH} h × ${usd(compute.usd, 4)}`, usd: compute.usd * HOURS_PER_MONTH },
   ];
-  const osDisk: Props = p.storageProfile?.osDisk ?? {};
+  const osDisk = p.storageProfile?.osDisk ?? {};
   const type = String(osDisk.managedDisk?.storageAccountType);
   const gib = typeof osDisk.diskSizeGB === "number" ? osDisk.diskSizeGB : IMAGE_OS_DISK_GIB;
   const letter = DISK_TIER_LETTER[type];
@@ -79,9 +80,9 @@ function priceVm(node: PlanNode): Priced {
 }
 
 function pricePublicIp(node: PlanNode): Priced {
-  const p: Props = node.inputs;
+  const p = node.inputs as PublicIpInputs;
   const location = String(p.location);
-  const kind = `a ${p.sku?.name ?? "Basic"} ${p.publicIPAllocationMethod ?? "Dynamic"} public IP`;
+  const kind = `a ${asText(p.sku?.name, "Basic")} ${asText(p.publicIPAllocationMethod, "Dynamic")} public IP`;
   const price = p.sku?.name === "Standard" && p.publicIPAllocationMethod === "Static" ? PUBLIC_IP_HOURLY[location] : undefined;
   if (!price) return missing(node, `${kind} in ${location}`, `PUBLIC_IP_HOURLY.${location}`);
   return [{ resource: node.name, what: `${kind} in ${location}, ${HOURS_PER_MONTH} h × ${usd(price.usd, 4)}`, usd: price.usd * HOURS_PER_MONTH }];
@@ -90,7 +91,7 @@ function pricePublicIp(node: PlanNode): Priced {
 /** A peering carries the assumed traffic out of its VNet into the remote one, billed on both sides. */
 function pricePeering(node: PlanNode, graph: PlanGraph): Priced {
   const from = graph.regionOf(graph.ref(node.inputs.virtualNetworkName) ?? node);
-  const remote = graph.ref(node.inputs.remoteVirtualNetwork?.id);
+  const remote = graph.ref((node.inputs as PeeringInputs).remoteVirtualNetwork?.id);
   const to = remote && graph.regionOf(remote);
   if (from === undefined || to === undefined) return missing(node, "a peering whose VNets' regions the plan cannot tell", "PEERING_PER_GB");
   const gb = ASSUMED_PEERING_GB_PER_MONTH;
@@ -115,7 +116,7 @@ const PRICERS: Record<string, (node: PlanNode, graph: PlanGraph) => Priced> = {
   "azure-native:network:PublicIPAddress": pricePublicIp,
   "azure-native:network:VirtualNetworkPeering": pricePeering,
   "azure-native:privatedns:PrivateZone": (node) => [
-    { resource: node.name, what: `private DNS zone ${node.inputs.privateZoneName}`, usd: PRIVATE_DNS_ZONE_MONTHLY.usd },
+    { resource: node.name, what: `private DNS zone ${asText(node.inputs.privateZoneName, "undefined")}`, usd: PRIVATE_DNS_ZONE_MONTHLY.usd },
   ],
 };
 

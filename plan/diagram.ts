@@ -4,13 +4,13 @@
 // private DNS zone with its records and links below. The output depends on the graph alone (no
 // dates, sorted input), so the committed docs/architecture.svg can be compared byte for byte.
 import { PlanGraph, PlanNode } from "./graph";
-
-type Props = Record<string, any>;
+import type { IpConfigurationInputs, NicInputs, NicState, NsgInputs, PeeringInputs, RecordSetInputs, SecurityRuleInputs, SubnetInputs, VmInputs, VnetInputs, VnetLinkInputs } from "../lib/azure-inputs";
+import { asText } from "../lib/azure-inputs";
 
 // ---------------------------------------------------------------------------------------------
 // What is drawn, read from the graph.
 
-export interface VmBox {
+interface VmBox {
   name: string;
   size: string;
   image: string;
@@ -25,19 +25,19 @@ export interface VmBox {
   extensionAfter: string[];
 }
 
-export interface SubnetBox {
+interface SubnetBox {
   name: string;
   cidr: string;
   vms: VmBox[];
 }
 
-export interface VnetBox {
+interface VnetBox {
   name: string;
   cidrs: string[];
   subnets: SubnetBox[];
 }
 
-export interface RegionBox {
+interface RegionBox {
   location: string;
   groups: string[];
   vnets: VnetBox[];
@@ -45,13 +45,13 @@ export interface RegionBox {
   looseVms: VmBox[];
 }
 
-export interface PeeringEdge {
+interface PeeringEdge {
   from: string;
   to: string;
   bothWays: boolean;
 }
 
-export interface DnsZoneBox {
+interface DnsZoneBox {
   name: string;
   resource: string;
   records: { fqdn: string; targets: string[]; type: string }[];
@@ -84,7 +84,7 @@ export function buildDiagram(graph: PlanGraph, title: string, footer: string): D
   const zones = graph.ofType(T.zone).map((zone) => zoneBox(graph, zone));
   const vmBoxes = graph.ofType(T.vm).map((vm) => vmBox(graph, vm, zones));
   const vmNic = new Map(vmBoxes.map((vm) => [vm, vm.nic ? graph.get(vm.nic) : undefined]));
-  const subnetOfVm = (vm: VmBox) => graph.ref(vmNic.get(vm)?.inputs.ipConfigurations?.[0]?.subnet?.id)?.name;
+  const subnetOfVm = (vm: VmBox) => graph.ref((vmNic.get(vm)?.inputs as NicInputs | undefined)?.ipConfigurations?.[0]?.subnet?.id)?.name;
 
   const regions = graph.regions.map((location): RegionBox => {
     const inRegion = (n: PlanNode) => graph.regionOf(n) === location;
@@ -94,13 +94,13 @@ export function buildDiagram(graph: PlanGraph, title: string, footer: string): D
       .map(
         (vnet): VnetBox => ({
           name: vnet.name,
-          cidrs: strings(vnet.inputs.addressSpace?.addressPrefixes),
+          cidrs: strings((vnet.inputs as VnetInputs).addressSpace?.addressPrefixes),
           subnets: graph
             .ofType(T.subnet)
             .filter((s) => graph.ref(s.inputs.virtualNetworkName) === vnet)
             .map((subnet) => ({
               name: subnet.name,
-              cidr: String(subnet.inputs.addressPrefix ?? strings(subnet.inputs.addressPrefixes).join(", ")),
+              cidr: asText((subnet.inputs as SubnetInputs).addressPrefix, strings(subnet.inputs.addressPrefixes).join(", ")),
               vms: vmBoxes.filter((vm) => subnetOfVm(vm) === subnet.name).sort(publicFirst),
             })),
         }),
@@ -109,7 +109,7 @@ export function buildDiagram(graph: PlanGraph, title: string, footer: string): D
     return {
       location,
       // The group's name in Azure, the one to look for in the portal, when the program gives one.
-      groups: graph.ofType(T.rg).filter(inRegion).map((g) => String(g.inputs.resourceGroupName ?? g.name)),
+      groups: graph.ofType(T.rg).filter(inRegion).map((g) => asText(g.inputs.resourceGroupName, g.name)),
       vnets,
       looseVms: vmBoxes.filter((vm) => !placed.has(vm) && graph.regionOf(graph.get(vm.name)!) === location),
     };
@@ -118,7 +118,7 @@ export function buildDiagram(graph: PlanGraph, title: string, footer: string): D
   const peerings: PeeringEdge[] = [];
   for (const p of graph.ofType(T.peering)) {
     const from = graph.refName(p.inputs.virtualNetworkName);
-    const to = graph.refName(p.inputs.remoteVirtualNetwork?.id);
+    const to = graph.refName((p.inputs as PeeringInputs).remoteVirtualNetwork?.id);
     const reverse = peerings.find((e) => e.from === to && e.to === from);
     if (reverse) reverse.bothWays = true;
     else if (!peerings.some((e) => e.from === from && e.to === to)) peerings.push({ from, to, bothWays: false });
@@ -127,7 +127,7 @@ export function buildDiagram(graph: PlanGraph, title: string, footer: string): D
 }
 
 function zoneBox(graph: PlanGraph, zone: PlanNode): DnsZoneBox {
-  const name = String(zone.inputs.privateZoneName ?? zone.name);
+  const name = asText(zone.inputs.privateZoneName, zone.name);
   const ofZone = (n: PlanNode) => graph.ref(n.inputs.privateZoneName) === zone;
   return {
     name,
@@ -136,52 +136,54 @@ function zoneBox(graph: PlanGraph, zone: PlanNode): DnsZoneBox {
       .ofType(T.record)
       .filter(ofZone)
       .map((r) => ({
-        fqdn: `${r.inputs.relativeRecordSetName}.${name}`,
-        type: String(r.inputs.recordType ?? "A"),
-        targets: [...((r.inputs.aRecords ?? []) as Props[]).map((a) => String(a.ipv4Address)), ...((r.inputs.ptrRecords ?? []) as Props[]).map((p) => String(p.ptrdname))],
+        fqdn: `${String((r.inputs as RecordSetInputs).relativeRecordSetName)}.${name}`,
+        type: asText(r.inputs.recordType, "A"),
+        targets: [...((r.inputs as RecordSetInputs).aRecords ?? []).map((a) => String(a.ipv4Address)), ...((r.inputs as RecordSetInputs).ptrRecords ?? []).map((p) => String(p.ptrdname))],
       })),
     links: graph
       .ofType(T.link)
       .filter(ofZone)
-      .map((l) => ({ vnet: graph.refName(l.inputs.virtualNetwork?.id), link: l.name })),
+      .map((l) => ({ vnet: graph.refName((l.inputs as VnetLinkInputs).virtualNetwork?.id), link: l.name })),
   };
 }
 
 function vmBox(graph: PlanGraph, vm: PlanNode, zones: DnsZoneBox[]): VmBox {
-  const p = vm.inputs;
+  const p = vm.inputs as VmInputs;
   const nic = graph.ref(p.networkProfile?.networkInterfaces?.[0]?.id);
-  const ipConfig: Props = nic?.inputs.ipConfigurations?.[0] ?? {};
-  const privateIp = nic?.state.ipConfigurations?.[0]?.privateIPAddress as string | undefined;
+  const nicInputs = nic?.inputs as NicInputs | undefined;
+  const ipConfig: IpConfigurationInputs = nicInputs?.ipConfigurations?.[0] ?? {};
+  const privateIp = (nic?.state as NicState | undefined)?.ipConfigurations?.[0]?.privateIPAddress as string | undefined;
   const pip = graph.ref(ipConfig.publicIPAddress?.id);
-  const nsg = graph.ref(nic?.inputs.networkSecurityGroup?.id);
+  const nsg = graph.ref(nicInputs?.networkSecurityGroup?.id);
   const extension = graph.ofType(T.extension).find((e) => graph.ref(e.inputs.vmName) === vm);
-  const image: Props = p.storageProfile?.imageReference ?? {};
+  const image = p.storageProfile?.imageReference ?? {};
   return {
     name: vm.name,
-    size: String(p.hardwareProfile?.vmSize ?? "?"),
-    image: image.id ? String(image.id) : `${image.publisher ?? "?"} ${image.sku ?? "?"}`,
+    size: asText(p.hardwareProfile?.vmSize, "?"),
+    image: image.id ? asText(image.id) : `${asText(image.publisher, "?")} ${asText(image.sku, "?")}`,
     nic: nic?.name,
     privateIp,
-    publicIp: pip ? String(pip.state.ipAddress ?? "(allocated at deploy)") : undefined,
+    publicIp: pip ? asText(pip.state.ipAddress, "(allocated at deploy)") : undefined,
     publicIpName: pip?.name,
     dnsNames: zones.flatMap((z) => z.records.filter((r) => privateIp !== undefined && r.targets.includes(privateIp)).map((r) => r.fqdn)),
     firewall: nsg?.name,
     open: nsg ? openPorts(nsg) : [],
-    extension: extension ? `${extension.name} (${extension.inputs.type ?? "extension"})` : undefined,
+    extension: extension ? `${extension.name} (${asText(extension.inputs.type, "extension")})` : undefined,
     extensionAfter: extension ? extension.dependsOn.filter((d) => graph.get(d)?.type === T.extension) : [],
   };
 }
 
 /** Inbound allow rules as "80, 443/tcp from any", grouped by source and protocol in priority order. */
-export function openPorts(nsg: PlanNode): string[] {
-  const rules = ((nsg.inputs.securityRules ?? []) as Props[])
+function openPorts(nsg: PlanNode): string[] {
+  const rules = ((nsg.inputs as NsgInputs).securityRules ?? []) as SecurityRuleInputs[];
+  const inbound = rules
     .filter((r) => /^inbound$/i.test(String(r.direction)) && /^allow$/i.test(String(r.access)))
     .sort((a, b) => Number(a.priority) - Number(b.priority));
   const groups: { source: string; protocol: string; ports: string[] }[] = [];
-  for (const r of rules) {
-    const source = String(r.sourceAddressPrefix ?? strings(r.sourceAddressPrefixes).join(", "));
-    const protocol = String(r.protocol ?? "*").toLowerCase();
-    const ports = r.destinationPortRange !== undefined ? [String(r.destinationPortRange)] : strings(r.destinationPortRanges);
+  for (const r of inbound) {
+    const source = asText(r.sourceAddressPrefix, strings(r.sourceAddressPrefixes).join(", "));
+    const protocol = asText(r.protocol, "*").toLowerCase();
+    const ports = r.destinationPortRange !== undefined ? [asText(r.destinationPortRange)] : strings(r.destinationPortRanges);
     const group = groups.find((g) => g.source === source && g.protocol === protocol);
     if (group) group.ports.push(...ports.filter((port) => !group.ports.includes(port)));
     else groups.push({ source, protocol, ports });

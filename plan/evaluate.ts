@@ -27,6 +27,7 @@ import {
   vmOf,
 } from "./evaluation";
 import { AzureMocks, markSecrets, mockAddresses } from "./mocks";
+import { asText } from "../lib/azure-inputs";
 
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -73,7 +74,7 @@ async function evaluateNow(request: EvaluationRequest, asPreview: boolean): Prom
       return exported;
     });
     for (const [name, value] of Object.entries(exported)) {
-      const output = pulumi.output(value as pulumi.Input<unknown>);
+      const output = pulumi.output(value);
       outputs[name] = { value: markSecrets(await valueOf(output)), secret: await pulumi.isSecret(output) };
     }
     // Registrations finish after the program returns; disconnect waits for every one.
@@ -91,7 +92,7 @@ async function evaluateNow(request: EvaluationRequest, asPreview: boolean): Prom
   if (raised.length > 0) {
     const first = raised[0];
     const declared = mocks.registered.filter((r) => r.type !== STACK).length;
-    if (pulumi.RunError.isInstance(first)) throw new ProgramRefusal((first as Error).message, declared);
+    if (pulumi.RunError.isInstance(first)) throw new ProgramRefusal(first.message, declared);
     throw new ProgramFailure(first);
   }
   const resources = mocks.registered.map((r) => ({ ...r, options: options[r.name] }));
@@ -104,6 +105,7 @@ function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
 
 function loadProgram(projectDir: string): Record<string, unknown> {
   keepTranspiledSources();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program is loaded by path, synchronously, inside the Pulumi stack
   return require(path.join(projectDir, "index.ts")) as Record<string, unknown>;
 }
 
@@ -189,7 +191,7 @@ function extensionsOf(resources: EvaluatedResource[]): ExtensionInfo[] {
         vmName,
         role,
         forceUpdateTag: String(unmarkSecrets(r.inputs.forceUpdateTag)),
-        script: String((unmarkSecrets(protectedSettings) as { script?: unknown } | undefined)?.script ?? ""),
+        script: asText((unmarkSecrets(protectedSettings) as { script?: unknown } | undefined)?.script),
         protectedSettingsSecret: isMarkedSecret(protectedSettings),
         publicSettings: r.inputs.settings,
         dependsOn: r.options.dependsOn,
@@ -209,7 +211,7 @@ function dnsRecordsOf(resources: EvaluatedResource[]): DnsRecord[] {
     .filter((r) => r.type === RECORD)
     .flatMap((r) =>
       ((unmarkSecrets(r.inputs.aRecords) as { ipv4Address: string }[] | undefined) ?? []).map((a) => ({
-        fqdn: `${unmarkSecrets(r.inputs.relativeRecordSetName)}.${zoneName(r.inputs.privateZoneName)}`,
+        fqdn: `${String(unmarkSecrets(r.inputs.relativeRecordSetName))}.${zoneName(r.inputs.privateZoneName)}`,
         ip: a.ipv4Address,
       })),
     );
@@ -221,7 +223,7 @@ function reverseRecordsOf(resources: EvaluatedResource[]): ReverseRecord[] {
     .filter((r) => r.type === RECORD)
     .flatMap((r) =>
       ((unmarkSecrets(r.inputs.ptrRecords) as { ptrdname: string }[] | undefined) ?? []).map((p) => ({
-        name: `${unmarkSecrets(r.inputs.relativeRecordSetName)}.${zoneNameOf(resources, r.inputs.privateZoneName)}`,
+        name: `${String(unmarkSecrets(r.inputs.relativeRecordSetName))}.${zoneNameOf(resources, r.inputs.privateZoneName)}`,
         target: p.ptrdname,
       })),
     );

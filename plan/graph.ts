@@ -14,18 +14,16 @@ export function redact(value: unknown): unknown {
   return value;
 }
 
-type Props = Record<string, any>;
-
 export interface PlanNode {
   /** Full Pulumi type, e.g. azure-native:network:NetworkSecurityGroup. */
   type: string;
   name: string;
   /** Inputs with every secret replaced by [secret]. */
-  inputs: Props;
+  inputs: Record<string, unknown>;
   /** Inputs as rendered, secrets still wrapped as {"$secret": value}: read only to name what is secret. */
-  markedInputs: Props;
+  markedInputs: Record<string, unknown>;
   /** The mocked provider state (ids, addresses). Holds secrets in the clear: read named fields only. */
-  state: Props;
+  state: Record<string, unknown>;
   /** Resources this one waits for: explicit dependsOn and the resources its inputs come from. */
   dependsOn: string[];
   ignoreChanges: string[];
@@ -47,7 +45,7 @@ export class PlanGraph {
       (r): PlanNode => ({
         type: r.type,
         name: r.name,
-        inputs: redact(r.inputs) as Props,
+        inputs: redact(r.inputs) as Record<string, unknown>,
         markedInputs: r.inputs,
         state: r.state,
         dependsOn: [...r.options.dependsOn].sort(),
@@ -82,7 +80,9 @@ export class PlanGraph {
 
   /** The logical name behind a reference, or the reference itself when it points outside the stack. */
   refName(value: unknown): string {
-    return this.ref(value)?.name ?? String(value ?? "");
+    const name = this.ref(value)?.name;
+    if (name !== undefined) return name;
+    return typeof value === "string" ? value : value === undefined || value === null ? "" : JSON.stringify(value);
   }
 
   /** Resources that wait for this one. */

@@ -89,7 +89,7 @@ export class AzureMocks implements pulumi.runtime.Mocks {
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
     const inputs = markSecrets(args.inputs) as Record<string, unknown>;
-    const azureName = explicitName(args.type, args.inputs) ?? `${args.name}${createHash("sha256").update(args.name).digest("hex").slice(0, 6)}`;
+    const azureName = explicitName(args.type, args.inputs as Record<string, unknown>) ?? `${args.name}${createHash("sha256").update(args.name).digest("hex").slice(0, 6)}`;
     const state: Record<string, unknown> = { ...(unmarkSecrets(inputs) as Record<string, unknown>), name: azureName };
     switch (args.type) {
       case "azure-native:network:NetworkInterface": {

@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from "util";
 import { Document, isMap, isScalar, parseDocument } from "yaml";
 import { CONFIG_KEYS, KeySpec } from "../lib/config";
 import { PROJECT_DIR } from "./evaluation";
+import { asText } from "../lib/azure-inputs";
 
 export const PROJECT_FILE = "Pulumi.yaml";
 export const README_FILE = "README.md";
@@ -87,7 +88,7 @@ function defaultCell(value: KeySpec["default"]): string {
   if (Array.isArray(value)) {
     return value.map((item) => `\`{${Object.entries(item as object).map(([k, v]) => `${k}: ${String(v)}`).join(", ")}}\``).join("<br>");
   }
-  return `\`${String(value)}\``;
+  return `\`${asText(value)}\``;
 }
 
 export function configTable(): string {

@@ -8,8 +8,9 @@ import { parse as parseYaml } from "yaml";
 import { CONFIG_KEYS } from "../lib/config";
 import { DEFAULT_REGIONS, PROJECT } from "../lib/contract";
 import type { EvaluationRequest } from "./evaluation";
+import { asText } from "../lib/azure-inputs";
 
-export const EXAMPLE_CONFIG = "Pulumi.dev.example.yaml";
+const EXAMPLE_CONFIG = "Pulumi.dev.example.yaml";
 
 /** A problem the plan reports in one line and exits 1 for, like a config error of the program. */
 export class PlanError extends Error {}
@@ -45,7 +46,7 @@ const PLACEHOLDER_SECRETS: Record<string, string> = {
   clickhousePassword: "placeholder-password",
 };
 
-export function placeholderSecret(key: string): string {
+function placeholderSecret(key: string): string {
   return PLACEHOLDER_SECRETS[key] ?? "placeholder-secret";
 }
 
@@ -130,7 +131,7 @@ export function parseStackFile(file: string, text: string): ParsedStackFile {
       }
       config[key] = JSON.stringify(value);
     } else {
-      config[key] = String(value);
+      config[key] = asText(value);
     }
   }
   return { config, secretKeys, encrypted };
@@ -152,7 +153,7 @@ function regionOrder(regionsJson: string | undefined): string[] {
     try {
       const parsed: unknown = JSON.parse(regionsJson);
       if (Array.isArray(parsed)) {
-        return parsed.map((r: unknown) => String((r as { location?: unknown })?.location ?? ""));
+        return parsed.map((r: unknown) => asText((r as { location?: unknown } | null)?.location));
       }
     } catch {
       // The program reports a malformed table itself.

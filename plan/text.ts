@@ -2,8 +2,24 @@
 // reviewer checks. Values come from the redacted inputs, so a secret can only ever print as [secret].
 import { PlanGraph, PlanNode, SECRET, redact } from "./graph";
 import { isMarkedSecret } from "./evaluation";
-
-type Props = Record<string, any>;
+import type {
+  IpConfigurationInputs,
+  LinuxConfiguration,
+  NicInputs,
+  NicState,
+  NsgInputs,
+  OsProfile,
+  PeeringInputs,
+  PublicIpInputs,
+  RecordSetInputs,
+  ScheduleInputs,
+  SecurityRuleInputs,
+  SubnetInputs,
+  VmInputs,
+  VnetInputs,
+  VnetLinkInputs,
+} from "../lib/azure-inputs";
+import { items } from "../lib/azure-inputs";
 
 export interface PlanHeader {
   project: string;
@@ -60,39 +76,44 @@ function resourceDetails(node: PlanNode, graph: PlanGraph): string[] {
 
 type Describer = (node: PlanNode, graph: PlanGraph) => string[];
 
+/** A describer that reads a resource's inputs in the shape of its kind. */
+function of<T>(describe: (p: T, node: PlanNode, graph: PlanGraph) => string[]): Describer {
+  return (node, graph) => describe(node.inputs as T, node, graph);
+}
+
 const DESCRIBERS: Record<string, Describer> = {
   "azure-native:resources:ResourceGroup": ({ inputs: p }) => [
     `location ${show(p.location)}` + (p.resourceGroupName === undefined ? "" : `, named ${show(p.resourceGroupName)} in Azure`),
   ],
 
-  "azure-native:network:VirtualNetwork": ({ inputs: p }) => [`address space ${list(p.addressSpace?.addressPrefixes)}`],
+  "azure-native:network:VirtualNetwork": of<VnetInputs>((p) => [`address space ${list(p.addressSpace?.addressPrefixes)}`]),
 
-  "azure-native:network:Subnet": ({ inputs: p }, g) => [`${show(p.addressPrefix ?? list(p.addressPrefixes))} in ${g.refName(p.virtualNetworkName)}`],
+  "azure-native:network:Subnet": of<SubnetInputs>((p, _, g) => [`${show(p.addressPrefix ?? list(p.addressPrefixes))} in ${g.refName(p.virtualNetworkName)}`]),
 
-  "azure-native:network:VirtualNetworkPeering": ({ inputs: p }, g) => [
+  "azure-native:network:VirtualNetworkPeering": of<PeeringInputs>((p, _, g) => [
     `${g.refName(p.virtualNetworkName)} -> ${g.refName(p.remoteVirtualNetwork?.id)}`,
     `VNet access ${yesNo(p.allowVirtualNetworkAccess)}, forwarded traffic ${yesNo(p.allowForwardedTraffic)}, ` +
       `gateway transit ${yesNo(p.allowGatewayTransit)}, remote gateways ${yesNo(p.useRemoteGateways)}`,
-  ],
+  ]),
 
-  "azure-native:network:NetworkSecurityGroup": ({ inputs: p }) => {
-    const rules: Props[] = Array.isArray(p.securityRules) ? [...p.securityRules] : [];
+  "azure-native:network:NetworkSecurityGroup": of<NsgInputs>((p) => {
+    const rules = [...items(p.securityRules)] as SecurityRuleInputs[];
     if (rules.length === 0) return ["no rules: Azure's defaults only (inbound from the internet denied)"];
     rules.sort((a, b) => String(a.direction).localeCompare(String(b.direction)) || Number(a.priority) - Number(b.priority));
     return table(rules.map(ruleColumns));
-  },
+  }),
 
-  "azure-native:network:SecurityRule": ({ inputs: p }, g) => [`in ${g.refName(p.networkSecurityGroupName)}`, ...table([ruleColumns(p)])],
+  "azure-native:network:SecurityRule": of<SecurityRuleInputs>((p, _, g) => [`in ${g.refName(p.networkSecurityGroupName)}`, ...table([ruleColumns(p)])]),
 
-  "azure-native:network:PublicIPAddress": ({ inputs: p, state }) => [
+  "azure-native:network:PublicIPAddress": of<PublicIpInputs>((p, { state }) => [
     `${show(p.sku?.name)} SKU, ${show(p.publicIPAllocationMethod)} ${show(p.publicIPAddressVersion)}` +
       (typeof state.ipAddress === "string" ? `, address ${state.ipAddress} (mocked)` : ""),
-  ],
+  ]),
 
-  "azure-native:network:NetworkInterface": ({ inputs: p, state }, g) => {
+  "azure-native:network:NetworkInterface": of<NicInputs>((p, { state }, g) => {
     const lines = [`firewall ${p.networkSecurityGroup ? g.refName(p.networkSecurityGroup.id) : "none"}`];
-    const configs: Props[] = Array.isArray(p.ipConfigurations) ? p.ipConfigurations : [];
-    const stateConfigs: Props[] = Array.isArray(state.ipConfigurations) ? state.ipConfigurations : [];
+    const configs = items(p.ipConfigurations) as IpConfigurationInputs[];
+    const stateConfigs = items((state as NicState).ipConfigurations) as NonNullable<NicState["ipConfigurations"]>;
     configs.forEach((c, i) => {
       const ip = stateConfigs[i]?.privateIPAddress;
       lines.push(
@@ -103,13 +124,17 @@ const DESCRIBERS: Record<string, Describer> = {
     });
     if (p.dnsSettings?.internalDnsNameLabel) lines.push(`internal DNS label ${show(p.dnsSettings.internalDnsNameLabel)}`);
     return lines;
-  },
+  }),
 
-  "azure-native:compute:VirtualMachine": ({ inputs: p, markedInputs }, g) => {
+  "azure-native:compute:VirtualMachine": of<VmInputs>((p, { markedInputs }, g) => {
     const image = p.storageProfile?.imageReference ?? {};
     const imageText =
-      typeof image === "string" ? image : image.id ?? [image.publisher, image.offer, image.sku, image.version].map(show).join(" ");
-    const nics: Props[] = p.networkProfile?.networkInterfaces ?? [];
+      typeof image === "string"
+        ? image
+        : image.id !== undefined && image.id !== null
+          ? show(image.id)
+          : [image.publisher, image.offer, image.sku, image.version].map(show).join(" ");
+    const nics = p.networkProfile?.networkInterfaces ?? [];
     return [
       `size ${show(p.hardwareProfile?.vmSize)}`,
       `image ${imageText}`,
@@ -118,7 +143,7 @@ const DESCRIBERS: Record<string, Describer> = {
       bootDiagnosticsLine(p.diagnosticsProfile?.bootDiagnostics),
       osProfileLine(markedInputs.osProfile),
     ];
-  },
+  }),
 
   "azure-native:compute:VirtualMachineExtension": (node, g) => {
     const p = node.inputs;
@@ -135,9 +160,9 @@ const DESCRIBERS: Record<string, Describer> = {
     ];
   },
 
-  "azure-native:devtestlab:GlobalSchedule": ({ inputs: p }, g) => [
+  "azure-native:devtestlab:GlobalSchedule": of<ScheduleInputs & Record<string, unknown>>((p, _, g) => [
     `${show(p.name)}: ${show(p.taskType)} of ${g.refName(p.targetResourceId)} daily at ${show(p.dailyRecurrence?.time)} ${show(p.timeZoneId)}, ${show(p.status)}`,
-  ],
+  ]),
 
   "random:index/randomBytes:RandomBytes": (node, g) => [
     `${show(node.inputs.length)} random bytes, made at deploy time and kept in the stack state; used by ${
@@ -147,18 +172,18 @@ const DESCRIBERS: Record<string, Describer> = {
 
   "azure-native:privatedns:PrivateZone": ({ inputs: p }) => [`zone ${show(p.privateZoneName)} (${show(p.location)})`],
 
-  "azure-native:privatedns:VirtualNetworkLink": ({ inputs: p }, g) => [
+  "azure-native:privatedns:VirtualNetworkLink": of<VnetLinkInputs>((p, _, g) => [
     `links ${zoneName(p, g)} to ${g.refName(p.virtualNetwork?.id)}, auto-registration ${yesNo(p.registrationEnabled)}`,
-  ],
+  ]),
 
-  "azure-native:privatedns:PrivateRecordSet": ({ inputs: p }, g) => {
-    const targets: string[] = [...(p.aRecords ?? []).map((r: Props) => show(r.ipv4Address)), ...(p.ptrRecords ?? []).map((r: Props) => show(r.ptrdname))];
+  "azure-native:privatedns:PrivateRecordSet": of<RecordSetInputs & Record<string, unknown>>((p, _, g) => {
+    const targets = [...(p.aRecords ?? []).map((r) => show(r.ipv4Address)), ...(p.ptrRecords ?? []).map((r) => show(r.ptrdname))];
     return [`${show(p.recordType)} ${show(p.relativeRecordSetName)}.${zoneName(p, g)} -> ${targets.join(", ") || "-"} (TTL ${show(p.ttl)})`];
-  },
+  }),
 };
 
 /** Without a storageUri, Azure keeps the serial log and screenshot in storage it manages itself. */
-function bootDiagnosticsLine(boot: Props | undefined): string {
+function bootDiagnosticsLine(boot: NonNullable<VmInputs["diagnosticsProfile"]>["bootDiagnostics"]): string {
   if (boot?.enabled !== true) return "boot diagnostics off";
   return `boot diagnostics on, ${boot.storageUri === undefined ? "in Azure-managed storage" : `in ${show(boot.storageUri)}`}`;
 }
@@ -169,9 +194,9 @@ function bootDiagnosticsLine(boot: Props | undefined): string {
  */
 function osProfileLine(marked: unknown): string {
   if (marked === undefined) return "no OS profile";
-  const os = (isMarkedSecret(marked) ? marked.$secret : marked) as Props;
+  const os = (isMarkedSecret(marked) ? marked.$secret : marked) as OsProfile;
   const plain = (v: unknown) => (isMarkedSecret(v) ? SECRET : show(v));
-  const linux = (isMarkedSecret(os.linuxConfiguration) ? os.linuxConfiguration.$secret : os.linuxConfiguration) as Props | undefined;
+  const linux = (isMarkedSecret(os.linuxConfiguration) ? os.linuxConfiguration.$secret : os.linuxConfiguration) as LinuxConfiguration | undefined;
   const keys = linux?.ssh?.publicKeys;
   const keyCount = Array.isArray(keys) ? keys.length : 0;
   const passwordLogin = linux?.disablePasswordAuthentication === true ? "disabled" : "ENABLED";
@@ -181,17 +206,17 @@ function osProfileLine(marked: unknown): string {
   );
 }
 
-function zoneName(p: Props, g: PlanGraph): string {
+function zoneName(p: { privateZoneName?: unknown }, g: PlanGraph): string {
   const zone = g.ref(p.privateZoneName);
   return show(zone?.inputs.privateZoneName ?? p.privateZoneName);
 }
 
-function ruleColumns(r: Props): string[] {
+function ruleColumns(r: SecurityRuleInputs): string[] {
   const ports = r.destinationPortRange ?? list(r.destinationPortRanges);
   const source = r.sourceAddressPrefix ?? list(r.sourceAddressPrefixes);
   return [
-    String(r.priority ?? "-"),
-    `${String(r.direction ?? "?").toLowerCase()} ${String(r.access ?? "?").toLowerCase()}`,
+    show(r.priority),
+    `${orElse(r.direction, "?").toLowerCase()} ${orElse(r.access, "?").toLowerCase()}`,
     show(r.protocol),
     `port ${show(ports)}`,
     `from ${source === "*" ? "* (any)" : show(source)}`,
@@ -206,7 +231,7 @@ function table(rows: string[][]): string[] {
 
 const SKIPPED_GENERIC = new Set(["resourceGroupName", "tags", "location"]);
 
-function genericDetails(p: Props): string[] {
+function genericDetails(p: Record<string, unknown>): string[] {
   const lines = Object.entries(p)
     .filter(([k]) => !SKIPPED_GENERIC.has(k))
     .map(([k, v]) => `${k} ${show(v)}`);
@@ -218,6 +243,11 @@ function show(value: unknown): string {
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   return JSON.stringify(value);
+}
+
+/** A value as text, or `missing` when there is none. */
+function orElse(value: unknown, missing: string): string {
+  return value === undefined || value === null ? missing : show(value);
 }
 
 function list(values: unknown): string {

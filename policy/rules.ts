@@ -5,12 +5,14 @@
 import { Cidr, cidrContains, parseAddressRange } from "../lib/cidr";
 import { AZURE_VM_SIZE, BUILDERHUB, PORTS, TAG, UBUNTU_IMAGE } from "../lib/contract";
 import { AZURE_RESERVED_ADDRESSES, usableAddresses } from "../lib/fleet";
+import type { NicInputs, SecurityRuleInputs, VmInputs, VnetInputs } from "../lib/azure-inputs";
+import { asText, items } from "../lib/azure-inputs";
 
 /** What the policy engine hands a rule: a resource's type, logical name and properties. */
 export interface ResourceLike {
   type: string;
   name: string;
-  props: Record<string, any>;
+  props: Record<string, unknown>;
 }
 
 export const TYPES = {
@@ -26,12 +28,12 @@ export const TYPES = {
 } as const;
 
 /** The spec's ports: FlowProxy VMs take SSH, HAProxy's user and system ports (TCP) and ICMP from the VNets. */
-export const FLOWPROXY_TCP_PORTS: readonly number[] = [PORTS.ssh, PORTS.http, PORTS.https, PORTS.system];
+const FLOWPROXY_TCP_PORTS: readonly number[] = [PORTS.ssh, PORTS.http, PORTS.https, PORTS.system];
 /** BuilderHub takes its API, SSH and ICMP, from the VNets only. */
-export const BUILDERHUB_TCP_PORTS: readonly number[] = [BUILDERHUB.port, PORTS.ssh];
+const BUILDERHUB_TCP_PORTS: readonly number[] = [BUILDERHUB.port, PORTS.ssh];
 
 /** Stacks whose name says production get the strict version of the SSH rule. */
-export const PRODUCTION_STACK = /prod/i;
+const PRODUCTION_STACK = /prod/i;
 
 /** The stack a resource belongs to, from its URN (urn:pulumi:<stack>::<project>::<type>::<name>). */
 export function stackFromUrn(urn: string | undefined): string | undefined {
@@ -47,16 +49,16 @@ export function isProductionStack(stack: string | undefined): boolean {
  * Whether a resource belongs to BuilderHub's VM, by the tags the program puts on it (lib/contract.ts)
  * or, for a NIC, its internal DNS label, which Azure names the VM by.
  */
-export function isBuilderhub(resource: ResourceLike): boolean {
-  const tags: Record<string, unknown> = resource.props.tags ?? {};
-  return tags[TAG.role] === "builderhub" || tags[TAG.vm] === BUILDERHUB.vmName || resource.props.dnsSettings?.internalDnsNameLabel === BUILDERHUB.vmName;
+function isBuilderhub(resource: ResourceLike): boolean {
+  const tags = (resource.props.tags ?? {}) as Record<string, unknown>;
+  return tags[TAG.role] === "builderhub" || tags[TAG.vm] === BUILDERHUB.vmName || (resource.props as NicInputs).dnsSettings?.internalDnsNameLabel === BUILDERHUB.vmName;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Addresses and ports
 
 /** Sources that mean "anyone on the internet". */
-export function isWorldSource(source: string): boolean {
+function isWorldSource(source: string): boolean {
   const s = source.trim();
   if (["*", "internet", "any", "::/0"].includes(s.toLowerCase())) return true;
   const cidr = parseAddressRange(s);
@@ -69,7 +71,7 @@ const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
  * Whether a source lies inside the stack's VNets (or, when the VNets are not known, inside the
  * private address ranges). Azure's VirtualNetwork service tag counts as inside.
  */
-export function isVnetSource(source: string, vnetCidrs: string[]): boolean {
+function isVnetSource(source: string, vnetCidrs: string[]): boolean {
   if (source.trim().toLowerCase() === "virtualnetwork") return true;
   const cidr = parseAddressRange(source);
   if (!cidr) return false;
@@ -87,7 +89,7 @@ function portSpan(range: string): [number, number] | undefined {
 }
 
 /** An inbound allow rule, flattened from an NSG's inline rule or a standalone SecurityRule. */
-export interface RuleView {
+interface RuleView {
   nsg: string;
   name: string;
   protocol: string;
@@ -96,21 +98,22 @@ export interface RuleView {
 }
 
 /** The inbound allow rules of an NSG (inline securityRules) or of a standalone SecurityRule. */
-export function inboundAllowRules(resource: ResourceLike): RuleView[] {
-  const raw: Record<string, any>[] =
-    resource.type === TYPES.nsg ? (Array.isArray(resource.props.securityRules) ? resource.props.securityRules : []) : resource.type === TYPES.securityRule ? [resource.props] : [];
+function inboundAllowRules(resource: ResourceLike): RuleView[] {
+  const raw = (
+    resource.type === TYPES.nsg ? items(resource.props.securityRules) : resource.type === TYPES.securityRule ? [resource.props] : []
+  ) as SecurityRuleInputs[];
   return raw
-    .filter((r) => /^inbound$/i.test(String(r.direction ?? "")) && /^allow$/i.test(String(r.access ?? "")))
+    .filter((r) => /^inbound$/i.test(asText(r.direction)) && /^allow$/i.test(asText(r.access)))
     .map((r) => ({
       nsg: resource.name,
-      name: String(r.name ?? resource.name),
-      protocol: String(r.protocol ?? "*").toLowerCase(),
-      ports: [r.destinationPortRange, ...(Array.isArray(r.destinationPortRanges) ? r.destinationPortRanges : [])]
+      name: asText(r.name, resource.name),
+      protocol: asText(r.protocol, "*").toLowerCase(),
+      ports: [r.destinationPortRange, ...items(r.destinationPortRanges)]
         .filter((p) => p !== undefined && p !== null && p !== "")
-        .map(String),
-      sources: [r.sourceAddressPrefix, ...(Array.isArray(r.sourceAddressPrefixes) ? r.sourceAddressPrefixes : [])]
+        .map((p) => asText(p)),
+      sources: [r.sourceAddressPrefix, ...items(r.sourceAddressPrefixes)]
         .filter((s) => s !== undefined && s !== null && s !== "")
-        .map(String),
+        .map((s) => asText(s)),
     }));
 }
 
@@ -156,16 +159,16 @@ export function builderhubPublicIp(resource: ResourceLike): string[] {
     return [`${resource.name}: a public IP address for BuilderHub; BuilderHub is reached through the VNets only, so delete it`];
   }
   if (resource.type === TYPES.nic && isBuilderhub(resource)) {
-    const configs: Record<string, any>[] = Array.isArray(p.ipConfigurations) ? p.ipConfigurations : [];
+    const configs = items((p as NicInputs).ipConfigurations) as NonNullable<NicInputs["ipConfigurations"]>;
     return configs
       .filter((c) => c.publicIPAddress !== undefined && c.publicIPAddress !== null)
-      .map((c) => `${resource.name}: IP configuration "${c.name ?? "?"}" attaches a public IP to BuilderHub's NIC; remove publicIPAddress`);
+      .map((c) => `${resource.name}: IP configuration "${asText(c.name, "?")}" attaches a public IP to BuilderHub's NIC; remove publicIPAddress`);
   }
   if (resource.type === TYPES.vm && isBuilderhub(resource)) {
-    const configs: Record<string, any>[] = p.networkProfile?.networkInterfaceConfigurations ?? [];
+    const configs = (p as VmInputs).networkProfile?.networkInterfaceConfigurations ?? [];
     return configs
-      .flatMap((c) => (Array.isArray(c.ipConfigurations) ? c.ipConfigurations : []))
-      .filter((ip: Record<string, any>) => ip.publicIPAddressConfiguration !== undefined && ip.publicIPAddressConfiguration !== null)
+      .flatMap((c) => items(c.ipConfigurations) as { publicIPAddressConfiguration?: unknown }[])
+      .filter((ip) => ip.publicIPAddressConfiguration !== undefined && ip.publicIPAddressConfiguration !== null)
       .map(() => `${resource.name}: its network profile gives BuilderHub a public IP; remove publicIPAddressConfiguration`);
   }
   return [];
@@ -186,7 +189,7 @@ const SECRET_NAME = /(?:password|passwd|secret|token|private_?key|auth_?key|api_
 const SECRET_ASSIGNMENT = /\b([A-Za-z_][A-Za-z0-9_]*?(?:PASSWORD|SECRET|TOKEN|PRIVATE_KEY|AUTH_KEY|API_KEY|SIGNER_KEY))=(?:'([^'\n]*)'|"([^"\n]*)"|([^\s'";]*))/g;
 
 /** What in a text looks like a secret: "a GitHub token", "a value for GITHUB_TOKEN", ... */
-export function secretsInText(text: string): string[] {
+function secretsInText(text: string): string[] {
   const found = SECRET_PATTERNS.filter(({ pattern }) => pattern.test(text)).map(({ what }) => what);
   for (const m of text.matchAll(SECRET_ASSIGNMENT)) {
     const value = m[2] ?? m[3] ?? m[4] ?? "";
@@ -252,7 +255,7 @@ export function secretsInStackOutputs(stack: ResourceLike): string[] {
 
 export function passwordLoginEnabled(resource: ResourceLike): string[] {
   if (resource.type !== TYPES.vm) return [];
-  const os = resource.props.osProfile;
+  const os = (resource.props as VmInputs).osProfile;
   if (os === undefined || os === null) return []; // attached from an existing disk: nothing to log in with
   const problems: string[] = [];
   if (os.linuxConfiguration?.disablePasswordAuthentication !== true) {
@@ -305,14 +308,14 @@ export function nsgPortsOutsideSpec(resource: ResourceLike, vnetCidrs: string[])
 
 export function unsupportedImage(resource: ResourceLike): string[] {
   if (resource.type !== TYPES.vm) return [];
-  const image = resource.props.storageProfile?.imageReference;
+  const image = (resource.props as VmInputs).storageProfile?.imageReference;
   const wanted = `${UBUNTU_IMAGE.publisher} ${UBUNTU_IMAGE.offer} ${UBUNTU_IMAGE.sku}`;
   if (!image) return [`${resource.name}: storageProfile.imageReference is not set; use ${wanted}`];
   const custom = image.id ?? image.sharedGalleryImageId ?? image.communityGalleryImageId;
-  if (custom) return [`${resource.name}: boots the custom image ${custom}; use ${wanted}`];
-  const same = (a: unknown, b: string) => String(a ?? "").toLowerCase() === b.toLowerCase();
+  if (custom) return [`${resource.name}: boots the custom image ${asText(custom)}; use ${wanted}`];
+  const same = (a: unknown, b: string) => asText(a).toLowerCase() === b.toLowerCase();
   if (same(image.publisher, UBUNTU_IMAGE.publisher) && same(image.offer, UBUNTU_IMAGE.offer) && same(image.sku, UBUNTU_IMAGE.sku)) return [];
-  return [`${resource.name}: boots ${image.publisher ?? "?"} ${image.offer ?? "?"} ${image.sku ?? "?"}; the provisioning supports ${wanted} (Ubuntu 22.04 LTS) only`];
+  return [`${resource.name}: boots ${asText(image.publisher, "?")} ${asText(image.offer, "?")} ${asText(image.sku, "?")}; the provisioning supports ${wanted} (Ubuntu 22.04 LTS) only`];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,7 +326,7 @@ const REGIONS_KEY = "flowproxy-staging:regions";
 
 export function vmSizeUnknown(resource: ResourceLike): string[] {
   if (resource.type !== TYPES.vm) return [];
-  const size = resource.props.hardwareProfile?.vmSize;
+  const size = (resource.props as VmInputs).hardwareProfile?.vmSize;
   if (typeof size === "string" && AZURE_VM_SIZE.test(size)) return [];
   return [
     `${resource.name}: hardwareProfile.vmSize ${JSON.stringify(size ?? null)} is not an Azure VM size such as Standard_B2s; ` +
@@ -344,16 +347,16 @@ function known<T>(read: () => T): T | undefined {
 function regionsOf(resources: ResourceLike[]): { vnet: string; location: string; subnets: { name: string; cidr: string }[] }[] {
   const subnets = resources
     .filter((r) => r.type === TYPES.subnet)
-    .map((r) => ({ name: r.name, cidr: known(() => String(r.props.addressPrefix ?? "")) ?? "" }))
+    .map((r) => ({ name: r.name, cidr: known(() => asText(r.props.addressPrefix)) ?? "" }))
     .filter((s) => parseAddressRange(s.cidr) !== undefined);
   return resources
     .filter((r) => r.type === TYPES.vnet)
     .map((r) => {
-      const spaces = (known(() => r.props.addressSpace?.addressPrefixes) ?? []) as unknown[];
+      const spaces = (known(() => (r.props as VnetInputs).addressSpace?.addressPrefixes) ?? []) as unknown[];
       const ranges = spaces.map((p) => parseAddressRange(String(p))).filter((c): c is Cidr => c !== undefined);
       return {
         vnet: r.name,
-        location: String(known(() => r.props.location) ?? "").toLowerCase(),
+        location: asText(known(() => r.props.location)).toLowerCase(),
         subnets: subnets.filter((s) => ranges.some((range) => cidrContains(range, parseAddressRange(s.cidr)!))),
       };
     });
@@ -363,8 +366,8 @@ function regionsOf(resources: ResourceLike[]): { vnet: string; location: string;
 export function regionsWithoutFlowProxy(resources: ResourceLike[]): string[] {
   const proxyLocations = new Set(
     resources
-      .filter((r) => r.type === TYPES.vm && (r.props.tags ?? {})[TAG.role] === "flowproxy")
-      .map((r) => String(known(() => r.props.location) ?? "").toLowerCase()),
+      .filter((r) => r.type === TYPES.vm && ((r.props.tags ?? {}) as Record<string, unknown>)[TAG.role] === "flowproxy")
+      .map((r) => asText(known(() => r.props.location)).toLowerCase()),
   );
   return regionsOf(resources)
     .filter((region) => region.location !== "" && !proxyLocations.has(region.location))
@@ -376,7 +379,7 @@ export function regionsWithoutFlowProxy(resources: ResourceLike[]): string[] {
  * (SubnetIsFull). NICs are counted by their location, which is their region's VNet.
  */
 export function subnetsOverfull(resources: ResourceLike[]): string[] {
-  const nicsIn = (location: string) => resources.filter((r) => r.type === TYPES.nic && String(known(() => r.props.location) ?? "").toLowerCase() === location).length;
+  const nicsIn = (location: string) => resources.filter((r) => r.type === TYPES.nic && asText(known(() => r.props.location)).toLowerCase() === location).length;
   return regionsOf(resources)
     .filter((region) => region.subnets.length === 1)
     .flatMap((region) => {
@@ -397,8 +400,8 @@ export function vnetCidrsOf(resources: ResourceLike[]): string[] {
     .filter((r) => r.type === TYPES.vnet)
     .flatMap((r) => {
       try {
-        const prefixes = r.props.addressSpace?.addressPrefixes;
-        return Array.isArray(prefixes) ? prefixes.map(String) : [];
+        const prefixes = (r.props as VnetInputs).addressSpace?.addressPrefixes;
+        return items(prefixes).map((p) => asText(p));
       } catch {
         return []; // unknown during preview
       }

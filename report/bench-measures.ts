@@ -96,7 +96,7 @@ const FIGURE = "\u0000";
 const ENOUGH_FIGURES = 8;
 
 /** The rows a measure stands for: its words exactly, any text where a figure goes. */
-export function measurePattern(measure: Measure): RegExp {
+function measurePattern(measure: Measure): RegExp {
   const text = typeof measure === "string" ? measure : measure(...Array<string>(ENOUGH_FIGURES).fill(FIGURE));
   const escaped = text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   return new RegExp(`^${escaped.split(FIGURE).join(".+?")}$`);

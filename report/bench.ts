@@ -34,8 +34,8 @@ export function measure(argv: string[], env: NodeJS.ProcessEnv = process.env): P
     const child = spawn(argv[0], argv.slice(1), { cwd: PROJECT_DIR, env, stdio: ["ignore", "pipe", "ignore", "pipe"] });
     let stdout = "";
     let usage = "";
-    child.stdout!.on("data", (d: Buffer) => (stdout += d));
-    child.stdio[3]!.on("data", (d: Buffer) => (usage += d));
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stdio[3]!.on("data", (d: Buffer) => (usage += d.toString()));
     child.on("error", reject);
     child.on("close", (status) => {
       const wallMs = Number(process.hrtime.bigint() - started) / 1e6;

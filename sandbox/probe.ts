@@ -115,7 +115,7 @@ export function idleKeepAliveMs(vm: Vm, port: number, limitMs = 20_000): Promise
         answeredAt = Date.now();
       }
     });
-    socket.once("error", (err) => {
+    socket.once("error", (err: Error) => {
       clearTimeout(timer);
       reject(err);
     });
@@ -238,7 +238,7 @@ export async function registrationIsCurrent(vm: Vm): Promise<boolean> {
 }
 
 /** FlowProxy's own Prometheus metrics (METRICS_ADDR of flowproxy.env), read inside the VM. */
-export const flowproxyMetrics = (vm: Vm) => vmCheck(vm, ["curl", "-fsS", "--max-time", "5", FLOWPROXY_METRICS_URL]);
+const flowproxyMetrics = (vm: Vm) => vmCheck(vm, ["curl", "-fsS", "--max-time", "5", FLOWPROXY_METRICS_URL]);
 
 /** How many orderflow requests FlowProxy's system endpoint on `vm` accepted (signature and peer checked). */
 export async function systemFlowAccepted(vm: Vm): Promise<number> {

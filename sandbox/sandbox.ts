@@ -40,7 +40,7 @@ const HOST_TOOLS: readonly [string, string][] = [
   ["ssh", "openssh-client"],
 ];
 
-export function checkHost(): void {
+function checkHost(): void {
   if (process.getuid?.() !== 0) {
     throw new SandboxError("the sandbox needs root (network namespaces, mounts, systemd-nspawn); run it as root");
   }
@@ -103,13 +103,13 @@ function indent(text: string, prefix: string): string {
     .join("\n");
 }
 
-export function describeRun(run: ExtensionRun): string {
+function describeRun(run: ExtensionRun): string {
   const how = run.exitCode !== null ? `exit ${run.exitCode}` : run.result;
   return `${run.vmName}: ${how} in ${formatSeconds(run.durationMs)} (download/${run.seq}${run.settingsChanged ? "" : ", settings unchanged"})`;
 }
 
 /** What Azure would put in the extension status: the ends of stdout and stderr. */
-export function describeFailedRun(run: ExtensionRun): string {
+function describeFailedRun(run: ExtensionRun): string {
   return [
     `${run.vmName}: the CustomScript extension failed (${run.exitCode !== null ? `exit ${run.exitCode}` : run.result}); Azure would show:`,
     "  stdout (last 4 KiB):",
@@ -329,7 +329,7 @@ export async function down(): Promise<void> {
   await withLock(tearDown);
 }
 
-export interface VmStatus {
+interface VmStatus {
   name: string;
   running: boolean;
   systemState?: string;

@@ -13,7 +13,7 @@ export interface CliOptions {
   flowTimeoutMs: number;
 }
 
-export const USAGE = `usage: pnpm run verify [--stack NAME | --sandbox] [--json] [--flow-timeout SECONDS]
+const USAGE = `usage: pnpm run verify [--stack NAME | --sandbox] [--json] [--flow-timeout SECONDS]
   --stack NAME            the deployed stack to check, through \`pulumi stack output\` and your own
                           ssh (default: the stack Pulumi has selected)
   --sandbox               the running local sandbox instead (root)

@@ -19,7 +19,7 @@ async function makeTarget(choice: TargetChoice): Promise<Target> {
 }
 
 if (require.main === module) {
-  runVerify(process.argv.slice(2), {
+  void runVerify(process.argv.slice(2), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     makeTarget,

@@ -25,7 +25,7 @@ const SSHD_SETTINGS_FILE = "/etc/ssh/sshd_config.d/50-cloud-init.conf";
 const ADMIN_GROUPS = "adm,sudo";
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
-export interface PublicKey {
+interface PublicKey {
   path: string;
   keyData: string;
 }

@@ -14,10 +14,10 @@ import { sleep } from "../base/proc";
 import { vmCheck, vmExec } from "../machines/vm";
 
 /** Azure shows this much of the end of stdout and of stderr in the extension status. */
-export const STATUS_TAIL_BYTES = 4096;
+const STATUS_TAIL_BYTES = 4096;
 /** The handler refuses a larger script setting. */
-export const MAX_SCRIPT_BASE64 = 256 * 1024;
-export const DEFAULT_EXTENSION_TIMEOUT_MS = 10 * 60 * 1000;
+const MAX_SCRIPT_BASE64 = 256 * 1024;
+const DEFAULT_EXTENSION_TIMEOUT_MS = 10 * 60 * 1000;
 
 export interface ExtensionRun {
   vmName: string;

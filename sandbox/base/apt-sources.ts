@@ -56,7 +56,7 @@ function deb822Sources(text: string): AptSource[] {
   });
 }
 
-export function parseSources(file: SourcesFile): AptSource[] {
+function parseSources(file: SourcesFile): AptSource[] {
   return file.path.endsWith(".sources") ? deb822Sources(file.text) : oneLineSources(file.text);
 }
 

@@ -27,7 +27,7 @@ export async function run(command: string, args: readonly string[], options: Run
   }
 }
 
-export function describeFailure(command: string, args: readonly string[], result: RunResult): string {
+function describeFailure(command: string, args: readonly string[], result: RunResult): string {
   const shown = [command, ...args].join(" ");
   const what = result.timedOut
     ? "timed out"

@@ -134,7 +134,7 @@ function hasLists(suite: DebianSuite): boolean {
 }
 
 /** One dependency as `apt-cache depends` lists it: a package, or a virtual one with its providers. */
-export interface Alternative {
+interface Alternative {
   target: string;
   virtual: boolean;
   providers: string[];
@@ -412,7 +412,7 @@ export function sha256Digest(data: Buffer): string {
 // The images
 
 /** A file or (without content) a directory of a layer. Owned by root unless told. */
-export interface ImageFile {
+interface ImageFile {
   path: string;
   mode: number;
   content?: string;
@@ -420,7 +420,7 @@ export interface ImageFile {
   gid?: number;
 }
 
-export interface LayerRecipe {
+interface LayerRecipe {
   /** Unpacked with everything they depend on; none for a layer of files only. */
   packages: string[];
   files: ImageFile[];

@@ -324,7 +324,7 @@ export function readDockerHubImages(): DockerHubImage[] {
 }
 
 /** The registry's PID (behind the Docker Hub double). */
-export function dockerHubPid(): number | undefined {
+function dockerHubPid(): number | undefined {
   return livePid(statePaths.dockerHub.pid, statePaths.dockerHub.config);
 }
 
@@ -358,7 +358,7 @@ export function dockerHubRequests(): DockerHubRequest[] {
     .readFileSync(statePaths.dockerHub.front.requests, "utf8")
     .split("\n")
     .filter((line) => line !== "")
-    .map((line) => JSON.parse(line));
+    .map((line) => JSON.parse(line) as DockerHubRequest);
 }
 
 /**

@@ -5,8 +5,7 @@
 // as files (sandbox/internet/doubles.ts).
 
 /** Faults of the GitHub double, one word in its fault file, read on every request (test/doubles/github.ts). */
-export const GITHUB_FAULTS = ["401", "404", "flaky", "hang", "slow", "truncated", "corrupt", "no-binary"] as const;
-export type GithubFault = (typeof GITHUB_FAULTS)[number];
+export type GithubFault = "401" | "404" | "flaky" | "hang" | "slow" | "truncated" | "corrupt" | "no-binary";
 
 export interface GithubDoubleConfig {
   host: string;

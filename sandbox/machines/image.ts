@@ -44,7 +44,7 @@ const CHROOT_COMMANDS: readonly string[][] = [
   ["apt-get", "clean"],
 ];
 
-export interface VmImageRecipe {
+interface VmImageRecipe {
   suite: string;
   mirror: string;
   packages: string[];
@@ -69,7 +69,7 @@ async function recipe(): Promise<VmImageRecipe> {
   };
 }
 
-export function recipeHash(r: VmImageRecipe): string {
+function recipeHash(r: VmImageRecipe): string {
   return createHash("sha256").update(JSON.stringify(r)).digest("hex").slice(0, 16);
 }
 

@@ -13,7 +13,7 @@ const SHUTDOWN_GRACE_MS = 60_000;
 const VM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Mount points under `prefix`, deepest first (the order to unmount them in). */
-export function mountsUnder(prefix: string): string[] {
+function mountsUnder(prefix: string): string[] {
   return fs
     .readFileSync("/proc/self/mountinfo", "utf8")
     .split("\n")
@@ -73,7 +73,7 @@ export async function ensureDisk(vm: Vm, imageDir: string): Promise<void> {
 
 const nspawnMarker = (vm: Vm) => `--machine=${vm.name}`;
 
-export function nspawnPid(vm: Vm): number | undefined {
+function nspawnPid(vm: Vm): number | undefined {
   return livePid(statePaths.vm(vm.name).pid, nspawnMarker(vm));
 }
 

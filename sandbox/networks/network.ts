@@ -80,7 +80,7 @@ async function ensureRouter(): Promise<void> {
   await sysctl("net.ipv4.ip_forward", "1", ROUTER_NETNS);
 }
 
-export async function ensureVmNetwork(vm: Vm): Promise<void> {
+async function ensureVmNetwork(vm: Vm): Promise<void> {
   const netns = netnsOf(vm);
   const vnet = VNETS[vm.vnet];
   await ensureNetns(netns);

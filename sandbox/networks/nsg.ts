@@ -24,8 +24,8 @@ import type { EvaluatedResource, Evaluation } from "../../plan/evaluation";
 import { resourcesById } from "../../plan/evaluation";
 import { netnsOf, Vm, VNETS } from "../base/topology";
 
-export type NsgAccess = "Allow" | "Deny";
-export type NsgProtocol = "Tcp" | "Udp" | "Icmp" | "*";
+type NsgAccess = "Allow" | "Deny";
+type NsgProtocol = "Tcp" | "Udp" | "Icmp" | "*";
 
 /** An inbound security rule, with Azure's single/plural fields (…Prefix, …Prefixes) folded into lists. */
 export interface NsgRule {

@@ -693,7 +693,6 @@ class JsonReader {
         [acceptComma, frame] = [false, opened];
       } else if (enclosing !== undefined) {
         [acceptComma, frame] = [true, enclosing];
-        enclosing = undefined;
       } else {
         const popped = frames.pop();
         if (popped === undefined) {
@@ -1616,7 +1615,7 @@ export function startMockhub(options: MockhubOptions): Promise<http.Server> {
         }
       });
     if (faults) {
-      faults.apply(req, res, serve);
+      faults.apply(req, res, () => void serve());
     } else {
       void serve();
     }

@@ -316,7 +316,7 @@ test("a haproxy.cfg change reloads HAProxy under load without losing a request o
     assert.equal(await vmCheck(east, ["cat", VM_PATHS.haproxyCfg]), changed);
     // The new configuration runs: a new worker, and it closes idle connections after 2 s, not 10 s.
     const workersAfter = await haproxyWorkers(east);
-    assert.ok(workersAfter.some((pid) => !workersBefore.includes(pid)), `new HAProxy worker (${workersBefore} -> ${workersAfter})`);
+    assert.ok(workersAfter.some((pid) => !workersBefore.includes(pid)), `new HAProxy worker (${workersBefore.join(",")} -> ${workersAfter.join(",")})`);
     const idleMs = await idleKeepAliveMs(east, PORTS.https);
     assert.ok(idleMs >= 1500 && idleMs < 5000, `idle keep-alive closed after ${idleMs} ms`);
   } finally {

@@ -12,7 +12,7 @@ import { escapeRegExp } from "./vnet-writes";
 const ofType = (result: Evaluation, type: string): EvaluatedResource[] => result.resources.filter((r) => r.type === `azure-native:${type}`);
 
 /** Types that live only inside a region's resource group and go with it. */
-export const GROUP_CONTENTS = [
+const GROUP_CONTENTS = [
   "network:VirtualNetwork",
   "network:Subnet",
   "network:NetworkSecurityGroup",
@@ -21,9 +21,9 @@ export const GROUP_CONTENTS = [
   "compute:VirtualMachine",
 ];
 /** Types that reach across groups; Pulumi deletes them itself, before the groups. */
-export const ACROSS_GROUPS = ["network:VirtualNetworkPeering", "privatedns:VirtualNetworkLink", "privatedns:PrivateRecordSet", "privatedns:PrivateZone"];
+const ACROSS_GROUPS = ["network:VirtualNetworkPeering", "privatedns:VirtualNetworkLink", "privatedns:PrivateRecordSet", "privatedns:PrivateZone"];
 /** Types whose Azure name is fixed or that Azure allows once per VNet: replaced delete-first. */
-export const DELETE_FIRST = [
+const DELETE_FIRST = [
   "compute:VirtualMachine",
   "network:NetworkInterface",
   "network:PublicIPAddress",
@@ -130,7 +130,7 @@ export function provisioningRunProblems(before: Evaluation, raised: Evaluation):
 export function firstBootProblems(base64Script: string): string[] {
   const script = decodeScript(base64Script);
   const problems: string[] = [];
-  if (!/^provision\(\) \{\n(?:.*\n)*?  export HOME=\$\{HOME:-\/root\}\n(?:.*\n)*?  run_steps "\$@"/m.test(script)) {
+  if (!/^provision\(\) \{\n(?:.*\n)*? {2}export HOME=\$\{HOME:-\/root\}\n(?:.*\n)*? {2}run_steps "\$@"/m.test(script)) {
     problems.push("provision does not set HOME before the steps");
   }
   const up = script.split("\n").filter((line) => /^\s*(if ! )?tailscale up /.test(line));

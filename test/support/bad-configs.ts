@@ -40,15 +40,17 @@ const missing = ["adminUsername", "sshPublicKey", "flowProxyArtifact", "githubTo
   }),
 );
 
-const plainSecrets: BadConfig[] = [
+const plainSecrets: BadConfig[] = (
+  [
   ["sshPublicKey", {}],
   ["githubToken", {}],
   ["tailscaleAuthKey", { tailscaleAuthKey: "tskey-auth-abc123" }],
   ["clickhousePassword", { ...CLICKHOUSE, clickhousePassword: "hunter2hunter2" }],
   ["dockerHubToken", { dockerHubUsername: "flowproxyops", dockerHubToken: "dckr_pat_plain" }],
-].map(([key, overrides]) => ({
+  ] as [key: string, overrides: Record<string, string>][]
+).map(([key, overrides]) => ({
   title: `${key} in plain text is refused`,
-  request: inPlainText(overrides as Record<string, string>, key as string),
+  request: inPlainText(overrides, key),
   expected: [new RegExp(`${P}:${key} is stored in plain text but must be a secret.*pulumi config set --secret ${P}:${key}`)],
 }));
 

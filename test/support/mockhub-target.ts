@@ -31,7 +31,7 @@ export const VM_ENVIRONMENT: MockhubEnvironment = { ENABLE_TLS: "true", SYSTEM_P
 export type ReverseNames = Record<string, string>;
 
 /** How a (re)start went: listening, or the program ended (a panic in main.rs: its status and stderr). */
-export type Startup = { listening: true } | { listening: false; status: number | null; stderr: string };
+type Startup = { listening: true } | { listening: false; status: number | null; stderr: string };
 
 export interface MockhubTarget {
   /** For test output: what the tests ran against. */

@@ -51,7 +51,7 @@ export const EVERY_OPTION = {
 export const everyOptionRequest = (): EvaluationRequest => validRequest(EVERY_OPTION);
 
 /** A region beyond the default two, for tests of a larger table; its FlowProxy VM has a size of its own. */
-export const THIRD_REGION = { name: "central", location: "centralus", vnetCidr: "10.30.0.0/16", subnetCidr: "10.30.1.0/24", vmSize: "Standard_B2ls_v2" };
+const THIRD_REGION = { name: "central", location: "centralus", vnetCidr: "10.30.0.0/16", subnetCidr: "10.30.1.0/24", vmSize: "Standard_B2ls_v2" };
 
 /** The default regions, eastus grown to two FlowProxy VMs: the default stack after `proxies: 2`. */
 export const grownRequest = (): EvaluationRequest => validRequest({ regions: JSON.stringify(DEFAULT_REGIONS.map((r, i) => (i === 0 ? { ...r, proxies: 2 } : r))) });

@@ -27,7 +27,7 @@ export interface DeclaredSection extends ReportSection {
  * broke (test/support/counterparts.ts plays it). `itself`: the row's own check already breaks its
  * subject on purpose; the text says how, so the claim can be judged.
  */
-export type Counterpart = { test: string } | { itself: string };
+type Counterpart = { test: string } | { itself: string };
 
 const counterpartTest = (name: string): Counterpart => ({ test: name });
 
@@ -51,7 +51,7 @@ export const BAD_CONFIGURATION: DeclaredSection = {
   columns: ["evidence"],
   checks: [...BAD_CONFIGS.map(BAD_CONFIGURATION_CHECKS.refused), BAD_CONFIGURATION_CHECKS.hostileFileContent],
   counterparts: Object.fromEntries([
-    ...BAD_CONFIGS.map((bad) => [
+    ...BAD_CONFIGS.map((bad): [string, Counterpart] => [
       BAD_CONFIGURATION_CHECKS.refused(bad),
       counterpartTest(`"${bad.title}" fails naming the message it expects when the program accepts the good default configuration, or refuses without that message`),
     ]),
@@ -299,7 +299,7 @@ export const AZURE_READINESS_CHECKS = {
 } satisfies Names;
 
 /** The unit tests that prove each of section 7's checks able to fail, by the check's key. */
-export const AZURE_READINESS_COUNTERPARTS = {
+const AZURE_READINESS_COUNTERPARTS = {
   vnetWriters: (table: RegionTable) => `finding every write to each VNet fails naming the first VNet and its DNS link when that link is gone (${table})`,
   orderedVnetWrites: (table: RegionTable) =>
     `one write at a time per VNet fails naming the first region's subnet and DNS link when the link loses its dependency on the write before it (${table})`,
@@ -341,12 +341,12 @@ export const AZURE_READINESS: DeclaredSection = {
   ],
   counterparts: Object.fromEntries([
     ...REGION_TABLES.flatMap((table) =>
-      (["vnetWriters", "orderedVnetWrites", "extensionsAfterNetwork", "outboundAccess"] as const).map((key) => [
+      (["vnetWriters", "orderedVnetWrites", "extensionsAfterNetwork", "outboundAccess"] as const).map((key): [string, Counterpart] => [
         AZURE_READINESS_CHECKS[key](table),
         counterpartTest(AZURE_READINESS_COUNTERPARTS[key](table)),
       ]),
     ),
-    ...(["replacement", "provisioningRun", "firstBoot", "heldAptLock", "freedAptLock"] as const).map((key) => [
+    ...(["replacement", "provisioningRun", "firstBoot", "heldAptLock", "freedAptLock"] as const).map((key): [string, Counterpart] => [
       AZURE_READINESS_CHECKS[key],
       counterpartTest(AZURE_READINESS_COUNTERPARTS[key]),
     ]),

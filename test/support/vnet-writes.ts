@@ -16,7 +16,7 @@ const DNS_LINK = "azure-native:privatedns:VirtualNetworkLink";
 const RECORD = "azure-native:privatedns:PrivateRecordSet";
 
 /** Every resource `name` waits for, directly or through others. */
-export function dependencyClosure(result: Evaluation): (name: string) => Set<string> {
+function dependencyClosure(result: Evaluation): (name: string) => Set<string> {
   const byName = new Map(result.resources.map((r) => [r.name, r]));
   const memo = new Map<string, Set<string>>();
   const closure = (name: string): Set<string> => {

@@ -449,7 +449,7 @@ export function decodeRawBundle(input: Buffer): RawBundle {
 }
 
 /** TcpResponseStatus, in declaration order (bitcode writes the variant index). */
-export const TCP_STATUS = [
+const TCP_STATUS = [
   "Success",
   "ErrorInternal",
   "ErrorDecoding",

@@ -43,7 +43,7 @@ function bytesFromBigInt(value: bigint, length: number): Buffer {
 }
 
 /** Lowercase 0x address of an uncompressed public key (65 bytes, 0x04 prefix). */
-export function addressOfPublicKey(publicKey: Uint8Array): string {
+function addressOfPublicKey(publicKey: Uint8Array): string {
   return hex(keccak256(publicKey.subarray(1)).subarray(12));
 }
 

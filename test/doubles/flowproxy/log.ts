@@ -7,7 +7,7 @@ export type Level = "ERROR" | "WARN" | "INFO" | "DEBUG" | "TRACE";
 const RANK: Record<Level, number> = { ERROR: 1, WARN: 2, INFO: 3, DEBUG: 4, TRACE: 5 };
 
 /** A field value with the formatting tracing gives it: `%x` display, `?x` debug, a &str, a number or bool. */
-export type FieldValue = { display: string } | { debug: string } | string | number | boolean;
+type FieldValue = { display: string } | { debug: string } | string | number | boolean;
 export type Fields = [string, FieldValue][];
 
 export interface Span {

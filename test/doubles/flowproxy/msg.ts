@@ -32,7 +32,7 @@ export interface Frame {
 }
 
 /** reqrep::Error::WireId; `frames` are those the same bytes held before it, which Framed yields first. */
-export class WireIdError extends Error {
+class WireIdError extends Error {
   constructor(
     readonly wireId: number,
     readonly frames: Frame[],
@@ -368,7 +368,7 @@ export class ReqSocket {
         socket.destroy();
       }
     });
-    socket.on("error", (err) => {
+    socket.on("error", (err: Error) => {
       if (this.socket !== socket) {
         this.connecting = false;
         this.log.connectFailed(err.message);

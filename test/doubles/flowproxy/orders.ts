@@ -216,7 +216,7 @@ export function rawBundleHash(b: RawBundle, onMissingNonce: () => void = () => u
  * rbuilder's TxEncoding::WithBlobData decode of one transaction: the pooled (network) form, its
  * signer recovered. Returns the TxWithBlobsCreateError's Display on failure.
  */
-export function decodeBundleTransaction(raw: Buffer): string | undefined {
+function decodeBundleTransaction(raw: Buffer): string | undefined {
   let tx;
   try {
     tx = decodePooledTransaction(raw);

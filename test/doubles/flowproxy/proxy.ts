@@ -546,7 +546,7 @@ export class FlowProxy {
     const status = read("/proc/self/status");
     const threads = Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 0);
     const limits = /^Max open files\s+(\d+)/m.exec(read("/proc/self/limits"));
-    let fds = 0;
+    let fds: number;
     try {
       fds = fs.readdirSync("/proc/self/fd").length;
     } catch {
@@ -766,7 +766,7 @@ export class FlowProxy {
   private decodeErrorResponse(labels: Record<string, string>, body: string): void {
     let parsed: { id?: unknown; jsonrpc?: unknown; error?: { code?: unknown; message?: unknown }; result?: unknown };
     try {
-      parsed = JSON.parse(body);
+      parsed = JSON.parse(body) as typeof parsed;
       if (typeof parsed.jsonrpc !== "string" || !("id" in parsed) || (parsed.error === undefined && !("result" in parsed))) throw new Error("missing field");
     } catch (err) {
       this.event("WARN", "flowproxy::ingress::forwarder", "failed to decode response into json-rpc", [["e", { debug: (err as Error).message }]]);

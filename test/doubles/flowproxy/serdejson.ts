@@ -5,7 +5,7 @@
 // Compared with src/jsonrpc.rs at 029b7c4 built from source with the crates it locks.
 
 /** A JSON number as serde_json's Value keeps it (u64, i64 or f64), with the text serde_json writes for it. */
-export class JsonNumber {
+class JsonNumber {
   constructor(readonly text: string) {}
 }
 

@@ -164,7 +164,7 @@ function encodeUint(value: bigint): Buffer {
   return bytes.length === 1 && bytes[0] < 0x80 ? bytes : Buffer.concat([encodeLength(bytes.length, 0x80), bytes]);
 }
 
-export interface AccessListEntry {
+interface AccessListEntry {
   address: string;
   storageKeys: number;
 }

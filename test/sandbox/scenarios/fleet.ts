@@ -30,9 +30,9 @@ import { HEAL_BUDGET_MS, registryHealed, sendAcross } from "./operations";
 /** The region the scenarios grow and shrink: westeurope, which runs one proxy in the sandbox's stack. */
 const REGION = SANDBOX_REGIONS[1];
 /** The sandbox's regions with westeurope grown to two proxies. */
-export const GROWN_REGIONS = SANDBOX_REGIONS.map((region) => (region === REGION ? { ...region, proxies: (region.proxies ?? 1) + 1 } : region));
+const GROWN_REGIONS = SANDBOX_REGIONS.map((region) => (region === REGION ? { ...region, proxies: (region.proxies ?? 1) + 1 } : region));
 /** The proxy growing adds and shrinking removes. */
-export const ADDED_VM = "vm-westeurope-2";
+const ADDED_VM = "vm-westeurope-2";
 const hub = vmByName(BUILDERHUB.vmName);
 const grownOverrides = { regions: JSON.stringify(GROWN_REGIONS) };
 /** Requests per second on each untouched proxy's :443. */

@@ -150,7 +150,7 @@ export async function exposureCounterparts(vm: Vm): Promise<{ offline: BrokenRun
 }
 
 /** A TLS 1.2 suite with CBC and no AEAD, which OpenSSL still offers when asked. */
-export const CBC_SUITE = "ECDHE-ECDSA-AES128-SHA256";
+const CBC_SUITE = "ECDHE-ECDSA-AES128-SHA256";
 
 /** haproxy.cfg that also accepts a CBC suite on TLS 1.2, which publicTls must refuse to pass. */
 export function withCbcSuite(cfg: string): string {

@@ -113,7 +113,7 @@ function refusal(options: Omit<UpOptions, "keepOnFailure">): Promise<string | un
 }
 
 /** Extension runs a VM has had: the CustomScript handler's numbered download directories. */
-export async function extensionRunCount(vm: Vm): Promise<number> {
+async function extensionRunCount(vm: Vm): Promise<number> {
   return (await vmCheck(vm, ["ls", CUSTOM_SCRIPT_DOWNLOADS])).split("\n").filter((d) => /^\d+$/.test(d)).length;
 }
 
@@ -370,7 +370,7 @@ export async function signerKeysOnVms(keys = { source: "vm", fresh: true }): Pro
 }
 
 /** The HAProxy build a FlowProxy VM's container runs, as `haproxy -v` names it (e.g. 3.0.11-1+deb13u4). */
-export async function runningHaproxy(vm: Vm): Promise<string> {
+async function runningHaproxy(vm: Vm): Promise<string> {
   const banner = await vmCheck(vm, ["docker", "exec", CONTAINERS.haproxy, "haproxy", "-v"]);
   const version = /HAProxy version (\S+)/.exec(banner)?.[1];
   assert.ok(version, `${vm.name}: no version in \`haproxy -v\`: ${banner}`);
@@ -570,7 +570,7 @@ export async function replacementRolledBack(projectDir: string): Promise<string>
 // ---- dockerd restarted ----
 
 /** Requests a second to the served port while dockerd restarts. */
-export const DOCKERD_RESTART_RATE = 50;
+const DOCKERD_RESTART_RATE = 50;
 
 /**
  * BuilderHub's API asked from vm-eastus (over the VNets, as every registration is) 5 times a
@@ -609,7 +609,7 @@ export async function restartDockerd(vm: Vm): Promise<string> {
   const pidBefore = await containerPid(vm, container);
   const signersBefore = vm.role === "builderhub" ? await signersListed() : [];
   const load = vm.role === "flowproxy" ? livezLoad(vm, PORTS.https, { ratePerSecond: DOCKERD_RESTART_RATE, minRequests: 100, maxRequests: 30_000 }) : builderhubApiLoad();
-  let restartMs = 0;
+  let restartMs: number;
   try {
     await sleep(1000);
     const started = Date.now();

@@ -70,12 +70,25 @@ describe("the Docker Hub double", () => {
 
   const basic = (user: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString("base64")}` });
 
+  /** The token service's answer (distribution's token.md). */
+  interface TokenReply {
+    token: string;
+    access_token: string;
+    expires_in: number;
+    issued_at: string;
+    refresh_token?: string;
+  }
+  /** A registry error body (distribution's errors). */
+  interface ErrorsReply {
+    errors: { code: string; message: string; detail: unknown }[];
+  }
+
   /** A token as dockerd gets one: service and scope from the challenge, Basic credentials when logged in. */
   async function tokenFor(scope: string | undefined, credentials?: [string, string]): Promise<string> {
     const query = new URLSearchParams({ service: "registry.docker.io", ...(scope ? { scope } : {}), ...(credentials ? { account: credentials[0], client_id: "docker", offline_token: "true" } : {}) });
-    const reply = await request("auth.docker.io", `/token?${query}`, credentials ? basic(...credentials) : {});
+    const reply = await request("auth.docker.io", `/token?${query.toString()}`, credentials ? basic(...credentials) : {});
     assert.equal(reply.status, 200, reply.body);
-    const body = JSON.parse(reply.body);
+    const body = JSON.parse(reply.body) as TokenReply;
     assert.equal(body.token, body.access_token);
     assert.ok(body.expires_in >= 60, "never less than 60 s to live (token.md)");
     assert.ok(!Number.isNaN(Date.parse(body.issued_at)));
@@ -92,7 +105,7 @@ describe("the Docker Hub double", () => {
     assert.deepEqual(JSON.parse(ping.body), { errors: [{ code: "UNAUTHORIZED", message: "authentication required", detail: null }] });
     const manifest = await request("registry-1.docker.io", MANIFEST);
     assert.equal(manifest.headers["www-authenticate"], `${CHALLENGE},scope="repository:library/haproxy:pull"`);
-    assert.deepEqual(JSON.parse(manifest.body).errors[0].detail, [{ Type: "repository", Class: "", Name: "library/haproxy", Action: "pull" }]);
+    assert.deepEqual((JSON.parse(manifest.body) as ErrorsReply).errors[0].detail, [{ Type: "repository", Class: "", Name: "library/haproxy", Action: "pull" }]);
     assert.deepEqual(reached, [], "nothing reaches the registry without a token");
   });
 
@@ -139,7 +152,7 @@ describe("the Docker Hub double", () => {
     const limited = await request("registry-1.docker.io", MANIFEST, bearer(token));
     assert.equal(limited.status, 429);
     assert.equal(limited.headers["ratelimit-remaining"], "0;w=21600");
-    const [error] = JSON.parse(limited.body).errors;
+    const [error] = (JSON.parse(limited.body) as ErrorsReply).errors;
     assert.equal(error.code, "TOOMANYREQUESTS");
     assert.match(error.message, /^You have reached your unauthenticated pull rate limit\. https:\/\/www\.docker\.com\/increase-rate-limit$/);
     assert.equal(reached.filter((r) => r.startsWith("GET")).length, 2, "the refused pull never reached the registry");
@@ -154,7 +167,7 @@ describe("the Docker Hub double", () => {
     await tokenFor("repository:library/haproxy:pull", [USER, TOKEN]);
     const log = fs.readFileSync(requestLog, "utf8");
     assert.ok(!log.includes(TOKEN) && !log.includes(Buffer.from(`${USER}:${TOKEN}`).toString("base64")) && !/eyJ/.test(log));
-    const last = JSON.parse(log.trimEnd().split("\n").pop()!);
+    const last = JSON.parse(log.trimEnd().split("\n").pop()!) as Record<string, unknown>;
     assert.deepEqual({ ...last, time: "T" }, { time: "T", host: "auth.docker.io", method: "GET", path: last.path, account: USER, status: 200 });
   });
 

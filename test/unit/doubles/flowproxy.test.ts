@@ -318,7 +318,8 @@ function commandLine(generation: Generation, env: Record<string, string>, argv: 
   const dir = tempDir();
   const result = spawnSync(binary.file, argv, { env: { PATH: process.env.PATH ?? "", HOME: dir, ...env }, cwd: dir, encoding: "utf8", timeout: 1500 });
   // Ended by the timeout (it may well exit 0 on that SIGTERM, as FlowProxy's runner does).
-  if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT") return { kind: "run" };
+  const error: NodeJS.ErrnoException | undefined = result.error;
+  if (error?.code === "ETIMEDOUT") return { kind: "run" };
   return { kind: "exit", status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 

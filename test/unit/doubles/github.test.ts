@@ -72,10 +72,10 @@ async function download(headers = bearer): Promise<Reply> {
 test("the artifact API wants a token, and says so like GitHub", async () => {
   const none = await api();
   assert.equal(none.status, 401);
-  assert.equal(JSON.parse(none.body.toString()).message, "Requires authentication");
+  assert.equal((JSON.parse(none.body.toString()) as { message: string }).message, "Requires authentication");
   const wrong = await api({ authorization: "Bearer ghp_wrong" });
   assert.equal(wrong.status, 401);
-  assert.equal(JSON.parse(wrong.body.toString()).message, "Bad credentials");
+  assert.equal((JSON.parse(wrong.body.toString()) as { message: string }).message, "Bad credentials");
 });
 
 test("both Bearer and token forms are accepted; the zip comes from the blob store", async () => {

@@ -99,7 +99,7 @@ function raw(text: string | Buffer): Promise<{ statusLine: string; headers: Reco
     socket.on("close", () => {
       const [head, ...rest] = Buffer.concat(chunks).toString("latin1").split("\r\n\r\n");
       const [statusLine, ...lines] = head.split("\r\n");
-      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]).filter(([n]) => n !== "date"));
+      const headers = Object.fromEntries(lines.map((l): [string, string] => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]).filter(([n]) => n !== "date"));
       resolve({ statusLine, headers, body: rest.join("\r\n\r\n") });
     });
     socket.write(text);

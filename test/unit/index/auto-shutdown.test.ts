@@ -31,9 +31,9 @@ describe("auto-shutdown", () => {
     for (const schedule of schedules(withKey)) {
       const vm = vms(withKey).find((v) => v.name === schedule.options.dependsOn.find((d) => d.startsWith("vm-")))!;
       assert.ok(vm, `${schedule.name} waits for its VM`);
-      assert.equal(schedule.inputs.name, `shutdown-computevm-${vm.inputs.vmName}`);
+      assert.equal(schedule.inputs.name, `shutdown-computevm-${String(vm.inputs.vmName)}`);
       assert.equal(schedule.state.name, schedule.inputs.name, "Azure answers with that name");
-      assert.equal(schedule.inputs.targetResourceId, `/subscriptions/00000000-0000-0000-0000-000000000000/mock/${VM}/${vm.inputs.vmName}`);
+      assert.equal(schedule.inputs.targetResourceId, `/subscriptions/00000000-0000-0000-0000-000000000000/mock/${VM}/${String(vm.inputs.vmName)}`);
       assert.equal(schedule.inputs.resourceGroupName, vm.inputs.resourceGroupName, `${schedule.name}'s group`);
       assert.equal(schedule.inputs.location, vm.inputs.location, `${schedule.name}'s region`);
     }

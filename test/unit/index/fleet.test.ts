@@ -7,6 +7,7 @@ import { fleetPlan, reverseRecordName, reverseZoneOf } from "../../../lib/fleet"
 import { scriptVariable } from "../../../lib/provision";
 import { decodeScript, Evaluation, EvaluatedResource, unmarkSecrets, vmOf } from "../../../plan/evaluation";
 import { evaluated, grownRequest, threeRegionRequest, validRequest } from "../../support/program";
+import type { NicInputs } from "../../../lib/azure-inputs";
 
 const NEW_VM = "vm-eastus-2";
 /** Everything the second proxy of eastus owns, by resource name. */
@@ -42,8 +43,8 @@ describe("a region of two proxies", () => {
     for (const name of ["nsg-eastus-2", "pip-eastus-2", "nic-vm-eastus-2", "vm-eastus-2", "provision-vm-eastus-2"]) {
       assert.equal(vmOf(resources.get(name)!.inputs), NEW_VM, `${name} is tagged with its VM`);
     }
-    const nic = unmarkSecrets(resources.get("nic-vm-eastus-2")!.inputs) as Record<string, any>;
-    assert.equal(nic.dnsSettings.internalDnsNameLabel, NEW_VM);
+    const nic = unmarkSecrets(resources.get("nic-vm-eastus-2")!.inputs) as NicInputs;
+    assert.equal(nic.dnsSettings?.internalDnsNameLabel, NEW_VM);
     const certificateNames = scriptVariable(scriptOf(two, NEW_VM), "CERT_SANS")!;
     assert.match(certificateNames, /IP:10\.10\.1\.6,DNS:vm-eastus-2\.flowproxy\.internal,.*IP:203\.0\.113\.26/);
     const keys = ["vm-eastus", NEW_VM].map((vm) => scriptVariable(scriptOf(two, vm), "SIGNER_KEY"));

@@ -5,21 +5,23 @@ import { before, describe, test } from "node:test";
 import type { Evaluation } from "../../../plan/evaluation";
 import { unmarkSecrets } from "../../../plan/evaluation";
 import { evaluated, threeRegionRequest, validRequest } from "../../support/program";
+import type { NicInputs, NsgInputs, PublicIpInputs, SecurityRuleInputs, VmInputs, VnetInputs } from "../../../lib/azure-inputs";
 
-type Inputs = Record<string, any>;
+type Inputs = Record<string, unknown>;
 
-function byType(result: Evaluation, type: string): { name: string; inputs: Inputs }[] {
+/** The resources of a type, their inputs read in the shape `T` of that type. */
+function byType<T = Inputs>(result: Evaluation, type: string): { name: string; inputs: T }[] {
   return result.resources
     .filter((r) => r.type === `azure-native:${type}` || r.type === type)
-    .map((r) => ({ name: r.name, inputs: unmarkSecrets(r.inputs) as Inputs }));
+    .map((r) => ({ name: r.name, inputs: unmarkSecrets(r.inputs) as T }));
 }
 
 function names(result: Evaluation, type: string): string[] {
   return byType(result, type).map((r) => r.name).sort();
 }
 
-function one(result: Evaluation, type: string, name: string): Inputs {
-  const found = byType(result, type).find((r) => r.name === name);
+function one<T = Inputs>(result: Evaluation, type: string, name: string): T {
+  const found = byType<T>(result, type).find((r) => r.name === name);
   assert.ok(found, `${type} ${name} is declared`);
   return found.inputs;
 }
@@ -46,8 +48,8 @@ describe("default configuration", () => {
   });
 
   test("uses the spec's address plan", () => {
-    assert.deepEqual(one(result, "network:VirtualNetwork", "vnet-eastus").addressSpace.addressPrefixes, ["10.10.0.0/16"]);
-    assert.deepEqual(one(result, "network:VirtualNetwork", "vnet-westeurope").addressSpace.addressPrefixes, ["10.20.0.0/16"]);
+    assert.deepEqual(one<VnetInputs>(result, "network:VirtualNetwork", "vnet-eastus").addressSpace?.addressPrefixes, ["10.10.0.0/16"]);
+    assert.deepEqual(one<VnetInputs>(result, "network:VirtualNetwork", "vnet-westeurope").addressSpace?.addressPrefixes, ["10.20.0.0/16"]);
     assert.equal(one(result, "network:Subnet", "subnet-eastus").addressPrefix, "10.10.1.0/24");
     assert.equal(one(result, "network:Subnet", "subnet-westeurope").addressPrefix, "10.20.1.0/24");
     assert.equal(one(result, "resources:ResourceGroup", "rg-westeurope").location, "westeurope");
@@ -62,43 +64,43 @@ describe("default configuration", () => {
   });
 
   test("opens SSH from allowedSshCidr, 80, 443 and 5544, and ICMP from the peer VNet on a FlowProxy NSG", () => {
-    const rules = one(result, "network:NetworkSecurityGroup", "nsg-eastus").securityRules as Inputs[];
-    const summary = rules.map((r) => `${r.protocol}/${r.destinationPortRange} from ${r.sourceAddressPrefix}`).sort();
+    const rules = one<NsgInputs>(result, "network:NetworkSecurityGroup", "nsg-eastus").securityRules as SecurityRuleInputs[];
+    const summary = rules.map((r) => `${String(r.protocol)}/${String(r.destinationPortRange)} from ${String(r.sourceAddressPrefix)}`).sort();
     assert.deepEqual(summary, ["Icmp/* from 10.20.0.0/16", "Tcp/22 from 0.0.0.0/0", "Tcp/443 from *", "Tcp/5544 from *", "Tcp/80 from *"]);
     assert.ok(rules.every((r) => r.direction === "Inbound" && r.access === "Allow"));
   });
 
   test("applies allowedSshCidr to SSH", async () => {
     const narrowed = await evaluated(validRequest({ allowedSshCidr: "198.51.100.0/24" }));
-    const ssh = (one(narrowed, "network:NetworkSecurityGroup", "nsg-westeurope").securityRules as Inputs[]).find((r) => r.destinationPortRange === "22");
+    const ssh = (one<NsgInputs>(narrowed, "network:NetworkSecurityGroup", "nsg-westeurope").securityRules as SecurityRuleInputs[]).find((r) => r.destinationPortRange === "22");
     assert.equal(ssh?.sourceAddressPrefix, "198.51.100.0/24");
   });
 
   test("gives FlowProxy VMs a static Standard public IP and BuilderHub none", () => {
-    const pip = one(result, "network:PublicIPAddress", "pip-eastus");
+    const pip = one<PublicIpInputs>(result, "network:PublicIPAddress", "pip-eastus");
     assert.equal(pip.publicIPAllocationMethod, "Static");
-    assert.equal(pip.sku.name, "Standard");
-    const builderhubNic = one(result, "network:NetworkInterface", "nic-vm-builderhub");
-    assert.equal(builderhubNic.ipConfigurations[0].publicIPAddress, undefined);
-    assert.ok(one(result, "network:NetworkInterface", "nic-vm-eastus").ipConfigurations[0].publicIPAddress.id);
+    assert.equal(pip.sku?.name, "Standard");
+    const builderhubNic = one<NicInputs>(result, "network:NetworkInterface", "nic-vm-builderhub");
+    assert.equal(builderhubNic.ipConfigurations?.[0].publicIPAddress, undefined);
+    assert.ok(one<NicInputs>(result, "network:NetworkInterface", "nic-vm-eastus").ipConfigurations?.[0].publicIPAddress?.id);
   });
 
   test("labels every NIC with its VM name for Azure's internal DNS", () => {
     for (const vm of ["vm-eastus", "vm-westeurope", "vm-builderhub"]) {
-      assert.equal(one(result, "network:NetworkInterface", `nic-${vm}`).dnsSettings.internalDnsNameLabel, vm);
+      assert.equal(one<NicInputs>(result, "network:NetworkInterface", `nic-${vm}`).dnsSettings?.internalDnsNameLabel, vm);
     }
   });
 
   test("runs Ubuntu 22.04 LTS on Standard_B2s with SSH-key-only login", () => {
-    for (const vm of byType(result, "compute:VirtualMachine")) {
-      assert.equal(vm.inputs.hardwareProfile.vmSize, "Standard_B2s");
-      assert.deepEqual(vm.inputs.storageProfile.imageReference, { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" });
-      const linux = vm.inputs.osProfile.linuxConfiguration;
-      assert.equal(linux.disablePasswordAuthentication, true);
-      assert.equal(vm.inputs.osProfile.adminPassword, undefined);
-      assert.match(linux.ssh.publicKeys[0].keyData, /^ssh-ed25519 /);
-      assert.equal(linux.ssh.publicKeys[0].path, "/home/azureuser/.ssh/authorized_keys");
-      assert.equal(vm.inputs.osProfile.computerName, vm.name);
+    for (const vm of byType<VmInputs>(result, "compute:VirtualMachine")) {
+      assert.equal(vm.inputs.hardwareProfile?.vmSize, "Standard_B2s");
+      assert.deepEqual(vm.inputs.storageProfile?.imageReference, { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" });
+      const linux = vm.inputs.osProfile?.linuxConfiguration;
+      assert.equal(linux?.disablePasswordAuthentication, true);
+      assert.equal(vm.inputs.osProfile?.adminPassword, undefined);
+      assert.match(String(linux?.ssh?.publicKeys?.[0].keyData), /^ssh-ed25519 /);
+      assert.equal(linux?.ssh?.publicKeys?.[0].path, "/home/azureuser/.ssh/authorized_keys");
+      assert.equal(vm.inputs.osProfile?.computerName, vm.name);
     }
   });
 
@@ -174,7 +176,7 @@ describe("three regions", () => {
 
   test("gives the third region its own network, firewall, address, VM and extension", () => {
     one(result, "resources:ResourceGroup", "rg-centralus");
-    assert.deepEqual(one(result, "network:VirtualNetwork", "vnet-centralus").addressSpace.addressPrefixes, ["10.30.0.0/16"]);
+    assert.deepEqual(one<VnetInputs>(result, "network:VirtualNetwork", "vnet-centralus").addressSpace?.addressPrefixes, ["10.30.0.0/16"]);
     assert.equal(one(result, "network:Subnet", "subnet-centralus").addressPrefix, "10.30.1.0/24");
     one(result, "network:PublicIPAddress", "pip-centralus");
     one(result, "compute:VirtualMachine", "vm-centralus");
@@ -190,7 +192,7 @@ describe("three regions", () => {
   });
 
   test("allows ICMP from both peers", () => {
-    const rules = one(result, "network:NetworkSecurityGroup", "nsg-centralus").securityRules as Inputs[];
+    const rules = one<NsgInputs>(result, "network:NetworkSecurityGroup", "nsg-centralus").securityRules as SecurityRuleInputs[];
     assert.deepEqual(rules.filter((r) => r.protocol === "Icmp").map((r) => r.sourceAddressPrefix).sort(), ["10.10.0.0/16", "10.20.0.0/16"]);
   });
 

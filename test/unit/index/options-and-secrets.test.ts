@@ -53,7 +53,7 @@ describe("secrets", () => {
 
   test("public settings, tags and other inputs hold no secret", () => {
     for (const resource of result.resources) {
-      const { protectedSettings, ...publicInputs } = resource.inputs as Record<string, unknown>;
+      const { protectedSettings, ...publicInputs } = resource.inputs;
       void protectedSettings;
       const text = JSON.stringify(publicInputs);
       for (const value of secretValues) {

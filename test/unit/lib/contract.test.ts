@@ -15,7 +15,7 @@ const read = (file: string) => fs.readFileSync(path.join(PROJECT_DIR, file), "ut
 /** The names an "Inputs" header lists: `#   NAME  what it is` and `#   NAME, OTHER  what they are`. */
 function headerNames(source: string): string[] {
   const header = source.slice(source.indexOf("# Inputs"), source.search(/^[^#]/m));
-  return [...header.matchAll(/^#   ([A-Z][A-Z0-9_]*(?:, [A-Z][A-Z0-9_]*)*)(?= )/gm)].flatMap((m) => m[1].split(", "));
+  return [...header.matchAll(/^# {3}([A-Z][A-Z0-9_]*(?:, [A-Z][A-Z0-9_]*)*)(?= )/gm)].flatMap((m) => m[1].split(", "));
 }
 
 /** The names the `: "${NAME?}"` lines make bash refuse to run without. */

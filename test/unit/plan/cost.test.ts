@@ -49,13 +49,13 @@ describe("the cost estimate of the default example stack", () => {
   });
 
   test("reads each VM's size and region from its inputs: westeurope's own Standard_B2ls_v2", () => {
-    assert.match(plan.text, /^  vm-westeurope +compute: Standard_B2ls_v2 in westeurope, 730 h × \$0\.0456 +33\.29$/m);
-    assert.match(plan.text, /^  vm-eastus-2 +compute: Standard_B2s in eastus, 730 h × \$0\.0416 +30\.37$/m);
+    assert.match(plan.text, /^ {2}vm-westeurope +compute: Standard_B2ls_v2 in westeurope, 730 h × \$0\.0456 +33\.29$/m);
+    assert.match(plan.text, /^ {2}vm-eastus-2 +compute: Standard_B2s in eastus, 730 h × \$0\.0416 +30\.37$/m);
   });
 
   test("the plan prints the total, the table's date, the traffic assumption and every free resource", () => {
     assert.match(plan.text, /^== estimated monthly cost, USD \(pay-as-you-go list prices of plan\/prices\.ts, compiled \d{4}-\d{2}-\d{2}\) ==$/m);
-    assert.match(plan.text, /^  total +148\.08$/m);
+    assert.match(plan.text, /^ {2}total +148\.08$/m);
     assert.match(plan.text, /10 GB a month leave each VNet through each peering/);
     const free = plan.cost.free.length;
     assert.equal(free + new Set(plan.cost.lines.map((l) => l.resource)).size, plan.graph.nodes.length, "every resource is priced or free");
@@ -96,7 +96,7 @@ test("a VM size the table has no price for is named with the entry to add, and t
     { resource: "peer-westeurope-to-centralus", message: "no price in the table for global peering traffic arriving in centralus; add it to plan/prices.ts (PEERING_PER_GB.zoneOf and .zones)" },
   ].sort(byResource));
   assert.equal(estimate.total, undefined);
-  assert.match(formatCost(estimate).join("\n"), /^  total +none: 6 resources have no price in the table \(above\)$/m);
+  assert.match(formatCost(estimate).join("\n"), /^ {2}total +none: 6 resources have no price in the table \(above\)$/m);
 });
 
 test("a resource of a type the table does not know is unpriced, never free", () => {

@@ -16,7 +16,7 @@ const declared = (parse(committed) as { config: Record<string, ConfigDeclaration
 
 /** The request with every key it leaves unset given its declared default, as Pulumi hands them to the program. */
 function withDeclaredDefaults(config: Record<string, string>): Record<string, string> {
-  const defaults = Object.entries(declared).map(([key, d]) => [key, typeof d.default === "object" ? JSON.stringify(d.default) : String(d.default)]);
+  const defaults = Object.entries(declared).map(([key, d]): [string, string] => [key, typeof d.default === "object" ? JSON.stringify(d.default) : String(d.default)]);
   return { ...Object.fromEntries(defaults), ...config };
 }
 

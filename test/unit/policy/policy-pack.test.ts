@@ -8,21 +8,27 @@ import * as path from "path";
 import { after, before, test } from "node:test";
 import { belowNormalPriority } from "../../support/processes";
 import { PROJECT_DIR } from "../../../plan/evaluation";
+import type * as AnalyzerGrpc from "@pulumi/pulumi/proto/analyzer_grpc_pb";
+import type * as AnalyzerPb from "@pulumi/pulumi/proto/analyzer_pb";
 
 // The runner, its gRPC library and the analyzer protocol all come from the pinned @pulumi/pulumi.
 const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
 const fromPulumi = createRequire(path.join(pulumiDir, "package.json"));
-/* eslint-disable @typescript-eslint/no-explicit-any */
-const grpc = fromPulumi("@grpc/grpc-js") as any;
-const analyzerGrpc = fromPulumi("./proto/analyzer_grpc_pb") as any;
-const analyzerPb = fromPulumi("./proto/analyzer_pb") as any;
-const structPb = fromPulumi("google-protobuf/google/protobuf/struct_pb") as any;
-const emptyPb = fromPulumi("google-protobuf/google/protobuf/empty_pb") as any;
+// The protocol modules carry their own declarations; gRPC and protobuf's well-known types are not
+// this package's dependencies to import types from, so they are typed by what this test uses of them.
+type Client = AnalyzerGrpc.AnalyzerClient;
+const grpc = fromPulumi("@grpc/grpc-js") as { credentials: { createInsecure(): ConstructorParameters<typeof AnalyzerGrpc.AnalyzerClient>[1] } };
+const analyzerGrpc = fromPulumi("./proto/analyzer_grpc_pb") as typeof AnalyzerGrpc;
+const analyzerPb = fromPulumi("./proto/analyzer_pb") as typeof AnalyzerPb;
+const structPb = fromPulumi("google-protobuf/google/protobuf/struct_pb") as {
+  Struct: { fromJavaScript(value: Record<string, unknown>): Parameters<AnalyzerPb.AnalyzerResource["setProperties"]>[0] };
+};
+const emptyPb = fromPulumi("google-protobuf/google/protobuf/empty_pb") as { Empty: new () => Parameters<Client["getAnalyzerInfo"]>[0] };
 
 const ENFORCEMENT = ["advisory", "mandatory", "disabled", "remediate"];
 
 let runner: ChildProcess | undefined;
-let client: any;
+let client: Client | undefined;
 
 before(async () => {
   // The engine passes its own address and the pack's directory; the pack never calls the engine here.
@@ -49,11 +55,17 @@ after(() => {
   runner?.kill();
 });
 
-function call(method: string, request: unknown): Promise<any> {
-  return new Promise((resolve, reject) => client[method](request, (err: Error | null, reply: unknown) => (err ? reject(err) : resolve(reply))));
+type Method = "getAnalyzerInfo" | "analyze" | "analyzeStack";
+/** What a method answers: the response its callback (the last argument of its longest form) receives. */
+type Reply<M extends Method> = Parameters<Parameters<Client[M]>[3]>[1];
+
+function call<M extends Method>(method: M, request: Parameters<Client[M]>[0]): Promise<Reply<M>> {
+  // The one form every method shares: request and callback.
+  const send = client![method].bind(client) as (request: Parameters<Client[M]>[0], callback: (err: Error | null, reply: Reply<M>) => void) => void;
+  return new Promise((resolve, reject) => send(request, (err, reply) => (err ? reject(err) : resolve(reply))));
 }
 
-function withResource<T>(message: T & Record<string, any>, type: string, name: string, stack: string, props: Record<string, unknown>): T {
+function withResource<T extends AnalyzerPb.AnalyzeRequest | AnalyzerPb.AnalyzerResource>(message: T, type: string, name: string, stack: string, props: Record<string, unknown>): T {
   message.setType(type);
   message.setName(name);
   message.setUrn(`urn:pulumi:${stack}::flowproxy-staging::${type}::${name}`);
@@ -62,8 +74,8 @@ function withResource<T>(message: T & Record<string, any>, type: string, name: s
   return message;
 }
 
-function diagnostics(reply: any): [string, string, string][] {
-  return reply.getDiagnosticsList().map((d: any) => [d.getPolicyname(), ENFORCEMENT[d.getEnforcementlevel()], d.getMessage()]);
+function diagnostics(reply: AnalyzerPb.AnalyzeResponse): [string, string, string][] {
+  return reply.getDiagnosticsList().map((d) => [d.getPolicyname(), ENFORCEMENT[d.getEnforcementlevel()], d.getMessage()]);
 }
 
 const worldSsh = {
@@ -75,7 +87,7 @@ const worldSsh = {
 test("the policy pack loads under Pulumi's policy runner and lists its policies with their enforcement levels", async () => {
   const info = await call("getAnalyzerInfo", new emptyPb.Empty());
   assert.equal(info.getName(), "flowproxy-staging");
-  const levels = Object.fromEntries(info.getPoliciesList().map((p: any) => [p.getName(), ENFORCEMENT[p.getEnforcementlevel()]]));
+  const levels = Object.fromEntries(info.getPoliciesList().map((p) => [p.getName(), ENFORCEMENT[p.getEnforcementlevel()]]));
   assert.deepEqual(levels, {
     "ssh-not-open-to-internet": "advisory",
     "ssh-not-open-to-internet-production": "mandatory",

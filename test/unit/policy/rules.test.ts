@@ -253,7 +253,7 @@ interface Found {
   message: string;
 }
 
-type EngineResource = { type: string; name: string; urn: string; props: Record<string, any> };
+type EngineResource = { type: string; name: string; urn: string; props: Record<string, unknown> };
 
 function runPolicies(resources: EngineResource[]): Found[] {
   const found: Found[] = [];
@@ -278,7 +278,7 @@ function engineResources(result: Evaluation, stack: string): EngineResource[] {
     props:
       r.type === "pulumi:pulumi:Stack"
         ? Object.fromEntries(Object.entries(result.outputs).map(([k, o]) => [k, o.value]))
-        : (unmarkSecrets(r.inputs) as Record<string, any>),
+        : (unmarkSecrets(r.inputs) as Record<string, unknown>),
   }));
 }
 
@@ -319,7 +319,7 @@ describe("the policy pack", () => {
 
 test("secret scanning skips values the engine does not know yet (preview) and still checks the rest", () => {
   // The policy engine hands rules a proxy that throws when an unknown value is read.
-  const unknownIp = new Proxy({ ip: "", leaked: GITHUB_TOKEN } as Record<string, unknown>, {
+  const unknownIp = new Proxy<Record<string, unknown>>({ ip: "", leaked: GITHUB_TOKEN }, {
     get: (target, key) => {
       if (key === "ip") throw new Error("unknown during preview");
       return target[key as string];

@@ -134,7 +134,7 @@ describe("provisioning around Docker and the Azure agent", { concurrency: true }
     const first = await box.run("ensure_docker_configured");
     assert.equal(first.status, 0, first.stderr);
     const file = path.join(box.dir, "etc", "docker", "daemon.json");
-    const config = JSON.parse(fs.readFileSync(file, "utf8"));
+    const config = JSON.parse(fs.readFileSync(file, "utf8")) as unknown;
     assert.deepEqual(config, { "init-path": "/usr/bin/tini-static", "live-restore": true, "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } });
     assert.equal(fs.statSync(file).mode & 0o777, 0o644);
     assert.deepEqual(first.calls, ["systemctl is-active --quiet docker"], "a stopped dockerd starts with the file later");

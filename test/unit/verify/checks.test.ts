@@ -289,7 +289,7 @@ describe("the whole verify against a fake stack", () => {
 
   test("a bundle Flashbots' client sends that FlowProxy refuses fails the flow with FlowProxy's answer, after ours reached", async () => {
     const target = fakeTarget(healthyStack());
-    const pinnedPost = target.pinnedPost;
+    const pinnedPost = target.pinnedPost.bind(target);
     target.pinnedPost = async (host, port, urlPath, body, headers, pinned, timeoutMs) =>
       "accept-encoding" in headers
         ? { status: 400, body: '{"id":null,"jsonrpc":"2.0","error":{"code":-32603,"message":"Invalid signature"}}' }
@@ -392,7 +392,7 @@ describe("each check's decision", () => {
   });
 
   test("registration: a listing under another name than the VM's fails, saying where the name comes from; the TLS check still runs", () => {
-    const result = decideRegistration(EAST, registrationFacts([entry(EAST.signer!.toLowerCase(), certs.east.pem, EAST.signer!)]));
+    const result = decideRegistration(EAST, registrationFacts([entry(EAST.signer!.toLowerCase(), certs.east.pem, EAST.signer)]));
     assert.equal(result.check.outcome, "FAIL");
     assert.match(result.check.detail, new RegExp(`lists ${EAST.signer} as "${EAST.signer}", not under its VM's name vm-eastus: mockhub names a builder after the reverse name of the address it registered from`));
     assert.ok(result.registered?.equals(certs.east.der));

@@ -50,5 +50,5 @@ test("a disabled stanza, a source-only stanza and another release's archive are 
 
 test("this machine's apt names a Debian archive the sandbox can fetch from", () => {
   const mirror = new URL(debianMirror());
-  assert.ok(["http:", "https:"].includes(mirror.protocol), `${mirror} is no HTTP archive`);
+  assert.ok(["http:", "https:"].includes(mirror.protocol), `${mirror.href} is no HTTP archive`);
 });

@@ -139,7 +139,7 @@ const LAYERS = [
 
 test("the image config is Docker's, for linux/amd64, with the layers' diff_ids in order and the source label", () => {
   const container = { Env: ["PATH=/usr/bin"], Entrypoint: ["/e"], Cmd: ["c"], User: "u", WorkingDir: "/w", StopSignal: "SIGUSR1" };
-  const config = JSON.parse(imageConfig(container, { "org.opencontainers.image.source": "Debian trixie x 1-1" }, LAYERS).toString());
+  const config = JSON.parse(imageConfig(container, { "org.opencontainers.image.source": "Debian trixie x 1-1" }, LAYERS).toString()) as Record<string, unknown>;
   assert.equal(config.architecture, "amd64");
   assert.equal(config.os, "linux");
   assert.deepEqual(config.rootfs, { type: "layers", diff_ids: ["sha256:11", "sha256:22"] });
@@ -148,7 +148,7 @@ test("the image config is Docker's, for linux/amd64, with the layers' diff_ids i
 
 test("the manifest is schema 2, naming the config and the gzip layers by digest and size", () => {
   const config = Buffer.from('{"x":1}');
-  const manifest = JSON.parse(imageManifest(config, LAYERS).toString());
+  const manifest = JSON.parse(imageManifest(config, LAYERS).toString()) as unknown;
   assert.deepEqual(manifest, {
     schemaVersion: 2,
     mediaType: "application/vnd.docker.distribution.manifest.v2+json",
@@ -165,7 +165,13 @@ test("the hub serves read-only, never purges, and speaks TLS with the given cert
     readOnly: true,
     tls: { certificate: "/state/tls.crt", key: "/state/tls.key" },
   });
-  const config = JSON.parse(text);
+  // The fields of distribution's configuration this test reads.
+  const config = JSON.parse(text) as {
+    version: string;
+    storage: { filesystem: { rootdirectory: string }; maintenance: unknown };
+    http: { addr: string; tls: unknown };
+    auth?: unknown;
+  };
   assert.equal(config.version, "0.1");
   assert.equal(config.storage.filesystem.rootdirectory, "/cache/hub-1");
   assert.deepEqual(config.storage.maintenance, { uploadpurging: { enabled: false }, readonly: { enabled: true } });
