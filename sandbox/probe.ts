@@ -201,7 +201,7 @@ export async function builders(from: Vm): Promise<BuilderListing[]> {
 }
 
 /**
- * Makes the BuilderHub double in vm-builderhub misbehave (see test/doubles/mockhub.ts), or behave
+ * Makes the BuilderHub double in vm-builderhub misbehave (see test/doubles/mockhub/faults.ts), or behave
  * again with undefined, and empties its record of injected answers: the switch lives in the mockhub
  * container, so its files go in with docker cp.
  */

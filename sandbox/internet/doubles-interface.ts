@@ -25,7 +25,7 @@ export interface GithubDoubleConfig {
 export const MOCKHUB_STATE_DIR = "/var/lib/mockhub";
 /**
  * Faults of the BuilderHub double, one line in its fault file, read on every request
- * (test/doubles/mockhub.ts): a word, or "flap" aimed at one User-Agent.
+ * (test/doubles/mockhub/faults.ts): a word, or "flap" aimed at one User-Agent.
  */
 export type MockhubFault = "down" | "slow" | "error" | { flapFor: string };
 /** The file beside the fault file where the double records each answer it injected. */

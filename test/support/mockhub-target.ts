@@ -15,7 +15,9 @@ import type * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { BUILDERHUB, PORTS } from "../../lib/contract";
-import { reverseLookup, settingsFrom, startMockhub } from "../doubles/mockhub";
+import { reverseLookup } from "../doubles/mockhub/registry";
+import { startMockhub } from "../doubles/mockhub/server";
+import { settingsFrom } from "../doubles/mockhub/startup";
 import { scratchDir } from "./scratch";
 
 /** The variables mockhub reads (main.rs), as `docker run -e` gives them. */

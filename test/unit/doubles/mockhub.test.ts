@@ -19,7 +19,7 @@ import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
 import { getAddress } from "viem";
-import { startMockhub } from "../../doubles/mockhub";
+import { startMockhub } from "../../doubles/mockhub/server";
 import type { BuilderListing } from "../../../lib/contract";
 import { spawnAsync } from "../../support/processes";
 import { MOCKHUB_INJECTED_FILE } from "../../../sandbox/internet/doubles-interface";

@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { BUILDERHUB_API } from "../../../lib/contract";
-import { startMockhub } from "../../doubles/mockhub";
+import { startMockhub } from "../../doubles/mockhub/server";
 import { spawnAsync } from "../../support/processes";
 import { scratchDir } from "../../support/scratch";
 

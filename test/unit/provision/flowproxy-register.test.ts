@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { BUILDERHUB_API, REGISTRATION_USER_AGENT } from "../../../lib/contract";
-import { startMockhub } from "../../doubles/mockhub";
+import { startMockhub } from "../../doubles/mockhub/server";
 import { scratchDir } from "../../support/scratch";
 
 const HOOK = path.resolve(__dirname, "..", "..", "..", "provision", "flowproxy-register.sh");
