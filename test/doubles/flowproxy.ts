@@ -21,9 +21,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Generation, parseCli } from "./flowproxy/cli";
 import { Logger } from "./flowproxy/log";
-import { FlowProxy, Panic, RunError } from "./flowproxy/proxy";
+import { Panic, RunError } from "./flowproxy/errors";
+import { FlowProxy } from "./flowproxy/proxy";
 
-export { FlowProxy, RunError } from "./flowproxy/proxy";
+export { RunError } from "./flowproxy/errors";
+export { FlowProxy } from "./flowproxy/proxy";
 export { parseCli } from "./flowproxy/cli";
 
 /** What the artifact builder (sandbox/internet/doubles.ts, FlowProxyBuild) stamps into the bundle. */

@@ -126,3 +126,8 @@ export class Logger {
     this.write(`${parts.join(" ")}\n`);
   }
 }
+
+/** Rust's Debug of a str. */
+export function debugString(value: string): string {
+  return JSON.stringify(value).replace(/\\u0000/g, "\\0");
+}
