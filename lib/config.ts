@@ -59,6 +59,7 @@ export interface Settings {
   clickhouse?: ClickhouseSettings;
   dockerHub?: DockerHubLogin;
   provisioningRun: number;
+  monitoring: boolean;
   files: LocalFiles;
 }
 
@@ -89,11 +90,11 @@ export class ConfigError extends Error {
 export interface KeySpec {
   key: string;
   /** Pulumi's type for the key in Pulumi.yaml; an array is a list of objects. */
-  type: "string" | "integer" | "array";
+  type: "string" | "integer" | "boolean" | "array";
   required: boolean;
   secret: boolean;
   /** What the program reads when the key is not set; Pulumi.yaml declares the same default. */
-  default?: string | number | readonly object[];
+  default?: string | number | boolean | readonly object[];
   example: string;
   description: string;
 }
@@ -121,6 +122,7 @@ export const CONFIG_KEYS: ReadonlyArray<KeySpec> = [
   { key: "regions", type: "array", required: false, secret: false, default: DEFAULT_REGIONS, example: '[{"name":"east","location":"eastus","vnetCidr":"10.10.0.0/16","subnetCidr":"10.10.1.0/24","proxies":2}, ...]', description: "FlowProxy regions, each {name, location, vnetCidr, subnetCidr} and optionally proxies (how many FlowProxy VMs, default 1) and vmSize (default: the stack's vmSize); BuilderHub lives in the first one (default: eastus and westeurope, one proxy each)" },
   { key: "dockerHubUsername", type: "string", required: false, secret: false, example: "flowproxyops", description: "Docker Hub account every VM logs in with before pulling, so pulls count against its limit, not the VM's shared address (with dockerHubToken)" },
   { key: "dockerHubToken", type: "string", required: false, secret: true, example: "dckr_pat_...", description: "A personal access token (read-only) of dockerHubUsername (with dockerHubUsername)" },
+  { key: "monitoring", type: "boolean", required: false, secret: false, default: false, example: "true", description: "true: Prometheus on BuilderHub scrapes every proxy's FlowProxy and HAProxy metrics over the VNets and evaluates the alert rules of monitoring/alerts.yml (default false)" },
   { key: "provisioningRun", type: "integer", required: false, secret: false, default: 0, example: "1", description: "Raise by one to rerun every extension with unchanged inputs, e.g. after a failed run (default 0)" },
 ];
 
@@ -342,6 +344,12 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
     problem("provisioningRun", `"${provisioningRunText}" is not a whole number of 0 or more; raise it by one to rerun every extension`);
   }
 
+  // Pulumi hands a boolean config value to the program as the text true or false.
+  const monitoringText = orDefault("monitoring");
+  if (monitoringText !== "true" && monitoringText !== "false") {
+    problem("monitoring", `"${monitoringText}" must be true or false`);
+  }
+
   const files = readLocalFiles(projectDir, problems, clickhouse !== undefined);
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -361,6 +369,7 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
     clickhouse,
     dockerHub,
     provisioningRun: Number(provisioningRunText),
+    monitoring: monitoringText === "true",
     files: files!,
   };
 }

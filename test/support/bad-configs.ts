@@ -276,6 +276,11 @@ export const BAD_CONFIGS: BadConfig[] = [
     expected: [/provisioningRun "-1" is not a whole number of 0 or more; raise it by one to rerun every extension\. Example: pulumi config set flowproxy-staging:provisioningRun '1'/],
   },
   {
+    title: "a monitoring value other than true or false is refused",
+    request: validRequest({ monitoring: "yes" }),
+    expected: [/monitoring "yes" must be true or false\. Example: pulumi config set flowproxy-staging:monitoring 'true'/],
+  },
+  {
     title: "a missing haproxy.cfg is named",
     file: { name: "haproxy.cfg", content: null },
     expected: [/haproxy\.cfg is missing from .*git checkout -- 'haproxy\.cfg'/],
