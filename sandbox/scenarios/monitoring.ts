@@ -4,6 +4,7 @@
 // sandbox's Docker Hub (sandbox/hub-images.ts), under the name the stack pins.
 import assert from "node:assert/strict";
 import { BUILDERHUB, METRICS_PORTS, MONITORING, PORTS } from "../../lib/contract";
+import { withEditedProject } from "../../plan/evaluation";
 import { FlashbotsSearcher } from "../../verify/flashbots-client";
 import { connectOutcome, eventually, flowproxyUnit, publicEndpoint } from "../probe";
 import { formatSeconds, sleep } from "../proc";
@@ -11,6 +12,7 @@ import { up } from "../sandbox";
 import { FIRST_PROXIES, flowproxyVms, Vm, vmByName } from "../topology";
 import { vmCheck, vmExec } from "../vm";
 import { BrokenRun, failureOf } from "./broken";
+import { verifySandbox } from "./verify-faults";
 
 const hub = vmByName(BUILDERHUB.vmName);
 const [east] = FIRST_PROXIES;
@@ -190,17 +192,19 @@ async function connectsFrom(from: Vm, ip: string, port: number): Promise<boolean
 /** Every metrics port of every proxy, tried from BuilderHub, from every other proxy and from the host. */
 export async function metricsAttempts(): Promise<Attempt[]> {
   const proxies = flowproxyVms();
-  const attempts: Attempt[] = [];
-  for (const vm of proxies) {
-    for (const port of METRICS_PORTS) {
-      const to = `${vm.name}:${port}`;
-      for (const from of [hub, ...proxies.filter((p) => p !== vm)]) {
-        attempts.push({ from: from.name, to, connected: await connectsFrom(from, vm.privateIp, port) });
-      }
-      attempts.push({ from: "host", to: `${vm.name} public ${port}`, connected: (await connectOutcome(vm.publicIp!, port)) === "connected" });
-    }
-  }
-  return attempts;
+  // All at once: a dropped connection costs its whole timeout.
+  return Promise.all(
+    proxies.flatMap((vm) =>
+      METRICS_PORTS.flatMap((port) => [
+        ...[hub, ...proxies.filter((p) => p !== vm)].map(async (from): Promise<Attempt> => ({
+          from: from.name,
+          to: `${vm.name}:${port}`,
+          connected: await connectsFrom(from, vm.privateIp, port),
+        })),
+        (async (): Promise<Attempt> => ({ from: "host", to: `${vm.name} public ${port}`, connected: (await connectOutcome(vm.publicIp!, port)) === "connected" }))(),
+      ]),
+    ),
+  );
 }
 
 /** What is wrong with `attempts`: the scraper (`scraper`) must connect, everyone else must not. */
@@ -218,6 +222,24 @@ export async function onlyTheScraperReaches(): Promise<string> {
   const others = attempts.filter((a) => a.from !== hub.name).length;
   return `${attempts.length - others} connections from ${hub.name} opened; ${others} from the other proxies and the host did not (NSG: allow the scraper, deny VirtualNetwork, before AllowVnetInBound)`;
 }
+
+/** `pnpm run verify --sandbox` on the monitored sandbox: every check passes, BuilderHub's monitoring check among them. */
+export async function verifyMonitoring(): Promise<string> {
+  const verified = await verifySandbox();
+  const monitoring = verified.results.find((r) => r.vm === hub.name && r.check === "monitoring");
+  const failed = verified.results.filter((r) => r.outcome !== "ok").map((r) => `${r.vm}/${r.check} ${r.outcome}: ${r.detail}`);
+  if (monitoring === undefined || failed.length > 0) {
+    throw new Error(`verify --sandbox: ${monitoring === undefined ? "no monitoring check; " : ""}${failed.join("; ")}`);
+  }
+  return `verify --sandbox: ${verified.results.length} checks passed; ${hub.name} monitoring: ${monitoring.detail}`;
+}
+
+/** index.ts with the metrics ports' VNet rule allowing instead of denying: the NSG no longer keeps the other proxies out. */
+export const withMetricsOpenToVnets = (text: string): string => {
+  const changed = text.replace('source: "VirtualNetwork", access: "Deny" as const', 'source: "VirtualNetwork", access: "Allow" as const');
+  assert.notEqual(changed, text, "index.ts denies the VNets the metrics ports in metricsRules");
+  return changed;
+};
 
 /** The checks of this section run on their subject broken on purpose. */
 export const monitoringCounterparts = {
@@ -240,6 +262,19 @@ export const monitoringCounterparts = {
     const problems = flowProblems(now, await systemFlowByVm(), east.name);
     const others = flowproxyVms().filter((vm) => vm !== east).map((vm) => vm.name);
     return [{ broke: "no bundle sent", failure: problems.length > 0 ? [problems.join("; ")] : [], naming: others }];
+  },
+  /** The metrics ports opened to the VNets by the NSG: verify's monitoring check must name a proxy that connected. */
+  async verifyRefusal(): Promise<BrokenRun[]> {
+    try {
+      const failure = await withEditedProject("index.ts", withMetricsOpenToVnets, async (projectDir) => {
+        await up({ projectDir, overrides: { monitoring: "true" } });
+        return failureOf(() => verifyMonitoring());
+      });
+      const peer = flowproxyVms().find((vm) => vm !== east)!;
+      return [{ broke: "the NSGs allowing the VNets on the metrics ports", failure, naming: [`${peer.name} connected to ${east.privateIp}:${PORTS.flowproxyMetrics}`] }];
+    } finally {
+      await up({ overrides: { monitoring: "true" } });
+    }
   },
   /** BuilderHub counted as one of the others: the reach check must name each of its connections. */
   async onlyScraper(): Promise<BrokenRun[]> {
