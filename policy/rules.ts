@@ -2,7 +2,7 @@
 // ({type, name, props}), so tests can run them without the Pulumi engine. Each returns the
 // violations it finds as messages; an empty list means compliant. Messages name the resource, the
 // property and the fix, and never repeat a secret value.
-import { AZURE_VM_SIZE, BUILDERHUB, PORTS, TAG } from "../lib/contract";
+import { AZURE_VM_SIZE, BUILDERHUB, METRICS_PORTS, PORTS, TAG } from "../lib/contract";
 import { AZURE_RESERVED_ADDRESSES, usableAddresses } from "../lib/fleet";
 
 /** What the policy engine hands a rule: a resource's type, logical name and properties. */
@@ -289,10 +289,16 @@ export function passwordLoginEnabled(resource: ResourceLike): string[] {
 // ---------------------------------------------------------------------------------------------
 // Rule: NSGs open only the spec's ports.
 
+/** A single address inside the VNets (a /32): BuilderHub's Prometheus, the one scraper of the metrics ports. */
+function isOneVnetAddress(source: string, vnetCidrs: string[]): boolean {
+  return /\/32$/.test(source.trim()) && isVnetSource(source, vnetCidrs);
+}
+
 /**
  * Inbound allow rules beyond the spec. FlowProxy NSGs: 22, 80, 443 and 5544 over TCP (where SSH
- * may come from is the SSH rule's business) and ICMP from the VNets. BuilderHub's NSG: 3000 and 22
- * over TCP and ICMP, all from the VNets.
+ * may come from is the SSH rule's business), ICMP from the VNets, and with monitoring on the metrics
+ * ports (8090, 8405) from one address inside the VNets. BuilderHub's NSG: 3000 and 22 over TCP and
+ * ICMP, all from the VNets.
  */
 export function nsgPortsOutsideSpec(resource: ResourceLike, vnetCidrs: string[]): string[] {
   const builderhub = isBuilderhub(resource);
@@ -311,7 +317,11 @@ export function nsgPortsOutsideSpec(resource: ResourceLike, vnetCidrs: string[])
     }
     for (const range of portsOf(rule)) {
       const span = portSpan(range);
-      if (span === undefined || span[0] !== span[1] || !allowedTcp.includes(span[0])) {
+      const scraped = !builderhub && span !== undefined && span[0] === span[1] && (METRICS_PORTS as readonly number[]).includes(span[0]);
+      if (scraped && sourcesOf(rule).every((s) => isOneVnetAddress(s, vnetCidrs))) continue;
+      if (scraped) {
+        problems.push(`${where} opens metrics port ${range}/tcp to ${sourcesOf(rule).join(", ")}; only BuilderHub's Prometheus, one address inside the VNets (a /32), may reach it`);
+      } else if (span === undefined || span[0] !== span[1] || !allowedTcp.includes(span[0])) {
         problems.push(`${where} opens ${range === "*" ? "every port" : `port ${range}`}/tcp; ${builderhub ? "BuilderHub" : "a FlowProxy VM"} takes only ${allowedTcp.join(", ")}`);
       }
     }

@@ -11,6 +11,7 @@ import { DEFAULT_REGIONS, METRICS_PORTS, MONITORING, PORTS } from "../../../lib/
 import { readAlertRules } from "../../../lib/monitoring";
 import { scriptVariable } from "../../../lib/provision";
 import { decodeScript, Evaluation, PROJECT_DIR, unmarkSecrets } from "../../../plan/evaluation";
+import { nsgPortsOutsideSpec } from "../../../policy/rules";
 import { spawnAsync } from "../../support/processes";
 import { evaluated, validRequest } from "../../support/program";
 
@@ -93,6 +94,13 @@ describe("monitoring", () => {
       }
     }
     assert.deepEqual(rulesOf(off, "nsg-eastus").filter((r) => METRICS_PORTS.map(String).includes(r.destinationPortRange)), []);
+  });
+
+  test("keeps the policy pack's rule on NSG ports satisfied", () => {
+    const vnets = DEFAULT_REGIONS.map((r) => r.vnetCidr);
+    for (const nsg of on.resources.filter((r) => r.type === "azure-native:network:NetworkSecurityGroup")) {
+      assert.deepEqual(nsgPortsOutsideSpec({ type: nsg.type, name: nsg.name, props: unmarkSecrets(nsg.inputs) as Record<string, any> }, vnets), [], nsg.name);
+    }
   });
 
   test("exports prometheusTunnel through the jump host of builderhubSshNote, and nothing with monitoring off", () => {
