@@ -17,7 +17,7 @@ import { reportSection } from "../support/evidence";
 import { MONITORING_CHECKS, MONITORING_SECTION } from "../support/report-sections";
 
 reportSection(MONITORING_SECTION, (check) => {
-  check(MONITORING_CHECKS.targetsUp, async () => [await monitoringOn(), await everyTargetUp()]);
+  check(MONITORING_CHECKS.targetsUp, async () => [`${await monitoringOn()}; ${await everyTargetUp()}`]);
   check(MONITORING_CHECKS.flowInPrometheus, async () => [await bundleReachesEveryPeer()]);
   check(MONITORING_CHECKS.proxyDownFires, async () => {
     const { seconds, evidence } = await stopFiresProxyDown();
