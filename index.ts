@@ -17,6 +17,8 @@ import {
   BUILDERHUB_ENDPOINT,
   DNS_ZONE,
   FLOWPROXY_LISTEN,
+  LOOPBACK,
+  METRICS_PORTS,
   PORTS,
   PROJECT,
   Role,
@@ -26,6 +28,7 @@ import {
   fqdnOf,
 } from "./lib/contract";
 import { FleetVm, fleetPlan, reverseRecordName, reverseZoneOf } from "./lib/fleet";
+import { prometheusConfig, readAlertRules } from "./lib/monitoring";
 import {
   ScriptVariable,
   contractVariables,
@@ -156,7 +159,7 @@ const builderhubNetwork = networks[0];
 // ---------------------------------------------------------------------------------------------
 // Firewalls. Rules are inline only: no standalone SecurityRule exists for these NSGs.
 
-type Rule = { name: string; priority: number; protocol: string; port: string; source: string };
+type Rule = { name: string; priority: number; protocol: string; port: string; source: pulumi.Input<string>; access?: "Allow" | "Deny" };
 
 function firewall(name: string, net: RegionNetwork, vmName: string, role: Role, rules: Rule[]): network.NetworkSecurityGroup {
   return new network.NetworkSecurityGroup(name, {
@@ -167,7 +170,7 @@ function firewall(name: string, net: RegionNetwork, vmName: string, role: Role, 
       name: r.name,
       priority: r.priority,
       direction: "Inbound",
-      access: "Allow",
+      access: r.access ?? "Allow",
       protocol: r.protocol,
       sourceAddressPrefix: r.source,
       sourcePortRange: "*",
@@ -179,17 +182,32 @@ function firewall(name: string, net: RegionNetwork, vmName: string, role: Role, 
 }
 
 /**
- * The NSG of a FlowProxy VM: SSH from allowedSshCidr, orderflow from anywhere, ping from the other
- * VNets (its own VNet's proxies reach it under Azure's AllowVnetInBound). Each VM has its own, so a
- * proxy added to or removed from a region leaves the others' rules as they were.
+ * With monitoring on, FlowProxy's and HAProxy's metrics listen on the VM's private address: each port
+ * is allowed from BuilderHub's Prometheus alone, then denied to the rest of the VNets, which Azure's
+ * AllowVnetInBound (65000) would let in; from the internet the default DenyAllInBound keeps them.
  */
-function flowProxyFirewall(net: RegionNetwork, vm: FleetVm): network.NetworkSecurityGroup {
+function metricsRules(scraperIp: pulumi.Output<string>): Rule[] {
+  if (!settings.monitoring) return [];
+  return METRICS_PORTS.flatMap((port, i) => [
+    { name: `metrics-${port}-from-prometheus`, priority: 140 + i, protocol: "Tcp", port: String(port), source: scraperIp.apply((ip) => `${ip}/32`) },
+    { name: `metrics-${port}-from-vnets`, priority: 150 + i, protocol: "Tcp", port: String(port), source: "VirtualNetwork", access: "Deny" as const },
+  ]);
+}
+
+/**
+ * The NSG of a FlowProxy VM: SSH from allowedSshCidr, orderflow from anywhere, ping from the other
+ * VNets (its own VNet's proxies reach it under Azure's AllowVnetInBound), and the metrics ports to
+ * BuilderHub's Prometheus only when monitoring is on. Each VM has its own, so a proxy added to or
+ * removed from a region leaves the others' rules as they were.
+ */
+function flowProxyFirewall(net: RegionNetwork, vm: FleetVm, scraperIp: pulumi.Output<string>): network.NetworkSecurityGroup {
   const peers = networks.filter((other) => other !== net);
   return firewall(`nsg-${vm.site}`, net, vm.vmName, "flowproxy", [
     { name: "ssh", priority: 100, protocol: "Tcp", port: String(PORTS.ssh), source: settings.allowedSshCidr },
     { name: "http", priority: 110, protocol: "Tcp", port: String(PORTS.http), source: "*" },
     { name: "https", priority: 120, protocol: "Tcp", port: String(PORTS.https), source: "*" },
     { name: "system-orderflow", priority: 130, protocol: "Tcp", port: String(PORTS.system), source: "*" },
+    ...metricsRules(scraperIp),
     ...peers.map((peer, i) => ({
       name: `icmp-from-${peer.region.location}`,
       priority: 200 + i,
@@ -267,18 +285,19 @@ interface FlowProxySite {
 // and changes none of the others'.
 const fleet = fleetPlan(settings.regions);
 
+// BuilderHub's NIC comes first: its address is the scraper's, which the proxies' NSGs admit.
+const builderhubNic = networkInterface(BUILDERHUB.vmName, "builderhub", builderhubNetwork, builderhubFirewall(builderhubNetwork));
+const builderhubPrivateIp = privateIpOf(builderhubNic);
+
 const sites: FlowProxySite[] = fleet
   .filter((vm) => vm.role === "flowproxy")
   .map((vm) => {
     const net = networks[vm.region];
-    const nsg = flowProxyFirewall(net, vm);
+    const nsg = flowProxyFirewall(net, vm, builderhubPrivateIp);
     const pip = publicAddress(net, vm);
     const nic = networkInterface(vm.vmName, "flowproxy", net, nsg, pip);
     return { net, vm, vmName: vm.vmName, nsg, pip, nic, privateIp: privateIpOf(nic) };
   });
-
-const builderhubNic = networkInterface(BUILDERHUB.vmName, "builderhub", builderhubNetwork, builderhubFirewall(builderhubNetwork));
-const builderhubPrivateIp = privateIpOf(builderhubNic);
 
 // ---------------------------------------------------------------------------------------------
 // One write at a time per VNet. Azure refuses a peering or DNS link while a subnet of either VNet
@@ -532,27 +551,49 @@ const builderhubVm = ubuntuVm(BUILDERHUB.vmName, "builderhub", builderhubNetwork
  * carries the fleet: a proxy added or removed reruns BuilderHub's extension, whose steps converge
  * without touching mockhub, and no other.
  */
-const fleetFile = pulumi
-  .all(sites.map((site) => site.privateIp))
-  .apply((ips) => sites.map((site, i) => `${site.vmName} ${ips[i]}\n`).join(""));
+const fleetIps = pulumi.all(sites.map((site) => site.privateIp));
+const fleetFile = fleetIps.apply((ips) => sites.map((site, i) => `${site.vmName} ${ips[i]}\n`).join(""));
+/**
+ * Monitoring: Prometheus's configuration, generated from the same fleet (every proxy's metrics ports
+ * at its private address, labelled with its VM and region), and the alert rules. Empty when off, so
+ * turning monitoring on or off reruns BuilderHub's extension and none other but the proxies' own.
+ */
+const scrapeConfig = fleetIps.apply((ips) =>
+  settings.monitoring
+    ? prometheusConfig(sites.map((site, i) => ({ vmName: site.vmName, location: site.net.region.location, privateIp: ips[i] })), BUILDERHUB.vmName)
+    : "",
+);
+const monitoringFile = (name: string, read: () => string): ScriptVariable => ({ name, value: settings.monitoring ? read() : "" });
 const builderhubExtension = provisioningExtension(
   BUILDERHUB.vmName,
   "builderhub",
   builderhubNetwork,
   builderhubVm,
-  fleetFile.apply((fleetText): ScriptVariable[] => [
+  pulumi.all([fleetFile, scrapeConfig]).apply(([fleetText, scrapeText]): ScriptVariable[] => [
     { name: "FLEET", value: fleetText },
     { name: "PRUNE_HOOK", value: readProvisionFile(__dirname, "builderhub-prune.sh") },
     { name: "PRUNE_SERVICE_UNIT", value: readProvisionFile(__dirname, "builderhub-prune.service") },
     { name: "PRUNE_TIMER_UNIT", value: readProvisionFile(__dirname, "builderhub-prune.timer") },
+    { name: "MONITORING", value: String(settings.monitoring) },
+    { name: "PROMETHEUS_CONFIG", value: scrapeText },
+    monitoringFile("ALERT_RULES", () => readAlertRules(__dirname)),
+    monitoringFile("LISTING_HOOK", () => readProvisionFile(__dirname, "builderhub-listing.sh")),
+    monitoringFile("LISTING_SERVICE_UNIT", () => readProvisionFile(__dirname, "builderhub-listing.service")),
+    monitoringFile("LISTING_TIMER_UNIT", () => readProvisionFile(__dirname, "builderhub-listing.timer")),
   ]),
   [],
 );
 
-/** flowproxy.env as installed: the committed settings, then what the program owns (the ClickHouse credentials are added on the VM). */
-const flowproxyEnv = [
+/** Where a proxy's metrics listen: its private address for BuilderHub's Prometheus when monitoring is on, else loopback. */
+const metricsBind = (privateIp: string): string => (settings.monitoring ? privateIp : LOOPBACK);
+
+/**
+ * flowproxy.env as installed on a VM: the committed settings, then what the program owns (the
+ * ClickHouse credentials are added on the VM).
+ */
+const flowproxyEnv = (privateIp: string): string => [
   settings.files.flowproxyEnv.trimEnd(),
-  ...Object.entries(FLOWPROXY_LISTEN).map(([name, address]) => `${name}=${address}`),
+  ...Object.entries({ ...FLOWPROXY_LISTEN, METRICS_ADDR: `${metricsBind(privateIp)}:${PORTS.flowproxyMetrics}` }).map(([name, address]) => `${name}=${address}`),
   `BUILDERHUB_ENDPOINT=${BUILDERHUB_ENDPOINT}`,
   ...(settings.clickhouse
     ? [
@@ -583,7 +624,7 @@ const flowProxyVms = sites.map((site, i) => {
     .apply(([privateIp, publicIp, nicFqdn, key, address]): ScriptVariable[] => [
       { name: "HAPROXY_IMAGE", value: `haproxy:${settings.haProxyVersion}` },
       { name: "HAPROXY_CFG", value: settings.files.haproxyCfg },
-      { name: "HAPROXY_ENVIRONMENT", value: haproxyEnvironment(SYSTEM_API_MODE[settings.flowProxyGeneration]) },
+      { name: "HAPROXY_ENVIRONMENT", value: haproxyEnvironment(SYSTEM_API_MODE[settings.flowProxyGeneration], metricsBind(privateIp)) },
       {
         name: "CERT_SANS",
         value: ["DNS:localhost", "IP:127.0.0.1", `IP:${privateIp}`, `DNS:${siteFqdns[i]}`, nicFqdn && `DNS:${nicFqdn}`, publicIp && `IP:${publicIp}`]
@@ -595,7 +636,7 @@ const flowProxyVms = sites.map((site, i) => {
       { name: "GITHUB_TOKEN", value: settings.githubToken, secret: true },
       { name: "FLOWPROXY_GENERATION", value: String(settings.flowProxyGeneration) },
       { name: "FLOWPROXY_UNIT", value: settings.files.flowproxyUnit },
-      { name: "FLOWPROXY_ENV", value: flowproxyEnv },
+      { name: "FLOWPROXY_ENV", value: flowproxyEnv(privateIp) },
       { name: "SIGNER_KEY_SOURCE", value: settings.signerKeySource },
       { name: "SIGNER_KEY", value: key ? `0x${key}` : "", secret: true },
       { name: "SIGNER_ADDRESS", value: address },
@@ -677,8 +718,16 @@ flowProxyVms.forEach(({ site, signer }, i) => {
 outputs.builderhubPrivateIp = builderhubPrivateIp;
 outputs.builderhubPrivateFqdn = builderhubFqdn;
 outputs.builderhubNicPrivateFqdn = nicFqdnOf(builderhubNic);
-outputs.builderhubSshNote = pulumi.interpolate`BuilderHub has no public IP. Through ${jumpSite.vmName} as jump host: ssh -J ${admin}@${jumpSite.pip.ipAddress} ${admin}@${builderhubPrivateIp}${
+/** SSH to BuilderHub through the first proxy of its region as jump host, with `options` before the destination. */
+const sshToBuilderhub = (options: string): pulumi.Output<string> =>
+  pulumi.interpolate`ssh ${options}-J ${admin}@${jumpSite.pip.ipAddress} ${admin}@${builderhubPrivateIp}`;
+
+outputs.builderhubSshNote = pulumi.interpolate`BuilderHub has no public IP. Through ${jumpSite.vmName} as jump host: ${sshToBuilderhub("")}${
   settings.tailscaleAuthKey ? ` ; or over Tailscale: ssh ${admin}@${BUILDERHUB.vmName}` : ""
 }`;
+if (settings.monitoring) {
+  // Prometheus listens on BuilderHub's loopback: the tunnel brings its page to the same port on this machine.
+  outputs.prometheusTunnel = sshToBuilderhub(`-N -L ${PORTS.prometheus}:${LOOPBACK}:${PORTS.prometheus} `);
+}
 
 export = outputs;

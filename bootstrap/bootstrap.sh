@@ -16,6 +16,7 @@ readonly DEBIAN_PACKAGES=(
   unzip             # the FlowProxy artifact double's tests
   wrk               # HAProxy data-path benchmark
   sslscan           # TLS scan in the reliability report
+  prometheus        # promtool runs the alert rules' tests (monitoring/alerts.test.yml)
   curl ca-certificates
 )
 
@@ -43,6 +44,16 @@ ensure_debian_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Debian's prometheus package enables its server on every address; only its promtool is wanted here.
+ensure_prometheus_server_off() {
+  if command -v systemctl >/dev/null && systemctl is-enabled --quiet prometheus.service 2>/dev/null; then
+    echo "bootstrap: disabling the prometheus server the package enabled (only promtool is used)"
+    systemctl disable --quiet prometheus.service
+    # Stopped too where systemd runs (a container without it never started the server).
+    if [[ -d /run/systemd/system ]]; then systemctl stop prometheus.service; fi
+  fi
+}
+
 ensure_pnpm() {
   if command -v pnpm >/dev/null; then
     return
@@ -59,5 +70,6 @@ ensure_node_modules() {
 }
 
 ensure_debian_packages
+ensure_prometheus_server_off
 ensure_pnpm
 ensure_node_modules

@@ -69,6 +69,7 @@ export interface Settings {
   dockerHub?: DockerHubLogin;
   autoShutdown?: AutoShutdown;
   provisioningRun: number;
+  monitoring: boolean;
   files: LocalFiles;
 }
 
@@ -99,11 +100,11 @@ export class ConfigError extends Error {
 export interface KeySpec {
   key: string;
   /** Pulumi's type for the key in Pulumi.yaml; an array is a list of objects. */
-  type: "string" | "integer" | "array";
+  type: "string" | "integer" | "boolean" | "array";
   required: boolean;
   secret: boolean;
   /** What the program reads when the key is not set; Pulumi.yaml declares the same default. */
-  default?: string | number | readonly object[];
+  default?: string | number | boolean | readonly object[];
   example: string;
   description: string;
 }
@@ -133,6 +134,7 @@ export const CONFIG_KEYS: ReadonlyArray<KeySpec> = [
   { key: "dockerHubToken", type: "string", required: false, secret: true, example: "dckr_pat_...", description: "A personal access token (read-only) of dockerHubUsername (with dockerHubUsername)" },
   { key: "autoShutdownTime", type: "string", required: false, secret: false, example: "1900", description: "Time of day (HHMM, 24-hour) at which Azure's auto-shutdown stops and deallocates every VM daily, in autoShutdownTimeZone; unset: no schedule" },
   { key: "autoShutdownTimeZone", type: "string", required: false, secret: false, default: "UTC", example: "W. Europe Standard Time", description: "Windows time zone id of autoShutdownTime, such as W. Europe Standard Time; Azure takes no IANA names such as Europe/Berlin" },
+  { key: "monitoring", type: "boolean", required: false, secret: false, default: false, example: "true", description: "true: Prometheus on BuilderHub scrapes every proxy's FlowProxy and HAProxy metrics over the VNets and evaluates the alert rules of monitoring/alerts.yml" },
   { key: "provisioningRun", type: "integer", required: false, secret: false, default: 0, example: "1", description: "Raise by one to rerun every extension with unchanged inputs, e.g. after a failed run" },
 ];
 
@@ -365,6 +367,12 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
     problem("provisioningRun", `"${provisioningRunText}" is not a whole number of 0 or more; raise it by one to rerun every extension`);
   }
 
+  // Pulumi hands a boolean config value to the program as the text true or false.
+  const monitoringText = orDefault("monitoring");
+  if (monitoringText !== "true" && monitoringText !== "false") {
+    problem("monitoring", `"${monitoringText}" must be true or false`);
+  }
+
   const files = readLocalFiles(projectDir, problems, clickhouse !== undefined);
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -385,6 +393,7 @@ export function loadSettings(source: ConfigSource, projectDir: string): Settings
     dockerHub,
     autoShutdown,
     provisioningRun: Number(provisioningRunText),
+    monitoring: monitoringText === "true",
     files: files!,
   };
 }

@@ -88,7 +88,7 @@ export const PORTS = {
   http: 80,
   https: 443,
   system: 5544,
-  /** HAProxy's Prometheus exporter, loopback only. */
+  /** HAProxy's Prometheus exporter: loopback, or the VM's private address for the scraper when monitoring is on. */
   haproxyMetrics: 8405,
   /** HAProxy's public_cert frontend: the certificate it presents, as registration reads it; loopback only. */
   servedCertificate: 14727,
@@ -96,14 +96,34 @@ export const PORTS = {
   flowproxyUser: 5543,
   flowproxySystem: 5542,
   flowproxyMetrics: 8090,
+  /** Prometheus's web page and API on BuilderHub (monitoring on): loopback only, reached through an SSH tunnel. */
+  prometheus: 9090,
+  /** BuilderHub's node exporter, serving the BuilderHub listing check's textfile to Prometheus: loopback only. */
+  listingExporter: 9100,
 } as const;
 
-/** The ports a FlowProxy VM serves only on loopback: the NSG must keep them from the internet too. */
+/** The metrics ports of a FlowProxy VM that BuilderHub's Prometheus scrapes when monitoring is on, and nobody else reaches. */
+export const METRICS_PORTS = [PORTS.flowproxyMetrics, PORTS.haproxyMetrics] as const;
+
+/** The ports a FlowProxy VM serves only on loopback (the metrics ports unless monitoring is on): the NSG must keep them from the internet too. */
 export const LOOPBACK_PORTS = [PORTS.haproxyMetrics, PORTS.servedCertificate, PORTS.flowproxyMetrics, PORTS.flowproxySystem, PORTS.flowproxyUser] as const;
 
 export const LOOPBACK = "127.0.0.1";
 
-/** FlowProxy's listen addresses, which the program writes into flowproxy.env. */
+/**
+ * Monitoring (config key `monitoring`): Prometheus on BuilderHub, which has no public address.
+ * The image is pinned by tag like mockhub's: Debian bookworm's prometheus package is 2.42.0, which is
+ * what the sandbox's Docker Hub serves under this name, so the stack runs the same version there.
+ */
+export const MONITORING = {
+  image: "prom/prometheus:v2.42.0",
+  /** Scrape and rule evaluation interval; the alert rules' `for:` times are multiples of it. */
+  scrapeIntervalSeconds: 15,
+  /** Prometheus's scrape jobs, which the alert rules select by. */
+  jobs: { flowproxy: "flowproxy", haproxy: "haproxy", listing: "builderhub-listing" },
+} as const;
+
+/** FlowProxy's listen addresses, which the program writes into flowproxy.env (METRICS_ADDR on the private address when monitoring is on). */
 export const FLOWPROXY_LISTEN = {
   USER_LISTEN_ADDR: `${LOOPBACK}:${PORTS.flowproxyUser}`,
   SYSTEM_LISTEN_ADDR: `${LOOPBACK}:${PORTS.flowproxySystem}`,
@@ -114,6 +134,7 @@ const PROVISION_STATE = "/var/lib/flowproxy-provision";
 const FLOWPROXY_CONFIG = "/etc/flowproxy";
 const HAPROXY_DIR = "/usr/local/etc/haproxy";
 const BUILDERHUB_CONFIG = "/etc/builderhub";
+const MONITORING_CONFIG = "/etc/flowproxy-monitoring";
 
 /** Paths on the VMs. */
 export const VM_PATHS = {
@@ -153,6 +174,18 @@ export const VM_PATHS = {
   haproxyPem: `${HAPROXY_DIR}/certs/flowproxy.pem`,
   /** The certificate alone, served on PORTS.servedCertificate. */
   servedCertificate: `${HAPROXY_DIR}/static/le.cer`,
+  /** BuilderHub, monitoring on: prometheus.yml and the alert rules, mounted read-only into Prometheus's container at /etc/prometheus. */
+  monitoringConfigDir: MONITORING_CONFIG,
+  prometheusConfig: `${MONITORING_CONFIG}/prometheus.yml`,
+  alertRules: `${MONITORING_CONFIG}/alerts.yml`,
+  /** Prometheus's database, owned by the image's user (nobody, 65534). */
+  prometheusData: "/var/lib/flowproxy-monitoring/prometheus",
+  /** The listing check's output, which the node exporter's textfile collector serves. */
+  listingTextfileDir: "/var/lib/flowproxy-monitoring/textfile",
+  /** BuilderHub, monitoring on: compares BuilderHub's listing with the fleet and the certificates the proxies present. */
+  listingHook: "/usr/local/sbin/builderhub-listing",
+  /** Its settings (no secrets). */
+  listingEnv: `${MONITORING_CONFIG}/listing.env`,
 } as const;
 
 /** Where Azure's CustomScript 2.1 handler runs each configuration (a numbered directory per run). */
@@ -164,11 +197,16 @@ export const UNITS = {
   registrationTimer: "flowproxy-registration.timer",
   pruneService: "builderhub-prune.service",
   pruneTimer: "builderhub-prune.timer",
+  listingService: "builderhub-listing.service",
+  listingTimer: "builderhub-listing.timer",
+  /** Debian's and Ubuntu's node exporter, restricted by a drop-in to the listing check's textfile on loopback. */
+  nodeExporter: "prometheus-node-exporter.service",
 } as const;
 
 export const CONTAINERS = {
   haproxy: "haproxy",
   mockhub: "mockhub",
+  prometheus: "prometheus",
   /** The label that holds the settings a container was started with; a changed one recreates it. */
   specLabel: `${PROJECT}.spec`,
 } as const;

@@ -11,6 +11,7 @@ import {
   BUILDERHUB_ENDPOINT,
   CONTAINERS,
   LOOPBACK,
+  MONITORING,
   PORTS,
   Role,
   UNITS,
@@ -82,6 +83,18 @@ export function contractVariables(role: Role, vmName: string): ScriptVariable[] 
       variable("PRUNE_RENAMED_FILE", VM_PATHS.pruneRenamed),
       variable("PRUNE_SERVICE", UNITS.pruneService),
       variable("PRUNE_TIMER", UNITS.pruneTimer),
+      variable("PROMETHEUS_IMAGE", MONITORING.image),
+      variable("PROMETHEUS_CONTAINER", CONTAINERS.prometheus),
+      variable("PROMETHEUS_PORT", PORTS.prometheus),
+      variable("LISTING_EXPORTER_PORT", PORTS.listingExporter),
+      variable("MONITORING_CONFIG_DIR", VM_PATHS.monitoringConfigDir),
+      variable("PROMETHEUS_DATA_DIR", VM_PATHS.prometheusData),
+      variable("LISTING_TEXTFILE_DIR", VM_PATHS.listingTextfileDir),
+      variable("LISTING_HOOK_FILE", VM_PATHS.listingHook),
+      variable("LISTING_ENV_FILE", VM_PATHS.listingEnv),
+      variable("LISTING_SERVICE", UNITS.listingService),
+      variable("LISTING_TIMER", UNITS.listingTimer),
+      variable("NODE_EXPORTER_SERVICE", UNITS.nodeExporter),
     ];
   }
   return [
@@ -114,13 +127,16 @@ export function contractVariables(role: Role, vmName: string): ScriptVariable[] 
 /**
  * The environment HAProxy's container gets: haproxy.cfg takes its ports and files from it (HAProxy
  * expands "${NAME}" in double quotes) and picks its system frontend's mode by FLOWPROXY_SYSTEM_API.
+ * Its Prometheus exporter listens on `metricsBind`: loopback, or the VM's private address for
+ * BuilderHub's Prometheus when monitoring is on.
  */
-export function haproxyEnvironment(systemApi: "http" | "tcp"): string {
+export function haproxyEnvironment(systemApi: "http" | "tcp", metricsBind: string = LOOPBACK): string {
   const settings: Record<string, string | number> = {
     HTTP_PORT: PORTS.http,
     HTTPS_PORT: PORTS.https,
     SYSTEM_PORT: PORTS.system,
     METRICS_PORT: PORTS.haproxyMetrics,
+    METRICS_BIND: metricsBind,
     SERVED_CERT_PORT: PORTS.servedCertificate,
     LOOPBACK,
     TLS_PEM: VM_PATHS.haproxyPem,

@@ -165,7 +165,7 @@ export function decodeScript(base64: string): string {
   return (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString("utf8");
 }
 /** What a copy of the program needs: the program, its library and bash, its files, and how to load it. */
-const PROGRAM_FILES = ["index.ts", "lib", "provision", "haproxy.cfg", "flowproxy.env", "flowproxy@.service", "package.json", "tsconfig.json"];
+const PROGRAM_FILES = ["index.ts", "lib", "provision", "monitoring", "haproxy.cfg", "flowproxy.env", "flowproxy@.service", "package.json", "tsconfig.json"];
 
 /**
  * The program's library and packages, which a copy links to rather than copies: its modules are

@@ -18,7 +18,7 @@ export interface ConfigDeclaration {
   type: KeySpec["type"];
   items?: { type: "object" };
   description: string;
-  default: string | number | readonly object[];
+  default: string | number | boolean | readonly object[];
 }
 
 // What Pulumi does with these declarations (sdk/go/common/workspace/config.go, mergeConfig and

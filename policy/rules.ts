@@ -3,7 +3,7 @@
 // violations it finds as messages; an empty list means compliant. Messages name the resource, the
 // property and the fix, and never repeat a secret value.
 import { Cidr, cidrContains, parseAddressRange } from "../lib/cidr";
-import { AZURE_VM_SIZE, BUILDERHUB, PORTS, TAG, UBUNTU_IMAGE } from "../lib/contract";
+import { AZURE_VM_SIZE, BUILDERHUB, METRICS_PORTS, PORTS, TAG, UBUNTU_IMAGE } from "../lib/contract";
 import { AZURE_RESERVED_ADDRESSES, usableAddresses } from "../lib/fleet";
 import type { NicInputs, SecurityRuleInputs, VmInputs, VnetInputs } from "../lib/azure-inputs";
 import { asText, items } from "../lib/azure-inputs";
@@ -270,10 +270,16 @@ export function passwordLoginEnabled(resource: ResourceLike): string[] {
 // ---------------------------------------------------------------------------------------------
 // Rule: NSGs open only the spec's ports.
 
+/** A single address inside the VNets (a /32): BuilderHub's Prometheus, the one scraper of the metrics ports. */
+function isOneVnetAddress(source: string, vnetCidrs: string[]): boolean {
+  return /\/32$/.test(source.trim()) && isVnetSource(source, vnetCidrs);
+}
+
 /**
  * Inbound allow rules beyond the spec. FlowProxy NSGs: 22, 80, 443 and 5544 over TCP (where SSH
- * may come from is the SSH rule's business) and ICMP from the VNets. BuilderHub's NSG: 3000 and 22
- * over TCP and ICMP, all from the VNets.
+ * may come from is the SSH rule's business), ICMP from the VNets, and with monitoring on the metrics
+ * ports (8090, 8405) from one address inside the VNets. BuilderHub's NSG: 3000 and 22 over TCP and
+ * ICMP, all from the VNets.
  */
 export function nsgPortsOutsideSpec(resource: ResourceLike, vnetCidrs: string[]): string[] {
   const builderhub = isBuilderhub(resource);
@@ -292,7 +298,11 @@ export function nsgPortsOutsideSpec(resource: ResourceLike, vnetCidrs: string[])
     }
     for (const range of portsOf(rule)) {
       const span = portSpan(range);
-      if (span === undefined || span[0] !== span[1] || !allowedTcp.includes(span[0])) {
+      const scraped = !builderhub && span !== undefined && span[0] === span[1] && (METRICS_PORTS as readonly number[]).includes(span[0]);
+      if (scraped && sourcesOf(rule).every((s) => isOneVnetAddress(s, vnetCidrs))) continue;
+      if (scraped) {
+        problems.push(`${where} opens metrics port ${range}/tcp to ${sourcesOf(rule).join(", ")}; only BuilderHub's Prometheus, one address inside the VNets (a /32), may reach it`);
+      } else if (span === undefined || span[0] !== span[1] || !allowedTcp.includes(span[0])) {
         problems.push(`${where} opens ${range === "*" ? "every port" : `port ${range}`}/tcp; ${builderhub ? "BuilderHub" : "a FlowProxy VM"} takes only ${allowedTcp.join(", ")}`);
       }
     }

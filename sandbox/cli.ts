@@ -6,8 +6,10 @@ import { vmByName } from "./base/topology";
 import { vmExec } from "./machines/vm";
 
 const USAGE = `usage: pnpm run sandbox <command>
-  up [--keep-on-failure]   build or reuse the image, create networks, boot the VMs and run the
-                           program's extensions (again, on a running sandbox)
+  up [--keep-on-failure] [--monitoring]
+                           build or reuse the image, create networks, boot the VMs and run the
+                           program's extensions (again, on a running sandbox); --monitoring sets
+                           the config key monitoring to true (Prometheus on BuilderHub)
   down                     stop and delete everything except the image cache
   status                   show what runs
   exec VM -- COMMAND...    run a command as root inside a VM`;
@@ -18,12 +20,13 @@ async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case "up": {
-      const unknown = rest.filter((a) => a !== "--keep-on-failure");
+      const unknown = rest.filter((a) => a !== "--keep-on-failure" && a !== "--monitoring");
       if (unknown.length > 0) {
         throw new SandboxError(`unknown option ${unknown[0]} for up\n${USAGE}`);
       }
       const started = Date.now();
-      await up({ keepOnFailure: rest.includes("--keep-on-failure"), log: print });
+      const overrides: Record<string, string> = rest.includes("--monitoring") ? { monitoring: "true" } : {};
+      await up({ keepOnFailure: rest.includes("--keep-on-failure"), overrides, log: print });
       print(`\nThe sandbox is up (${formatSeconds(Date.now() - started)}). Try from this host:`);
       endpointHints().forEach((line) => print(`  ${line}`));
       print("Inside a VM: pnpm run sandbox exec vm-eastus -- journalctl -u flowproxy@vm-eastus --no-pager");

@@ -7,8 +7,9 @@ import * as http from "http";
 import * as https from "https";
 import * as tls from "tls";
 import { MOCKHUB_INJECTED_FILE, MOCKHUB_STATE_DIR, MockhubFault, mockhubFaultLine } from "./internet/doubles-interface";
-import { BUILDERHUB, BUILDERHUB_API, BUILDERHUB_ENDPOINT, BuilderListing, CONTAINERS, FLOWPROXY_LISTEN, PORTS, UNITS, VM_PATHS } from "../lib/contract";
+import { BUILDERHUB, BUILDERHUB_API, BUILDERHUB_ENDPOINT, BuilderListing, CONTAINERS, PORTS, UNITS, VM_PATHS } from "../lib/contract";
 import { PEER_COUNT, seriesSum, SYSTEM_FLOW_ACCEPTED } from "../verify/metrics";
+import { METRICS_SCRIPT } from "../verify/remote";
 import type { UserEndpoint } from "../verify/searcher";
 import { connectFromHere } from "../verify/target";
 import { sleep } from "./base/proc";
@@ -159,7 +160,6 @@ export function servesLivez(vm: Vm, timeoutMs?: number, port: number = PORTS.htt
 
 // ---- inside the VMs ----
 
-const FLOWPROXY_METRICS_URL = `http://${FLOWPROXY_LISTEN.METRICS_ADDR}/metrics`;
 export const BUILDERS_URL = `${BUILDERHUB_ENDPOINT}${BUILDERHUB_API.builders}`;
 export const REGISTER_URL = `${BUILDERHUB_ENDPOINT}${BUILDERHUB_API.register}`;
 
@@ -237,8 +237,11 @@ export async function registrationIsCurrent(vm: Vm): Promise<boolean> {
   return pemToDer(entry.instance.tls_cert).equals(pemToDer(await vmCheck(vm, ["cat", VM_PATHS.servedCertificate])));
 }
 
-/** FlowProxy's own Prometheus metrics (METRICS_ADDR of flowproxy.env), read inside the VM. */
-const flowproxyMetrics = (vm: Vm) => vmCheck(vm, ["curl", "-fsS", "--max-time", "5", FLOWPROXY_METRICS_URL]);
+/**
+ * FlowProxy's own Prometheus metrics, read inside the VM at the METRICS_ADDR flowproxy.env gives it
+ * (loopback, or the private address with monitoring on), as `pnpm run verify` reads them.
+ */
+const flowproxyMetrics = (vm: Vm) => vmCheck(vm, ["bash", "-c", METRICS_SCRIPT]);
 
 /** How many orderflow requests FlowProxy's system endpoint on `vm` accepted (signature and peer checked). */
 export async function systemFlowAccepted(vm: Vm): Promise<number> {

@@ -12,7 +12,7 @@ import { applyNsgs } from "./networks/nsg";
 import { autoShutdownSchedules } from "./azure/schedules";
 import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, removeVmNetwork, startDns, startOutbound } from "./networks/network";
 import { STATE_DIR, statePaths } from "./base/paths";
-import { findOnPath, formatSeconds, pidAlive, SandboxError } from "./base/proc";
+import { findOnPath, formatSeconds, pidAlive, SandboxError, writeAtomically } from "./base/proc";
 import { PORTS } from "../lib/contract";
 import type { Evaluation, EvaluationRequest } from "../plan/evaluation";
 import { evaluateForSandbox, extensionBatches, vmsOfRequest } from "./azure/stack";
@@ -290,7 +290,13 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
     },
     (names) => (names.length > 0 ? `removed ${names.join(", ")}` : "none"),
   );
+  writeAtomically(statePaths.outputs, JSON.stringify(plainOutputs(stack), null, 2), 0o600);
   return { stack, boots, runs, removed };
+}
+
+/** A stack's outputs without the secret ones, as text: what an operator reads with `pulumi stack output`. */
+export function plainOutputs(stack: Evaluation): Record<string, string> {
+  return Object.fromEntries(Object.entries(stack.outputs).filter(([, o]) => !o.secret).map(([key, o]) => [key, String(o.value)]));
 }
 
 export async function up(options: UpOptions = {}): Promise<UpReport> {

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import { hostNetwork, remoteCommandLine, Target, VerifyError } from "../verify/target";
 import { statePaths } from "./base/paths";
 import { SandboxError } from "./base/proc";
-import { evaluateSandboxStack } from "./sandbox";
+import { evaluateSandboxStack, plainOutputs } from "./sandbox";
 import { sshAs } from "./machines/ssh";
 import { VMS } from "./base/topology";
 import { initPid } from "./machines/vm";
@@ -21,9 +21,10 @@ async function oneLine<T>(action: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The outputs of the sandbox's last up (with the configuration that up used, monitoring on or off), or of the committed stack for a sandbox brought up before they were kept. */
 async function sandboxOutputs(): Promise<Record<string, string>> {
-  const stack = await evaluateSandboxStack();
-  return Object.fromEntries(Object.entries(stack.outputs).filter(([, o]) => !o.secret).map(([key, o]) => [key, String(o.value)]));
+  if (fs.existsSync(statePaths.outputs)) return JSON.parse(fs.readFileSync(statePaths.outputs, "utf8")) as Record<string, string>;
+  return plainOutputs(await evaluateSandboxStack());
 }
 
 export async function sandboxTarget(): Promise<Target> {

@@ -3,15 +3,17 @@
 // or "FAIL" with its cause, or "skipped" with the failed check it needed; every one but "ok" fails
 // the verify.
 import { createHash, X509Certificate } from "crypto";
-import { BUILDERHUB_API, BuilderListing, CONTAINERS, LOOPBACK_PORTS, PORTS, UNITS, VM_PATHS } from "../lib/contract";
+import { BUILDERHUB_API, BuilderListing, CONTAINERS, LOOPBACK_PORTS, METRICS_PORTS, MONITORING, PORTS, UNITS, VM_PATHS } from "../lib/contract";
 import { BuilderhubVm, Layout, layoutOf, ProxyVm } from "./layout";
 import { PEER_COUNT, Series, seriesSum, SYSTEM_FLOW_ACCEPTED } from "./metrics";
 import {
   asRoot,
   BUILDERHUB_FACTS_SCRIPT,
+  CONNECT_SCRIPT,
   METRICS_SCRIPT,
   parseLastRun,
   parseSections,
+  PROMETHEUS_TARGETS_SCRIPT,
   PROXY_FACTS_SCRIPT,
   Section,
   SERVED_CERTIFICATE_URL,
@@ -21,7 +23,7 @@ import { BundleClient, BundleRefused, Searcher, UserEndpoint } from "./searcher"
 import { CertificateMismatch, CommandResult, ConnectOutcome, lastLine, Target } from "./target";
 import { setTimeout as sleep } from "timers/promises";
 
-export type CheckName = "ssh" | "provisioning" | "services" | "registration" | "tls" | "closed-ports" | "flow";
+export type CheckName = "ssh" | "provisioning" | "services" | "monitoring" | "registration" | "tls" | "closed-ports" | "flow";
 type Outcome = "ok" | "FAIL" | "skipped";
 
 export interface CheckResult {
@@ -407,6 +409,62 @@ async function checkFlow(
   return ok(vm, "flow", `sent to ${url}: ${sent.join("; ")}${others.length === 0 ? "; there is no other proxy to reach" : ""}`);
 }
 
+// ---- monitoring (a stack with the prometheusTunnel output) ----
+
+interface PrometheusTarget {
+  labels: Record<string, string>;
+  health: string;
+  lastError?: string;
+}
+
+/**
+ * BuilderHub's Prometheus: every proxy's FlowProxy and HAProxy target up, and the metrics ports
+ * closed to the other proxies. `targets` is the /api/v1/targets answer; `probes`, each proxy's
+ * CONNECT_SCRIPT lines about the others' metrics ports.
+ */
+export function decideMonitoring(vm: string, proxies: readonly ProxyVm[], targets: CommandResult, probes: { from: string; result: CommandResult }[]): CheckResult {
+  if (targets.code !== 0) return fail(vm, "monitoring", `Prometheus's targets could not be read on ${vm}: ${lastLine(targets.stderr) ?? `exit ${targets.code}`}; see docker logs ${CONTAINERS.prometheus}`);
+  let active: PrometheusTarget[];
+  try {
+    active = (JSON.parse(targets.stdout) as { data: { activeTargets: PrometheusTarget[] } }).data.activeTargets;
+  } catch {
+    return fail(vm, "monitoring", "Prometheus's /api/v1/targets answered something other than its JSON");
+  }
+  const problems: string[] = [];
+  for (const proxy of proxies) {
+    for (const job of [MONITORING.jobs.flowproxy, MONITORING.jobs.haproxy]) {
+      const target = active.find((t) => t.labels.vm === proxy.name && t.labels.job === job);
+      if (target === undefined) problems.push(`${proxy.name} ${job} is no target`);
+      else if (target.health !== "up") problems.push(`${proxy.name} ${job} is ${target.health}${target.lastError ? ` (${target.lastError})` : ""}`);
+    }
+  }
+  let refused = 0;
+  for (const { from, result } of probes) {
+    if (result.code !== 0) {
+      problems.push(`the metrics ports could not be tried from ${from}: ${lastLine(result.stderr) ?? `exit ${result.code}`}`);
+      continue;
+    }
+    for (const line of result.stdout.split("\n")) {
+      const [state, address] = line.split(" ");
+      if (state === "open") problems.push(`${from} connected to ${address}: only BuilderHub's Prometheus may`);
+      if (state === "closed") refused++;
+    }
+  }
+  if (problems.length > 0) return fail(vm, "monitoring", problems.join("; "));
+  const up = active.filter((t) => t.health === "up").length;
+  return ok(vm, "monitoring", `${up} Prometheus targets up; ${refused} connections from proxies to the others' metrics ports (${METRICS_PORTS.join(", ")}) refused`);
+}
+
+async function checkMonitoring(target: Target, hub: BuilderhubVm, proxies: readonly ProxyVm[]): Promise<CheckResult> {
+  const others = (vm: ProxyVm) =>
+    proxies.filter((p) => p !== vm && p.privateIp !== undefined).flatMap((p) => METRICS_PORTS.map((port) => `${p.privateIp}:${port}`));
+  const [targets, probes] = await Promise.all([
+    target.ssh(hub.ssh, ["sh", "-c", PROMETHEUS_TARGETS_SCRIPT]),
+    Promise.all(proxies.map(async (vm) => ({ from: vm.name, result: await target.ssh(vm.ssh, ["bash", "-c", CONNECT_SCRIPT, "verify", ...others(vm)]) }))),
+  ]);
+  return decideMonitoring(hub.name, proxies, targets, probes);
+}
+
 // ---- all of it ----
 
 async function login(target: Target, vm: string, printed: string, remote: string[]): Promise<Login> {
@@ -450,6 +508,10 @@ export async function verify(
     results.push(decideProvisioning(builderhub.name, builderhubLogin.facts), decideBuilderhubServices(builderhub.name, builderhubLogin.facts));
   } else {
     results.push(needsSsh(builderhub.name, "provisioning"), needsSsh(builderhub.name, "services"));
+  }
+  // Only a stack with monitoring on exports prometheusTunnel.
+  if (target.outputs.prometheusTunnel !== undefined) {
+    results.push(builderhubLogin.facts ? await checkMonitoring(target, builderhub, layout.proxies) : needsSsh(builderhub.name, "monitoring"));
   }
 
   const states: ProxyState[] = [];

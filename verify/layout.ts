@@ -11,6 +11,8 @@ export interface ProxyVm {
   publicIp: string;
   /** The ssh command the stack prints for it. */
   ssh: string;
+  /** Its private address, where BuilderHub's Prometheus scrapes it when monitoring is on. */
+  privateIp?: string;
   /** The signer address, or undefined when the VM made its key (signerKeySource vm). */
   signer?: string;
 }
@@ -54,6 +56,7 @@ export function layoutOf(outputs: Record<string, string>, description: string): 
       region,
       publicIp: required(`${region}PublicIp`),
       ssh: required(`ssh${capitalized(region)}`),
+      privateIp: outputs[`${region}PrivateIp`] || undefined,
       signer: ADDRESS.test(signer) ? signer : undefined,
     };
   });

@@ -86,3 +86,15 @@ export function parseLastRun(text: string): LastRun | undefined {
   if (status === undefined) return undefined;
   return { status, at: fields.get("at") ?? "", dir: fields.get("dir") ?? "", line: fields.get("line") ?? "" };
 }
+
+/** Prometheus's targets on BuilderHub (monitoring on), on its loopback. */
+export const PROMETHEUS_TARGETS_SCRIPT = `curl -fsS --max-time 5 http://127.0.0.1:${PORTS.prometheus}/api/v1/targets`;
+
+/**
+ * Run on a proxy with "<address>:<port>" arguments: a line "open" or "closed" for each, by whether a
+ * TCP connection opened within 3 s. The addresses are arguments, never spliced into code.
+ */
+export const CONNECT_SCRIPT = `for a in "$@"; do
+  if timeout 3 bash -c ': >"/dev/tcp/\${1%:*}/\${1##*:}"' _ "$a" 2>/dev/null; then echo "open $a"; else echo "closed $a"; fi
+done
+`;

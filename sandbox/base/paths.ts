@@ -23,6 +23,8 @@ export const cachePaths = {
 export const statePaths = {
   root: STATE_DIR,
   secrets: path.join(STATE_DIR, "secrets.json"),
+  /** The stack outputs of the last up, without secrets, as Pulumi's state keeps a stack's: what `verify --sandbox` reads. */
+  outputs: path.join(STATE_DIR, "outputs.json"),
   /**
    * The sandbox's SSH key pair (private key 0600; `.pub` beside it), whose public half is the stack's
    * sshPublicKey, and the client configuration every ssh of the suite uses, jump hosts included.

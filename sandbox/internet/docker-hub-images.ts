@@ -429,8 +429,10 @@ interface LayerRecipe {
 export interface ImageRecipe {
   /** As the registry names it: "library/haproxy" is what `docker pull haproxy` asks for. */
   repository: string;
-  /** A fixed tag, or none: the upstream version of `namedAfter`. */
+  /** A fixed tag, or none: the upstream version of `namedAfter`, after `tagPrefix`. */
   tag?: string;
+  /** What the upstream project's tags put before the version ("v" for prom/prometheus:v2.42.0). */
+  tagPrefix?: string;
   suite: DebianSuite;
   /** The Debian package whose version the image carries (its tag, its source label). */
   namedAfter: string;
@@ -503,6 +505,43 @@ function haproxyRecipe(suite: DebianSuite, entrypoint: string): ImageRecipe {
   };
 }
 
+/** The image's user: the official prometheus image runs as nobody. */
+const NOBODY_ID = 65534;
+
+/**
+ * Docker Hub's `prom/prometheus`, as far as the stack sees it: Prometheus as user nobody with its
+ * database in /prometheus and its configuration in /etc/prometheus, started by /bin/prometheus with
+ * the arguments it is given, /bin/promtool beside it. Prometheus itself is Debian bookworm's build
+ * (2.42.0, the version the stack pins, lib/contract.ts MONITORING), whose web pages are the
+ * classic ones under /classic.
+ */
+function prometheusRecipe(): ImageRecipe {
+  return {
+    repository: "prom/prometheus",
+    tagPrefix: "v",
+    suite: "bookworm",
+    namedAfter: "prometheus",
+    layers: [
+      {
+        packages: ["prometheus"],
+        files: [
+          ...baseFiles([]),
+          { path: "/prometheus", mode: 0o755, uid: NOBODY_ID, gid: NOBODY_ID },
+          { path: "/etc/prometheus", mode: 0o755 },
+        ],
+      },
+    ],
+    config: {
+      Env: [PATH_ENV],
+      Entrypoint: ["/bin/prometheus"],
+      Cmd: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"],
+      User: "nobody",
+      WorkingDir: "/prometheus",
+      ExposedPorts: { "9090/tcp": {} },
+    },
+  };
+}
+
 /**
  * BuilderHub's mock `mempirate/mockhub:v0.0.6`: the double of it (test/doubles/mockhub.ts) under
  * Debian's nodejs, as PID 1 without a signal handler, like upstream's binary.
@@ -543,7 +582,7 @@ function mockhubRecipe(): ImageRecipe {
  */
 export function dockerHubImageRecipes(): ImageRecipe[] {
   const entrypoint = fs.readFileSync(ENTRYPOINT_FILE, "utf8");
-  return [haproxyRecipe("trixie", entrypoint), haproxyRecipe("bookworm", entrypoint), mockhubRecipe()];
+  return [haproxyRecipe("trixie", entrypoint), haproxyRecipe("bookworm", entrypoint), mockhubRecipe(), prometheusRecipe()];
 }
 
 export interface BuiltImage {
@@ -643,7 +682,7 @@ async function buildImage(recipe: ImageRecipe, work: string, log: (line: string)
   if (namedAfter === undefined) {
     throw new SandboxError(`the ${recipe.repository} image of Debian ${recipe.suite} holds no ${recipe.namedAfter} package`);
   }
-  const tag = recipe.tag ?? upstreamTag(namedAfter.version);
+  const tag = recipe.tag ?? `${recipe.tagPrefix ?? ""}${upstreamTag(namedAfter.version)}`;
   const debian = `Debian ${recipe.suite} ${namedAfter.name} ${namedAfter.version}`;
   const source = recipe.payload ? `${recipe.payload} on ${debian}` : debian;
   const config = imageConfig(recipe.config, { "org.opencontainers.image.source": source }, layers);

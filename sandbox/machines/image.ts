@@ -16,12 +16,13 @@ const SUITE = "trixie";
  * systemd boots the VM; docker.io and docker-cli are the engine provisioning starts (Ubuntu's
  * docker.io carries both); openssh-server and sudo are what the admin user logs in with, as on
  * Ubuntu's Azure image; nodejs runs the doubles only; the rest is what the provisioning scripts
- * and debugging use.
+ * and debugging use; prometheus-node-exporter is what BuilderHub's provisioning installs from Ubuntu's
+ * archive when monitoring is on (the sandbox's VMs reach no archive).
  */
 const PACKAGES = [
   "systemd", "systemd-sysv", "dbus", "curl", "ca-certificates", "openssl", "jq", "unzip",
   "iproute2", "nodejs", "procps", "iputils-ping", "bind9-dnsutils", "docker.io", "docker-cli",
-  "openssh-server", "sudo",
+  "openssh-server", "sudo", "prometheus-node-exporter",
 ];
 
 interface VmImageFile {
@@ -37,6 +38,8 @@ const CHROOT_COMMANDS: readonly string[][] = [
   // Installing docker.io enables the engine; on Azure it is provisioning that installs and starts
   // it, so the image leaves it off and ensure_docker_running has to do that work here too.
   ["systemctl", "disable", "docker.service", "docker.socket", "containerd.service"],
+  // Likewise the node exporter: provisioning starts it, restricted by its drop-in, on BuilderHub alone.
+  ["systemctl", "disable", "prometheus-node-exporter.service"],
   // Host keys made here would be every VM's; each VM's disk gets its own (sandbox/machines/vm.ts), as each
   // Azure VM makes its own at first boot.
   ["sh", "-c", "rm -f /etc/ssh/ssh_host_*"],

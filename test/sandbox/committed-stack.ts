@@ -58,7 +58,7 @@ import { Impostor, refusal, unsigned } from "../support/searchers";
 import { extensionOf, firstUp, signerOutput } from "./bring-up";
 
 const [east, west] = FIRST_PROXIES;
-const hub = vmByName(BUILDERHUB.vmName);
+const builderhub = vmByName(BUILDERHUB.vmName);
 const searcher = new Searcher();
 /** Searchers' clients: ours and Flashbots' own. */
 const clients: readonly BundleClient[] = [searcher, new FlashbotsSearcher()];
@@ -141,7 +141,7 @@ test("the metrics and certificate ports are dropped by the NSG from the internet
 });
 
 test("BuilderHub is unreachable from the host and answers by name in both VNets", async () => {
-  assert.match(await connectOutcome(hub.privateIp, BUILDERHUB.port), /^(EHOSTUNREACH|ENETUNREACH)$/);
+  assert.match(await connectOutcome(builderhub.privateIp, BUILDERHUB.port), /^(EHOSTUNREACH|ENETUNREACH)$/);
   for (const vm of [east, west]) {
     assert.ok(Array.isArray(await builders(vm)), `${vm.name} reads the builders list by name`);
   }
@@ -168,8 +168,8 @@ test("the NSGs let SSH in from allowedSshCidr only, and the orderflow ports from
 
 test("BuilderHub's API and SSH answer from both VNets; ICMP crosses the VNets and is dropped from the internet", async () => {
   for (const vm of [east, west]) {
-    assert.equal(await bannerFrom(vm, hub.privateIp, 22), "SSH-", `${vm.name} to BuilderHub's SSH`);
-    assert.equal((await vmExec(vm, ["ping", "-c", "1", "-W", "2", hub.privateIp])).code, 0, `${vm.name} pings BuilderHub`);
+    assert.equal(await bannerFrom(vm, builderhub.privateIp, 22), "SSH-", `${vm.name} to BuilderHub's SSH`);
+    assert.equal((await vmExec(vm, ["ping", "-c", "1", "-W", "2", builderhub.privateIp])).code, 0, `${vm.name} pings BuilderHub`);
   }
   assert.equal((await vmExec(east, ["ping", "-c", "1", "-W", "2", west.privateIp])).code, 0, "east pings west across the peering");
   for (const vm of flowproxyVms()) {
@@ -195,7 +195,7 @@ function sshOutputs(): [Vm, string][] {
   const output = (name: string) => String(firstUp().stack.outputs[name]?.value);
   const jump = /ssh -J \S+ \S+/.exec(output("builderhubSshNote"))?.[0];
   assert.ok(jump, `builderhubSshNote holds an ssh -J command: ${output("builderhubSshNote")}`);
-  return [...flowproxyVms().map((vm): [Vm, string] => [vm, output(`ssh${vm.outputName![0].toUpperCase()}${vm.outputName!.slice(1)}`)]), [hub, jump]];
+  return [...flowproxyVms().map((vm): [Vm, string] => [vm, output(`ssh${vm.outputName![0].toUpperCase()}${vm.outputName!.slice(1)}`)]), [builderhub, jump]];
 }
 
 test("the stack's ssh commands log in with the stack's key as the admin user, who has sudo without a password", async () => {
@@ -250,7 +250,7 @@ test("a bundle from each searchers' client, ours and Flashbots', sent to any pro
 });
 
 test("every VNet resolves each VM's name to its address and the address back to the name, from the program's A and PTR records", async () => {
-  for (const from of [hub, west]) {
+  for (const from of [builderhub, west]) {
     for (const vm of VMS) {
       const name = vm.role === "builderhub" ? `${BUILDERHUB.dnsLabel}.${DNS_ZONE}` : `${vm.name}.${DNS_ZONE}`;
       assert.match(await vmCheck(from, ["getent", "hosts", name]), new RegExp(`^${vm.privateIp.replace(/\./g, "\\.")}\\s+${name}$`, "m"), `${from.name} resolves ${name}`);
@@ -349,7 +349,7 @@ test("the config check runs with no network and a read-only configuration", asyn
 
 test("with BuilderHub down the extension fails at registration and FlowProxy stays stopped; it recovers once BuilderHub is back", async () => {
   await vmCheck(east, ["systemctl", "stop", flowproxyUnit(east)]);
-  await vmCheck(hub, ["docker", "stop", CONTAINERS.mockhub]);
+  await vmCheck(builderhub, ["docker", "stop", CONTAINERS.mockhub]);
   try {
     const failed = await runExtension(east, extensionOf(east));
     assert.equal(failed.exitCode, 1);
@@ -358,7 +358,7 @@ test("with BuilderHub down the extension fails at registration and FlowProxy sta
     assert.match(lastNonEmptyLine(failed.stderrTail) ?? "", reason);
     assert.equal(await unitState(east, flowproxyUnit(east)), "inactive");
   } finally {
-    await vmCheck(hub, ["docker", "start", CONTAINERS.mockhub]);
+    await vmCheck(builderhub, ["docker", "start", CONTAINERS.mockhub]);
   }
   const recovered = await runExtension(east, extensionOf(east));
   assert.equal(recovered.exitCode, 0, recovered.stdoutTail);

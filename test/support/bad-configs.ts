@@ -300,6 +300,11 @@ export const BAD_CONFIGS: BadConfig[] = [
     expected: [/autoShutdownTimeZone "Pacific Standrd Time" is not a Windows time zone id.*; the nearest id is "Pacific Standard Time"\. Example: pulumi config set flowproxy-staging:autoShutdownTimeZone 'Pacific Standard Time'/],
   },
   {
+    title: "a monitoring value other than true or false is refused",
+    request: validRequest({ monitoring: "yes" }),
+    expected: [/monitoring "yes" must be true or false\. Example: pulumi config set flowproxy-staging:monitoring 'true'/],
+  },
+  {
     title: "a missing haproxy.cfg is named",
     file: { name: "haproxy.cfg", content: null },
     expected: [/haproxy\.cfg is missing from .*git checkout -- 'haproxy\.cfg'/],

@@ -6,6 +6,7 @@
 import { BUILDERHUB, PORTS } from "../../lib/contract";
 import type { ReportSection } from "../../report/results";
 import { HEAL_BUDGET_MS } from "../sandbox/scenarios/operations";
+import { PROXY_DOWN_BUDGET_S, PROXY_DOWN_FOR_S } from "../sandbox/scenarios/monitoring";
 import { PROBE_RATE, provisioningFaults } from "../sandbox/scenarios/provisioning-faults";
 import { VERIFY_BUDGET_MS } from "../sandbox/scenarios/verify-faults";
 import { flowproxyVms, vmByName } from "../../sandbox/base/topology";
@@ -279,6 +280,34 @@ export const OPERATIONS: DeclaredSection = {
   },
 };
 
+export const MONITORING_CHECKS = {
+  targetsUp: "with monitoring on, Prometheus on BuilderHub has every proxy's FlowProxy and HAProxy and the listing check as targets, all up",
+  flowInPrometheus: "after signed bundles on vm-eastus, FlowProxy's system-flow counter rises in Prometheus for every other proxy",
+  proxyDownFires: `FlowProxy stopped on vm-eastus fires ProxyDown within ${PROXY_DOWN_BUDGET_S} s (its for: of ${PROXY_DOWN_FOR_S} s, a scrape and two evaluations)`,
+  onlyScraper: "the metrics ports (8090, 8405) answer BuilderHub and refuse the other proxies and the internet",
+  verify: "pnpm run verify --sandbox passes, its monitoring check seeing every target up and the metrics ports refused between proxies",
+} satisfies Names;
+
+export const MONITORING_SECTION: DeclaredSection = {
+  title: "8. Monitoring",
+  intro:
+    "The sandbox is brought up with `monitoring: true`: Prometheus (Debian bookworm's 2.42.0, served by the sandbox's " +
+    "Docker Hub as prom/prometheus:v2.42.0) runs on BuilderHub with the scrape configuration the program generated from " +
+    "the fleet and the rules of `monitoring/alerts.yml`, and is asked through its HTTP API on BuilderHub's loopback, " +
+    "where prometheusTunnel brings it. The time from a FlowProxy stop to its alert firing is measured.",
+  columns: ["evidence"],
+  checks: [MONITORING_CHECKS.targetsUp, MONITORING_CHECKS.flowInPrometheus, MONITORING_CHECKS.proxyDownFires, MONITORING_CHECKS.onlyScraper, MONITORING_CHECKS.verify],
+  counterparts: {
+    [MONITORING_CHECKS.targetsUp]: counterpartTest("the targets check names vm-eastus's FlowProxy target down when FlowProxy is stopped there"),
+    [MONITORING_CHECKS.flowInPrometheus]: counterpartTest("the flow check names every other proxy when no bundle is sent"),
+    [MONITORING_CHECKS.proxyDownFires]: {
+      itself: "the row stops FlowProxy on purpose and passes only when ProxyDown fires for it; the promtool cases of monitoring/alerts.test.yml hold the rule silent while the target answers",
+    },
+    [MONITORING_CHECKS.onlyScraper]: counterpartTest("the reach check names each of BuilderHub's connections when BuilderHub is taken for an outsider"),
+    [MONITORING_CHECKS.verify]: counterpartTest("verify's monitoring check names a proxy that connected to another's metrics port when the NSGs allow the VNets there"),
+  },
+};
+
 /** The region tables section 7 evaluates the program with. */
 export const REGION_TABLES = ["default regions", "three regions"] as const;
 type RegionTable = (typeof REGION_TABLES)[number];
@@ -362,6 +391,7 @@ export const REPORT_SECTIONS: readonly DeclaredSection[] = [
   VERIFY_FAULTS,
   OPERATIONS,
   AZURE_READINESS,
+  MONITORING_SECTION,
 ];
 
 /** How `found` differs from `declared`: each row missing, each row not declared, each repeated, or the order. */

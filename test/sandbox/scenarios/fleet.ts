@@ -33,7 +33,7 @@ const REGION = SANDBOX_REGIONS[1];
 const GROWN_REGIONS = SANDBOX_REGIONS.map((region) => (region === REGION ? { ...region, proxies: (region.proxies ?? 1) + 1 } : region));
 /** The proxy growing adds and shrinking removes. */
 const ADDED_VM = "vm-westeurope-2";
-const hub = vmByName(BUILDERHUB.vmName);
+const builderhub = vmByName(BUILDERHUB.vmName);
 const grownOverrides = { regions: JSON.stringify(GROWN_REGIONS) };
 /** Requests per second on each untouched proxy's :443. */
 const LOAD_RATE = 20;
@@ -49,7 +49,7 @@ interface Untouched {
 async function untouchedNow(proxies: readonly Vm[]): Promise<Untouched> {
   const states = new Map<string, FlowproxyVmState>();
   for (const vm of proxies) states.set(vm.name, await flowproxyVmState(vm));
-  return { states, mockhubPid: await containerPid(hub, CONTAINERS.mockhub) };
+  return { states, mockhubPid: await containerPid(builderhub, CONTAINERS.mockhub) };
 }
 
 /** What changed on the untouched proxies: each proxy's changed fields, by its name. */
@@ -110,9 +110,9 @@ export async function growRegion(options: { projectDir?: string } = {}): Promise
   const changeMs = Date.now() - started;
   const added = vmByName(ADDED_VM);
   const problems = [
-    ...extensionProblems(report, [hub.name, ADDED_VM]),
+    ...extensionProblems(report, [builderhub.name, ADDED_VM]),
     ...(await untouchedChanges(proxies, before)),
-    ...((await containerPid(hub, CONTAINERS.mockhub)) !== before.mockhubPid ? ["mockhub was restarted"] : []),
+    ...((await containerPid(builderhub, CONTAINERS.mockhub)) !== before.mockhubPid ? ["mockhub was restarted"] : []),
     ...lossesOf(loads),
   ];
   if (problems.length > 0) throw new Error(`growing westeurope to two proxies: ${problems.join("; ")}`);
@@ -165,14 +165,14 @@ export async function shrinkRegion(): Promise<FleetChange> {
   });
   const shrinkMs = Date.now() - started;
   const problems = [
-    ...extensionProblems(report, [hub.name]),
+    ...extensionProblems(report, [builderhub.name]),
     ...(report.removed.join(" ") === ADDED_VM ? [] : [`the shrink removed ${report.removed.join(", ") || "no VM"}, not ${ADDED_VM}`]),
     ...(vmsOnDisk().some((vm) => vm.name === ADDED_VM) ? [`${ADDED_VM} is still there`] : []),
     ...(await untouchedChanges(proxies, before)),
     ...lossesOf(loads),
   ];
   if (problems.length > 0) throw new Error(`shrinking westeurope to one proxy: ${problems.join("; ")}`);
-  const mockhubRestarted = (await containerPid(hub, CONTAINERS.mockhub)) !== before.mockhubPid;
+  const mockhubRestarted = (await containerPid(builderhub, CONTAINERS.mockhub)) !== before.mockhubPid;
   assert.ok(mockhubRestarted, "builderhub-prune restarted mockhub to forget the removed proxy");
   const flowStarted = Date.now();
   await sendAcross(proxies[0], proxies[proxies.length - 1], HEAL_BUDGET_MS);
@@ -233,7 +233,7 @@ export const fleetCounterparts = {
    */
   async shrunk(): Promise<BrokenRun[]> {
     await growRegion();
-    const failure = await withUnitDropIn(hub, "[Service]\nExecStart=\nExecStart=/bin/true\n", () => failureOf(() => shrinkRegion()), UNITS.pruneService);
+    const failure = await withUnitDropIn(builderhub, "[Service]\nExecStart=\nExecStart=/bin/true\n", () => failureOf(() => shrinkRegion()), UNITS.pruneService);
     await backToCommittedFleet();
     return [{ broke: "builderhub-prune doing nothing", failure, naming: [`BuilderHub to forget ${ADDED_VM}`] }];
   },

@@ -39,7 +39,7 @@ import { FIRST_PROXIES, flowproxyVms, Vm, vmByName } from "../../../sandbox/base
 import { rebootVm, vmCheck, vmExec } from "../../../sandbox/machines/vm";
 import { BrokenRun, failureOf, withUnitDropIn } from "./broken";
 
-const hub = vmByName(BUILDERHUB.vmName);
+const builderhub = vmByName(BUILDERHUB.vmName);
 const [east, west] = FIRST_PROXIES;
 /** Searchers' clients: ours and Flashbots' own, each signing X-Flashbots-Signature itself. */
 const clients: readonly BundleClient[] = [new Searcher(), new FlashbotsSearcher()];
@@ -96,8 +96,8 @@ export async function registryHealed(since: number, timeoutMs = HEAL_BUDGET_MS):
 
 /** Restarts the BuilderHub mock's container as an operator would, and waits until its API answers. */
 export async function restartMockhub(): Promise<void> {
-  await vmCheck(hub, ["docker", "stop", CONTAINERS.mockhub]);
-  await vmCheck(hub, ["docker", "start", CONTAINERS.mockhub]);
+  await vmCheck(builderhub, ["docker", "stop", CONTAINERS.mockhub]);
+  await vmCheck(builderhub, ["docker", "start", CONTAINERS.mockhub]);
   await eventually("BuilderHub's API to answer after the restart", () => builders(east).catch(() => undefined));
 }
 

@@ -116,7 +116,7 @@ async function withArtifact(id: string, build: FlowProxyBuild): Promise<Evaluati
  */
 export function provisioningFaults(committed: () => Evaluation): Fault[] {
   const asCommitted = async () => committed();
-  const hub = (fault: Parameters<typeof setMockhubFault>[0]) => async () => {
+  const builderhubFault = (fault: Parameters<typeof setMockhubFault>[0]) => async () => {
     await setMockhubFault(fault);
     return committed();
   };
@@ -141,14 +141,14 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
   return [
     {
       name: "BuilderHub down (connections closed unanswered)",
-      inject: hub("down"),
+      inject: builderhubFault("down"),
       clear: clearDockerHub,
       expect: { kind: "fails", step: registration, reason: notRegistered },
       keepsServing: true,
     },
     {
       name: "BuilderHub flapping (every other answer to provisioning's registration 503) is retried",
-      inject: hub({ flapFor: REGISTRATION_USER_AGENT.provisioning }),
+      inject: builderhubFault({ flapFor: REGISTRATION_USER_AGENT.provisioning }),
       clear: clearDockerHub,
       expect: { kind: "succeeds" },
       keepsServing: true,
@@ -168,7 +168,7 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
     },
     {
       name: "BuilderHub slow (answers after 15 s; the script waits 10 s)",
-      inject: hub("slow"),
+      inject: builderhubFault("slow"),
       clear: clearDockerHub,
       expect: { kind: "fails", step: registration, reason: notRegistered },
       keepsServing: true,

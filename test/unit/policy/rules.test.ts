@@ -194,6 +194,16 @@ describe("rule: NSGs open only the spec's ports", () => {
     ]);
   });
 
+  test("passes the metrics ports open to BuilderHub's one address and flags them open to a VNet or the internet", () => {
+    const scraper = [rule("metrics-8090-from-prometheus", "Tcp", "8090", "10.10.1.5/32", 140), rule("metrics-8405-from-prometheus", "Tcp", "8405", "10.10.1.5/32", 141)];
+    assert.deepEqual(nsgPortsOutsideSpec(flowProxyNsg("0.0.0.0/0", scraper), VNETS), []);
+    const open = [rule("metrics-vnet", "Tcp", "8090", "10.20.0.0/16", 150), rule("metrics-world", "Tcp", "8405", "*", 151)];
+    assert.deepEqual(nsgPortsOutsideSpec(flowProxyNsg("0.0.0.0/0", open), VNETS), [
+      'nsg-eastus: rule "metrics-vnet" opens metrics port 8090/tcp to 10.20.0.0/16; only BuilderHub\'s Prometheus, one address inside the VNets (a /32), may reach it',
+      'nsg-eastus: rule "metrics-world" opens metrics port 8405/tcp to *; only BuilderHub\'s Prometheus, one address inside the VNets (a /32), may reach it',
+    ]);
+  });
+
   test("flags BuilderHub's API open beyond the VNets and a FlowProxy port on BuilderHub", () => {
     const problems = nsgPortsOutsideSpec(builderhubNsg([rule("api-public", "Tcp", "3000", "0.0.0.0/0", 400), rule("web", "Tcp", "443", "10.10.0.0/16", 410)]), VNETS);
     assert.deepEqual(problems, [

@@ -15,6 +15,7 @@ import {
   CheckResult,
   decideClosedPorts,
   decideLogin,
+  decideMonitoring,
   decideProvisioning,
   decideProxyServices,
   decideRegistration,
@@ -434,8 +435,8 @@ describe("the stack's outputs", () => {
     assert.deepEqual(layout, {
       builderhub: { name: "vm-builderhub", ssh: "ssh -J azureuser@203.0.113.10 azureuser@10.10.1.5" },
       proxies: [
-        { name: "vm-eastus", region: "east", publicIp: "203.0.113.10", ssh: "ssh azureuser@203.0.113.10", signer: "0x570B6fcD4260E71f04EB7B090a132c2a7532554B" },
-        { name: "vm-westeurope", region: "west", publicIp: "203.0.113.11", ssh: "ssh azureuser@203.0.113.11", signer: "0x9395BF2896c667E0068bc21897d7A5c6cfD079d6" },
+        { name: "vm-eastus", region: "east", publicIp: "203.0.113.10", ssh: "ssh azureuser@203.0.113.10", privateIp: "10.10.1.4", signer: "0x570B6fcD4260E71f04EB7B090a132c2a7532554B" },
+        { name: "vm-westeurope", region: "west", publicIp: "203.0.113.11", ssh: "ssh azureuser@203.0.113.11", privateIp: "10.20.1.4", signer: "0x9395BF2896c667E0068bc21897d7A5c6cfD079d6" },
       ],
     });
   });
@@ -647,5 +648,39 @@ describe("the verify's boundaries", () => {
     assert.deepEqual([...loopback].sort(), [...LOOPBACK_PORTS].sort());
     const tls = [...cfg.matchAll(/^\s*bind ":(\d+)" ssl/gm)].map((m) => Number(m[1]));
     assert.deepEqual(tls, [...TLS_PORTS]);
+  });
+});
+
+describe("the monitoring check (a stack with prometheusTunnel)", () => {
+  const proxies = layout.proxies;
+  const targetsAnswer = (health: Record<string, string>) => ({
+    code: 0,
+    stdout: JSON.stringify({
+      status: "success",
+      data: {
+        activeTargets: proxies.flatMap((p) =>
+          ["flowproxy", "haproxy"].map((job) => ({ labels: { job, vm: p.name }, health: health[`${p.name} ${job}`] ?? "up", lastError: "" })),
+        ),
+      },
+    }),
+    stderr: "",
+    timedOut: false,
+  });
+  const probe = (from: string, lines: string) => ({ from, result: { code: 0, stdout: lines, stderr: "", timedOut: false } });
+  const refused = [probe("vm-eastus", "closed 10.20.1.4:8090\nclosed 10.20.1.4:8405\n"), probe("vm-westeurope", "closed 10.10.1.4:8090\nclosed 10.10.1.4:8405\n")];
+
+  test("passes with every target up and the metrics ports refused between proxies", () => {
+    const result = decideMonitoring("vm-builderhub", proxies, targetsAnswer({}), refused);
+    assert.equal(result.outcome, "ok", result.detail);
+    assert.equal(result.detail, "4 Prometheus targets up; 4 connections from proxies to the others' metrics ports (8090, 8405) refused");
+  });
+
+  test("fails naming a target down and a proxy that reached another's metrics port", () => {
+    const result = decideMonitoring("vm-builderhub", proxies, targetsAnswer({ "vm-westeurope haproxy": "down" }), [
+      probe("vm-eastus", "open 10.20.1.4:8090\nclosed 10.20.1.4:8405\n"),
+      refused[1],
+    ]);
+    assert.equal(result.outcome, "FAIL");
+    assert.equal(result.detail, "vm-westeurope haproxy is down; vm-eastus connected to 10.20.1.4:8090: only BuilderHub's Prometheus may");
   });
 });
