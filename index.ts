@@ -28,6 +28,7 @@ import {
   fqdnOf,
 } from "./lib/contract";
 import { FleetVm, fleetPlan, reverseRecordName, reverseZoneOf } from "./lib/fleet";
+import { BUILDERHUB_OUTPUTS, vmOutputNames } from "./lib/outputs";
 import { prometheusConfig, readAlertRules } from "./lib/monitoring";
 import {
   ScriptVariable,
@@ -694,40 +695,40 @@ if (settings.autoShutdown) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Outputs: per FlowProxy VM <name>PublicIp, <name>PrivateIp, ssh<Name>, <name>PrivateFqdn,
-// <name>NicPrivateFqdn and <name>SignerAddress, plus the BuilderHub outputs. <name> is the region's
-// name for its first VM (east, so a stack keeps its outputs as its regions grow), then the region's
-// name and the VM's number (east2).
+// Outputs, named by lib/outputs.ts: per FlowProxy VM <name>PublicIp, <name>PrivateIp, ssh<Name>,
+// <name>PrivateFqdn, <name>NicPrivateFqdn and <name>SignerAddress, plus BuilderHub's. <name> is the
+// region's name for its first VM (east, so a stack keeps its outputs as its regions grow), then the
+// region's name and the VM's number (east2).
 
-const capitalized = (s: string) => s[0].toUpperCase() + s.slice(1);
 const admin = settings.adminUsername;
 const jumpSite = sites.find((s) => s.net === builderhubNetwork && s.vm.number === 1)!;
 const outputs: Record<string, pulumi.Output<string> | string> = {};
 
 flowProxyVms.forEach(({ site, signer }, i) => {
-  const name = site.vm.outputName;
-  outputs[`${name}PublicIp`] = site.pip.ipAddress.apply((ip) => ip ?? "");
-  outputs[`${name}PrivateIp`] = site.privateIp;
-  outputs[`ssh${capitalized(name)}`] = pulumi.interpolate`ssh ${admin}@${site.pip.ipAddress}`;
-  outputs[`${name}PrivateFqdn`] = siteFqdns[i];
-  outputs[`${name}NicPrivateFqdn`] = nicFqdnOf(site.nic);
-  outputs[`${name}SignerAddress`] =
+  const names = vmOutputNames(site.vm.outputName);
+  outputs[names.publicIp] = site.pip.ipAddress.apply((ip) => ip ?? "");
+  outputs[names.privateIp] = site.privateIp;
+  outputs[names.ssh] = pulumi.interpolate`ssh ${admin}@${site.pip.ipAddress}`;
+  outputs[names.privateFqdn] = siteFqdns[i];
+  outputs[names.nicPrivateFqdn] = nicFqdnOf(site.nic);
+  outputs[names.signerAddress] =
     signer?.address ?? `generated on ${site.vmName}: ssh in and read ${VM_PATHS.signerAddress}`;
 });
 
-outputs.builderhubPrivateIp = builderhubPrivateIp;
-outputs.builderhubPrivateFqdn = builderhubFqdn;
-outputs.builderhubNicPrivateFqdn = nicFqdnOf(builderhubNic);
+outputs[BUILDERHUB_OUTPUTS.privateIp] = builderhubPrivateIp;
+outputs[BUILDERHUB_OUTPUTS.privateFqdn] = builderhubFqdn;
+outputs[BUILDERHUB_OUTPUTS.nicPrivateFqdn] = nicFqdnOf(builderhubNic);
 /** SSH to BuilderHub through the first proxy of its region as jump host, with `options` before the destination. */
 const sshToBuilderhub = (options: string): pulumi.Output<string> =>
   pulumi.interpolate`ssh ${options}-J ${admin}@${jumpSite.pip.ipAddress} ${admin}@${builderhubPrivateIp}`;
 
-outputs.builderhubSshNote = pulumi.interpolate`BuilderHub has no public IP. Through ${jumpSite.vmName} as jump host: ${sshToBuilderhub("")}${
-  settings.tailscaleAuthKey ? ` ; or over Tailscale: ssh ${admin}@${BUILDERHUB.vmName}` : ""
+outputs[BUILDERHUB_OUTPUTS.ssh] = sshToBuilderhub("");
+outputs[BUILDERHUB_OUTPUTS.sshNote] = `BuilderHub has no public IP: ${BUILDERHUB_OUTPUTS.ssh} goes through ${jumpSite.vmName} as jump host${
+  settings.tailscaleAuthKey ? `; over Tailscale, ssh ${admin}@${BUILDERHUB.vmName} works too` : ""
 }`;
 if (settings.monitoring) {
   // Prometheus listens on BuilderHub's loopback: the tunnel brings its page to the same port on this machine.
-  outputs.prometheusTunnel = sshToBuilderhub(`-N -L ${PORTS.prometheus}:${LOOPBACK}:${PORTS.prometheus} `);
+  outputs[BUILDERHUB_OUTPUTS.prometheusTunnel] = sshToBuilderhub(`-N -L ${PORTS.prometheus}:${LOOPBACK}:${PORTS.prometheus} `);
 }
 
 export = outputs;

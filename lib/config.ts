@@ -3,7 +3,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { cidrContains, cidrsOverlap, parseCidr } from "./cidr";
-import { AZURE_VM_SIZE, DEFAULT_REGIONS, FLOWPROXY_LISTEN, PROJECT, RegionPlan, proxyOutputName } from "./contract";
+import { AZURE_VM_SIZE, DEFAULT_REGIONS, FLOWPROXY_LISTEN, PROJECT, RegionPlan } from "./contract";
+import { proxyOutputName, vmOutputNames } from "./outputs";
 import { AZURE_RESERVED_ADDRESSES, reverseZoneOf, usableAddresses, vmsInRegion } from "./fleet";
 import { WINDOWS_TIME_ZONES, windowsIdOfIanaZone, windowsTimeZoneId } from "./windows-time-zones";
 
@@ -655,7 +656,7 @@ function parseRegions(text: string, stackVmSize: string, problem: (what: string)
       const output = proxyOutputName(region.name, number);
       const clash = regions.find((other) => other.name === output);
       if (clash) {
-        problem(`the outputs of proxy ${number} of region "${region.name}" are named ${output}PublicIp, ... like those of region "${output}"; rename that region (e.g. "${output}x")`);
+        problem(`the outputs of proxy ${number} of region "${region.name}" are named ${vmOutputNames(output).publicIp}, ... like those of region "${output}"; rename that region (e.g. "${output}x")`);
       }
     }
   }

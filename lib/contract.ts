@@ -31,9 +31,6 @@ export const proxySiteName = (location: string, number = 1): string => (number =
 /** A FlowProxy VM is named after its site (vm-eastus, vm-eastus-2); the name is also its DNS label and node name. */
 export const flowproxyVmName = (location: string, number = 1): string => `vm-${proxySiteName(location, number)}`;
 
-/** The prefix of a FlowProxy VM's stack outputs: the region's name, then the VM's number after the first (east, east2). */
-export const proxyOutputName = (regionName: string, number = 1): string => (number === 1 ? regionName : `${regionName}${number}`);
-
 export const BUILDERHUB = {
   vmName: "vm-builderhub",
   /** Its A record in DNS_ZONE, the name proxies register at. */

@@ -2,7 +2,8 @@
 // subnet, and the reverse DNS names of the subnets. The program declares its VMs from this table,
 // and the plan's mocks and the sandbox place them by it, so no other file numbers VMs or addresses.
 import { cidrSize, formatIpv4, parseCidr, parseIpv4 } from "./cidr";
-import { BUILDERHUB, flowproxyVmName, proxyOutputName, proxySiteName, Role } from "./contract";
+import { BUILDERHUB, flowproxyVmName, proxySiteName, Role } from "./contract";
+import { proxyOutputName } from "./outputs";
 
 /** What the fleet needs of a region-table entry. */
 export interface FleetRegion {

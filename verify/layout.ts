@@ -1,8 +1,9 @@
-// The VMs a stack deployed, read from its outputs alone (index.ts, "Outputs"): per FlowProxy VM
-// <name>PublicIp, ssh<Name>, <name>PrivateFqdn and <name>SignerAddress (<name> is its region's name,
-// and its number after the region's first VM: east, east2), plus BuilderHub's builderhubSshNote and
-// builderhubNicPrivateFqdn. A region or a proxy added to the config adds its outputs, and the
-// verify checks it too.
+// The VMs a stack deployed, read from its outputs alone, by the names lib/outputs.ts gives them: per
+// FlowProxy VM <name>PublicIp, ssh<Name>, <name>PrivateFqdn and <name>SignerAddress (<name> is its
+// region's name, and its number after the region's first VM: east, east2), plus BuilderHub's
+// sshBuilderhub and builderhubNicPrivateFqdn. A region or a proxy added to the config adds its
+// outputs, and the verify checks it too.
+import { BUILDERHUB_OUTPUTS, proxyPrefixOf, vmOutputNames } from "../lib/outputs";
 import { VerifyError } from "./target";
 
 export interface ProxyVm {
@@ -19,7 +20,7 @@ export interface ProxyVm {
 
 export interface BuilderhubVm {
   name: string;
-  /** The `ssh -J` command of builderhubSshNote: BuilderHub has no public IP. */
+  /** The `ssh -J` command of sshBuilderhub: BuilderHub has no public IP. */
   ssh: string;
 }
 
@@ -29,7 +30,6 @@ export interface Layout {
 }
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const capitalized = (s: string) => s[0].toUpperCase() + s.slice(1);
 
 /** The first label of an FQDN: the program names DNS records and NIC labels after their VM. */
 const firstLabel = (fqdn: string) => fqdn.split(".")[0];
@@ -44,26 +44,23 @@ export function layoutOf(outputs: Record<string, string>, description: string): 
     return value.trim();
   };
   const regions = Object.keys(outputs)
-    .map((key) => /^([a-z][A-Za-z0-9]*)PublicIp$/.exec(key)?.[1])
+    .map(proxyPrefixOf)
     .filter((region): region is string => region !== undefined);
   if (regions.length === 0) {
     throw new VerifyError(`${description} has no <region>PublicIp output: is it a deployed flowproxy-staging stack?`);
   }
   const proxies = regions.map((region): ProxyVm => {
-    const signer = required(`${region}SignerAddress`);
+    const names = vmOutputNames(region);
+    const signer = required(names.signerAddress);
     return {
-      name: firstLabel(required(`${region}PrivateFqdn`)),
+      name: firstLabel(required(names.privateFqdn)),
       region,
-      publicIp: required(`${region}PublicIp`),
-      ssh: required(`ssh${capitalized(region)}`),
-      privateIp: outputs[`${region}PrivateIp`] || undefined,
+      publicIp: required(names.publicIp),
+      ssh: required(names.ssh),
+      privateIp: outputs[names.privateIp] || undefined,
       signer: ADDRESS.test(signer) ? signer : undefined,
     };
   });
-  const note = required("builderhubSshNote");
-  const jump = /ssh -J \S+ \S+/.exec(note)?.[0];
-  if (jump === undefined) {
-    throw new VerifyError(`${description}'s builderhubSshNote holds no \`ssh -J\` command: "${note}"`);
-  }
-  return { builderhub: { name: firstLabel(required("builderhubNicPrivateFqdn")), ssh: jump }, proxies };
+  const builderhub = { name: firstLabel(required(BUILDERHUB_OUTPUTS.nicPrivateFqdn)), ssh: required(BUILDERHUB_OUTPUTS.ssh) };
+  return { builderhub, proxies };
 }

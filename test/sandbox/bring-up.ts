@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { PORTS } from "../../lib/contract";
+import { vmOutputNames } from "../../lib/outputs";
 import type { ExtensionInfo } from "../../plan/evaluation";
 import { setGithubFault } from "../../sandbox/internet/github";
 import { servesLivez } from "../../sandbox/probe";
@@ -45,4 +46,4 @@ export function extensionOf(vm: Vm): ExtensionInfo {
 }
 
 /** The stack output holding a VM's signer address: eastSignerAddress for vm-eastus, east2SignerAddress for vm-eastus-2. */
-export const signerOutput = (vm: Vm): string => String(firstUp().stack.outputs[`${vm.outputName}SignerAddress`]?.value);
+export const signerOutput = (vm: Vm): string => String(firstUp().stack.outputs[vmOutputNames(vm.outputName!).signerAddress]?.value);

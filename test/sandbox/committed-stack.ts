@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { generatePrivateKey } from "viem/accounts";
 import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, DNS_ZONE, LOOPBACK, LOOPBACK_PORTS, PORTS, VM_PATHS } from "../../lib/contract";
+import { BUILDERHUB_OUTPUTS, vmOutputNames } from "../../lib/outputs";
 import { withEditedProject } from "../../plan/evaluation";
 import { GENERATION_1_BUILD, publishArtifact } from "../../sandbox/internet/doubles";
 import { runExtension } from "../../sandbox/azure/extension";
@@ -190,12 +191,10 @@ test("a rule changed in index.ts changes what the sandbox lets through", async (
   assert.equal(await connectOutcome(east.publicIp!, 22, OUTSIDE_SSH_CIDR), "ETIMEDOUT", "closed again with the committed rule");
 });
 
-/** The stack's ssh commands: sshEast, sshEast2, sshWest, and the `ssh -J` of builderhubSshNote. */
+/** The stack's ssh commands: sshEast, sshEast2, sshWest, and sshBuilderhub through the jump host. */
 function sshOutputs(): [Vm, string][] {
   const output = (name: string) => String(firstUp().stack.outputs[name]?.value);
-  const jump = /ssh -J \S+ \S+/.exec(output("builderhubSshNote"))?.[0];
-  assert.ok(jump, `builderhubSshNote holds an ssh -J command: ${output("builderhubSshNote")}`);
-  return [...flowproxyVms().map((vm): [Vm, string] => [vm, output(`ssh${vm.outputName![0].toUpperCase()}${vm.outputName!.slice(1)}`)]), [builderhub, jump]];
+  return [...flowproxyVms().map((vm): [Vm, string] => [vm, output(vmOutputNames(vm.outputName!).ssh)]), [builderhub, output(BUILDERHUB_OUTPUTS.ssh)]];
 }
 
 test("the stack's ssh commands log in with the stack's key as the admin user, who has sudo without a password", async () => {

@@ -5,6 +5,7 @@
 // evidence (times are measured, not assumed).
 import assert from "node:assert/strict";
 import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, PORTS, UNITS, VM_PATHS } from "../../../lib/contract";
+import { vmOutputNames } from "../../../lib/outputs";
 import type { Evaluation } from "../../../plan/evaluation";
 import { FlashbotsSearcher } from "../../../verify/flashbots-client";
 import { BundleClient, Searcher } from "../../../verify/searcher";
@@ -360,7 +361,7 @@ export async function signerKeysOnVms(keys = { source: "vm", fresh: true }): Pro
     const address = made.stdout.trim();
     assert.match(address, /^0x[0-9a-fA-F]{40}$/);
     assert.equal(registrationOf(list, vm)?.orderflow_proxy.ecdsa_pubkey_address.toLowerCase(), address.toLowerCase(), `${vm.name} registered the key it made`);
-    assert.match(String(report.stack.outputs[`${vm.outputName}SignerAddress`]?.value), /generated on/, `${vm.outputName}SignerAddress says the key was generated on ${vm.name}`);
+    assert.match(String(report.stack.outputs[vmOutputNames(vm.outputName!).signerAddress]?.value), /generated on/, `${vmOutputNames(vm.outputName!).signerAddress} says the key was generated on ${vm.name}`);
     const mode = (await vmCheck(vm, ["stat", "-c", "%a %U", VM_PATHS.signerKey])).trim();
     assert.equal(mode, "600 root", `${vm.name}: the key file is private`);
     addresses.push(address);

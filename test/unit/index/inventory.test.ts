@@ -151,7 +151,7 @@ describe("default configuration", () => {
     assert.deepEqual(Object.keys(result.outputs).sort(), [
       "builderhubNicPrivateFqdn", "builderhubPrivateFqdn", "builderhubPrivateIp", "builderhubSshNote",
       "eastNicPrivateFqdn", "eastPrivateFqdn", "eastPrivateIp", "eastPublicIp", "eastSignerAddress",
-      "sshEast", "sshWest",
+      "sshBuilderhub", "sshEast", "sshWest",
       "westNicPrivateFqdn", "westPrivateFqdn", "westPrivateIp", "westPublicIp", "westSignerAddress",
     ]);
     const value = (name: string) => result.outputs[name].value;
@@ -164,7 +164,8 @@ describe("default configuration", () => {
   });
 
   test("prints a ready-to-use jump-host command for BuilderHub", () => {
-    assert.match(String(result.outputs.builderhubSshNote.value), /ssh -J azureuser@203\.0\.113\.10 azureuser@10\.10\.1\.5/);
+    assert.equal(result.outputs.sshBuilderhub.value, "ssh -J azureuser@203.0.113.10 azureuser@10.10.1.5");
+    assert.equal(result.outputs.builderhubSshNote.value, "BuilderHub has no public IP: sshBuilderhub goes through vm-eastus as jump host");
   });
 });
 

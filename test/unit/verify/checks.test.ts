@@ -59,7 +59,7 @@ const OUTPUTS: Record<string, string> = {
   builderhubPrivateIp: "10.10.1.5",
   builderhubPrivateFqdn: "builderhub.flowproxy.internal",
   builderhubNicPrivateFqdn: "vm-builderhub.mockguid.bx.internal.cloudapp.net",
-  builderhubSshNote: "BuilderHub has no public IP. Through vm-eastus as jump host: ssh -J azureuser@203.0.113.10 azureuser@10.10.1.5",
+  sshBuilderhub: "ssh -J azureuser@203.0.113.10 azureuser@10.10.1.5",
 };
 
 const layout = layoutOf(OUTPUTS, "stack dev");
