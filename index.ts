@@ -79,7 +79,9 @@ function resourceGroupName(location: string): string {
 // Azure takes resource group names of up to 90 characters; a long stack name is refused here, before
 // any resource, rather than by Azure halfway through `pulumi up`.
 const GROUP_NAME_LIMIT = 90;
-const longGroupName = settings.regions.map((r) => resourceGroupName(r.location)).find((name) => name.length > GROUP_NAME_LIMIT);
+const longGroupName = settings.regions
+  .map((r) => resourceGroupName(r.location))
+  .find((name) => name.length > GROUP_NAME_LIMIT);
 if (longGroupName) {
   throw new pulumi.RunError(
     `The stack name "${pulumi.getStack()}" makes the resource group name ${longGroupName} ${longGroupName.length} characters long; ` +
@@ -136,21 +138,29 @@ function regionNetwork(region: Region): RegionNetwork {
   });
   // Subnets and peerings are separate resources and never listed inline, so updating the VNet
   // cannot remove them.
-  const vnet = new network.VirtualNetwork(`vnet-${region.location}`, {
-    resourceGroupName: resourceGroup.name,
-    location: region.location,
-    addressSpace: { addressPrefixes: [region.vnetCidr] },
-    tags,
-  }, goesWithGroup(resourceGroup));
-  const subnet = new network.Subnet(`subnet-${region.location}`, {
-    resourceGroupName: resourceGroup.name,
-    virtualNetworkName: vnet.name,
-    addressPrefix: region.subnetCidr,
-    // BuilderHub has no public IP and reaches apt, Docker Hub and GitHub through Azure's default
-    // outbound access. Network API 2025-07-01 and later make new subnets private unless this is
-    // set, so it is stated rather than left to the API version the provider happens to use.
-    defaultOutboundAccess: true,
-  }, goesWithGroup(resourceGroup));
+  const vnet = new network.VirtualNetwork(
+    `vnet-${region.location}`,
+    {
+      resourceGroupName: resourceGroup.name,
+      location: region.location,
+      addressSpace: { addressPrefixes: [region.vnetCidr] },
+      tags,
+    },
+    goesWithGroup(resourceGroup),
+  );
+  const subnet = new network.Subnet(
+    `subnet-${region.location}`,
+    {
+      resourceGroupName: resourceGroup.name,
+      virtualNetworkName: vnet.name,
+      addressPrefix: region.subnetCidr,
+      // BuilderHub has no public IP and reaches apt, Docker Hub and GitHub through Azure's default
+      // outbound access. Network API 2025-07-01 and later make new subnets private unless this is
+      // set, so it is stated rather than left to the API version the provider happens to use.
+      defaultOutboundAccess: true,
+    },
+    goesWithGroup(resourceGroup),
+  );
   return { region, resourceGroup, vnet, subnet };
 }
 
@@ -160,26 +170,43 @@ const builderhubNetwork = networks[0];
 // ---------------------------------------------------------------------------------------------
 // Firewalls. Rules are inline only: no standalone SecurityRule exists for these NSGs.
 
-type Rule = { name: string; priority: number; protocol: string; port: string; source: pulumi.Input<string>; access?: "Allow" | "Deny" };
+type Rule = {
+  name: string;
+  priority: number;
+  protocol: string;
+  port: string;
+  source: pulumi.Input<string>;
+  access?: "Allow" | "Deny";
+};
 
-function firewall(name: string, net: RegionNetwork, vmName: string, role: Role, rules: Rule[]): network.NetworkSecurityGroup {
-  return new network.NetworkSecurityGroup(name, {
-    resourceGroupName: net.resourceGroup.name,
-    networkSecurityGroupName: name,
-    location: net.region.location,
-    securityRules: rules.map((r) => ({
-      name: r.name,
-      priority: r.priority,
-      direction: "Inbound",
-      access: r.access ?? "Allow",
-      protocol: r.protocol,
-      sourceAddressPrefix: r.source,
-      sourcePortRange: "*",
-      destinationAddressPrefix: "*",
-      destinationPortRange: r.port,
-    })),
-    tags: vmTags(vmName, role),
-  }, namedInGroup(net.resourceGroup));
+function firewall(
+  name: string,
+  net: RegionNetwork,
+  vmName: string,
+  role: Role,
+  rules: Rule[],
+): network.NetworkSecurityGroup {
+  return new network.NetworkSecurityGroup(
+    name,
+    {
+      resourceGroupName: net.resourceGroup.name,
+      networkSecurityGroupName: name,
+      location: net.region.location,
+      securityRules: rules.map((r) => ({
+        name: r.name,
+        priority: r.priority,
+        direction: "Inbound",
+        access: r.access ?? "Allow",
+        protocol: r.protocol,
+        sourceAddressPrefix: r.source,
+        sourcePortRange: "*",
+        destinationAddressPrefix: "*",
+        destinationPortRange: r.port,
+      })),
+      tags: vmTags(vmName, role),
+    },
+    namedInGroup(net.resourceGroup),
+  );
 }
 
 /**
@@ -190,8 +217,21 @@ function firewall(name: string, net: RegionNetwork, vmName: string, role: Role, 
 function metricsRules(scraperIp: pulumi.Output<string>): Rule[] {
   if (!settings.monitoring) return [];
   return METRICS_PORTS.flatMap((port, i) => [
-    { name: `metrics-${port}-from-prometheus`, priority: 140 + i, protocol: "Tcp", port: String(port), source: scraperIp.apply((ip) => `${ip}/32`) },
-    { name: `metrics-${port}-from-vnets`, priority: 150 + i, protocol: "Tcp", port: String(port), source: "VirtualNetwork", access: "Deny" as const },
+    {
+      name: `metrics-${port}-from-prometheus`,
+      priority: 140 + i,
+      protocol: "Tcp",
+      port: String(port),
+      source: scraperIp.apply((ip) => `${ip}/32`),
+    },
+    {
+      name: `metrics-${port}-from-vnets`,
+      priority: 150 + i,
+      protocol: "Tcp",
+      port: String(port),
+      source: "VirtualNetwork",
+      access: "Deny" as const,
+    },
   ]);
 }
 
@@ -201,7 +241,11 @@ function metricsRules(scraperIp: pulumi.Output<string>): Rule[] {
  * BuilderHub's Prometheus only when monitoring is on. Each VM has its own, so a proxy added to or
  * removed from a region leaves the others' rules as they were.
  */
-function flowProxyFirewall(net: RegionNetwork, vm: FleetVm, scraperIp: pulumi.Output<string>): network.NetworkSecurityGroup {
+function flowProxyFirewall(
+  net: RegionNetwork,
+  vm: FleetVm,
+  scraperIp: pulumi.Output<string>,
+): network.NetworkSecurityGroup {
   const peers = networks.filter((other) => other !== net);
   return firewall(`nsg-${vm.site}`, net, vm.vmName, "flowproxy", [
     { name: "ssh", priority: 100, protocol: "Tcp", port: String(PORTS.ssh), source: settings.allowedSshCidr },
@@ -222,9 +266,27 @@ function flowProxyFirewall(net: RegionNetwork, vm: FleetVm, scraperIp: pulumi.Ou
 /** BuilderHub has no public IP; its API and SSH are open to the VNets only. */
 function builderhubFirewall(net: RegionNetwork): network.NetworkSecurityGroup {
   return firewall("nsg-builderhub", net, BUILDERHUB.vmName, "builderhub", [
-    ...networks.map((n, i) => ({ name: `builderhub-api-from-${n.region.location}`, priority: 100 + i, protocol: "Tcp", port: String(BUILDERHUB.port), source: n.region.vnetCidr })),
-    ...networks.map((n, i) => ({ name: `ssh-from-${n.region.location}`, priority: 200 + i, protocol: "Tcp", port: String(PORTS.ssh), source: n.region.vnetCidr })),
-    ...networks.map((n, i) => ({ name: `icmp-from-${n.region.location}`, priority: 300 + i, protocol: "Icmp", port: "*", source: n.region.vnetCidr })),
+    ...networks.map((n, i) => ({
+      name: `builderhub-api-from-${n.region.location}`,
+      priority: 100 + i,
+      protocol: "Tcp",
+      port: String(BUILDERHUB.port),
+      source: n.region.vnetCidr,
+    })),
+    ...networks.map((n, i) => ({
+      name: `ssh-from-${n.region.location}`,
+      priority: 200 + i,
+      protocol: "Tcp",
+      port: String(PORTS.ssh),
+      source: n.region.vnetCidr,
+    })),
+    ...networks.map((n, i) => ({
+      name: `icmp-from-${n.region.location}`,
+      priority: 300 + i,
+      protocol: "Icmp",
+      port: "*",
+      source: n.region.vnetCidr,
+    })),
   ]);
 }
 
@@ -233,35 +295,49 @@ function builderhubFirewall(net: RegionNetwork): network.NetworkSecurityGroup {
 
 function publicAddress(net: RegionNetwork, vm: FleetVm): network.PublicIPAddress {
   const name = `pip-${vm.site}`;
-  return new network.PublicIPAddress(name, {
-    resourceGroupName: net.resourceGroup.name,
-    publicIpAddressName: name,
-    location: net.region.location,
-    publicIPAllocationMethod: "Static",
-    publicIPAddressVersion: "IPv4",
-    sku: { name: "Standard" },
-    tags: vmTags(vm.vmName, "flowproxy"),
-  }, namedInGroup(net.resourceGroup));
+  return new network.PublicIPAddress(
+    name,
+    {
+      resourceGroupName: net.resourceGroup.name,
+      publicIpAddressName: name,
+      location: net.region.location,
+      publicIPAllocationMethod: "Static",
+      publicIPAddressVersion: "IPv4",
+      sku: { name: "Standard" },
+      tags: vmTags(vm.vmName, "flowproxy"),
+    },
+    namedInGroup(net.resourceGroup),
+  );
 }
 
-function networkInterface(vmName: string, role: Role, net: RegionNetwork, nsg: network.NetworkSecurityGroup, pip?: network.PublicIPAddress) {
+function networkInterface(
+  vmName: string,
+  role: Role,
+  net: RegionNetwork,
+  nsg: network.NetworkSecurityGroup,
+  pip?: network.PublicIPAddress,
+) {
   const name = `nic-${vmName}`;
-  return new network.NetworkInterface(name, {
-    resourceGroupName: net.resourceGroup.name,
-    networkInterfaceName: name,
-    location: net.region.location,
-    networkSecurityGroup: { id: nsg.id },
-    dnsSettings: { internalDnsNameLabel: vmName },
-    ipConfigurations: [
-      {
-        name: "primary",
-        subnet: { id: net.subnet.id },
-        privateIPAllocationMethod: "Dynamic",
-        publicIPAddress: pip ? { id: pip.id } : undefined,
-      },
-    ],
-    tags: vmTags(vmName, role),
-  }, namedInGroup(net.resourceGroup));
+  return new network.NetworkInterface(
+    name,
+    {
+      resourceGroupName: net.resourceGroup.name,
+      networkInterfaceName: name,
+      location: net.region.location,
+      networkSecurityGroup: { id: nsg.id },
+      dnsSettings: { internalDnsNameLabel: vmName },
+      ipConfigurations: [
+        {
+          name: "primary",
+          subnet: { id: net.subnet.id },
+          privateIPAllocationMethod: "Dynamic",
+          publicIPAddress: pip ? { id: pip.id } : undefined,
+        },
+      ],
+      tags: vmTags(vmName, role),
+    },
+    namedInGroup(net.resourceGroup),
+  );
 }
 
 function privateIpOf(nic: network.NetworkInterface): pulumi.Output<string> {
@@ -287,7 +363,12 @@ interface FlowProxySite {
 const fleet = fleetPlan(settings.regions);
 
 // BuilderHub's NIC comes first: its address is the scraper's, which the proxies' NSGs admit.
-const builderhubNic = networkInterface(BUILDERHUB.vmName, "builderhub", builderhubNetwork, builderhubFirewall(builderhubNetwork));
+const builderhubNic = networkInterface(
+  BUILDERHUB.vmName,
+  "builderhub",
+  builderhubNetwork,
+  builderhubFirewall(builderhubNetwork),
+);
 const builderhubPrivateIp = privateIpOf(builderhubNic);
 
 const sites: FlowProxySite[] = fleet
@@ -347,16 +428,20 @@ const peerings = networks.flatMap((from) =>
 
 /** A private zone, kept with BuilderHub's network. */
 function privateZone(name: string, zoneName: string): privatedns.PrivateZone {
-  return new privatedns.PrivateZone(name, {
-    resourceGroupName: builderhubNetwork.resourceGroup.name,
-    privateZoneName: zoneName,
-    location: "Global",
-    tags,
-  }, {
-    // Its Azure name is fixed, and a VNet cannot be linked to two zones of the same name (400
-    // BadRequest "overlapping namespaces"), so a replacement goes after the old zone is gone.
-    deleteBeforeReplace: true,
-  });
+  return new privatedns.PrivateZone(
+    name,
+    {
+      resourceGroupName: builderhubNetwork.resourceGroup.name,
+      privateZoneName: zoneName,
+      location: "Global",
+      tags,
+    },
+    {
+      // Its Azure name is fixed, and a VNet cannot be linked to two zones of the same name (400
+      // BadRequest "overlapping namespaces"), so a replacement goes after the old zone is gone.
+      deleteBeforeReplace: true,
+    },
+  );
 }
 
 /** A zone's link to a VNet: a write to that VNet, so it waits for the one before it. */
@@ -383,17 +468,21 @@ const zone = privateZone("dns-zone", DNS_ZONE);
 const dnsLinks = networks.map((net) => zoneLink(`dns-link-${net.region.location}`, zone, net));
 
 function dnsRecord(label: string, ip: pulumi.Output<string>): { fqdn: string; record: privatedns.PrivateRecordSet } {
-  const record = new privatedns.PrivateRecordSet(`dns-${label}`, {
-    resourceGroupName: builderhubNetwork.resourceGroup.name,
-    privateZoneName: zone.name,
-    recordType: "A",
-    relativeRecordSetName: label,
-    ttl: 300,
-    aRecords: [{ ipv4Address: ip }],
-  }, {
-    // The record's Azure name is its label: a replacement would be the same record set.
-    deleteBeforeReplace: true,
-  });
+  const record = new privatedns.PrivateRecordSet(
+    `dns-${label}`,
+    {
+      resourceGroupName: builderhubNetwork.resourceGroup.name,
+      privateZoneName: zone.name,
+      recordType: "A",
+      relativeRecordSetName: label,
+      ttl: 300,
+      aRecords: [{ ipv4Address: ip }],
+    },
+    {
+      // The record's Azure name is its label: a replacement would be the same record set.
+      deleteBeforeReplace: true,
+    },
+  );
   return { fqdn: fqdnOf(label), record };
 }
 
@@ -417,20 +506,29 @@ const reverseLinks = reverseZones.flatMap(({ net: zoneNet, zone }) =>
 );
 
 /** The PTR record of a VM's address, naming `fqdn`, the A record of that address. */
-function reverseRecord(vmName: string, net: RegionNetwork, ip: pulumi.Output<string>, fqdn: string): privatedns.PrivateRecordSet {
+function reverseRecord(
+  vmName: string,
+  net: RegionNetwork,
+  ip: pulumi.Output<string>,
+  fqdn: string,
+): privatedns.PrivateRecordSet {
   const { zone } = reverseZones.find((z) => z.net === net)!;
   const zoneName = reverseZoneOf(net.region.subnetCidr);
-  return new privatedns.PrivateRecordSet(`dns-ptr-${vmName}`, {
-    resourceGroupName: builderhubNetwork.resourceGroup.name,
-    privateZoneName: zone.name,
-    recordType: "PTR",
-    relativeRecordSetName: ip.apply((address) => reverseRecordName(address, zoneName)),
-    ttl: 300,
-    ptrRecords: [{ ptrdname: fqdn }],
-  }, {
-    // Named by the address: a VM whose address changed gets its record under the new name, after the old one is gone.
-    deleteBeforeReplace: true,
-  });
+  return new privatedns.PrivateRecordSet(
+    `dns-ptr-${vmName}`,
+    {
+      resourceGroupName: builderhubNetwork.resourceGroup.name,
+      privateZoneName: zone.name,
+      recordType: "PTR",
+      relativeRecordSetName: ip.apply((address) => reverseRecordName(address, zoneName)),
+      ttl: 300,
+      ptrRecords: [{ ptrdname: fqdn }],
+    },
+    {
+      // Named by the address: a VM whose address changed gets its record under the new name, after the old one is gone.
+      deleteBeforeReplace: true,
+    },
+  );
 }
 
 reverseRecord(BUILDERHUB.vmName, builderhubNetwork, builderhubPrivateIp, builderhubFqdn);
@@ -439,7 +537,13 @@ const sitePtrRecords = sites.map((site, i) => reverseRecord(site.vmName, site.ne
 // ---------------------------------------------------------------------------------------------
 // Virtual machines: Ubuntu 22.04, SSH keys only.
 
-function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.NetworkInterface, vmSize: string): compute.VirtualMachine {
+function ubuntuVm(
+  vmName: string,
+  role: Role,
+  net: RegionNetwork,
+  nic: network.NetworkInterface,
+  vmSize: string,
+): compute.VirtualMachine {
   return new compute.VirtualMachine(
     vmName,
     {
@@ -451,7 +555,11 @@ function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.N
         imageReference: { ...UBUNTU_IMAGE, version: "latest" },
         // The disk keeps Azure's name for it, the VM's name and a new id (vm-eastus_OsDisk_1_<id>):
         // the portal shows whose disk it is, and a replaced VM's disk never shares the old one's name.
-        osDisk: { createOption: "FromImage", deleteOption: "Delete", managedDisk: { storageAccountType: "StandardSSD_LRS" } },
+        osDisk: {
+          createOption: "FromImage",
+          deleteOption: "Delete",
+          managedDisk: { storageAccountType: "StandardSSD_LRS" },
+        },
       },
       // Serial log and screenshot in the portal even when SSH never comes up; without a storageUri
       // Azure keeps them in storage of its own, so the stack has no storage account to manage.
@@ -466,7 +574,12 @@ function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.N
         linuxConfiguration: {
           disablePasswordAuthentication: true,
           ssh: {
-            publicKeys: [{ path: `/home/${settings.adminUsername}/.ssh/authorized_keys`, keyData: pulumi.secret(settings.sshPublicKey) }],
+            publicKeys: [
+              {
+                path: `/home/${settings.adminUsername}/.ssh/authorized_keys`,
+                keyData: pulumi.secret(settings.sshPublicKey),
+              },
+            ],
           },
         },
       },
@@ -487,7 +600,11 @@ function ubuntuVm(vmName: string, role: Role, net: RegionNetwork, nic: network.N
 // ---------------------------------------------------------------------------------------------
 // Provisioning: each VM's CustomScript extension carries its whole script in protectedSettings.
 
-const tailscaleKey: ScriptVariable = { name: "TAILSCALE_AUTH_KEY", value: settings.tailscaleAuthKey ?? "", secret: true };
+const tailscaleKey: ScriptVariable = {
+  name: "TAILSCALE_AUTH_KEY",
+  value: settings.tailscaleAuthKey ?? "",
+  secret: true,
+};
 /** Every VM logs in to Docker Hub with these before it pulls (both empty: anonymous pulls). */
 const dockerHubLogin: ScriptVariable[] = [
   { name: "DOCKER_HUB_USERNAME", value: settings.dockerHub?.username ?? "" },
@@ -515,7 +632,9 @@ function provisioningExtension(
     ...vars,
   ]);
   const script = variables.apply((vars) => renderScript(vmName, sources, vars));
-  const tag = variables.apply((vars) => forceUpdateTag(renderScript(vmName, sources, vars, true), settings.provisioningRun));
+  const tag = variables.apply((vars) =>
+    forceUpdateTag(renderScript(vmName, sources, vars, true), settings.provisioningRun),
+  );
   return new compute.VirtualMachineExtension(
     `provision-${vmName}`,
     {
@@ -561,27 +680,35 @@ const fleetFile = fleetIps.apply((ips) => sites.map((site, i) => `${site.vmName}
  */
 const scrapeConfig = fleetIps.apply((ips) =>
   settings.monitoring
-    ? prometheusConfig(sites.map((site, i) => ({ vmName: site.vmName, location: site.net.region.location, privateIp: ips[i] })), BUILDERHUB.vmName)
+    ? prometheusConfig(
+        sites.map((site, i) => ({ vmName: site.vmName, location: site.net.region.location, privateIp: ips[i] })),
+        BUILDERHUB.vmName,
+      )
     : "",
 );
-const monitoringFile = (name: string, read: () => string): ScriptVariable => ({ name, value: settings.monitoring ? read() : "" });
+const monitoringFile = (name: string, read: () => string): ScriptVariable => ({
+  name,
+  value: settings.monitoring ? read() : "",
+});
 const builderhubExtension = provisioningExtension(
   BUILDERHUB.vmName,
   "builderhub",
   builderhubNetwork,
   builderhubVm,
-  pulumi.all([fleetFile, scrapeConfig]).apply(([fleetText, scrapeText]): ScriptVariable[] => [
-    { name: "FLEET", value: fleetText },
-    { name: "PRUNE_HOOK", value: readProvisionFile(__dirname, "builderhub-prune.sh") },
-    { name: "PRUNE_SERVICE_UNIT", value: readProvisionFile(__dirname, "builderhub-prune.service") },
-    { name: "PRUNE_TIMER_UNIT", value: readProvisionFile(__dirname, "builderhub-prune.timer") },
-    { name: "MONITORING", value: String(settings.monitoring) },
-    { name: "PROMETHEUS_CONFIG", value: scrapeText },
-    monitoringFile("ALERT_RULES", () => readAlertRules(__dirname)),
-    monitoringFile("LISTING_HOOK", () => readProvisionFile(__dirname, "builderhub-listing.sh")),
-    monitoringFile("LISTING_SERVICE_UNIT", () => readProvisionFile(__dirname, "builderhub-listing.service")),
-    monitoringFile("LISTING_TIMER_UNIT", () => readProvisionFile(__dirname, "builderhub-listing.timer")),
-  ]),
+  pulumi
+    .all([fleetFile, scrapeConfig])
+    .apply(([fleetText, scrapeText]): ScriptVariable[] => [
+      { name: "FLEET", value: fleetText },
+      { name: "PRUNE_HOOK", value: readProvisionFile(__dirname, "builderhub-prune.sh") },
+      { name: "PRUNE_SERVICE_UNIT", value: readProvisionFile(__dirname, "builderhub-prune.service") },
+      { name: "PRUNE_TIMER_UNIT", value: readProvisionFile(__dirname, "builderhub-prune.timer") },
+      { name: "MONITORING", value: String(settings.monitoring) },
+      { name: "PROMETHEUS_CONFIG", value: scrapeText },
+      monitoringFile("ALERT_RULES", () => readAlertRules(__dirname)),
+      monitoringFile("LISTING_HOOK", () => readProvisionFile(__dirname, "builderhub-listing.sh")),
+      monitoringFile("LISTING_SERVICE_UNIT", () => readProvisionFile(__dirname, "builderhub-listing.service")),
+      monitoringFile("LISTING_TIMER_UNIT", () => readProvisionFile(__dirname, "builderhub-listing.timer")),
+    ]),
   [],
 );
 
@@ -592,19 +719,22 @@ const metricsBind = (privateIp: string): string => (settings.monitoring ? privat
  * flowproxy.env as installed on a VM: the committed settings, then what the program owns (the
  * ClickHouse credentials are added on the VM).
  */
-const flowproxyEnv = (privateIp: string): string => [
-  settings.files.flowproxyEnv.trimEnd(),
-  ...Object.entries({ ...FLOWPROXY_LISTEN, METRICS_ADDR: `${metricsBind(privateIp)}:${PORTS.flowproxyMetrics}` }).map(([name, address]) => `${name}=${address}`),
-  `BUILDERHUB_ENDPOINT=${BUILDERHUB_ENDPOINT}`,
-  ...(settings.clickhouse
-    ? [
-        `CLICKHOUSE_HOST=${settings.clickhouse.host}`,
-        `CLICKHOUSE_DATABASE=${settings.clickhouse.database}`,
-        `CLICKHOUSE_BACKUP_DISK_DATABASE_PATH=${VM_PATHS.clickhouseBackup}`,
-      ]
-    : []),
-  "",
-].join("\n");
+const flowproxyEnv = (privateIp: string): string =>
+  [
+    settings.files.flowproxyEnv.trimEnd(),
+    ...Object.entries({ ...FLOWPROXY_LISTEN, METRICS_ADDR: `${metricsBind(privateIp)}:${PORTS.flowproxyMetrics}` }).map(
+      ([name, address]) => `${name}=${address}`,
+    ),
+    `BUILDERHUB_ENDPOINT=${BUILDERHUB_ENDPOINT}`,
+    ...(settings.clickhouse
+      ? [
+          `CLICKHOUSE_HOST=${settings.clickhouse.host}`,
+          `CLICKHOUSE_DATABASE=${settings.clickhouse.database}`,
+          `CLICKHOUSE_BACKUP_DISK_DATABASE_PATH=${VM_PATHS.clickhouseBackup}`,
+        ]
+      : []),
+    "",
+  ].join("\n");
 
 interface SignerKey {
   hex: pulumi.Output<string>;
@@ -625,10 +755,20 @@ const flowProxyVms = sites.map((site, i) => {
     .apply(([privateIp, publicIp, nicFqdn, key, address]): ScriptVariable[] => [
       { name: "HAPROXY_IMAGE", value: `haproxy:${settings.haProxyVersion}` },
       { name: "HAPROXY_CFG", value: settings.files.haproxyCfg },
-      { name: "HAPROXY_ENVIRONMENT", value: haproxyEnvironment(SYSTEM_API_MODE[settings.flowProxyGeneration], metricsBind(privateIp)) },
+      {
+        name: "HAPROXY_ENVIRONMENT",
+        value: haproxyEnvironment(SYSTEM_API_MODE[settings.flowProxyGeneration], metricsBind(privateIp)),
+      },
       {
         name: "CERT_SANS",
-        value: ["DNS:localhost", "IP:127.0.0.1", `IP:${privateIp}`, `DNS:${siteFqdns[i]}`, nicFqdn && `DNS:${nicFqdn}`, publicIp && `IP:${publicIp}`]
+        value: [
+          "DNS:localhost",
+          "IP:127.0.0.1",
+          `IP:${privateIp}`,
+          `DNS:${siteFqdns[i]}`,
+          nicFqdn && `DNS:${nicFqdn}`,
+          publicIp && `IP:${publicIp}`,
+        ]
           .filter(Boolean)
           .join(","),
       },
@@ -671,7 +811,13 @@ const flowProxyVms = sites.map((site, i) => {
  * VM (Microsoft.DevTestLab/schedules, GlobalSchedules_CreateOrUpdate of the DevTestLab REST spec
  * 2018-09-15, the API version azure-native 3.28.0 uses). Its Azure name is fixed by the VM's.
  */
-function autoShutdownSchedule(vmName: string, role: Role, net: RegionNetwork, vm: compute.VirtualMachine, when: AutoShutdown): devtestlab.GlobalSchedule {
+function autoShutdownSchedule(
+  vmName: string,
+  role: Role,
+  net: RegionNetwork,
+  vm: compute.VirtualMachine,
+  when: AutoShutdown,
+): devtestlab.GlobalSchedule {
   return new devtestlab.GlobalSchedule(
     `shutdown-${vmName}`,
     {
@@ -691,7 +837,8 @@ function autoShutdownSchedule(vmName: string, role: Role, net: RegionNetwork, vm
 
 if (settings.autoShutdown) {
   autoShutdownSchedule(BUILDERHUB.vmName, "builderhub", builderhubNetwork, builderhubVm, settings.autoShutdown);
-  for (const { site, vm } of flowProxyVms) autoShutdownSchedule(site.vmName, "flowproxy", site.net, vm, settings.autoShutdown);
+  for (const { site, vm } of flowProxyVms)
+    autoShutdownSchedule(site.vmName, "flowproxy", site.net, vm, settings.autoShutdown);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -723,12 +870,15 @@ const sshToBuilderhub = (options: string): pulumi.Output<string> =>
   pulumi.interpolate`ssh ${options}-J ${admin}@${jumpSite.pip.ipAddress} ${admin}@${builderhubPrivateIp}`;
 
 outputs[BUILDERHUB_OUTPUTS.ssh] = sshToBuilderhub("");
-outputs[BUILDERHUB_OUTPUTS.sshNote] = `BuilderHub has no public IP: ${BUILDERHUB_OUTPUTS.ssh} goes through ${jumpSite.vmName} as jump host${
-  settings.tailscaleAuthKey ? `; over Tailscale, ssh ${admin}@${BUILDERHUB.vmName} works too` : ""
-}`;
+outputs[BUILDERHUB_OUTPUTS.sshNote] =
+  `BuilderHub has no public IP: ${BUILDERHUB_OUTPUTS.ssh} goes through ${jumpSite.vmName} as jump host${
+    settings.tailscaleAuthKey ? `; over Tailscale, ssh ${admin}@${BUILDERHUB.vmName} works too` : ""
+  }`;
 if (settings.monitoring) {
   // Prometheus listens on BuilderHub's loopback: the tunnel brings its page to the same port on this machine.
-  outputs[BUILDERHUB_OUTPUTS.prometheusTunnel] = sshToBuilderhub(`-N -L ${PORTS.prometheus}:${LOOPBACK}:${PORTS.prometheus} `);
+  outputs[BUILDERHUB_OUTPUTS.prometheusTunnel] = sshToBuilderhub(
+    `-N -L ${PORTS.prometheus}:${LOOPBACK}:${PORTS.prometheus} `,
+  );
 }
 
 export = outputs;

@@ -26,7 +26,8 @@ export const fqdnOf = (label: string): string => `${label}.${DNS_ZONE}`;
  * keeps the location alone (eastus), so a stack made before regions held several keeps its names;
  * the others add their number as upstream's staging stack does (eastus-2).
  */
-export const proxySiteName = (location: string, number = 1): string => (number === 1 ? location : `${location}-${number}`);
+export const proxySiteName = (location: string, number = 1): string =>
+  number === 1 ? location : `${location}-${number}`;
 
 /** A FlowProxy VM is named after its site (vm-eastus, vm-eastus-2); the name is also its DNS label and node name. */
 export const flowproxyVmName = (location: string, number = 1): string => `vm-${proxySiteName(location, number)}`;
@@ -103,7 +104,13 @@ export const PORTS = {
 export const METRICS_PORTS = [PORTS.flowproxyMetrics, PORTS.haproxyMetrics] as const;
 
 /** The ports a FlowProxy VM serves only on loopback (the metrics ports unless monitoring is on): the NSG must keep them from the internet too. */
-export const LOOPBACK_PORTS = [PORTS.haproxyMetrics, PORTS.servedCertificate, PORTS.flowproxyMetrics, PORTS.flowproxySystem, PORTS.flowproxyUser] as const;
+export const LOOPBACK_PORTS = [
+  PORTS.haproxyMetrics,
+  PORTS.servedCertificate,
+  PORTS.flowproxyMetrics,
+  PORTS.flowproxySystem,
+  PORTS.flowproxyUser,
+] as const;
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -224,7 +231,11 @@ export interface RegionPlan {
  * The image every VM boots: Ubuntu 22.04 LTS, the release the provisioning scripts are written for.
  * The program declares it, and the policy pack refuses any other.
  */
-export const UBUNTU_IMAGE = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2" } as const;
+export const UBUNTU_IMAGE = {
+  publisher: "Canonical",
+  offer: "0001-com-ubuntu-server-jammy",
+  sku: "22_04-lts-gen2",
+} as const;
 
 /** Azure's VM size names: Standard_B2s, Standard_B2ls_v2, Standard_D2s_v5. */
 export const AZURE_VM_SIZE = /^Standard_[A-Za-z0-9_]+$/;

@@ -40,7 +40,8 @@ export function usableAddresses(subnetCidr: string): number {
 }
 
 /** How many VMs a region's subnet holds: its proxies, and BuilderHub in the first region. */
-export const vmsInRegion = (region: Pick<FleetRegion, "proxies">, index: number): number => region.proxies + (index === 0 ? 1 : 0);
+export const vmsInRegion = (region: Pick<FleetRegion, "proxies">, index: number): number =>
+  region.proxies + (index === 0 ? 1 : 0);
 
 /**
  * Every VM of the table, BuilderHub first (the others register with it), then each region's

@@ -28,7 +28,11 @@ const CONTAINER_RULES_FILE = `${CONTAINER_CONFIG_DIR}/alerts.yml`;
 // JSON's strings are YAML's double-quoted scalars: names and addresses go in quoted, whatever they hold.
 const q = (value: string): string => JSON.stringify(value);
 
-function job(name: string, targets: { address: string; labels: Record<string, string> }[], honorLabels = false): string[] {
+function job(
+  name: string,
+  targets: { address: string; labels: Record<string, string> }[],
+  honorLabels = false,
+): string[] {
   return [
     `  - job_name: ${q(name)}`,
     // The listing check labels each series with the proxy it is about; the target's labels must not rename those.
@@ -54,9 +58,19 @@ export function prometheusConfig(proxies: readonly ScrapedProxy[], builderhubVm:
     "rule_files:",
     `  - ${q(CONTAINER_RULES_FILE)}`,
     "scrape_configs:",
-    ...job(MONITORING.jobs.flowproxy, proxies.map((p) => ({ address: `${p.privateIp}:${PORTS.flowproxyMetrics}`, labels: labels(p) }))),
-    ...job(MONITORING.jobs.haproxy, proxies.map((p) => ({ address: `${p.privateIp}:${PORTS.haproxyMetrics}`, labels: labels(p) }))),
-    ...job(MONITORING.jobs.listing, [{ address: `${LOOPBACK}:${PORTS.listingExporter}`, labels: { checked_on: builderhubVm } }], true),
+    ...job(
+      MONITORING.jobs.flowproxy,
+      proxies.map((p) => ({ address: `${p.privateIp}:${PORTS.flowproxyMetrics}`, labels: labels(p) })),
+    ),
+    ...job(
+      MONITORING.jobs.haproxy,
+      proxies.map((p) => ({ address: `${p.privateIp}:${PORTS.haproxyMetrics}`, labels: labels(p) })),
+    ),
+    ...job(
+      MONITORING.jobs.listing,
+      [{ address: `${LOOPBACK}:${PORTS.listingExporter}`, labels: { checked_on: builderhubVm } }],
+      true,
+    ),
     "",
   ].join("\n");
 }

@@ -4,7 +4,8 @@
 import { BUILDERHUB } from "./contract";
 
 /** The prefix of a FlowProxy VM's outputs: the region's name, then the VM's number after the first (east, east2). */
-export const proxyOutputName = (regionName: string, number = 1): string => (number === 1 ? regionName : `${regionName}${number}`);
+export const proxyOutputName = (regionName: string, number = 1): string =>
+  number === 1 ? regionName : `${regionName}${number}`;
 
 const capitalized = (s: string) => s[0].toUpperCase() + s.slice(1);
 

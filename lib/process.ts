@@ -58,7 +58,13 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8"), timedOut });
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(stdout).toString("utf8"),
+        stderr: Buffer.concat(stderr).toString("utf8"),
+        timedOut,
+      });
     });
     // A child that exits without reading its input must not crash us with EPIPE.
     child.stdin.on("error", () => undefined);

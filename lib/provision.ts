@@ -150,7 +150,12 @@ export function haproxyEnvironment(systemApi: "http" | "tcp", metricsBind: strin
     .join("\n");
 }
 
-export function renderScript(vmName: string, sources: string, variables: ScriptVariable[], redactSecrets = false): string {
+export function renderScript(
+  vmName: string,
+  sources: string,
+  variables: ScriptVariable[],
+  redactSecrets = false,
+): string {
   const assignments = variables.flatMap((v) => {
     const value = v.secret && redactSecrets ? REDACTED : v.value;
     const assignment = `readonly ${v.name}=${shellQuote(value)}`;
@@ -181,7 +186,9 @@ export function renderScript(vmName: string, sources: string, variables: ScriptV
  * new provisioningRun is the only way to rerun with unchanged inputs.
  */
 export function forceUpdateTag(redactedScript: string, provisioningRun: number): string {
-  return createHash("sha256").update(JSON.stringify([redactedScript, provisioningRun])).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify([redactedScript, provisioningRun]))
+    .digest("hex");
 }
 
 export function toBase64(text: string): string {

@@ -45,7 +45,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       if (next === undefined || next.startsWith("--")) throw new PlanError(`${arg} needs a value\n${USAGE}`);
       return next;
     };
-    if (arg === "--") continue; // pnpm run plan -- --stack x
+    if (arg === "--")
+      continue; // pnpm run plan -- --stack x
     else if (arg === "--stack") options.stack = value();
     else if (arg.startsWith("--stack=")) options.stack = arg.slice("--stack=".length);
     else if (arg === "--svg") options.svg = value();
@@ -75,7 +76,8 @@ export async function makePlan(config: StackConfig, evaluate: Evaluator): Promis
     project: PROJECT,
     stack: config.stack,
     configFile: config.file,
-    missingStackFile: config.example && config.file !== stackFileName(config.stack) ? stackFileName(config.stack) : undefined,
+    missingStackFile:
+      config.example && config.file !== stackFileName(config.stack) ? stackFileName(config.stack) : undefined,
     placeholders: config.placeholders,
   });
   const text = `${resources}\n${formatCost(cost).join("\n")}\n`;
@@ -91,10 +93,17 @@ export async function expectedCommittedSvg(evaluate: Evaluator): Promise<string>
 }
 
 /** Compares the committed diagram with a fresh one; the message says how to fix a stale one. */
-export function compareSvg(committed: string | undefined, fresh: string, hasOwnDevConfig: boolean): { ok: boolean; message: string } {
+export function compareSvg(
+  committed: string | undefined,
+  fresh: string,
+  hasOwnDevConfig: boolean,
+): { ok: boolean; message: string } {
   if (committed === fresh) return { ok: true, message: `${COMMITTED_SVG} matches the program` };
   const fix = hasOwnDevConfig ? "pnpm run plan --example" : "pnpm run plan";
-  return { ok: false, message: `${COMMITTED_SVG} is ${committed === undefined ? "missing" : "stale"}; run ${fix} and commit it` };
+  return {
+    ok: false,
+    message: `${COMMITTED_SVG} is ${committed === undefined ? "missing" : "stale"}; run ${fix} and commit it`,
+  };
 }
 
 export interface PlanIo {

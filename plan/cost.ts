@@ -63,19 +63,33 @@ function priceVm(node: PlanNode): Priced {
   const compute = VM_HOURLY[location]?.[size];
   if (!compute) return missing(node, `${size} in ${location}`, `VM_HOURLY.${location}`);
   const lines: CostLine[] = [
-    { resource: node.name, what: `compute: ${size} in ${location}, ${HOURS_PER_MONTH} h × ${usd(compute.usd, 4)}`, usd: compute.usd * HOURS_PER_MONTH },
+    {
+      resource: node.name,
+      what: `compute: ${size} in ${location}, ${HOURS_PER_MONTH} h × ${usd(compute.usd, 4)}`,
+      usd: compute.usd * HOURS_PER_MONTH,
+    },
   ];
   const osDisk = p.storageProfile?.osDisk ?? {};
   const type = String(osDisk.managedDisk?.storageAccountType);
   const gib = typeof osDisk.diskSizeGB === "number" ? osDisk.diskSizeGB : IMAGE_OS_DISK_GIB;
   const letter = DISK_TIER_LETTER[type];
   const tier = DISK_TIERS.find((t) => t.gib >= gib);
-  if (letter === undefined || tier === undefined) return missing(node, `an OS disk of type ${type} and ${gib} GiB in ${location}`, "DISK_TIER_LETTER, DISK_MONTHLY");
+  if (letter === undefined || tier === undefined)
+    return missing(node, `an OS disk of type ${type} and ${gib} GiB in ${location}`, "DISK_TIER_LETTER, DISK_MONTHLY");
   const name = `${letter}${tier.tier}`;
   const disk = DISK_MONTHLY[location]?.[name];
-  if (!disk) return missing(node, `the ${type} disk tier ${name} (${tier.gib} GiB) in ${location}`, `DISK_MONTHLY.${location}.${name}`);
+  if (!disk)
+    return missing(
+      node,
+      `the ${type} disk tier ${name} (${tier.gib} GiB) in ${location}`,
+      `DISK_MONTHLY.${location}.${name}`,
+    );
   const sized = typeof osDisk.diskSizeGB === "number" ? `${gib} GiB` : `the image's ${gib} GiB`;
-  lines.push({ resource: node.name, what: `OS disk: ${type} ${name}, ${sized} billed as ${tier.gib} GiB, in ${location}`, usd: disk.usd });
+  lines.push({
+    resource: node.name,
+    what: `OS disk: ${type} ${name}, ${sized} billed as ${tier.gib} GiB, in ${location}`,
+    usd: disk.usd,
+  });
   return lines;
 }
 
@@ -83,9 +97,16 @@ function pricePublicIp(node: PlanNode): Priced {
   const p = node.inputs as PublicIpInputs;
   const location = String(p.location);
   const kind = `a ${asText(p.sku?.name, "Basic")} ${asText(p.publicIPAllocationMethod, "Dynamic")} public IP`;
-  const price = p.sku?.name === "Standard" && p.publicIPAllocationMethod === "Static" ? PUBLIC_IP_HOURLY[location] : undefined;
+  const price =
+    p.sku?.name === "Standard" && p.publicIPAllocationMethod === "Static" ? PUBLIC_IP_HOURLY[location] : undefined;
   if (!price) return missing(node, `${kind} in ${location}`, `PUBLIC_IP_HOURLY.${location}`);
-  return [{ resource: node.name, what: `${kind} in ${location}, ${HOURS_PER_MONTH} h × ${usd(price.usd, 4)}`, usd: price.usd * HOURS_PER_MONTH }];
+  return [
+    {
+      resource: node.name,
+      what: `${kind} in ${location}, ${HOURS_PER_MONTH} h × ${usd(price.usd, 4)}`,
+      usd: price.usd * HOURS_PER_MONTH,
+    },
+  ];
 }
 
 /** A peering carries the assumed traffic out of its VNet into the remote one, billed on both sides. */
@@ -93,11 +114,18 @@ function pricePeering(node: PlanNode, graph: PlanGraph): Priced {
   const from = graph.regionOf(graph.ref(node.inputs.virtualNetworkName) ?? node);
   const remote = graph.ref((node.inputs as PeeringInputs).remoteVirtualNetwork?.id);
   const to = remote && graph.regionOf(remote);
-  if (from === undefined || to === undefined) return missing(node, "a peering whose VNets' regions the plan cannot tell", "PEERING_PER_GB");
+  if (from === undefined || to === undefined)
+    return missing(node, "a peering whose VNets' regions the plan cannot tell", "PEERING_PER_GB");
   const gb = ASSUMED_PEERING_GB_PER_MONTH;
   if (from === to) {
     const rate = PEERING_PER_GB.sameRegion;
-    return [{ resource: node.name, what: `peering within ${from}: ${gb} GB × (${usd(rate.outbound, 3)} out + ${usd(rate.inbound, 3)} in)`, usd: gb * (rate.outbound + rate.inbound) }];
+    return [
+      {
+        resource: node.name,
+        what: `peering within ${from}: ${gb} GB × (${usd(rate.outbound, 3)} out + ${usd(rate.inbound, 3)} in)`,
+        usd: gb * (rate.outbound + rate.inbound),
+      },
+    ];
   }
   const [out, into] = [from, to].map((region) => PEERING_PER_GB.zones[PEERING_PER_GB.zoneOf[region]]);
   if (!out) return missing(node, `global peering traffic leaving ${from}`, "PEERING_PER_GB.zoneOf and .zones");
@@ -116,7 +144,11 @@ const PRICERS: Record<string, (node: PlanNode, graph: PlanGraph) => Priced> = {
   "azure-native:network:PublicIPAddress": pricePublicIp,
   "azure-native:network:VirtualNetworkPeering": pricePeering,
   "azure-native:privatedns:PrivateZone": (node) => [
-    { resource: node.name, what: `private DNS zone ${asText(node.inputs.privateZoneName, "undefined")}`, usd: PRIVATE_DNS_ZONE_MONTHLY.usd },
+    {
+      resource: node.name,
+      what: `private DNS zone ${asText(node.inputs.privateZoneName, "undefined")}`,
+      usd: PRIVATE_DNS_ZONE_MONTHLY.usd,
+    },
   ],
 };
 
@@ -132,7 +164,10 @@ export function estimateCost(graph: PlanGraph): CostEstimate {
     } else if (FREE[node.type] !== undefined) {
       estimate.free.push({ resource: node.name, reason: FREE[node.type] });
     } else {
-      estimate.unpriced.push({ resource: node.name, message: `no price in the table for ${node.type}; add it to ${PRICES_FILE} (a price, or FREE)` });
+      estimate.unpriced.push({
+        resource: node.name,
+        message: `no price in the table for ${node.type}; add it to ${PRICES_FILE} (a price, or FREE)`,
+      });
     }
   }
   if (estimate.unpriced.length === 0) estimate.total = estimate.lines.reduce((sum, line) => sum + line.usd, 0);
@@ -145,16 +180,27 @@ export function estimateCost(graph: PlanGraph): CostEstimate {
         "which saves its compute line pro rata; its disk and public IP cost the same (docs/COST.md)",
     );
   }
-  estimate.notes.push("not included: disk operations, DNS queries, data sent to the internet, boot diagnostics' storage, taxes and discounts");
+  estimate.notes.push(
+    "not included: disk operations, DNS queries, data sent to the internet, boot diagnostics' storage, taxes and discounts",
+  );
   return estimate;
 }
 
 /** The estimate as the plan prints it: one line per priced item, the unpriced ones, the total. */
 export function formatCost(estimate: CostEstimate): string[] {
-  const out: string[] = [`== estimated monthly cost, USD (pay-as-you-go list prices of ${PRICES_FILE}, compiled ${PRICES_COMPILED}) ==`];
-  const nameWidth = Math.max(5, ...estimate.lines.map((l) => l.resource.length), ...estimate.unpriced.map((u) => u.resource.length));
+  const out: string[] = [
+    `== estimated monthly cost, USD (pay-as-you-go list prices of ${PRICES_FILE}, compiled ${PRICES_COMPILED}) ==`,
+  ];
+  const nameWidth = Math.max(
+    5,
+    ...estimate.lines.map((l) => l.resource.length),
+    ...estimate.unpriced.map((u) => u.resource.length),
+  );
   const whatWidth = Math.max(0, ...estimate.lines.map((l) => l.what.length));
-  for (const line of estimate.lines) out.push(`  ${line.resource.padEnd(nameWidth)}  ${line.what.padEnd(whatWidth)}  ${line.usd.toFixed(2).padStart(8)}`);
+  for (const line of estimate.lines)
+    out.push(
+      `  ${line.resource.padEnd(nameWidth)}  ${line.what.padEnd(whatWidth)}  ${line.usd.toFixed(2).padStart(8)}`,
+    );
   for (const gap of estimate.unpriced) out.push(`  ${gap.resource.padEnd(nameWidth)}  ${gap.message}`);
   out.push(
     estimate.total === undefined

@@ -4,7 +4,19 @@
 // private DNS zone with its records and links below. The output depends on the graph alone (no
 // dates, sorted input), so the committed docs/architecture.svg can be compared byte for byte.
 import { PlanGraph, PlanNode } from "./graph";
-import type { IpConfigurationInputs, NicInputs, NicState, NsgInputs, PeeringInputs, RecordSetInputs, SecurityRuleInputs, SubnetInputs, VmInputs, VnetInputs, VnetLinkInputs } from "../lib/azure-inputs";
+import type {
+  IpConfigurationInputs,
+  NicInputs,
+  NicState,
+  NsgInputs,
+  PeeringInputs,
+  RecordSetInputs,
+  SecurityRuleInputs,
+  SubnetInputs,
+  VmInputs,
+  VnetInputs,
+  VnetLinkInputs,
+} from "../lib/azure-inputs";
 import { asText } from "../lib/azure-inputs";
 
 // ---------------------------------------------------------------------------------------------
@@ -84,32 +96,37 @@ export function buildDiagram(graph: PlanGraph, title: string, footer: string): D
   const zones = graph.ofType(T.zone).map((zone) => zoneBox(graph, zone));
   const vmBoxes = graph.ofType(T.vm).map((vm) => vmBox(graph, vm, zones));
   const vmNic = new Map(vmBoxes.map((vm) => [vm, vm.nic ? graph.get(vm.nic) : undefined]));
-  const subnetOfVm = (vm: VmBox) => graph.ref((vmNic.get(vm)?.inputs as NicInputs | undefined)?.ipConfigurations?.[0]?.subnet?.id)?.name;
+  const subnetOfVm = (vm: VmBox) =>
+    graph.ref((vmNic.get(vm)?.inputs as NicInputs | undefined)?.ipConfigurations?.[0]?.subnet?.id)?.name;
 
   const regions = graph.regions.map((location): RegionBox => {
     const inRegion = (n: PlanNode) => graph.regionOf(n) === location;
     const vnets = graph
       .ofType(T.vnet)
       .filter(inRegion)
-      .map(
-        (vnet): VnetBox => ({
-          name: vnet.name,
-          cidrs: strings((vnet.inputs as VnetInputs).addressSpace?.addressPrefixes),
-          subnets: graph
-            .ofType(T.subnet)
-            .filter((s) => graph.ref(s.inputs.virtualNetworkName) === vnet)
-            .map((subnet) => ({
-              name: subnet.name,
-              cidr: asText((subnet.inputs as SubnetInputs).addressPrefix, strings(subnet.inputs.addressPrefixes).join(", ")),
-              vms: vmBoxes.filter((vm) => subnetOfVm(vm) === subnet.name).sort(publicFirst),
-            })),
-        }),
-      );
+      .map((vnet): VnetBox => ({
+        name: vnet.name,
+        cidrs: strings((vnet.inputs as VnetInputs).addressSpace?.addressPrefixes),
+        subnets: graph
+          .ofType(T.subnet)
+          .filter((s) => graph.ref(s.inputs.virtualNetworkName) === vnet)
+          .map((subnet) => ({
+            name: subnet.name,
+            cidr: asText(
+              (subnet.inputs as SubnetInputs).addressPrefix,
+              strings(subnet.inputs.addressPrefixes).join(", "),
+            ),
+            vms: vmBoxes.filter((vm) => subnetOfVm(vm) === subnet.name).sort(publicFirst),
+          })),
+      }));
     const placed = new Set(vnets.flatMap((v) => v.subnets.flatMap((s) => s.vms)));
     return {
       location,
       // The group's name in Azure, the one to look for in the portal, when the program gives one.
-      groups: graph.ofType(T.rg).filter(inRegion).map((g) => asText(g.inputs.resourceGroupName, g.name)),
+      groups: graph
+        .ofType(T.rg)
+        .filter(inRegion)
+        .map((g) => asText(g.inputs.resourceGroupName, g.name)),
       vnets,
       looseVms: vmBoxes.filter((vm) => !placed.has(vm) && graph.regionOf(graph.get(vm.name)!) === location),
     };
@@ -138,7 +155,10 @@ function zoneBox(graph: PlanGraph, zone: PlanNode): DnsZoneBox {
       .map((r) => ({
         fqdn: `${String((r.inputs as RecordSetInputs).relativeRecordSetName)}.${name}`,
         type: asText(r.inputs.recordType, "A"),
-        targets: [...((r.inputs as RecordSetInputs).aRecords ?? []).map((a) => String(a.ipv4Address)), ...((r.inputs as RecordSetInputs).ptrRecords ?? []).map((p) => String(p.ptrdname))],
+        targets: [
+          ...((r.inputs as RecordSetInputs).aRecords ?? []).map((a) => String(a.ipv4Address)),
+          ...((r.inputs as RecordSetInputs).ptrRecords ?? []).map((p) => String(p.ptrdname)),
+        ],
       })),
     links: graph
       .ofType(T.link)
@@ -165,7 +185,9 @@ function vmBox(graph: PlanGraph, vm: PlanNode, zones: DnsZoneBox[]): VmBox {
     privateIp,
     publicIp: pip ? asText(pip.state.ipAddress, "(allocated at deploy)") : undefined,
     publicIpName: pip?.name,
-    dnsNames: zones.flatMap((z) => z.records.filter((r) => privateIp !== undefined && r.targets.includes(privateIp)).map((r) => r.fqdn)),
+    dnsNames: zones.flatMap((z) =>
+      z.records.filter((r) => privateIp !== undefined && r.targets.includes(privateIp)).map((r) => r.fqdn),
+    ),
     firewall: nsg?.name,
     open: nsg ? openPorts(nsg) : [],
     extension: extension ? `${extension.name} (${asText(extension.inputs.type, "extension")})` : undefined,
@@ -183,7 +205,8 @@ function openPorts(nsg: PlanNode): string[] {
   for (const r of inbound) {
     const source = asText(r.sourceAddressPrefix, strings(r.sourceAddressPrefixes).join(", "));
     const protocol = asText(r.protocol, "*").toLowerCase();
-    const ports = r.destinationPortRange !== undefined ? [asText(r.destinationPortRange)] : strings(r.destinationPortRanges);
+    const ports =
+      r.destinationPortRange !== undefined ? [asText(r.destinationPortRange)] : strings(r.destinationPortRanges);
     const group = groups.find((g) => g.source === source && g.protocol === protocol);
     if (group) group.ports.push(...ports.filter((port) => !group.ports.includes(port)));
     else groups.push({ source, protocol, ports });
@@ -269,13 +292,24 @@ function esc(text: string): string {
 }
 
 function rect(svg: Svg, r: Rect, fill: string, stroke: string, extra = ""): void {
-  svg.parts.push(`<rect x="${r.x}" y="${r.y}" width="${r.w}" height="${r.h}" rx="6" fill="${fill}" stroke="${stroke}"${extra}/>`);
+  svg.parts.push(
+    `<rect x="${r.x}" y="${r.y}" width="${r.w}" height="${r.h}" rx="6" fill="${fill}" stroke="${stroke}"${extra}/>`,
+  );
 }
 
-function text(svg: Svg, x: number, y: number, content: string, cls: string, anchor: "start" | "middle" = "start"): void {
+function text(
+  svg: Svg,
+  x: number,
+  y: number,
+  content: string,
+  cls: string,
+  anchor: "start" | "middle" = "start",
+): void {
   // Monospace lines keep their spaces (indents, aligned columns).
   const keepSpaces = cls.split(" ").includes("mono") ? ' xml:space="preserve"' : "";
-  svg.parts.push(`<text x="${x}" y="${y}" class="${cls}"${anchor === "middle" ? ' text-anchor="middle"' : ""}${keepSpaces}>${esc(content)}</text>`);
+  svg.parts.push(
+    `<text x="${x}" y="${y}" class="${cls}"${anchor === "middle" ? ' text-anchor="middle"' : ""}${keepSpaces}>${esc(content)}</text>`,
+  );
 }
 
 /** Where the arrow from the internet meets a public VM's card. */
@@ -404,7 +438,9 @@ export function renderSvg(diagram: Diagram): string {
   );
 
   // Peerings between neighbouring regions cross the gap; others arc below the regions.
-  const adjacent = diagram.peerings.filter((p) => Math.abs((regionIndex.get(p.from) ?? -9) - (regionIndex.get(p.to) ?? -9)) === 1);
+  const adjacent = diagram.peerings.filter(
+    (p) => Math.abs((regionIndex.get(p.from) ?? -9) - (regionIndex.get(p.to) ?? -9)) === 1,
+  );
   const arcs = diagram.peerings.filter((p) => !adjacent.includes(p) && vnetRect.has(p.from) && vnetRect.has(p.to));
   const arcDepth = (p: PeeringEdge) => 30 + 22 * Math.abs(regionIndex.get(p.from)! - regionIndex.get(p.to)!);
   const arcsBottom = regionsBottom + Math.max(0, ...arcs.map(arcDepth)) + (arcs.length > 0 ? 24 : 0);
@@ -414,7 +450,10 @@ export function renderSvg(diagram: Diagram): string {
   const zoneLayouts = diagram.zones.map((zone) => {
     const title = `private DNS zone ${zone.name} (${zone.resource})`;
     const lines = [
-      ...zone.records.map((r) => `${r.fqdn.padEnd(Math.max(...zone.records.map((q) => q.fqdn.length)))}  ${r.type}  ${r.targets.join(", ")}`),
+      ...zone.records.map(
+        (r) =>
+          `${r.fqdn.padEnd(Math.max(...zone.records.map((q) => q.fqdn.length)))}  ${r.type}  ${r.targets.join(", ")}`,
+      ),
       `linked to ${zone.links.map((l) => l.vnet).join(", ") || "no VNet"} (${zone.links.map((l) => l.link).join(", ")})`,
     ];
     return { zone, title, lines };
@@ -429,7 +468,10 @@ export function renderSvg(diagram: Diagram): string {
   width = Math.max(width, ...zones.map((z) => z.rect.w + 2 * margin));
   const cards = regions.flatMap((r) => [...r.vnets.flatMap((v) => v.subnets.flatMap((s) => s.vms)), ...r.looseVms]);
   const publicCards = cards.filter((c) => c.vm.publicIp !== undefined);
-  width = Math.max(width, ...publicCards.map((c) => arrowX(c) + 6 + textWidth(`public IP ${c.vm.publicIp}`, 11 * 0.62) + margin));
+  width = Math.max(
+    width,
+    ...publicCards.map((c) => arrowX(c) + 6 + textWidth(`public IP ${c.vm.publicIp}`, 11 * 0.62) + margin),
+  );
   for (const z of zones) z.rect.w = width - 2 * margin;
   internet.w = width - 2 * margin;
   const footerY = (zones.length > 0 ? zy : arcsBottom + 20) + 14;
@@ -485,9 +527,18 @@ export function renderSvg(diagram: Diagram): string {
     const x2 = right.x;
     const tail = p.bothWays ? ' marker-start="url(#peer)"' : "";
     const [s1, s2] = a.x < b.x ? [x1, x2] : [x2, x1];
-    svg.parts.push(`<line x1="${s1}" y1="${y}" x2="${s2}" y2="${y}" stroke="${COLORS.peering}" stroke-width="2" marker-end="url(#peer)"${tail}/>`);
+    svg.parts.push(
+      `<line x1="${s1}" y1="${y}" x2="${s2}" y2="${y}" stroke="${COLORS.peering}" stroke-width="2" marker-end="url(#peer)"${tail}/>`,
+    );
     text(svg, Math.round((x1 + x2) / 2), y - 10, "VNet peering", "small halo", "middle");
-    text(svg, Math.round((x1 + x2) / 2), y + 18, p.bothWays ? "both directions" : `${p.from} -> ${p.to}`, "small muted halo", "middle");
+    text(
+      svg,
+      Math.round((x1 + x2) / 2),
+      y + 18,
+      p.bothWays ? "both directions" : `${p.from} -> ${p.to}`,
+      "small muted halo",
+      "middle",
+    );
   }
   for (const p of arcs) {
     const a = vnetRect.get(p.from)!;
@@ -501,7 +552,14 @@ export function renderSvg(diagram: Diagram): string {
     );
     // A curve with both controls at y0 + depth bottoms out at y0 + 3/4 depth; the label sits below.
     const [left, right] = p.bothWays && b.x < a.x ? [p.to, p.from] : [p.from, p.to];
-    text(svg, Math.round((ax + bx) / 2), y0 + Math.round(depth * 0.75) + 16, `VNet peering ${left} ${p.bothWays ? "<->" : "->"} ${right}`, "small halo", "middle");
+    text(
+      svg,
+      Math.round((ax + bx) / 2),
+      y0 + Math.round(depth * 0.75) + 16,
+      `VNet peering ${left} ${p.bothWays ? "<->" : "->"} ${right}`,
+      "small halo",
+      "middle",
+    );
   }
 
   // DNS links: dashed from each zone up to the VNets it serves.
@@ -510,7 +568,9 @@ export function renderSvg(diagram: Diagram): string {
       const v = vnetRect.get(link.vnet);
       if (!v) continue;
       const lx = Math.round(v.x + v.w * 0.3);
-      svg.parts.push(`<line x1="${lx}" y1="${z.rect.y}" x2="${lx}" y2="${v.y + v.h}" stroke="${COLORS.dns.stroke}" stroke-width="1.4" stroke-dasharray="6 4"/>`);
+      svg.parts.push(
+        `<line x1="${lx}" y1="${z.rect.y}" x2="${lx}" y2="${v.y + v.h}" stroke="${COLORS.dns.stroke}" stroke-width="1.4" stroke-dasharray="6 4"/>`,
+      );
       text(svg, lx + 6, z.rect.y - 8, `DNS link ${link.link}`, "small muted halo");
     }
   }
@@ -526,7 +586,15 @@ export function renderSvg(diagram: Diagram): string {
     const colors = card.vm.publicIp !== undefined ? COLORS.publicVm : COLORS.privateVm;
     rect(svg, card.rect, colors.fill, colors.stroke, ' stroke-width="1.5"');
     text(svg, card.rect.x + 10, card.rect.y + 20, card.vm.name, "h");
-    card.lines.forEach((line, i) => text(svg, card.rect.x + 10, card.rect.y + 38 + i * LINE, line.text, line.kind === "label" ? "mono muted" : "mono"));
+    card.lines.forEach((line, i) =>
+      text(
+        svg,
+        card.rect.x + 10,
+        card.rect.y + 38 + i * LINE,
+        line.text,
+        line.kind === "label" ? "mono muted" : "mono",
+      ),
+    );
   }
   for (const card of publicCards) {
     text(svg, arrowX(card) + 6, internet.y + internet.h + 22, `public IP ${card.vm.publicIp}`, "small halo");
@@ -544,7 +612,9 @@ export function renderSvg(diagram: Diagram): string {
   ];
   let lx = margin;
   for (const item of legend) {
-    svg.parts.push(`<rect x="${lx}" y="${footerY - 10}" width="14" height="12" rx="2" fill="${item.colors.fill}" stroke="${item.colors.stroke}"/>`);
+    svg.parts.push(
+      `<rect x="${lx}" y="${footerY - 10}" width="14" height="12" rx="2" fill="${item.colors.fill}" stroke="${item.colors.stroke}"/>`,
+    );
     text(svg, lx + 20, footerY, item.label, "small");
     lx += 20 + textWidth(item.label, 11 * 0.62) + 24;
   }

@@ -48,7 +48,10 @@ export function evaluate(request: EvaluationRequest, options: EvaluateOptions = 
 async function evaluateNow(request: EvaluationRequest, asPreview: boolean): Promise<Evaluation> {
   const projectDir = path.resolve(request.projectDir ?? PROJECT_DIR);
   const config = Object.fromEntries(Object.entries(request.config).map(([k, v]) => [`${PROJECT}:${k}`, v]));
-  pulumi.runtime.setAllConfig(config, (request.secretKeys ?? []).map((k) => `${PROJECT}:${k}`));
+  pulumi.runtime.setAllConfig(
+    config,
+    (request.secretKeys ?? []).map((k) => `${PROJECT}:${k}`),
+  );
   const mocks = new AzureMocks(request.addresses ?? mockAddresses(request.config.regions), request.seed ?? "plan");
   await pulumi.runtime.setMocks(mocks, PROJECT, request.stack ?? "dev", false);
   const options = recordResourceOptions();
@@ -96,7 +99,13 @@ async function evaluateNow(request: EvaluationRequest, asPreview: boolean): Prom
     throw new ProgramFailure(first);
   }
   const resources = mocks.registered.map((r) => ({ ...r, options: options[r.name] }));
-  return { resources, outputs, extensions: extensionsOf(resources), dnsRecords: dnsRecordsOf(resources), reverseRecords: reverseRecordsOf(resources) };
+  return {
+    resources,
+    outputs,
+    extensions: extensionsOf(resources),
+    dnsRecords: dnsRecordsOf(resources),
+    reverseRecords: reverseRecordsOf(resources),
+  };
 }
 
 function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
@@ -114,7 +123,9 @@ function loadProgram(projectDir: string): Record<string, unknown> {
  * again: keep what it made of each file's text, so the same text is transpiled once per process.
  */
 function keepTranspiledSources(): void {
-  const service = (process as unknown as Record<symbol, { compile(code: string, fileName: string): string } | undefined>)[Symbol.for("ts-node.register.instance")];
+  const service = (
+    process as unknown as Record<symbol, { compile(code: string, fileName: string): string } | undefined>
+  )[Symbol.for("ts-node.register.instance")];
   if (!service || transpiled.has(service)) return;
   const compile = service.compile.bind(service);
   const outputs = new Map<string, string>();
@@ -138,7 +149,11 @@ const transpiled = new WeakSet<object>();
  */
 function forgetProgram(projectDir: string): void {
   const program = path.join(projectDir, "index.ts");
-  const ownFile = (file: string) => file === program || (projectDir !== PROJECT_DIR && file.startsWith(`${projectDir}${path.sep}`) && !file.includes(`${path.sep}node_modules${path.sep}`));
+  const ownFile = (file: string) =>
+    file === program ||
+    (projectDir !== PROJECT_DIR &&
+      file.startsWith(`${projectDir}${path.sep}`) &&
+      !file.includes(`${path.sep}node_modules${path.sep}`));
   for (const file of Object.keys(require.cache).filter(ownFile)) delete require.cache[file];
   module.children = module.children.filter((child) => !ownFile(child.id));
 }
@@ -183,7 +198,9 @@ function extensionsOf(resources: EvaluatedResource[]): ExtensionInfo[] {
       const vmName = vmOf(r.inputs);
       const role = (unmarkSecrets(r.inputs.tags) as Record<string, unknown> | undefined)?.[TAG.role];
       if (vmName === undefined || (role !== "flowproxy" && role !== "builderhub")) {
-        throw new ProgramFailure(`the extension ${r.name} lacks the "${TAG.vm}" and "${TAG.role}" tags that say where it runs`);
+        throw new ProgramFailure(
+          `the extension ${r.name} lacks the "${TAG.vm}" and "${TAG.role}" tags that say where it runs`,
+        );
       }
       const protectedSettings = r.inputs.protectedSettings;
       return {
@@ -201,7 +218,11 @@ function extensionsOf(resources: EvaluatedResource[]): ExtensionInfo[] {
 
 /** The name of the zone a record's privateZoneName refers to. */
 function zoneNameOf(resources: EvaluatedResource[], reference: unknown): string {
-  return String(unmarkSecrets(resources.find((z) => z.type === ZONE && z.state.name === unmarkSecrets(reference))?.inputs.privateZoneName) ?? reference);
+  return String(
+    unmarkSecrets(
+      resources.find((z) => z.type === ZONE && z.state.name === unmarkSecrets(reference))?.inputs.privateZoneName,
+    ) ?? reference,
+  );
 }
 
 /** The A records, each under the zone its privateZoneName refers to. */

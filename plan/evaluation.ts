@@ -29,7 +29,6 @@ export interface RegisteredResource {
   state: Record<string, unknown>;
 }
 
-
 export interface EvaluationRequest {
   /** Keys without the project prefix, e.g. { adminUsername: "azureuser" }. */
   config: Record<string, string>;
@@ -129,7 +128,13 @@ export class ProgramFailure extends Error {
 export type Evaluator = (request: EvaluationRequest, options?: EvaluateOptions) => Promise<Evaluation>;
 
 export function isMarkedSecret(value: unknown): value is { $secret: unknown } {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && "$secret" in value;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.keys(value).length === 1 &&
+    "$secret" in value
+  );
 }
 
 /** The value inside every { "$secret": value }. */
@@ -165,7 +170,17 @@ export function decodeScript(base64: string): string {
   return (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString("utf8");
 }
 /** What a copy of the program needs: the program, its library and bash, its files, and how to load it. */
-const PROGRAM_FILES = ["index.ts", "lib", "provision", "monitoring", "haproxy.cfg", "flowproxy.env", "flowproxy@.service", "package.json", "tsconfig.json"];
+const PROGRAM_FILES = [
+  "index.ts",
+  "lib",
+  "provision",
+  "monitoring",
+  "haproxy.cfg",
+  "flowproxy.env",
+  "flowproxy@.service",
+  "package.json",
+  "tsconfig.json",
+];
 
 /**
  * The program's library and packages, which a copy links to rather than copies: its modules are
@@ -187,9 +202,15 @@ export function copyProject(): string {
  * Runs `use` on a throwaway copy of the program in which `edit` rewrote `file` (returning null
  * removes it); the copy is removed afterwards.
  */
-export async function withEditedProject<T>(file: string, edit: (text: string) => string | null, use: (projectDir: string) => T | Promise<T>): Promise<T> {
+export async function withEditedProject<T>(
+  file: string,
+  edit: (text: string) => string | null,
+  use: (projectDir: string) => T | Promise<T>,
+): Promise<T> {
   if (LINKED.includes(file.split("/")[0])) {
-    throw new Error(`${file} is linked, not copied, into a copy of the program (it would change this checkout); copy it instead`);
+    throw new Error(
+      `${file} is linked, not copied, into a copy of the program (it would change this checkout); copy it instead`,
+    );
   }
   const dir = copyProject();
   try {

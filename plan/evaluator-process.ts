@@ -90,7 +90,8 @@ export class EvaluatorProcess {
     );
     const lost = (why: string) => {
       this.child = undefined;
-      for (const id of [...this.pending.keys()]) this.settle(id, (waiting) => waiting.reject(new ProgramFailure(`the evaluating process ${why}`)));
+      for (const id of [...this.pending.keys()])
+        this.settle(id, (waiting) => waiting.reject(new ProgramFailure(`the evaluating process ${why}`)));
     };
     child.on("error", (err) => lost(`failed: ${err.message}`));
     child.on("exit", (code, signal) => lost(`exited (${signal ?? `code ${code}`})`));

@@ -10,7 +10,8 @@ export const SECRET = "[secret]";
 export function redact(value: unknown): unknown {
   if (isMarkedSecret(value)) return SECRET;
   if (Array.isArray(value)) return value.map(redact);
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v)]));
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v)]));
   return value;
 }
 
@@ -40,18 +41,19 @@ export class PlanGraph {
   private readonly regionCache = new Map<string, string | undefined>();
   readonly regions: string[];
 
-  constructor(readonly evaluation: Evaluation, regionOrder: string[] = []) {
-    const all = evaluation.resources.map(
-      (r): PlanNode => ({
-        type: r.type,
-        name: r.name,
-        inputs: redact(r.inputs) as Record<string, unknown>,
-        markedInputs: r.inputs,
-        state: r.state,
-        dependsOn: [...r.options.dependsOn].sort(),
-        ignoreChanges: r.options.ignoreChanges,
-      }),
-    );
+  constructor(
+    readonly evaluation: Evaluation,
+    regionOrder: string[] = [],
+  ) {
+    const all = evaluation.resources.map((r): PlanNode => ({
+      type: r.type,
+      name: r.name,
+      inputs: redact(r.inputs) as Record<string, unknown>,
+      markedInputs: r.inputs,
+      state: r.state,
+      dependsOn: [...r.options.dependsOn].sort(),
+      ignoreChanges: r.options.ignoreChanges,
+    }));
     this.stackName = all.find((n) => n.type === "pulumi:pulumi:Stack")?.name;
     // Sorted by kind, then name: registration order depends on when inputs resolve, not on the program.
     this.nodes = all.filter((n) => n.type !== "pulumi:pulumi:Stack").sort(compareNodes);
@@ -60,7 +62,10 @@ export class PlanGraph {
       if (typeof node.state.name === "string") this.byAzureName.set(node.state.name, node);
     }
     const found = new Set(this.nodes.map((n) => this.regionOf(n)).filter((r): r is string => r !== undefined));
-    this.regions = [...regionOrder.filter((r) => found.has(r)), ...[...found].filter((r) => !regionOrder.includes(r)).sort()];
+    this.regions = [
+      ...regionOrder.filter((r) => found.has(r)),
+      ...[...found].filter((r) => !regionOrder.includes(r)).sort(),
+    ];
   }
 
   get(name: string): PlanNode | undefined {

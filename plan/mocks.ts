@@ -89,7 +89,9 @@ export class AzureMocks implements pulumi.runtime.Mocks {
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
     const inputs = markSecrets(args.inputs) as Record<string, unknown>;
-    const azureName = explicitName(args.type, args.inputs as Record<string, unknown>) ?? `${args.name}${createHash("sha256").update(args.name).digest("hex").slice(0, 6)}`;
+    const azureName =
+      explicitName(args.type, args.inputs as Record<string, unknown>) ??
+      `${args.name}${createHash("sha256").update(args.name).digest("hex").slice(0, 6)}`;
     const state: Record<string, unknown> = { ...(unmarkSecrets(inputs) as Record<string, unknown>), name: azureName };
     switch (args.type) {
       case "azure-native:network:NetworkInterface": {
@@ -119,7 +121,8 @@ export class AzureMocks implements pulumi.runtime.Mocks {
 
   private addressOf(resourceName: string, inputs: Record<string, unknown>): VmAddress {
     const vm = vmOf(inputs);
-    if (vm === undefined) throw new Error(`${resourceName} carries no "${TAG.vm}" tag, so the mocks cannot give it its VM's address`);
+    if (vm === undefined)
+      throw new Error(`${resourceName} carries no "${TAG.vm}" tag, so the mocks cannot give it its VM's address`);
     const address = this.addresses[vm];
     if (!address) throw new Error(`no address for ${vm} in the plan's address plan`);
     return address;

@@ -32,13 +32,25 @@ const UNVERIFIED = "unverified: not found offline, the compiler's reading of Azu
 export const VM_HOURLY: Readonly<Record<string, Readonly<Record<string, Price>>>> = {
   eastus: {
     Standard_B2s: { usd: 0.0416, source: `${RETAIL_API}, Virtual Machines BS Series, meter B2s; ${QUOTED}` },
-    Standard_B2ms: { usd: 0.0832, source: `${RETAIL_API}, Virtual Machines BS Series, meter B2ms; ${UNVERIFIED} (twice B2s, as the Bs series doubles with memory)` },
-    Standard_B2ls_v2: { usd: 0.0416, source: `${RETAIL_API}, Virtual Machines Bsv2 Series, meter B2ls v2; ${UNVERIFIED}` },
+    Standard_B2ms: {
+      usd: 0.0832,
+      source: `${RETAIL_API}, Virtual Machines BS Series, meter B2ms; ${UNVERIFIED} (twice B2s, as the Bs series doubles with memory)`,
+    },
+    Standard_B2ls_v2: {
+      usd: 0.0416,
+      source: `${RETAIL_API}, Virtual Machines Bsv2 Series, meter B2ls v2; ${UNVERIFIED}`,
+    },
   },
   westeurope: {
     Standard_B2s: { usd: 0.0456, source: `${RETAIL_API}, Virtual Machines BS Series, meter B2s; ${UNVERIFIED}` },
-    Standard_B2ms: { usd: 0.0912, source: `${RETAIL_API}, Virtual Machines BS Series, meter B2ms; ${UNVERIFIED} (twice B2s)` },
-    Standard_B2ls_v2: { usd: 0.0456, source: `${RETAIL_API}, Virtual Machines Bsv2 Series, meter B2ls v2; ${UNVERIFIED}` },
+    Standard_B2ms: {
+      usd: 0.0912,
+      source: `${RETAIL_API}, Virtual Machines BS Series, meter B2ms; ${UNVERIFIED} (twice B2s)`,
+    },
+    Standard_B2ls_v2: {
+      usd: 0.0456,
+      source: `${RETAIL_API}, Virtual Machines Bsv2 Series, meter B2ls v2; ${UNVERIFIED}`,
+    },
   },
 };
 
@@ -102,9 +114,17 @@ export const PUBLIC_IP_HOURLY: Readonly<Record<string, Price>> = {
  * (Azure's Virtual Network pricing page).
  */
 export const PEERING_PER_GB = {
-  sameRegion: { inbound: 0.01, outbound: 0.01, source: `Virtual Network pricing, VNet peering within a region; ${UNVERIFIED}` },
+  sameRegion: {
+    inbound: 0.01,
+    outbound: 0.01,
+    source: `Virtual Network pricing, VNet peering within a region; ${UNVERIFIED}`,
+  },
   zones: {
-    "Zone 1": { inbound: 0.035, outbound: 0.035, source: `Virtual Network pricing, global VNet peering, Zone 1; ${UNVERIFIED}` },
+    "Zone 1": {
+      inbound: 0.035,
+      outbound: 0.035,
+      source: `Virtual Network pricing, global VNet peering, Zone 1; ${UNVERIFIED}`,
+    },
   } as Readonly<Record<string, { inbound: number; outbound: number; source: string }>>,
   /** Azure's billing zone of each region's data transfer. */
   zoneOf: { eastus: "Zone 1", westeurope: "Zone 1" } as Readonly<Record<string, string>>,

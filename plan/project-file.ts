@@ -75,34 +75,53 @@ export function projectFileDrift(text: string): string[] {
       drift.push(`${key} is declared as ${JSON.stringify(declared[key])}, not ${JSON.stringify(declaration)}`);
     }
   }
-  for (const key of Object.keys(declared).filter((k) => !(k in expected))) drift.push(`${key} is declared but is no key of CONFIG_KEYS`);
+  for (const key of Object.keys(declared).filter((k) => !(k in expected)))
+    drift.push(`${key} is declared but is no key of CONFIG_KEYS`);
   return drift;
 }
 
-const TABLE_START = "<!-- The keys, generated from CONFIG_KEYS in lib/config.ts by `pnpm run project-file`: edit the table, not these rows. -->";
+const TABLE_START =
+  "<!-- The keys, generated from CONFIG_KEYS in lib/config.ts by `pnpm run project-file`: edit the table, not these rows. -->";
 const TABLE_END = "<!-- End of the generated keys. -->";
 
 /** A default as the README shows it: text as is, a list of objects one `{field: value}` each. */
 function defaultCell(value: KeySpec["default"]): string {
   if (value === undefined) return "";
   if (Array.isArray(value)) {
-    return value.map((item) => `\`{${Object.entries(item as object).map(([k, v]) => `${k}: ${String(v)}`).join(", ")}}\``).join("<br>");
+    return value
+      .map(
+        (item) =>
+          `\`{${Object.entries(item as object)
+            .map(([k, v]) => `${k}: ${String(v)}`)
+            .join(", ")}}\``,
+      )
+      .join("<br>");
   }
   return `\`${asText(value)}\``;
 }
 
 export function configTable(): string {
   const rows = CONFIG_KEYS.map(
-    (spec) => `| \`${spec.key}\` | ${spec.required ? "yes" : "no"} | ${spec.secret ? "yes" : "no"} | ${defaultCell(spec.default)} | ${spec.description} |`,
+    (spec) =>
+      `| \`${spec.key}\` | ${spec.required ? "yes" : "no"} | ${spec.secret ? "yes" : "no"} | ${defaultCell(spec.default)} | ${spec.description} |`,
   );
-  return [TABLE_START, "| key | required | secret | default | meaning |", "| --- | --- | --- | --- | --- |", ...rows, TABLE_END].join("\n");
+  return [
+    TABLE_START,
+    "| key | required | secret | default | meaning |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows,
+    TABLE_END,
+  ].join("\n");
 }
 
 /** `text` (the README) with its table of keys replaced by the generated one. */
 export function renderReadme(text: string): string {
   const start = text.indexOf(TABLE_START);
   const end = text.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new Error(`${README_FILE} has no generated table of keys: put the lines "${TABLE_START}" and "${TABLE_END}" where it goes`);
+  if (start < 0 || end < start)
+    throw new Error(
+      `${README_FILE} has no generated table of keys: put the lines "${TABLE_START}" and "${TABLE_END}" where it goes`,
+    );
   return text.slice(0, start) + configTable() + text.slice(end + TABLE_END.length);
 }
 

@@ -107,7 +107,8 @@ export function parseStackFile(file: string, text: string): ParsedStackFile {
     throw new PlanError(`${file} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
   if (doc === null || doc === undefined) doc = {};
-  if (typeof doc !== "object" || Array.isArray(doc)) throw new PlanError(`${file} must be a YAML mapping with a "config:" key`);
+  if (typeof doc !== "object" || Array.isArray(doc))
+    throw new PlanError(`${file} must be a YAML mapping with a "config:" key`);
   const section = (doc as Record<string, unknown>).config ?? {};
   if (typeof section !== "object" || section === null || Array.isArray(section)) {
     throw new PlanError(`${file}: "config:" must be a mapping of keys such as ${PROJECT}:adminUsername`);
@@ -127,7 +128,9 @@ export function parseStackFile(file: string, text: string): ParsedStackFile {
       encrypted.push(key);
     } else if (typeof value === "object") {
       if (containsSecure(value)) {
-        throw new PlanError(`${file}: ${fullKey} holds an encrypted value inside a structured value, which the plan cannot stand in for`);
+        throw new PlanError(
+          `${file}: ${fullKey} holds an encrypted value inside a structured value, which the plan cannot stand in for`,
+        );
       }
       config[key] = JSON.stringify(value);
     } else {
@@ -138,7 +141,13 @@ export function parseStackFile(file: string, text: string): ParsedStackFile {
 }
 
 function isSecure(value: unknown): boolean {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && "secure" in value;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.keys(value).length === 1 &&
+    "secure" in value
+  );
 }
 
 function containsSecure(value: unknown): boolean {

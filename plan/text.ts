@@ -32,8 +32,14 @@ export interface PlanHeader {
 
 export function formatPlan(graph: PlanGraph, header: PlanHeader): string {
   const groups = [
-    ...graph.regions.map((region) => ({ title: region, nodes: graph.nodes.filter((n) => graph.regionOf(n) === region) })),
-    { title: "shared (global or used across regions)", nodes: graph.nodes.filter((n) => graph.regionOf(n) === undefined) },
+    ...graph.regions.map((region) => ({
+      title: region,
+      nodes: graph.nodes.filter((n) => graph.regionOf(n) === region),
+    })),
+    {
+      title: "shared (global or used across regions)",
+      nodes: graph.nodes.filter((n) => graph.regionOf(n) === undefined),
+    },
   ].filter((g) => g.nodes.length > 0);
   const typeWidth = Math.max(...graph.nodes.map((n) => n.type.length));
 
@@ -44,10 +50,16 @@ export function formatPlan(graph: PlanGraph, header: PlanHeader): string {
     : header.configFile;
   out.push(`  config:    ${source}`);
   if (header.placeholders.length > 0) {
-    out.push(`  secrets:   ${header.placeholders.join(", ")} stand in as placeholders (Pulumi alone can decrypt or supply them)`);
+    out.push(
+      `  secrets:   ${header.placeholders.join(", ")} stand in as placeholders (Pulumi alone can decrypt or supply them)`,
+    );
   }
-  out.push("  evaluated: under mocks, without Azure credentials or the Pulumi CLI; IDs, addresses and random values are mocked");
-  out.push(`  resources: ${graph.nodes.length} (${groups.map((g) => `${g.title.split(" ")[0]} ${g.nodes.length}`).join(", ")})`);
+  out.push(
+    "  evaluated: under mocks, without Azure credentials or the Pulumi CLI; IDs, addresses and random values are mocked",
+  );
+  out.push(
+    `  resources: ${graph.nodes.length} (${groups.map((g) => `${g.title.split(" ")[0]} ${g.nodes.length}`).join(", ")})`,
+  );
   for (const group of groups) {
     out.push("", `== ${group.title} ==`);
     for (const node of group.nodes) {
@@ -83,12 +95,17 @@ function of<T>(describe: (p: T, node: PlanNode, graph: PlanGraph) => string[]): 
 
 const DESCRIBERS: Record<string, Describer> = {
   "azure-native:resources:ResourceGroup": ({ inputs: p }) => [
-    `location ${show(p.location)}` + (p.resourceGroupName === undefined ? "" : `, named ${show(p.resourceGroupName)} in Azure`),
+    `location ${show(p.location)}` +
+      (p.resourceGroupName === undefined ? "" : `, named ${show(p.resourceGroupName)} in Azure`),
   ],
 
-  "azure-native:network:VirtualNetwork": of<VnetInputs>((p) => [`address space ${list(p.addressSpace?.addressPrefixes)}`]),
+  "azure-native:network:VirtualNetwork": of<VnetInputs>((p) => [
+    `address space ${list(p.addressSpace?.addressPrefixes)}`,
+  ]),
 
-  "azure-native:network:Subnet": of<SubnetInputs>((p, _, g) => [`${show(p.addressPrefix ?? list(p.addressPrefixes))} in ${g.refName(p.virtualNetworkName)}`]),
+  "azure-native:network:Subnet": of<SubnetInputs>((p, _, g) => [
+    `${show(p.addressPrefix ?? list(p.addressPrefixes))} in ${g.refName(p.virtualNetworkName)}`,
+  ]),
 
   "azure-native:network:VirtualNetworkPeering": of<PeeringInputs>((p, _, g) => [
     `${g.refName(p.virtualNetworkName)} -> ${g.refName(p.remoteVirtualNetwork?.id)}`,
@@ -99,11 +116,16 @@ const DESCRIBERS: Record<string, Describer> = {
   "azure-native:network:NetworkSecurityGroup": of<NsgInputs>((p) => {
     const rules = [...items(p.securityRules)] as SecurityRuleInputs[];
     if (rules.length === 0) return ["no rules: Azure's defaults only (inbound from the internet denied)"];
-    rules.sort((a, b) => String(a.direction).localeCompare(String(b.direction)) || Number(a.priority) - Number(b.priority));
+    rules.sort(
+      (a, b) => String(a.direction).localeCompare(String(b.direction)) || Number(a.priority) - Number(b.priority),
+    );
     return table(rules.map(ruleColumns));
   }),
 
-  "azure-native:network:SecurityRule": of<SecurityRuleInputs>((p, _, g) => [`in ${g.refName(p.networkSecurityGroupName)}`, ...table([ruleColumns(p)])]),
+  "azure-native:network:SecurityRule": of<SecurityRuleInputs>((p, _, g) => [
+    `in ${g.refName(p.networkSecurityGroupName)}`,
+    ...table([ruleColumns(p)]),
+  ]),
 
   "azure-native:network:PublicIPAddress": of<PublicIpInputs>((p, { state }) => [
     `${show(p.sku?.name)} SKU, ${show(p.publicIPAllocationMethod)} ${show(p.publicIPAddressVersion)}` +
@@ -122,7 +144,8 @@ const DESCRIBERS: Record<string, Describer> = {
           `, public IP ${c.publicIPAddress ? g.refName(c.publicIPAddress.id) : "none"}`,
       );
     });
-    if (p.dnsSettings?.internalDnsNameLabel) lines.push(`internal DNS label ${show(p.dnsSettings.internalDnsNameLabel)}`);
+    if (p.dnsSettings?.internalDnsNameLabel)
+      lines.push(`internal DNS label ${show(p.dnsSettings.internalDnsNameLabel)}`);
     return lines;
   }),
 
@@ -154,7 +177,11 @@ const DESCRIBERS: Record<string, Describer> = {
       `forceUpdateTag ${show(p.forceUpdateTag)}`,
       `settings (public) ${p.settings === undefined ? "none" : show(p.settings)}`,
       `protectedSettings ${
-        protectedSettings === undefined ? "none" : isMarkedSecret(protectedSettings) ? SECRET : `NOT MARKED SECRET: ${show(p.protectedSettings)}`
+        protectedSettings === undefined
+          ? "none"
+          : isMarkedSecret(protectedSettings)
+            ? SECRET
+            : `NOT MARKED SECRET: ${show(p.protectedSettings)}`
       }`,
       ...(after.length > 0 ? [`runs after ${after.join(", ")}`] : []),
     ];
@@ -166,7 +193,10 @@ const DESCRIBERS: Record<string, Describer> = {
 
   "random:index/randomBytes:RandomBytes": (node, g) => [
     `${show(node.inputs.length)} random bytes, made at deploy time and kept in the stack state; used by ${
-      g.dependents(node).map((d) => d.name).join(", ") || "nothing"
+      g
+        .dependents(node)
+        .map((d) => d.name)
+        .join(", ") || "nothing"
     }`,
   ],
 
@@ -177,8 +207,13 @@ const DESCRIBERS: Record<string, Describer> = {
   ]),
 
   "azure-native:privatedns:PrivateRecordSet": of<RecordSetInputs & Record<string, unknown>>((p, _, g) => {
-    const targets = [...(p.aRecords ?? []).map((r) => show(r.ipv4Address)), ...(p.ptrRecords ?? []).map((r) => show(r.ptrdname))];
-    return [`${show(p.recordType)} ${show(p.relativeRecordSetName)}.${zoneName(p, g)} -> ${targets.join(", ") || "-"} (TTL ${show(p.ttl)})`];
+    const targets = [
+      ...(p.aRecords ?? []).map((r) => show(r.ipv4Address)),
+      ...(p.ptrRecords ?? []).map((r) => show(r.ptrdname)),
+    ];
+    return [
+      `${show(p.recordType)} ${show(p.relativeRecordSetName)}.${zoneName(p, g)} -> ${targets.join(", ") || "-"} (TTL ${show(p.ttl)})`,
+    ];
   }),
 };
 
@@ -196,7 +231,8 @@ function osProfileLine(marked: unknown): string {
   if (marked === undefined) return "no OS profile";
   const os = (isMarkedSecret(marked) ? marked.$secret : marked) as OsProfile;
   const plain = (v: unknown) => (isMarkedSecret(v) ? SECRET : show(v));
-  const linux = (isMarkedSecret(os.linuxConfiguration) ? os.linuxConfiguration.$secret : os.linuxConfiguration) as LinuxConfiguration | undefined;
+  const linux = (isMarkedSecret(os.linuxConfiguration) ? os.linuxConfiguration.$secret : os.linuxConfiguration) as
+    LinuxConfiguration | undefined;
   const keys = linux?.ssh?.publicKeys;
   const keyCount = Array.isArray(keys) ? keys.length : 0;
   const passwordLogin = linux?.disablePasswordAuthentication === true ? "disabled" : "ENABLED";

@@ -27,7 +27,8 @@ type StackArgs = { resources: Pick<StackValidationArgs["resources"][number], "ty
 
 function resourcePolicy(check: (resource: ResourceLike, args: ResourceArgs) => string[]) {
   return (args: ResourceArgs, report: ReportViolation) => {
-    for (const message of check({ type: args.type, name: args.name, props: args.props }, args)) report(message, args.urn);
+    for (const message of check({ type: args.type, name: args.name, props: args.props }, args))
+      report(message, args.urn);
   };
 }
 
@@ -36,7 +37,8 @@ const stackOf = (args: ResourceArgs) => stackFromUrn(args.urn);
 export const policies: Policies = [
   {
     name: "ssh-not-open-to-internet",
-    description: "SSH (22/tcp) is not open to the whole internet. Advisory; the production twin of this rule is mandatory.",
+    description:
+      "SSH (22/tcp) is not open to the whole internet. Advisory; the production twin of this rule is mandatory.",
     enforcementLevel: "advisory",
     validateResource: resourcePolicy((r, args) => (isProductionStack(stackOf(args)) ? [] : sshOpenToWorld(r))),
   },
@@ -76,7 +78,8 @@ export const policies: Policies = [
   },
   {
     name: "nsg-spec-ports-only",
-    description: "NSGs open only the spec's ports: 22, 80, 443, 5544 and ICMP from the VNets; BuilderHub 3000, 22 and ICMP from the VNets.",
+    description:
+      "NSGs open only the spec's ports: 22, 80, 443, 5544 and ICMP from the VNets; BuilderHub 3000, 22 and ICMP from the VNets.",
     enforcementLevel: "mandatory",
     validateStack: (args: StackArgs, report: ReportViolation) => {
       const vnetCidrs = vnetCidrsOf(args.resources);
@@ -93,7 +96,8 @@ export const policies: Policies = [
   },
   {
     name: "vm-size-azure-name",
-    description: "Every VM's size is an Azure size name (Standard_...), as each region's vmSize and the stack's vmSize must be.",
+    description:
+      "Every VM's size is an Azure size name (Standard_...), as each region's vmSize and the stack's vmSize must be.",
     enforcementLevel: "mandatory",
     validateResource: resourcePolicy(vmSizeUnknown),
   },

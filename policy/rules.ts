@@ -51,7 +51,11 @@ export function isProductionStack(stack: string | undefined): boolean {
  */
 function isBuilderhub(resource: ResourceLike): boolean {
   const tags = (resource.props.tags ?? {}) as Record<string, unknown>;
-  return tags[TAG.role] === "builderhub" || tags[TAG.vm] === BUILDERHUB.vmName || (resource.props as NicInputs).dnsSettings?.internalDnsNameLabel === BUILDERHUB.vmName;
+  return (
+    tags[TAG.role] === "builderhub" ||
+    tags[TAG.vm] === BUILDERHUB.vmName ||
+    (resource.props as NicInputs).dnsSettings?.internalDnsNameLabel === BUILDERHUB.vmName
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -75,7 +79,9 @@ function isVnetSource(source: string, vnetCidrs: string[]): boolean {
   if (source.trim().toLowerCase() === "virtualnetwork") return true;
   const cidr = parseAddressRange(source);
   if (!cidr) return false;
-  const ranges = (vnetCidrs.length > 0 ? vnetCidrs : PRIVATE_RANGES).map(parseAddressRange).filter((c): c is Cidr => c !== undefined);
+  const ranges = (vnetCidrs.length > 0 ? vnetCidrs : PRIVATE_RANGES)
+    .map(parseAddressRange)
+    .filter((c): c is Cidr => c !== undefined);
   return ranges.some((range) => cidrContains(range, cidr));
 }
 
@@ -100,7 +106,11 @@ interface RuleView {
 /** The inbound allow rules of an NSG (inline securityRules) or of a standalone SecurityRule. */
 function inboundAllowRules(resource: ResourceLike): RuleView[] {
   const raw = (
-    resource.type === TYPES.nsg ? items(resource.props.securityRules) : resource.type === TYPES.securityRule ? [resource.props] : []
+    resource.type === TYPES.nsg
+      ? items(resource.props.securityRules)
+      : resource.type === TYPES.securityRule
+        ? [resource.props]
+        : []
   ) as SecurityRuleInputs[];
   return raw
     .filter((r) => /^inbound$/i.test(asText(r.direction)) && /^allow$/i.test(asText(r.access)))
@@ -135,10 +145,14 @@ function sourcesOf(rule: RuleView): string[] {
 
 export function sshOpenToWorld(resource: ResourceLike): string[] {
   return inboundAllowRules(resource)
-    .filter((rule) => coversTcp(rule) && portsOf(rule).some((p) => {
-      const span = portSpan(p);
-      return span !== undefined && span[0] <= 22 && 22 <= span[1];
-    }))
+    .filter(
+      (rule) =>
+        coversTcp(rule) &&
+        portsOf(rule).some((p) => {
+          const span = portSpan(p);
+          return span !== undefined && span[0] <= 22 && 22 <= span[1];
+        }),
+    )
     .flatMap((rule) =>
       sourcesOf(rule)
         .filter(isWorldSource)
@@ -156,20 +170,27 @@ export function sshOpenToWorld(resource: ResourceLike): string[] {
 export function builderhubPublicIp(resource: ResourceLike): string[] {
   const p = resource.props;
   if (resource.type === TYPES.publicIp && isBuilderhub(resource)) {
-    return [`${resource.name}: a public IP address for BuilderHub; BuilderHub is reached through the VNets only, so delete it`];
+    return [
+      `${resource.name}: a public IP address for BuilderHub; BuilderHub is reached through the VNets only, so delete it`,
+    ];
   }
   if (resource.type === TYPES.nic && isBuilderhub(resource)) {
     const configs = items((p as NicInputs).ipConfigurations) as NonNullable<NicInputs["ipConfigurations"]>;
     return configs
       .filter((c) => c.publicIPAddress !== undefined && c.publicIPAddress !== null)
-      .map((c) => `${resource.name}: IP configuration "${asText(c.name, "?")}" attaches a public IP to BuilderHub's NIC; remove publicIPAddress`);
+      .map(
+        (c) =>
+          `${resource.name}: IP configuration "${asText(c.name, "?")}" attaches a public IP to BuilderHub's NIC; remove publicIPAddress`,
+      );
   }
   if (resource.type === TYPES.vm && isBuilderhub(resource)) {
     const configs = (p as VmInputs).networkProfile?.networkInterfaceConfigurations ?? [];
     return configs
       .flatMap((c) => items(c.ipConfigurations) as { publicIPAddressConfiguration?: unknown }[])
       .filter((ip) => ip.publicIPAddressConfiguration !== undefined && ip.publicIPAddressConfiguration !== null)
-      .map(() => `${resource.name}: its network profile gives BuilderHub a public IP; remove publicIPAddressConfiguration`);
+      .map(
+        () => `${resource.name}: its network profile gives BuilderHub a public IP; remove publicIPAddressConfiguration`,
+      );
   }
   return [];
 }
@@ -186,7 +207,8 @@ const SECRET_PATTERNS: { what: string; pattern: RegExp }[] = [
 
 /** Names that hold secrets: as object keys, and as shell variables assigned in a script. */
 const SECRET_NAME = /(?:password|passwd|secret|token|private_?key|auth_?key|api_?key|signer_?key)$/i;
-const SECRET_ASSIGNMENT = /\b([A-Za-z_][A-Za-z0-9_]*?(?:PASSWORD|SECRET|TOKEN|PRIVATE_KEY|AUTH_KEY|API_KEY|SIGNER_KEY))=(?:'([^'\n]*)'|"([^"\n]*)"|([^\s'";]*))/g;
+const SECRET_ASSIGNMENT =
+  /\b([A-Za-z_][A-Za-z0-9_]*?(?:PASSWORD|SECRET|TOKEN|PRIVATE_KEY|AUTH_KEY|API_KEY|SIGNER_KEY))=(?:'([^'\n]*)'|"([^"\n]*)"|([^\s'";]*))/g;
 
 /** What in a text looks like a secret: "a GitHub token", "a value for GITHUB_TOKEN", ... */
 function secretsInText(text: string): string[] {
@@ -229,7 +251,8 @@ export function findSecrets(value: unknown, path: string): string[] {
         continue; // the engine throws on reading a value it does not know yet (preview)
       }
       const childPath = array ? `${path}[${key}]` : path ? `${path}.${key}` : key;
-      if (!array && SECRET_NAME.test(key) && typeof child === "string" && child !== "") found.push(`${childPath} is named like a secret and set`);
+      if (!array && SECRET_NAME.test(key) && typeof child === "string" && child !== "")
+        found.push(`${childPath} is named like a secret and set`);
       found.push(...findSecrets(child, childPath));
     }
     return found;
@@ -247,7 +270,9 @@ export function secretsInPublicSettings(resource: ResourceLike): string[] {
 /** The stack resource's properties are its outputs. */
 export function secretsInStackOutputs(stack: ResourceLike): string[] {
   if (stack.type !== TYPES.stack) return [];
-  return findSecrets(stack.props, "").map((where) => `stack output ${where}; outputs are readable by anyone with stack access, so do not export it`);
+  return findSecrets(stack.props, "").map(
+    (where) => `stack output ${where}; outputs are readable by anyone with stack access, so do not export it`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,7 +284,9 @@ export function passwordLoginEnabled(resource: ResourceLike): string[] {
   if (os === undefined || os === null) return []; // attached from an existing disk: nothing to log in with
   const problems: string[] = [];
   if (os.linuxConfiguration?.disablePasswordAuthentication !== true) {
-    problems.push(`${resource.name}: osProfile.linuxConfiguration.disablePasswordAuthentication must be true (SSH keys only)`);
+    problems.push(
+      `${resource.name}: osProfile.linuxConfiguration.disablePasswordAuthentication must be true (SSH keys only)`,
+    );
   }
   if (os.adminPassword !== undefined && os.adminPassword !== null && os.adminPassword !== "") {
     problems.push(`${resource.name}: osProfile.adminPassword is set; log in with SSH keys only and remove it`);
@@ -289,21 +316,32 @@ export function nsgPortsOutsideSpec(resource: ResourceLike, vnetCidrs: string[])
     const where = `${rule.nsg}: rule "${rule.name}"`;
     const outsideVnets = sourcesOf(rule).filter((s) => !isVnetSource(s, vnetCidrs));
     if (rule.protocol === "icmp") {
-      if (outsideVnets.length > 0) problems.push(`${where} allows ICMP from ${outsideVnets.join(", ")}; ICMP is for the peered VNets only`);
+      if (outsideVnets.length > 0)
+        problems.push(`${where} allows ICMP from ${outsideVnets.join(", ")}; ICMP is for the peered VNets only`);
       continue;
     }
     if (rule.protocol !== "tcp") {
-      problems.push(`${where} allows protocol ${rule.protocol === "*" ? "* (every protocol)" : rule.protocol}; the spec opens TCP ports and ICMP only`);
+      problems.push(
+        `${where} allows protocol ${rule.protocol === "*" ? "* (every protocol)" : rule.protocol}; the spec opens TCP ports and ICMP only`,
+      );
       continue;
     }
     for (const range of portsOf(rule)) {
       const span = portSpan(range);
-      const scraped = !builderhub && span !== undefined && span[0] === span[1] && (METRICS_PORTS as readonly number[]).includes(span[0]);
+      const scraped =
+        !builderhub &&
+        span !== undefined &&
+        span[0] === span[1] &&
+        (METRICS_PORTS as readonly number[]).includes(span[0]);
       if (scraped && sourcesOf(rule).every((s) => isOneVnetAddress(s, vnetCidrs))) continue;
       if (scraped) {
-        problems.push(`${where} opens metrics port ${range}/tcp to ${sourcesOf(rule).join(", ")}; only BuilderHub's Prometheus, one address inside the VNets (a /32), may reach it`);
+        problems.push(
+          `${where} opens metrics port ${range}/tcp to ${sourcesOf(rule).join(", ")}; only BuilderHub's Prometheus, one address inside the VNets (a /32), may reach it`,
+        );
       } else if (span === undefined || span[0] !== span[1] || !allowedTcp.includes(span[0])) {
-        problems.push(`${where} opens ${range === "*" ? "every port" : `port ${range}`}/tcp; ${builderhub ? "BuilderHub" : "a FlowProxy VM"} takes only ${allowedTcp.join(", ")}`);
+        problems.push(
+          `${where} opens ${range === "*" ? "every port" : `port ${range}`}/tcp; ${builderhub ? "BuilderHub" : "a FlowProxy VM"} takes only ${allowedTcp.join(", ")}`,
+        );
       }
     }
     if (builderhub && outsideVnets.length > 0) {
@@ -324,8 +362,15 @@ export function unsupportedImage(resource: ResourceLike): string[] {
   const custom = image.id ?? image.sharedGalleryImageId ?? image.communityGalleryImageId;
   if (custom) return [`${resource.name}: boots the custom image ${asText(custom)}; use ${wanted}`];
   const same = (a: unknown, b: string) => asText(a).toLowerCase() === b.toLowerCase();
-  if (same(image.publisher, UBUNTU_IMAGE.publisher) && same(image.offer, UBUNTU_IMAGE.offer) && same(image.sku, UBUNTU_IMAGE.sku)) return [];
-  return [`${resource.name}: boots ${asText(image.publisher, "?")} ${asText(image.offer, "?")} ${asText(image.sku, "?")}; the provisioning supports ${wanted} (Ubuntu 22.04 LTS) only`];
+  if (
+    same(image.publisher, UBUNTU_IMAGE.publisher) &&
+    same(image.offer, UBUNTU_IMAGE.offer) &&
+    same(image.sku, UBUNTU_IMAGE.sku)
+  )
+    return [];
+  return [
+    `${resource.name}: boots ${asText(image.publisher, "?")} ${asText(image.offer, "?")} ${asText(image.sku, "?")}; the provisioning supports ${wanted} (Ubuntu 22.04 LTS) only`,
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,7 +399,9 @@ function known<T>(read: () => T): T | undefined {
 }
 
 /** Each VNet of the stack with its location and the subnets inside its address space. */
-function regionsOf(resources: ResourceLike[]): { vnet: string; location: string; subnets: { name: string; cidr: string }[] }[] {
+function regionsOf(
+  resources: ResourceLike[],
+): { vnet: string; location: string; subnets: { name: string; cidr: string }[] }[] {
   const subnets = resources
     .filter((r) => r.type === TYPES.subnet)
     .map((r) => ({ name: r.name, cidr: known(() => asText(r.props.addressPrefix)) ?? "" }))
@@ -381,7 +428,10 @@ export function regionsWithoutFlowProxy(resources: ResourceLike[]): string[] {
   );
   return regionsOf(resources)
     .filter((region) => region.location !== "" && !proxyLocations.has(region.location))
-    .map((region) => `${region.vnet}: no FlowProxy VM runs in ${region.location}; a region runs 1 or more (its proxies in ${REGIONS_KEY}), or leave the region out`);
+    .map(
+      (region) =>
+        `${region.vnet}: no FlowProxy VM runs in ${region.location}; a region runs 1 or more (its proxies in ${REGIONS_KEY}), or leave the region out`,
+    );
 }
 
 /**
@@ -389,7 +439,9 @@ export function regionsWithoutFlowProxy(resources: ResourceLike[]): string[] {
  * (SubnetIsFull). NICs are counted by their location, which is their region's VNet.
  */
 export function subnetsOverfull(resources: ResourceLike[]): string[] {
-  const nicsIn = (location: string) => resources.filter((r) => r.type === TYPES.nic && asText(known(() => r.props.location)).toLowerCase() === location).length;
+  const nicsIn = (location: string) =>
+    resources.filter((r) => r.type === TYPES.nic && asText(known(() => r.props.location)).toLowerCase() === location)
+      .length;
   return regionsOf(resources)
     .filter((region) => region.subnets.length === 1)
     .flatMap((region) => {

@@ -36,7 +36,10 @@ export function parseWrk(output: string): WrkResult {
     const m = number(new RegExp(`^\\s+${percent}%\\s+([\\d.]+)(us|ms|s)\\s*$`, "m"), `${percent}th percentile`);
     return Number(m[1]) * UNIT_MS[m[2]];
   };
-  const errors = [/Non-2xx or 3xx responses: (\d+)/, /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/]
+  const errors = [
+    /Non-2xx or 3xx responses: (\d+)/,
+    /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/,
+  ]
     .map((pattern) => pattern.exec(output))
     .flatMap((m) => (m ? m.slice(1).map(Number) : []))
     .reduce((a, b) => a + b, 0);
@@ -97,7 +100,9 @@ function benchHaproxyCfg(): string {
   const guard = /sc_http_req_rate\(0\) gt \d+/g;
   const raised = committed.replace(guard, "sc_http_req_rate(0) gt 1000000000");
   if ((committed.match(guard) ?? []).length !== 2) {
-    throw new Error("haproxy.cfg no longer has the two per-source request-rate guards the data-path benchmark raises; update report/bench-datapath.ts");
+    throw new Error(
+      "haproxy.cfg no longer has the two per-source request-rate guards the data-path benchmark raises; update report/bench-datapath.ts",
+    );
   }
   return raised;
 }
@@ -109,22 +114,78 @@ async function removeBenchContainers(): Promise<void> {
 
 async function startBenchContainers(): Promise<void> {
   // The image the stack runs, so the copy is the HAProxy build being measured.
-  const image = (await vmCheck(east, ["docker", "inspect", "--format", "{{.Config.Image}}", CONTAINERS.haproxy])).trim();
-  await vmCheck(east, ["sh", "-c", 'mkdir -p "$1" && printf "%s" "$2" > "$1/haproxy.cfg"', "sh", BACKEND_DIR, BACKEND_CFG]);
-  await vmCheck(east, ["docker", "run", "-d", "--name", BENCH_CONTAINERS.backend, "--network", "host", "-v", `${BACKEND_DIR}:${VM_PATHS.haproxyDir}:ro`, image]);
+  const image = (
+    await vmCheck(east, ["docker", "inspect", "--format", "{{.Config.Image}}", CONTAINERS.haproxy])
+  ).trim();
+  await vmCheck(east, [
+    "sh",
+    "-c",
+    'mkdir -p "$1" && printf "%s" "$2" > "$1/haproxy.cfg"',
+    "sh",
+    BACKEND_DIR,
+    BACKEND_CFG,
+  ]);
+  await vmCheck(east, [
+    "docker",
+    "run",
+    "-d",
+    "--name",
+    BENCH_CONTAINERS.backend,
+    "--network",
+    "host",
+    "-v",
+    `${BACKEND_DIR}:${VM_PATHS.haproxyDir}:ro`,
+    image,
+  ]);
   // The stack's certificates beside the copy's configuration, mounted where the stack's are.
-  await vmCheck(east, ["sh", "-c", 'cp -a "$1" "$2" && printf "%s" "$3" > "$2/haproxy.cfg"', "sh", VM_PATHS.haproxyDir, HAPROXY_COPY_DIR, benchHaproxyCfg()]);
+  await vmCheck(east, [
+    "sh",
+    "-c",
+    'cp -a "$1" "$2" && printf "%s" "$3" > "$2/haproxy.cfg"',
+    "sh",
+    VM_PATHS.haproxyDir,
+    HAPROXY_COPY_DIR,
+    benchHaproxyCfg(),
+  ]);
   const env = benchHaproxyEnvironment().flatMap((setting) => ["-e", setting]);
-  await vmCheck(east, ["docker", "run", "-d", "--name", BENCH_CONTAINERS.haproxy, "--network", "host", "--user", "root", ...env, "-v", `${HAPROXY_COPY_DIR}:${VM_PATHS.haproxyDir}:ro`, image]);
+  await vmCheck(east, [
+    "docker",
+    "run",
+    "-d",
+    "--name",
+    BENCH_CONTAINERS.haproxy,
+    "--network",
+    "host",
+    "--user",
+    "root",
+    ...env,
+    "-v",
+    `${HAPROXY_COPY_DIR}:${VM_PATHS.haproxyDir}:ro`,
+    image,
+  ]);
   for (const { url } of TARGETS) {
-    await eventually(`${url} to answer`, async () => ((await vmExec(east, ["curl", "-fsk", "--max-time", "2", "-o", "/dev/null", url])).code === 0 ? true : undefined), 15_000);
+    await eventually(
+      `${url} to answer`,
+      async () =>
+        (await vmExec(east, ["curl", "-fsk", "--max-time", "2", "-o", "/dev/null", url])).code === 0 ? true : undefined,
+      15_000,
+    );
   }
 }
 
-
 async function wrk(url: string, seconds: number): Promise<WrkResult> {
   // Bounded by duration; one wrk thread, so the two containers share the other core.
-  const result = await run("ip", ["netns", "exec", netnsOf(east), "wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", url]);
+  const result = await run("ip", [
+    "netns",
+    "exec",
+    netnsOf(east),
+    "wrk",
+    "-t1",
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    "--latency",
+    url,
+  ]);
   if (result.code !== 0) throw new Error(`wrk against ${url} failed: ${result.stderr || result.stdout}`);
   return parseWrk(result.stdout);
 }
@@ -157,7 +218,10 @@ export async function dataPath(rounds = 3, seconds = 8): Promise<Row[]> {
   const baselineOutruns = summary.slice(1).every((s) => alone > s.rps);
   rows.push({
     measure: DATAPATH_MEASURES.baselineOutruns,
-    value: `${alone.toFixed(0)} req/s against ${summary.slice(1).map((s) => s.rps.toFixed(0)).join(" and ")}`,
+    value: `${alone.toFixed(0)} req/s against ${summary
+      .slice(1)
+      .map((s) => s.rps.toFixed(0))
+      .join(" and ")}`,
     target: "alone > through",
     verdict: baselineOutruns ? "met" : "missed",
   });

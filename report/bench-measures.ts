@@ -12,14 +12,17 @@ type Figure = string | number;
 export type Measure = string | ((...figures: Figure[]) => string);
 
 export const EVALUATION_MEASURES = {
-  programWallTime: (resources: Figure, rounds: Figure) => `the program (${resources} resources), wall time (median of ${rounds})`,
+  programWallTime: (resources: Figure, rounds: Figure) =>
+    `the program (${resources} resources), wall time (median of ${rounds})`,
   programPeakRss: (rounds: Figure) => `the program, peak RSS (max of ${rounds})`,
   floor: "floor: one resource with the same imports, wall time / peak RSS",
-  reference: (resources: Figure) => `reference: the program's ${resources} resources with constant inputs and no logic, wall time / peak RSS`,
+  reference: (resources: Figure) =>
+    `reference: the program's ${resources} resources with constant inputs and no logic, wall time / peak RSS`,
   programOverFloor: "program / floor, wall time",
   programOverReference: "program / same resources without logic, wall time (what the program's own code adds)",
   runtimePerResource: "Pulumi's runtime per declared resource ((reference − floor) / extra resources)",
-  plainStacks: "program / floor with ts-node's source-mapped stack traces switched off in both (what rewriting Pulumi's per-resource stacks costs)",
+  plainStacks:
+    "program / floor with ts-node's source-mapped stack traces switched off in both (what rewriting Pulumi's per-resource stacks costs)",
 } satisfies Record<string, Measure>;
 
 export const UNIT_MEASURES = {
@@ -42,13 +45,29 @@ export const PROVISIONING_MEASURES = {
 } satisfies Record<string, Measure>;
 
 /** Ports of the data-path benchmark's own containers in vm-eastus, away from the stack's (PORTS). */
-export const BENCH_PORTS = { backend: 18001, http: 18080, https: 18443, system: 18544, metrics: 18405, servedCert: 18727 } as const;
+export const BENCH_PORTS = {
+  backend: 18001,
+  http: 18080,
+  https: 18443,
+  system: 18544,
+  metrics: 18405,
+  servedCert: 18727,
+} as const;
 
 /** What wrk is pointed at: the backend alone first, the baseline the others are compared with. */
 export const DATAPATH_TARGETS = [
-  { label: `the backend alone (HAProxy answering from memory, ${LOOPBACK}:${BENCH_PORTS.backend})`, url: `http://${LOOPBACK}:${BENCH_PORTS.backend}/livez` },
-  { label: `through haproxy.cfg's :${PORTS.http} frontend (per-source guard raised) to that backend`, url: `http://${LOOPBACK}:${BENCH_PORTS.http}/livez` },
-  { label: `through haproxy.cfg's :${PORTS.https} frontend (TLS, per-source guard raised) to that backend`, url: `https://${LOOPBACK}:${BENCH_PORTS.https}/livez` },
+  {
+    label: `the backend alone (HAProxy answering from memory, ${LOOPBACK}:${BENCH_PORTS.backend})`,
+    url: `http://${LOOPBACK}:${BENCH_PORTS.backend}/livez`,
+  },
+  {
+    label: `through haproxy.cfg's :${PORTS.http} frontend (per-source guard raised) to that backend`,
+    url: `http://${LOOPBACK}:${BENCH_PORTS.http}/livez`,
+  },
+  {
+    label: `through haproxy.cfg's :${PORTS.https} frontend (TLS, per-source guard raised) to that backend`,
+    url: `https://${LOOPBACK}:${BENCH_PORTS.https}/livez`,
+  },
 ] as const;
 
 export const DATAPATH_MEASURES = {
@@ -59,8 +78,10 @@ export const DATAPATH_MEASURES = {
 } satisfies Record<string, Measure>;
 
 /** A measure with its subject (a VM, a target) filled in and the run's figures left open. */
-const about = (measure: (subject: Figure, ...figures: Figure[]) => string, subject: string): Measure =>
-  (...figures: Figure[]) => measure(subject, ...figures);
+const about =
+  (measure: (subject: Figure, ...figures: Figure[]) => string, subject: string): Measure =>
+  (...figures: Figure[]) =>
+    measure(subject, ...figures);
 
 export const BENCH_PARTS = {
   evaluation: { title: "Program evaluation", measures: Object.values(EVALUATION_MEASURES) },

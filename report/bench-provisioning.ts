@@ -29,8 +29,16 @@ function requireSuccess(runs: ExtensionRun[], what: string): ExtensionRun[] {
 }
 
 /** GET /livez on east's :443 at `ratePerSecond` while `action` runs, a new TLS connection each. */
-async function underLoad<T>(ratePerSecond: number, minRequests: number, action: () => Promise<T>): Promise<{ value: T; load: LoadResult }> {
-  const load = livezLoad(east, PORTS.https, { ratePerSecond, minRequests, maxRequests: Math.max(minRequests, ratePerSecond * 600) });
+async function underLoad<T>(
+  ratePerSecond: number,
+  minRequests: number,
+  action: () => Promise<T>,
+): Promise<{ value: T; load: LoadResult }> {
+  const load = livezLoad(east, PORTS.https, {
+    ratePerSecond,
+    minRequests,
+    maxRequests: Math.max(minRequests, ratePerSecond * 600),
+  });
   try {
     return { value: await action(), load: await load.stop() };
   } finally {
@@ -82,8 +90,18 @@ export async function provisioningFigures(): Promise<Row[]> {
     const report = await up();
     const warmMs = Date.now() - warmStarted;
     rows.push(
-      { measure: MEASURES.coldUp, value: seconds(coldMs), target: "≤ 180 s", verdict: coldMs <= 180_000 ? "met" : "missed" },
-      { measure: MEASURES.warmUp, value: seconds(warmMs), target: "≤ 30 s", verdict: warmMs <= 30_000 ? "met" : "missed" },
+      {
+        measure: MEASURES.coldUp,
+        value: seconds(coldMs),
+        target: "≤ 180 s",
+        verdict: coldMs <= 180_000 ? "met" : "missed",
+      },
+      {
+        measure: MEASURES.warmUp,
+        value: seconds(warmMs),
+        target: "≤ 30 s",
+        verdict: warmMs <= 30_000 ? "met" : "missed",
+      },
     );
     for (const vm of flowproxyVms()) await servesLivez(vm);
     const verified = await verifySandbox();
@@ -94,12 +112,22 @@ export async function provisioningFigures(): Promise<Row[]> {
       verdict: verified.ok && verified.durationMs <= VERIFY_BUDGET_MS ? "met" : "missed",
     });
     for (const run of requireSuccess(report.runs, "first run")) {
-      rows.push({ measure: MEASURES.firstRun(run.vmName), value: seconds(run.durationMs), target: "—", verdict: "info" });
+      rows.push({
+        measure: MEASURES.firstRun(run.vmName),
+        value: seconds(run.durationMs),
+        target: "—",
+        verdict: "info",
+      });
     }
 
     const rerun = requireSuccess(await provision(report.stack), "rerun");
     const rerunMs = slowest(rerun);
-    rows.push({ measure: MEASURES.rerun, value: seconds(rerunMs), target: "≤ 5 s", verdict: rerunMs <= 5000 ? "met" : "missed" });
+    rows.push({
+      measure: MEASURES.rerun,
+      value: seconds(rerunMs),
+      target: "≤ 5 s",
+      verdict: rerunMs <= 5000 ? "met" : "missed",
+    });
 
     // Reruns alternate between an edited haproxy.cfg and the committed one, each a reload under
     // load; only requests sent while a rerun ran count, until the reruns lasted RELOAD_WINDOW_MS.
@@ -108,7 +136,10 @@ export async function provisioningFigures(): Promise<Row[]> {
     const { value: cfgRuns, load: cfgLoad } = await underLoad(RELOAD_RATE, 0, async () => {
       const first = requireSuccess(await timedRerun(edited, windows), "rerun after a haproxy.cfg change");
       for (let round = 1; round < MAX_RELOAD_ROUNDS && windowTotal(windows) < RELOAD_WINDOW_MS; round++) {
-        requireSuccess(await timedRerun(round % 2 === 0 ? edited : report.stack, windows), "rerun after a haproxy.cfg change");
+        requireSuccess(
+          await timedRerun(round % 2 === 0 ? edited : report.stack, windows),
+          "rerun after a haproxy.cfg change",
+        );
       }
       return first;
     });
@@ -117,7 +148,12 @@ export async function provisioningFigures(): Promise<Row[]> {
     const sentDuring = during.reduce((sum, load) => sum + load.sent, 0);
     const lostDuring = during.reduce((sum, load) => sum + failed(load), 0);
     rows.push(
-      { measure: MEASURES.rerunAfterCfg, value: seconds(cfgMs), target: "≤ 10 s", verdict: cfgMs <= 10_000 ? "met" : "missed" },
+      {
+        measure: MEASURES.rerunAfterCfg,
+        value: seconds(cfgMs),
+        target: "≤ 10 s",
+        verdict: cfgMs <= 10_000 ? "met" : "missed",
+      },
       {
         measure: MEASURES.lostDuringCfg(windows.length, seconds(windowTotal(windows)), RELOAD_RATE),
         value: `${lostDuring} of ${sentDuring}`,
@@ -134,7 +170,12 @@ export async function provisioningFigures(): Promise<Row[]> {
     requireSuccess(artifactRuns, "rerun after a new artifact");
     rows.push(
       { measure: MEASURES.rerunAfterArtifact, value: seconds(slowest(artifactRuns)), target: "—", verdict: "info" },
-      { measure: MEASURES.unavailableDuringArtifact, value: `${seconds(failed(artifactLoad) * 50)} (${describeLoad(artifactLoad)})`, target: "—", verdict: "info" },
+      {
+        measure: MEASURES.unavailableDuringArtifact,
+        value: `${seconds(failed(artifactLoad) * 50)} (${describeLoad(artifactLoad)})`,
+        target: "—",
+        verdict: "info",
+      },
     );
 
     const change = await changeHaproxyVersion();

@@ -55,11 +55,16 @@ interface EvaluationSamples {
 
 const wallS = (s: EvaluationSamples) => median(s.samples.map((m) => m.wallMs)) / 1000;
 const rssMB = (s: EvaluationSamples) => Math.max(...s.samples.map((m) => m.maxRssKiB)) / 1024;
-const resourceCount = (stdout: string) => Object.values(JSON.parse(stdout) as Record<string, number>).reduce((a, b) => a + b, 0);
+const resourceCount = (stdout: string) =>
+  Object.values(JSON.parse(stdout) as Record<string, number>).reduce((a, b) => a + b, 0);
 
 async function sample(subject: EvaluationSamples): Promise<void> {
-  const measured = await measure(evaluationCommand(subject.projectDir, [USAGE_PROBE, ...(subject.preload ?? [])]), subject.env);
-  if (measured.status !== 0) throw new Error(`${subject.label} failed to evaluate under mocks (exit ${measured.status})`);
+  const measured = await measure(
+    evaluationCommand(subject.projectDir, [USAGE_PROBE, ...(subject.preload ?? [])]),
+    subject.env,
+  );
+  if (measured.status !== 0)
+    throw new Error(`${subject.label} failed to evaluate under mocks (exit ${measured.status})`);
   subject.samples.push(measured);
 }
 
@@ -72,32 +77,72 @@ async function programEvaluation(rounds: number): Promise<Row[]> {
   const program: EvaluationSamples = { label: "the program", projectDir: PROJECT_DIR, samples: [] };
   await sample(program);
   const declared = program.samples[0].stdout.trim();
-  const floor: EvaluationSamples = { label: "the one-resource floor", projectDir: path.join(__dirname, "bench-programs", "one-resource"), samples: [] };
+  const floor: EvaluationSamples = {
+    label: "the one-resource floor",
+    projectDir: path.join(__dirname, "bench-programs", "one-resource"),
+    samples: [],
+  };
   const same: EvaluationSamples = {
     label: "the same resources without the program's logic",
     projectDir: path.join(__dirname, "bench-programs", "same-resources"),
     env: { ...process.env, SAME_RESOURCES: declared },
     samples: [],
   };
-  const plainProgram: EvaluationSamples = { ...program, label: "the program with plain stacks", preload: [PLAIN_STACKS], samples: [] };
-  const plainFloor: EvaluationSamples = { ...floor, label: "the floor with plain stacks", preload: [PLAIN_STACKS], samples: [] };
+  const plainProgram: EvaluationSamples = {
+    ...program,
+    label: "the program with plain stacks",
+    preload: [PLAIN_STACKS],
+    samples: [],
+  };
+  const plainFloor: EvaluationSamples = {
+    ...floor,
+    label: "the floor with plain stacks",
+    preload: [PLAIN_STACKS],
+    samples: [],
+  };
   program.samples = [];
   for (let round = 0; round < rounds; round++) {
     for (const subject of [program, floor, same, plainProgram, plainFloor]) await sample(subject);
   }
   const count = resourceCount(declared);
-  if (resourceCount(same.samples[0].stdout) !== count) throw new Error("the same-resources reference declared another number of resources than the program");
+  if (resourceCount(same.samples[0].stdout) !== count)
+    throw new Error("the same-resources reference declared another number of resources than the program");
   const ratio = wallS(program) / wallS(floor);
   const perResourceMs = ((wallS(same) - wallS(floor)) * 1000) / (count - 1);
   const both = (s: EvaluationSamples) => `${wallS(s).toFixed(2)} s / ${rssMB(s).toFixed(0)} MB`;
   return [
-    { measure: EVALUATION_MEASURES.programWallTime(count, rounds), value: `${wallS(program).toFixed(2)} s`, target: "—", verdict: "info" },
-    { measure: EVALUATION_MEASURES.programPeakRss(rounds), value: `${rssMB(program).toFixed(0)} MB`, target: "≤ 200 MB", verdict: rssMB(program) <= 200 ? "met" : "missed" },
+    {
+      measure: EVALUATION_MEASURES.programWallTime(count, rounds),
+      value: `${wallS(program).toFixed(2)} s`,
+      target: "—",
+      verdict: "info",
+    },
+    {
+      measure: EVALUATION_MEASURES.programPeakRss(rounds),
+      value: `${rssMB(program).toFixed(0)} MB`,
+      target: "≤ 200 MB",
+      verdict: rssMB(program) <= 200 ? "met" : "missed",
+    },
     { measure: EVALUATION_MEASURES.floor, value: both(floor), target: "—", verdict: "info" },
     { measure: EVALUATION_MEASURES.reference(count), value: both(same), target: "—", verdict: "info" },
-    { measure: EVALUATION_MEASURES.programOverFloor, value: `${ratio.toFixed(2)} ×`, target: "≤ 1.40 ×", verdict: ratio <= 1.4 ? "met" : "missed" },
-    { measure: EVALUATION_MEASURES.programOverReference, value: `${(wallS(program) / wallS(same)).toFixed(2)} ×`, target: "—", verdict: "info" },
-    { measure: EVALUATION_MEASURES.runtimePerResource, value: `${perResourceMs.toFixed(0)} ms`, target: "—", verdict: "info" },
+    {
+      measure: EVALUATION_MEASURES.programOverFloor,
+      value: `${ratio.toFixed(2)} ×`,
+      target: "≤ 1.40 ×",
+      verdict: ratio <= 1.4 ? "met" : "missed",
+    },
+    {
+      measure: EVALUATION_MEASURES.programOverReference,
+      value: `${(wallS(program) / wallS(same)).toFixed(2)} ×`,
+      target: "—",
+      verdict: "info",
+    },
+    {
+      measure: EVALUATION_MEASURES.runtimePerResource,
+      value: `${perResourceMs.toFixed(0)} ms`,
+      target: "—",
+      verdict: "info",
+    },
     {
       measure: EVALUATION_MEASURES.plainStacks,
       value: `${(wallS(plainProgram) / wallS(plainFloor)).toFixed(2)} × (${both(plainProgram)} against ${both(plainFloor)})`,
@@ -147,13 +192,17 @@ async function main(keys: string[]): Promise<void> {
     const { title, measures } = BENCH_PARTS[part.key];
     process.stdout.write(`\n${title}\n`);
     const measured = await part.run();
-    const differences = measureDifferences(measures, measured.map((r) => r.measure));
+    const differences = measureDifferences(
+      measures,
+      measured.map((r) => r.measure),
+    );
     if (differences.length > 0) undeclared.push(`${title}: ${differences.join("; ")}`);
     const rows = measured.map((r) => [r.measure, r.value, r.target, r.verdict]);
     process.stdout.write(`${textTable(header, rows)}\n`);
     markdown.push(`## ${title}`, "", markdownTable(header, rows), "");
   }
-  if (undeclared.length > 0) throw new Error(`the rows differ from report/bench-measures.ts: ${undeclared.join(" | ")}`);
+  if (undeclared.length > 0)
+    throw new Error(`the rows differ from report/bench-measures.ts: ${undeclared.join(" | ")}`);
   // The committed figures come from one whole run, never from a mix of runs.
   if (chosen === PARTS) {
     writeDoc("docs/BENCHMARKS.md", markdown.join("\n"));

@@ -5,7 +5,6 @@ import * as os from "os";
 import * as path from "path";
 import { PROJECT_DIR } from "../plan/evaluation";
 
-
 export function machineSummary(): string {
   const memoryGiB = (os.totalmem() / 2 ** 30).toFixed(1);
   let commit = "uncommitted";
@@ -14,8 +13,10 @@ export function machineSummary(): string {
   } catch {
     // Outside a git checkout the commit is simply unknown.
   }
-  return `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? "unknown CPU"}), ${memoryGiB} GiB memory, ` +
-    `Node ${process.version}, commit ${commit}, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  return (
+    `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? "unknown CPU"}), ${memoryGiB} GiB memory, ` +
+    `Node ${process.version}, commit ${commit}, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`
+  );
 }
 
 /** The middle value (the upper one of an even count). */
@@ -39,7 +40,11 @@ export function markdownTable(header: string[], rows: string[][]): string {
 /** A fixed-width table for the terminal. */
 export function textTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").split("\n")[0].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (c ?? "").split("\n")[0].padEnd(widths[i])).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (c ?? "").split("\n")[0].padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 

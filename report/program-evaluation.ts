@@ -10,7 +10,14 @@ import { loadStackConfig } from "../plan/stack-file";
 
 /** The command line that evaluates the project in `projectDir` once and exits 0 when it declared its resources. */
 export function evaluationCommand(projectDir: string, preload: string[] = []): string[] {
-  return [process.execPath, "--require", "ts-node/register", ...preload.flatMap((file) => ["--require", file]), __filename, projectDir];
+  return [
+    process.execPath,
+    "--require",
+    "ts-node/register",
+    ...preload.flatMap((file) => ["--require", file]),
+    __filename,
+    projectDir,
+  ];
 }
 
 async function main(projectDir: string): Promise<void> {
@@ -19,7 +26,8 @@ async function main(projectDir: string): Promise<void> {
   const { request } = loadStackConfig("dev", PROJECT_DIR, { example: true });
   const evaluation = await evaluate({ ...request, projectDir }, { asPreview: true });
   const declared: Record<string, number> = {};
-  for (const { type } of evaluation.resources.filter((r) => r.type !== "pulumi:pulumi:Stack")) declared[type] = (declared[type] ?? 0) + 1;
+  for (const { type } of evaluation.resources.filter((r) => r.type !== "pulumi:pulumi:Stack"))
+    declared[type] = (declared[type] ?? 0) + 1;
   process.stdout.write(`${JSON.stringify(declared)}\n`);
 }
 

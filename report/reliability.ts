@@ -37,7 +37,9 @@ function provenBy(check: CheckRecord, counterparts: CounterpartRecord[]): { prov
   if (check.counterpart === "itself") return { proven: true, how: "the row breaks it itself" };
   const played = counterparts.find((c) => c.title === check.title && c.check === check.check);
   if (played === undefined) return { proven: false, how: "**counterpart not played**" };
-  return played.proven ? { proven: true, how: `fails: ${played.saw}` } : { proven: false, how: `**counterpart did not pass**: ${played.saw}` };
+  return played.proven
+    ? { proven: true, how: `fails: ${played.saw}` }
+    : { proven: false, how: `**counterpart did not pass**: ${played.saw}` };
 }
 
 /** The records grouped by section, sections in the order of their numbers. */
@@ -55,13 +57,19 @@ function sections(records: CheckRecord[], counterparts: CounterpartRecord[]): Se
 const failedIn = (s: SectionResults) => s.checks.filter((c) => !c.passed).length;
 const provenIn = (s: SectionResults) => s.checks.filter((c) => c.proven).length;
 /** Checks whose counterpart test was declared but not seen passing: the report fails on them. */
-const counterpartFailuresIn = (s: SectionResults) => s.checks.filter((c) => c.counterpart === "test" && !c.proven).length;
+const counterpartFailuresIn = (s: SectionResults) =>
+  s.checks.filter((c) => c.counterpart === "test" && !c.proven).length;
 const sumMs = (s: SectionResults) => s.checks.reduce((ms, c) => ms + c.durationMs, 0);
 
 function summaryRows(all: SectionResults[]): string[][] {
   const row = (name: string, pick: (count: (s: SectionResults) => number) => number) => [
     name,
-    ...[(s: SectionResults) => s.checks.length, (s: SectionResults) => s.checks.length - failedIn(s), failedIn, provenIn].map((count) => String(pick(count))),
+    ...[
+      (s: SectionResults) => s.checks.length,
+      (s: SectionResults) => s.checks.length - failedIn(s),
+      failedIn,
+      provenIn,
+    ].map((count) => String(pick(count))),
     formatSeconds(pick(sumMs)),
   ];
   const rows = all.map((s) => row(s.title, (count) => count(s)));
@@ -89,7 +97,14 @@ function document(all: SectionResults[], bySuite: Record<string, CheckRecord[]>)
   ];
   for (const section of all) {
     const rows = section.checks.map((c) => [c.check, c.passed ? "pass" : "**FAIL**", c.how, ...c.evidence]);
-    lines.push(`## ${section.title}`, "", section.intro, "", markdownTable(["check", "verdict", PROVEN_COLUMN, ...section.columns], rows), "");
+    lines.push(
+      `## ${section.title}`,
+      "",
+      section.intro,
+      "",
+      markdownTable(["check", "verdict", PROVEN_COLUMN, ...section.columns], rows),
+      "",
+    );
   }
   return lines.join("\n");
 }
@@ -102,7 +117,8 @@ function main(): number {
     const dir = resultsDirOf(PROJECT_DIR, suite);
     bySuite[suite] = readRecords(dir);
     counterparts.push(...readCounterparts(dir));
-    if (bySuite[suite].length === 0) missing.push(`${path.relative(PROJECT_DIR, dir)} holds no results; run ${command} first (or pnpm run test:all)`);
+    if (bySuite[suite].length === 0)
+      missing.push(`${path.relative(PROJECT_DIR, dir)} holds no results; run ${command} first (or pnpm run test:all)`);
   }
   if (missing.length > 0) {
     process.stderr.write(`report:reliability: ${missing.join("; ")}\n`);

@@ -8,7 +8,8 @@ import * as path from "node:path";
 export const RESULTS_ENV = "FLOWPROXY_RESULTS_DIR";
 
 /** Where each suite's test scripts keep their results (see package.json). */
-export const resultsDirOf = (root: string, suite: "unit" | "sandbox"): string => path.join(root, "build", "results", suite);
+export const resultsDirOf = (root: string, suite: "unit" | "sandbox"): string =>
+  path.join(root, "build", "results", suite);
 
 export interface ReportSection {
   /** The section's heading, numbered: "1. Bad configuration". */
@@ -77,4 +78,5 @@ export function readRecords(dir: string): CheckRecord[] {
 }
 
 /** The counterparts recorded in a results directory. */
-export const readCounterparts = (dir: string): CounterpartRecord[] => read<CounterpartRecord>(dir, COUNTERPARTS_FILE).flat();
+export const readCounterparts = (dir: string): CounterpartRecord[] =>
+  read<CounterpartRecord>(dir, COUNTERPARTS_FILE).flat();

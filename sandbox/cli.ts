@@ -45,10 +45,16 @@ async function main(args: string[]): Promise<number> {
         print(`${vm.name.padEnd(14)} ${vm.running ? `running (${vm.systemState})` : "stopped"}; ${last}`);
       }
       const present = (map: Record<string, boolean>) =>
-        Object.entries(map).map(([name, ok]) => `${name}${ok ? "" : " (missing)"}`).join(", ");
+        Object.entries(map)
+          .map(([name, ok]) => `${name}${ok ? "" : " (missing)"}`)
+          .join(", ");
       print(`bridges:       ${present(report.network.bridges)}`);
       print(`namespaces:    ${present(report.network.namespaces)}`);
-      print(`DNS servers:   ${Object.entries(report.network.dns).map(([v, pid]) => `${v} ${pid ? `PID ${pid}` : "stopped"}`).join(", ")}`);
+      print(
+        `DNS servers:   ${Object.entries(report.network.dns)
+          .map(([v, pid]) => `${v} ${pid ? `PID ${pid}` : "stopped"}`)
+          .join(", ")}`,
+      );
       print(`outbound:      ${report.network.outboundRelay ? `PID ${report.network.outboundRelay}` : "stopped"}`);
       print(`GitHub double: ${report.githubDouble ? `PID ${report.githubDouble}` : "stopped"}`);
       print(`Docker Hub (docker-registry): ${report.dockerHub ? `PID ${report.dockerHub}` : "stopped"}`);

@@ -7,7 +7,16 @@ import * as http from "http";
 import * as https from "https";
 import * as tls from "tls";
 import { MOCKHUB_INJECTED_FILE, MOCKHUB_STATE_DIR, MockhubFault, mockhubFaultLine } from "./internet/doubles-interface";
-import { BUILDERHUB, BUILDERHUB_API, BUILDERHUB_ENDPOINT, BuilderListing, CONTAINERS, PORTS, UNITS, VM_PATHS } from "../lib/contract";
+import {
+  BUILDERHUB,
+  BUILDERHUB_API,
+  BUILDERHUB_ENDPOINT,
+  BuilderListing,
+  CONTAINERS,
+  PORTS,
+  UNITS,
+  VM_PATHS,
+} from "../lib/contract";
 import { PEER_COUNT, seriesSum, SYSTEM_FLOW_ACCEPTED } from "../verify/metrics";
 import { METRICS_SCRIPT } from "../verify/remote";
 import type { UserEndpoint } from "../verify/searcher";
@@ -37,7 +46,13 @@ function publicIpOf(vm: Vm): string {
  * makes it a JSON POST; a string body is sent byte for byte (a signed request must arrive as it
  * was signed). One connection per request, as a new client would open.
  */
-export function publicRequest(vm: Vm, port: number, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+export function publicRequest(
+  vm: Vm,
+  port: number,
+  urlPath: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const client = port === PORTS.http ? http : https;
   return new Promise((resolve, reject) => {
     const request = client.request(
@@ -55,7 +70,11 @@ export function publicRequest(vm: Vm, port: number, urlPath: string, body?: unkn
         const chunks: Buffer[] = [];
         response.on("data", (c: Buffer) => chunks.push(c));
         response.on("end", () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString() }),
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
         );
         response.on("error", reject);
       },
@@ -208,8 +227,15 @@ export async function builders(from: Vm): Promise<BuilderListing[]> {
 export async function setMockhubFault(fault: MockhubFault | undefined): Promise<void> {
   const staged = "/run/mockhub-fault";
   await vmCheck(vmByName(BUILDERHUB.vmName), [
-    "sh", "-c", 'printf "%s" "$1" > "$2" && docker cp "$2" "$3:$4/fault" && : > "$2" && docker cp "$2" "$3:$4/$5" && rm -f "$2"',
-    "sh", fault === undefined ? "" : `${mockhubFaultLine(fault)}\n`, staged, CONTAINERS.mockhub, MOCKHUB_STATE_DIR, MOCKHUB_INJECTED_FILE,
+    "sh",
+    "-c",
+    'printf "%s" "$1" > "$2" && docker cp "$2" "$3:$4/fault" && : > "$2" && docker cp "$2" "$3:$4/$5" && rm -f "$2"',
+    "sh",
+    fault === undefined ? "" : `${mockhubFaultLine(fault)}\n`,
+    staged,
+    CONTAINERS.mockhub,
+    MOCKHUB_STATE_DIR,
+    MOCKHUB_INJECTED_FILE,
   ]);
 }
 
@@ -217,8 +243,14 @@ export async function setMockhubFault(fault: MockhubFault | undefined): Promise<
 export async function mockhubInjected(): Promise<string[]> {
   const staged = "/run/mockhub-injected";
   const copied = await vmCheck(vmByName(BUILDERHUB.vmName), [
-    "sh", "-c", 'docker cp "$1:$2/$3" "$4" && cat "$4" && rm -f "$4"',
-    "sh", CONTAINERS.mockhub, MOCKHUB_STATE_DIR, MOCKHUB_INJECTED_FILE, staged,
+    "sh",
+    "-c",
+    'docker cp "$1:$2/$3" "$4" && cat "$4" && rm -f "$4"',
+    "sh",
+    CONTAINERS.mockhub,
+    MOCKHUB_STATE_DIR,
+    MOCKHUB_INJECTED_FILE,
+    staged,
   ]);
   return copied.split("\n").filter((line) => line !== "");
 }
@@ -272,7 +304,13 @@ export function loadWithin(load: LoadResult, fromMs: number, toMs: number): Load
   for (const { failure } of requests) {
     if (failure !== undefined) failures[failure] = (failures[failure] ?? 0) + 1;
   }
-  return { sent: requests.length, ok: requests.filter((r) => r.failure === undefined).length, failures, durationMs: toMs - fromMs, requests };
+  return {
+    sent: requests.length,
+    ok: requests.filter((r) => r.failure === undefined).length,
+    failures,
+    durationMs: toMs - fromMs,
+    requests,
+  };
 }
 
 export interface LoadOptions {
@@ -334,7 +372,10 @@ export class SteadyLoad {
     }
     await Promise.all(pending);
     const finished = Date.now();
-    return { ...loadWithin({ sent: 0, ok: 0, failures: {}, durationMs: 0, requests }, started, finished), durationMs: finished - started };
+    return {
+      ...loadWithin({ sent: 0, ok: 0, failures: {}, durationMs: 0, requests }, started, finished),
+      durationMs: finished - started,
+    };
   }
 }
 
@@ -343,7 +384,9 @@ export function livezLoad(vm: Vm, port: number, options: Omit<LoadOptions, "requ
   return new SteadyLoad({
     ...options,
     request: async () => {
-      const reply = await publicRequest(vm, port, "/livez").catch((err: NodeJS.ErrnoException) => err.code ?? err.message);
+      const reply = await publicRequest(vm, port, "/livez").catch(
+        (err: NodeJS.ErrnoException) => err.code ?? err.message,
+      );
       return typeof reply === "string" ? reply : reply.status === 200 ? undefined : `HTTP ${reply.status}`;
     },
   });

@@ -5,12 +5,27 @@ import * as path from "path";
 import { osProfileOf, provisionFromOsProfile } from "./azure/azure-agent";
 import { buildDoubles } from "./internet/doubles";
 import { configurationIsNew, ExtensionRun, runExtension, runHistory } from "./azure/extension";
-import { ensureDockerHubContent, DockerHubImage, dockerHubFrontPid, readDockerHubImages, startDockerHub, stopDockerHub } from "./internet/docker-hub";
+import {
+  ensureDockerHubContent,
+  DockerHubImage,
+  dockerHubFrontPid,
+  readDockerHubImages,
+  startDockerHub,
+  stopDockerHub,
+} from "./internet/docker-hub";
 import { ensureImage } from "./machines/image";
 import { githubPid, startInternet, stopInternet } from "./internet/github";
 import { applyNsgs } from "./networks/nsg";
 import { autoShutdownSchedules } from "./azure/schedules";
-import { destroyNetwork, ensureNetwork, networkStatus, NetworkStatus, removeVmNetwork, startDns, startOutbound } from "./networks/network";
+import {
+  destroyNetwork,
+  ensureNetwork,
+  networkStatus,
+  NetworkStatus,
+  removeVmNetwork,
+  startDns,
+  startOutbound,
+} from "./networks/network";
 import { STATE_DIR, statePaths } from "./base/paths";
 import { findOnPath, formatSeconds, pidAlive, SandboxError, writeAtomically } from "./base/proc";
 import { PORTS } from "../lib/contract";
@@ -18,7 +33,17 @@ import type { Evaluation, EvaluationRequest } from "../plan/evaluation";
 import { evaluateForSandbox, extensionBatches, vmsOfRequest } from "./azure/stack";
 import { loadOrCreateSecrets, sandboxRequest } from "./internet/stack-config";
 import { DOCKER_HUB, INTERNET, Vm, vmByName, VMS } from "./base/topology";
-import { bootVm, BootReport, ensureDisk, initPid, removeDisk, removeState, stopVm, vmExec, vmsOnDisk } from "./machines/vm";
+import {
+  bootVm,
+  BootReport,
+  ensureDisk,
+  initPid,
+  removeDisk,
+  removeState,
+  stopVm,
+  vmExec,
+  vmsOnDisk,
+} from "./machines/vm";
 
 export type Log = (line: string) => void;
 
@@ -90,7 +115,9 @@ class Steps {
     const started = Date.now();
     const value = await action();
     const detail = describe(value);
-    this.log(`${" ".repeat(label.length)} done in ${formatSeconds(Date.now() - started)}${detail ? `: ${detail}` : ""}`);
+    this.log(
+      `${" ".repeat(label.length)} done in ${formatSeconds(Date.now() - started)}${detail ? `: ${detail}` : ""}`,
+    );
     return value;
   }
 }
@@ -124,9 +151,15 @@ function describeFailedRun(run: ExtensionRun): string {
  * register with it); a batch runs in parallel, and a failure stops the ones that wait for it. With
  * `onlyNew`, only the extensions whose configuration the VM has not run yet, as Azure runs them.
  */
-export async function provision(stack: Evaluation, log: Log = () => undefined, onlyNew = false): Promise<ExtensionRun[]> {
+export async function provision(
+  stack: Evaluation,
+  log: Log = () => undefined,
+  onlyNew = false,
+): Promise<ExtensionRun[]> {
   const runs: ExtensionRun[] = [];
-  const extensions = onlyNew ? stack.extensions.filter((e) => configurationIsNew(vmByName(e.vmName), e)) : stack.extensions;
+  const extensions = onlyNew
+    ? stack.extensions.filter((e) => configurationIsNew(vmByName(e.vmName), e))
+    : stack.extensions;
   for (const batch of extensionBatches(extensions)) {
     const results = await Promise.all(batch.map((e) => runExtension(vmByName(e.vmName), e)));
     for (const result of results) {
@@ -201,7 +234,9 @@ function checkVmsDeclared(stack: Evaluation, vms: readonly Vm[]): void {
   const declared = stack.extensions.map((e) => e.vmName).sort();
   const planned = vms.map((vm) => vm.name).sort();
   if (declared.join(" ") !== planned.join(" ")) {
-    throw new SandboxError(`the program declares the VMs ${declared.join(", ")}, but the sandbox's fleet of the same regions is ${planned.join(", ")}`);
+    throw new SandboxError(
+      `the program declares the VMs ${declared.join(", ")}, but the sandbox's fleet of the same regions is ${planned.join(", ")}`,
+    );
   }
 }
 
@@ -217,7 +252,8 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
   const secrets = loadOrCreateSecrets();
   await steps.run("Building the test doubles", async () => buildDoubles());
   const inUse = new Set(
-    vmsOnDisk().map((vm) => statePaths.vm(vm.name).imageRef)
+    vmsOnDisk()
+      .map((vm) => statePaths.vm(vm.name).imageRef)
       .filter((f) => fs.existsSync(f))
       .map((f) => fs.readFileSync(f, "utf8").trim()),
   );
@@ -248,10 +284,13 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
     await startDns(stack, vms);
     await startOutbound();
   });
-  await steps.run(`Starting the internet doubles on ${INTERNET.hostIp} and Docker Hub on ${DOCKER_HUB.hostIp}`, async () => {
-    await startInternet(secrets);
-    await startDockerHub(secrets);
-  });
+  await steps.run(
+    `Starting the internet doubles on ${INTERNET.hostIp} and Docker Hub on ${DOCKER_HUB.hostIp}`,
+    async () => {
+      await startInternet(secrets);
+      await startDockerHub(secrets);
+    },
+  );
   const boots = await steps.run(
     "Booting the VMs",
     async () => {
@@ -265,7 +304,10 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
     },
     (reports) =>
       Object.entries(reports)
-        .map(([name, r]) => `${name} ${r.alreadyRunning ? "was running" : "booted"} (${r.state}${r.failedUnits.length ? `; failed: ${r.failedUnits.join(", ")}` : ""})`)
+        .map(
+          ([name, r]) =>
+            `${name} ${r.alreadyRunning ? "was running" : "booted"} (${r.state}${r.failedUnits.length ? `; failed: ${r.failedUnits.join(", ")}` : ""})`,
+        )
         .join("; "),
   );
   await steps.run(
@@ -277,7 +319,9 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
     },
   );
   const runs = await steps.run(
-    options.onlyNewConfigurations ? "Running the CustomScript extensions whose configuration is new, as Azure does" : "Running the CustomScript extensions",
+    options.onlyNewConfigurations
+      ? "Running the CustomScript extensions whose configuration is new, as Azure does"
+      : "Running the CustomScript extensions",
     () => provision(stack, log, options.onlyNewConfigurations),
   );
   // Pulumi deletes what the program no longer declares after its creates and updates.
@@ -296,7 +340,11 @@ async function bringUp(options: UpOptions, log: Log): Promise<UpReport> {
 
 /** A stack's outputs without the secret ones, as text: what an operator reads with `pulumi stack output`. */
 export function plainOutputs(stack: Evaluation): Record<string, string> {
-  return Object.fromEntries(Object.entries(stack.outputs).filter(([, o]) => !o.secret).map(([key, o]) => [key, String(o.value)]));
+  return Object.fromEntries(
+    Object.entries(stack.outputs)
+      .filter(([, o]) => !o.secret)
+      .map(([key, o]) => [key, String(o.value)]),
+  );
 }
 
 export async function up(options: UpOptions = {}): Promise<UpReport> {
@@ -369,11 +417,18 @@ export async function status(): Promise<SandboxStatus> {
 
 /** Commands to try the deployed endpoints from the host. */
 export function endpointHints(): string[] {
-  const bundle = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_sendBundle", params: [{ txs: [], blockNumber: "0x1" }] });
-  return sandboxVms().filter((vm): vm is Vm & { publicIp: string } => vm.publicIp !== undefined).flatMap((vm) => [
-    `# ${vm.name} (self-signed certificate, hence -k)`,
-    `curl -sk https://${vm.publicIp}:${PORTS.https}/livez`,
-    `curl -sk https://${vm.publicIp}:${PORTS.https}/ -H 'content-type: application/json' -d '${bundle}'`,
-    `curl -sk https://${vm.publicIp}:${PORTS.system}/livez`,
-  ]);
+  const bundle = JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "eth_sendBundle",
+    params: [{ txs: [], blockNumber: "0x1" }],
+  });
+  return sandboxVms()
+    .filter((vm): vm is Vm & { publicIp: string } => vm.publicIp !== undefined)
+    .flatMap((vm) => [
+      `# ${vm.name} (self-signed certificate, hence -k)`,
+      `curl -sk https://${vm.publicIp}:${PORTS.https}/livez`,
+      `curl -sk https://${vm.publicIp}:${PORTS.https}/ -H 'content-type: application/json' -d '${bundle}'`,
+      `curl -sk https://${vm.publicIp}:${PORTS.system}/livez`,
+    ]);
 }

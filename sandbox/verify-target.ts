@@ -23,7 +23,8 @@ async function oneLine<T>(action: () => Promise<T>): Promise<T> {
 
 /** The outputs of the sandbox's last up (with the configuration that up used, monitoring on or off), or of the committed stack for a sandbox brought up before they were kept. */
 async function sandboxOutputs(): Promise<Record<string, string>> {
-  if (fs.existsSync(statePaths.outputs)) return JSON.parse(fs.readFileSync(statePaths.outputs, "utf8")) as Record<string, string>;
+  if (fs.existsSync(statePaths.outputs))
+    return JSON.parse(fs.readFileSync(statePaths.outputs, "utf8")) as Record<string, string>;
   return plainOutputs(await evaluateSandboxStack());
 }
 

@@ -3,7 +3,17 @@
 // or "FAIL" with its cause, or "skipped" with the failed check it needed; every one but "ok" fails
 // the verify.
 import { createHash, X509Certificate } from "crypto";
-import { BUILDERHUB_API, BuilderListing, CONTAINERS, LOOPBACK_PORTS, METRICS_PORTS, MONITORING, PORTS, UNITS, VM_PATHS } from "../lib/contract";
+import {
+  BUILDERHUB_API,
+  BuilderListing,
+  CONTAINERS,
+  LOOPBACK_PORTS,
+  METRICS_PORTS,
+  MONITORING,
+  PORTS,
+  UNITS,
+  VM_PATHS,
+} from "../lib/contract";
 import { BuilderhubVm, Layout, layoutOf, ProxyVm } from "./layout";
 import { PEER_COUNT, Series, seriesSum, SYSTEM_FLOW_ACCEPTED } from "./metrics";
 import {
@@ -23,7 +33,8 @@ import { BundleClient, BundleRefused, Searcher, UserEndpoint } from "./searcher"
 import { CertificateMismatch, CommandResult, ConnectOutcome, lastLine, Target } from "./target";
 import { setTimeout as sleep } from "timers/promises";
 
-export type CheckName = "ssh" | "provisioning" | "services" | "monitoring" | "registration" | "tls" | "closed-ports" | "flow";
+export type CheckName =
+  "ssh" | "provisioning" | "services" | "monitoring" | "registration" | "tls" | "closed-ports" | "flow";
 type Outcome = "ok" | "FAIL" | "skipped";
 
 export interface CheckResult {
@@ -46,14 +57,25 @@ export interface VerifyOptions {
   requestTimeoutMs: number;
 }
 
-export const DEFAULT_OPTIONS: VerifyOptions = { flowTimeoutMs: 40_000, pollIntervalMs: 500, portTimeoutMs: 3000, requestTimeoutMs: 10_000 };
+export const DEFAULT_OPTIONS: VerifyOptions = {
+  flowTimeoutMs: 40_000,
+  pollIntervalMs: 500,
+  portTimeoutMs: 3000,
+  requestTimeoutMs: 10_000,
+};
 
 const ok = (vm: string, check: CheckName, detail: string): CheckResult => ({ vm, check, outcome: "ok", detail });
 const fail = (vm: string, check: CheckName, detail: string): CheckResult => ({ vm, check, outcome: "FAIL", detail });
-const skipped = (vm: string, check: CheckName, detail: string): CheckResult => ({ vm, check, outcome: "skipped", detail });
+const skipped = (vm: string, check: CheckName, detail: string): CheckResult => ({
+  vm,
+  check,
+  outcome: "skipped",
+  detail,
+});
 
 /** A short SHA-256 fingerprint of a certificate, enough to tell two apart in a report. */
-export const fingerprint = (der: Buffer): string => `sha256 ${createHash("sha256").update(der).digest("hex").slice(0, 16)}`;
+export const fingerprint = (der: Buffer): string =>
+  `sha256 ${createHash("sha256").update(der).digest("hex").slice(0, 16)}`;
 
 function derOf(pem: string): Buffer | undefined {
   try {
@@ -64,7 +86,9 @@ function derOf(pem: string): Buffer | undefined {
 }
 
 const sectionProblem = (section: Section | undefined): string =>
-  section === undefined ? "the remote script printed nothing for it" : (lastLine(section.output) ?? `exit status ${section.status}`);
+  section === undefined
+    ? "the remote script printed nothing for it"
+    : (lastLine(section.output) ?? `exit status ${section.status}`);
 
 // ---- ssh ----
 
@@ -89,15 +113,31 @@ export function decideLogin(vm: string, printed: string, result: CommandResult):
   }
   if (facts.size === 0) {
     if (result.code === 255) {
-      return { check: fail(vm, "ssh", `\`${printed}\` failed: ${said ?? "ssh exited with status 255"}${sshHint(said ?? "", printed)}`) };
+      return {
+        check: fail(
+          vm,
+          "ssh",
+          `\`${printed}\` failed: ${said ?? "ssh exited with status 255"}${sshHint(said ?? "", printed)}`,
+        ),
+      };
     }
     return {
-      check: fail(vm, "ssh", `\`${printed}\` logged in, but \`sudo -n\` did not run the checks: ${said ?? `exit status ${result.code}`}; the admin user needs sudo without a password, as Azure sets it up`),
+      check: fail(
+        vm,
+        "ssh",
+        `\`${printed}\` logged in, but \`sudo -n\` did not run the checks: ${said ?? `exit status ${result.code}`}; the admin user needs sudo without a password, as Azure sets it up`,
+      ),
     };
   }
   const hostname = facts.get("hostname")?.output.trim();
   if (hostname !== vm) {
-    return { check: fail(vm, "ssh", `\`${printed}\` reached ${hostname ? `host ${hostname}` : "a host without a name"}, not ${vm}`) };
+    return {
+      check: fail(
+        vm,
+        "ssh",
+        `\`${printed}\` reached ${hostname ? `host ${hostname}` : "a host without a name"}, not ${vm}`,
+      ),
+    };
   }
   return { check: ok(vm, "ssh", `${printed.replace(/^ssh\s+/, "")}, root through sudo -n`), facts };
 }
@@ -109,7 +149,11 @@ export function decideProvisioning(vm: string, facts: Map<string, Section>): Che
   const section = facts.get("last-run");
   if (section === undefined || section.status !== 0) {
     if (section && /No such file/.test(section.output)) {
-      return fail(vm, "provisioning", `no provisioning run is recorded (${VM_PATHS.lastRun} is missing): the extension has not run yet, or ran a script from before runs were recorded (the next \`pulumi up\` with this checkout reruns it)`);
+      return fail(
+        vm,
+        "provisioning",
+        `no provisioning run is recorded (${VM_PATHS.lastRun} is missing): the extension has not run yet, or ran a script from before runs were recorded (the next \`pulumi up\` with this checkout reruns it)`,
+      );
     }
     return fail(vm, "provisioning", `cannot read ${VM_PATHS.lastRun}: ${sectionProblem(section)}`);
   }
@@ -121,7 +165,11 @@ export function decideProvisioning(vm: string, facts: Map<string, Section>): Che
     return ok(vm, "provisioning", `${run.line} (${run.at})`);
   }
   if (run.status === "running") {
-    return fail(vm, "provisioning", `the run started at ${run.at} has not finished: it is still running, or was killed midway; its output is in ${run.dir}/stdout`);
+    return fail(
+      vm,
+      "provisioning",
+      `the run started at ${run.at} has not finished: it is still running, or was killed midway; its output is in ${run.dir}/stdout`,
+    );
   }
   return fail(vm, "provisioning", `the last run (${run.at}) exited with status ${run.status}: ${run.line}`);
 }
@@ -147,7 +195,9 @@ export function decideProxyServices(vm: string, facts: Map<string, Section>): Ch
     containerProblem(facts, CONTAINERS.haproxy),
     unitState === "active" ? undefined : `${unit} is ${unitState} (journalctl -u ${unit})`,
   ].filter((p): p is string => p !== undefined);
-  return problems.length > 0 ? fail(vm, "services", problems.join("; ")) : ok(vm, "services", `${CONTAINERS.haproxy} container running, ${unit} active`);
+  return problems.length > 0
+    ? fail(vm, "services", problems.join("; "))
+    : ok(vm, "services", `${CONTAINERS.haproxy} container running, ${unit} active`);
 }
 
 function decideBuilderhubServices(vm: string, facts: Map<string, Section>): CheckResult {
@@ -160,7 +210,11 @@ function decideBuilderhubServices(vm: string, facts: Map<string, Section>): Chec
 /** An entry of BuilderHub's list, as far as the checks read it. */
 
 /** A BuilderHub listing as read off the wire: every field may be missing. */
-type ListedBuilder = { name?: string; orderflow_proxy?: Partial<BuilderListing["orderflow_proxy"]>; instance?: Partial<BuilderListing["instance"]> };
+type ListedBuilder = {
+  name?: string;
+  orderflow_proxy?: Partial<BuilderListing["orderflow_proxy"]>;
+  instance?: Partial<BuilderListing["instance"]>;
+};
 
 export interface Registration {
   check: CheckResult;
@@ -173,11 +227,16 @@ export interface Registration {
  * from the VM itself, at the endpoint its flowproxy.env names, as its FlowProxy and its peers ask.
  */
 export function decideRegistration(vm: ProxyVm, facts: Map<string, Section>): Registration {
-  const failed = (detail: string, registered?: Buffer): Registration => ({ check: fail(vm.name, "registration", detail), registered });
+  const failed = (detail: string, registered?: Buffer): Registration => ({
+    check: fail(vm.name, "registration", detail),
+    registered,
+  });
   const signerFile = facts.get("signer-file");
   const signer = vm.signer ?? (signerFile?.status === 0 ? signerFile.output.trim() : undefined);
   if (signer === undefined) {
-    return failed(`the stack says ${vm.name} made its own signer key, and ${VM_PATHS.signerAddress} cannot be read: ${sectionProblem(signerFile)}`);
+    return failed(
+      `the stack says ${vm.name} made its own signer key, and ${VM_PATHS.signerAddress} cannot be read: ${sectionProblem(signerFile)}`,
+    );
   }
   const endpoint = facts.get("builderhub-endpoint")?.output.trim();
   if (!endpoint) {
@@ -185,18 +244,24 @@ export function decideRegistration(vm: ProxyVm, facts: Map<string, Section>): Re
   }
   const listing = facts.get("builders");
   if (listing?.status !== 0) {
-    return failed(`BuilderHub at ${endpoint} does not answer ${BUILDERHUB_API.builders} from ${vm.name}: ${sectionProblem(listing)}`);
+    return failed(
+      `BuilderHub at ${endpoint} does not answer ${BUILDERHUB_API.builders} from ${vm.name}: ${sectionProblem(listing)}`,
+    );
   }
   let list: ListedBuilder[];
   try {
     list = JSON.parse(listing.output) as ListedBuilder[];
     if (!Array.isArray(list)) throw new Error("not a list");
   } catch {
-    return failed(`BuilderHub at ${endpoint} answered ${BUILDERHUB_API.builders} with something other than a JSON list`);
+    return failed(
+      `BuilderHub at ${endpoint} answered ${BUILDERHUB_API.builders} with something other than a JSON list`,
+    );
   }
   const served = facts.get("served-certificate");
   if (served?.status !== 0) {
-    return failed(`HAProxy serves no certificate on ${SERVED_CERTIFICATE_URL}: ${sectionProblem(served)} (sudo docker logs haproxy)`);
+    return failed(
+      `HAProxy serves no certificate on ${SERVED_CERTIFICATE_URL}: ${sectionProblem(served)} (sudo docker logs haproxy)`,
+    );
   }
   const servedDer = derOf(served.output);
   if (servedDer === undefined) {
@@ -210,7 +275,9 @@ export function decideRegistration(vm: ProxyVm, facts: Map<string, Section>): Re
   }
   const pem = entry.instance?.tls_cert ?? "";
   if (pem.trim() === "") {
-    return failed(`BuilderHub lists ${signer} without a certificate, so peers cannot reach ${vm.name} over TLS; restart mockhub on the BuilderHub VM (sudo docker restart mockhub) and the timer registers it again`);
+    return failed(
+      `BuilderHub lists ${signer} without a certificate, so peers cannot reach ${vm.name} over TLS; restart mockhub on the BuilderHub VM (sudo docker restart mockhub) and the timer registers it again`,
+    );
   }
   const registered = derOf(pem);
   if (registered === undefined) {
@@ -228,7 +295,14 @@ export function decideRegistration(vm: ProxyVm, facts: Map<string, Section>): Re
       registered,
     );
   }
-  return { check: ok(vm.name, "registration", `BuilderHub lists ${signer} as ${vm.name} with the certificate HAProxy serves (${fingerprint(servedDer)})`), registered };
+  return {
+    check: ok(
+      vm.name,
+      "registration",
+      `BuilderHub lists ${signer} as ${vm.name} with the certificate HAProxy serves (${fingerprint(servedDer)})`,
+    ),
+    registered,
+  };
 }
 
 // ---- from the internet ----
@@ -242,10 +316,18 @@ export function decideTls(vm: ProxyVm, registered: Buffer | undefined, presented
   }
   const problems = presented.flatMap((p) => {
     if ("error" in p) return [`no TLS handshake on ${vm.publicIp}:${p.port}: ${p.error}`];
-    return p.der.equals(registered) ? [] : [`${vm.publicIp}:${p.port} presents a certificate (${fingerprint(p.der)}) other than the registered one (${fingerprint(registered)})`];
+    return p.der.equals(registered)
+      ? []
+      : [
+          `${vm.publicIp}:${p.port} presents a certificate (${fingerprint(p.der)}) other than the registered one (${fingerprint(registered)})`,
+        ];
   });
   if (problems.length > 0) return fail(vm.name, "tls", problems.join("; "));
-  return ok(vm.name, "tls", `${presented.map((p) => `:${p.port}`).join(" and ")} present the registered certificate (${fingerprint(registered)})`);
+  return ok(
+    vm.name,
+    "tls",
+    `${presented.map((p) => `:${p.port}`).join(" and ")} present the registered certificate (${fingerprint(registered)})`,
+  );
 }
 
 /**
@@ -255,12 +337,17 @@ export function decideTls(vm: ProxyVm, registered: Buffer | undefined, presented
 export function decideClosedPorts(vm: ProxyVm, outcomes: [number, ConnectOutcome][]): CheckResult {
   const problems = outcomes.flatMap(([port, outcome]) => {
     if (outcome === "timeout") return [];
-    if (outcome === "ECONNREFUSED") return [`${port} refused: the NSG lets it through; only the loopback bind keeps it closed`];
+    if (outcome === "ECONNREFUSED")
+      return [`${port} refused: the NSG lets it through; only the loopback bind keeps it closed`];
     if (outcome === "connected") return [`${port} accepts connections from the internet`];
     return [`${port} answered ${outcome} instead of being dropped`];
   });
   if (problems.length > 0) return fail(vm.name, "closed-ports", `on ${vm.publicIp}: ${problems.join("; ")}`);
-  return ok(vm.name, "closed-ports", `${outcomes.map(([port]) => port).join(", ")} on ${vm.publicIp} dropped (no answer)`);
+  return ok(
+    vm.name,
+    "closed-ports",
+    `${outcomes.map(([port]) => port).join(", ")} on ${vm.publicIp} dropped (no answer)`,
+  );
 }
 
 // ---- flow ----
@@ -305,8 +392,10 @@ interface ProxyState {
 function unwatchable(peer: ProxyState): string | undefined {
   if (peer.facts === undefined) return `${peer.vm.name} cannot be asked (see its ssh)`;
   if (!peer.servicesOk) return `${peer.vm.name}'s services are down (see its services)`;
-  if (peer.registered === undefined) return `BuilderHub lists no certificate for ${peer.vm.name}, so no proxy can send to it (see its registration)`;
-  if (!peer.tlsOk) return `${peer.vm.name} presents another certificate than the registered one, so peers refuse it (see its tls)`;
+  if (peer.registered === undefined)
+    return `BuilderHub lists no certificate for ${peer.vm.name}, so no proxy can send to it (see its registration)`;
+  if (!peer.tlsOk)
+    return `${peer.vm.name} presents another certificate than the registered one, so peers refuse it (see its tls)`;
   return undefined;
 }
 
@@ -314,7 +403,11 @@ function unwatchable(peer: ProxyState): string | undefined {
  * Polls each peer in `counts` until it accepted something more, for at most the flow timeout: when
  * each one did (ms from now), and why the others did not. `counts` keeps the last number read.
  */
-async function arrivals(target: Target, counts: Map<ProxyState, number>, options: VerifyOptions): Promise<{ arrived: Map<ProxyState, number>; missing: string[] }> {
+async function arrivals(
+  target: Target,
+  counts: Map<ProxyState, number>,
+  options: VerifyOptions,
+): Promise<{ arrived: Map<ProxyState, number>; missing: string[] }> {
   const watches = new Map([...counts].map(([peer, count]) => [peer, new AcceptanceWatch(count)]));
   const sentAt = Date.now();
   const arrived = new Map<ProxyState, number>();
@@ -331,11 +424,13 @@ async function arrivals(target: Target, counts: Map<ProxyState, number>, options
     });
     if (arrived.size < watches.size) await sleep(options.pollIntervalMs);
   }
-  const missing = [...watches.keys()].filter((peer) => !arrived.has(peer)).map((peer) => {
-    const seen = lastSeen.get(peer);
-    const why = typeof seen === "string" ? seen : `${SYSTEM_FLOW_ACCEPTED.name}{handler="system"} did not rise`;
-    return `${peer.vm.name}'s system endpoint accepted nothing within ${options.flowTimeoutMs / 1000} s (${why})`;
-  });
+  const missing = [...watches.keys()]
+    .filter((peer) => !arrived.has(peer))
+    .map((peer) => {
+      const seen = lastSeen.get(peer);
+      const why = typeof seen === "string" ? seen : `${SYSTEM_FLOW_ACCEPTED.name}{handler="system"} did not rise`;
+      return `${peer.vm.name}'s system endpoint accepted nothing within ${options.flowTimeoutMs / 1000} s (${why})`;
+    });
   return { arrived, missing };
 }
 
@@ -376,7 +471,8 @@ async function checkFlow(
   const url = `https://${sender.vm.publicIp}/`;
   const endpoint: UserEndpoint = {
     url,
-    post: (body, headers) => target.pinnedPost(sender.vm.publicIp, PORTS.https, "/", body, headers, registered, options.requestTimeoutMs),
+    post: (body, headers) =>
+      target.pinnedPost(sender.vm.publicIp, PORTS.https, "/", body, headers, registered, options.requestTimeoutMs),
   };
   const sent: string[] = [];
   for (const client of clients) {
@@ -386,7 +482,9 @@ async function checkFlow(
     } catch (err) {
       const failed = (detail: string) => fail(vm, "flow", [...sent, detail].join("; "));
       if (err instanceof CertificateMismatch) {
-        return failed(`${url} presents a certificate (${fingerprint(err.presented)}) other than the registered one; the bundle was not sent`);
+        return failed(
+          `${url} presents a certificate (${fingerprint(err.presented)}) other than the registered one; the bundle was not sent`,
+        );
       }
       if (err instanceof BundleRefused) {
         return failed(`${url} did not take a bundle from ${client.name}: ${err.message}`);
@@ -400,13 +498,22 @@ async function checkFlow(
     if (reasons.length > 0) {
       if (missing.length > 0) {
         const known = await readMetric(target, sender.vm, PEER_COUNT);
-        if (typeof known === "number") reasons.push(`${vm}'s FlowProxy knows ${known} of ${others.length} peers (it reads BuilderHub every 30 s)`);
+        if (typeof known === "number")
+          reasons.push(`${vm}'s FlowProxy knows ${known} of ${others.length} peers (it reads BuilderHub every 30 s)`);
       }
-      return fail(vm, "flow", `${[...sent, `${bundle} sent to ${url}`].join("; ")}${reached.length ? ` reached ${reached.join(", ")}, but` : ":"} ${reasons.join("; ")}`);
+      return fail(
+        vm,
+        "flow",
+        `${[...sent, `${bundle} sent to ${url}`].join("; ")}${reached.length ? ` reached ${reached.join(", ")}, but` : ":"} ${reasons.join("; ")}`,
+      );
     }
     sent.push(others.length === 0 ? `${bundle} was taken` : `${bundle} reached ${reached.join(", ")}`);
   }
-  return ok(vm, "flow", `sent to ${url}: ${sent.join("; ")}${others.length === 0 ? "; there is no other proxy to reach" : ""}`);
+  return ok(
+    vm,
+    "flow",
+    `sent to ${url}: ${sent.join("; ")}${others.length === 0 ? "; there is no other proxy to reach" : ""}`,
+  );
 }
 
 // ---- monitoring (a stack with the prometheusTunnel output) ----
@@ -422,8 +529,18 @@ interface PrometheusTarget {
  * closed to the other proxies. `targets` is the /api/v1/targets answer; `probes`, each proxy's
  * CONNECT_SCRIPT lines about the others' metrics ports.
  */
-export function decideMonitoring(vm: string, proxies: readonly ProxyVm[], targets: CommandResult, probes: { from: string; result: CommandResult }[]): CheckResult {
-  if (targets.code !== 0) return fail(vm, "monitoring", `Prometheus's targets could not be read on ${vm}: ${lastLine(targets.stderr) ?? `exit ${targets.code}`}; see docker logs ${CONTAINERS.prometheus}`);
+export function decideMonitoring(
+  vm: string,
+  proxies: readonly ProxyVm[],
+  targets: CommandResult,
+  probes: { from: string; result: CommandResult }[],
+): CheckResult {
+  if (targets.code !== 0)
+    return fail(
+      vm,
+      "monitoring",
+      `Prometheus's targets could not be read on ${vm}: ${lastLine(targets.stderr) ?? `exit ${targets.code}`}; see docker logs ${CONTAINERS.prometheus}`,
+    );
   let active: PrometheusTarget[];
   try {
     active = (JSON.parse(targets.stdout) as { data: { activeTargets: PrometheusTarget[] } }).data.activeTargets;
@@ -435,13 +552,16 @@ export function decideMonitoring(vm: string, proxies: readonly ProxyVm[], target
     for (const job of [MONITORING.jobs.flowproxy, MONITORING.jobs.haproxy]) {
       const target = active.find((t) => t.labels.vm === proxy.name && t.labels.job === job);
       if (target === undefined) problems.push(`${proxy.name} ${job} is no target`);
-      else if (target.health !== "up") problems.push(`${proxy.name} ${job} is ${target.health}${target.lastError ? ` (${target.lastError})` : ""}`);
+      else if (target.health !== "up")
+        problems.push(`${proxy.name} ${job} is ${target.health}${target.lastError ? ` (${target.lastError})` : ""}`);
     }
   }
   let refused = 0;
   for (const { from, result } of probes) {
     if (result.code !== 0) {
-      problems.push(`the metrics ports could not be tried from ${from}: ${lastLine(result.stderr) ?? `exit ${result.code}`}`);
+      problems.push(
+        `the metrics ports could not be tried from ${from}: ${lastLine(result.stderr) ?? `exit ${result.code}`}`,
+      );
       continue;
     }
     for (const line of result.stdout.split("\n")) {
@@ -452,15 +572,26 @@ export function decideMonitoring(vm: string, proxies: readonly ProxyVm[], target
   }
   if (problems.length > 0) return fail(vm, "monitoring", problems.join("; "));
   const up = active.filter((t) => t.health === "up").length;
-  return ok(vm, "monitoring", `${up} Prometheus targets up; ${refused} connections from proxies to the others' metrics ports (${METRICS_PORTS.join(", ")}) refused`);
+  return ok(
+    vm,
+    "monitoring",
+    `${up} Prometheus targets up; ${refused} connections from proxies to the others' metrics ports (${METRICS_PORTS.join(", ")}) refused`,
+  );
 }
 
 async function checkMonitoring(target: Target, hub: BuilderhubVm, proxies: readonly ProxyVm[]): Promise<CheckResult> {
   const others = (vm: ProxyVm) =>
-    proxies.filter((p) => p !== vm && p.privateIp !== undefined).flatMap((p) => METRICS_PORTS.map((port) => `${p.privateIp}:${port}`));
+    proxies
+      .filter((p) => p !== vm && p.privateIp !== undefined)
+      .flatMap((p) => METRICS_PORTS.map((port) => `${p.privateIp}:${port}`));
   const [targets, probes] = await Promise.all([
     target.ssh(hub.ssh, ["sh", "-c", PROMETHEUS_TARGETS_SCRIPT]),
-    Promise.all(proxies.map(async (vm) => ({ from: vm.name, result: await target.ssh(vm.ssh, ["bash", "-c", CONNECT_SCRIPT, "verify", ...others(vm)]) }))),
+    Promise.all(
+      proxies.map(async (vm) => ({
+        from: vm.name,
+        result: await target.ssh(vm.ssh, ["bash", "-c", CONNECT_SCRIPT, "verify", ...others(vm)]),
+      })),
+    ),
   ]);
   return decideMonitoring(hub.name, proxies, targets, probes);
 }
@@ -486,7 +617,12 @@ export async function verify(
     Promise.all(layout.proxies.map((p) => login(target, p.name, p.ssh, asRoot(PROXY_FACTS_SCRIPT, p.name)))),
     Promise.all(
       layout.proxies.map((p) =>
-        Promise.all(LOOPBACK_PORTS.map(async (port): Promise<[number, ConnectOutcome]> => [port, await target.connect(p.publicIp, port, options.portTimeoutMs)])),
+        Promise.all(
+          LOOPBACK_PORTS.map(async (port): Promise<[number, ConnectOutcome]> => [
+            port,
+            await target.connect(p.publicIp, port, options.portTimeoutMs),
+          ]),
+        ),
       ),
     ),
     Promise.all(
@@ -505,13 +641,20 @@ export async function verify(
 
   const results: CheckResult[] = [builderhubLogin.check];
   if (builderhubLogin.facts) {
-    results.push(decideProvisioning(builderhub.name, builderhubLogin.facts), decideBuilderhubServices(builderhub.name, builderhubLogin.facts));
+    results.push(
+      decideProvisioning(builderhub.name, builderhubLogin.facts),
+      decideBuilderhubServices(builderhub.name, builderhubLogin.facts),
+    );
   } else {
     results.push(needsSsh(builderhub.name, "provisioning"), needsSsh(builderhub.name, "services"));
   }
   // Only a stack with monitoring on exports prometheusTunnel.
   if (target.outputs.prometheusTunnel !== undefined) {
-    results.push(builderhubLogin.facts ? await checkMonitoring(target, builderhub, layout.proxies) : needsSsh(builderhub.name, "monitoring"));
+    results.push(
+      builderhubLogin.facts
+        ? await checkMonitoring(target, builderhub, layout.proxies)
+        : needsSsh(builderhub.name, "monitoring"),
+    );
   }
 
   const states: ProxyState[] = [];
@@ -519,18 +662,35 @@ export async function verify(
     const { check, facts } = proxyLogins[i];
     if (facts === undefined) {
       states.push({ vm, servicesOk: false, tlsOk: false });
-      return [check, ...(["provisioning", "services", "registration", "tls"] as const).map((name) => needsSsh(vm.name, name))];
+      return [
+        check,
+        ...(["provisioning", "services", "registration", "tls"] as const).map((name) => needsSsh(vm.name, name)),
+      ];
     }
     const services = decideProxyServices(vm.name, facts);
     const registration = decideRegistration(vm, facts);
     const tls = decideTls(vm, registration.registered, presented[i]);
-    states.push({ vm, facts, servicesOk: services.outcome === "ok", registered: registration.registered, tlsOk: tls.outcome === "ok" });
+    states.push({
+      vm,
+      facts,
+      servicesOk: services.outcome === "ok",
+      registered: registration.registered,
+      tlsOk: tls.outcome === "ok",
+    });
     return [check, decideProvisioning(vm.name, facts), services, registration.check, tls];
   });
   // One sender at a time: a rise on a peer is then the current sender's bundle.
   for (const [i, sender] of states.entries()) {
     perProxy[i].push(decideClosedPorts(sender.vm, ports[i]));
-    perProxy[i].push(await checkFlow(target, sender, states.filter((s) => s !== sender), clients, options));
+    perProxy[i].push(
+      await checkFlow(
+        target,
+        sender,
+        states.filter((s) => s !== sender),
+        clients,
+        options,
+      ),
+    );
   }
   return results.concat(...perProxy);
 }

@@ -34,7 +34,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       if (next === undefined || next.startsWith("--")) throw new UsageError(`${arg} needs a value`);
       return next;
     };
-    if (arg === "--") continue; // pnpm run verify -- --stack dev
+    if (arg === "--")
+      continue; // pnpm run verify -- --stack dev
     else if (arg === "--stack") stack = value();
     else if (arg.startsWith("--stack=")) stack = arg.slice("--stack=".length);
     else if (arg === "--sandbox") sandbox = true;
@@ -42,7 +43,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     else if (arg === "--flow-timeout" || arg.startsWith("--flow-timeout=")) {
       const text = arg === "--flow-timeout" ? value() : arg.slice("--flow-timeout=".length);
       const seconds = Number(text);
-      if (!/^\d+(\.\d+)?$/.test(text) || seconds <= 0) throw new UsageError(`--flow-timeout takes a number of seconds above 0, not "${text}"`);
+      if (!/^\d+(\.\d+)?$/.test(text) || seconds <= 0)
+        throw new UsageError(`--flow-timeout takes a number of seconds above 0, not "${text}"`);
       flowTimeoutMs = seconds * 1000;
     } else throw new UsageError(`unknown argument ${arg}`);
   }
@@ -60,7 +62,11 @@ export interface CliIo {
 }
 
 const describeChoice = (choice: TargetChoice) =>
-  choice.kind === "sandbox" ? "the sandbox" : choice.stack === undefined ? "the selected stack" : `stack ${choice.stack}`;
+  choice.kind === "sandbox"
+    ? "the sandbox"
+    : choice.stack === undefined
+      ? "the selected stack"
+      : `stack ${choice.stack}`;
 
 /** The whole command; returns its exit status. Errors print as one line, never a stack trace. */
 export async function runVerify(argv: readonly string[], io: CliIo): Promise<number> {

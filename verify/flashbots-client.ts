@@ -57,12 +57,20 @@ export class FlashbotsSearcher implements BundleClient {
 
   async sendBundle(endpoint: UserEndpoint, blockNumber: number): Promise<string> {
     const seen: { reply?: Reply } = {};
-    const request = carriedRequest(endpoint.url, async (body, headers) => (seen.reply = await endpoint.post(body, headers)));
+    const request = carriedRequest(
+      endpoint.url,
+      async (body, headers) => (seen.reply = await endpoint.post(body, headers)),
+    );
     const tx = transfer(this.wallet.address as `0x${string}`, this.nonce++);
     // Given the network, the client asks no chain for it; the provider it would otherwise ask has no
     // chain behind it, so any call it did make would fail rather than go anywhere. FlowProxy takes
     // bundles without a chain, and a transaction that carries its nonce and gas needs none either.
-    const client = await FlashbotsBundleProvider.create(new AbstractProvider(tx.chainId), this.authSigner, request, tx.chainId);
+    const client = await FlashbotsBundleProvider.create(
+      new AbstractProvider(tx.chainId),
+      this.authSigner,
+      request,
+      tx.chainId,
+    );
     let sent: FlashbotsTransaction;
     try {
       sent = await client.sendBundle(

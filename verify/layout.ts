@@ -39,7 +39,9 @@ export function layoutOf(outputs: Record<string, string>, description: string): 
     const value = outputs[key];
     if (value === undefined || value.trim() === "") {
       const why = value === undefined ? "has no output" : "has an empty output";
-      throw new VerifyError(`${description} ${why} ${key}; run \`pulumi up\` with this checkout's program, which exports it`);
+      throw new VerifyError(
+        `${description} ${why} ${key}; run \`pulumi up\` with this checkout's program, which exports it`,
+      );
     }
     return value.trim();
   };
@@ -61,6 +63,9 @@ export function layoutOf(outputs: Record<string, string>, description: string): 
       signer: ADDRESS.test(signer) ? signer : undefined,
     };
   });
-  const builderhub = { name: firstLabel(required(BUILDERHUB_OUTPUTS.nicPrivateFqdn)), ssh: required(BUILDERHUB_OUTPUTS.ssh) };
+  const builderhub = {
+    name: firstLabel(required(BUILDERHUB_OUTPUTS.nicPrivateFqdn)),
+    ssh: required(BUILDERHUB_OUTPUTS.ssh),
+  };
   return { builderhub, proxies };
 }

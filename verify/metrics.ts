@@ -13,7 +13,10 @@ export interface Series {
  * once per accepted request by both generations. Generation 1 keeps a histogram, whose count only
  * grows; generation 2 a summary over a rolling window, whose count also falls as requests age out.
  */
-export const SYSTEM_FLOW_ACCEPTED: Series = { name: "flowproxy_ingress_rpc_request_duration_count", labels: { handler: "system" } };
+export const SYSTEM_FLOW_ACCEPTED: Series = {
+  name: "flowproxy_ingress_rpc_request_duration_count",
+  labels: { handler: "system" },
+};
 
 /** How many peers a FlowProxy learnt from BuilderHub (it reads the list every 30 s). */
 export const PEER_COUNT: Series = { name: "flowproxy_builderhub_peer_count", labels: {} };

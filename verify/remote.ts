@@ -49,7 +49,15 @@ curl -fsS --max-time 5 "http://$addr/metrics"
 `;
 
 /** The argv that runs `script` as root on a VM, with `args` as $1... */
-export const asRoot = (script: string, ...args: string[]): string[] => ["sudo", "-n", "sh", "-c", script, "verify", ...args];
+export const asRoot = (script: string, ...args: string[]): string[] => [
+  "sudo",
+  "-n",
+  "sh",
+  "-c",
+  script,
+  "verify",
+  ...args,
+];
 
 export interface Section {
   /** stdout and stderr together. */

@@ -9,7 +9,9 @@ export function formatTable(description: string, results: readonly CheckResult[]
   const rows = [header, ...results];
   const width = (key: "vm" | "check" | "outcome") => Math.max(...rows.map((r) => r[key].length));
   const [vmWidth, checkWidth, outcomeWidth] = [width("vm"), width("check"), width("outcome")];
-  const lines = rows.map((r) => `${r.vm.padEnd(vmWidth)}  ${r.check.padEnd(checkWidth)}  ${r.outcome.padEnd(outcomeWidth)}  ${r.detail}`);
+  const lines = rows.map(
+    (r) => `${r.vm.padEnd(vmWidth)}  ${r.check.padEnd(checkWidth)}  ${r.outcome.padEnd(outcomeWidth)}  ${r.detail}`,
+  );
   const bad = results.filter((r) => r.outcome !== "ok");
   const summary =
     bad.length === 0

@@ -29,7 +29,10 @@ export interface UserEndpoint {
 
 /** FlowProxy answered, but not with a bundle hash: what it answered, for the report. */
 export class BundleRefused extends Error {
-  constructor(readonly reply: Reply, options?: ErrorOptions) {
+  constructor(
+    readonly reply: Reply,
+    options?: ErrorOptions,
+  ) {
     super(`HTTP ${reply.status} ${reply.body.trim().slice(0, 200)}`, options);
     this.name = "BundleRefused";
   }
@@ -63,7 +66,16 @@ export function bundleHashOf(result: unknown): string | undefined {
 
 /** A mainnet EIP-1559 transfer of nothing to `to`: what FlowProxy decodes and recovers, from either client. */
 export const transfer = (to: `0x${string}`, nonce: number) =>
-  ({ type: "eip1559", chainId: 1, nonce, to, value: 0n, gas: 21_000n, maxFeePerGas: parseGwei("30"), maxPriorityFeePerGas: parseGwei("2") }) as const;
+  ({
+    type: "eip1559",
+    chainId: 1,
+    nonce,
+    to,
+    value: 0n,
+    gas: 21_000n,
+    maxFeePerGas: parseGwei("30"),
+    maxPriorityFeePerGas: parseGwei("2"),
+  }) as const;
 
 export class Searcher implements BundleClient {
   readonly name = "our signer";
@@ -87,7 +99,12 @@ export class Searcher implements BundleClient {
   async bundle(blockNumber: number, txCount = 1): Promise<SignedRequest> {
     const txs: string[] = [];
     for (let i = 0; i < txCount; i++) txs.push(await this.signedTransaction());
-    return this.sign({ jsonrpc: "2.0", id: 1, method: "eth_sendBundle", params: [{ txs, blockNumber: toHex(blockNumber) }] });
+    return this.sign({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "eth_sendBundle",
+      params: [{ txs, blockNumber: toHex(blockNumber) }],
+    });
   }
 
   async sendBundle(endpoint: UserEndpoint, blockNumber: number): Promise<string> {

@@ -2,7 +2,16 @@
 // user's own ssh would log in (their config, agent and known hosts), with BatchMode so that a
 // missing key or an unknown host key fails at once instead of prompting.
 import { PROJECT_DIR } from "../plan/evaluation";
-import { CommandResult, hostNetwork, lastLine, remoteCommandLine, runCommand, sshArguments, Target, VerifyError } from "./target";
+import {
+  CommandResult,
+  hostNetwork,
+  lastLine,
+  remoteCommandLine,
+  runCommand,
+  sshArguments,
+  Target,
+  VerifyError,
+} from "./target";
 
 const PULUMI_TIMEOUT_MS = 120_000;
 const SSH_TIMEOUT_MS = 30_000;
@@ -36,7 +45,9 @@ export function parseStackOutputs(json: string, stack: string | undefined): Reco
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new VerifyError(`\`pulumi stack output --json\` printed no object of outputs for ${stackName(stack)}`);
   }
-  return Object.fromEntries(Object.entries(parsed).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]));
+  return Object.fromEntries(
+    Object.entries(parsed).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
+  );
 }
 
 async function readOutputs(stack: string | undefined): Promise<Record<string, string>> {
@@ -60,7 +71,9 @@ async function readOutputs(stack: string | undefined): Promise<Record<string, st
 
 async function ssh(printed: string, remote: readonly string[]): Promise<CommandResult> {
   try {
-    return await runCommand("ssh", [...SSH_OPTIONS, ...sshArguments(printed), "--", remoteCommandLine(remote)], { timeoutMs: SSH_TIMEOUT_MS });
+    return await runCommand("ssh", [...SSH_OPTIONS, ...sshArguments(printed), "--", remoteCommandLine(remote)], {
+      timeoutMs: SSH_TIMEOUT_MS,
+    });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
       throw new VerifyError("ssh is not on PATH: install OpenSSH's client");

@@ -40,7 +40,15 @@ export interface Network {
    * A POST over TLS that goes out only when the server presents exactly `pinned` (DER): the
    * stack's certificates are self-signed, and the one BuilderHub lists is the one to trust.
    */
-  pinnedPost(host: string, port: number, path: string, body: string, headers: Record<string, string>, pinned: Buffer, timeoutMs: number): Promise<Reply>;
+  pinnedPost(
+    host: string,
+    port: number,
+    path: string,
+    body: string,
+    headers: Record<string, string>,
+    pinned: Buffer,
+    timeoutMs: number,
+  ): Promise<Reply>;
 }
 
 export interface Target extends Network {
@@ -65,7 +73,10 @@ export function sshArguments(printed: string): string[] {
 }
 
 export function lastLine(text: string): string | undefined {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
   return lines[lines.length - 1];
 }
 
@@ -73,13 +84,22 @@ export function lastLine(text: string): string | undefined {
  * Runs a program without a terminal, in a process group of its own: nothing it starts (ssh's jump
  * host connection) can stop to ask for a passphrase, and a timeout ends the whole group.
  */
-export async function runCommand(command: string, args: readonly string[], options: { cwd?: string; timeoutMs: number }): Promise<CommandResult> {
+export async function runCommand(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; timeoutMs: number },
+): Promise<CommandResult> {
   const { code, stdout, stderr, timedOut } = await runProcess(command, args, { ...options, ownProcessGroup: true });
   return { code, stdout, stderr, timedOut };
 }
 
 /** A TCP connection from this machine (from `localAddress` if given): "connected", "timeout", or the error code. */
-export function connectFromHere(host: string, port: number, timeoutMs: number, localAddress?: string): Promise<ConnectOutcome> {
+export function connectFromHere(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  localAddress?: string,
+): Promise<ConnectOutcome> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port, localAddress });
     socket.setTimeout(timeoutMs, () => {
@@ -98,7 +118,9 @@ export function connectFromHere(host: string, port: number, timeoutMs: number, l
 function tlsConnect(host: string, port: number, timeoutMs: number): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host, port, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] });
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no TLS handshake with ${host}:${port} within ${timeoutMs / 1000} s`)));
+    socket.setTimeout(timeoutMs, () =>
+      socket.destroy(new Error(`no TLS handshake with ${host}:${port} within ${timeoutMs / 1000} s`)),
+    );
     socket.once("error", reject);
     socket.once("secureConnect", () => {
       socket.setTimeout(0);
@@ -159,7 +181,9 @@ async function pinnedPost(
         response.on("error", reject);
       },
     );
-    request.on("timeout", () => request.destroy(new Error(`no answer from https://${host}:${port}${path} within ${timeoutMs / 1000} s`)));
+    request.on("timeout", () =>
+      request.destroy(new Error(`no answer from https://${host}:${port}${path} within ${timeoutMs / 1000} s`)),
+    );
     request.on("error", reject);
     request.end(body);
   });

@@ -59,14 +59,19 @@ export function osProfileOf(stack: Evaluation, vm: Vm): OsProfile {
   });
   const adminUsername = String(revealed(profile.adminUsername));
   if (!USER_NAME.test(adminUsername)) {
-    throw new SandboxError(`${vm.name}: osProfile.adminUsername "${adminUsername}" is not a Linux user name Azure accepts`);
+    throw new SandboxError(
+      `${vm.name}: osProfile.adminUsername "${adminUsername}" is not a Linux user name Azure accepts`,
+    );
   }
   for (const key of keys) {
     if (!path.isAbsolute(key.path) || key.path.includes("..")) {
       throw new SandboxError(`${vm.name}: the public key path "${key.path}" is not an absolute path`);
     }
     const refusal = azureSshKeyRefusal(key.keyData);
-    if (refusal) throw new SandboxError(`${vm.name}: Azure would refuse the VM: InvalidParameter: ${INVALID_KEY_DATA} The key ${refusal}`);
+    if (refusal)
+      throw new SandboxError(
+        `${vm.name}: Azure would refuse the VM: InvalidParameter: ${INVALID_KEY_DATA} The key ${refusal}`,
+      );
   }
   return {
     computerName: vm.name,

@@ -92,7 +92,14 @@ export interface RunExtensionOptions {
 const KILL_POLL_MS = 100;
 
 /** Waits until the run's stdout shows the step starting and `ready` holds, then kills the run; gives up when it ends. */
-async function killAtStep(vm: Vm, unit: string, stdoutFile: string, title: string, ready: () => boolean | Promise<boolean>, finished: () => boolean): Promise<void> {
+async function killAtStep(
+  vm: Vm,
+  unit: string,
+  stdoutFile: string,
+  title: string,
+  ready: () => boolean | Promise<boolean>,
+  finished: () => boolean,
+): Promise<void> {
   // The script prints "[N/M] <title>" when a step starts.
   const line = `\\[[0-9]+/[0-9]+\\] ${title.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`;
   let stepStarted = false;
@@ -115,7 +122,11 @@ export function configurationIsNew(vm: Vm, extension: ExtensionInfo): boolean {
   return history.length === 0 || history[history.length - 1].settingsDigest !== settingsDigest(extension);
 }
 
-export async function runExtension(vm: Vm, extension: ExtensionInfo, options: RunExtensionOptions = {}): Promise<ExtensionRun> {
+export async function runExtension(
+  vm: Vm,
+  extension: ExtensionInfo,
+  options: RunExtensionOptions = {},
+): Promise<ExtensionRun> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_EXTENSION_TIMEOUT_MS;
   const digest = settingsDigest(extension);
   const settingsChanged = configurationIsNew(vm, extension);
@@ -136,7 +147,14 @@ export async function runExtension(vm: Vm, extension: ExtensionInfo, options: Ru
       forceUpdateTag: extension.forceUpdateTag,
       settingsChanged,
     };
-    const record: RunRecord = { seq, settingsDigest: digest, exitCode, result, durationMs: run.durationMs, at: new Date().toISOString() };
+    const record: RunRecord = {
+      seq,
+      settingsDigest: digest,
+      exitCode,
+      result,
+      durationMs: run.durationMs,
+      at: new Date().toISOString(),
+    };
     fs.appendFileSync(statePaths.vm(vm.name).extensionRuns, `${JSON.stringify(record)}\n`);
     return run;
   };
@@ -153,7 +171,9 @@ export async function runExtension(vm: Vm, extension: ExtensionInfo, options: Ru
   const unit = `custom-script-${seq}-${randomBytes(3).toString("hex")}`;
   let ended = false;
   const killer =
-    options.killAtStep === undefined ? Promise.resolve() : killAtStep(vm, unit, `${dir}/stdout`, options.killAtStep, options.killWhen ?? (() => true), () => ended);
+    options.killAtStep === undefined
+      ? Promise.resolve()
+      : killAtStep(vm, unit, `${dir}/stdout`, options.killAtStep, options.killWhen ?? (() => true), () => ended);
   const outcome = await vmExec(
     vm,
     [

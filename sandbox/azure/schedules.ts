@@ -35,10 +35,13 @@ export interface ShutdownSchedule {
 
 type Fields = Record<string, unknown>;
 
-const fields = (value: unknown): Fields => (value && typeof value === "object" && !Array.isArray(value) ? (value as Fields) : {});
+const fields = (value: unknown): Fields =>
+  value && typeof value === "object" && !Array.isArray(value) ? (value as Fields) : {};
 
 function refused(schedule: EvaluatedResource, status: string, why: string): SandboxError {
-  return new SandboxError(`${schedule.name}: Azure would refuse the schedule ${JSON.stringify(schedule.inputs.name)} (${status}): ${why}`);
+  return new SandboxError(
+    `${schedule.name}: Azure would refuse the schedule ${JSON.stringify(schedule.inputs.name)} (${status}): ${why}`,
+  );
 }
 
 /** One schedule as Azure would take it, or its refusal. */
@@ -46,29 +49,57 @@ function readSchedule(stack: Evaluation, schedule: EvaluatedResource): ShutdownS
   const p = schedule.inputs;
   const targets = resourcesById(stack, VIRTUAL_MACHINE, p.targetResourceId);
   if (targets.length !== 1) {
-    throw refused(schedule, "404 Not Found", `its targetResourceId ${JSON.stringify(p.targetResourceId)} names no VM of the stack`);
+    throw refused(
+      schedule,
+      "404 Not Found",
+      `its targetResourceId ${JSON.stringify(p.targetResourceId)} names no VM of the stack`,
+    );
   }
   const vm = targets[0];
   const vmName = String(vm.state.name);
   if (p.resourceGroupName !== vm.inputs.resourceGroupName) {
-    throw refused(schedule, "400 Bad Request", `it is in the resource group ${JSON.stringify(p.resourceGroupName)}, its VM ${vmName} in ${JSON.stringify(vm.inputs.resourceGroupName)}; a VM's schedule lives in the VM's group`);
+    throw refused(
+      schedule,
+      "400 Bad Request",
+      `it is in the resource group ${JSON.stringify(p.resourceGroupName)}, its VM ${vmName} in ${JSON.stringify(vm.inputs.resourceGroupName)}; a VM's schedule lives in the VM's group`,
+    );
   }
   if (p.name !== AUTO_SHUTDOWN.scheduleName(vmName)) {
-    throw refused(schedule, "400 Bad Request", `the auto-shutdown of ${vmName} must be named ${AUTO_SHUTDOWN.scheduleName(vmName)}`);
+    throw refused(
+      schedule,
+      "400 Bad Request",
+      `the auto-shutdown of ${vmName} must be named ${AUTO_SHUTDOWN.scheduleName(vmName)}`,
+    );
   }
   if (p.taskType !== AUTO_SHUTDOWN.taskType) {
-    throw refused(schedule, "400 Bad Request", `taskType ${JSON.stringify(p.taskType)}: a VM's schedule runs ${AUTO_SHUTDOWN.taskType} only`);
+    throw refused(
+      schedule,
+      "400 Bad Request",
+      `taskType ${JSON.stringify(p.taskType)}: a VM's schedule runs ${AUTO_SHUTDOWN.taskType} only`,
+    );
   }
   if (p.weeklyRecurrence !== undefined || p.hourlyRecurrence !== undefined) {
-    throw refused(schedule, "400 Bad Request", "a VM's auto-shutdown recurs daily only (dailyRecurrence), never weekly or hourly");
+    throw refused(
+      schedule,
+      "400 Bad Request",
+      "a VM's auto-shutdown recurs daily only (dailyRecurrence), never weekly or hourly",
+    );
   }
   const time = fields(p.dailyRecurrence).time;
   if (typeof time !== "string" || !HHMM.test(time)) {
-    throw refused(schedule, "400 Bad Request", `dailyRecurrence.time ${JSON.stringify(time)} is not a time of day as HHMM (0000 to 2359)`);
+    throw refused(
+      schedule,
+      "400 Bad Request",
+      `dailyRecurrence.time ${JSON.stringify(time)} is not a time of day as HHMM (0000 to 2359)`,
+    );
   }
   const timeZoneId = typeof p.timeZoneId === "string" ? windowsTimeZoneId(p.timeZoneId) : undefined;
   if (timeZoneId === undefined) {
-    throw refused(schedule, "400 Bad Request", `timeZoneId ${JSON.stringify(p.timeZoneId)} is not a Windows time zone id`);
+    throw refused(
+      schedule,
+      "400 Bad Request",
+      `timeZoneId ${JSON.stringify(p.timeZoneId)} is not a Windows time zone id`,
+    );
   }
   const status = p.status ?? "Enabled";
   if (status !== "Enabled" && status !== "Disabled") {
@@ -83,7 +114,9 @@ export function autoShutdownSchedules(stack: Evaluation): ShutdownSchedule[] {
   const twice = schedules.find((s, i) => schedules.findIndex((other) => other.vmName === s.vmName) !== i);
   if (twice) {
     const name = AUTO_SHUTDOWN.scheduleName(twice.vmName);
-    throw new SandboxError(`the stack declares two auto-shutdown schedules of ${twice.vmName}; Azure keeps one, ${name}, and each write replaces the other's`);
+    throw new SandboxError(
+      `the stack declares two auto-shutdown schedules of ${twice.vmName}; Azure keeps one, ${name}, and each write replaces the other's`,
+    );
   }
   return schedules;
 }

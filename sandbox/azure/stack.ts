@@ -4,7 +4,15 @@
 // in a process of their own (plan/evaluator-process.ts): the sandbox spawns hundreds of commands,
 // each a fork of this process, and the end-to-end suite drives it from node:test.
 import { scriptVariable } from "../../lib/provision";
-import { AddressPlan, decodeScript, Evaluation, EvaluationRequest, ExtensionInfo, ProgramFailure, ProgramRefusal } from "../../plan/evaluation";
+import {
+  AddressPlan,
+  decodeScript,
+  Evaluation,
+  EvaluationRequest,
+  ExtensionInfo,
+  ProgramFailure,
+  ProgramRefusal,
+} from "../../plan/evaluation";
 import { EvaluatorProcess } from "../../plan/evaluator-process";
 import { SandboxError } from "../base/proc";
 import { fleetVms, nicFqdnOf, regionsOfConfig, Vm } from "../base/topology";
@@ -13,7 +21,12 @@ const evaluator = new EvaluatorProcess();
 
 /** Where the mocks place each VM: the sandbox VMs' own addresses. */
 export function sandboxAddresses(vms: readonly Vm[]): AddressPlan {
-  return Object.fromEntries(vms.map((vm) => [vm.name, { privateIp: vm.privateIp, ...(vm.publicIp ? { publicIp: vm.publicIp } : {}), nicFqdn: nicFqdnOf(vm) }]));
+  return Object.fromEntries(
+    vms.map((vm) => [
+      vm.name,
+      { privateIp: vm.privateIp, ...(vm.publicIp ? { publicIp: vm.publicIp } : {}), nicFqdn: nicFqdnOf(vm) },
+    ]),
+  );
 }
 
 /** The sandbox VMs a stack configuration deploys: the fleet of its region table. */
@@ -45,7 +58,9 @@ export function extensionBatches(extensions: readonly ExtensionInfo[]): Extensio
   while (remaining.length > 0) {
     const ready = remaining.filter((a) => !remaining.some((b) => waitsFor(a, b)));
     if (ready.length === 0) {
-      throw new SandboxError(`the extensions depend on each other in a cycle: ${remaining.map((e) => e.vmName).join(", ")}`);
+      throw new SandboxError(
+        `the extensions depend on each other in a cycle: ${remaining.map((e) => e.vmName).join(", ")}`,
+      );
     }
     batches.push(ready);
     remaining = remaining.filter((e) => !ready.includes(e));

@@ -27,7 +27,10 @@ const withoutComment = (line: string): string => line.replace(/#.*$/, "").trim()
 function oneLineSources(text: string): AptSource[] {
   return text.split("\n").flatMap((raw) => {
     // Options sit in brackets between the type and the URI: "deb [signed-by=...] URI suite comp".
-    const words = withoutComment(raw).replace(/\[[^\]]*\]/, " ").split(/\s+/).filter(Boolean);
+    const words = withoutComment(raw)
+      .replace(/\[[^\]]*\]/, " ")
+      .split(/\s+/)
+      .filter(Boolean);
     if (words.length < 3) return [];
     return [{ types: [words[0]], uris: [words[1]], suites: [words[2]], enabled: true }];
   });
@@ -52,7 +55,14 @@ function deb822Sources(text: string): AptSource[] {
     }
     const list = (name: string) => (fields.get(name) ?? "").split(/\s+/).filter(Boolean);
     if (!fields.has("uris")) return [];
-    return [{ types: list("types"), uris: list("uris"), suites: list("suites"), enabled: fields.get("enabled")?.toLowerCase() !== "no" }];
+    return [
+      {
+        types: list("types"),
+        uris: list("uris"),
+        suites: list("suites"),
+        enabled: fields.get("enabled")?.toLowerCase() !== "no",
+      },
+    ];
   });
 }
 
@@ -75,9 +85,15 @@ export function debianArchive(files: readonly SourcesFile[], codename: string): 
 
 function machineSourcesFiles(): SourcesFile[] {
   const inDir = fs.existsSync(SOURCES_DIR)
-    ? fs.readdirSync(SOURCES_DIR).filter((name) => name.endsWith(".list") || name.endsWith(".sources")).sort().map((name) => path.join(SOURCES_DIR, name))
+    ? fs
+        .readdirSync(SOURCES_DIR)
+        .filter((name) => name.endsWith(".list") || name.endsWith(".sources"))
+        .sort()
+        .map((name) => path.join(SOURCES_DIR, name))
     : [];
-  return [SOURCES_LIST, ...inDir].filter((file) => fs.existsSync(file)).map((file) => ({ path: file, text: fs.readFileSync(file, "utf8") }));
+  return [SOURCES_LIST, ...inDir]
+    .filter((file) => fs.existsSync(file))
+    .map((file) => ({ path: file, text: fs.readFileSync(file, "utf8") }));
 }
 
 function machineCodename(): string | undefined {
@@ -91,7 +107,10 @@ let cached: string | undefined;
 export function debianMirror(): string {
   if (cached) return cached;
   const codename = machineCodename();
-  if (!codename) throw new SandboxError(`${OS_RELEASE} names no VERSION_CODENAME; the sandbox needs a Debian host whose apt has a Debian archive`);
+  if (!codename)
+    throw new SandboxError(
+      `${OS_RELEASE} names no VERSION_CODENAME; the sandbox needs a Debian host whose apt has a Debian archive`,
+    );
   const archive = debianArchive(machineSourcesFiles(), codename);
   if (!archive) {
     throw new SandboxError(

@@ -16,11 +16,25 @@ export async function ensureCa(): Promise<{ certFile: string; keyFile: string }>
   if (!fs.existsSync(certFile) || !fs.existsSync(keyFile)) {
     fs.mkdirSync(path.dirname(certFile), { recursive: true, mode: 0o700 });
     await check("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-days", CA_DAYS, "-subj", "/CN=FlowProxy sandbox CA",
-      "-addext", "basicConstraints=critical,CA:TRUE",
-      "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-      "-keyout", keyFile, "-out", certFile,
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      CA_DAYS,
+      "-subj",
+      "/CN=FlowProxy sandbox CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
     ]);
     fs.chmodSync(keyFile, 0o600);
   }
@@ -51,13 +65,39 @@ export async function issueServerCertificate(
       ].join("\n"),
     );
     await check("openssl", [
-      "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-subj", `/CN=${hostnames[0]}`, "-keyout", keyFile, "-out", csr,
+      "req",
+      "-new",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-subj",
+      `/CN=${hostnames[0]}`,
+      "-keyout",
+      keyFile,
+      "-out",
+      csr,
     ]);
     fs.chmodSync(keyFile, 0o600);
     await check("openssl", [
-      "x509", "-req", "-in", csr, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial",
-      "-CAserial", path.join(work, "ca.srl"), "-days", SERVER_DAYS, "-extfile", extensions, "-out", certFile,
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      ca.certFile,
+      "-CAkey",
+      ca.keyFile,
+      "-CAcreateserial",
+      "-CAserial",
+      path.join(work, "ca.srl"),
+      "-days",
+      SERVER_DAYS,
+      "-extfile",
+      extensions,
+      "-out",
+      certFile,
     ]);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -49,7 +49,10 @@ export async function check(command: string, args: readonly string[], options: R
 }
 
 export function lastNonEmptyLine(text: string): string | undefined {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
   return lines.length > 0 ? lines[lines.length - 1] : undefined;
 }
 
@@ -165,7 +168,6 @@ export function startDaemon(command: string, args: readonly string[], options: D
     fs.closeSync(log);
   }
 }
-
 
 /** Sends SIGTERM to our recorded process, waits for it to exit, and SIGKILLs it after the grace period. */
 export async function stopDaemon(pidFile: string, marker: string, graceMs: number): Promise<boolean> {

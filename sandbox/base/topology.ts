@@ -108,7 +108,9 @@ export const VNETS: Readonly<Record<string, Vnet>> = Object.fromEntries(
  * region peer with each other as well as across regions. The sandbox's stack configuration deploys
  * it (stack-config.ts); a test may deploy the same regions with other counts.
  */
-export const SANDBOX_REGIONS: readonly RegionPlan[] = DEFAULT_REGIONS.map((region, i) => (i === 0 ? { ...region, proxies: 2 } : region));
+export const SANDBOX_REGIONS: readonly RegionPlan[] = DEFAULT_REGIONS.map((region, i) =>
+  i === 0 ? { ...region, proxies: 2 } : region,
+);
 
 /** The most FlowProxy VMs a sandbox region takes: its public IPs are numbered within ten of each other. */
 const MAX_SANDBOX_PROXIES = 9;
@@ -121,18 +123,38 @@ const MAX_SANDBOX_PROXIES = 9;
  */
 export function fleetVms(regions: readonly RegionPlan[]): Vm[] {
   const table = regions.map((region) => {
-    if (!Object.values(VNETS).some((v) => v.key === region.name && v.subnet === region.subnetCidr && v.addressSpace === region.vnetCidr)) {
-      throw new SandboxError(`the sandbox's networks are those of its own regions (${Object.keys(VNETS).join(", ")}); ${region.name} ${region.vnetCidr} ${region.subnetCidr} is not one`);
+    if (
+      !Object.values(VNETS).some(
+        (v) => v.key === region.name && v.subnet === region.subnetCidr && v.addressSpace === region.vnetCidr,
+      )
+    ) {
+      throw new SandboxError(
+        `the sandbox's networks are those of its own regions (${Object.keys(VNETS).join(", ")}); ${region.name} ${region.vnetCidr} ${region.subnetCidr} is not one`,
+      );
     }
     const proxies = region.proxies ?? 1;
-    if (proxies > MAX_SANDBOX_PROXIES) throw new SandboxError(`the sandbox runs at most ${MAX_SANDBOX_PROXIES} FlowProxy VMs in a region; ${region.name} asks for ${proxies}`);
+    if (proxies > MAX_SANDBOX_PROXIES)
+      throw new SandboxError(
+        `the sandbox runs at most ${MAX_SANDBOX_PROXIES} FlowProxy VMs in a region; ${region.name} asks for ${proxies}`,
+      );
     return { ...region, proxies };
   });
   return fleetPlan(table).map((vm): Vm => {
-    const placed = { name: vm.vmName, role: vm.role, vnet: table[vm.region].name, privateIp: plannedAddress(table, vm) };
+    const placed = {
+      name: vm.vmName,
+      role: vm.role,
+      vnet: table[vm.region].name,
+      privateIp: plannedAddress(table, vm),
+    };
     if (vm.role === "builderhub") return { ...placed, hostVeth: "fps-bh0" };
     const leg = `fps-r${vm.region}p${vm.number}`;
-    return { ...placed, hostVeth: `${leg}v`, publicIp: `198.18.0.${10 * (vm.region + 1) + vm.number - 1}`, publicHostVeth: `${leg}i`, outputName: vm.outputName };
+    return {
+      ...placed,
+      hostVeth: `${leg}v`,
+      publicIp: `198.18.0.${10 * (vm.region + 1) + vm.number - 1}`,
+      publicHostVeth: `${leg}i`,
+      outputName: vm.outputName,
+    };
   });
 }
 
@@ -188,7 +210,9 @@ export const DOCKER_HUB = {
 } as const;
 
 /** Every VM the sandbox's regions can hold, whatever their counts: a grown region's VMs too. */
-const EVERY_VM: readonly Vm[] = fleetVms(SANDBOX_REGIONS.map((region) => ({ ...region, proxies: MAX_SANDBOX_PROXIES })));
+const EVERY_VM: readonly Vm[] = fleetVms(
+  SANDBOX_REGIONS.map((region) => ({ ...region, proxies: MAX_SANDBOX_PROXIES })),
+);
 
 export function vmByName(name: string): Vm {
   const vm = VMS.find((v) => v.name === name) ?? EVERY_VM.find((v) => v.name === name);

@@ -29,7 +29,11 @@ function transpile(file: string): string {
   const key = `${file}\0${source}`;
   let code = transpiled.get(key);
   if (code === undefined) {
-    code = transformSync(source, { filename: file, jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }).code;
+    code = transformSync(source, {
+      filename: file,
+      jsc: { parser: { syntax: "typescript" }, target: "es2022" },
+      module: { type: "commonjs" },
+    }).code;
     transpiled.set(key, code);
   }
   return code;
@@ -54,7 +58,9 @@ function resolvePackageFile(fromFile: string, specifier: string): string {
     throw new SandboxError(`${fromFile} requires "${specifier}", which cannot be resolved from there`);
   }
   if (!/\.c?js$/.test(target) || !target.split(path.sep).includes("node_modules")) {
-    throw new SandboxError(`${fromFile} requires "${specifier}", which resolves to ${target}, not a CommonJS file of a package`);
+    throw new SandboxError(
+      `${fromFile} requires "${specifier}", which resolves to ${target}, not a CommonJS file of a package`,
+    );
   }
   return target;
 }
@@ -83,14 +89,20 @@ function bundleNow(entry: string, options: BundleOptions): string {
     const isPackageFile = file.endsWith(".js") || file.endsWith(".cjs");
     // Reserve the id first: packages' modules may require each other in a cycle.
     modules.set(id, "");
-    const code = (isPackageFile ? fs.readFileSync(file, "utf8") : transpile(file)).replace(REQUIRE, (match, specifier: string) => {
-      if (isBuiltin(specifier)) {
-        return match;
-      }
-      const target = !isPackageFile && specifier.startsWith(".") ? resolveSibling(file, specifier) : resolvePackageFile(file, specifier);
-      visit(target);
-      return `__load(${JSON.stringify(path.relative(root, target))})`;
-    });
+    const code = (isPackageFile ? fs.readFileSync(file, "utf8") : transpile(file)).replace(
+      REQUIRE,
+      (match, specifier: string) => {
+        if (isBuiltin(specifier)) {
+          return match;
+        }
+        const target =
+          !isPackageFile && specifier.startsWith(".")
+            ? resolveSibling(file, specifier)
+            : resolvePackageFile(file, specifier);
+        visit(target);
+        return `__load(${JSON.stringify(path.relative(root, target))})`;
+      },
+    );
     modules.set(id, code);
   };
   const entryId = path.relative(root, path.resolve(entry));

@@ -89,7 +89,12 @@ function aptConfig(files: ReturnType<typeof aptFiles>): string {
 
 function prepareApt(suite: DebianSuite): void {
   const files = aptFiles(suite);
-  for (const dir of [files.emptyDir, path.join(files.lists, "partial"), files.cache, path.join(files.archives, "partial")]) {
+  for (const dir of [
+    files.emptyDir,
+    path.join(files.lists, "partial"),
+    files.cache,
+    path.join(files.archives, "partial"),
+  ]) {
     fs.mkdirSync(dir, { recursive: true });
   }
   fs.writeFileSync(files.config, aptConfig(files));
@@ -201,10 +206,14 @@ export function dependencyClosure(graph: DependsGraph, roots: readonly string[])
       throw new SandboxError(`apt-cache depends did not list ${name}`);
     }
     for (const group of groups) {
-      const candidates = group.flatMap((alternative) => (alternative.virtual ? alternative.providers : [alternative.target]));
+      const candidates = group.flatMap((alternative) =>
+        alternative.virtual ? alternative.providers : [alternative.target],
+      );
       const pick = candidates.find((candidate) => taken.has(candidate)) ?? candidates[0];
       if (pick === undefined) {
-        throw new SandboxError(`no package provides ${group.map((a) => a.target).join(" | ")}, which ${name} depends on`);
+        throw new SandboxError(
+          `no package provides ${group.map((a) => a.target).join(" | ")}, which ${name} depends on`,
+        );
       }
       if (!taken.has(pick)) {
         taken.add(pick);
@@ -249,15 +258,33 @@ interface PackageVersion {
   architecture: string;
 }
 
-async function resolve(suite: DebianSuite, names: readonly string[], withDependencies: boolean): Promise<PackageVersion[]> {
+async function resolve(
+  suite: DebianSuite,
+  names: readonly string[],
+  withDependencies: boolean,
+): Promise<PackageVersion[]> {
   const wanted = withDependencies
     ? dependencyClosure(
-        parseAptCacheDepends(await apt(suite, `apt-cache depends ${names.join(" ")}`, "apt-cache", ["depends", "--recurse", "--important", ...names], false)),
+        parseAptCacheDepends(
+          await apt(
+            suite,
+            `apt-cache depends ${names.join(" ")}`,
+            "apt-cache",
+            ["depends", "--recurse", "--important", ...names],
+            false,
+          ),
+        ),
         names,
       )
     : [...names];
-  const stanzas = parseStanzas(await apt(suite, "apt-cache show", "apt-cache", ["show", "--no-all-versions", ...wanted], false));
-  return stanzas.map((stanza) => ({ name: stanza.Package, version: stanza.Version, architecture: stanza.Architecture }));
+  const stanzas = parseStanzas(
+    await apt(suite, "apt-cache show", "apt-cache", ["show", "--no-all-versions", ...wanted], false),
+  );
+  return stanzas.map((stanza) => ({
+    name: stanza.Package,
+    version: stanza.Version,
+    architecture: stanza.Architecture,
+  }));
 }
 
 async function download(suite: DebianSuite, packages: readonly PackageVersion[]): Promise<DebianPackage[]> {
@@ -281,7 +308,11 @@ const aptQueues = new Map<DebianSuite, Promise<unknown>>();
  * cache or downloaded. The package lists are fetched when missing, and again when a download fails:
  * the mirror drops superseded versions, so old lists eventually name files it no longer has.
  */
-export function debianPackages(suite: DebianSuite, names: readonly string[], options: { withDependencies: boolean }): Promise<DebianPackage[]> {
+export function debianPackages(
+  suite: DebianSuite,
+  names: readonly string[],
+  options: { withDependencies: boolean },
+): Promise<DebianPackage[]> {
   const task = async () => {
     prepareApt(suite);
     const fresh = !hasLists(suite);
@@ -300,7 +331,10 @@ export function debianPackages(suite: DebianSuite, names: readonly string[], opt
     }
   };
   const result = (aptQueues.get(suite) ?? Promise.resolve()).then(task, task);
-  aptQueues.set(suite, result.catch(() => undefined));
+  aptQueues.set(
+    suite,
+    result.catch(() => undefined),
+  );
   return result;
 }
 
@@ -343,7 +377,17 @@ function hashing(hash: ReturnType<typeof createHash>, count?: (bytes: number) =>
  */
 export async function tarLayer(root: string, file: string): Promise<Layer> {
   const entries = fs.readdirSync(root).sort();
-  const args = ["--create", "--file=-", "--format=gnu", `--directory=${root}`, "--sort=name", "--numeric-owner", "--mtime=@0", "--", ...entries];
+  const args = [
+    "--create",
+    "--file=-",
+    "--format=gnu",
+    `--directory=${root}`,
+    "--sort=name",
+    "--numeric-owner",
+    "--mtime=@0",
+    "--",
+    ...entries,
+  ];
   const tar = spawn("tar", args, { stdio: ["ignore", "pipe", "pipe"] });
   const stderr: Buffer[] = [];
   tar.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
@@ -355,11 +399,19 @@ export async function tarLayer(root: string, file: string): Promise<Layer> {
   const digest = createHash("sha256");
   let size = 0;
   const [, code] = await Promise.all([
-    pipeline(tar.stdout, hashing(diffId), createGzip({ level: 1 }), hashing(digest, (bytes) => (size += bytes)), fs.createWriteStream(file)),
+    pipeline(
+      tar.stdout,
+      hashing(diffId),
+      createGzip({ level: 1 }),
+      hashing(digest, (bytes) => (size += bytes)),
+      fs.createWriteStream(file),
+    ),
     exited,
   ]);
   if (code !== 0) {
-    throw new SandboxError(`tar of ${root} failed: ${lastNonEmptyLine(Buffer.concat(stderr).toString()) ?? `status ${code}`}`);
+    throw new SandboxError(
+      `tar of ${root} failed: ${lastNonEmptyLine(Buffer.concat(stderr).toString()) ?? `status ${code}`}`,
+    );
   }
   return { digest: `sha256:${digest.digest("hex")}`, diffId: `sha256:${diffId.digest("hex")}`, size, file };
 }
@@ -376,7 +428,11 @@ export interface ContainerConfig {
 }
 
 /** The image config blob. Its time stamp is fixed, like the layers', so a rebuild changes no digest. */
-export function imageConfig(container: ContainerConfig, labels: Record<string, string>, layers: readonly Pick<Layer, "diffId">[]): Buffer {
+export function imageConfig(
+  container: ContainerConfig,
+  labels: Record<string, string>,
+  layers: readonly Pick<Layer, "diffId">[],
+): Buffer {
   return Buffer.from(
     JSON.stringify({
       architecture: ARCHITECTURE,
@@ -458,7 +514,9 @@ interface ImageUser {
 function baseFiles(users: readonly ImageUser[]): ImageFile[] {
   const all: ImageUser[] = [{ name: "root", id: 0, home: "/root" }, ...users];
   const passwd = [
-    ...all.map((u) => `${u.name}:x:${u.id}:${u.id}:${u.name}:${u.home}:${u.id === 0 ? "/bin/sh" : "/usr/sbin/nologin"}`),
+    ...all.map(
+      (u) => `${u.name}:x:${u.id}:${u.id}:${u.name}:${u.home}:${u.id === 0 ? "/bin/sh" : "/usr/sbin/nologin"}`,
+    ),
     "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
   ];
   const group = [...all.map((u) => `${u.name}:x:${u.id}:`), "nogroup:x:65534:"];
@@ -466,7 +524,11 @@ function baseFiles(users: readonly ImageUser[]): ImageFile[] {
     { path: "/etc/passwd", mode: 0o644, content: `${passwd.join("\n")}\n` },
     { path: "/etc/group", mode: 0o644, content: `${group.join("\n")}\n` },
     // Without it glibc asks DNS before /etc/hosts, unlike the Debian images the real ones start from.
-    { path: "/etc/nsswitch.conf", mode: 0o644, content: "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n" },
+    {
+      path: "/etc/nsswitch.conf",
+      mode: 0o644,
+      content: "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
+    },
     { path: "/root", mode: 0o700 },
     { path: "/tmp", mode: 0o1777 },
   ];
@@ -582,7 +644,12 @@ function mockhubRecipe(): ImageRecipe {
  */
 export function dockerHubImageRecipes(): ImageRecipe[] {
   const entrypoint = fs.readFileSync(ENTRYPOINT_FILE, "utf8");
-  return [haproxyRecipe("trixie", entrypoint), haproxyRecipe("bookworm", entrypoint), mockhubRecipe(), prometheusRecipe()];
+  return [
+    haproxyRecipe("trixie", entrypoint),
+    haproxyRecipe("bookworm", entrypoint),
+    mockhubRecipe(),
+    prometheusRecipe(),
+  ];
 }
 
 export interface BuiltImage {
@@ -619,7 +686,9 @@ async function pipe(producer: readonly string[], consumer: readonly string[], wh
   first.stdout.pipe(second.stdin);
   const codes = await Promise.all(exits);
   if (codes.some((code) => code !== 0)) {
-    throw new SandboxError(`${what} failed: ${lastNonEmptyLine(Buffer.concat(stderr).toString()) ?? `status ${codes.join(", ")}`}`);
+    throw new SandboxError(
+      `${what} failed: ${lastNonEmptyLine(Buffer.concat(stderr).toString()) ?? `status ${codes.join(", ")}`}`,
+    );
   }
 }
 
@@ -680,7 +749,9 @@ async function buildImage(recipe: ImageRecipe, work: string, log: (line: string)
     fs.rmSync(root, { recursive: true, force: true });
   }
   if (namedAfter === undefined) {
-    throw new SandboxError(`the ${recipe.repository} image of Debian ${recipe.suite} holds no ${recipe.namedAfter} package`);
+    throw new SandboxError(
+      `the ${recipe.repository} image of Debian ${recipe.suite} holds no ${recipe.namedAfter} package`,
+    );
   }
   const tag = recipe.tag ?? `${recipe.tagPrefix ?? ""}${upstreamTag(namedAfter.version)}`;
   const debian = `Debian ${recipe.suite} ${namedAfter.name} ${namedAfter.version}`;
@@ -693,7 +764,11 @@ async function buildImage(recipe: ImageRecipe, work: string, log: (line: string)
 }
 
 /** Builds every recipe, their layers in `work`; the images of different suites build side by side. */
-export function buildImages(recipes: readonly ImageRecipe[], work: string, log: (line: string) => void): Promise<BuiltImage[]> {
+export function buildImages(
+  recipes: readonly ImageRecipe[],
+  work: string,
+  log: (line: string) => void,
+): Promise<BuiltImage[]> {
   fs.mkdirSync(work, { recursive: true });
   return Promise.all(recipes.map((recipe) => buildImage(recipe, work, log)));
 }

@@ -15,9 +15,26 @@ import * as net from "net";
 import * as path from "path";
 import { issueServerCertificate } from "../base/ca";
 import type { DockerHubDoubleConfig, DockerHubPolicy, DockerHubRequest } from "./doubles-interface";
-import { BuiltImage, buildImages, debianPackages, dockerHubImageRecipes, ImageRecipe, MEDIA_TYPES, sha256Digest } from "./docker-hub-images";
+import {
+  BuiltImage,
+  buildImages,
+  debianPackages,
+  dockerHubImageRecipes,
+  ImageRecipe,
+  MEDIA_TYPES,
+  sha256Digest,
+} from "./docker-hub-images";
 import { CACHE_DIR, cachePaths, statePaths } from "../base/paths";
-import { check, lastNonEmptyLine, livePid, SandboxError, sleep, startDaemon, stopDaemon, writePrivateFile } from "../base/proc";
+import {
+  check,
+  lastNonEmptyLine,
+  livePid,
+  SandboxError,
+  sleep,
+  startDaemon,
+  stopDaemon,
+  writePrivateFile,
+} from "../base/proc";
 import type { SandboxSecrets } from "./stack-config";
 import { DOCKER_HUB } from "../base/topology";
 
@@ -100,11 +117,21 @@ function answers(address: DockerHubAddress, tls: boolean): Promise<boolean> {
     const onResponse = (res: http.IncomingMessage) => {
       res.resume();
       const challenged = res.statusCode === 401 && /^Bearer realm=/.test(String(res.headers["www-authenticate"]));
-      resolve((res.statusCode === 200 || challenged) && res.headers["docker-distribution-api-version"] === "registry/2.0");
+      resolve(
+        (res.statusCode === 200 || challenged) && res.headers["docker-distribution-api-version"] === "registry/2.0",
+      );
     };
     const options = { host: address.host, port: address.port, path: "/v2/", timeout: 1000 };
     const req = tls
-      ? https.get({ ...options, ca: fs.readFileSync(cachePaths.caCert), servername: DOCKER_HUB.hostnames[0], headers: { host: DOCKER_HUB.hostnames[0] } }, onResponse)
+      ? https.get(
+          {
+            ...options,
+            ca: fs.readFileSync(cachePaths.caCert),
+            servername: DOCKER_HUB.hostnames[0],
+            headers: { host: DOCKER_HUB.hostnames[0] },
+          },
+          onResponse,
+        )
       : http.get(options, onResponse);
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(false));
@@ -112,13 +139,21 @@ function answers(address: DockerHubAddress, tls: boolean): Promise<boolean> {
 }
 
 /** Waits until a registry answers, or says why it does not. */
-async function waitForRegistry(address: DockerHubAddress, tls: boolean, alive: () => boolean, logFile: string, what: string): Promise<void> {
+async function waitForRegistry(
+  address: DockerHubAddress,
+  tls: boolean,
+  alive: () => boolean,
+  logFile: string,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (!(await answers(address, tls))) {
     if (!alive() || Date.now() > deadline) {
       const last = fs.existsSync(logFile) ? lastNonEmptyLine(fs.readFileSync(logFile, "utf8")) : undefined;
       const state = alive() ? "does not answer" : "exited";
-      throw new SandboxError(`${what} on ${address.host}:${address.port} ${state}${last ? `: ${last}` : ""} (log: ${logFile})`);
+      throw new SandboxError(
+        `${what} on ${address.host}:${address.port} ${state}${last ? `: ${last}` : ""} (log: ${logFile})`,
+      );
     }
     await sleep(100);
   }
@@ -149,9 +184,13 @@ function request(url: URL, method: string, headers: http.OutgoingHttpHeaders, bo
     const req = http.request(url, { method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
     });
-    req.on("error", (err) => reject(new SandboxError(`${method} ${url.pathname} to the build registry failed: ${err.message}`)));
+    req.on("error", (err) =>
+      reject(new SandboxError(`${method} ${url.pathname} to the build registry failed: ${err.message}`)),
+    );
     if (body === undefined || Buffer.isBuffer(body)) {
       req.end(body);
     } else {
@@ -162,7 +201,9 @@ function request(url: URL, method: string, headers: http.OutgoingHttpHeaders, bo
 
 /** The registry's answer when it is not the expected one, for an error message. */
 function unexpected(what: string, reply: Reply): SandboxError {
-  return new SandboxError(`the build registry refused ${what}: HTTP ${reply.status} ${reply.body.trim().slice(0, 300)}`);
+  return new SandboxError(
+    `the build registry refused ${what}: HTTP ${reply.status} ${reply.body.trim().slice(0, 300)}`,
+  );
 }
 
 /** Uploads one blob (a file, or bytes) monolithically: POST for an upload, PUT it with its digest. */
@@ -173,7 +214,12 @@ async function pushBlob(base: URL, repository: string, digest: string, size: num
   }
   const upload = new URL(started.headers.location, base);
   upload.searchParams.set("digest", digest);
-  const put = await request(upload, "PUT", { "content-type": "application/octet-stream", "content-length": size }, content);
+  const put = await request(
+    upload,
+    "PUT",
+    { "content-type": "application/octet-stream", "content-length": size },
+    content,
+  );
   if (put.status !== 201 || put.headers["docker-content-digest"] !== digest) {
     throw unexpected(`blob ${digest} of ${repository}`, put);
   }
@@ -207,7 +253,13 @@ async function pushImage(base: URL, image: BuiltImage): Promise<DockerHubImage> 
  * Pushes the images into registry storage at `storage`, through a registry of our own on loopback
  * (its log in `logFile`, which outlives the staging directory for a failure's sake).
  */
-async function pushImages(binary: string, images: readonly BuiltImage[], storage: string, work: string, logFile: string): Promise<DockerHubImage[]> {
+async function pushImages(
+  binary: string,
+  images: readonly BuiltImage[],
+  storage: string,
+  work: string,
+  logFile: string,
+): Promise<DockerHubImage[]> {
   const address = { host: "127.0.0.1", port: await freePort() };
   const config = path.join(work, "registry.yml");
   writePrivateFile(config, registryConfig({ storage, address, readOnly: false }));
@@ -310,7 +362,9 @@ export async function ensureDockerHubContent(log: (line: string) => void = () =>
 function servedContent(): string {
   const dir = contentDir();
   if (dir === undefined) {
-    throw new SandboxError(`the sandbox's Docker Hub has no content (${statePaths.dockerHub.content} is missing); run \`pnpm run sandbox up\``);
+    throw new SandboxError(
+      `the sandbox's Docker Hub has no content (${statePaths.dockerHub.content} is missing); run \`pnpm run sandbox up\``,
+    );
   }
   if (!fs.existsSync(path.join(dir, INDEX_FILE))) {
     throw new SandboxError(`the Docker Hub content ${dir} is gone from the cache; run \`pnpm run sandbox up\``);
@@ -344,7 +398,10 @@ export async function stopDockerHub(): Promise<void> {
  * The sandbox's Docker Hub as it starts: pulling needs a login (the sandbox's stack logs in with its
  * dockerHubUsername and dockerHubToken), with Docker Hub's limits per window.
  */
-export const SANDBOX_DOCKER_HUB_POLICY: DockerHubPolicy = { requireLogin: true, limits: { anonymous: 10, authenticated: 100 } };
+export const SANDBOX_DOCKER_HUB_POLICY: DockerHubPolicy = {
+  requireLogin: true,
+  limits: { anonymous: 10, authenticated: 100 },
+};
 
 /** Changes what the Docker Hub double enforces, from its next request on; a new policy starts a new window. */
 export function setDockerHubPolicy(policy: DockerHubPolicy): void {
@@ -380,7 +437,13 @@ export async function startDockerHub(
   writePrivateFile(files.config, registryConfig({ storage, address: upstream, readOnly: true }));
   startDaemon(binary, ["serve", files.config], { logFile: files.log, pidFile: files.pid });
   try {
-    await waitForRegistry(upstream, false, () => dockerHubPid() !== undefined, files.log, "the sandbox's Docker Hub registry");
+    await waitForRegistry(
+      upstream,
+      false,
+      () => dockerHubPid() !== undefined,
+      files.log,
+      "the sandbox's Docker Hub registry",
+    );
     await issueServerCertificate([...DOCKER_HUB.hostnames], [address.host], files.tlsCert, files.tlsKey);
     setDockerHubPolicy(SANDBOX_DOCKER_HUB_POLICY);
     fs.writeFileSync(files.front.requests, "", { mode: 0o600 });
@@ -394,8 +457,17 @@ export async function startDockerHub(
       tls: { certFile: files.tlsCert, keyFile: files.tlsKey },
     };
     writePrivateFile(files.front.config, JSON.stringify(config, null, 2));
-    startDaemon(process.execPath, [frontScript(), files.front.config], { logFile: files.front.log, pidFile: files.front.pid });
-    await waitForRegistry(address, true, () => dockerHubFrontPid() !== undefined, files.front.log, "the sandbox's Docker Hub");
+    startDaemon(process.execPath, [frontScript(), files.front.config], {
+      logFile: files.front.log,
+      pidFile: files.front.pid,
+    });
+    await waitForRegistry(
+      address,
+      true,
+      () => dockerHubFrontPid() !== undefined,
+      files.front.log,
+      "the sandbox's Docker Hub",
+    );
   } catch (err) {
     await stopDockerHub();
     throw err;

@@ -31,7 +31,8 @@ export type MockhubFault = "down" | "slow" | "error" | { flapFor: string };
 /** The file beside the fault file where the double records each answer it injected. */
 export const MOCKHUB_INJECTED_FILE = "injected";
 
-export const mockhubFaultLine = (fault: MockhubFault): string => (typeof fault === "string" ? fault : `flap ${fault.flapFor}`);
+export const mockhubFaultLine = (fault: MockhubFault): string =>
+  typeof fault === "string" ? fault : `flap ${fault.flapFor}`;
 
 /**
  * What the Docker Hub double (test/doubles/dockerhub.ts) enforces, read from its policy file on every

@@ -58,7 +58,9 @@ export async function startInternet(secrets: SandboxSecrets): Promise<void> {
   while (!(await canConnect(INTERNET.hostIp, HTTPS_PORT))) {
     if (githubPid() === undefined || Date.now() > deadline) {
       const log = fs.existsSync(files.log) ? fs.readFileSync(files.log, "utf8").trim().split("\n").pop() : undefined;
-      throw new SandboxError(`the GitHub double did not start listening on ${INTERNET.hostIp}:${HTTPS_PORT}${log ? `: ${log}` : ""}`);
+      throw new SandboxError(
+        `the GitHub double did not start listening on ${INTERNET.hostIp}:${HTTPS_PORT}${log ? `: ${log}` : ""}`,
+      );
     }
     await sleep(100);
   }

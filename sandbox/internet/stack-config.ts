@@ -12,7 +12,13 @@ import { SandboxError, writePrivateFile } from "../base/proc";
 import { INTERNET, SANDBOX_REGIONS } from "../base/topology";
 
 /** The artifact the GitHub double serves for the sandbox's flowProxyArtifact. */
-export const SANDBOX_ARTIFACT = { owner: "flashbots", repo: "flowproxy", runId: "1", id: "2", build: GENERATION_1_BUILD } as const;
+export const SANDBOX_ARTIFACT = {
+  owner: "flashbots",
+  repo: "flowproxy",
+  runId: "1",
+  id: "2",
+  build: GENERATION_1_BUILD,
+} as const;
 
 export function artifactUrl(artifact: { owner: string; repo: string; runId: string; id: string }): string {
   return `https://github.com/${artifact.owner}/${artifact.repo}/actions/runs/${artifact.runId}/artifacts/${artifact.id}`;
@@ -49,9 +55,15 @@ function ensureSshKeyPair(): string {
   const files = statePaths.ssh;
   if (!fs.existsSync(files.key)) {
     fs.mkdirSync(path.dirname(files.key), { recursive: true, mode: 0o700 });
-    const made = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "flowproxy-sandbox", "-f", files.key], { encoding: "utf8" });
+    const made = spawnSync(
+      "ssh-keygen",
+      ["-q", "-t", "ed25519", "-N", "", "-C", "flowproxy-sandbox", "-f", files.key],
+      { encoding: "utf8" },
+    );
     if (made.status !== 0) {
-      throw new SandboxError(`ssh-keygen could not make the sandbox's key pair: ${made.stderr.trim() || made.error?.message}`);
+      throw new SandboxError(
+        `ssh-keygen could not make the sandbox's key pair: ${made.stderr.trim() || made.error?.message}`,
+      );
     }
   }
   return fs.readFileSync(files.publicKey, "utf8").trim();
@@ -77,7 +89,11 @@ export function loadOrCreateSecrets(): SandboxSecrets {
  * The sandbox's stack configuration, deploying `haProxyVersion` (a tag the sandbox's Docker Hub
  * serves); `overrides` lets a test change or add values.
  */
-export function sandboxRequest(secrets: SandboxSecrets, haProxyVersion: string, overrides: Record<string, string> = {}): EvaluationRequest {
+export function sandboxRequest(
+  secrets: SandboxSecrets,
+  haProxyVersion: string,
+  overrides: Record<string, string> = {},
+): EvaluationRequest {
   const config: Record<string, string> = {
     adminUsername: "azureuser",
     sshPublicKey: secrets.sshPublicKey,

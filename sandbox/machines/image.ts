@@ -20,9 +20,24 @@ const SUITE = "trixie";
  * archive when monitoring is on (the sandbox's VMs reach no archive).
  */
 const PACKAGES = [
-  "systemd", "systemd-sysv", "dbus", "curl", "ca-certificates", "openssl", "jq", "unzip",
-  "iproute2", "nodejs", "procps", "iputils-ping", "bind9-dnsutils", "docker.io", "docker-cli",
-  "openssh-server", "sudo", "prometheus-node-exporter",
+  "systemd",
+  "systemd-sysv",
+  "dbus",
+  "curl",
+  "ca-certificates",
+  "openssl",
+  "jq",
+  "unzip",
+  "iproute2",
+  "nodejs",
+  "procps",
+  "iputils-ping",
+  "bind9-dnsutils",
+  "docker.io",
+  "docker-cli",
+  "openssh-server",
+  "sudo",
+  "prometheus-node-exporter",
 ];
 
 interface VmImageFile {

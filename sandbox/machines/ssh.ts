@@ -46,5 +46,7 @@ export function sshAs(printed: string, remote: readonly string[], options: reado
   if (!fs.existsSync(statePaths.ssh.key)) {
     throw new SandboxError(`the sandbox has no SSH key (${statePaths.ssh.key}); run \`pnpm run sandbox up\``);
   }
-  return run("ssh", ["-F", ensureClientConfig(), ...options, ...sshArguments(printed), "--", ...remote], { timeoutMs: 30_000 });
+  return run("ssh", ["-F", ensureClientConfig(), ...options, ...sshArguments(printed), "--", ...remote], {
+    timeoutMs: 30_000,
+  });
 }

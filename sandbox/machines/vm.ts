@@ -55,8 +55,11 @@ export async function ensureDisk(vm: Vm, imageDir: string): Promise<void> {
   }
   if (!isMounted(files.root)) {
     await check("mount", [
-      "-t", "overlay", "overlay",
-      "-o", `lowerdir=${lower},upperdir=${files.upper},workdir=${files.work}`,
+      "-t",
+      "overlay",
+      "overlay",
+      "-o",
+      `lowerdir=${lower},upperdir=${files.upper},workdir=${files.work}`,
       files.root,
     ]);
   }
@@ -112,7 +115,11 @@ function requireInit(vm: Vm): number {
 /** Runs a command inside the VM as root, with a clean environment, and captures its output. */
 export function vmExec(vm: Vm, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const pid = requireInit(vm);
-  return run("nsenter", ["-t", String(pid), "-a", "--", "/usr/bin/env", "-i", `PATH=${VM_PATH}`, "LANG=C.UTF-8", ...argv], options);
+  return run(
+    "nsenter",
+    ["-t", String(pid), "-a", "--", "/usr/bin/env", "-i", `PATH=${VM_PATH}`, "LANG=C.UTF-8", ...argv],
+    options,
+  );
 }
 
 /** Like vmExec, but fails with the command's last line of output when it exits non-zero. */
@@ -120,7 +127,9 @@ export async function vmCheck(vm: Vm, argv: readonly string[], options: RunOptio
   const result = await vmExec(vm, argv, options);
   if (result.code !== 0) {
     const last = (result.stderr.trim() || result.stdout.trim()).split("\n").pop();
-    throw new SandboxError(`${vm.name}: \`${argv.join(" ")}\` exited with status ${result.code}${last ? `: ${last}` : ""}`);
+    throw new SandboxError(
+      `${vm.name}: \`${argv.join(" ")}\` exited with status ${result.code}${last ? `: ${last}` : ""}`,
+    );
   }
   return result.stdout;
 }
@@ -149,9 +158,13 @@ async function waitForBoot(vm: Vm): Promise<string> {
   const deadline = Date.now() + BOOT_TIMEOUT_MS;
   for (;;) {
     // Until systemd has opened its private socket, systemctl cannot ask it and prints nothing.
-    const state = await run("nsenter", ["-t", String(requireInit(vm)), "-a", "systemctl", "is-system-running", "--wait"], {
-      timeoutMs: Math.max(deadline - Date.now(), 1),
-    });
+    const state = await run(
+      "nsenter",
+      ["-t", String(requireInit(vm)), "-a", "systemctl", "is-system-running", "--wait"],
+      {
+        timeoutMs: Math.max(deadline - Date.now(), 1),
+      },
+    );
     const summary = state.stdout.trim();
     if (summary === "running" || summary === "degraded") {
       return summary;
@@ -172,7 +185,9 @@ async function waitForBoot(vm: Vm): Promise<string> {
  * named systemd (v1) hierarchy systemd-nspawn checks.
  */
 function cgroupDirs(vm: Vm): string[] {
-  const roots = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"].filter((root) => fs.existsSync(`${root}/cgroup.procs`));
+  const roots = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"].filter((root) =>
+    fs.existsSync(`${root}/cgroup.procs`),
+  );
   return roots.map((root) => `${root}/flowproxy-sandbox-${vm.name}`);
 }
 
@@ -269,7 +284,9 @@ export async function rebootVm(vm: Vm): Promise<BootReport> {
   const deadline = Date.now() + SHUTDOWN_GRACE_MS;
   while (before !== undefined && nspawnPid(vm) === before) {
     if (Date.now() > deadline) {
-      throw new SandboxError(`${vm.name} did not shut down within ${SHUTDOWN_GRACE_MS / 1000} s of \`systemctl reboot\``);
+      throw new SandboxError(
+        `${vm.name} did not shut down within ${SHUTDOWN_GRACE_MS / 1000} s of \`systemctl reboot\``,
+      );
     }
     await sleep(200);
   }

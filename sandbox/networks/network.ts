@@ -11,7 +11,17 @@ import { Cidr, cidrsOverlap, parseCidr } from "../../lib/cidr";
 import { statePaths } from "../base/paths";
 import { check, livePid, run, SandboxError, sleep, startDaemon, stopDaemon } from "../base/proc";
 import type { DnsRecord, ReverseRecord } from "../../plan/evaluation";
-import { DOCKER_HUB, INTERNET, NETNS_PREFIX, netnsOf, nicFqdnOf, ROUTER_NETNS, Vm, VNETS, Vnet } from "../base/topology";
+import {
+  DOCKER_HUB,
+  INTERNET,
+  NETNS_PREFIX,
+  netnsOf,
+  nicFqdnOf,
+  ROUTER_NETNS,
+  Vm,
+  VNETS,
+  Vnet,
+} from "../base/topology";
 
 const ip = (...args: string[]) => check("ip", args);
 
@@ -70,10 +80,30 @@ async function ensureLeg(hostEnd: string, bridge: string, netns: string, inner: 
 async function ensureRouter(): Promise<void> {
   await ensureNetns(ROUTER_NETNS);
   for (const vnet of Object.values(VNETS)) {
-    await ensureLeg(vnet.routerHostVeth, vnet.bridge, ROUTER_NETNS, vnet.routerInterface, `${vnet.routerIp}/${vnet.prefixLength}`);
-    await ip("-n", ROUTER_NETNS, "addr", "replace", `${vnet.dockerHubIp}/${vnet.prefixLength}`, "dev", vnet.routerInterface);
+    await ensureLeg(
+      vnet.routerHostVeth,
+      vnet.bridge,
+      ROUTER_NETNS,
+      vnet.routerInterface,
+      `${vnet.routerIp}/${vnet.prefixLength}`,
+    );
+    await ip(
+      "-n",
+      ROUTER_NETNS,
+      "addr",
+      "replace",
+      `${vnet.dockerHubIp}/${vnet.prefixLength}`,
+      "dev",
+      vnet.routerInterface,
+    );
   }
-  await ensureLeg(INTERNET.routerHostVeth, INTERNET.bridge, ROUTER_NETNS, INTERNET.routerInterface, `${INTERNET.routerIp}/${INTERNET.prefixLength}`);
+  await ensureLeg(
+    INTERNET.routerHostVeth,
+    INTERNET.bridge,
+    ROUTER_NETNS,
+    INTERNET.routerInterface,
+    `${INTERNET.routerIp}/${INTERNET.prefixLength}`,
+  );
   // Forwarding inside the router namespace only: this is the VNet peering. A VM's packet to the
   // internet bridge may be forwarded too, but the host drops it (its source fails the reverse-path
   // check) and could not answer it anyway; real outbound traffic goes through the relay.
@@ -172,7 +202,9 @@ export async function removeVmNetwork(vm: Vm): Promise<void> {
 
 /** The sandbox's network namespaces that exist: the router's and every VM's, whichever fleet made them. */
 function sandboxNamespaces(): string[] {
-  return fs.existsSync("/run/netns") ? fs.readdirSync("/run/netns").filter((name) => name.startsWith(NETNS_PREFIX)) : [];
+  return fs.existsSync("/run/netns")
+    ? fs.readdirSync("/run/netns").filter((name) => name.startsWith(NETNS_PREFIX))
+    : [];
 }
 
 // ---- DNS ----
@@ -223,12 +255,18 @@ async function stopDns(vnet: string): Promise<void> {
 }
 
 /** (Re)starts the DNS servers with the records of the rendered stack, whose VMs are `vms`. */
-export async function startDns(stack: { dnsRecords: readonly DnsRecord[]; reverseRecords: readonly ReverseRecord[] }, vms: readonly Vm[]): Promise<void> {
+export async function startDns(
+  stack: { dnsRecords: readonly DnsRecord[]; reverseRecords: readonly ReverseRecord[] },
+  vms: readonly Vm[],
+): Promise<void> {
   for (const vnet of Object.values(VNETS)) {
     const files = statePaths.dns(vnet.key);
     await stopDns(vnet.key);
     fs.mkdirSync(path.dirname(files.config), { recursive: true });
-    fs.writeFileSync(files.config, dnsmasqConfig(vnet, dnsRecordsFor(vnet, stack.dnsRecords, vms), stack.reverseRecords));
+    fs.writeFileSync(
+      files.config,
+      dnsmasqConfig(vnet, dnsRecordsFor(vnet, stack.dnsRecords, vms), stack.reverseRecords),
+    );
     // dnsmasq daemonizes; its PID file tells us the daemon's PID.
     await check("ip", ["netns", "exec", ROUTER_NETNS, "dnsmasq", `--conf-file=${files.config}`]);
   }
@@ -246,7 +284,10 @@ async function stopOutbound(): Promise<void> {
 export async function startOutbound(): Promise<void> {
   await stopOutbound();
   fs.mkdirSync(path.dirname(statePaths.outbound.pid), { recursive: true });
-  const routes = Object.values(VNETS).flatMap((v) => [`${v.routerIp}=${INTERNET.hostIp}`, `${v.dockerHubIp}=${DOCKER_HUB.hostIp}`]);
+  const routes = Object.values(VNETS).flatMap((v) => [
+    `${v.routerIp}=${INTERNET.hostIp}`,
+    `${v.dockerHubIp}=${DOCKER_HUB.hostIp}`,
+  ]);
   fs.writeFileSync(statePaths.outbound.log, "");
   // `ip netns exec` execs the program, so the recorded PID is the relay's own.
   startDaemon(
@@ -258,7 +299,9 @@ export async function startOutbound(): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!fs.readFileSync(statePaths.outbound.log, "utf8").includes("relaying")) {
     if (livePid(statePaths.outbound.pid, relayScript()) === undefined || Date.now() > deadline) {
-      throw new SandboxError(`the outbound relay did not start: ${fs.readFileSync(statePaths.outbound.log, "utf8").trim() || "no output"}`);
+      throw new SandboxError(
+        `the outbound relay did not start: ${fs.readFileSync(statePaths.outbound.log, "utf8").trim() || "no output"}`,
+      );
     }
     await sleep(50);
   }

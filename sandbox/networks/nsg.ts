@@ -94,7 +94,8 @@ function fields(value: unknown): Fields {
 /** The NIC holding the VM's private address: the sandbox gave the mocks these addresses (stack.ts). */
 function nicOf(stack: Evaluation, vm: Vm): EvaluatedResource {
   const nics = stack.resources.filter(
-    (r) => r.type === NIC_TYPE && asList(r.state.ipConfigurations).some((c) => fields(c).privateIPAddress === vm.privateIp),
+    (r) =>
+      r.type === NIC_TYPE && asList(r.state.ipConfigurations).some((c) => fields(c).privateIPAddress === vm.privateIp),
   );
   if (nics.length !== 1) {
     throw new SandboxError(
@@ -108,7 +109,9 @@ function nicOf(stack: Evaluation, vm: Vm): EvaluatedResource {
 function resourceById(stack: Evaluation, type: string, id: unknown, what: string): EvaluatedResource {
   const found = resourcesById(stack, type, id);
   if (found.length !== 1) {
-    throw new SandboxError(`${what} refers to ${JSON.stringify(id)}, which names ${found.length} resources of type ${type} in the rendered stack`);
+    throw new SandboxError(
+      `${what} refers to ${JSON.stringify(id)}, which names ${found.length} resources of type ${type} in the rendered stack`,
+    );
   }
   return found[0];
 }
@@ -127,9 +130,13 @@ function refuseOtherFilters(stack: Evaluation, nic: EvaluatedResource, nsg: Eval
       );
     }
   }
-  const standalone = stack.resources.find((r) => r.type === STANDALONE_RULE_TYPE && r.state.networkSecurityGroupName === nsg.state.name);
+  const standalone = stack.resources.find(
+    (r) => r.type === STANDALONE_RULE_TYPE && r.state.networkSecurityGroupName === nsg.state.name,
+  );
   if (standalone) {
-    throw new SandboxError(`${standalone.name} is a standalone rule of ${nsg.name}; the sandbox reads the NSG's inline securityRules only`);
+    throw new SandboxError(
+      `${standalone.name} is a standalone rule of ${nsg.name}; the sandbox reads the NSG's inline securityRules only`,
+    );
   }
 }
 
@@ -156,7 +163,13 @@ function oneOrMany(raw: Fields, single: string, plural: string, where: string): 
   return values as string[];
 }
 
-function pick<T extends string>(raw: Fields, field: string, accepted: readonly T[], where: string, refused: Record<string, string> = {}): T {
+function pick<T extends string>(
+  raw: Fields,
+  field: string,
+  accepted: readonly T[],
+  where: string,
+  refused: Record<string, string> = {},
+): T {
   const value = raw[field];
   const found = accepted.find((a) => typeof value === "string" && a.toLowerCase() === value.toLowerCase());
   if (found !== undefined) {
@@ -212,7 +225,9 @@ export function nsgRules(stack: Evaluation, vm: Vm): NsgRule[] {
   const nic = nicOf(stack, vm);
   const nsgRef = fields(nic.state.networkSecurityGroup).id;
   if (nsgRef === undefined) {
-    throw new SandboxError(`${nic.name} has no network security group; Azure would let every packet in, which the sandbox does not model`);
+    throw new SandboxError(
+      `${nic.name} has no network security group; Azure would let every packet in, which the sandbox does not model`,
+    );
   }
   const nsg = resourceById(stack, NSG_TYPE, nsgRef, `${nic.name}'s networkSecurityGroup`);
   refuseOtherFilters(stack, nic, nsg);
@@ -241,7 +256,12 @@ function nicInterfaces(vm: Vm): string[] {
  */
 function virtualNetworkPrefixes(vm: Vm): string[] {
   const own = VNETS[vm.vnet];
-  return [own.addressSpace, ...Object.values(VNETS).filter((v) => v !== own).map((v) => v.addressSpace)];
+  return [
+    own.addressSpace,
+    ...Object.values(VNETS)
+      .filter((v) => v !== own)
+      .map((v) => v.addressSpace),
+  ];
 }
 
 function nftSet(items: readonly string[]): string {
@@ -263,7 +283,12 @@ function readAddress(text: string, where: string, field: string): Address {
     throw ruleError(where, field, text, "is IPv6; the sandbox's networks are IPv4 only");
   }
   if (!/^[\d./]+$/.test(text)) {
-    throw ruleError(where, field, text, `is not an IPv4 address, a CIDR, "*" or a tag the sandbox models (${TAGS.join(", ")})`);
+    throw ruleError(
+      where,
+      field,
+      text,
+      `is not an IPv4 address, a CIDR, "*" or a tag the sandbox models (${TAGS.join(", ")})`,
+    );
   }
   const cidr = parseCidr(text.includes("/") ? text : `${text}/32`);
   if (typeof cidr === "string") {
@@ -335,7 +360,8 @@ function portMatch(ranges: readonly string[], where: string, field: string): str
 function protocolMatch(rule: NsgRule, where: string): string {
   const sport = portMatch(rule.sourcePortRanges, where, "sourcePortRange(s)");
   const dport = portMatch(rule.destinationPortRanges, where, "destinationPortRange(s)");
-  const ports = (proto: string) => [sport && `${proto} sport ${sport}`, dport && `${proto} dport ${dport}`].filter(Boolean).join(" ");
+  const ports = (proto: string) =>
+    [sport && `${proto} sport ${sport}`, dport && `${proto} dport ${dport}`].filter(Boolean).join(" ");
   switch (rule.protocol) {
     case "Tcp":
     case "Udp": {
@@ -358,7 +384,12 @@ function ruleLines(rule: NsgRule, vm: Vm): string[] {
   const where = `rule ${JSON.stringify(rule.name)} (priority ${rule.priority})`;
   // Azure's names are word characters, '.', '-' and '_'; anything else could break out of the comment.
   if (!/^\w(?:[\w.-]{0,78}[\w])?$/.test(rule.name)) {
-    throw ruleError(where, "name", rule.name, "is not a rule name Azure takes (up to 80 word characters, '.', '-' and '_', starting and ending with a word character)");
+    throw ruleError(
+      where,
+      "name",
+      rule.name,
+      "is not a rule name Azure takes (up to 80 word characters, '.', '-' and '_', starting and ending with a word character)",
+    );
   }
   const sources = sourceMatches(rule, vm, where);
   const protocol = protocolMatch(rule, where);
@@ -382,7 +413,12 @@ export function nsgRuleset(rules: readonly NsgRule[], vm: Vm): string {
   const ordered = [...rules].sort((a, b) => a.priority - b.priority);
   const clash = ordered.find((r, i) => i > 0 && ordered[i - 1].priority === r.priority);
   if (clash) {
-    throw ruleError(`rule ${JSON.stringify(clash.name)}`, "priority", clash.priority, "is taken by another inbound rule; Azure refuses two with one priority");
+    throw ruleError(
+      `rule ${JSON.stringify(clash.name)}`,
+      "priority",
+      clash.priority,
+      "is taken by another inbound rule; Azure refuses two with one priority",
+    );
   }
   const interfaces = nftSet(nicInterfaces(vm).map((i) => `"${i}"`));
   return [

@@ -67,7 +67,9 @@ export function runCast(args: string[]): CastResult {
   }
   if (command === "wallet" && sub === "new" && rest.length === 0) {
     const keypair = newKeypair();
-    return ok(`Successfully created new keypair.\nAddress:     ${keypair.address}\nPrivate key: ${keypair.privateKey}\n`);
+    return ok(
+      `Successfully created new keypair.\nAddress:     ${keypair.address}\nPrivate key: ${keypair.privateKey}\n`,
+    );
   }
   if (command === "wallet" && sub === "address") {
     return walletAddress(rest);

@@ -50,7 +50,10 @@ export const REALM = `https://${AUTH_HOST}/token`;
 export const WINDOW_SECONDS = 21600;
 export const TOKEN_LIFETIME_SECONDS = 300;
 /** Docker Hub's own defaults when no policy file exists: anyone may pull public images. */
-export const DOCKER_HUB_DEFAULT_POLICY: DockerHubPolicy = { requireLogin: false, limits: { anonymous: 10, authenticated: 100 } };
+export const DOCKER_HUB_DEFAULT_POLICY: DockerHubPolicy = {
+  requireLogin: false,
+  limits: { anonymous: 10, authenticated: 100 },
+};
 
 const MANIFEST = /^\/v2\/(.+)\/manifests\/[^/]+$/;
 const REPOSITORY = /^\/v2\/(.+)\/(?:manifests|blobs|tags)\/.*$/;
@@ -93,14 +96,19 @@ export class DockerHubDouble {
   constructor(private readonly config: DockerHubDoubleConfig) {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
     this.server = config.tls
-      ? https.createServer({ cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) }, handler)
+      ? https.createServer(
+          { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) },
+          handler,
+        )
       : http.createServer(handler);
   }
 
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once("error", reject);
-      this.server.listen(this.config.port, this.config.host, () => resolve((this.server.address() as { port: number }).port));
+      this.server.listen(this.config.port, this.config.host, () =>
+        resolve((this.server.address() as { port: number }).port),
+      );
     });
   }
 
@@ -138,8 +146,19 @@ export class DockerHubDouble {
     fs.appendFileSync(this.config.requestLog, `${JSON.stringify(record)}\n`);
   }
 
-  private reply(req: http.IncomingMessage, res: http.ServerResponse, account: string, status: number, headers: http.OutgoingHttpHeaders, body: string): void {
-    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers });
+  private reply(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    account: string,
+    status: number,
+    headers: http.OutgoingHttpHeaders,
+    body: string,
+  ): void {
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      ...headers,
+    });
     res.end(req.method === "HEAD" ? undefined : body);
     this.log(req, account, status);
   }
@@ -185,7 +204,11 @@ export class DockerHubDouble {
       .flatMap((scope) => scope.split(" "))
       .map(parseScope)
       .filter((s): s is { name: string; actions: string[] } => s !== undefined)
-      .map((s) => ({ type: "repository", name: s.name, actions: s.actions.filter((a) => a === "pull" && (account !== "" || !policy.requireLogin)) }));
+      .map((s) => ({
+        type: "repository",
+        name: s.name,
+        actions: s.actions.filter((a) => a === "pull" && (account !== "" || !policy.requireLogin)),
+      }));
     const now = Math.floor(Date.now() / 1000);
     const claims: Claims = {
       iss: AUTH_HOST,
@@ -198,7 +221,12 @@ export class DockerHubDouble {
       access,
     };
     const token = this.sign(claims);
-    const body = JSON.stringify({ token, access_token: token, expires_in: TOKEN_LIFETIME_SECONDS, issued_at: new Date(now * 1000).toISOString() });
+    const body = JSON.stringify({
+      token,
+      access_token: token,
+      expires_in: TOKEN_LIFETIME_SECONDS,
+      issued_at: new Date(now * 1000).toISOString(),
+    });
     this.reply(req, res, account, 200, {}, body);
   }
 
@@ -219,12 +247,24 @@ export class DockerHubDouble {
   }
 
   // accesscontroller.go: the challenge, with the scope the request needs and the error if a token came.
-  private challenge(req: http.IncomingMessage, res: http.ServerResponse, repository: string | undefined, error?: "invalid_token" | "insufficient_scope"): void {
+  private challenge(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    repository: string | undefined,
+    error?: "invalid_token" | "insufficient_scope",
+  ): void {
     let challenge = `Bearer realm="${REALM}",service="${SERVICE}"`;
     if (repository) challenge += `,scope="repository:${repository}:pull"`;
     if (error) challenge += `,error="${error}"`;
     const detail = repository ? [{ Type: "repository", Class: "", Name: repository, Action: "pull" }] : null;
-    this.reply(req, res, "", 401, { "www-authenticate": challenge, "docker-distribution-api-version": "registry/2.0" }, errorsBody("UNAUTHORIZED", "authentication required", detail));
+    this.reply(
+      req,
+      res,
+      "",
+      401,
+      { "www-authenticate": challenge, "docker-distribution-api-version": "registry/2.0" },
+      errorsBody("UNAUTHORIZED", "authentication required", detail),
+    );
   }
 
   private registry(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -240,7 +280,10 @@ export class DockerHubDouble {
       this.challenge(req, res, repository, "invalid_token");
       return;
     }
-    if (repository !== undefined && !claims.access.some((a) => a.type === "repository" && a.name === repository && a.actions.includes("pull"))) {
+    if (
+      repository !== undefined &&
+      !claims.access.some((a) => a.type === "repository" && a.name === repository && a.actions.includes("pull"))
+    ) {
       this.challenge(req, res, repository, "insufficient_scope");
       return;
     }
@@ -262,7 +305,18 @@ export class DockerHubDouble {
             claims.sub !== ""
               ? `You have reached your pull rate limit as '${claims.sub}'. You may increase the limit by upgrading. https://www.docker.com/increase-rate-limit`
               : "You have reached your unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit";
-          this.reply(req, res, claims.sub, 429, { ...limitHeaders, "ratelimit-remaining": `0;w=${WINDOW_SECONDS}`, "docker-distribution-api-version": "registry/2.0" }, errorsBody("TOOMANYREQUESTS", message));
+          this.reply(
+            req,
+            res,
+            claims.sub,
+            429,
+            {
+              ...limitHeaders,
+              "ratelimit-remaining": `0;w=${WINDOW_SECONDS}`,
+              "docker-distribution-api-version": "registry/2.0",
+            },
+            errorsBody("TOOMANYREQUESTS", message),
+          );
           return;
         }
         this.pulls.set(subject, used + 1);
@@ -272,7 +326,12 @@ export class DockerHubDouble {
   }
 
   /** Passes an authorized request to the registry behind, without its token. */
-  private forward(req: http.IncomingMessage, res: http.ServerResponse, account: string, extra: http.OutgoingHttpHeaders): void {
+  private forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    account: string,
+    extra: http.OutgoingHttpHeaders,
+  ): void {
     const headers = { ...req.headers };
     delete headers.authorization;
     headers.host = `${this.config.upstream.host}:${this.config.upstream.port}`;
@@ -282,7 +341,15 @@ export class DockerHubDouble {
       answer.on("end", () => this.log(req, account, answer.statusCode ?? 502));
     });
     upstream.on("error", (err) => {
-      if (!res.headersSent) this.reply(req, res, account, 502, {}, errorsBody("UNAVAILABLE", `the registry behind is unavailable: ${err.message}`));
+      if (!res.headersSent)
+        this.reply(
+          req,
+          res,
+          account,
+          502,
+          {},
+          errorsBody("UNAVAILABLE", `the registry behind is unavailable: ${err.message}`),
+        );
       else res.destroy();
     });
     req.pipe(upstream);
@@ -290,5 +357,10 @@ export class DockerHubDouble {
 }
 
 if (require.main === module) {
-  serveFromConfigFile<DockerHubDoubleConfig>("dockerhub.js", (config) => new DockerHubDouble(config), (config) => `Docker Hub double listening on ${config.host}:${config.port}, in front of ${config.upstream.host}:${config.upstream.port}`);
+  serveFromConfigFile<DockerHubDoubleConfig>(
+    "dockerhub.js",
+    (config) => new DockerHubDouble(config),
+    (config) =>
+      `Docker Hub double listening on ${config.host}:${config.port}, in front of ${config.upstream.host}:${config.upstream.port}`,
+  );
 }

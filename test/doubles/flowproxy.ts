@@ -69,7 +69,10 @@ function loadDotenv(env: NodeJS.ProcessEnv): void {
         const value = /^'.*'$/.test(raw)
           ? raw.slice(1, -1)
           : /^".*"$/.test(raw)
-            ? raw.slice(1, -1).replace(/\\n/g, "\n").replace(/\\(["\\])/g, "$1")
+            ? raw
+                .slice(1, -1)
+                .replace(/\\n/g, "\n")
+                .replace(/\\(["\\])/g, "$1")
             : raw.replace(/\s+#.*$/, "");
         parsed.push([match[1], value]);
       }
@@ -89,7 +92,13 @@ async function main(build: BuildStamp): Promise<void> {
     process.exit(2);
   }
   loadDotenv(process.env);
-  const cli = parseCli(generation, process.argv.slice(2), process.env, path.basename(process.argv[1]), `${build.version}-${build.gitHash}`);
+  const cli = parseCli(
+    generation,
+    process.argv.slice(2),
+    process.env,
+    path.basename(process.argv[1]),
+    `${build.version}-${build.gitHash}`,
+  );
   if (cli.kind === "exit") {
     process.stdout.write(cli.stdout);
     process.stderr.write(cli.stderr);
@@ -111,7 +120,8 @@ async function main(build: BuildStamp): Promise<void> {
       process.stderr.write(panic(generation === 1 ? "tokio-runtime-worker" : "main", error.location, error.message));
       if (generation === 2) process.exit(101);
     }
-    const message = error instanceof Panic ? `Critical task \`run_update_peers\` panicked: \`${error.message}\`` : error.message;
+    const message =
+      error instanceof Panic ? `Critical task \`run_update_peers\` panicked: \`${error.message}\`` : error.message;
     if (generation === 1) {
       logger.event("ERROR", "cli", "shutting down due to error");
       process.stderr.write(`Orderflow proxy terminated with error: ${message}\n`);
@@ -124,7 +134,14 @@ async function main(build: BuildStamp): Promise<void> {
     }
     process.exit(0);
   };
-  const proxy = new FlowProxy({ generation, settings: cli.settings, gitHash: build.gitHash, version: build.version, logger, onFatal: shutDown });
+  const proxy = new FlowProxy({
+    generation,
+    settings: cli.settings,
+    gitHash: build.gitHash,
+    version: build.version,
+    logger,
+    onFatal: shutDown,
+  });
   for (const [signal, message] of [
     ["SIGTERM", "Received SIGTERM"],
     ["SIGINT", "Received ctrl-c"],

@@ -31,11 +31,31 @@ const BLOB_TTL_MS = 5 * 60 * 1000;
 
 /** What each host serves besides the artifact API: path pattern to a file in filesDir. */
 const STATIC_ROUTES: { host: string; path: RegExp; file: string; type: string }[] = [
-  { host: "raw.githubusercontent.com", path: /^\/foundry-rs\/foundry\/[^/]+\/foundryup\/install$/, file: "foundry-install.sh", type: "text/plain" },
-  { host: "raw.githubusercontent.com", path: /^\/foundry-rs\/foundry\/[^/]+\/foundryup\/foundryup$/, file: "foundryup.sh", type: "text/plain" },
-  { host: "github.com", path: /^\/foundry-rs\/foundry\/releases\/download\/[^/]+\/cast$/, file: "cast.js", type: "application/octet-stream" },
+  {
+    host: "raw.githubusercontent.com",
+    path: /^\/foundry-rs\/foundry\/[^/]+\/foundryup\/install$/,
+    file: "foundry-install.sh",
+    type: "text/plain",
+  },
+  {
+    host: "raw.githubusercontent.com",
+    path: /^\/foundry-rs\/foundry\/[^/]+\/foundryup\/foundryup$/,
+    file: "foundryup.sh",
+    type: "text/plain",
+  },
+  {
+    host: "github.com",
+    path: /^\/foundry-rs\/foundry\/releases\/download\/[^/]+\/cast$/,
+    file: "cast.js",
+    type: "application/octet-stream",
+  },
   { host: "tailscale.com", path: /^\/install\.sh$/, file: "tailscale-install.sh", type: "text/x-shellscript" },
-  { host: "pkgs.tailscale.com", path: /^\/stable\/sandbox\/tailscaled?$/, file: "tailscale.js", type: "application/octet-stream" },
+  {
+    host: "pkgs.tailscale.com",
+    path: /^\/stable\/sandbox\/tailscaled?$/,
+    file: "tailscale.js",
+    type: "application/octet-stream",
+  },
 ];
 
 const ARTIFACT_ZIP = /^\/repos\/([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)\/actions\/artifacts\/(\d+)\/zip$/;
@@ -90,7 +110,10 @@ export class GithubDouble {
   constructor(private readonly config: GithubDoubleConfig) {
     const handler: http.RequestListener = (req, res) => this.handle(req, res);
     this.server = config.tls
-      ? https.createServer({ cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) }, handler)
+      ? https.createServer(
+          { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) },
+          handler,
+        )
       : http.createServer(handler);
     this.server.on("connection", (socket: Socket) => {
       this.sockets.add(socket);
@@ -175,10 +198,7 @@ export class GithubDouble {
   ): void {
     const json = { "content-type": "application/json; charset=utf-8" };
     if (!req.headers["user-agent"]) {
-      reply(
-        403,
-        "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.\n",
-      );
+      reply(403, "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.\n");
       return;
     }
     const match = ARTIFACT_ZIP.exec(urlPath);
@@ -226,7 +246,7 @@ export class GithubDouble {
     if (req.headers.authorization !== undefined) {
       reply(
         403,
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to " +
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to ' +
           "authenticate the request: the URL is already signed and an Authorization header was sent.</Message></Error>\n",
         xml,
       );
@@ -234,7 +254,11 @@ export class GithubDouble {
     }
     const blob = this.blobs.get(urlPath.replace(/^\/artifacts\//, ""));
     if (!blob || blob.expires < Date.now()) {
-      reply(403, "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthenticationFailed</Code><Message>Signature not valid or expired.</Message></Error>\n", xml);
+      reply(
+        403,
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Signature not valid or expired.</Message></Error>\n',
+        xml,
+      );
       return;
     }
     const fault = this.fault();
@@ -261,5 +285,9 @@ export class GithubDouble {
 }
 
 if (require.main === module) {
-  serveFromConfigFile<GithubDoubleConfig>("github.js", (config) => new GithubDouble(config), (config) => `GitHub double listening on ${config.host}:${config.port}`);
+  serveFromConfigFile<GithubDoubleConfig>(
+    "github.js",
+    (config) => new GithubDouble(config),
+    (config) => `GitHub double listening on ${config.host}:${config.port}`,
+  );
 }

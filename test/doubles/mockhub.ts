@@ -60,7 +60,10 @@ function bindPanic(err: NodeJS.ErrnoException): string {
     EADDRNOTAVAIL: [99, "AddrNotAvailable", "Cannot assign requested address"],
   };
   const [code, kind, message] = known[err.code ?? ""] ?? [0, "Other", err.message];
-  return rustPanic("src/main.rs:38:50", `called \`Result::unwrap()\` on an \`Err\` value: Os { code: ${code}, kind: ${kind}, message: ${JSON.stringify(message)} }`);
+  return rustPanic(
+    "src/main.rs:38:50",
+    `called \`Result::unwrap()\` on an \`Err\` value: Os { code: ${code}, kind: ${kind}, message: ${JSON.stringify(message)} }`,
+  );
 }
 
 /** main.rs fn main: its environment, its bind, then the server (test/doubles/mockhub/server.ts). */

@@ -51,7 +51,8 @@ function daemonReachable(socket: string): Promise<boolean> {
 const NO_DAEMON: CliResult = {
   code: 1,
   stdout: "",
-  stderr: "failed to connect to local tailscaled; it doesn't appear to be running (sudo systemctl start tailscaled ?)\n",
+  stderr:
+    "failed to connect to local tailscaled; it doesn't appear to be running (sudo systemctl start tailscaled ?)\n",
 };
 
 const failure = (message: string, code = 1): CliResult => ({ code, stdout: "", stderr: `${message}\n` });
@@ -128,7 +129,9 @@ async function up(args: string[], paths: TailscalePaths): Promise<CliResult> {
       return failure(`reading auth key file: open ${file}: no such file or directory`);
     }
     if ((stat.mode & 0o077) !== 0) {
-      return failure(`auth key file ${file} is readable by others (mode ${(stat.mode & 0o777).toString(8)}); it must be 0600`);
+      return failure(
+        `auth key file ${file} is readable by others (mode ${(stat.mode & 0o777).toString(8)}); it must be 0600`,
+      );
     }
     key = fs.readFileSync(file, "utf8").trim();
     authKeySource = "file";

@@ -23,7 +23,9 @@ before(async () => {
     await servesLivez(vm);
     await servesLivez(vm, undefined, PORTS.system);
   }
-  console.log(`public endpoints served ${((Date.now() - provisioned) / 1000).toFixed(1)} s after provisioning finished`);
+  console.log(
+    `public endpoints served ${((Date.now() - provisioned) / 1000).toFixed(1)} s after provisioning finished`,
+  );
 });
 
 after(async () => {
@@ -46,4 +48,5 @@ export function extensionOf(vm: Vm): ExtensionInfo {
 }
 
 /** The stack output holding a VM's signer address: eastSignerAddress for vm-eastus, east2SignerAddress for vm-eastus-2. */
-export const signerOutput = (vm: Vm): string => String(firstUp().stack.outputs[vmOutputNames(vm.outputName!).signerAddress]?.value);
+export const signerOutput = (vm: Vm): string =>
+  String(firstUp().stack.outputs[vmOutputNames(vm.outputName!).signerAddress]?.value);

@@ -8,7 +8,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { generatePrivateKey } from "viem/accounts";
-import { BUILDERHUB, CONTAINERS, CUSTOM_SCRIPT_DOWNLOADS, DNS_ZONE, LOOPBACK, LOOPBACK_PORTS, PORTS, VM_PATHS } from "../../lib/contract";
+import {
+  BUILDERHUB,
+  CONTAINERS,
+  CUSTOM_SCRIPT_DOWNLOADS,
+  DNS_ZONE,
+  LOOPBACK,
+  LOOPBACK_PORTS,
+  PORTS,
+  VM_PATHS,
+} from "../../lib/contract";
 import { BUILDERHUB_OUTPUTS, vmOutputNames } from "../../lib/outputs";
 import { withEditedProject } from "../../plan/evaluation";
 import { GENERATION_1_BUILD, publishArtifact } from "../../sandbox/internet/doubles";
@@ -69,12 +78,15 @@ let blockNumber = 1;
 const INVALID_SIGNATURE = { id: null, jsonrpc: "2.0", error: { code: -32603, message: "Invalid signature" } };
 
 test("every extension succeeded, BuilderHub's first", () => {
-  assert.deepEqual(firstUp().runs.map((r) => [r.vmName, r.exitCode]), [
-    ["vm-builderhub", 0],
-    ["vm-eastus", 0],
-    ["vm-eastus-2", 0],
-    ["vm-westeurope", 0],
-  ]);
+  assert.deepEqual(
+    firstUp().runs.map((r) => [r.vmName, r.exitCode]),
+    [
+      ["vm-builderhub", 0],
+      ["vm-eastus", 0],
+      ["vm-eastus-2", 0],
+      ["vm-westeurope", 0],
+    ],
+  );
 });
 
 test("a bundle from each searchers' client, ours and Flashbots', on each proxy's public :443 and :80 gets a bundle hash, and /livez answers", async () => {
@@ -82,7 +94,11 @@ test("a bundle from each searchers' client, ours and Flashbots', on each proxy's
     for (const port of [PORTS.https, PORTS.http]) {
       const where = `${vm.name}:${port}`;
       for (const client of clients) {
-        assert.match(await client.sendBundle(publicEndpoint(vm, port), blockNumber++), /^0x[0-9a-f]{64}$/, `${where}, ${client.name}`);
+        assert.match(
+          await client.sendBundle(publicEndpoint(vm, port), blockNumber++),
+          /^0x[0-9a-f]{64}$/,
+          `${where}, ${client.name}`,
+        );
       }
       assert.equal((await publicRequest(vm, port, "/livez")).status, 200, where);
     }
@@ -98,10 +114,17 @@ test("unsigned and wrongly signed bundles, ours and through Flashbots' client, a
   // that names the searcher while signing with another key.
   const viaClient = [
     ["Flashbots' client, unsigned", new FlashbotsSearcher(), unsigned],
-    ["Flashbots' client, forged", new FlashbotsSearcher(new Impostor(generatePrivateKey(), searcher.address)), (endpoint: UserEndpoint) => endpoint],
+    [
+      "Flashbots' client, forged",
+      new FlashbotsSearcher(new Impostor(generatePrivateKey(), searcher.address)),
+      (endpoint: UserEndpoint) => endpoint,
+    ],
   ] as const;
   for (const vm of flowproxyVms()) {
-    for (const [label, headers] of [["unsigned", {}], ["forged", { [SIGNATURE_HEADER]: forged }]] as const) {
+    for (const [label, headers] of [
+      ["unsigned", {}],
+      ["forged", { [SIGNATURE_HEADER]: forged }],
+    ] as const) {
       const reply = await publicRequest(vm, PORTS.https, "/", signed.body, headers);
       assert.deepEqual([reply.status, JSON.parse(reply.body)], [400, INVALID_SIGNATURE], `${vm.name}, ${label}`);
     }
@@ -118,7 +141,10 @@ test(":5544 reaches the system endpoint over TLS, presenting the certificate Bui
     assert.equal((await publicRequest(vm, PORTS.system, "/livez")).status, 200, `${vm.name}:5544 /livez`);
     const registered = registrationOf(list, vm)?.instance.tls_cert;
     assert.ok(registered, `${vm.name} is listed with a certificate`);
-    assert.ok((await peerCertificate(vm, PORTS.system)).equals(pemToDer(registered)), `${vm.name}:5544 presents the registered certificate`);
+    assert.ok(
+      (await peerCertificate(vm, PORTS.system)).equals(pemToDer(registered)),
+      `${vm.name}:5544 presents the registered certificate`,
+    );
   }
 });
 
@@ -128,13 +154,24 @@ test("the metrics and certificate ports are dropped by the NSG from the internet
     // FlowProxy's own listeners (5542, 5543, 8090) are loopback-only too: HAProxy is the way in.
     const ports = [...LOOPBACK_PORTS];
     const fromInternet = await Promise.all(ports.map((port) => connectOutcome(vm.publicIp!, port)));
-    assert.deepEqual(fromInternet, ports.map(() => "ETIMEDOUT"), `host to ${vm.name}:${ports.join(",")}`);
+    assert.deepEqual(
+      fromInternet,
+      ports.map(() => "ETIMEDOUT"),
+      `host to ${vm.name}:${ports.join(",")}`,
+    );
     for (const port of ports) {
       // The VNets pass the NSG (AllowVnetInBound); only the loopback binds keep these closed.
       const fromPeer = await vmExec(peer, ["curl", "-sS", "--max-time", "3", `http://${vm.privateIp}:${port}/`]);
-      assert.equal(fromPeer.code, 7, `${peer.name} to ${vm.name}:${port} is refused (curl exit 7): ${fromPeer.stderr.trim()}`);
+      assert.equal(
+        fromPeer.code,
+        7,
+        `${peer.name} to ${vm.name}:${port} is refused (curl exit 7): ${fromPeer.stderr.trim()}`,
+      );
     }
-    assert.match(await vmCheck(vm, ["curl", "-fsS", `http://${LOOPBACK}:${PORTS.haproxyMetrics}/metrics`]), /^haproxy_process_/m);
+    assert.match(
+      await vmCheck(vm, ["curl", "-fsS", `http://${LOOPBACK}:${PORTS.haproxyMetrics}/metrics`]),
+      /^haproxy_process_/m,
+    );
     const pem = await vmCheck(vm, ["curl", "-fsS", `http://${LOOPBACK}:${PORTS.servedCertificate}/`]);
     assert.match(pem, /^-----BEGIN CERTIFICATE-----\n/);
     assert.equal(pem, await vmCheck(vm, ["cat", VM_PATHS.servedCertificate]));
@@ -160,9 +197,17 @@ async function bannerFrom(from: Vm, host: string, port: number): Promise<string>
 test("the NSGs let SSH in from allowedSshCidr only, and the orderflow ports from anywhere", async () => {
   for (const vm of flowproxyVms()) {
     assert.equal(await connectOutcome(vm.publicIp!, 22), "connected", `${vm.name}:22 from inside allowedSshCidr`);
-    assert.equal(await connectOutcome(vm.publicIp!, 22, OUTSIDE_SSH_CIDR), "ETIMEDOUT", `${vm.name}:22 from ${OUTSIDE_SSH_CIDR}`);
+    assert.equal(
+      await connectOutcome(vm.publicIp!, 22, OUTSIDE_SSH_CIDR),
+      "ETIMEDOUT",
+      `${vm.name}:22 from ${OUTSIDE_SSH_CIDR}`,
+    );
     for (const port of [PORTS.http, PORTS.https, PORTS.system]) {
-      assert.equal(await connectOutcome(vm.publicIp!, port, OUTSIDE_SSH_CIDR), "connected", `${vm.name}:${port} from anywhere`);
+      assert.equal(
+        await connectOutcome(vm.publicIp!, port, OUTSIDE_SSH_CIDR),
+        "connected",
+        `${vm.name}:${port} from anywhere`,
+      );
     }
   }
 });
@@ -170,31 +215,54 @@ test("the NSGs let SSH in from allowedSshCidr only, and the orderflow ports from
 test("BuilderHub's API and SSH answer from both VNets; ICMP crosses the VNets and is dropped from the internet", async () => {
   for (const vm of [east, west]) {
     assert.equal(await bannerFrom(vm, builderhub.privateIp, 22), "SSH-", `${vm.name} to BuilderHub's SSH`);
-    assert.equal((await vmExec(vm, ["ping", "-c", "1", "-W", "2", builderhub.privateIp])).code, 0, `${vm.name} pings BuilderHub`);
+    assert.equal(
+      (await vmExec(vm, ["ping", "-c", "1", "-W", "2", builderhub.privateIp])).code,
+      0,
+      `${vm.name} pings BuilderHub`,
+    );
   }
-  assert.equal((await vmExec(east, ["ping", "-c", "1", "-W", "2", west.privateIp])).code, 0, "east pings west across the peering");
+  assert.equal(
+    (await vmExec(east, ["ping", "-c", "1", "-W", "2", west.privateIp])).code,
+    0,
+    "east pings west across the peering",
+  );
   for (const vm of flowproxyVms()) {
     assert.notEqual((await run("ping", ["-c", "1", "-W", "2", vm.publicIp!])).code, 0, `the internet pings ${vm.name}`);
   }
 });
 
 test("a rule changed in index.ts changes what the sandbox lets through", async () => {
-  const openSsh = (text: string) => text.replace(/(name: "ssh", priority: 100, protocol: "Tcp", port: String\(PORTS\.ssh\), source: )settings\.allowedSshCidr/, '$1"*"');
+  const openSsh = (text: string) =>
+    text.replace(
+      /(name: "ssh", priority: 100, protocol: "Tcp", port: String\(PORTS\.ssh\), source: )settings\.allowedSshCidr/,
+      '$1"*"',
+    );
   const before = await connectOutcome(east.publicIp!, 22, OUTSIDE_SSH_CIDR);
   try {
     await withEditedProject("index.ts", openSsh, (projectDir) => up({ projectDir }));
     assert.equal(before, "ETIMEDOUT");
-    assert.equal(await connectOutcome(east.publicIp!, 22, OUTSIDE_SSH_CIDR), "connected", "SSH from anywhere once the rule says *");
+    assert.equal(
+      await connectOutcome(east.publicIp!, 22, OUTSIDE_SSH_CIDR),
+      "connected",
+      "SSH from anywhere once the rule says *",
+    );
   } finally {
     await up();
   }
-  assert.equal(await connectOutcome(east.publicIp!, 22, OUTSIDE_SSH_CIDR), "ETIMEDOUT", "closed again with the committed rule");
+  assert.equal(
+    await connectOutcome(east.publicIp!, 22, OUTSIDE_SSH_CIDR),
+    "ETIMEDOUT",
+    "closed again with the committed rule",
+  );
 });
 
 /** The stack's ssh commands: sshEast, sshEast2, sshWest, and sshBuilderhub through the jump host. */
 function sshOutputs(): [Vm, string][] {
   const output = (name: string) => String(firstUp().stack.outputs[name]?.value);
-  return [...flowproxyVms().map((vm): [Vm, string] => [vm, output(vmOutputNames(vm.outputName!).ssh)]), [builderhub, output(BUILDERHUB_OUTPUTS.ssh)]];
+  return [
+    ...flowproxyVms().map((vm): [Vm, string] => [vm, output(vmOutputNames(vm.outputName!).ssh)]),
+    [builderhub, output(BUILDERHUB_OUTPUTS.ssh)],
+  ];
 }
 
 test("the stack's ssh commands log in with the stack's key as the admin user, who has sudo without a password", async () => {
@@ -208,7 +276,11 @@ test("the stack's ssh commands log in with the stack's key as the admin user, wh
 
 test("SSH refuses a password login and a key the stack does not hold", async () => {
   const [, command] = sshOutputs()[0];
-  const password = await sshAs(command, ["true"], ["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive"]);
+  const password = await sshAs(
+    command,
+    ["true"],
+    ["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive"],
+  );
   assert.equal(password.code, 255);
   assert.match(password.stderr, /Permission denied \(publickey\)/, "the server offers public keys only");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-wrong-key-"));
@@ -216,8 +288,21 @@ test("SSH refuses a password login and a key the stack does not hold", async () 
     const made = await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/key`]);
     assert.equal(made.code, 0, made.stderr);
     const wrong = await run("ssh", [
-      "-F", "/dev/null", "-i", `${dir}/key`, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-      "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", ...sshArguments(command), "--", "true",
+      "-F",
+      "/dev/null",
+      "-i",
+      `${dir}/key`,
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      ...sshArguments(command),
+      "--",
+      "true",
     ]);
     assert.equal(wrong.code, 255);
     assert.match(wrong.stderr, /Permission denied \(publickey\)/);
@@ -233,7 +318,11 @@ test("BuilderHub lists every proxy under its VM's name, with the stack's signer 
     const entry = registrationOf(list, vm);
     assert.ok(entry, `${vm.name} is registered`);
     assert.equal(entry.name, vm.name, `${vm.name} is named after its VM, by the reverse name of its address`);
-    assert.equal(entry.orderflow_proxy.ecdsa_pubkey_address.toLowerCase(), signerOutput(vm).toLowerCase(), `${vm.name}'s signer`);
+    assert.equal(
+      entry.orderflow_proxy.ecdsa_pubkey_address.toLowerCase(),
+      signerOutput(vm).toLowerCase(),
+      `${vm.name}'s signer`,
+    );
     const served = pemToDer(await vmCheck(vm, ["cat", VM_PATHS.servedCertificate]));
     assert.ok(pemToDer(entry.orderflow_proxy.tls_cert ?? "").equals(served), `${vm.name}'s registered certificate`);
     assert.ok(pemToDer(entry.instance.tls_cert).equals(served), `${vm.name}'s certificate as peers read it`);
@@ -252,8 +341,16 @@ test("every VNet resolves each VM's name to its address and the address back to 
   for (const from of [builderhub, west]) {
     for (const vm of VMS) {
       const name = vm.role === "builderhub" ? `${BUILDERHUB.dnsLabel}.${DNS_ZONE}` : `${vm.name}.${DNS_ZONE}`;
-      assert.match(await vmCheck(from, ["getent", "hosts", name]), new RegExp(`^${vm.privateIp.replace(/\./g, "\\.")}\\s+${name}$`, "m"), `${from.name} resolves ${name}`);
-      assert.match(await vmCheck(from, ["getent", "hosts", vm.privateIp]), new RegExp(`^${vm.privateIp.replace(/\./g, "\\.")}\\s+${name}$`, "m"), `${from.name} names ${vm.privateIp} ${name}`);
+      assert.match(
+        await vmCheck(from, ["getent", "hosts", name]),
+        new RegExp(`^${vm.privateIp.replace(/\./g, "\\.")}\\s+${name}$`, "m"),
+        `${from.name} resolves ${name}`,
+      );
+      assert.match(
+        await vmCheck(from, ["getent", "hosts", vm.privateIp]),
+        new RegExp(`^${vm.privateIp.replace(/\./g, "\\.")}\\s+${name}$`, "m"),
+        `${from.name} names ${vm.privateIp} ${name}`,
+      );
     }
   }
 });
@@ -265,8 +362,16 @@ test("secrets stay out of the extension status and the GitHub double's log", asy
   }
   assert.ok(!fs.readFileSync(statePaths.github.requests, "utf8").includes(githubToken));
   const blobRequests = githubRequests().filter((r) => r.host === "pipelines.actions.githubusercontent.com");
-  assert.ok(blobRequests.length > 0 && blobRequests.every((r) => !r.authorization), "the token is not forwarded to the blob store");
-  const mode = await vmCheck(east, ["stat", "-c", "%a %U", `${CUSTOM_SCRIPT_DOWNLOADS}/${firstUp().runs[1].seq}/script.sh`]);
+  assert.ok(
+    blobRequests.length > 0 && blobRequests.every((r) => !r.authorization),
+    "the token is not forwarded to the blob store",
+  );
+  const mode = await vmCheck(east, [
+    "stat",
+    "-c",
+    "%a %U",
+    `${CUSTOM_SCRIPT_DOWNLOADS}/${firstUp().runs[1].seq}/script.sh`,
+  ]);
   assert.equal(mode.trim(), "500 root");
 });
 
@@ -275,13 +380,21 @@ test("three reruns change nothing: one signer line, the same key, certificate an
   const load = livezLoad(east, PORTS.https, { ratePerSecond: 50, maxRequests: 3000 });
   for (let rerun = 1; rerun <= 3; rerun++) {
     const runs = await provision(firstUp().stack);
-    assert.deepEqual(runs.map((r) => [r.exitCode, r.settingsChanged]), VMS.map(() => [0, false]), `rerun ${rerun}`);
+    assert.deepEqual(
+      runs.map((r) => [r.exitCode, r.settingsChanged]),
+      VMS.map(() => [0, false]),
+      `rerun ${rerun}`,
+    );
   }
   const served = await load.stop();
   const stateAfter = await flowproxyVmState(east);
   assert.equal(await unitState(east, flowproxyUnit(east)), "active");
   assert.equal(stateAfter.signerLines, 1, `${stateAfter.signerLines} FLASHBOTS_ORDERFLOW_SIGNER lines`);
-  assert.equal(stateAfter.signerLinesSha, sha256(`FLASHBOTS_ORDERFLOW_SIGNER=${signerKeyOf(firstUp().stack, east.name)}`), "the stack's key");
+  assert.equal(
+    stateAfter.signerLinesSha,
+    sha256(`FLASHBOTS_ORDERFLOW_SIGNER=${signerKeyOf(firstUp().stack, east.name)}`),
+    "the stack's key",
+  );
   assert.deepEqual(changedFields(stateBefore, stateAfter), [], "nothing changed on vm-eastus");
   assert.ok(served.sent > 0 && served.ok === served.sent, describeLoad(served));
 });
@@ -305,7 +418,10 @@ test("a haproxy.cfg change reloads HAProxy under load without losing a request o
     const runs = await provision(stack);
     const served = await load.stop();
 
-    assert.deepEqual(runs.map((r) => r.exitCode), VMS.map(() => 0));
+    assert.deepEqual(
+      runs.map((r) => r.exitCode),
+      VMS.map(() => 0),
+    );
     assert.match(runs.find((r) => r.vmName === east.name)!.stdoutTail, /reloaded HAProxy gracefully/);
     assert.ok(served.sent >= 1000, `only ${served.sent} requests`);
     assert.equal(served.ok, served.sent, describeLoad(served));
@@ -315,7 +431,10 @@ test("a haproxy.cfg change reloads HAProxy under load without losing a request o
     assert.equal(await vmCheck(east, ["cat", VM_PATHS.haproxyCfg]), changed);
     // The new configuration runs: a new worker, and it closes idle connections after 2 s, not 10 s.
     const workersAfter = await haproxyWorkers(east);
-    assert.ok(workersAfter.some((pid) => !workersBefore.includes(pid)), `new HAProxy worker (${workersBefore.join(",")} -> ${workersAfter.join(",")})`);
+    assert.ok(
+      workersAfter.some((pid) => !workersBefore.includes(pid)),
+      `new HAProxy worker (${workersBefore.join(",")} -> ${workersAfter.join(",")})`,
+    );
     const idleMs = await idleKeepAliveMs(east, PORTS.https);
     assert.ok(idleMs >= 1500 && idleMs < 5000, `idle keep-alive closed after ${idleMs} ms`);
   } finally {
@@ -352,7 +471,8 @@ test("with BuilderHub down the extension fails at registration and FlowProxy sta
   try {
     const failed = await runExtension(east, extensionOf(east));
     assert.equal(failed.exitCode, 1);
-    const reason = /^FAILED: vm-eastus, step \d+\/\d+ \(ensure registered with builderhub\): BuilderHub at \S+ did not take the registration/;
+    const reason =
+      /^FAILED: vm-eastus, step \d+\/\d+ \(ensure registered with builderhub\): BuilderHub at \S+ did not take the registration/;
     assert.match(lastNonEmptyLine(failed.stdoutTail) ?? "", reason);
     assert.match(lastNonEmptyLine(failed.stderrTail) ?? "", reason);
     assert.equal(await unitState(east, flowproxyUnit(east)), "inactive");
@@ -377,11 +497,17 @@ test("a new artifact replaces the binary; a corrupt one fails and leaves it runn
 
     publishArtifact(broken);
     setGithubFault("corrupt");
-    await assert.rejects(up({ overrides: { flowProxyArtifact: artifactUrl(broken) }, keepOnFailure: true }), /not a valid zip/);
+    await assert.rejects(
+      up({ overrides: { flowProxyArtifact: artifactUrl(broken) }, keepOnFailure: true }),
+      /not a valid zip/,
+    );
     for (const vm of flowproxyVms()) {
       assert.equal(await flowproxyVersion(vm), "flowproxy 1.2.3-bee0001");
     }
-    assert.ok(VMS.every((vm) => fs.existsSync(statePaths.vm(vm.name).dir)), "the sandbox is still there");
+    assert.ok(
+      VMS.every((vm) => fs.existsSync(statePaths.vm(vm.name).dir)),
+      "the sandbox is still there",
+    );
   } finally {
     setGithubFault(undefined);
     await up();

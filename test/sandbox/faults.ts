@@ -6,15 +6,12 @@ import { reportSection } from "../support/evidence";
 import { PROVISIONING_FAULTS } from "../support/report-sections";
 import { firstUp } from "./bring-up";
 
-reportSection(
-  PROVISIONING_FAULTS,
-  (check) => {
-    const committed = () => firstUp().stack;
-    for (const fault of provisioningFaults(committed)) {
-      check(fault.name, () => playFault(fault, committed()));
-    }
-  },
-);
+reportSection(PROVISIONING_FAULTS, (check) => {
+  const committed = () => firstUp().stack;
+  for (const fault of provisioningFaults(committed)) {
+    check(fault.name, () => playFault(fault, committed()));
+  }
+});
 
 counterparts(PROVISIONING_FAULTS, (play) => {
   for (const { check, play: broken } of survivedFaultCounterparts(() => firstUp().stack)) play(check, broken);

@@ -20,23 +20,20 @@ import { counterparts } from "../support/counterparts";
 import { reportSection } from "../support/evidence";
 import { HARDENING, HARDENING_CHECKS, PUBLIC_TLS_PORTS } from "../support/report-sections";
 
-reportSection(
-  HARDENING,
-  (check) => {
-    const proxies = flowproxyVms();
-    check(HARDENING_CHECKS.offlineUnitExposure, () => offlineUnitExposure());
-    check(HARDENING_CHECKS.runningUnitExposure, () => runningUnitExposure(proxies[0]));
-    for (const vm of proxies) {
-      for (const port of PUBLIC_TLS_PORTS) {
-        check(HARDENING_CHECKS.publicTls(vm.name, port), () => publicTls(vm, port));
-      }
+reportSection(HARDENING, (check) => {
+  const proxies = flowproxyVms();
+  check(HARDENING_CHECKS.offlineUnitExposure, () => offlineUnitExposure());
+  check(HARDENING_CHECKS.runningUnitExposure, () => runningUnitExposure(proxies[0]));
+  for (const vm of proxies) {
+    for (const port of PUBLIC_TLS_PORTS) {
+      check(HARDENING_CHECKS.publicTls(vm.name, port), () => publicTls(vm, port));
     }
-    for (const vm of proxies) {
-      const peer = proxies.find((other) => other !== vm)!;
-      check(HARDENING_CHECKS.localPortsStayLocal(vm.name), () => localPortsStayLocal(vm, peer));
-    }
-  },
-);
+  }
+  for (const vm of proxies) {
+    const peer = proxies.find((other) => other !== vm)!;
+    check(HARDENING_CHECKS.localPortsStayLocal(vm.name), () => localPortsStayLocal(vm, peer));
+  }
+});
 
 /** Deploys the project with `file` edited, runs `play`, and deploys the committed project again. */
 function whileDeployed<T>(file: string, edit: (text: string) => string, play: () => Promise<T>): Promise<T> {
@@ -57,8 +54,14 @@ counterparts(HARDENING, (play) => {
   let exposure: ReturnType<typeof exposureCounterparts> | undefined;
   let tls: Promise<Map<string, BrokenRun[]>> | undefined;
   let local: Promise<Map<string, BrokenRun[]>> | undefined;
-  play(HARDENING_CHECKS.offlineUnitExposure, async () => (await (exposure ??= exposureCounterparts(proxies[0]))).offline);
-  play(HARDENING_CHECKS.runningUnitExposure, async () => (await (exposure ??= exposureCounterparts(proxies[0]))).running);
+  play(
+    HARDENING_CHECKS.offlineUnitExposure,
+    async () => (await (exposure ??= exposureCounterparts(proxies[0]))).offline,
+  );
+  play(
+    HARDENING_CHECKS.runningUnitExposure,
+    async () => (await (exposure ??= exposureCounterparts(proxies[0]))).running,
+  );
   for (const vm of proxies) {
     for (const port of PUBLIC_TLS_PORTS) {
       play(HARDENING_CHECKS.publicTls(vm.name, port), async () => {

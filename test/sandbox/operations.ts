@@ -34,8 +34,11 @@ counterparts(OPERATIONS, (play) => {
   play(OPERATIONS_CHECKS.haproxyVersion, () => operationsCounterparts.haproxyVersion());
   play(OPERATIONS_CHECKS.flowproxyKilled, () => operationsCounterparts.flowproxyKilled());
   play(OPERATIONS_CHECKS.builderhubRestarted, () => operationsCounterparts.builderhubRestarted());
-  play(OPERATIONS_CHECKS.conflictingRegistration, () => operationsCounterparts.conflictingRegistration(firstUp().stack, signerOutput(east)));
-  for (const vm of DOCKERD_RESTARTED_VMS) play(OPERATIONS_CHECKS.dockerdRestarted(vm.name), () => operationsCounterparts.dockerdRestarted(vm));
+  play(OPERATIONS_CHECKS.conflictingRegistration, () =>
+    operationsCounterparts.conflictingRegistration(firstUp().stack, signerOutput(east)),
+  );
+  for (const vm of DOCKERD_RESTARTED_VMS)
+    play(OPERATIONS_CHECKS.dockerdRestarted(vm.name), () => operationsCounterparts.dockerdRestarted(vm));
   for (const vm of REBOOTED_VMS) play(OPERATIONS_CHECKS.reboot(vm.name), () => operationsCounterparts.reboot(vm));
   play(OPERATIONS_CHECKS.regionGrown, () => fleetCounterparts.grown());
   play(OPERATIONS_CHECKS.regionShrunk, () => fleetCounterparts.shrunk());
@@ -44,35 +47,26 @@ counterparts(OPERATIONS, (play) => {
   play(OPERATIONS_CHECKS.signerKeysOnVms, () => operationsCounterparts.signerKeysOnVms());
 });
 
-reportSection(
-  OPERATIONS,
-  (check) => {
-    check(OPERATIONS_CHECKS.haproxyVersion, async () => {
-      const change = await changeHaproxyVersion();
-      assert.deepEqual(versionChangeProblems(change.load), []);
-      return [change.evidence];
-    });
-    check(OPERATIONS_CHECKS.flowproxyKilled, async () => [await killFlowproxy(east)]);
-    check(OPERATIONS_CHECKS.builderhubRestarted, async () => [
-      (await restartBuilderhub()).evidence,
-    ]);
-    check(OPERATIONS_CHECKS.conflictingRegistration, async () => [
-      await conflictingRegistration(firstUp().stack, signerOutput(east)),
-    ]);
-    for (const vm of DOCKERD_RESTARTED_VMS) {
-      check(OPERATIONS_CHECKS.dockerdRestarted(vm.name), async () => [await restartDockerd(vm)]);
-    }
-    for (const vm of REBOOTED_VMS) {
-      check(OPERATIONS_CHECKS.reboot(vm.name), async () => [
-        await rebootAndCheck(vm),
-      ]);
-    }
-    check(OPERATIONS_CHECKS.regionGrown, async () => [(await growRegion()).evidence]);
-    check(OPERATIONS_CHECKS.regionShrunk, async () => [(await shrinkRegion()).evidence]);
-    check(OPERATIONS_CHECKS.generationMismatch, async () => [
-      await generationMismatch(),
-    ]);
-    check(OPERATIONS_CHECKS.generation2, async () => [await switchToGeneration2()]);
-    check(OPERATIONS_CHECKS.signerKeysOnVms, async () => [await signerKeysOnVms()]);
-  },
-);
+reportSection(OPERATIONS, (check) => {
+  check(OPERATIONS_CHECKS.haproxyVersion, async () => {
+    const change = await changeHaproxyVersion();
+    assert.deepEqual(versionChangeProblems(change.load), []);
+    return [change.evidence];
+  });
+  check(OPERATIONS_CHECKS.flowproxyKilled, async () => [await killFlowproxy(east)]);
+  check(OPERATIONS_CHECKS.builderhubRestarted, async () => [(await restartBuilderhub()).evidence]);
+  check(OPERATIONS_CHECKS.conflictingRegistration, async () => [
+    await conflictingRegistration(firstUp().stack, signerOutput(east)),
+  ]);
+  for (const vm of DOCKERD_RESTARTED_VMS) {
+    check(OPERATIONS_CHECKS.dockerdRestarted(vm.name), async () => [await restartDockerd(vm)]);
+  }
+  for (const vm of REBOOTED_VMS) {
+    check(OPERATIONS_CHECKS.reboot(vm.name), async () => [await rebootAndCheck(vm)]);
+  }
+  check(OPERATIONS_CHECKS.regionGrown, async () => [(await growRegion()).evidence]);
+  check(OPERATIONS_CHECKS.regionShrunk, async () => [(await shrinkRegion()).evidence]);
+  check(OPERATIONS_CHECKS.generationMismatch, async () => [await generationMismatch()]);
+  check(OPERATIONS_CHECKS.generation2, async () => [await switchToGeneration2()]);
+  check(OPERATIONS_CHECKS.signerKeysOnVms, async () => [await signerKeysOnVms()]);
+});

@@ -10,19 +10,16 @@ import { SECRET_SCAN, SECRET_SCAN_CHECKS } from "../support/report-sections";
 
 const scan = new SecretScan();
 
-reportSection(
-  SECRET_SCAN,
-  (check) => {
-    before(() => scan.provision());
-    check(SECRET_SCAN_CHECKS.secretsInUse, () => scan.secretsInUse());
-    check(SECRET_SCAN_CHECKS.publicSettings, () => scan.publicSettings());
-    check(SECRET_SCAN_CHECKS.extensionOutputs, () => scan.extensionOutputs());
-    check(SECRET_SCAN_CHECKS.journals, () => scan.journals());
-    check(SECRET_SCAN_CHECKS.commandLines, () => scan.commandLines());
-    check(SECRET_SCAN_CHECKS.worldReadableFiles, () => scan.worldReadableFiles());
-    check(SECRET_SCAN_CHECKS.githubDoubleLog, () => scan.githubDoubleLog());
-  },
-);
+reportSection(SECRET_SCAN, (check) => {
+  before(() => scan.provision());
+  check(SECRET_SCAN_CHECKS.secretsInUse, () => scan.secretsInUse());
+  check(SECRET_SCAN_CHECKS.publicSettings, () => scan.publicSettings());
+  check(SECRET_SCAN_CHECKS.extensionOutputs, () => scan.extensionOutputs());
+  check(SECRET_SCAN_CHECKS.journals, () => scan.journals());
+  check(SECRET_SCAN_CHECKS.commandLines, () => scan.commandLines());
+  check(SECRET_SCAN_CHECKS.worldReadableFiles, () => scan.worldReadableFiles());
+  check(SECRET_SCAN_CHECKS.githubDoubleLog, () => scan.githubDoubleLog());
+});
 
 // After the scan: a canary put where each search looks, and a secret taken out of use.
 let broken: Promise<Record<SecretScanCheck, BrokenRun[]>> | undefined;

@@ -13,15 +13,12 @@ import {
 import { reportSection } from "../support/evidence";
 import { VERIFY_FAULTS, VERIFY_FAULTS_CHECKS } from "../support/report-sections";
 
-reportSection(
-  VERIFY_FAULTS,
-  (check) => {
-    check(VERIFY_FAULTS_CHECKS.healthy, async () => [await verifyHealthy()]);
-    check(VERIFY_FAULTS_CHECKS.flowproxyStopped, async () => [await flowproxyStopped()]);
-    check(VERIFY_FAULTS_CHECKS.registryEmptied, async () => [await registryEmptied()]);
-    check(VERIFY_FAULTS_CHECKS.nsgOpenedOnMetrics, async () => [
-      await withEditedProject("index.ts", withMetricsOpen, nsgOpenedOnMetrics),
-    ]);
-    check(VERIFY_FAULTS_CHECKS.wrongCertificateServed, async () => [await wrongCertificateServed()]);
-  },
-);
+reportSection(VERIFY_FAULTS, (check) => {
+  check(VERIFY_FAULTS_CHECKS.healthy, async () => [await verifyHealthy()]);
+  check(VERIFY_FAULTS_CHECKS.flowproxyStopped, async () => [await flowproxyStopped()]);
+  check(VERIFY_FAULTS_CHECKS.registryEmptied, async () => [await registryEmptied()]);
+  check(VERIFY_FAULTS_CHECKS.nsgOpenedOnMetrics, async () => [
+    await withEditedProject("index.ts", withMetricsOpen, nsgOpenedOnMetrics),
+  ]);
+  check(VERIFY_FAULTS_CHECKS.wrongCertificateServed, async () => [await wrongCertificateServed()]);
+});

@@ -9,7 +9,8 @@ import { decodeScript, EvaluatedResource, Evaluation } from "../../plan/evaluati
 import { spawnAsync } from "./processes";
 import { escapeRegExp } from "./vnet-writes";
 
-const ofType = (result: Evaluation, type: string): EvaluatedResource[] => result.resources.filter((r) => r.type === `azure-native:${type}`);
+const ofType = (result: Evaluation, type: string): EvaluatedResource[] =>
+  result.resources.filter((r) => r.type === `azure-native:${type}`);
 
 /** Types that live only inside a region's resource group and go with it. */
 const GROUP_CONTENTS = [
@@ -21,7 +22,12 @@ const GROUP_CONTENTS = [
   "compute:VirtualMachine",
 ];
 /** Types that reach across groups; Pulumi deletes them itself, before the groups. */
-const ACROSS_GROUPS = ["network:VirtualNetworkPeering", "privatedns:VirtualNetworkLink", "privatedns:PrivateRecordSet", "privatedns:PrivateZone"];
+const ACROSS_GROUPS = [
+  "network:VirtualNetworkPeering",
+  "privatedns:VirtualNetworkLink",
+  "privatedns:PrivateRecordSet",
+  "privatedns:PrivateZone",
+];
 /** Types whose Azure name is fixed or that Azure allows once per VNet: replaced delete-first. */
 const DELETE_FIRST = [
   "compute:VirtualMachine",
@@ -44,7 +50,8 @@ export interface SubnetOutbound {
 
 export function subnetOutbound(result: Evaluation): SubnetOutbound {
   const subnets = ofType(result, "network:Subnet");
-  const inputsOf = (s: EvaluatedResource) => s.inputs as { defaultOutboundAccess?: boolean; natGateway?: { id?: string } };
+  const inputsOf = (s: EvaluatedResource) =>
+    s.inputs as { defaultOutboundAccess?: boolean; natGateway?: { id?: string } };
   return {
     subnets: subnets.map((s) => s.name),
     defaultOutboundAccess: subnets.filter((s) => inputsOf(s).defaultOutboundAccess === true).map((s) => s.name),
@@ -78,18 +85,32 @@ export function replacementProblems(result: Evaluation): string[] {
 /** replacementProblems, with what each rule looked at. */
 export function replacementReview(result: Evaluation): { problems: string[]; reviewed: ReplacementReviewed } {
   const problems: string[] = [];
-  const reviewed: ReplacementReviewed = { vms: 0, nics: 0, extensions: 0, groupContents: 0, acrossGroups: 0, deleteFirst: 0 };
+  const reviewed: ReplacementReviewed = {
+    vms: 0,
+    nics: 0,
+    extensions: 0,
+    groupContents: 0,
+    acrossGroups: 0,
+    deleteFirst: 0,
+  };
   const groupOf = (r: EvaluatedResource) =>
-    result.resources.find((g) => g.type === "azure-native:resources:ResourceGroup" && g.state.name === r.inputs.resourceGroupName)?.name;
+    result.resources.find(
+      (g) => g.type === "azure-native:resources:ResourceGroup" && g.state.name === r.inputs.resourceGroupName,
+    )?.name;
   for (const vm of ofType(result, "compute:VirtualMachine")) {
-    if (!vm.options.replaceOnChanges.includes("storageProfile.imageReference")) problems.push(`${vm.name} is not replaced on a new image`);
-    const nics = (vm.inputs.networkProfile as { networkInterfaces?: { deleteOption?: string }[] }).networkInterfaces ?? [];
+    if (!vm.options.replaceOnChanges.includes("storageProfile.imageReference"))
+      problems.push(`${vm.name} is not replaced on a new image`);
+    const nics =
+      (vm.inputs.networkProfile as { networkInterfaces?: { deleteOption?: string }[] }).networkInterfaces ?? [];
     reviewed.vms++;
     reviewed.nics += nics.length;
-    if (nics.some((n) => n.deleteOption !== "Detach")) problems.push(`${vm.name} does not leave its NIC to the VM that replaces it`);
+    if (nics.some((n) => n.deleteOption !== "Detach"))
+      problems.push(`${vm.name} does not leave its NIC to the VM that replaces it`);
   }
   for (const ext of ofType(result, "compute:VirtualMachineExtension")) {
-    const vm = result.resources.find((r) => r.type === "azure-native:compute:VirtualMachine" && r.state.name === ext.inputs.vmName);
+    const vm = result.resources.find(
+      (r) => r.type === "azure-native:compute:VirtualMachine" && r.state.name === ext.inputs.vmName,
+    );
     reviewed.extensions++;
     if (!vm || ext.options.deletedWith !== vm.name) problems.push(`${ext.name} is not deleted with its VM`);
   }
@@ -120,7 +141,9 @@ export function provisioningRunProblems(before: Evaluation, raised: Evaluation):
     const after = raised.extensions.find((e) => e.vmName === ext.vmName);
     if (!after) return [`${ext.vmName} has no extension after provisioningRun was raised`];
     return [
-      ...(after.forceUpdateTag === ext.forceUpdateTag ? [`${ext.vmName} keeps its forceUpdateTag, so Azure would not rerun it`] : []),
+      ...(after.forceUpdateTag === ext.forceUpdateTag
+        ? [`${ext.vmName} keeps its forceUpdateTag, so Azure would not rerun it`]
+        : []),
       ...(after.script !== ext.script ? [`${ext.vmName} runs a different script`] : []),
     ];
   });
@@ -137,17 +160,25 @@ export function firstBootProblems(base64Script: string): string[] {
   if (up.length !== 1 || !/ --accept-dns=false /.test(up[0]) || !/ --timeout="\$TAILSCALE_UP_TIMEOUT"/.test(up[0])) {
     problems.push("tailscale up runs without --accept-dns=false or --timeout");
   }
-  if (!/^readonly TAILSCALE_UP_TIMEOUT=\d+s$/m.test(script)) problems.push("TAILSCALE_UP_TIMEOUT is not a number of seconds");
-  if (!/^\s+tailscale set --accept-dns=false \|\| die /m.test(script)) problems.push("a VM that joined before keeps the tailnet's DNS");
+  if (!/^readonly TAILSCALE_UP_TIMEOUT=\d+s$/m.test(script))
+    problems.push("TAILSCALE_UP_TIMEOUT is not a number of seconds");
+  if (!/^\s+tailscale set --accept-dns=false \|\| die /m.test(script))
+    problems.push("a VM that joined before keeps the tailnet's DNS");
   const locks = /^readonly APT_LOCKS=\((.*)\)$/m.exec(script)?.[1].split(" ") ?? [];
-  for (const lock of ["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock", "/var/lib/apt/lists/lock", "/var/cache/apt/archives/lock"]) {
+  for (const lock of [
+    "/var/lib/dpkg/lock-frontend",
+    "/var/lib/dpkg/lock",
+    "/var/lib/apt/lists/lock",
+    "/var/cache/apt/archives/lock",
+  ]) {
     if (!locks.includes(lock)) problems.push(`${lock} is not waited for`);
   }
   const aptCalls = script.split("\n").filter((line) => /\bapt_get(_when_free)? (update|install)/.test(line));
   if (aptCalls.length < 2 || aptCalls.some((line) => !/apt_get_when_free (update|install)/.test(line))) {
     problems.push("an apt-get runs without waiting for apt's locks");
   }
-  if (!/wait_for_apt &&\n\s+sh "\$STATE_DIR\/tailscale-install.sh"/.test(script)) problems.push("Tailscale's installer runs apt-get without waiting");
+  if (!/wait_for_apt &&\n\s+sh "\$STATE_DIR\/tailscale-install.sh"/.test(script))
+    problems.push("Tailscale's installer runs apt-get without waiting");
   return problems;
 }
 
@@ -162,7 +193,11 @@ export interface LockWait {
  * Runs the script's wait_for_locks on a file another process holds a lock on, as apt-daily would,
  * for `holdSeconds`; the script waits at most `waitSeconds`.
  */
-export async function waitForHeldLock(base64Script: string, holdSeconds: number, waitSeconds: number): Promise<LockWait> {
+export async function waitForHeldLock(
+  base64Script: string,
+  holdSeconds: number,
+  waitSeconds: number,
+): Promise<LockWait> {
   const definitions = decodeScript(base64Script).replace(/^main "\$@"\n$/m, "");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "apt-lock-"));
   const lockFile = path.join(dir, "lock");
@@ -171,7 +206,8 @@ export async function waitForHeldLock(base64Script: string, holdSeconds: number,
   const holder = spawn("flock", [lockFile, "sleep", String(holdSeconds)], { stdio: "ignore", detached: true });
   try {
     const { ino } = fs.statSync(lockFile);
-    for (let i = 0; i < 100 && !fs.readFileSync("/proc/locks", "utf8").includes(`:${ino} `); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && !fs.readFileSync("/proc/locks", "utf8").includes(`:${ino} `); i++)
+      await new Promise((r) => setTimeout(r, 50));
     const started = Date.now();
     const body = `${definitions}\ntrap report_failure EXIT\nSTEP_NAME=ensure_base_packages\nwait_for_locks ${waitSeconds} "$1"\n`;
     const child = await spawnAsync("bash", ["-c", body, "bash", lockFile]);
@@ -190,19 +226,27 @@ export async function waitForHeldLock(base64Script: string, holdSeconds: number,
 export function heldLockProblems(wait: LockWait): string[] {
   const problems: string[] = [];
   const last = wait.stdout.trimEnd().split("\n").pop() ?? "";
-  if (wait.status !== 1) problems.push(`exit ${wait.status}, not 1, while ${wait.lockFile} was held: ${last || "(no output)"}`);
+  if (wait.status !== 1)
+    problems.push(`exit ${wait.status}, not 1, while ${wait.lockFile} was held: ${last || "(no output)"}`);
   if (!wait.stdout.split("\n").includes(`  waiting for ${wait.lockFile}, which another apt or dpkg run holds`)) {
     problems.push(`no line says it is waiting for ${wait.lockFile}`);
   }
-  const failed = new RegExp(`^FAILED: vm-eastus, step 0/0 \\(ensure base packages\\): ${escapeRegExp(wait.lockFile)} was still locked after [2-9]\\.\\d{3} s`);
-  if (!failed.test(last)) problems.push(`the last line does not fail the step naming ${wait.lockFile} after 2-9 s: ${last}`);
+  const failed = new RegExp(
+    `^FAILED: vm-eastus, step 0/0 \\(ensure base packages\\): ${escapeRegExp(wait.lockFile)} was still locked after [2-9]\\.\\d{3} s`,
+  );
+  if (!failed.test(last))
+    problems.push(`the last line does not fail the step naming ${wait.lockFile} after 2-9 s: ${last}`);
   return problems;
 }
 
 /** What is wrong with a wait for a lock freed within the wait: the step must go on, saying when. */
 export function freedLockProblems(wait: LockWait): string[] {
   const problems: string[] = [];
-  if (wait.status !== 0) problems.push(`exit ${wait.status}, not 0, waiting for ${wait.lockFile}: ${wait.stdout.trimEnd().split("\n").pop() ?? ""}`);
-  if (!/apt's locks are free after \d+\.\d{3} s/.test(wait.stdout)) problems.push(`no line says ${wait.lockFile} is free`);
+  if (wait.status !== 0)
+    problems.push(
+      `exit ${wait.status}, not 0, waiting for ${wait.lockFile}: ${wait.stdout.trimEnd().split("\n").pop() ?? ""}`,
+    );
+  if (!/apt's locks are free after \d+\.\d{3} s/.test(wait.stdout))
+    problems.push(`no line says ${wait.lockFile} is free`);
   return problems;
 }

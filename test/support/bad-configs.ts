@@ -42,16 +42,18 @@ const missing = ["adminUsername", "sshPublicKey", "flowProxyArtifact", "githubTo
 
 const plainSecrets: BadConfig[] = (
   [
-  ["sshPublicKey", {}],
-  ["githubToken", {}],
-  ["tailscaleAuthKey", { tailscaleAuthKey: "tskey-auth-abc123" }],
-  ["clickhousePassword", { ...CLICKHOUSE, clickhousePassword: "hunter2hunter2" }],
-  ["dockerHubToken", { dockerHubUsername: "flowproxyops", dockerHubToken: "dckr_pat_plain" }],
+    ["sshPublicKey", {}],
+    ["githubToken", {}],
+    ["tailscaleAuthKey", { tailscaleAuthKey: "tskey-auth-abc123" }],
+    ["clickhousePassword", { ...CLICKHOUSE, clickhousePassword: "hunter2hunter2" }],
+    ["dockerHubToken", { dockerHubUsername: "flowproxyops", dockerHubToken: "dckr_pat_plain" }],
   ] as [key: string, overrides: Record<string, string>][]
 ).map(([key, overrides]) => ({
   title: `${key} in plain text is refused`,
   request: inPlainText(overrides, key),
-  expected: [new RegExp(`${P}:${key} is stored in plain text but must be a secret.*pulumi config set --secret ${P}:${key}`)],
+  expected: [
+    new RegExp(`${P}:${key} is stored in plain text but must be a secret.*pulumi config set --secret ${P}:${key}`),
+  ],
 }));
 
 export const BAD_CONFIGS: BadConfig[] = [
@@ -70,7 +72,9 @@ export const BAD_CONFIGS: BadConfig[] = [
   {
     title: "an ECDSA SSH key, which Azure refuses, is refused naming the key types Azure takes",
     request: validRequest({ sshPublicKey: SSH_KEYS.ecdsa256 }),
-    expected: [/sshPublicKey is a ecdsa-sha2-nistp256 key, which Azure refuses for a Linux VM: it takes ssh-ed25519 keys, and ssh-rsa keys of 2048 bits or more; make one with ssh-keygen -t ed25519/],
+    expected: [
+      /sshPublicKey is a ecdsa-sha2-nistp256 key, which Azure refuses for a Linux VM: it takes ssh-ed25519 keys, and ssh-rsa keys of 2048 bits or more; make one with ssh-keygen -t ed25519/,
+    ],
   },
   {
     title: "a security-key (sk-) SSH key, which Azure refuses, is refused",
@@ -85,7 +89,9 @@ export const BAD_CONFIGS: BadConfig[] = [
   {
     title: "a key the program does not know is refused, naming the key it nearly is",
     request: validRequest({ allowedSSHCidr: "203.0.113.0/24" }),
-    expected: [/flowproxy-staging:allowedSSHCidr is not a key of this program; did you mean allowedSshCidr\? Move its value there: pulumi config rm flowproxy-staging:allowedSSHCidr, then pulumi config set flowproxy-staging:allowedSshCidr/],
+    expected: [
+      /flowproxy-staging:allowedSSHCidr is not a key of this program; did you mean allowedSshCidr\? Move its value there: pulumi config rm flowproxy-staging:allowedSSHCidr, then pulumi config set flowproxy-staging:allowedSshCidr/,
+    ],
   },
   {
     title: "a CIDR with a prefix over 32 is refused",
@@ -160,12 +166,17 @@ export const BAD_CONFIGS: BadConfig[] = [
   {
     title: "a ClickHouse user without a password is refused",
     request: validRequest({ clickhouseUsername: "fp" }),
-    expected: [/clickhousePassword is not set, but clickhouseUsername is: FlowProxy needs all four ClickHouse keys or none/],
+    expected: [
+      /clickhousePassword is not set, but clickhouseUsername is: FlowProxy needs all four ClickHouse keys or none/,
+    ],
   },
   {
     title: "ClickHouse credentials without host and database are refused, naming both",
     request: validRequest({ clickhouseUsername: "fp", clickhousePassword: "pw-123" }),
-    expected: [/clickhouseHost is not set, but clickhouseUsername, clickhousePassword are/, /clickhouseDatabase is not set/],
+    expected: [
+      /clickhouseHost is not set, but clickhouseUsername, clickhousePassword are/,
+      /clickhouseDatabase is not set/,
+    ],
   },
   {
     title: "a Docker Hub username without its token is refused",
@@ -194,7 +205,12 @@ export const BAD_CONFIGS: BadConfig[] = [
   },
   {
     title: "overlapping VNets are refused",
-    request: validRequest({ regions: regions([east, { name: "west", location: "westeurope", vnetCidr: "10.10.128.0/17", subnetCidr: "10.10.200.0/24" }]) }),
+    request: validRequest({
+      regions: regions([
+        east,
+        { name: "west", location: "westeurope", vnetCidr: "10.10.128.0/17", subnetCidr: "10.10.200.0/24" },
+      ]),
+    }),
     expected: [/regions entry 2: vnetCidr "10\.10\.128\.0\/17" overlaps the vnetCidr of entry 1/],
   },
   {
@@ -250,7 +266,9 @@ export const BAD_CONFIGS: BadConfig[] = [
   {
     title: "a region grown past the addresses of its subnet is refused, naming the count that fits",
     request: validRequest({ regions: regions([{ ...east, subnetCidr: "10.10.1.0/28", proxies: 11 }, west]) }),
-    expected: [/regions entry 1: subnetCidr "10\.10\.1\.0\/28" has 11 addresses for VMs \(Azure keeps 5 of every subnet\), but the region needs 12 \(11 proxies and BuilderHub\); lower proxies to 10 or give the region a larger subnetCidr/],
+    expected: [
+      /regions entry 1: subnetCidr "10\.10\.1\.0\/28" has 11 addresses for VMs \(Azure keeps 5 of every subnet\), but the region needs 12 \(11 proxies and BuilderHub\); lower proxies to 10 or give the region a larger subnetCidr/,
+    ],
   },
   {
     title: "two subnets in one reverse DNS zone are refused",
@@ -260,12 +278,21 @@ export const BAD_CONFIGS: BadConfig[] = [
         { ...west, vnetCidr: "10.128.0.0/9", subnetCidr: "10.128.0.0/15" },
       ]),
     }),
-    expected: [/regions entry 2: subnetCidr "10\.128\.0\.0\/15" falls in the reverse DNS zone 10\.in-addr\.arpa of region "east"/],
+    expected: [
+      /regions entry 2: subnetCidr "10\.128\.0\.0\/15" falls in the reverse DNS zone 10\.in-addr\.arpa of region "east"/,
+    ],
   },
   {
     title: "a region named like another region's second proxy is refused",
-    request: validRequest({ regions: regions([{ ...east, proxies: 2 }, { ...west, name: "east2" }]) }),
-    expected: [/the outputs of proxy 2 of region "east" are named east2PublicIp, \.\.\. like those of region "east2"; rename that region/],
+    request: validRequest({
+      regions: regions([
+        { ...east, proxies: 2 },
+        { ...west, name: "east2" },
+      ]),
+    }),
+    expected: [
+      /the outputs of proxy 2 of region "east" are named east2PublicIp, \.\.\. like those of region "east2"; rename that region/,
+    ],
   },
   {
     title: "all problems are reported together",
@@ -275,17 +302,23 @@ export const BAD_CONFIGS: BadConfig[] = [
   {
     title: "a provisioningRun that is not a whole number is refused",
     request: validRequest({ provisioningRun: "-1" }),
-    expected: [/provisioningRun "-1" is not a whole number of 0 or more; raise it by one to rerun every extension\. Example: pulumi config set flowproxy-staging:provisioningRun '1'/],
+    expected: [
+      /provisioningRun "-1" is not a whole number of 0 or more; raise it by one to rerun every extension\. Example: pulumi config set flowproxy-staging:provisioningRun '1'/,
+    ],
   },
   {
     title: "an autoShutdownTime past 2359 is refused",
     request: validRequest({ autoShutdownTime: "2460" }),
-    expected: [/autoShutdownTime "2460" is not a time of day as HHMM, 24-hour, from 0000 to 2359 \(1900 is 7 pm\); remove the key for no daily shutdown\. Example: pulumi config set flowproxy-staging:autoShutdownTime '1900'/],
+    expected: [
+      /autoShutdownTime "2460" is not a time of day as HHMM, 24-hour, from 0000 to 2359 \(1900 is 7 pm\); remove the key for no daily shutdown\. Example: pulumi config set flowproxy-staging:autoShutdownTime '1900'/,
+    ],
   },
   {
     title: "an autoShutdownTime written as 7pm is refused with the HHMM it means",
     request: validRequest({ autoShutdownTime: "7pm" }),
-    expected: [/autoShutdownTime "7pm" is not a time of day as HHMM.* \(for 7pm, write 1900\).*Example: pulumi config set flowproxy-staging:autoShutdownTime '1900'/],
+    expected: [
+      /autoShutdownTime "7pm" is not a time of day as HHMM.* \(for 7pm, write 1900\).*Example: pulumi config set flowproxy-staging:autoShutdownTime '1900'/,
+    ],
   },
   {
     title: "an IANA autoShutdownTimeZone is refused with the Windows id Azure takes for it",
@@ -297,12 +330,16 @@ export const BAD_CONFIGS: BadConfig[] = [
   {
     title: "a misspelt autoShutdownTimeZone is refused with the nearest Windows id",
     request: validRequest({ autoShutdownTime: "1900", autoShutdownTimeZone: "Pacific Standrd Time" }),
-    expected: [/autoShutdownTimeZone "Pacific Standrd Time" is not a Windows time zone id.*; the nearest id is "Pacific Standard Time"\. Example: pulumi config set flowproxy-staging:autoShutdownTimeZone 'Pacific Standard Time'/],
+    expected: [
+      /autoShutdownTimeZone "Pacific Standrd Time" is not a Windows time zone id.*; the nearest id is "Pacific Standard Time"\. Example: pulumi config set flowproxy-staging:autoShutdownTimeZone 'Pacific Standard Time'/,
+    ],
   },
   {
     title: "a monitoring value other than true or false is refused",
     request: validRequest({ monitoring: "yes" }),
-    expected: [/monitoring "yes" must be true or false\. Example: pulumi config set flowproxy-staging:monitoring 'true'/],
+    expected: [
+      /monitoring "yes" must be true or false\. Example: pulumi config set flowproxy-staging:monitoring 'true'/,
+    ],
   },
   {
     title: "a missing haproxy.cfg is named",
@@ -337,7 +374,9 @@ export const BAD_CONFIGS: BadConfig[] = [
   {
     title: "flowproxy.env may not set part of the ClickHouse group",
     file: { name: "flowproxy.env", content: `${env}CLICKHOUSE_HOST=https://clickhouse.example.com:8443\n` },
-    expected: [/sets CLICKHOUSE_HOST; the program writes the ClickHouse group from config, all together or not at all.*clickhouseHost/],
+    expected: [
+      /sets CLICKHOUSE_HOST; the program writes the ClickHouse group from config, all together or not at all.*clickhouseHost/,
+    ],
   },
   {
     title: "flowproxy.env may not tune ClickHouse when ClickHouse is not configured",
@@ -347,8 +386,13 @@ export const BAD_CONFIGS: BadConfig[] = [
   {
     title: "flowproxy.env may not turn on Parquet indexing beside ClickHouse",
     request: validRequest(CLICKHOUSE),
-    file: { name: "flowproxy.env", content: `${env}PARQUET_BUNDLE_RECEIPTS_FILE_PATH=/var/lib/flowproxy/receipts.parquet\n` },
-    expected: [/sets PARQUET_BUNDLE_RECEIPTS_FILE_PATH, but FlowProxy refuses Parquet indexing together with ClickHouse/],
+    file: {
+      name: "flowproxy.env",
+      content: `${env}PARQUET_BUNDLE_RECEIPTS_FILE_PATH=/var/lib/flowproxy/receipts.parquet\n`,
+    },
+    expected: [
+      /sets PARQUET_BUNDLE_RECEIPTS_FILE_PATH, but FlowProxy refuses Parquet indexing together with ClickHouse/,
+    ],
   },
   {
     title: "flowproxy.env may not hold a value with command substitution",
@@ -358,7 +402,9 @@ export const BAD_CONFIGS: BadConfig[] = [
   {
     title: "flowproxy.env may not move FlowProxy's listeners away from where HAProxy and the NSGs expect them",
     file: { name: "flowproxy.env", content: `${env}USER_LISTEN_ADDR=0.0.0.0:5543\n` },
-    expected: [/flowproxy\.env line \d+ sets USER_LISTEN_ADDR, which the program sets itself to 127\.0\.0\.1:5543: HAProxy's backends, the NSGs and pnpm run verify expect FlowProxy there; delete that line/],
+    expected: [
+      /flowproxy\.env line \d+ sets USER_LISTEN_ADDR, which the program sets itself to 127\.0\.0\.1:5543: HAProxy's backends, the NSGs and pnpm run verify expect FlowProxy there; delete that line/,
+    ],
   },
 ];
 
@@ -381,7 +427,13 @@ export function tryBadConfig(bad: BadConfig): Promise<Outcome> {
   if (!outcome) {
     const request = bad.request ?? validRequest();
     const file = bad.file;
-    outcome = file ? withEditedProject(file.name, () => file.content, (projectDir) => outcomeOf({ ...request, projectDir })) : outcomeOf(request);
+    outcome = file
+      ? withEditedProject(
+          file.name,
+          () => file.content,
+          (projectDir) => outcomeOf({ ...request, projectDir }),
+        )
+      : outcomeOf(request);
     outcomes.set(bad, outcome);
   }
   return outcome;
@@ -392,15 +444,19 @@ export function tryBadConfig(bad: BadConfig): Promise<Outcome> {
  * the ones `bad` expects, or, when none is left, `accepted` (the program goes on and declares).
  */
 export function withoutExpectedProblems(bad: BadConfig, refused: Outcome, accepted: Outcome): Outcome {
-  if (refused.kind !== "refused") throw new Error(`"${bad.title}" was not refused, so there is no refusal to take a problem from`);
-  const problems = problemLines(refused.refusal.message).filter((problem) => !bad.expected.some((pattern) => pattern.test(problem)));
+  if (refused.kind !== "refused")
+    throw new Error(`"${bad.title}" was not refused, so there is no refusal to take a problem from`);
+  const problems = problemLines(refused.refusal.message).filter(
+    (problem) => !bad.expected.some((pattern) => pattern.test(problem)),
+  );
   if (problems.length === 0) return accepted;
   return { kind: "refused", refusal: new ProgramRefusal(new ConfigError(problems).message, 0) };
 }
 
 /** What is wrong with how the program refused, or undefined when it refused as it must. */
 export function judgeRefusal(bad: BadConfig, outcome: Outcome): string | undefined {
-  if (outcome.kind === "declared") return `the program declared its resources instead of refusing with ${bad.expected.join(", ")}`;
+  if (outcome.kind === "declared")
+    return `the program declared its resources instead of refusing with ${bad.expected.join(", ")}`;
   if (outcome.kind === "failed") return `the program crashed instead of refusing: ${outcome.failure.message}`;
   const { message, declared } = outcome.refusal;
   if (declared > 0) return `the program declared ${declared} resources before it refused`;

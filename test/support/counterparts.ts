@@ -8,7 +8,6 @@ import { recordCounterpart, RESULTS_ENV } from "../../report/results";
 import type { BrokenRun } from "../sandbox/scenarios/broken";
 import { DeclaredSection, rowDifferences } from "./report-sections";
 
-
 /** Plays one counterpart: `check` is the row it proves able to fail. */
 export type PlayCounterpart = (check: string, run: () => Promise<BrokenRun[]> | BrokenRun[]) => void;
 
@@ -57,7 +56,8 @@ export function counterparts(section: DeclaredSection, body: (counterpart: PlayC
           for (const { broke, failure, naming } of subjects) {
             assert.ok(failure.length > 0, `the check passed on a subject with ${broke}`);
             const said = failure.join("\n");
-            for (const name of naming) assert.ok(said.includes(name), `with ${broke}, the check failed without naming ${name}:\n${said}`);
+            for (const name of naming)
+              assert.ok(said.includes(name), `with ${broke}, the check failed without naming ${name}:\n${said}`);
             seen.push(`${broke}: ${failure[0].split("\n")[0]}`);
           }
           for (const line of seen) t.diagnostic(line);
@@ -70,7 +70,9 @@ export function counterparts(section: DeclaredSection, body: (counterpart: PlayC
     });
     const differences = counterpartsUnplayed(section, played);
     if (differences.length > 0) {
-      throw new Error(`${section.title}: the counterparts played are not those test/support/report-sections.ts declares: ${differences.join("; ")}`);
+      throw new Error(
+        `${section.title}: the counterparts played are not those test/support/report-sections.ts declares: ${differences.join("; ")}`,
+      );
     }
   });
 }

@@ -27,34 +27,55 @@ export function reportSection(section: DeclaredSection, body: (check: Check) => 
     body((name, run) => {
       played.push(name);
       const declared = section.counterparts[name];
-      if (declared === undefined) throw new Error(`${title}: "${name}" declares no counterpart in test/support/report-sections.ts`);
+      if (declared === undefined)
+        throw new Error(`${title}: "${name}" declares no counterpart in test/support/report-sections.ts`);
       checkIn({ title, intro, columns }, name, "test" in declared ? "test" : "itself", run);
     });
     const differences = rowDifferences(section.checks, played);
     if (differences.length > 0) {
-      throw new Error(`${title}: the checks played are not those test/support/report-sections.ts declares: ${differences.join("; ")}`);
+      throw new Error(
+        `${title}: the checks played are not those test/support/report-sections.ts declares: ${differences.join("; ")}`,
+      );
     }
     // By the time the checks have run, the module that plays them has been loaded whole.
     after(() => {
       if (testedCounterpartChecks(section).length > 0 && !counterpartsPlayed(section)) {
-        throw new Error(`${title}: its checks' counterparts are declared but not played; call counterparts() beside reportSection()`);
+        throw new Error(
+          `${title}: its checks' counterparts are declared but not played; call counterparts() beside reportSection()`,
+        );
       }
     });
   });
 }
 
-function checkIn(section: ReportSection, name: string, counterpart: CounterpartKind, run: (t: TestContext) => Promise<string[]> | string[]): void {
+function checkIn(
+  section: ReportSection,
+  name: string,
+  counterpart: CounterpartKind,
+  run: (t: TestContext) => Promise<string[]> | string[],
+): void {
   test(name, async (t) => {
     const started = Date.now();
     const save = (passed: boolean, evidence: string[]) => {
-      const entry: CheckRecord = { ...section, check: name, passed, counterpart, evidence, durationMs: Date.now() - started, seq: seq++, recordedAt: new Date().toISOString() };
+      const entry: CheckRecord = {
+        ...section,
+        check: name,
+        passed,
+        counterpart,
+        evidence,
+        durationMs: Date.now() - started,
+        seq: seq++,
+        recordedAt: new Date().toISOString(),
+      };
       if (resultsDir !== undefined) recordCheck(resultsDir, entry);
     };
     let evidence: string[];
     try {
       evidence = await run(t);
       if (evidence.length !== section.columns.length) {
-        throw new Error(`the check gave ${evidence.length} pieces of evidence for the section's ${section.columns.length} columns`);
+        throw new Error(
+          `the check gave ${evidence.length} pieces of evidence for the section's ${section.columns.length} columns`,
+        );
       }
     } catch (err) {
       save(false, [`FAILED: ${(err as Error).message.split("\n")[0]}`, ...section.columns.slice(1).map(() => "")]);

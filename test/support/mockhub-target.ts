@@ -136,7 +136,9 @@ class BinaryTarget implements MockhubTarget {
     await this.stop();
     this.environment = environment;
     if (await accepts(BUILDERHUB.port)) {
-      throw new Error(`port ${BUILDERHUB.port} is taken: mockhub binds 0.0.0.0:${BUILDERHUB.port} (main.rs); stop what listens there`);
+      throw new Error(
+        `port ${BUILDERHUB.port} is taken: mockhub binds 0.0.0.0:${BUILDERHUB.port} (main.rs); stop what listens there`,
+      );
     }
     const env = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...environment };
     const [command, args] = Object.keys(names).length === 0 ? [this.binary, []] : withHosts(this.binary, names);
@@ -152,7 +154,7 @@ class BinaryTarget implements MockhubTarget {
         resolve();
       });
     });
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
       if (status !== undefined) {
         this.child = undefined;
         return { listening: false, status, stderr: withoutThreadId(stderr) };
@@ -212,7 +214,20 @@ function withHosts(binary: string, names: ReverseNames): [string, string[]] {
   const hosts = path.join(scratchDir("mockhub-hosts-"), "hosts");
   const lines = Object.entries(names).map(([ip, name]) => `${ip} ${name}\n`);
   fs.writeFileSync(hosts, lines.join("") + fs.readFileSync("/etc/hosts", "utf8"), { mode: 0o644 });
-  return ["unshare", ["--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$1" /etc/hosts && exec "$2"', "sh", hosts, binary]];
+  return [
+    "unshare",
+    [
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'mount --bind "$1" /etc/hosts && exec "$2"',
+      "sh",
+      hosts,
+      binary,
+    ],
+  ];
 }
 
 /**

@@ -10,16 +10,26 @@ export interface Finished {
   stderr: string;
 }
 
-export async function spawnAsync(command: string, args: readonly string[], options: RunOptions = {}): Promise<Finished> {
+export async function spawnAsync(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<Finished> {
   const { code, signal, stdout, stderr } = await runProcess(command, args, options);
   return { status: code, signal, stdout, stderr };
 }
 
 /** The command's stdout; throws with its stderr when it fails, as execFileSync does. */
-export async function execFileAsync(command: string, args: readonly string[], options: RunOptions = {}): Promise<string> {
+export async function execFileAsync(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<string> {
   const finished = await spawnAsync(command, args, options);
   if (finished.status !== 0) {
-    throw new Error(`${command} ${args.join(" ")} failed (status ${finished.status ?? finished.signal}): ${finished.stderr.trim()}`);
+    throw new Error(
+      `${command} ${args.join(" ")} failed (status ${finished.status ?? finished.signal}): ${finished.stderr.trim()}`,
+    );
   }
   return finished.stdout;
 }
@@ -35,5 +45,7 @@ export function belowNormalPriority(command: string, args: readonly string[]): [
 
 /** shellcheck at style severity on a script's text, as `shell`; its findings are on stdout. */
 export function shellcheck(shell: "sh" | "bash", script: string): Promise<Finished> {
-  return spawnAsync(...belowNormalPriority("shellcheck", [`--shell=${shell}`, "--severity=style", "-"]), { input: script });
+  return spawnAsync(...belowNormalPriority("shellcheck", [`--shell=${shell}`, "--severity=style", "-"]), {
+    input: script,
+  });
 }

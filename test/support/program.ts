@@ -29,7 +29,10 @@ export function validRequest(overrides: Record<string, string | undefined> = {})
  * project's keys without their prefix, `otherKeys` whole keys of any namespace; every value a secret.
  */
 export function configSource(config: Record<string, string>, otherKeys: Record<string, string> = {}): ConfigSource {
-  const all: Record<string, string> = { ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, v])), ...otherKeys };
+  const all: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, v])),
+    ...otherKeys,
+  };
   return { get: (key) => all[`${PROJECT}:${key}`], isSecret: () => true, keys: () => Object.keys(all) };
 }
 
@@ -51,19 +54,30 @@ export const EVERY_OPTION = {
 export const everyOptionRequest = (): EvaluationRequest => validRequest(EVERY_OPTION);
 
 /** A region beyond the default two, for tests of a larger table; its FlowProxy VM has a size of its own. */
-const THIRD_REGION = { name: "central", location: "centralus", vnetCidr: "10.30.0.0/16", subnetCidr: "10.30.1.0/24", vmSize: "Standard_B2ls_v2" };
+const THIRD_REGION = {
+  name: "central",
+  location: "centralus",
+  vnetCidr: "10.30.0.0/16",
+  subnetCidr: "10.30.1.0/24",
+  vmSize: "Standard_B2ls_v2",
+};
 
 /** The default regions, eastus grown to two FlowProxy VMs: the default stack after `proxies: 2`. */
-export const grownRequest = (): EvaluationRequest => validRequest({ regions: JSON.stringify(DEFAULT_REGIONS.map((r, i) => (i === 0 ? { ...r, proxies: 2 } : r))) });
+export const grownRequest = (): EvaluationRequest =>
+  validRequest({ regions: JSON.stringify(DEFAULT_REGIONS.map((r, i) => (i === 0 ? { ...r, proxies: 2 } : r))) });
 
 /** The grown default stack stopped daily at 19:00 Berlin time, the Windows id written in lower case. */
 export const autoShutdownRequest = (): EvaluationRequest => {
   const grown = grownRequest();
-  return { ...grown, config: { ...grown.config, autoShutdownTime: "1900", autoShutdownTimeZone: "w. europe standard time" } };
+  return {
+    ...grown,
+    config: { ...grown.config, autoShutdownTime: "1900", autoShutdownTimeZone: "w. europe standard time" },
+  };
 };
 
 /** The valid configuration with the default regions and THIRD_REGION. */
-export const threeRegionRequest = (): EvaluationRequest => validRequest({ regions: JSON.stringify([...DEFAULT_REGIONS, THIRD_REGION]) });
+export const threeRegionRequest = (): EvaluationRequest =>
+  validRequest({ regions: JSON.stringify([...DEFAULT_REGIONS, THIRD_REGION]) });
 
 // The evaluations run in a process of their own (plan/evaluator-process.ts says why).
 const evaluator = new EvaluatorProcess();
@@ -90,7 +104,10 @@ export function evaluated(request: EvaluationRequest): Promise<Evaluation> {
 // this one. A failure reaches the tests that await it.
 evaluated(validRequest()).catch(() => undefined);
 
-export type Outcome = { kind: "declared"; evaluation: Evaluation } | { kind: "refused"; refusal: ProgramRefusal } | { kind: "failed"; failure: ProgramFailure };
+export type Outcome =
+  | { kind: "declared"; evaluation: Evaluation }
+  | { kind: "refused"; refusal: ProgramRefusal }
+  | { kind: "failed"; failure: ProgramFailure };
 
 /** How the program ended for `request`: it declared its resources, refused the configuration, or crashed. */
 export async function outcomeOf(request: EvaluationRequest): Promise<Outcome> {

@@ -54,11 +54,15 @@ export const BAD_CONFIGURATION: DeclaredSection = {
   counterparts: Object.fromEntries([
     ...BAD_CONFIGS.map((bad): [string, Counterpart] => [
       BAD_CONFIGURATION_CHECKS.refused(bad),
-      counterpartTest(`"${bad.title}" fails naming the message it expects when the program accepts the good default configuration, or refuses without that message`),
+      counterpartTest(
+        `"${bad.title}" fails naming the message it expects when the program accepts the good default configuration, or refuses without that message`,
+      ),
     ]),
     [
       BAD_CONFIGURATION_CHECKS.hostileFileContent,
-      counterpartTest("carrying hostile file content fails naming HAPROXY_CFG's quoting, the bytes bash read back and the substitutions that ran when haproxy.cfg is double-quoted into the script"),
+      counterpartTest(
+        "carrying hostile file content fails naming HAPROXY_CFG's quoting, the bytes bash read back and the substitutions that ran when haproxy.cfg is double-quoted into the script",
+      ),
     ],
   ]),
 };
@@ -89,8 +93,13 @@ export const PROVISIONING_FAULTS: DeclaredSection = {
     faults.map((fault) => [
       fault.name,
       fault.expect.kind === "fails"
-        ? { itself: "the fault breaks provisioning on purpose; the row requires the extension to fail naming the step and the reason" }
-        : counterpartTest(`"${fault.name}" fails naming what is missing when the fault is played without what the row proves`),
+        ? {
+            itself:
+              "the fault breaks provisioning on purpose; the row requires the extension to fail naming the step and the reason",
+          }
+        : counterpartTest(
+            `"${fault.name}" fails naming what is missing when the fault is played without what the row proves`,
+          ),
     ]),
   ),
 };
@@ -116,11 +125,19 @@ export const SECRET_SCAN: DeclaredSection = {
   columns: ["places searched", "hits"],
   checks: Object.values(SECRET_SCAN_CHECKS),
   counterparts: {
-    [SECRET_SCAN_CHECKS.secretsInUse]: counterpartTest("the secrets-in-use check fails naming the VM whose tailscaled is stopped"),
-    [SECRET_SCAN_CHECKS.publicSettings]: counterpartTest("the settings-and-outputs search names a canary put into a stack output"),
-    [SECRET_SCAN_CHECKS.extensionOutputs]: counterpartTest("the extension-output search names a canary written to an extension's stdout"),
+    [SECRET_SCAN_CHECKS.secretsInUse]: counterpartTest(
+      "the secrets-in-use check fails naming the VM whose tailscaled is stopped",
+    ),
+    [SECRET_SCAN_CHECKS.publicSettings]: counterpartTest(
+      "the settings-and-outputs search names a canary put into a stack output",
+    ),
+    [SECRET_SCAN_CHECKS.extensionOutputs]: counterpartTest(
+      "the extension-output search names a canary written to an extension's stdout",
+    ),
     [SECRET_SCAN_CHECKS.journals]: counterpartTest("the journal search names a canary logged with logger"),
-    [SECRET_SCAN_CHECKS.commandLines]: counterpartTest("the command-line search names a canary on a process's command line"),
+    [SECRET_SCAN_CHECKS.commandLines]: counterpartTest(
+      "the command-line search names a canary on a process's command line",
+    ),
     [SECRET_SCAN_CHECKS.worldReadableFiles]: counterpartTest("the world-readable search names a canary in a 0644 file"),
     [SECRET_SCAN_CHECKS.githubDoubleLog]: counterpartTest("the GitHub log search names a canary in a request's path"),
   },
@@ -153,8 +170,12 @@ export const HARDENING: DeclaredSection = {
     ...flowproxyVms().map((vm) => HARDENING_CHECKS.localPortsStayLocal(vm.name)),
   ],
   counterparts: {
-    [HARDENING_CHECKS.offlineUnitExposure]: counterpartTest("the offline exposure check fails naming the score when flowproxy@.service loses its sandboxing lines"),
-    [HARDENING_CHECKS.runningUnitExposure]: counterpartTest("the running unit's exposure check fails naming the score under a drop-in that undoes its sandboxing"),
+    [HARDENING_CHECKS.offlineUnitExposure]: counterpartTest(
+      "the offline exposure check fails naming the score when flowproxy@.service loses its sandboxing lines",
+    ),
+    [HARDENING_CHECKS.runningUnitExposure]: counterpartTest(
+      "the running unit's exposure check fails naming the score under a drop-in that undoes its sandboxing",
+    ),
     ...Object.fromEntries(
       flowproxyVms().flatMap((vm) =>
         PUBLIC_TLS_PORTS.map((port) => [
@@ -177,7 +198,8 @@ export const VERIFY_FAULTS_CHECKS = {
   flowproxyStopped: "verify fails naming vm-eastus and its services when FlowProxy is stopped there",
   registryEmptied: "verify fails naming each proxy's registration when BuilderHub's registry is emptied",
   nsgOpenedOnMetrics: "verify fails naming each proxy's closed ports when the NSG lets 8405 in",
-  wrongCertificateServed: "verify fails naming vm-eastus's TLS when HAProxy serves a certificate BuilderHub does not list",
+  wrongCertificateServed:
+    "verify fails naming vm-eastus's TLS when HAProxy serves a certificate BuilderHub does not list",
 } satisfies Names;
 
 export const VERIFY_FAULTS: DeclaredSection = {
@@ -196,8 +218,14 @@ export const VERIFY_FAULTS: DeclaredSection = {
     Object.values(VERIFY_FAULTS_CHECKS).map((name) => [
       name,
       name === VERIFY_FAULTS_CHECKS.healthy
-        ? { itself: "the fault rows run the same verify on the sandbox broken on purpose and require it to fail naming what broke" }
-        : { itself: "the row breaks the sandbox on purpose and requires verify to fail naming what broke; the healthy row is the same verify failing nothing" },
+        ? {
+            itself:
+              "the fault rows run the same verify on the sandbox broken on purpose and require it to fail naming what broke",
+          }
+        : {
+            itself:
+              "the row breaks the sandbox on purpose and requires verify to fail naming what broke; the healthy row is the same verify failing nothing",
+          },
     ]),
   ),
 };
@@ -207,7 +235,8 @@ export const OPERATIONS_CHECKS = {
     "a haProxyVersion change pulls the other HAProxy, checks the config with it and replaces the container with every request in flight answered; a digest pin pulls",
   flowproxyKilled: "FlowProxy killed is restarted by systemd, registering its certificate first",
   builderhubRestarted: `BuilderHub restarted forgets every proxy; the registry heals within ${HEAL_BUDGET_MS / 60_000} minutes and system flow flows again`,
-  conflictingRegistration: "a BuilderHub that lists another certificate for a signer is reported by provisioning and in the journal, never passed",
+  conflictingRegistration:
+    "a BuilderHub that lists another certificate for a signer is reported by provisioning and in the journal, never passed",
   dockerdRestarted: (vmName: string) =>
     vmName === BUILDERHUB.vmName
       ? `dockerd restarted on ${vmName} under registrations' requests: none refused, mockhub keeps running and keeps every registration (live-restore)`
@@ -218,9 +247,11 @@ export const OPERATIONS_CHECKS = {
     "westeurope grown from one proxy to two: only the new VM is made and BuilderHub's fleet updated; the other proxies run no extension, restart nothing and lose no request on :443; the new proxy is listed under its VM's name and signed flow crosses between it and every proxy",
   regionShrunk:
     "westeurope shrunk back to one proxy: its VM is deleted, BuilderHub forgets it and the other proxies stop counting it among their peers; they run no extension, stay listed and lose no request on :443",
-  generationMismatch: "a generation-2 artifact under flowProxyGeneration 1 is refused, naming the key and the value; FlowProxy keeps running",
+  generationMismatch:
+    "a generation-2 artifact under flowProxyGeneration 1 is refused, naming the key and the value; FlowProxy keeps running",
   generation2: "generation 2: HAProxy's system frontend turns to TCP and signed flow crosses over the TCP system API",
-  signerKeysOnVms: "signerKeySource vm: each VM makes its key with Foundry's cast, registers it, and signed flow crosses with it",
+  signerKeysOnVms:
+    "signerKeySource vm: each VM makes its key with Foundry's cast, registers it, and signed flow crosses with it",
 } satisfies Names;
 
 /** Section 6 reboots the FlowProxy VMs, then BuilderHub's. */
@@ -256,14 +287,24 @@ export const OPERATIONS: DeclaredSection = {
     OPERATIONS_CHECKS.signerKeysOnVms,
   ],
   counterparts: {
-    [OPERATIONS_CHECKS.haproxyVersion]: counterpartTest("the version change's check names the refused connections when HAProxy is restarted in place under the same load"),
-    [OPERATIONS_CHECKS.flowproxyKilled]: counterpartTest("the kill scenario names the unit that does not run again under Restart=no"),
-    [OPERATIONS_CHECKS.builderhubRestarted]: counterpartTest("the BuilderHub restart scenario names the registry left unhealed when the timers are held"),
-    [OPERATIONS_CHECKS.conflictingRegistration]: counterpartTest("the conflicting-registration scenario names provisioning that goes on when there is no conflict"),
+    [OPERATIONS_CHECKS.haproxyVersion]: counterpartTest(
+      "the version change's check names the refused connections when HAProxy is restarted in place under the same load",
+    ),
+    [OPERATIONS_CHECKS.flowproxyKilled]: counterpartTest(
+      "the kill scenario names the unit that does not run again under Restart=no",
+    ),
+    [OPERATIONS_CHECKS.builderhubRestarted]: counterpartTest(
+      "the BuilderHub restart scenario names the registry left unhealed when the timers are held",
+    ),
+    [OPERATIONS_CHECKS.conflictingRegistration]: counterpartTest(
+      "the conflicting-registration scenario names provisioning that goes on when there is no conflict",
+    ),
     ...Object.fromEntries(
       DOCKERD_RESTARTED_VMS.map((vm) => [
         OPERATIONS_CHECKS.dockerdRestarted(vm.name),
-        counterpartTest(`the dockerd restart on ${vm.name} names the stopped container and what it cost when dockerd runs without live-restore`),
+        counterpartTest(
+          `the dockerd restart on ${vm.name} names the stopped container and what it cost when dockerd runs without live-restore`,
+        ),
       ]),
     ),
     ...Object.fromEntries(
@@ -272,20 +313,33 @@ export const OPERATIONS: DeclaredSection = {
         counterpartTest(`the reboot scenario of ${vm.name} names the container its restart policy no longer starts`),
       ]),
     ),
-    [OPERATIONS_CHECKS.regionGrown]: counterpartTest("the grow names the proxies whose extension ran again when the program renders the number of proxies into every proxy's script"),
-    [OPERATIONS_CHECKS.regionShrunk]: counterpartTest("the shrink names the removed proxy BuilderHub still lists when builderhub-prune does nothing"),
-    [OPERATIONS_CHECKS.generationMismatch]: counterpartTest("the generation-mismatch scenario names an up that succeeds with a build of the configured generation"),
-    [OPERATIONS_CHECKS.generation2]: counterpartTest("the generation-2 switch names the build that still runs when the switch keeps generation 1"),
-    [OPERATIONS_CHECKS.signerKeysOnVms]: counterpartTest("the VM-made keys check names the VM that made no key when the keys come from the stack"),
+    [OPERATIONS_CHECKS.regionGrown]: counterpartTest(
+      "the grow names the proxies whose extension ran again when the program renders the number of proxies into every proxy's script",
+    ),
+    [OPERATIONS_CHECKS.regionShrunk]: counterpartTest(
+      "the shrink names the removed proxy BuilderHub still lists when builderhub-prune does nothing",
+    ),
+    [OPERATIONS_CHECKS.generationMismatch]: counterpartTest(
+      "the generation-mismatch scenario names an up that succeeds with a build of the configured generation",
+    ),
+    [OPERATIONS_CHECKS.generation2]: counterpartTest(
+      "the generation-2 switch names the build that still runs when the switch keeps generation 1",
+    ),
+    [OPERATIONS_CHECKS.signerKeysOnVms]: counterpartTest(
+      "the VM-made keys check names the VM that made no key when the keys come from the stack",
+    ),
   },
 };
 
 export const MONITORING_CHECKS = {
-  targetsUp: "with monitoring on, Prometheus on BuilderHub has every proxy's FlowProxy and HAProxy and the listing check as targets, all up",
-  flowInPrometheus: "after signed bundles on vm-eastus, FlowProxy's system-flow counter rises in Prometheus for every other proxy",
+  targetsUp:
+    "with monitoring on, Prometheus on BuilderHub has every proxy's FlowProxy and HAProxy and the listing check as targets, all up",
+  flowInPrometheus:
+    "after signed bundles on vm-eastus, FlowProxy's system-flow counter rises in Prometheus for every other proxy",
   proxyDownFires: `FlowProxy stopped on vm-eastus fires ProxyDown within ${PROXY_DOWN_BUDGET_S} s (its for: of ${PROXY_DOWN_FOR_S} s, a scrape and two evaluations)`,
   onlyScraper: "the metrics ports (8090, 8405) answer BuilderHub and refuse the other proxies and the internet",
-  verify: "pnpm run verify --sandbox passes, its monitoring check seeing every target up and the metrics ports refused between proxies",
+  verify:
+    "pnpm run verify --sandbox passes, its monitoring check seeing every target up and the metrics ports refused between proxies",
 } satisfies Names;
 
 export const MONITORING_SECTION: DeclaredSection = {
@@ -296,15 +350,30 @@ export const MONITORING_SECTION: DeclaredSection = {
     "the fleet and the rules of `monitoring/alerts.yml`, and is asked through its HTTP API on BuilderHub's loopback, " +
     "where prometheusTunnel brings it. The time from a FlowProxy stop to its alert firing is measured.",
   columns: ["evidence"],
-  checks: [MONITORING_CHECKS.targetsUp, MONITORING_CHECKS.flowInPrometheus, MONITORING_CHECKS.proxyDownFires, MONITORING_CHECKS.onlyScraper, MONITORING_CHECKS.verify],
+  checks: [
+    MONITORING_CHECKS.targetsUp,
+    MONITORING_CHECKS.flowInPrometheus,
+    MONITORING_CHECKS.proxyDownFires,
+    MONITORING_CHECKS.onlyScraper,
+    MONITORING_CHECKS.verify,
+  ],
   counterparts: {
-    [MONITORING_CHECKS.targetsUp]: counterpartTest("the targets check names vm-eastus's FlowProxy target down when FlowProxy is stopped there"),
-    [MONITORING_CHECKS.flowInPrometheus]: counterpartTest("the flow check names every other proxy when no bundle is sent"),
+    [MONITORING_CHECKS.targetsUp]: counterpartTest(
+      "the targets check names vm-eastus's FlowProxy target down when FlowProxy is stopped there",
+    ),
+    [MONITORING_CHECKS.flowInPrometheus]: counterpartTest(
+      "the flow check names every other proxy when no bundle is sent",
+    ),
     [MONITORING_CHECKS.proxyDownFires]: {
-      itself: "the row stops FlowProxy on purpose and passes only when ProxyDown fires for it; the promtool cases of monitoring/alerts.test.yml hold the rule silent while the target answers",
+      itself:
+        "the row stops FlowProxy on purpose and passes only when ProxyDown fires for it; the promtool cases of monitoring/alerts.test.yml hold the rule silent while the target answers",
     },
-    [MONITORING_CHECKS.onlyScraper]: counterpartTest("the reach check names each of BuilderHub's connections when BuilderHub is taken for an outsider"),
-    [MONITORING_CHECKS.verify]: counterpartTest("verify's monitoring check names a proxy that connected to another's metrics port when the NSGs allow the VNets there"),
+    [MONITORING_CHECKS.onlyScraper]: counterpartTest(
+      "the reach check names each of BuilderHub's connections when BuilderHub is taken for an outsider",
+    ),
+    [MONITORING_CHECKS.verify]: counterpartTest(
+      "verify's monitoring check names a proxy that connected to another's metrics port when the NSGs allow the VNets there",
+    ),
   },
 };
 
@@ -320,7 +389,8 @@ export const AZURE_READINESS_CHECKS = {
     `every FlowProxy extension waits for all peerings, all DNS links and the builderhub record (${table})`,
   outboundAccess: (table: RegionTable) =>
     `every subnet states its outbound access: default outbound access on, or a NAT gateway (${table})`,
-  replacement: "VMs are replaced delete-first and leave their NIC to the next; extensions go with their VM; group contents with their group",
+  replacement:
+    "VMs are replaced delete-first and leave their NIC to the next; extensions go with their VM; group contents with their group",
   provisioningRun: "changes for every extension when provisioningRun is raised, with the scripts unchanged",
   firstBoot: "sets HOME, joins Tailscale with a timeout and without its DNS, and waits for every apt lock first",
   heldAptLock: "fails the step naming a held apt lock once the wait runs out",
@@ -329,7 +399,8 @@ export const AZURE_READINESS_CHECKS = {
 
 /** The unit tests that prove each of section 7's checks able to fail, by the check's key. */
 const AZURE_READINESS_COUNTERPARTS = {
-  vnetWriters: (table: RegionTable) => `finding every write to each VNet fails naming the first VNet and its DNS link when that link is gone (${table})`,
+  vnetWriters: (table: RegionTable) =>
+    `finding every write to each VNet fails naming the first VNet and its DNS link when that link is gone (${table})`,
   orderedVnetWrites: (table: RegionTable) =>
     `one write at a time per VNet fails naming the first region's subnet and DNS link when the link loses its dependency on the write before it (${table})`,
   extensionsAfterNetwork: (table: RegionTable) =>
@@ -338,7 +409,8 @@ const AZURE_READINESS_COUNTERPARTS = {
     `stated outbound access fails naming the first subnet when it has neither default outbound access nor a NAT gateway (${table})`,
   replacement:
     "the replacement options fail naming each option a resource lacks: a VM not delete-first, an extension or a NIC not deleted with its owner, a DNS link left to a group's deletion",
-  provisioningRun: "the provisioningRun check fails naming every VM when the forceUpdateTags ignore provisioningRun, and naming the VM whose script changes with it",
+  provisioningRun:
+    "the provisioningRun check fails naming every VM when the forceUpdateTags ignore provisioningRun, and naming the VM whose script changes with it",
   firstBoot:
     "the first-boot check fails naming what a script lacks: the HOME export, --accept-dns=false, the DNS reset of a VM that joined before, the join timeout, an apt lock, the wait before apt-get or before Tailscale's installer",
   heldAptLock: "the held-lock check fails naming the lock when wait_for_locks does not wait for it",
@@ -353,7 +425,7 @@ export const AZURE_READINESS: DeclaredSection = {
     "VNet, FlowProxy extensions after the network they register over, a retry knob that reruns every extension, " +
     "replacement and destroy options, explicit outbound access, and a script ready for a VM's first boot. The lock " +
     "wait runs the script's own function in bash against a lock held by another process. What only Azure can show " +
-    "is listed in docs/SANDBOX.md under \"What the sandbox cannot prove\".",
+    'is listed in docs/SANDBOX.md under "What the sandbox cannot prove".',
   columns: ["evidence"],
   checks: [
     ...REGION_TABLES.flatMap((table) => [
@@ -370,15 +442,16 @@ export const AZURE_READINESS: DeclaredSection = {
   ],
   counterparts: Object.fromEntries([
     ...REGION_TABLES.flatMap((table) =>
-      (["vnetWriters", "orderedVnetWrites", "extensionsAfterNetwork", "outboundAccess"] as const).map((key): [string, Counterpart] => [
-        AZURE_READINESS_CHECKS[key](table),
-        counterpartTest(AZURE_READINESS_COUNTERPARTS[key](table)),
-      ]),
+      (["vnetWriters", "orderedVnetWrites", "extensionsAfterNetwork", "outboundAccess"] as const).map(
+        (key): [string, Counterpart] => [
+          AZURE_READINESS_CHECKS[key](table),
+          counterpartTest(AZURE_READINESS_COUNTERPARTS[key](table)),
+        ],
+      ),
     ),
-    ...(["replacement", "provisioningRun", "firstBoot", "heldAptLock", "freedAptLock"] as const).map((key): [string, Counterpart] => [
-      AZURE_READINESS_CHECKS[key],
-      counterpartTest(AZURE_READINESS_COUNTERPARTS[key]),
-    ]),
+    ...(["replacement", "provisioningRun", "firstBoot", "heldAptLock", "freedAptLock"] as const).map(
+      (key): [string, Counterpart] => [AZURE_READINESS_CHECKS[key], counterpartTest(AZURE_READINESS_COUNTERPARTS[key])],
+    ),
   ]),
 };
 
@@ -401,13 +474,16 @@ export function rowDifferences(declared: readonly string[], found: readonly stri
     ...found.filter((name) => !declared.includes(name)).map((name) => `not declared "${name}"`),
     ...found.filter((name, i) => found.indexOf(name) !== i).map((name) => `repeated "${name}"`),
   ];
-  if (differences.length === 0 && declared.some((name, i) => found[i] !== name)) differences.push("the same rows in another order");
+  if (differences.length === 0 && declared.some((name, i) => found[i] !== name))
+    differences.push("the same rows in another order");
   return differences;
 }
 
 /** The checks of `sections` without a counterpart, as "<section title>: <check>". */
 export function checksWithoutCounterpart(sections: readonly DeclaredSection[]): string[] {
-  return sections.flatMap((section) => section.checks.filter((name) => !(name in section.counterparts)).map((name) => `${section.title}: ${name}`));
+  return sections.flatMap((section) =>
+    section.checks.filter((name) => !(name in section.counterparts)).map((name) => `${section.title}: ${name}`),
+  );
 }
 
 /** Counterparts declared for a check the section does not have (a renamed or removed check left behind). */

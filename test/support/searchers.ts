@@ -22,12 +22,20 @@ export class Impostor extends Wallet {
 export function unsigned(endpoint: UserEndpoint): UserEndpoint {
   return {
     url: endpoint.url,
-    post: (body, headers) => endpoint.post(body, Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== SIGNATURE_HEADER))),
+    post: (body, headers) =>
+      endpoint.post(
+        body,
+        Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== SIGNATURE_HEADER)),
+      ),
   };
 }
 
 /** FlowProxy's refusal of `client`'s bundle (its answer is `reply`); fails when it took the bundle. */
-export async function refusal(client: BundleClient, endpoint: UserEndpoint, blockNumber: number): Promise<BundleRefused> {
+export async function refusal(
+  client: BundleClient,
+  endpoint: UserEndpoint,
+  blockNumber: number,
+): Promise<BundleRefused> {
   let hash: string;
   try {
     hash = await client.sendBundle(endpoint, blockNumber);

@@ -11,7 +11,13 @@ import { describe } from "node:test";
 function testModules(dir: string): string[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .flatMap((entry) => (entry.isDirectory() ? testModules(path.join(dir, entry.name)) : entry.name.endsWith(".test.ts") ? [path.join(dir, entry.name)] : []))
+    .flatMap((entry) =>
+      entry.isDirectory()
+        ? testModules(path.join(dir, entry.name))
+        : entry.name.endsWith(".test.ts")
+          ? [path.join(dir, entry.name)]
+          : [],
+    )
     .sort();
 }
 

@@ -42,7 +42,9 @@ export function vnetWriters(result: Evaluation): Map<string, string[]> {
   const writers = new Map<string, string[]>();
   for (const vnet of result.resources.filter((r) => r.type === VNET)) {
     const mention = new RegExp(`["/]${escapeRegExp(String(vnet.state.name))}"`);
-    const others = result.resources.filter((r: EvaluatedResource) => r !== vnet && mention.test(JSON.stringify(r.inputs)));
+    const others = result.resources.filter(
+      (r: EvaluatedResource) => r !== vnet && mention.test(JSON.stringify(r.inputs)),
+    );
     writers.set(vnet.name, [vnet.name, ...others.map((r) => r.name)]);
   }
   return writers;
@@ -62,7 +64,8 @@ export function vnetWriterProblems(result: Evaluation, regions: number): string[
       if (!names.includes(expected)) problems.push(`${vnet}: ${expected} is not among its writers ${found}`);
     }
     const peerings = names.filter((n) => n.startsWith("peer-")).length;
-    if (peerings !== 2 * (regions - 1)) problems.push(`${vnet}: ${peerings} peerings write it, not ${2 * (regions - 1)} ${found}`);
+    if (peerings !== 2 * (regions - 1))
+      problems.push(`${vnet}: ${peerings} peerings write it, not ${2 * (regions - 1)} ${found}`);
   }
   return problems;
 }
@@ -74,7 +77,8 @@ export function unorderedVnetWrites(result: Evaluation): string[] {
   for (const [vnet, writers] of vnetWriters(result)) {
     writers.forEach((a, i) => {
       for (const b of writers.slice(i + 1)) {
-        if (!closure(a).has(b) && !closure(b).has(a)) problems.push(`${a} and ${b} both write ${vnet} with no dependency between them`);
+        if (!closure(a).has(b) && !closure(b).has(a))
+          problems.push(`${a} and ${b} both write ${vnet} with no dependency between them`);
       }
     });
   }
@@ -88,7 +92,12 @@ export function unorderedVnetWrites(result: Evaluation): string[] {
  */
 export function networkPrerequisites(result: Evaluation): string[] {
   return result.resources
-    .filter((r) => r.type === PEERING || r.type === DNS_LINK || (r.type === RECORD && r.inputs.relativeRecordSetName === BUILDERHUB.dnsLabel))
+    .filter(
+      (r) =>
+        r.type === PEERING ||
+        r.type === DNS_LINK ||
+        (r.type === RECORD && r.inputs.relativeRecordSetName === BUILDERHUB.dnsLabel),
+    )
     .map((r) => r.name);
 }
 
@@ -98,5 +107,7 @@ export function extensionsAheadOfNetwork(result: Evaluation): string[] {
   const prerequisites = networkPrerequisites(result);
   return result.extensions
     .filter((ext) => ext.role === "flowproxy")
-    .flatMap((ext) => prerequisites.filter((p) => !closure(ext.resource).has(p)).map((p) => `${ext.resource} does not wait for ${p}`));
+    .flatMap((ext) =>
+      prerequisites.filter((p) => !closure(ext.resource).has(p)).map((p) => `${ext.resource} does not wait for ${p}`),
+    );
 }

@@ -8,4 +8,15 @@
 //   repository/  what holds the whole tree: the type check, the docs, the workflows, the lockfile
 import { testGroups } from "../support/test-group";
 
-testGroups(__dirname, ["index", "lib", "plan", "policy", "provision", "sandbox", "verify", "report", "doubles", "repository"]);
+testGroups(__dirname, [
+  "index",
+  "lib",
+  "plan",
+  "policy",
+  "provision",
+  "sandbox",
+  "verify",
+  "report",
+  "doubles",
+  "repository",
+]);

@@ -13,7 +13,10 @@ function classOf(type: string): ResourceClass {
   const [provider, module, name] = type.split(":");
   const packageName = `@pulumi/${provider}`;
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the provider's module is named by the resource type, at run time
-  const exports = (module.startsWith("index") ? require(packageName) : require(`${packageName}/${module}`)) as Record<string, ResourceClass>;
+  const exports = (module.startsWith("index") ? require(packageName) : require(`${packageName}/${module}`)) as Record<
+    string,
+    ResourceClass
+  >;
   if (typeof exports[name] !== "function") throw new Error(`${packageName} has no resource class ${name}`);
   return exports[name];
 }

@@ -162,10 +162,7 @@ function packLengths(lengths: readonly number[], out: number[]): void {
     lengths.map((n) => Math.min(n, 255)),
     out,
   );
-  packU64s(
-    lengths.filter((n) => n >= 255).map(BigInt),
-    out,
-  );
+  packU64s(lengths.filter((n) => n >= 255).map(BigInt), out);
 }
 
 function packStrings(strings: readonly string[], out: number[]): void {
@@ -295,10 +292,7 @@ function unpackLengths(reader: Reader, count: number): number[] {
   if (small.reduce((a, b) => a + b, 0) < 255) {
     return small;
   }
-  const large = unpackU64s(
-    reader,
-    small.filter((v) => v === 255).length,
-  );
+  const large = unpackU64s(reader, small.filter((v) => v === 255).length);
   let next = 0;
   return small.map((v) => {
     if (v !== 255) {
@@ -328,7 +322,12 @@ function unpackStrings(reader: Reader, count: number): string[] {
 
 function unpackByteVecs(reader: Reader, count: number): Buffer[] {
   const lengths = unpackLengths(reader, count);
-  const all = Buffer.from(unpackBytes(reader, lengths.reduce((a, b) => a + b, 0)));
+  const all = Buffer.from(
+    unpackBytes(
+      reader,
+      lengths.reduce((a, b) => a + b, 0),
+    ),
+  );
   let at = 0;
   return lengths.map((n) => all.subarray(at, (at += n)));
 }
@@ -371,7 +370,13 @@ export function decodeWithHeaders(input: Buffer): { headers: Map<string, string>
 export function encodeRawBundle(b: RawBundle): Buffer {
   const out: number[] = [];
   const optU64 = (v: bigint | undefined) => packOption([v], out, (p) => packU64s(p, out));
-  const optArray = (v: Buffer | undefined) => packOption([v], out, (p) => packBytes(p.flatMap((x) => [...x]), out));
+  const optArray = (v: Buffer | undefined) =>
+    packOption([v], out, (p) =>
+      packBytes(
+        p.flatMap((x) => [...x]),
+        out,
+      ),
+    );
   const hashes = (v: Buffer[]) => {
     packLengths([v.length], out);
     packBytes(
@@ -478,7 +483,12 @@ export function decodeTcpResponse(input: Buffer): { status: TcpStatus; data: Tcp
   const strings = unpackStrings(reader, kind === 1 ? 1 : 0);
   const hashes = unpackArrays(reader, kind === 2 ? 1 : 0, 32);
   reader.expectEof();
-  const data: TcpData = kind === 0 ? { kind: "NoData" } : kind === 1 ? { kind: "String", value: strings[0] } : { kind: "Hash", value: hashes[0] };
+  const data: TcpData =
+    kind === 0
+      ? { kind: "NoData" }
+      : kind === 1
+        ? { kind: "String", value: strings[0] }
+        : { kind: "Hash", value: hashes[0] };
   return { status: TCP_STATUS[status], data };
 }
 

@@ -59,7 +59,10 @@ function parsePeers(body: string): Peer[] {
       name: str(p.name),
       ip: str(p.ip),
       dns_name: str(p.dns_name),
-      orderflow_proxy: { tls_cert: cert === undefined || cert === null ? null : str(cert), ecdsa_pubkey_address: hex(address) },
+      orderflow_proxy: {
+        tls_cert: cert === undefined || cert === null ? null : str(cert),
+        ecdsa_pubkey_address: hex(address),
+      },
       instance: { tls_cert: str(p.instance?.tls_cert) },
     };
   });
@@ -67,7 +70,12 @@ function parsePeers(body: string): Peer[] {
 
 /** The `ip`/`dns_name` rule of Peer::system_api (both revisions): dns_name:5544, else ip (with 5544 if it has no port). */
 export function systemHostPort(p: Peer): { host: string; port: number } {
-  const hostPort = p.dns_name === "" ? (p.ip.includes(":") ? p.ip : `${p.ip}:${DEFAULT_SYSTEM_PORT}`) : `${p.dns_name}:${DEFAULT_SYSTEM_PORT}`;
+  const hostPort =
+    p.dns_name === ""
+      ? p.ip.includes(":")
+        ? p.ip
+        : `${p.ip}:${DEFAULT_SYSTEM_PORT}`
+      : `${p.dns_name}:${DEFAULT_SYSTEM_PORT}`;
   const colon = hostPort.lastIndexOf(":");
   return { host: hostPort.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(hostPort.slice(colon + 1)) };
 }
@@ -81,7 +89,11 @@ export async function register(p: ProxyCore, hub: string): Promise<void> {
   const body = JSON.stringify({ ecdsa_pubkey_address: p.signer.address });
   let response: { status: number; body: string };
   try {
-    response = await httpRequest(url, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.from(body) });
+    response = await httpRequest(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: Buffer.from(body),
+    });
   } catch (err) {
     throw new RunError(`reqwest error: ${(err as RequestFailure).display ?? `error sending request for url (${url})`}`);
   }
@@ -97,7 +109,10 @@ export async function fetchPeers(hub: string): Promise<Peer[]> {
   try {
     return parsePeers(response.body);
   } catch {
-    throw new RequestFailure("error decoding response body", `reqwest::Error { kind: Decode, source: ${debugString(response.body.slice(0, 80))} }`);
+    throw new RequestFailure(
+      "error decoding response body",
+      `reqwest::Error { kind: Decode, source: ${debugString(response.body.slice(0, 80))} }`,
+    );
   }
 }
 
@@ -109,12 +124,27 @@ export async function updatePeers(p: ProxyCore, get: () => Promise<Peer[]>): Pro
   } catch (err) {
     const failure = err as RequestFailure;
     p.metrics.inc("builderhub_peer_request_failures", { error: failure.display });
-    p.event("ERROR", "flowproxy::builderhub", "failed to get peers from builderhub", [["e", { debug: failure.debug }]], span);
+    p.event(
+      "ERROR",
+      "flowproxy::builderhub",
+      "failed to get peers from builderhub",
+      [["e", { debug: failure.debug }]],
+      span,
+    );
     return;
   }
   for (const [name, handle] of p.peers) {
     if (!builders.some((b) => b.name === name)) {
-      p.event("INFO", "flowproxy::builderhub", "removed from configuration", [["peer", { display: name }], ["info", { debug: debugPeer(handle.info) }]], span);
+      p.event(
+        "INFO",
+        "flowproxy::builderhub",
+        "removed from configuration",
+        [
+          ["peer", { display: name }],
+          ["info", { debug: debugPeer(handle.info) }],
+        ],
+        span,
+      );
       retire(p, handle);
       p.peers.delete(name);
     }

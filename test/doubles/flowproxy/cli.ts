@@ -29,15 +29,24 @@ const display = (a: ArgSpec) => (a.flag ? `--${a.long}` : `--${a.long} <${a.id.t
 const u64: Parser = (raw) => {
   if (raw === "") return { error: "cannot parse integer from empty string" };
   if (!/^\+?[0-9]+$/.test(raw)) return { error: "invalid digit found in string" };
-  return BigInt(raw) >= 1n << 64n ? { error: "number too large to fit in target type" } : { value: raw.replace(/^\+/, "") };
+  return BigInt(raw) >= 1n << 64n
+    ? { error: "number too large to fit in target type" }
+    : { value: raw.replace(/^\+/, "") };
 };
 const nonZero: Parser = (raw) => {
   const parsed = u64(raw);
-  return parsed.error || BigInt(parsed.value as string) !== 0n ? parsed : { error: "number would be zero for non-zero type" };
+  return parsed.error || BigInt(parsed.value as string) !== 0n
+    ? parsed
+    : { error: "number would be zero for non-zero type" };
 };
 const path: Parser = (raw) => (raw === "" ? { empty: true } : { value: raw });
 // An empty value is "required but none was supplied", with the possible values (BoolValueParser).
-const bool: Parser = (raw) => (raw === "true" || raw === "false" ? { value: raw } : raw === "" ? { empty: true, possible: ["true", "false"] } : { possible: ["true", "false"] });
+const bool: Parser = (raw) =>
+  raw === "true" || raw === "false"
+    ? { value: raw }
+    : raw === ""
+      ? { empty: true, possible: ["true", "false"] }
+      : { possible: ["true", "false"] };
 
 /** Rust's SocketAddr::from_str: `ip:port` or `[ipv6]:port`, no host names. */
 export function parseSocketAddr(raw: string): { host: string; port: number } | undefined {
@@ -51,7 +60,8 @@ export function parseSocketAddr(raw: string): { host: string; port: number } | u
   }
   return { host, port };
 }
-const socketAddr: Parser = (raw) => (parseSocketAddr(raw) ? { value: raw } : { error: "invalid socket address syntax" });
+const socketAddr: Parser = (raw) =>
+  parseSocketAddr(raw) ? { value: raw } : { error: "invalid socket address syntax" };
 
 /** const-hex's FromHexError wording, which PrivateKeySigner and Address parsing pass through. */
 function hexError(raw: string, bytes: number): string | undefined {
@@ -81,23 +91,61 @@ function argSpecs(generation: Generation): ArgSpec[] {
   const g2 = generation === 2;
   const listen = g2 ? socketAddr : undefined;
   return [
-    { id: "USER_LISTEN_ADDR", long: g2 ? "user-listen-addr" : "user-listen-url", env: "USER_LISTEN_ADDR", required: true, parse: listen },
-    { id: "SYSTEM_LISTEN_ADDR", long: g2 ? "system-listen-addr" : "system-listen-url", env: "SYSTEM_LISTEN_ADDR", required: true, parse: listen },
+    {
+      id: "USER_LISTEN_ADDR",
+      long: g2 ? "user-listen-addr" : "user-listen-url",
+      env: "USER_LISTEN_ADDR",
+      required: true,
+      parse: listen,
+    },
+    {
+      id: "SYSTEM_LISTEN_ADDR",
+      long: g2 ? "system-listen-addr" : "system-listen-url",
+      env: "SYSTEM_LISTEN_ADDR",
+      required: true,
+      parse: listen,
+    },
     ...(g2
       ? [
           { id: "PRIVATE_KEY_PEM_FILE", long: "private-key-pem-file", env: "PRIVATE_KEY_PEM_FILE", parse: path },
           { id: "CERTIFICATE_PEM_FILE", long: "certificate-pem-file", env: "CERTIFICATE_PEM_FILE", parse: path },
         ]
       : []),
-    { id: "BUILDER_LISTEN_ADDR", long: g2 ? "builder-listen-addr" : "builder-listen-url", env: "BUILDER_LISTEN_ADDR", parse: listen },
+    {
+      id: "BUILDER_LISTEN_ADDR",
+      long: g2 ? "builder-listen-addr" : "builder-listen-url",
+      env: "BUILDER_LISTEN_ADDR",
+      parse: listen,
+    },
     { id: "BUILDER_ENDPOINT", long: "builder-url", env: "BUILDER_ENDPOINT" },
-    { id: "BUILDER_READY_ENDPOINT", long: "builder-ready-endpoint", env: "BUILDER_READY_ENDPOINT", default: "http://127.0.0.1:6070" },
+    {
+      id: "BUILDER_READY_ENDPOINT",
+      long: "builder-ready-endpoint",
+      env: "BUILDER_READY_ENDPOINT",
+      default: "http://127.0.0.1:6070",
+    },
     // Generation 2 replaces dashes with underscores (cli.rs@029b7c4, replace_dashes_with_underscores).
-    { id: "BUILDERNET_NODE_NAME", long: "builder-name", env: "BUILDERNET_NODE_NAME", required: true, parse: g2 ? (raw) => ({ value: raw.replace(/-/g, "_") }) : undefined },
+    {
+      id: "BUILDERNET_NODE_NAME",
+      long: "builder-name",
+      env: "BUILDERNET_NODE_NAME",
+      required: true,
+      parse: g2 ? (raw) => ({ value: raw.replace(/-/g, "_") }) : undefined,
+    },
     { id: "BUILDERHUB_ENDPOINT", long: "builder-hub-url", env: "BUILDERHUB_ENDPOINT" },
     { id: "METRICS_ADDR", long: "metrics", env: "METRICS_ADDR" },
-    { id: "FLASHBOTS_ORDERFLOW_SIGNER", long: "orderflow-signer", env: "FLASHBOTS_ORDERFLOW_SIGNER", parse: privateKey },
-    { id: "FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS", long: "flashbots-signer", env: "FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS", parse: address },
+    {
+      id: "FLASHBOTS_ORDERFLOW_SIGNER",
+      long: "orderflow-signer",
+      env: "FLASHBOTS_ORDERFLOW_SIGNER",
+      parse: privateKey,
+    },
+    {
+      id: "FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS",
+      long: "flashbots-signer",
+      env: "FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS",
+      parse: address,
+    },
     { id: "max_request_size", long: "max-request-size", default: String(10 * 1024 * 1024), parse: u64 },
     { id: "max_txs_per_bundle", long: "max-txs-per-bundle", default: "100", parse: u64 },
     { id: "enable_rate_limiting", long: "enable-rate-limiting", flag: true },
@@ -110,10 +158,34 @@ function argSpecs(generation: Generation): ArgSpec[] {
     { id: "gzip_enabled", long: "http.enable-gzip", flag: true },
     ...(g2
       ? [
-          { id: "DISK_BACKUP_SIZE_REJECT_FLOW_THRESHOLD_MB", long: "disk-backup-size-reject-flow-threshold-mb", env: "DISK_BACKUP_SIZE_REJECT_FLOW_THRESHOLD_MB", default: "1024", parse: u64 },
-          { id: "DISK_BACKUP_SIZE_TO_RESUME_FLOW_THRESHOLD_MB", long: "disk-backup-size-to-resume-flow-threshold-mb", env: "DISK_BACKUP_SIZE_TO_RESUME_FLOW_THRESHOLD_MB", default: "512", parse: u64 },
-          { id: "PEER_UPDATE_INTERVAL_S", long: "peer.update-interval-s", env: "PEER_UPDATE_INTERVAL_S", default: "30", parse: u64 },
-          { id: "TCP_SMALL_CLIENTS", long: "tcp.small-clients", env: "TCP_SMALL_CLIENTS", default: "4", parse: nonZero },
+          {
+            id: "DISK_BACKUP_SIZE_REJECT_FLOW_THRESHOLD_MB",
+            long: "disk-backup-size-reject-flow-threshold-mb",
+            env: "DISK_BACKUP_SIZE_REJECT_FLOW_THRESHOLD_MB",
+            default: "1024",
+            parse: u64,
+          },
+          {
+            id: "DISK_BACKUP_SIZE_TO_RESUME_FLOW_THRESHOLD_MB",
+            long: "disk-backup-size-to-resume-flow-threshold-mb",
+            env: "DISK_BACKUP_SIZE_TO_RESUME_FLOW_THRESHOLD_MB",
+            default: "512",
+            parse: u64,
+          },
+          {
+            id: "PEER_UPDATE_INTERVAL_S",
+            long: "peer.update-interval-s",
+            env: "PEER_UPDATE_INTERVAL_S",
+            default: "30",
+            parse: u64,
+          },
+          {
+            id: "TCP_SMALL_CLIENTS",
+            long: "tcp.small-clients",
+            env: "TCP_SMALL_CLIENTS",
+            default: "4",
+            parse: nonZero,
+          },
           { id: "TCP_BIG_CLIENTS", long: "tcp.big-clients", env: "TCP_BIG_CLIENTS", default: "0", parse: u64 },
           { id: "IO_THREADS", long: "io-threads", env: "IO_THREADS", default: "4", parse: u64 },
           { id: "COMPUTE_THREADS", long: "compute-threads", env: "COMPUTE_THREADS", default: "4", parse: u64 },
@@ -128,18 +200,70 @@ function argSpecs(generation: Generation): ArgSpec[] {
     { id: "CLICKHOUSE_USERNAME", long: "indexer.clickhouse.username", env: "CLICKHOUSE_USERNAME", group: "clickhouse" },
     { id: "CLICKHOUSE_PASSWORD", long: "indexer.clickhouse.password", env: "CLICKHOUSE_PASSWORD", group: "clickhouse" },
     { id: "CLICKHOUSE_DATABASE", long: "indexer.clickhouse.database", env: "CLICKHOUSE_DATABASE", group: "clickhouse" },
-    { id: "CLICKHOUSE_BUNDLES_TABLE_NAME", long: "indexer.clickhouse.bundles-table-name", env: "CLICKHOUSE_BUNDLES_TABLE_NAME", default: "bundles", group: "clickhouse" },
-    { id: "CLICKHOUSE_BUNDLE_RECEIPTS_TABLE_NAME", long: "indexer.clickhouse.bundle-receipts-table-name", env: "CLICKHOUSE_BUNDLE_RECEIPTS_TABLE_NAME", default: "bundle_receipts", group: "clickhouse" },
-    { id: "CLICKHOUSE_BACKUP_MEMORY_SIZE_BYTES", long: "indexer.clickhouse.backup.memory-max-size-bytes", env: "CLICKHOUSE_BACKUP_MEMORY_SIZE_BYTES", default: String(1024 ** 3), group: "clickhouse", parse: u64 },
-    { id: "CLICKHOUSE_BACKUP_DISK_DATABASE_PATH", long: "indexer.clickhouse.backup.disk-database-path", env: "CLICKHOUSE_BACKUP_DISK_DATABASE_PATH", default: "~/.buildernet-of-proxy/clickhouse-backup.db", group: "clickhouse" },
-    { id: "CLICKHOUSE_BACKUP_DISK_MAX_SIZE_BYTES", long: "indexer.clickhouse.backup.disk-max-size-bytes", env: "CLICKHOUSE_BACKUP_DISK_MAX_SIZE_BYTES", default: String(10 * 1024 ** 3), group: "clickhouse", parse: u64 },
+    {
+      id: "CLICKHOUSE_BUNDLES_TABLE_NAME",
+      long: "indexer.clickhouse.bundles-table-name",
+      env: "CLICKHOUSE_BUNDLES_TABLE_NAME",
+      default: "bundles",
+      group: "clickhouse",
+    },
+    {
+      id: "CLICKHOUSE_BUNDLE_RECEIPTS_TABLE_NAME",
+      long: "indexer.clickhouse.bundle-receipts-table-name",
+      env: "CLICKHOUSE_BUNDLE_RECEIPTS_TABLE_NAME",
+      default: "bundle_receipts",
+      group: "clickhouse",
+    },
+    {
+      id: "CLICKHOUSE_BACKUP_MEMORY_SIZE_BYTES",
+      long: "indexer.clickhouse.backup.memory-max-size-bytes",
+      env: "CLICKHOUSE_BACKUP_MEMORY_SIZE_BYTES",
+      default: String(1024 ** 3),
+      group: "clickhouse",
+      parse: u64,
+    },
+    {
+      id: "CLICKHOUSE_BACKUP_DISK_DATABASE_PATH",
+      long: "indexer.clickhouse.backup.disk-database-path",
+      env: "CLICKHOUSE_BACKUP_DISK_DATABASE_PATH",
+      default: "~/.buildernet-of-proxy/clickhouse-backup.db",
+      group: "clickhouse",
+    },
+    {
+      id: "CLICKHOUSE_BACKUP_DISK_MAX_SIZE_BYTES",
+      long: "indexer.clickhouse.backup.disk-max-size-bytes",
+      env: "CLICKHOUSE_BACKUP_DISK_MAX_SIZE_BYTES",
+      default: String(10 * 1024 ** 3),
+      group: "clickhouse",
+      parse: u64,
+    },
     ...(g2
       ? [
-          { id: "CLICKHOUSE_SEND_TIMEOUT_MS", long: "indexer.clickhouse.send-timeout-ms", env: "CLICKHOUSE_SEND_TIMEOUT_MS", default: "2000", group: "clickhouse" as const, parse: u64 },
-          { id: "CLICKHOUSE_END_TIMEOUT_MS", long: "indexer.clickhouse.end-timeout-ms", env: "CLICKHOUSE_END_TIMEOUT_MS", default: "3000", group: "clickhouse" as const, parse: u64 },
+          {
+            id: "CLICKHOUSE_SEND_TIMEOUT_MS",
+            long: "indexer.clickhouse.send-timeout-ms",
+            env: "CLICKHOUSE_SEND_TIMEOUT_MS",
+            default: "2000",
+            group: "clickhouse" as const,
+            parse: u64,
+          },
+          {
+            id: "CLICKHOUSE_END_TIMEOUT_MS",
+            long: "indexer.clickhouse.end-timeout-ms",
+            env: "CLICKHOUSE_END_TIMEOUT_MS",
+            default: "3000",
+            group: "clickhouse" as const,
+            parse: u64,
+          },
         ]
       : []),
-    { id: "PARQUET_BUNDLE_RECEIPTS_FILE_PATH", long: "indexer.parquet.bundle-receipts-file-path", env: "PARQUET_BUNDLE_RECEIPTS_FILE_PATH", group: "parquet", parse: path },
+    {
+      id: "PARQUET_BUNDLE_RECEIPTS_FILE_PATH",
+      long: "indexer.parquet.bundle-receipts-file-path",
+      env: "PARQUET_BUNDLE_RECEIPTS_FILE_PATH",
+      group: "parquet",
+      parse: path,
+    },
   ];
 }
 
@@ -148,7 +272,8 @@ const CLICKHOUSE_REQUIRES = ["CLICKHOUSE_HOST", "CLICKHOUSE_USERNAME", "CLICKHOU
 
 export type Settings = Record<string, string | undefined>;
 
-export type CliOutcome = { kind: "run"; settings: Settings } | { kind: "exit"; status: number; stdout: string; stderr: string };
+export type CliOutcome =
+  { kind: "run"; settings: Settings } | { kind: "exit"; status: number; stdout: string; stderr: string };
 
 const TRY_HELP = "\n\nFor more information, try '--help'.\n";
 
@@ -196,7 +321,13 @@ function didYouMean(name: string, longs: string[]): string | undefined {
  * Parses argv (without node and the script) and the environment. `binName` is argv[0]'s file
  * name, which clap shows in usage lines; `version` is what `--version` prints after the name.
  */
-export function parseCli(generation: Generation, argv: string[], env: NodeJS.ProcessEnv, binName: string, version: string): CliOutcome {
+export function parseCli(
+  generation: Generation,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  binName: string,
+  version: string,
+): CliOutcome {
   const specs = argSpecs(generation);
   const byLong = new Map(specs.map((a) => [a.long, a]));
   /** Explicit values (command line, then environment) in the order clap's matcher records them. */
@@ -221,13 +352,20 @@ export function parseCli(generation: Generation, argv: string[], env: NodeJS.Pro
   };
   /** Usage after an error in argv: the smart usage of what argv gave so far, else the help usage. */
   const argvUsage = (used: string[]) => (used.length > 0 ? smartUsage(used) : helpUsage());
-  const helpUsage = () => `Usage: ${[binName, "[OPTIONS]", ...required().map((id) => display(specs.find((a) => a.id === id) as ArgSpec))].join(" ")}`;
+  const helpUsage = () =>
+    `Usage: ${[binName, "[OPTIONS]", ...required().map((id) => display(specs.find((a) => a.id === id) as ArgSpec))].join(" ")}`;
   const accept = (spec: ArgSpec, raw: string): CliOutcome | undefined => {
     // A flag's environment value goes through BoolValueParser: "true" or "false" only.
     const parser: Parser = spec.parse ?? (spec.flag ? bool : (value) => ({ value }));
     const parsed = parser(raw);
-    if (parsed.empty) return usageError(`a value is required for '${display(spec)}' but none was supplied${parsed.possible ? `\n  [possible values: ${parsed.possible.join(", ")}]` : ""}`);
-    if (parsed.possible) return usageError(`invalid value '${raw}' for '${display(spec)}'\n  [possible values: ${parsed.possible.join(", ")}]`);
+    if (parsed.empty)
+      return usageError(
+        `a value is required for '${display(spec)}' but none was supplied${parsed.possible ? `\n  [possible values: ${parsed.possible.join(", ")}]` : ""}`,
+      );
+    if (parsed.possible)
+      return usageError(
+        `invalid value '${raw}' for '${display(spec)}'\n  [possible values: ${parsed.possible.join(", ")}]`,
+      );
     if (parsed.error) return usageError(`invalid value '${raw}' for '${display(spec)}': ${parsed.error}`);
     explicit.set(spec.id, parsed.value as string);
     return undefined;
@@ -255,11 +393,17 @@ export function parseCli(generation: Generation, argv: string[], env: NodeJS.Pro
       const suggestion = match ? didYouMean(match[1], [...specs.map((a) => a.long), "help", "version"]) : undefined;
       if (match && suggestion !== undefined) {
         const suggested = specs.find((a) => a.long === suggestion)?.id ?? suggestion;
-        return usageError(`unexpected argument '--${match[1]}' found\n\n  tip: a similar argument exists: '--${suggestion}'`, smartUsage([...explicit.keys(), suggested]));
+        return usageError(
+          `unexpected argument '--${match[1]}' found\n\n  tip: a similar argument exists: '--${suggestion}'`,
+          smartUsage([...explicit.keys(), suggested]),
+        );
       }
       // A long argument that matches nothing shows what argv used so far; anything else (a short
       // one, a positional) the help usage.
-      return usageError(`unexpected argument '${match ? `--${match[1]}` : arg}' found`, match ? argvUsage([...explicit.keys()]) : helpUsage());
+      return usageError(
+        `unexpected argument '${match ? `--${match[1]}` : arg}' found`,
+        match ? argvUsage([...explicit.keys()]) : helpUsage(),
+      );
     }
     if (explicit.has(spec.id)) {
       return usageError(`the argument '${display(spec)}' cannot be used multiple times`, helpUsage());
@@ -268,14 +412,21 @@ export function parseCli(generation: Generation, argv: string[], env: NodeJS.Pro
     if (spec.flag) {
       if (match[2] !== undefined) {
         // The flag was already started: it counts as used in the usage line.
-        return usageError(`unexpected value '${match[2]}' for '${display(spec)}' found; no more were expected`, smartUsage([...explicit.keys(), spec.id]));
+        return usageError(
+          `unexpected value '${match[2]}' for '${display(spec)}' found; no more were expected`,
+          smartUsage([...explicit.keys(), spec.id]),
+        );
       }
       raw = "true";
     } else if (match[2] !== undefined) {
       raw = match[2];
     } else if (i + 1 < argv.length && !looksLikeAnArgument(argv[i + 1])) {
       raw = argv[++i];
-    } else if (i + 1 < argv.length && argv[i + 1] !== "--" && !(argv[i + 1].startsWith("--") && byLong.has(/^--([^=]+)/.exec(argv[i + 1])?.[1] ?? ""))) {
+    } else if (
+      i + 1 < argv.length &&
+      argv[i + 1] !== "--" &&
+      !(argv[i + 1].startsWith("--") && byLong.has(/^--([^=]+)/.exec(argv[i + 1])?.[1] ?? ""))
+    ) {
       // clap parses the next token as an argument of its own (an unknown one, or -V/-h): that
       // fails or exits first, and this option never gets a value.
       continue;
@@ -297,7 +448,10 @@ export function parseCli(generation: Generation, argv: string[], env: NodeJS.Pro
   // Conflicts come first: the parquet argument against every member of the clickhouse group.
   const parquet = specs.find((a) => a.group === "parquet") as ArgSpec;
   if (explicit.has(parquet.id) && groupPresent("clickhouse")) {
-    const members = specs.filter((a) => a.group === "clickhouse").map((a) => `\n  ${display(a)}`).join("");
+    const members = specs
+      .filter((a) => a.group === "clickhouse")
+      .map((a) => `\n  ${display(a)}`)
+      .join("");
     return usageError(`the argument '${display(parquet)}' cannot be used with:${members}`, smartUsage(used));
   }
   const groupRequires = groupPresent("clickhouse") ? CLICKHOUSE_REQUIRES : [];
@@ -307,7 +461,10 @@ export function parseCli(generation: Generation, argv: string[], env: NodeJS.Pro
     const lines = missing.map((id) => `\n  ${display(specs.find((a) => a.id === id) as ArgSpec)}`).join("");
     // Validator::missing_required_error: the usage lists what is required, the group's
     // requirements included, before what was used (clap_builder validator.rs, usage.rs write_args).
-    return usageError(`the following required arguments were not provided:${lines}`, smartUsage([...groupRequires, ...used, ...missing]));
+    return usageError(
+      `the following required arguments were not provided:${lines}`,
+      smartUsage([...groupRequires, ...used, ...missing]),
+    );
   }
 
   const settings: Settings = {};

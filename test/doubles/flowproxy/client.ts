@@ -49,15 +49,25 @@ export function httpRequest(url: string, options: RequestOptions): Promise<{ sta
     let connected = false;
     const request = (secure ? https : http).request(
       target,
-      { method: options.method, headers: { accept: "*/*", ...options.headers }, agent: false, ...(secure ? options.tls : {}) },
+      {
+        method: options.method,
+        headers: { accept: "*/*", ...options.headers },
+        agent: false,
+        ...(secure ? options.tls : {}),
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (c: Buffer) => chunks.push(c));
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+        );
         response.on("error", (err) => reject(connectFailure(err)));
       },
     );
-    const overall = setTimeout(() => request.destroy(Object.assign(new Error("operation timed out"), { timedOut: true })), HTTP_TIMEOUT_MS);
+    const overall = setTimeout(
+      () => request.destroy(Object.assign(new Error("operation timed out"), { timedOut: true })),
+      HTTP_TIMEOUT_MS,
+    );
     request.on("socket", (socket) => {
       const ready = secure ? "secureConnect" : "connect";
       socket.once(ready, () => {

@@ -73,7 +73,11 @@ export class Signer {
   /** 65 bytes r || s || v with v = 27 + parity, as alloy's Signature Display writes it. */
   signHash(hash: Uint8Array): Buffer {
     const signature = secp256k1.sign(hash, this.secret, { lowS: true });
-    return Buffer.concat([bytesFromBigInt(signature.r, 32), bytesFromBigInt(signature.s, 32), Buffer.from([27 + signature.recovery])]);
+    return Buffer.concat([
+      bytesFromBigInt(signature.r, 32),
+      bytesFromBigInt(signature.s, 32),
+      Buffer.from([27 + signature.recovery]),
+    ]);
   }
 }
 

@@ -7,7 +7,9 @@ import { Generation } from "./cli";
 import { Registry } from "./metrics";
 
 const RPC_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
-const SIZE_BUCKETS = [128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304];
+const SIZE_BUCKETS = [
+  128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304,
+];
 const HTTP_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
 const COUNT_BUCKETS = [0, 1, 2, 4, 8, 16, 32, 64];
 const E2E_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
@@ -19,7 +21,11 @@ export function declareMetrics(registry: Registry, generation: Generation): void
   registry.declare("forwarder_http_connect_failures", "counter", "The total number of HTTP connection failures.");
   registry.declare("forwarder_http_call_failures", "counter", "The total number of HTTP call failures.");
   registry.declare("forwarder_inflight_requests", "gauge", "The current number of inflight HTTP requests.");
-  registry.declare("forwarder_json_rpc_decoding_failures", "counter", "The total number of JSON-RPC decoding failures.");
+  registry.declare(
+    "forwarder_json_rpc_decoding_failures",
+    "counter",
+    "The total number of JSON-RPC decoding failures.",
+  );
   registry.declare("forwarder_rpc_call_duration", timing, "The duration of RPC calls in seconds.", RPC_BUCKETS);
   registry.declare("forwarder_rpc_call_failures", "counter", "The total number of RPC call failures.");
   registry.declare("ingress_entity_count", "gauge", "The current number of entities.");
@@ -37,25 +43,83 @@ export function declareMetrics(registry: Registry, generation: Generation): void
   registry.declare("ingress_signer_cache_hit_ratio", "gauge", "The signer cache hit ratio.");
   registry.declare("ingress_order_cache_entry_count", "gauge", "The current order cache entry count.");
   registry.declare("ingress_signer_cache_entry_count", "gauge", "The current signer cache entry count.");
-  registry.declare("system_e2e_bundle_processing_time", timing, "End-to-end bundle processing time in seconds.", E2E_BUCKETS);
-  registry.declare("system_e2e_transaction_processing_time", timing, "End-to-end transaction processing time in seconds.", E2E_BUCKETS);
-  registry.declare("process_start_time_seconds", "gauge", generation === 1 ? "Start time of the process since unix epoch in seconds." : "The start time of the process in UNIX seconds.");
-  registry.declare("process_open_fds", "gauge", generation === 1 ? "Number of open file descriptors." : "The number of open file descriptors of the process.");
-  registry.declare("process_max_fds", "gauge", generation === 1 ? "Maximum number of open file descriptors." : "The maximum number of open file descriptors of the process.");
-  registry.declare("process_resident_memory_bytes", "gauge", generation === 1 ? "Resident memory size in bytes." : "The resident memory of the process in bytes. (RSS)");
-  registry.declare("process_threads", "gauge", generation === 1 ? "Numberof OS threads in the process." : "The number of OS threads used by the process (Linux only).");
+  registry.declare(
+    "system_e2e_bundle_processing_time",
+    timing,
+    "End-to-end bundle processing time in seconds.",
+    E2E_BUCKETS,
+  );
+  registry.declare(
+    "system_e2e_transaction_processing_time",
+    timing,
+    "End-to-end transaction processing time in seconds.",
+    E2E_BUCKETS,
+  );
+  registry.declare(
+    "process_start_time_seconds",
+    "gauge",
+    generation === 1
+      ? "Start time of the process since unix epoch in seconds."
+      : "The start time of the process in UNIX seconds.",
+  );
+  registry.declare(
+    "process_open_fds",
+    "gauge",
+    generation === 1 ? "Number of open file descriptors." : "The number of open file descriptors of the process.",
+  );
+  registry.declare(
+    "process_max_fds",
+    "gauge",
+    generation === 1
+      ? "Maximum number of open file descriptors."
+      : "The maximum number of open file descriptors of the process.",
+  );
+  registry.declare(
+    "process_resident_memory_bytes",
+    "gauge",
+    generation === 1 ? "Resident memory size in bytes." : "The resident memory of the process in bytes. (RSS)",
+  );
+  registry.declare(
+    "process_threads",
+    "gauge",
+    generation === 1
+      ? "Numberof OS threads in the process."
+      : "The number of OS threads used by the process (Linux only).",
+  );
   if (generation === 1) {
-    registry.declare("ingress_txs_per_mev_share_bundle", "histogram", "The number of transactions per MEV-share bundle.", COUNT_BUCKETS);
-    registry.declare("system_e2e_mev_share_bundle_processing_time", "histogram", "End-to-end MEV-share bundle processing time in seconds.", E2E_BUCKETS);
+    registry.declare(
+      "ingress_txs_per_mev_share_bundle",
+      "histogram",
+      "The number of transactions per MEV-share bundle.",
+      COUNT_BUCKETS,
+    );
+    registry.declare(
+      "system_e2e_mev_share_bundle_processing_time",
+      "histogram",
+      "End-to-end MEV-share bundle processing time in seconds.",
+      E2E_BUCKETS,
+    );
     registry.declare("process_cpu_seconds_total", "gauge", "Total user and system CPU time spent in seconds.");
     registry.declare("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
   } else {
     registry.declare("build_info", "gauge", "Build information metric. Exposes version and git commit hash.");
     registry.declare("forwarder_tcp_call_failures", "counter", "The total number of TCP call failures.");
     registry.declare("forwarder_tcp_response_failures", "counter", "The total number of TCP response failures.");
-    registry.declare("indexer_clickhouse_disk_backup_size_reject_flow_threshold_bytes", "gauge", "Configured disk size (bytes) above which user RPC is rejected.");
-    registry.declare("indexer_clickhouse_disk_backup_size_resume_flow_threshold_bytes", "gauge", "Configured disk size (bytes) below which user RPC is accepted again after rejection.");
-    registry.declare("indexer_clickhouse_disk_backup_size_is_rejecting_flow", "gauge", "Whether user RPC is currently being rejected due to disk size (0 or 1).");
+    registry.declare(
+      "indexer_clickhouse_disk_backup_size_reject_flow_threshold_bytes",
+      "gauge",
+      "Configured disk size (bytes) above which user RPC is rejected.",
+    );
+    registry.declare(
+      "indexer_clickhouse_disk_backup_size_resume_flow_threshold_bytes",
+      "gauge",
+      "Configured disk size (bytes) below which user RPC is accepted again after rejection.",
+    );
+    registry.declare(
+      "indexer_clickhouse_disk_backup_size_is_rejecting_flow",
+      "gauge",
+      "Whether user RPC is currently being rejected due to disk size (0 or 1).",
+    );
     registry.declare("system_cpu_cores", "gauge", "The number of logical CPU cores available in the system.");
   }
 }

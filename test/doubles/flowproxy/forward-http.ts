@@ -39,7 +39,13 @@ export function httpForwarder(p: ProxyCore, peer: Peer): Forwarder {
   let pending = 0;
   let stopped = false;
   // The client is built once per forwarder, as reqwest's is, not once per request.
-  const tlsOptions = cert !== "" ? { secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, cert] }), servername: net.isIP(host) ? undefined : host } : undefined;
+  const tlsOptions =
+    cert !== ""
+      ? {
+          secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, cert] }),
+          servername: net.isIP(host) ? undefined : host,
+        }
+      : undefined;
   return {
     stop: () => {
       stopped = true;
@@ -59,27 +65,55 @@ export function httpForwarder(p: ProxyCore, peer: Peer): Forwarder {
       pending++;
       p.metrics.set("forwarder_inflight_requests", labels, pending);
       const start = Date.now();
-      const spans: Span[] = [{ name: "http_forwarder_response", fields: [["peer_url", { display: url }], ["is_big", isBig]] }];
-      void httpRequest(url, { method: "POST", headers, body, tls: tlsOptions, connectTimeout: CONNECT_TIMEOUT_MS }).then(
+      const spans: Span[] = [
+        {
+          name: "http_forwarder_response",
+          fields: [
+            ["peer_url", { display: url }],
+            ["is_big", isBig],
+          ],
+        },
+      ];
+      void httpRequest(url, {
+        method: "POST",
+        headers,
+        body,
+        tls: tlsOptions,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+      }).then(
         (response) => {
           pending--;
           const elapsed = (Date.now() - start) / 1000;
           if (elapsed > 1) p.event("WARN", "flowproxy::ingress::forwarder", "long rpc call", [], spans);
           if (response.status >= 200 && response.status <= 299) {
             p.event("TRACE", "flowproxy::ingress::forwarder", "received success response", [], spans);
-            if (response.status !== 200) p.event("WARN", "flowproxy::ingress::forwarder", "non-ok status code", [], spans);
-            p.metrics.observe("forwarder_rpc_call_duration", { ...labels, order_type: order.type, big_request: String(isBig) }, elapsed);
+            if (response.status !== 200)
+              p.event("WARN", "flowproxy::ingress::forwarder", "non-ok status code", [], spans);
+            p.metrics.observe(
+              "forwarder_rpc_call_duration",
+              { ...labels, order_type: order.type, big_request: String(isBig) },
+              elapsed,
+            );
             return;
           }
           p.event("ERROR", "flowproxy::ingress::forwarder", "failed to forward request", [], spans);
-          p.metrics.inc("forwarder_http_call_failures", { ...labels, reason: http.STATUS_CODES[response.status] ?? String(response.status) });
+          p.metrics.inc("forwarder_http_call_failures", {
+            ...labels,
+            reason: http.STATUS_CODES[response.status] ?? String(response.status),
+          });
           decodeErrorResponse(p, labels, response.body);
         },
         (err: RequestFailure) => {
           pending--;
           p.event("ERROR", "flowproxy::ingress::forwarder", "error forwarding request", [], spans);
           if (err.isConnect) {
-            p.event("WARN", "flowproxy::ingress::forwarder", "connection error", [["reason", { debug: debugString(err.debug) }]], spans);
+            p.event(
+              "WARN",
+              "flowproxy::ingress::forwarder",
+              "connection error",
+              [["reason", { debug: debugString(err.debug) }]],
+              spans,
+            );
             p.metrics.inc("forwarder_http_connect_failures", { ...labels, reason: err.debug });
           } else {
             p.metrics.inc("forwarder_http_call_failures", { ...labels, reason: err.debug });
@@ -96,9 +130,16 @@ function decodeErrorResponse(p: ProxyCore, labels: Record<string, string>, body:
   let parsed: { id?: unknown; jsonrpc?: unknown; error?: { code?: unknown; message?: unknown }; result?: unknown };
   try {
     parsed = JSON.parse(body) as typeof parsed;
-    if (typeof parsed.jsonrpc !== "string" || !("id" in parsed) || (parsed.error === undefined && !("result" in parsed))) throw new Error("missing field");
+    if (
+      typeof parsed.jsonrpc !== "string" ||
+      !("id" in parsed) ||
+      (parsed.error === undefined && !("result" in parsed))
+    )
+      throw new Error("missing field");
   } catch (err) {
-    p.event("WARN", "flowproxy::ingress::forwarder", "failed to decode response into json-rpc", [["e", { debug: (err as Error).message }]]);
+    p.event("WARN", "flowproxy::ingress::forwarder", "failed to decode response into json-rpc", [
+      ["e", { debug: (err as Error).message }],
+    ]);
     p.metrics.inc("forwarder_json_rpc_decoding_failures", labels);
     return;
   }

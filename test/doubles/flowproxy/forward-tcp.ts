@@ -35,7 +35,8 @@ const EMPTY_SERVER_NAME = "error:0A00013F:SSL routines:ssl3_ctrl:ssl3 ext invali
  */
 export function checkPeerHost(name: string, cert: tls.PeerCertificate): Error | undefined {
   const entries = (cert.subjectaltname ?? "").split(", ").filter((e) => e !== "");
-  const partial = (e: string) => e.startsWith("DNS:") && e.slice(4).split(".")[0].includes("*") && e.slice(4).split(".")[0] !== "*";
+  const partial = (e: string) =>
+    e.startsWith("DNS:") && e.slice(4).split(".")[0].includes("*") && e.slice(4).split(".")[0] !== "*";
   const kept = entries.filter((e) => !partial(e));
   if (kept.length === entries.length) {
     return tls.checkServerIdentity(name, cert);
@@ -51,7 +52,11 @@ export function bitcodeDebug(err: unknown): string {
 }
 
 function debugTcpData(data: TcpData): string {
-  return data.kind === "NoData" ? "NoData" : data.kind === "String" ? `String(${debugString(data.value)})` : `Hash([${[...data.value].join(", ")}])`;
+  return data.kind === "NoData"
+    ? "NoData"
+    : data.kind === "String"
+      ? `String(${debugString(data.value)})`
+      : `Hash([${[...data.value].join(", ")}])`;
 }
 
 /**
@@ -64,7 +69,8 @@ function debugTcpData(data: TcpData): string {
  * tls_connector, built from source: which certificates, names and TLS versions connect.
  */
 export async function tcpForwarder(p: ProxyCore, peer: Peer, spans: Span[]): Promise<Forwarder | undefined> {
-  const error = (message: string, fields: Fields = []) => p.event("ERROR", "flowproxy::builderhub", message, fields, spans);
+  const error = (message: string, fields: Fields = []) =>
+    p.event("ERROR", "flowproxy::builderhub", message, fields, spans);
   let tlsOptions: tls.ConnectionOptions | undefined;
   if (peer.instance.tls_cert !== "") {
     try {
@@ -103,9 +109,11 @@ export async function tcpForwarder(p: ProxyCore, peer: Peer, spans: Span[]): Pro
   p.event("INFO", "flowproxy::forwarder::tcp", "spawning tcp forwarder", [["addr", { display: socketAddr }]], spans);
   const driverLog = {
     connected: () => p.event("INFO", "msg_socket::req::driver", "connected"),
-    connectFailed: (e: string) => p.event("ERROR", "msg_socket::req::driver", "failed to connect", [["e", { debug: e }]]),
+    connectFailed: (e: string) =>
+      p.event("ERROR", "msg_socket::req::driver", "failed to connect", [["e", { debug: e }]]),
     connectionClosed: () => p.event("WARN", "msg_socket::req::driver", "connection closed, resetting connection state"),
-    gaveUp: () => p.event("ERROR", "msg_socket::req::driver", "exceeded maximum number of retries, terminating connection"),
+    gaveUp: () =>
+      p.event("ERROR", "msg_socket::req::driver", "exceeded maximum number of retries, terminating connection"),
   };
   // into_ssl("") fails (OpenSSL refuses an empty server name) before each connection is made:
   // a TLS peer without dns_name is never reached.
@@ -133,7 +141,16 @@ export async function tcpForwarder(p: ProxyCore, peer: Peer, spans: Span[]): Pro
       log();
     }
   };
-  const forwarderSpans = (isBig: boolean): Span[] => [{ name: "forwarder", fields: [["protocol", "tcp"], ["peer_url", { display: socketAddr }], ["is_big", isBig]] }];
+  const forwarderSpans = (isBig: boolean): Span[] => [
+    {
+      name: "forwarder",
+      fields: [
+        ["protocol", "tcp"],
+        ["peer_url", { display: socketAddr }],
+        ["is_big", isBig],
+      ],
+    },
+  ];
   return {
     stop: () => {
       terminated = true;
@@ -148,18 +165,36 @@ export async function tcpForwarder(p: ProxyCore, peer: Peer, spans: Span[]): Pro
       pending++;
       p.metrics.set("forwarder_inflight_requests", labels, pending);
       const start = Date.now();
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new ReqError(REQUEST_TIMED_OUT)), TCP_CALL_TIMEOUT_MS).unref());
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new ReqError(REQUEST_TIMED_OUT)), TCP_CALL_TIMEOUT_MS).unref(),
+      );
       void Promise.race([pick(size).request(payload), timeout]).then(
         (reply) => {
           pending--;
           const elapsed = (Date.now() - start) / 1000;
-          p.event("TRACE", "flowproxy::forwarder::tcp", "received response", [["elapsed", { debug: `${elapsed}s` }]], forwarderSpans(isBig));
-          p.metrics.observe("forwarder_rpc_call_duration", { ...labels, order_type: order.type, big_request: String(isBig) }, elapsed);
+          p.event(
+            "TRACE",
+            "flowproxy::forwarder::tcp",
+            "received response",
+            [["elapsed", { debug: `${elapsed}s` }]],
+            forwarderSpans(isBig),
+          );
+          p.metrics.observe(
+            "forwarder_rpc_call_duration",
+            { ...labels, order_type: order.type, big_request: String(isBig) },
+            elapsed,
+          );
           let response: { status: TcpStatus; data: TcpData };
           try {
             response = decodeTcpResponse(reply);
           } catch (err) {
-            p.event("ERROR", "flowproxy::forwarder::tcp", "failed to deserialize response", [["e", { debug: bitcodeDebug(err) }]], forwarderSpans(isBig));
+            p.event(
+              "ERROR",
+              "flowproxy::forwarder::tcp",
+              "failed to deserialize response",
+              [["e", { debug: bitcodeDebug(err) }]],
+              forwarderSpans(isBig),
+            );
             return;
           }
           if (elapsed > 1) p.event("WARN", "flowproxy::forwarder::tcp", "long rpc call", [], forwarderSpans(isBig));
@@ -169,7 +204,10 @@ export async function tcpForwarder(p: ProxyCore, peer: Peer, spans: Span[]): Pro
                 "ERROR",
                 "flowproxy::forwarder::tcp",
                 "received error response",
-                [["status", response.status], ["data", { debug: debugTcpData(response.data) }]],
+                [
+                  ["status", response.status],
+                  ["data", { debug: debugTcpData(response.data) }],
+                ],
                 forwarderSpans(isBig),
               ),
             );
@@ -178,8 +216,21 @@ export async function tcpForwarder(p: ProxyCore, peer: Peer, spans: Span[]): Pro
         },
         (err: Error) => {
           pending--;
-          const variant = err.message === SOCKET_CLOSED ? "SocketClosed" : err.message === REQUEST_TIMED_OUT ? "Timeout" : debugString(err.message);
-          rateLimited(() => p.event("ERROR", "flowproxy::forwarder::tcp", "failed to forward request", [["e", { debug: variant }]], forwarderSpans(isBig)));
+          const variant =
+            err.message === SOCKET_CLOSED
+              ? "SocketClosed"
+              : err.message === REQUEST_TIMED_OUT
+                ? "Timeout"
+                : debugString(err.message);
+          rateLimited(() =>
+            p.event(
+              "ERROR",
+              "flowproxy::forwarder::tcp",
+              "failed to forward request",
+              [["e", { debug: variant }]],
+              forwarderSpans(isBig),
+            ),
+          );
           p.metrics.inc("forwarder_tcp_call_failures", { ...labels, reason: err.message });
           if (err.message === SOCKET_CLOSED) {
             // A closed socket is fatal: the forwarder ends, and the next broadcast drops the peer.

@@ -16,7 +16,12 @@ export type EncodedOrder =
   | { type: "mev_share_bundle"; hash: Buffer; priority: Priority; receivedAt: number; json: string };
 
 export interface Forwarder {
-  send(order: EncodedOrder, signatureHeader: string | undefined, sentAtMicros: bigint, binary?: { data: Buffer; headers: Map<string, string> }): boolean;
+  send(
+    order: EncodedOrder,
+    signatureHeader: string | undefined,
+    sentAtMicros: bigint,
+    binary?: { data: Buffer; headers: Map<string, string> },
+  ): boolean;
   stop(): void;
 }
 
@@ -29,8 +34,16 @@ const nowMicros = () => BigInt(Date.now()) * 1000n;
 
 export function recordE2e(p: ProxyCore, order: EncodedOrder, direction: string): void {
   const isBig = Buffer.byteLength(order.json) > BIG_REQUEST_SIZE_THRESHOLD;
-  const family = { bundle: "system_e2e_bundle_processing_time", transaction: "system_e2e_transaction_processing_time", mev_share_bundle: "system_e2e_mev_share_bundle_processing_time" }[order.type];
-  p.metrics.observe(family, { priority: order.priority, direction, big_request: String(isBig) }, (Date.now() - order.receivedAt) / 1000);
+  const family = {
+    bundle: "system_e2e_bundle_processing_time",
+    transaction: "system_e2e_transaction_processing_time",
+    mev_share_bundle: "system_e2e_mev_share_bundle_processing_time",
+  }[order.type];
+  p.metrics.observe(
+    family,
+    { priority: order.priority, direction, big_request: String(isBig) },
+    (Date.now() - order.receivedAt) / 1000,
+  );
 }
 
 /**
@@ -42,13 +55,23 @@ export function broadcast(p: ProxyCore, order: EncodedOrder): void {
   if (p.g === 1) {
     const signature = signatureHeader(p.signer, Buffer.from(order.json));
     const sentAt = nowMicros();
-    p.event("DEBUG", "flowproxy::ingress::forwarder", `sending ${order.type === "transaction" ? "transaction" : "bundle"} to peers`, [["peers", { display: String(p.peers.size) }]]);
+    p.event(
+      "DEBUG",
+      "flowproxy::ingress::forwarder",
+      `sending ${order.type === "transaction" ? "transaction" : "bundle"} to peers`,
+      [["peers", { display: String(p.peers.size) }]],
+    );
     for (const handle of p.peers.values()) {
       handle.forwarder.send(order, signature, sentAt);
     }
     return;
   }
-  const data = order.type === "bundle" ? encodeRawBundle(order.bundle) : order.type === "transaction" ? order.raw : Buffer.alloc(0);
+  const data =
+    order.type === "bundle"
+      ? encodeRawBundle(order.bundle)
+      : order.type === "transaction"
+        ? order.raw
+        : Buffer.alloc(0);
   const headers = new Map<string, string>([
     ["X-BuilderNet-Priority", order.priority],
     ["content-type", "application/json"],
@@ -59,7 +82,10 @@ export function broadcast(p: ProxyCore, order: EncodedOrder): void {
   p.event("DEBUG", "flowproxy::forwarder", "sending order to peers", [["peers", { display: String(p.peers.size) }]]);
   for (const [name, handle] of p.peers) {
     if (!handle.forwarder.send(order, undefined, 0n, { data, headers })) {
-      p.event("ERROR", "flowproxy::forwarder", "peer channel closed, removing peer", [["e", { debug: "SendError { .. }" }], ["peer", { display: name }]]);
+      p.event("ERROR", "flowproxy::forwarder", "peer channel closed, removing peer", [
+        ["e", { debug: "SendError { .. }" }],
+        ["peer", { display: name }],
+      ]);
       p.peers.delete(name);
     }
   }

@@ -27,6 +27,10 @@ export function maybeDecompress(p: ProxyCore, headers: http.IncomingHttpHeaders,
 
 export function sampleCacheMetrics(p: ProxyCore, handler: string, hash: Buffer, entries: boolean): void {
   if (!sampled(hash)) return;
-  p.metrics.set("ingress_order_cache_hit_ratio", { handler }, p.g === 1 ? Math.trunc(p.cache.hitRatio * 100) : p.cache.hitRatio * 100);
+  p.metrics.set(
+    "ingress_order_cache_hit_ratio",
+    { handler },
+    p.g === 1 ? Math.trunc(p.cache.hitRatio * 100) : p.cache.hitRatio * 100,
+  );
   if (entries) p.metrics.set("ingress_order_cache_entry_count", { handler }, p.cache.size);
 }

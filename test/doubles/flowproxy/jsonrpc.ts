@@ -17,7 +17,11 @@ export const RPC = {
   invalidParams: { code: -32602, message: "Invalid params", status: 400 },
   rateLimited: { code: -32603, message: "Rate limited", status: 429 },
   internal: { code: -32603, message: "Internal error", status: 500 },
-  methodNotFound: (method: string): JsonRpcError => ({ code: -32601, message: `Method not found: ${method}`, status: 404 }),
+  methodNotFound: (method: string): JsonRpcError => ({
+    code: -32601,
+    message: `Method not found: ${method}`,
+    status: 404,
+  }),
 };
 
 /** An order the handler refused; `validation` marks src/validation.rs failures, which count against the signer. */

@@ -24,8 +24,15 @@ function parseFilter(spec: string | undefined): Directive[] {
   const directives: Directive[] = [{ level: RANK.INFO }];
   const levelOf = (text: string): number | undefined =>
     text.toLowerCase() === "off" ? 0 : RANK[text.toUpperCase() as Level];
-  for (const part of (spec ?? "").split(",").map((p) => p.trim()).filter(Boolean)) {
-    const [target, level] = part.includes("=") ? part.split("=", 2) : levelOf(part) !== undefined ? [undefined, part] : [part, "trace"];
+  for (const part of (spec ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [target, level] = part.includes("=")
+      ? part.split("=", 2)
+      : levelOf(part) !== undefined
+        ? [undefined, part]
+        : [part, "trace"];
     const rank = levelOf(level);
     if (rank === undefined || (target !== undefined && !/^[\w:]+$/.test(target))) {
       continue;
@@ -98,7 +105,10 @@ export class Logger {
         target,
       };
       if (spans.length > 0) {
-        const span = (s: Span) => ({ ...Object.fromEntries(s.fields.map(([k, v]) => [k, jsonValue(v)])), name: s.name });
+        const span = (s: Span) => ({
+          ...Object.fromEntries(s.fields.map(([k, v]) => [k, jsonValue(v)])),
+          name: s.name,
+        });
         record.span = span(spans[spans.length - 1]);
         record.spans = spans.map(span);
       }
@@ -111,7 +121,8 @@ export class Logger {
     const levelText = level.padStart(5);
     const spanText = spans
       .map((s) => {
-        const inner = s.fields.length > 0 ? `${a ? ANSI.bold("{") : "{"}${fieldText(s.fields)}${a ? ANSI.bold("}") : "}"}` : "";
+        const inner =
+          s.fields.length > 0 ? `${a ? ANSI.bold("{") : "{"}${fieldText(s.fields)}${a ? ANSI.bold("}") : "}"}` : "";
         return `${a ? ANSI.bold(s.name) : s.name}${inner}${a ? ANSI.dim(":") : ":"}`;
       })
       .join("");

@@ -12,7 +12,11 @@ import { describeIoError, RunError } from "./errors";
  * Generation 2: prometric's exporter, any method on /metrics, else 404 "Not Found"; it is
  * spawned, so a failed bind is silent (prometric exporter.rs 0.2.1).
  */
-export async function startMetrics(p: ProxyCore, address: string, build: { version: string; gitHash: string }): Promise<http.Server> {
+export async function startMetrics(
+  p: ProxyCore,
+  address: string,
+  build: { version: string; gitHash: string },
+): Promise<http.Server> {
   const parsed = parseSocketAddr(address);
   if (!parsed) {
     throw new RunError("invalid socket address syntax");
@@ -20,7 +24,9 @@ export async function startMetrics(p: ProxyCore, address: string, build: { versi
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (p.g === 1 ? path !== "/metrics" && path !== "/" : path !== "/metrics") {
-      res.writeHead(404, p.g === 2 ? { "content-length": 9 } : { "content-length": 0 }).end(p.g === 2 ? "Not Found" : undefined);
+      res
+        .writeHead(404, p.g === 2 ? { "content-length": 9 } : { "content-length": 0 })
+        .end(p.g === 2 ? "Not Found" : undefined);
       return;
     }
     if (p.g === 1 && req.method !== "GET" && req.method !== "HEAD") {
@@ -29,7 +35,10 @@ export async function startMetrics(p: ProxyCore, address: string, build: { versi
     }
     updateProcessMetrics(p);
     const body = p.metrics.render();
-    res.writeHead(200, { "content-type": p.g === 1 ? "text/plain" : "text/plain; version=0.0.4", "content-length": Buffer.byteLength(body) });
+    res.writeHead(200, {
+      "content-type": p.g === 1 ? "text/plain" : "text/plain; version=0.0.4",
+      "content-length": Buffer.byteLength(body),
+    });
     res.end(body);
   });
   const bound = new Promise<void>((resolve, reject) => {
@@ -42,8 +51,16 @@ export async function startMetrics(p: ProxyCore, address: string, build: { versi
     await bound.catch(() => undefined);
     p.metrics.set("build_info", { version: build.version, commit: build.gitHash }, 1);
     p.metrics.set("indexer_clickhouse_disk_backup_size_is_rejecting_flow", {}, 0);
-    p.metrics.set("indexer_clickhouse_disk_backup_size_reject_flow_threshold_bytes", {}, Number(p.s.DISK_BACKUP_SIZE_REJECT_FLOW_THRESHOLD_MB) * 1024 * 1024);
-    p.metrics.set("indexer_clickhouse_disk_backup_size_resume_flow_threshold_bytes", {}, Number(p.s.DISK_BACKUP_SIZE_TO_RESUME_FLOW_THRESHOLD_MB) * 1024 * 1024);
+    p.metrics.set(
+      "indexer_clickhouse_disk_backup_size_reject_flow_threshold_bytes",
+      {},
+      Number(p.s.DISK_BACKUP_SIZE_REJECT_FLOW_THRESHOLD_MB) * 1024 * 1024,
+    );
+    p.metrics.set(
+      "indexer_clickhouse_disk_backup_size_resume_flow_threshold_bytes",
+      {},
+      Number(p.s.DISK_BACKUP_SIZE_TO_RESUME_FLOW_THRESHOLD_MB) * 1024 * 1024,
+    );
   }
   return server;
 }

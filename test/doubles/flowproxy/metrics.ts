@@ -43,7 +43,11 @@ function formatFloat(value: number): string {
   const digits = intPart + fracPart;
   const point = intPart.length + exponent;
   const body =
-    point <= 0 ? `0.${"0".repeat(-point)}${digits}` : point >= digits.length ? digits + "0".repeat(point - digits.length) : `${digits.slice(0, point)}.${digits.slice(point)}`;
+    point <= 0
+      ? `0.${"0".repeat(-point)}${digits}`
+      : point >= digits.length
+        ? digits + "0".repeat(point - digits.length)
+        : `${digits.slice(0, point)}.${digits.slice(point)}`;
   return (negative ? "-" : "") + body;
 }
 
@@ -69,7 +73,12 @@ export class Registry {
 
   declare(name: string, type: MetricType, help: string, buckets?: readonly number[]): void {
     if (!this.families.has(name)) {
-      this.families.set(name, { type, help, buckets: type === "histogram" ? (buckets ?? DEFAULT_BUCKETS) : undefined, series: new Map() });
+      this.families.set(name, {
+        type,
+        help,
+        buckets: type === "histogram" ? (buckets ?? DEFAULT_BUCKETS) : undefined,
+        series: new Map(),
+      });
     }
   }
 
@@ -148,14 +157,19 @@ export class Registry {
             lines.push(`${full}_bucket${labelText([...s.labels, ["le", formatFloat(bound)]])} ${cumulative}`);
           });
           lines.push(`${full}_bucket${labelText([...s.labels, ["le", "+Inf"]])} ${s.count}`);
-          lines.push(`${full}_sum${labelText(s.labels)} ${formatFloat(s.sum)}`, `${full}_count${labelText(s.labels)} ${s.count}`);
+          lines.push(
+            `${full}_sum${labelText(s.labels)} ${formatFloat(s.sum)}`,
+            `${full}_count${labelText(s.labels)} ${s.count}`,
+          );
         } else if (family.type === "summary") {
           const cutoff = this.now() - SUMMARY_WINDOW_MS;
           s.window = (s.window ?? []).filter((o) => o.at > cutoff);
           const sorted = s.window.map((o) => o.value).sort((a, b) => a - b);
           if (sorted.length > 0) {
             for (const q of SUMMARY_QUANTILES) {
-              lines.push(`${full}${labelText([...s.labels, ["quantile", formatFloat(q)]])} ${formatFloat(quantile(sorted, q))}`);
+              lines.push(
+                `${full}${labelText([...s.labels, ["quantile", formatFloat(q)]])} ${formatFloat(quantile(sorted, q))}`,
+              );
             }
           }
           lines.push(`${full}_sum${labelText(s.labels)} ${formatFloat(sorted.reduce((a, b) => a + b, 0))}`);

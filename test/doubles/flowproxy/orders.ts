@@ -126,8 +126,12 @@ export function parseRawBundle(v: Json): RawBundle {
       return n <= 255n ? Number(n) : fail("refundPercent does not fit in u8");
     }),
     refundRecipient: address("refundRecipient"),
-    refundTxHashes: optional(v.refundTxHashes, (x) => array(x, "refundTxHashes", (h) => fixedBytes(h, 32, "refundTxHashes"))),
-    delayedRefund: optional(v.delayedRefund, (x) => (typeof x === "boolean" ? x : fail("invalid type for delayedRefund"))),
+    refundTxHashes: optional(v.refundTxHashes, (x) =>
+      array(x, "refundTxHashes", (h) => fixedBytes(h, 32, "refundTxHashes")),
+    ),
+    delayedRefund: optional(v.delayedRefund, (x) =>
+      typeof x === "boolean" ? x : fail("invalid type for delayedRefund"),
+    ),
     bundleHash: optional(v.bundleHash, (x) => fixedBytes(x, 32, "bundleHash")),
     txs: optional(v.txs, (x) => array(x, "txs", (t) => bytes(t, "txs"))) ?? [],
   };
@@ -273,7 +277,12 @@ export function checkRawBundle(b: RawBundle, maxTxsPerBundle: number): { error?:
   if (b.refundPercent !== undefined && b.refundPercent >= 100) {
     return error(`Invalid refund percent ${b.refundPercent}`);
   }
-  if (b.refundPercent !== undefined && b.refundPercent > 0 && b.refundTxHashes !== undefined && b.refundTxHashes.length > 1) {
+  if (
+    b.refundPercent !== undefined &&
+    b.refundPercent > 0 &&
+    b.refundTxHashes !== undefined &&
+    b.refundTxHashes.length > 1
+  ) {
     return error("More than one refund tx hash not supported");
   }
   return { emptyReplacement: false };
@@ -303,10 +312,14 @@ export function parseRawShareBundle(v: Json): RawShareBundle {
       fail("invalid type for validity");
     }
     const list = <T>(field: string, each: (e: Record<string, Json>) => T) =>
-      optional(x[field], (l) => array(l, field, (e) => (isObject(e) ? each(e) : fail(`invalid type in ${field}`)))) ?? [];
+      optional(x[field], (l) => array(l, field, (e) => (isObject(e) ? each(e) : fail(`invalid type in ${field}`)))) ??
+      [];
     return {
       refund: list("refund", (e) => ({ bodyIdx: u64(e.bodyIdx, "bodyIdx"), percent: u64(e.percent, "percent") })),
-      refundConfig: list("refundConfig", (e) => ({ address: fixedBytes(e.address, 20, "address"), percent: u64(e.percent, "percent") })),
+      refundConfig: list("refundConfig", (e) => ({
+        address: fixedBytes(e.address, 20, "address"),
+        percent: u64(e.percent, "percent"),
+      })),
     };
   });
   const metadata = optional(v.metadata, (x) => {
@@ -316,7 +329,8 @@ export function parseRawShareBundle(v: Json): RawShareBundle {
     return {
       signer: optional(x.signer, (s) => fixedBytes(s, 20, "signer")),
       replacementNonce: optional(x.replacementNonce, (n) => u64(n, "replacementNonce")),
-      cancelled: optional(x.cancelled, (c) => (typeof c === "boolean" ? c : fail("invalid type for cancelled"))) ?? false,
+      cancelled:
+        optional(x.cancelled, (c) => (typeof c === "boolean" ? c : fail("invalid type for cancelled"))) ?? false,
     };
   });
   const version = required("version");
@@ -332,8 +346,11 @@ export function parseRawShareBundle(v: Json): RawShareBundle {
       }
       return {
         tx: optional(entry.tx, (t) => bytes(t, "tx")),
-        canRevert: optional(entry.canRevert, (c) => (typeof c === "boolean" ? c : fail("invalid type for canRevert"))) ?? false,
-        revertMode: optional(entry.revertMode, (m) => (typeof m === "string" ? m : fail("invalid type for revertMode"))),
+        canRevert:
+          optional(entry.canRevert, (c) => (typeof c === "boolean" ? c : fail("invalid type for canRevert"))) ?? false,
+        revertMode: optional(entry.revertMode, (m) =>
+          typeof m === "string" ? m : fail("invalid type for revertMode"),
+        ),
         bundle: optional(entry.bundle, parseRawShareBundle),
       };
     }),
@@ -353,7 +370,10 @@ export function serializeRawShareBundle(b: RawShareBundle): string {
     if (e.tx !== undefined) {
       fields.push(`"tx":${json(hex(e.tx))}`);
     }
-    fields.push(`"canRevert":${e.canRevert}`, `"revertMode":${e.revertMode === undefined ? "null" : json(e.revertMode)}`);
+    fields.push(
+      `"canRevert":${e.canRevert}`,
+      `"revertMode":${e.revertMode === undefined ? "null" : json(e.revertMode)}`,
+    );
     if (e.bundle !== undefined) {
       fields.push(`"bundle":${serializeRawShareBundle(e.bundle)}`);
     }
@@ -463,7 +483,9 @@ const SHARE_BUNDLE_VERSIONS = new Set(["v0.1", "version-1", "beta-1"]);
 export function checkRawShareBundle(b: RawShareBundle): string | undefined {
   if (b.metadata?.cancelled) {
     const m = b.metadata;
-    return b.replacementUuid !== undefined && m.signer !== undefined && m.replacementNonce !== undefined ? undefined : "Unable to parse a Cancel";
+    return b.replacementUuid !== undefined && m.signer !== undefined && m.replacementNonce !== undefined
+      ? undefined
+      : "Unable to parse a Cancel";
   }
   let txCount = 0;
   const inner = (bundle: RawShareBundle, depth: number): string | undefined => {
@@ -493,7 +515,11 @@ export function checkRawShareBundle(b: RawShareBundle): string | undefined {
     if (validity && validity.refund.reduce((sum, r) => sum + r.percent, 0n) > 100n) {
       return "Total refund percent exceeds 100";
     }
-    if (validity && validity.refundConfig.length > 0 && validity.refundConfig.reduce((sum, r) => sum + r.percent, 0n) > 100n) {
+    if (
+      validity &&
+      validity.refundConfig.length > 0 &&
+      validity.refundConfig.reduce((sum, r) => sum + r.percent, 0n) > 100n
+    ) {
       return "Refund config does not add to 100";
     }
     return undefined;

@@ -57,9 +57,15 @@ export class FlowProxy implements ProxyCore {
     this.g = options.generation;
     this.s = options.settings;
     this.log = options.logger;
-    this.signer = this.s.FLASHBOTS_ORDERFLOW_SIGNER ? Signer.fromHex(this.s.FLASHBOTS_ORDERFLOW_SIGNER) : Signer.random();
+    this.signer = this.s.FLASHBOTS_ORDERFLOW_SIGNER
+      ? Signer.fromHex(this.s.FLASHBOTS_ORDERFLOW_SIGNER)
+      : Signer.random();
     this.cache = new OrderCache(Number(this.s.order_cache_ttl) * 1000);
-    this.entities = new Entities(Number(this.s.score_lookback_s) * 1000, Number(this.s.score_bucket_s) * 1000, Number(this.s.rate_limit_lookback_s) * 1000);
+    this.entities = new Entities(
+      Number(this.s.score_lookback_s) * 1000,
+      Number(this.s.score_bucket_s) * 1000,
+      Number(this.s.rate_limit_lookback_s) * 1000,
+    );
     declareMetrics(this.metrics, this.g);
   }
 
@@ -70,7 +76,11 @@ export class FlowProxy implements ProxyCore {
   /** Ports actually bound (for tests that listen on port 0). */
   get ports(): { user: number; system: number; metrics?: number } {
     const port = (s?: http.Server | RepServer) => (s ? (s.address() as net.AddressInfo).port : 0);
-    return { user: port(this.userServer), system: port(this.systemServer), metrics: this.metricsServer ? port(this.metricsServer) : undefined };
+    return {
+      user: port(this.userServer),
+      system: port(this.systemServer),
+      metrics: this.metricsServer ? port(this.metricsServer) : undefined,
+    };
   }
 
   /** src/lib.rs run() and run_with_listeners() at the followed revision. */
@@ -79,22 +89,29 @@ export class FlowProxy implements ProxyCore {
       const resume = BigInt(this.s.DISK_BACKUP_SIZE_TO_RESUME_FLOW_THRESHOLD_MB as string);
       const reject = BigInt(this.s.DISK_BACKUP_SIZE_REJECT_FLOW_THRESHOLD_MB as string);
       if (resume > reject) {
-        throw new RunError(`disk-backup-size-to-resume-flow-threshold-mb (${resume}) must be <= disk-backup-size-reject-flow-threshold-mb (${reject})`);
+        throw new RunError(
+          `disk-backup-size-to-resume-flow-threshold-mb (${resume}) must be <= disk-backup-size-reject-flow-threshold-mb (${reject})`,
+        );
       }
     }
     if (this.s.METRICS_ADDR !== undefined) {
       this.metricsServer = await startMetrics(this, this.s.METRICS_ADDR, this.options);
       this.servers.push(this.metricsServer);
     }
-    this.userServer = await this.bindHttp(this.s.USER_LISTEN_ADDR as string, (req, res) => this.serveUserOrSystem("user", req, res));
+    this.userServer = await this.bindHttp(this.s.USER_LISTEN_ADDR as string, (req, res) =>
+      this.serveUserOrSystem("user", req, res),
+    );
     if (this.g === 1) {
-      this.systemServer = await this.bindHttp(this.s.SYSTEM_LISTEN_ADDR as string, (req, res) => this.serveUserOrSystem("system", req, res));
+      this.systemServer = await this.bindHttp(this.s.SYSTEM_LISTEN_ADDR as string, (req, res) =>
+        this.serveUserOrSystem("system", req, res),
+      );
     } else {
       // src/lib.rs@029b7c4: the RepSocket's bind is `.expect("to bind tcp socket address")`.
       const address = parseSocketAddr(this.s.SYSTEM_LISTEN_ADDR as string) as { host: string; port: number };
       const rep = new RepServer(
         (payload) => systemTcpHandler(this, payload),
-        (error) => this.event("DEBUG", "msg_socket::rep::driver", "failed to read from connection", [["e", { debug: error }]]),
+        (error) =>
+          this.event("DEBUG", "msg_socket::rep::driver", "failed to read from connection", [["e", { debug: error }]]),
       );
       await rep.listen(address.host, address.port).catch((err: NodeJS.ErrnoException) => {
         throw new Panic(`to bind tcp socket address: ${describeIoError(err)}`, "src/lib.rs:87:67");
@@ -108,15 +125,27 @@ export class FlowProxy implements ProxyCore {
 
     if (this.g === 1) {
       if (this.s.FLASHBOTS_ORDERFLOW_SIGNER === undefined) {
-        this.event("WARN", "flowproxy", "No orderflow signer was configured, using a random signer. Fix this by passing `--orderflow-signer <PRIVATE KEY>`");
+        this.event(
+          "WARN",
+          "flowproxy",
+          "No orderflow signer was configured, using a random signer. Fix this by passing `--orderflow-signer <PRIVATE KEY>`",
+        );
       }
-      this.event("INFO", "flowproxy", "Orderflow signer configured", [["address", { display: toChecksumAddress(this.signer.address) }]]);
+      this.event("INFO", "flowproxy", "Orderflow signer configured", [
+        ["address", { display: toChecksumAddress(this.signer.address) }],
+      ]);
     } else {
       this.validateUrls();
       if (this.s.FLASHBOTS_ORDERFLOW_SIGNER !== undefined) {
-        this.event("WARN", "flowproxy", "orderflow signer provided via cli, this is discouraged in production environments");
+        this.event(
+          "WARN",
+          "flowproxy",
+          "orderflow signer provided via cli, this is discouraged in production environments",
+        );
       }
-      this.event("INFO", "flowproxy", "running with orderflow signer", [["address", { display: toChecksumAddress(this.signer.address) }]]);
+      this.event("INFO", "flowproxy", "running with orderflow signer", [
+        ["address", { display: toChecksumAddress(this.signer.address) }],
+      ]);
     }
 
     const hub = this.s.BUILDERHUB_ENDPOINT;
@@ -142,11 +171,17 @@ export class FlowProxy implements ProxyCore {
     }
     this.startMaintenance();
     if (this.g === 2) {
-      this.event("INFO", "flowproxy", "starting system tcp listener", [["addr", { debug: `Some(${this.boundAddress(this.systemServer)})` }]]);
+      this.event("INFO", "flowproxy", "starting system tcp listener", [
+        ["addr", { debug: `Some(${this.boundAddress(this.systemServer)})` }],
+      ]);
     }
-    this.event("INFO", "ingress", "Starting user ingress server", [["addr", { debug: this.boundAddress(this.userServer) }]]);
+    this.event("INFO", "ingress", "Starting user ingress server", [
+      ["addr", { debug: this.boundAddress(this.userServer) }],
+    ]);
     if (this.g === 1) {
-      this.event("INFO", "ingress", "Starting system ingress server", [["addr", { debug: this.boundAddress(this.systemServer) }]]);
+      this.event("INFO", "ingress", "Starting system ingress server", [
+        ["addr", { debug: this.boundAddress(this.systemServer) }],
+      ]);
     }
   }
 
@@ -234,7 +269,11 @@ export class FlowProxy implements ProxyCore {
       res.writeHead(status, { ...headers, "content-length": bytes.length });
       res.end(bytes);
       // track_server_metrics is layered with the user metrics on both routers (src/lib.rs@258bbd6).
-      this.metrics.observe("ingress_http_request_duration", { handler: "user", method: req.method ?? "", path, status: String(status) }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics.observe(
+        "ingress_http_request_duration",
+        { handler: "user", method: req.method ?? "", path, status: String(status) },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
     };
     const getRoutes = ["/health", "/livez", "/readyz"];
     if (path !== "/" && !getRoutes.includes(path)) {
@@ -250,12 +289,15 @@ export class FlowProxy implements ProxyCore {
       return;
     }
     if (path === "/readyz") {
-      void this.ready().then(({ status, body }) => finish(status, { "content-type": "text/plain; charset=utf-8" }, body));
+      void this.ready().then(({ status, body }) =>
+        finish(status, { "content-type": "text/plain; charset=utf-8" }, body),
+      );
       return;
     }
     readBody(req, Number(this.s.max_request_size)).then(
       (body) => {
-        const handled = endpoint === "user" ? userHandler(this, req.headers, body) : systemHttpHandler(this, req.headers, body);
+        const handled =
+          endpoint === "user" ? userHandler(this, req.headers, body) : systemHttpHandler(this, req.headers, body);
         void handled.then((reply) => {
           if ("dropped" in reply) {
             // A panic in the handler: hyper drops the connection without an answer.
@@ -265,12 +307,20 @@ export class FlowProxy implements ProxyCore {
           const status = "error" in reply ? reply.error.status : 200;
           const payload = "error" in reply ? { code: reply.error.code, message: reply.error.message } : undefined;
           // The id as serde_json writes its Value back ("1.0" stays "1.0"), then the rest.
-          const rest = "error" in reply ? JSON.stringify({ jsonrpc: "2.0", error: payload }) : JSON.stringify({ jsonrpc: "2.0", result: reply.result });
+          const rest =
+            "error" in reply
+              ? JSON.stringify({ jsonrpc: "2.0", error: payload })
+              : JSON.stringify({ jsonrpc: "2.0", result: reply.result });
           const json = `{"id":${writeJsonId(reply.id)},${rest.slice(1)}`;
           finish(status, { "content-type": "application/json" }, json);
         });
       },
-      () => finish(413, { "content-type": "text/plain; charset=utf-8" }, "Failed to buffer the request body: length limit exceeded"),
+      () =>
+        finish(
+          413,
+          { "content-type": "text/plain; charset=utf-8" },
+          "Failed to buffer the request body: length limit exceeded",
+        ),
     );
   }
 
@@ -281,7 +331,13 @@ export class FlowProxy implements ProxyCore {
     try {
       const response = await httpRequest(url, { method: "GET" });
       if (response.status >= 200 && response.status <= 299) {
-        this.event("INFO", "flowproxy::ingress", "local builder is ready", [["url", { display: url }]], [{ name: "ingress_readyz", fields: [] }]);
+        this.event(
+          "INFO",
+          "flowproxy::ingress",
+          "local builder is ready",
+          [["url", { display: url }]],
+          [{ name: "ingress_readyz", fields: [] }],
+        );
         return { status: 200, body: "OK" };
       }
       this.event("ERROR", "flowproxy::ingress", "local builder is not ready", [
@@ -290,7 +346,13 @@ export class FlowProxy implements ProxyCore {
       ]);
       return { status: 503, body: this.g === 1 ? "not ready" : "builder not ready" };
     } catch {
-      this.event("ERROR", "flowproxy::ingress", "error sending readyz request", [["url", { display: url }]], [{ name: "ingress_readyz", fields: [] }]);
+      this.event(
+        "ERROR",
+        "flowproxy::ingress",
+        "error sending readyz request",
+        [["url", { display: url }]],
+        [{ name: "ingress_readyz", fields: [] }],
+      );
       return { status: 503, body: this.g === 1 ? "not ready" : "builder not answering readyz request" };
     }
   }
@@ -321,7 +383,16 @@ export class FlowProxy implements ProxyCore {
       const { before, after } = this.entities.maintain();
       this.event("INFO", "flowproxy::ingress", "starting state maintenance", [["entries", before]], span);
       this.metrics.set("ingress_entity_count", { handler: "user" }, after);
-      this.event("INFO", "flowproxy::ingress", "finished state maintenance", [["entries", after], ["num_removed", before - after]], span);
+      this.event(
+        "INFO",
+        "flowproxy::ingress",
+        "finished state maintenance",
+        [
+          ["entries", after],
+          ["num_removed", before - after],
+        ],
+        span,
+      );
       if (this.g === 2) this.event("INFO", "flowproxy", "starting state maintenance!!");
       this.timers.push(setTimeout(tick, 60_000).unref());
     };

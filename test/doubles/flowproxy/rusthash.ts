@@ -45,7 +45,11 @@ function readRest(b: Buffer, at: number, length: number): bigint {
 function wyhashCore(bytes: Buffer, seed: bigint): bigint {
   const whole = bytes.length - (bytes.length % 32);
   for (let i = 0; i < whole; i += 32) {
-    seed = wymum(seed ^ P0, wymum(read64(bytes, i) ^ P1, read64(bytes, i + 8) ^ P2) ^ wymum(read64(bytes, i + 16) ^ P3, read64(bytes, i + 24) ^ P4));
+    seed = wymum(
+      seed ^ P0,
+      wymum(read64(bytes, i) ^ P1, read64(bytes, i + 8) ^ P2) ^
+        wymum(read64(bytes, i + 16) ^ P3, read64(bytes, i + 24) ^ P4),
+    );
   }
   seed ^= P0;
   const rest = bytes.length & 31;
@@ -60,10 +64,13 @@ function wyhashCore(bytes: Buffer, seed: bigint): bigint {
         seed = wymum(read64Swapped(bytes, start) ^ seed, tail(8) ^ P2);
         break;
       case 2:
-        seed = wymum(read64Swapped(bytes, start) ^ seed, read64Swapped(bytes, start + 8) ^ P2) ^ wymum(seed, tail(16) ^ P3);
+        seed =
+          wymum(read64Swapped(bytes, start) ^ seed, read64Swapped(bytes, start + 8) ^ P2) ^ wymum(seed, tail(16) ^ P3);
         break;
       default:
-        seed = wymum(read64Swapped(bytes, start) ^ seed, read64Swapped(bytes, start + 8) ^ P2) ^ wymum(read64Swapped(bytes, start + 16) ^ seed, tail(24) ^ P4);
+        seed =
+          wymum(read64Swapped(bytes, start) ^ seed, read64Swapped(bytes, start + 8) ^ P2) ^
+          wymum(read64Swapped(bytes, start + 16) ^ seed, tail(24) ^ P4);
     }
   }
   return seed;

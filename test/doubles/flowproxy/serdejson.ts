@@ -141,7 +141,16 @@ class Reader {
         continue;
       }
       const e = this.text[this.at++];
-      const simple: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+      const simple: Record<string, string> = {
+        '"': '"',
+        "\\": "\\",
+        "/": "/",
+        b: "\b",
+        f: "\f",
+        n: "\n",
+        r: "\r",
+        t: "\t",
+      };
       if (e in simple) {
         out += simple[e];
         continue;
@@ -176,11 +185,19 @@ class Reader {
       return c === "{" ? this.object(depth + 1) : this.array(depth + 1);
     }
     if (c === '"') return this.string();
-    const literal = /^(?:true|false|null|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)/.exec(this.text.slice(this.at));
+    const literal = /^(?:true|false|null|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)/.exec(
+      this.text.slice(this.at),
+    );
     if (!literal) throw new Refused("expected value");
     this.at += literal[0].length;
     if (this.ignoring) return null;
-    return literal[0] === "true" ? true : literal[0] === "false" ? false : literal[0] === "null" ? null : number(literal[0]);
+    return literal[0] === "true"
+      ? true
+      : literal[0] === "false"
+        ? false
+        : literal[0] === "null"
+          ? null
+          : number(literal[0]);
   }
 
   /** A Value map: a repeated key takes the later value. */
@@ -294,6 +311,7 @@ export function writeJsonId(id: unknown): string {
 export function plainJson(value: JsonValue): unknown {
   if (value instanceof JsonNumber) return Number(value.text);
   if (Array.isArray(value)) return value.map(plainJson);
-  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainJson(v)]));
+  if (value !== null && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainJson(v)]));
   return value;
 }

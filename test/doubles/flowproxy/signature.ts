@@ -26,7 +26,12 @@ export function verifySignature(header: string | undefined, body: Buffer): strin
     return undefined;
   }
   const digest = eip191Hash(Buffer.from(hex(keccak256(body)), "ascii"));
-  const signer = recoverAddress(digest, BigInt(hex(signature.subarray(0, 32))), BigInt(hex(signature.subarray(32, 64))), parity);
+  const signer = recoverAddress(
+    digest,
+    BigInt(hex(signature.subarray(0, 32))),
+    BigInt(hex(signature.subarray(32, 64))),
+    parity,
+  );
   return signer !== undefined && claimed?.length === 20 && hex(claimed) === signer ? signer : undefined;
 }
 

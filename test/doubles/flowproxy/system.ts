@@ -9,7 +9,14 @@ import { bitcodeDebug } from "./forward-tcp";
 import { firstHeader, maybeDecompress, sampleCacheMetrics, shortId } from "./ingress";
 import { Dropped, parseRequest, RPC, RpcReply } from "./jsonrpc";
 import { debugString, Span } from "./log";
-import { parseRawBundle, parseRawShareBundle, RawBundle, rawBundleHash, RawShareBundle, rawShareBundleHash } from "./orders";
+import {
+  parseRawBundle,
+  parseRawShareBundle,
+  RawBundle,
+  rawBundleHash,
+  RawShareBundle,
+  rawShareBundleHash,
+} from "./orders";
 import { verifySignature } from "./signature";
 import { decodePooledTransaction, Transaction } from "./tx";
 
@@ -24,7 +31,11 @@ function peerOfSigner(p: ProxyCore, signer: string | undefined): string | undefi
 }
 
 /** OrderflowIngress::system_handler at 258bbd6 (HTTP). */
-export async function systemHttpHandler(p: ProxyCore, headers: http.IncomingHttpHeaders, raw: Buffer): Promise<RpcReply | Dropped> {
+export async function systemHttpHandler(
+  p: ProxyCore,
+  headers: http.IncomingHttpHeaders,
+  raw: Buffer,
+): Promise<RpcReply | Dropped> {
   const receivedAt = Date.now();
   const body = maybeDecompress(p, headers, raw);
   if (body === undefined) {
@@ -33,22 +44,46 @@ export async function systemHttpHandler(p: ProxyCore, headers: http.IncomingHttp
   const buildernetHeader = firstHeader(headers, "x-buildernet-signature");
   const flashbotsHeader = firstHeader(headers, "x-flashbots-signature");
   const peer = peerOfSigner(p, verifySignature(buildernetHeader ?? flashbotsHeader, body));
-  const span: Span[] = [{ name: "ingress", fields: [["handler", "system"], ["id", { display: shortId() }]] }];
+  const span: Span[] = [
+    {
+      name: "ingress",
+      fields: [
+        ["handler", "system"],
+        ["id", { display: shortId() }],
+      ],
+    },
+  ];
   if (peer === undefined) {
     const shown = (v: string | undefined) => ({ debug: v === undefined ? "None" : `Some(${debugString(v)})` });
-    p.event("ERROR", "flowproxy::ingress", "error verifying peer signature", [["buildernet_signature_header", shown(buildernetHeader)], ["flashbots_signature_header", shown(flashbotsHeader)]], span);
+    p.event(
+      "ERROR",
+      "flowproxy::ingress",
+      "error verifying peer signature",
+      [
+        ["buildernet_signature_header", shown(buildernetHeader)],
+        ["flashbots_signature_header", shown(flashbotsHeader)],
+      ],
+      span,
+    );
     return { id: null, error: RPC.internal };
   }
   span[0].fields.push(["peer", { display: peer }]);
   const request = parseRequest(body);
   if ("code" in request) {
-    p.event("ERROR", "flowproxy::ingress", "failed to parse json-rpc request", [["e", { debug: request.message }]], span);
+    p.event(
+      "ERROR",
+      "flowproxy::ingress",
+      "failed to parse json-rpc request",
+      [["e", { debug: request.message }]],
+      span,
+    );
     p.metrics.inc("ingress_json_rpc_parse_errors", { handler: "system", method: "unknown" });
     return { id: null, error: request };
   }
   span[0].fields.push(["method", { display: request.method }]);
   const priorityHeader = firstHeader(headers, "x-buildernet-priority");
-  const priority: Priority = priorityHeader === "high" || priorityHeader === "medium" || priorityHeader === "low" ? priorityHeader : "medium";
+  const priority: Priority =
+    priorityHeader === "high" || priorityHeader === "medium" || priorityHeader === "low" ? priorityHeader : "medium";
   const single = request.params?.length === 1 ? request.params[0] : undefined;
   const parseError = (method: string, message?: string): RpcReply => {
     if (message) p.event("ERROR", "flowproxy::ingress", message, [], span);
@@ -56,8 +91,17 @@ export async function systemHttpHandler(p: ProxyCore, headers: http.IncomingHttp
     return { id: request.id, error: RPC.invalidParams };
   };
   const accepted = (method: string, hash: Buffer, txs?: number) => {
-    p.metrics.observe("ingress_rpc_request_duration", { handler: "system", method, priority }, (Date.now() - receivedAt) / 1000);
-    if (txs !== undefined) p.metrics.observe(method === "mev_sendBundle" ? "ingress_txs_per_mev_share_bundle" : "ingress_txs_per_bundle", { handler: "system" }, txs);
+    p.metrics.observe(
+      "ingress_rpc_request_duration",
+      { handler: "system", method, priority },
+      (Date.now() - receivedAt) / 1000,
+    );
+    if (txs !== undefined)
+      p.metrics.observe(
+        method === "mev_sendBundle" ? "ingress_txs_per_mev_share_bundle" : "ingress_txs_per_bundle",
+        { handler: "system" },
+        txs,
+      );
     p.metrics.observe("ingress_request_body_size_bytes", { handler: "system", method }, body.length);
     return hash;
   };
@@ -120,13 +164,27 @@ export async function systemHttpHandler(p: ProxyCore, headers: http.IncomingHttp
 /** OrderflowIngress::system_handler at 029b7c4 (msg-rs TCP, bitcode): answers a TcpResponse. */
 export async function systemTcpHandler(p: ProxyCore, payload: Buffer): Promise<Buffer> {
   const receivedAt = Date.now();
-  const span: Span[] = [{ name: "ingress", fields: [["handler", "system_tcp"], ["id", { display: shortId() }]] }];
+  const span: Span[] = [
+    {
+      name: "ingress",
+      fields: [
+        ["handler", "system_tcp"],
+        ["id", { display: shortId() }],
+      ],
+    },
+  ];
   const reply = (status: TcpStatus, data: TcpData = { kind: "NoData" }) => encodeTcpResponse(status, data);
   let envelope: { headers: Map<string, string>; data: Buffer };
   try {
     envelope = decodeWithHeaders(payload);
   } catch (err) {
-    p.event("ERROR", "flowproxy::ingress", "failed to convert raw bytes to string", [["e", { debug: bitcodeDebug(err) }]], span);
+    p.event(
+      "ERROR",
+      "flowproxy::ingress",
+      "failed to convert raw bytes to string",
+      [["e", { debug: bitcodeDebug(err) }]],
+      span,
+    );
     return reply("ErrorDecoding", { kind: "String", value: (err as Error).message });
   }
   const { headers, data } = envelope;
@@ -143,7 +201,8 @@ export async function systemTcpHandler(p: ProxyCore, payload: Buffer): Promise<B
   }
   // Upstream looks the priority up under its lower-case name while senders write "X-BuilderNet-Priority".
   const priorityValue = headers.get("x-buildernet-priority");
-  const priority: Priority = priorityValue === "high" || priorityValue === "medium" || priorityValue === "low" ? priorityValue : "low";
+  const priority: Priority =
+    priorityValue === "high" || priorityValue === "medium" || priorityValue === "low" ? priorityValue : "low";
   const peer = peerOfSigner(p, verifySignature(signature, data));
   if (peer === undefined) {
     p.event("ERROR", "flowproxy::ingress", "error verifying peer signature", [["signature_header", signature]], span);
@@ -151,7 +210,11 @@ export async function systemTcpHandler(p: ProxyCore, payload: Buffer): Promise<B
   }
   span[0].fields.push(["peer", { display: peer }]);
   const accepted = (hash: Buffer, txs?: number) => {
-    p.metrics.observe("ingress_rpc_request_duration", { handler: "system", method, priority }, (Date.now() - receivedAt) / 1000);
+    p.metrics.observe(
+      "ingress_rpc_request_duration",
+      { handler: "system", method, priority },
+      (Date.now() - receivedAt) / 1000,
+    );
     if (txs !== undefined) p.metrics.observe("ingress_txs_per_bundle", { handler: "system" }, txs);
     p.metrics.observe("ingress_request_body_size_bytes", { handler: "system", method }, payload.length);
     return reply("Success", { kind: "Hash", value: hash });
@@ -171,7 +234,13 @@ export async function systemTcpHandler(p: ProxyCore, payload: Buffer): Promise<B
       try {
         bundle = decodeRawBundle(data);
       } catch (err) {
-        p.event("ERROR", "flowproxy::ingress", "failed to parse raw bundle from system request", [["e", { debug: bitcodeDebug(err) }]], span);
+        p.event(
+          "ERROR",
+          "flowproxy::ingress",
+          "failed to parse raw bundle from system request",
+          [["e", { debug: bitcodeDebug(err) }]],
+          span,
+        );
         p.metrics.inc("ingress_json_rpc_parse_errors", { handler: "system", method });
         return reply("ErrorDecoding", { kind: "String", value: `failed to parse bundle: ${(err as Error).message}` });
       }

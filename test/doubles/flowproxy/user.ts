@@ -8,20 +8,49 @@ import { broadcast } from "./forward";
 import { firstHeader, maybeDecompress, sampleCacheMetrics, shortId } from "./ingress";
 import { fail, jsonRpc, parseRequest, Rejected, RPC, RpcReply } from "./jsonrpc";
 import type { Fields, Span } from "./log";
-import { checkRawBundle, checkRawShareBundle, parseRawBundle, parseRawShareBundle, RawBundle, rawBundleHash, RawShareBundle, rawShareBundleHash, serializeRawBundle, serializeRawShareBundle } from "./orders";
+import {
+  checkRawBundle,
+  checkRawShareBundle,
+  parseRawBundle,
+  parseRawShareBundle,
+  RawBundle,
+  rawBundleHash,
+  RawShareBundle,
+  rawShareBundleHash,
+  serializeRawBundle,
+  serializeRawShareBundle,
+} from "./orders";
 import { verifySignature } from "./signature";
-import { decodePooledTransaction, looksLikeCanonicalBlobTx, recoverSigner, Transaction, validateTransaction } from "./tx";
+import {
+  decodePooledTransaction,
+  looksLikeCanonicalBlobTx,
+  recoverSigner,
+  Transaction,
+  validateTransaction,
+} from "./tx";
 
 /** OrderflowIngress::user_handler (src/ingress/mod.rs). */
 export async function userHandler(p: ProxyCore, headers: http.IncomingHttpHeaders, raw: Buffer): Promise<RpcReply> {
   const id = shortId();
-  const userSpan = (method?: string): Span[] => [{ name: "ingress", fields: [["handler", "user"], ["id", { display: id }], ...(method ? ([["method", { display: method }]] as Fields) : [])] }];
+  const userSpan = (method?: string): Span[] => [
+    {
+      name: "ingress",
+      fields: [
+        ["handler", "user"],
+        ["id", { display: id }],
+        ...(method ? ([["method", { display: method }]] as Fields) : []),
+      ],
+    },
+  ];
   const receivedAt = Date.now();
   const body = maybeDecompress(p, headers, raw);
   if (body === undefined) {
     return { id: null, error: RPC.parse };
   }
-  const signer = verifySignature(firstHeader(headers, "x-buildernet-signature") ?? firstHeader(headers, "x-flashbots-signature"), body);
+  const signer = verifySignature(
+    firstHeader(headers, "x-buildernet-signature") ?? firstHeader(headers, "x-flashbots-signature"),
+    body,
+  );
   if (signer === undefined) {
     p.event("TRACE", "flowproxy::ingress", "failed to verify signature", [], userSpan());
     return { id: null, error: RPC.invalidSignature };
@@ -41,7 +70,8 @@ export async function userHandler(p: ProxyCore, headers: http.IncomingHttpHeader
     p.metrics.inc("ingress_json_rpc_parse_errors", { handler: "user", method });
     return { id: request.id, error: RPC.invalidParams };
   };
-  const bodySize = (method: string) => p.metrics.observe("ingress_request_body_size_bytes", { handler: "user", method }, body.length);
+  const bodySize = (method: string) =>
+    p.metrics.observe("ingress_request_body_size_bytes", { handler: "user", method }, body.length);
   const spans = userSpan(request.method);
   const unknownMethod = (): RpcReply => {
     p.event("TRACE", "flowproxy::ingress", "method not supported", [], spans);
@@ -102,14 +132,29 @@ export async function userHandler(p: ProxyCore, headers: http.IncomingHttpHeader
 function onBundle(p: ProxyCore, signer: string, bundle: RawBundle, receivedAt: number, parent: Span[]): Buffer {
   bundle.signingAddress = Buffer.from(signer.slice(2), "hex");
   const nonRevertible = bundle.txs.every((tx) => bundle.revertingTxHashes.some((h) => h.equals(keccak256(tx))));
-  const priority = p.entities.priority(signer, bundle.replacementUuid !== undefined, nonRevertible, bundle.txs.some(looksLikeCanonicalBlobTx));
+  const priority = p.entities.priority(
+    signer,
+    bundle.replacementUuid !== undefined,
+    nonRevertible,
+    bundle.txs.some(looksLikeCanonicalBlobTx),
+  );
   if ((bundle.uuid ?? bundle.replacementUuid) !== undefined && bundle.replacementNonce === undefined) {
     bundle.replacementNonce = BigInt(receivedAt) * 1000n;
   }
   bundle.version ??= "v2";
   const hash = rawBundleHash(bundle);
   bundle.bundleHash = hash;
-  const spans: Span[] = [...parent, { name: "bundle", fields: [["hash", { display: hex(hash) }], ["signer", { display: toChecksumAddress(signer) }], ["priority", { display: priority }]] }];
+  const spans: Span[] = [
+    ...parent,
+    {
+      name: "bundle",
+      fields: [
+        ["hash", { display: hex(hash) }],
+        ["signer", { display: toChecksumAddress(signer) }],
+        ["priority", { display: priority }],
+      ],
+    },
+  ];
   if (p.cache.contains(hex(hash))) {
     p.event("TRACE", "flowproxy::ingress", "already processed", [], spans);
     p.metrics.inc("ingress_order_cache_hit", { handler: "user", order_type: "bundle" });
@@ -123,7 +168,13 @@ function onBundle(p: ProxyCore, signer: string, bundle: RawBundle, receivedAt: n
     p.metrics.inc("ingress_validation_errors", { handler: "user", error: checked.error });
     throw new Rejected(false);
   }
-  p.event("DEBUG", "flowproxy::ingress", checked.emptyReplacement ? "decoded replacement bundle" : "decoded new bundle", [], spans);
+  p.event(
+    "DEBUG",
+    "flowproxy::ingress",
+    checked.emptyReplacement ? "decoded replacement bundle" : "decoded new bundle",
+    [],
+    spans,
+  );
   if (sampled(hash)) {
     p.metrics.set("ingress_signer_cache_hit_ratio", { handler: "user" }, 0);
     p.metrics.set("ingress_signer_cache_entry_count", { handler: "user" }, 0);
@@ -133,16 +184,44 @@ function onBundle(p: ProxyCore, signer: string, bundle: RawBundle, receivedAt: n
   } else {
     p.metrics.observe("ingress_txs_per_bundle", { handler: "user" }, bundle.txs.length);
   }
-  broadcast(p, { type: "bundle", hash, priority, receivedAt, json: jsonRpc("eth_sendBundle", serializeRawBundle(bundle)), bundle });
-  p.metrics.observe("ingress_rpc_request_duration", { handler: "user", method: "eth_sendBundle", priority }, (Date.now() - receivedAt) / 1000);
+  broadcast(p, {
+    type: "bundle",
+    hash,
+    priority,
+    receivedAt,
+    json: jsonRpc("eth_sendBundle", serializeRawBundle(bundle)),
+    bundle,
+  });
+  p.metrics.observe(
+    "ingress_rpc_request_duration",
+    { handler: "user", method: "eth_sendBundle", priority },
+    (Date.now() - receivedAt) / 1000,
+  );
   return hash;
 }
 
 /** OrderflowIngress::on_raw_transaction: de-duplicate by tx hash, validate, recover, forward. */
-function onRawTransaction(p: ProxyCore, signer: string, raw: Buffer, tx: Transaction, receivedAt: number, parent: Span[]): Buffer {
+function onRawTransaction(
+  p: ProxyCore,
+  signer: string,
+  raw: Buffer,
+  tx: Transaction,
+  receivedAt: number,
+  parent: Span[],
+): Buffer {
   const hash = Buffer.from(tx.hash.slice(2), "hex");
   const priority = p.entities.priority(signer, false, true, tx.type === 3);
-  const spans: Span[] = [...parent, { name: "transaction", fields: [["hash", { display: tx.hash }], ["signer", { display: toChecksumAddress(signer) }], ["priority", { display: priority }]] }];
+  const spans: Span[] = [
+    ...parent,
+    {
+      name: "transaction",
+      fields: [
+        ["hash", { display: tx.hash }],
+        ["signer", { display: toChecksumAddress(signer) }],
+        ["priority", { display: priority }],
+      ],
+    },
+  ];
   if (p.cache.contains(tx.hash)) {
     p.event("TRACE", "flowproxy::ingress", "already processed", [], spans);
     p.metrics.inc("ingress_order_cache_hit", { handler: "user", order_type: "transaction" });
@@ -157,18 +236,45 @@ function onRawTransaction(p: ProxyCore, signer: string, raw: Buffer, tx: Transac
     p.metrics.inc("ingress_validation_errors", { handler: "user", error: failure });
     throw new Rejected(invalid !== undefined);
   }
-  broadcast(p, { type: "transaction", hash, priority, receivedAt, json: jsonRpc("eth_sendRawTransaction", JSON.stringify(hex(raw))), raw });
+  broadcast(p, {
+    type: "transaction",
+    hash,
+    priority,
+    receivedAt,
+    json: jsonRpc("eth_sendRawTransaction", JSON.stringify(hex(raw))),
+    raw,
+  });
   p.event("DEBUG", "flowproxy::ingress", "processed raw transaction", [], spans);
-  p.metrics.observe("ingress_rpc_request_duration", { handler: "user", method: "eth_sendRawTransaction", priority }, (Date.now() - receivedAt) / 1000);
+  p.metrics.observe(
+    "ingress_rpc_request_duration",
+    { handler: "user", method: "eth_sendRawTransaction", priority },
+    (Date.now() - receivedAt) / 1000,
+  );
   return hash;
 }
 
 /** OrderflowIngress::on_mev_share_bundle (generation 1 only). */
-function onShareBundle(p: ProxyCore, signer: string, bundle: RawShareBundle, receivedAt: number, parent: Span[]): Buffer {
+function onShareBundle(
+  p: ProxyCore,
+  signer: string,
+  bundle: RawShareBundle,
+  receivedAt: number,
+  parent: Span[],
+): Buffer {
   const hasBlobs = bundle.body.some((e) => e.tx !== undefined && looksLikeCanonicalBlobTx(e.tx));
   const priority = p.entities.priority(signer, bundle.replacementUuid !== undefined, false, hasBlobs);
   const hash = rawShareBundleHash(bundle);
-  const spans: Span[] = [...parent, { name: "mev_share_bundle", fields: [["hash", { display: hex(hash) }], ["signer", { display: toChecksumAddress(signer) }], ["priority", { display: priority }]] }];
+  const spans: Span[] = [
+    ...parent,
+    {
+      name: "mev_share_bundle",
+      fields: [
+        ["hash", { display: hex(hash) }],
+        ["signer", { display: toChecksumAddress(signer) }],
+        ["priority", { display: priority }],
+      ],
+    },
+  ];
   if (p.cache.contains(hex(hash))) {
     p.event("TRACE", "flowproxy::ingress", "already processed", [], spans);
     p.metrics.inc("ingress_order_cache_hit", { handler: "user", order_type: "mev_share_bundle" });
@@ -183,7 +289,17 @@ function onShareBundle(p: ProxyCore, signer: string, bundle: RawShareBundle, rec
     throw new Rejected(false);
   }
   p.metrics.observe("ingress_txs_per_mev_share_bundle", { handler: "user" }, bundle.body.length);
-  broadcast(p, { type: "mev_share_bundle", hash, priority, receivedAt, json: jsonRpc("mev_sendBundle", serializeRawShareBundle(bundle)) });
-  p.metrics.observe("ingress_rpc_request_duration", { handler: "user", method: "mev_sendBundle", priority }, (Date.now() - receivedAt) / 1000);
+  broadcast(p, {
+    type: "mev_share_bundle",
+    hash,
+    priority,
+    receivedAt,
+    json: jsonRpc("mev_sendBundle", serializeRawShareBundle(bundle)),
+  });
+  p.metrics.observe(
+    "ingress_rpc_request_duration",
+    { handler: "user", method: "mev_sendBundle", priority },
+    (Date.now() - receivedAt) / 1000,
+  );
   return hash;
 }

@@ -13,7 +13,18 @@
 import type { BuilderCredentials } from "../../../lib/contract";
 import { addressFromHex, serializeAddress } from "./address";
 import { displayPath, MapAccess, Segment, SeqAccess, Track } from "./json-access";
-import { custom, invalidLength, invalidType, invalidValue, isDigit, JsonError, JsonReader, ParserNumber, QUOTE, unexpectedNumber } from "./json-reader";
+import {
+  custom,
+  invalidLength,
+  invalidType,
+  invalidValue,
+  isDigit,
+  JsonError,
+  JsonReader,
+  ParserNumber,
+  QUOTE,
+  unexpectedNumber,
+} from "./json-reader";
 
 /** Status and text/plain body of an axum rejection. */
 interface Rejection {
@@ -21,7 +32,8 @@ interface Rejection {
   body: string;
 }
 
-type DecodedRegistration = { ok: true; credentials: BuilderCredentials; address: Uint8Array } | ({ ok: false } & Rejection);
+type DecodedRegistration =
+  { ok: true; credentials: BuilderCredentials; address: Uint8Array } | ({ ok: false } & Rejection);
 
 export const BODY_LIMIT = 2_097_152;
 export const MISSING_JSON_CONTENT_TYPE = "Expected request with `Content-Type: application/json`";
@@ -65,7 +77,9 @@ function deserializeU8(r: JsonReader): number {
   if (n.kind === "u64" && n.value <= 255n) {
     return Number(n.value);
   }
-  throw r.fixPosition(n.kind === "f64" ? invalidType(unexpectedNumber(n), "u8") : invalidValue(unexpectedNumber(n), "u8"));
+  throw r.fixPosition(
+    n.kind === "f64" ? invalidType(unexpectedNumber(n), "u8") : invalidValue(unexpectedNumber(n), "u8"),
+  );
 }
 
 /**

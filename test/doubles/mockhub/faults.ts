@@ -39,7 +39,10 @@ export class FaultSwitch {
 
   private inject(req: http.IncomingMessage, res: http.ServerResponse, status: number, fault: string): void {
     req.resume();
-    fs.appendFileSync(path.join(this.dir, MOCKHUB_INJECTED_FILE), `${status} ${req.method} ${req.url} ${req.headers["user-agent"] ?? "-"}\n`);
+    fs.appendFileSync(
+      path.join(this.dir, MOCKHUB_INJECTED_FILE),
+      `${status} ${req.method} ${req.url} ${req.headers["user-agent"] ?? "-"}\n`,
+    );
     reply(res, status, `fault injected: ${fault}`, { "content-type": "text/plain; charset=utf-8" });
   }
 
@@ -54,7 +57,12 @@ export class FaultSwitch {
       req.socket.destroy();
     } else if (kind === "error") {
       this.inject(req, res, 500, fault);
-    } else if (kind === "flap" && agent !== undefined && req.headers["user-agent"] === agent && this.aimedRequests++ % 2 === 0) {
+    } else if (
+      kind === "flap" &&
+      agent !== undefined &&
+      req.headers["user-agent"] === agent &&
+      this.aimedRequests++ % 2 === 0
+    ) {
       this.inject(req, res, 503, fault);
     } else if (kind === "slow") {
       setTimeout(serve, SLOW_DELAY_MS);

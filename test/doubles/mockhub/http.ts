@@ -41,8 +41,14 @@ export function refusedByHyper(req: http.IncomingMessage): number | undefined {
   if ((req.url ?? "").length > HTTP_URI_MAX_LEN) {
     return 414;
   }
-  const codings = req.rawHeaders.filter((_, i) => i % 2 === 1 && req.rawHeaders[i - 1].toLowerCase() === "transfer-encoding");
-  if (codings.length > 0 && (req.httpVersionMinor === 0 || (codings[codings.length - 1].split(",").pop() ?? "").trim().toLowerCase() !== "chunked")) {
+  const codings = req.rawHeaders.filter(
+    (_, i) => i % 2 === 1 && req.rawHeaders[i - 1].toLowerCase() === "transfer-encoding",
+  );
+  if (
+    codings.length > 0 &&
+    (req.httpVersionMinor === 0 ||
+      (codings[codings.length - 1].split(",").pop() ?? "").trim().toLowerCase() !== "chunked")
+  ) {
     return 400;
   }
   return undefined;
@@ -62,11 +68,18 @@ export function answerParseError(err: NodeJS.ErrnoException, socket: stream.Dupl
     return;
   }
   const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\ndate: ${new Date().toUTCString()}\r\n\r\n`);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\ndate: ${new Date().toUTCString()}\r\n\r\n`,
+  );
 }
 
 /** An answer with its whole body, which hyper sends with a content-length (Node would chunk it). */
-export function reply(res: http.ServerResponse, status: number, body = "", headers: http.OutgoingHttpHeaders = {}): void {
+export function reply(
+  res: http.ServerResponse,
+  status: number,
+  body = "",
+  headers: http.OutgoingHttpHeaders = {},
+): void {
   const text = Buffer.from(body, "utf8");
   res.writeHead(status, { ...headers, "content-length": text.length });
   res.end(text);

@@ -58,7 +58,9 @@ export class SeqAccess {
 
   next<T>(element: (path: Segment[]) => T): T | undefined {
     const elementPath = [...this.path, { index: this.index++ }];
-    return this.track.run(this.path, () => (this.hasNext() ? this.track.run(elementPath, () => element(elementPath)) : undefined));
+    return this.track.run(this.path, () =>
+      this.hasNext() ? this.track.run(elementPath, () => element(elementPath)) : undefined,
+    );
   }
 
   private hasNext(): boolean {
@@ -148,6 +150,8 @@ export class MapAccess {
     if (after === QUOTE) {
       return true;
     }
-    throw this.r.peekError(after === 0x7d ? "TrailingComma" : after === undefined ? "EofWhileParsingValue" : "KeyMustBeAString");
+    throw this.r.peekError(
+      after === 0x7d ? "TrailingComma" : after === undefined ? "EofWhileParsingValue" : "KeyMustBeAString",
+    );
   }
 }

@@ -47,11 +47,15 @@ export class JsonError extends Error {
 
 export const custom = (text: string) => new JsonError(text, true);
 // serde_json's de::Error impl wraps serde's Unexpected in JsonUnexpected: null for unit, ryu for floats.
-export const invalidType = (unexpected: string, expected: string) => custom(`invalid type: ${unexpected}, expected ${expected}`);
-export const invalidValue = (unexpected: string, expected: string) => custom(`invalid value: ${unexpected}, expected ${expected}`);
-export const invalidLength = (length: number, expected: string) => custom(`invalid length ${length}, expected ${expected}`);
+export const invalidType = (unexpected: string, expected: string) =>
+  custom(`invalid type: ${unexpected}, expected ${expected}`);
+export const invalidValue = (unexpected: string, expected: string) =>
+  custom(`invalid value: ${unexpected}, expected ${expected}`);
+export const invalidLength = (length: number, expected: string) =>
+  custom(`invalid length ${length}, expected ${expected}`);
 
-export type ParserNumber = { kind: "u64"; value: bigint } | { kind: "i64"; value: bigint } | { kind: "f64"; value: number };
+export type ParserNumber =
+  { kind: "u64"; value: bigint } | { kind: "i64"; value: bigint } | { kind: "f64"; value: number };
 
 export function unexpectedNumber(n: ParserNumber): string {
   return n.kind === "f64" ? `floating point \`${ryuFormat(n.value)}\`` : `integer \`${n.value}\``;
@@ -210,7 +214,9 @@ export class JsonReader {
     }
     const exponent = exponentBefore + exponentAfter;
     const c = this.peekOrNull();
-    return c === 0x65 || c === 0x45 ? this.parseExponent(positive, significand, exponent) : this.f64FromParts(positive, significand, exponent);
+    return c === 0x65 || c === 0x45
+      ? this.parseExponent(positive, significand, exponent)
+      : this.f64FromParts(positive, significand, exponent);
   }
 
   private parseDecimalOverflow(positive: boolean, significand: bigint, exponent: number): number {
@@ -218,7 +224,9 @@ export class JsonReader {
       this.eat();
     }
     const c = this.peekOrNull();
-    return c === 0x65 || c === 0x45 ? this.parseExponent(positive, significand, exponent) : this.f64FromParts(positive, significand, exponent);
+    return c === 0x65 || c === 0x45
+      ? this.parseExponent(positive, significand, exponent)
+      : this.f64FromParts(positive, significand, exponent);
   }
 
   private parseExponent(positive: boolean, significand: bigint, startingExponent: number): number {
@@ -252,7 +260,11 @@ export class JsonReader {
       exponent = next;
     }
     const clamp = (x: number) => Math.max(-I32_MAX - 1, Math.min(I32_MAX, x));
-    return this.f64FromParts(positive, significand, clamp(positiveExponent ? startingExponent + exponent : startingExponent - exponent));
+    return this.f64FromParts(
+      positive,
+      significand,
+      clamp(positiveExponent ? startingExponent + exponent : startingExponent - exponent),
+    );
   }
 
   private parseLongInteger(positive: boolean, significand: bigint): number {
@@ -347,7 +359,16 @@ export class JsonReader {
     if (c === undefined) {
       throw this.error("EofWhileParsingString");
     }
-    const simple: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
+    const simple: Record<number, number> = {
+      0x22: 0x22,
+      0x5c: 0x5c,
+      0x2f: 0x2f,
+      0x62: 0x08,
+      0x66: 0x0c,
+      0x6e: 0x0a,
+      0x72: 0x0d,
+      0x74: 0x09,
+    };
     if (simple[c] !== undefined) {
       scratch.push(Uint8Array.of(simple[c]));
       return;
@@ -596,7 +617,9 @@ export class JsonReader {
       this.eat();
       return undefined;
     }
-    return this.peekError(c === 0x2c ? "TrailingComma" : c === undefined ? "EofWhileParsingObject" : "TrailingCharacters");
+    return this.peekError(
+      c === 0x2c ? "TrailingComma" : c === undefined ? "EofWhileParsingObject" : "TrailingCharacters",
+    );
   }
 
   parseObjectColon(): void {

@@ -13,7 +13,9 @@ export function isJsonContentType(header: string | undefined): boolean {
     return false;
   }
   const parsed = parseMime(header);
-  return parsed !== undefined && parsed.type === "application" && (parsed.subtype === "json" || parsed.suffix === "json");
+  return (
+    parsed !== undefined && parsed.type === "application" && (parsed.subtype === "json" || parsed.suffix === "json")
+  );
 }
 
 function parseMime(s: string): { type: string; subtype: string; suffix?: string } | undefined {
@@ -55,7 +57,8 @@ function parseMime(s: string): { type: string; subtype: string; suffix?: string 
 /** params_from_str after the ";" at `semicolon`, reading the same byte iterator as `parse`. */
 function mimeParamsValid(s: string, semicolon: number): boolean {
   let position = semicolon + 1;
-  const next = (): [number, number] | undefined => (position < s.length ? [position, s.charCodeAt(position++)] : undefined);
+  const next = (): [number, number] | undefined =>
+    position < s.length ? [position, s.charCodeAt(position++)] : undefined;
   let start = semicolon + 1;
   params: while (start < s.length) {
     for (;;) {

@@ -46,11 +46,17 @@ export class Registry {
  * same libc getnameinfo with NI_NAMEREQD (nsswitch: /etc/hosts, then DNS).
  */
 export function reverseLookup(ip: string): Promise<string> {
-  return new Promise((resolve, reject) => dns.lookupService(ip, 0, (err, hostname) => (err ? reject(err) : resolve(hostname))));
+  return new Promise((resolve, reject) =>
+    dns.lookupService(ip, 0, (err, hostname) => (err ? reject(err) : resolve(hostname))),
+  );
 }
 
 /** main.rs: the first label of the reverse name, else the signer address as Display prints it (EIP-55). */
-export async function builderName(ip: string, address: Uint8Array, lookup: (ip: string) => Promise<string>): Promise<string> {
+export async function builderName(
+  ip: string,
+  address: Uint8Array,
+  lookup: (ip: string) => Promise<string>,
+): Promise<string> {
   try {
     return (await lookup(ip)).split(".")[0];
   } catch {

@@ -57,7 +57,12 @@ function routedPath(target: string): string {
   }
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, registry: Registry, options: MockhubOptions): Promise<void> {
+async function handle(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  registry: Registry,
+  options: MockhubOptions,
+): Promise<void> {
   const log = options.log ?? console.log;
   const lookup = options.lookup ?? reverseLookup;
   const refused = refusedByHyper(req);
@@ -103,7 +108,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, regis
       reply(res, parsed.status, parsed.body, { "content-type": "text/plain; charset=utf-8" });
       return;
     }
-    log(`INFO register_credentials{addr=${peer}}: mockhub: Registering credentials for builder: ${parsed.credentials.ecdsa_pubkey_address}`);
+    log(
+      `INFO register_credentials{addr=${peer}}: mockhub: Registering credentials for builder: ${parsed.credentials.ecdsa_pubkey_address}`,
+    );
     // The name is looked up for every registration, before the registry is asked.
     const name = await builderName(sourceIp, parsed.address, lookup);
     registry.register(registry.entry(sourceIp, name, parsed.credentials));
@@ -116,20 +123,23 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, regis
 export function startMockhub(options: MockhubOptions): Promise<http.Server> {
   const registry = new Registry(options.systemPort, options.enableTls ?? false);
   const faults = options.stateDir === undefined ? undefined : new FaultSwitch(options.stateDir);
-  const server = http.createServer({ requireHostHeader: false, maxHeaderSize: HYPER_MAX_BUFFER_SIZE, requestTimeout: 0 }, (req, res) => {
-    const serve = () =>
-      handle(req, res, registry, options).catch((err: Error) => {
-        console.error(`request failed: ${err.message}`);
-        if (!res.headersSent) {
-          reply(res, 500);
-        }
-      });
-    if (faults) {
-      faults.apply(req, res, () => void serve());
-    } else {
-      void serve();
-    }
-  });
+  const server = http.createServer(
+    { requireHostHeader: false, maxHeaderSize: HYPER_MAX_BUFFER_SIZE, requestTimeout: 0 },
+    (req, res) => {
+      const serve = () =>
+        handle(req, res, registry, options).catch((err: Error) => {
+          console.error(`request failed: ${err.message}`);
+          if (!res.headersSent) {
+            reply(res, 500);
+          }
+        });
+      if (faults) {
+        faults.apply(req, res, () => void serve());
+      } else {
+        void serve();
+      }
+    },
+  );
   // No timer under hyper (see http.ts): nothing times out.
   server.headersTimeout = 0;
   server.keepAliveTimeout = 0;

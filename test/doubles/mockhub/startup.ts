@@ -10,7 +10,9 @@ type SystemPort = { ok: true; port: number } | { ok: false; panic: string };
  * other byte InvalidDigit, more than 65535 PosOverflow. With more than four digits each step first
  * multiplies (may overflow), then checks the digit, so "99999x" is PosOverflow, not InvalidDigit.
  */
-function parseU16(text: string): { ok: true; value: number } | { ok: false; kind: "Empty" | "InvalidDigit" | "PosOverflow" } {
+function parseU16(
+  text: string,
+): { ok: true; value: number } | { ok: false; kind: "Empty" | "InvalidDigit" | "PosOverflow" } {
   const bytes = Buffer.from(text, "utf8");
   if (bytes.length === 0) {
     return { ok: false, kind: "Empty" };
@@ -49,7 +51,10 @@ function systemPortFrom(value: string | undefined): SystemPort {
   if (!parsed.ok) {
     return {
       ok: false,
-      panic: rustPanic("src/main.rs:20:10", `SYSTEM_PORT must be a valid port number: ParseIntError { kind: ${parsed.kind} }`),
+      panic: rustPanic(
+        "src/main.rs:20:10",
+        `SYSTEM_PORT must be a valid port number: ParseIntError { kind: ${parsed.kind} }`,
+      ),
     };
   }
   return { ok: true, port: parsed.value };
@@ -70,7 +75,11 @@ export function rustPanic(location: string, message: string): string {
 }
 
 /** What main.rs reads from its environment before it binds, or the panic it dies of (exit 101). */
-export function settingsFrom(env: NodeJS.ProcessEnv): { ok: true; systemPort: number; enableTls: boolean } | { ok: false; panic: string } {
+export function settingsFrom(
+  env: NodeJS.ProcessEnv,
+): { ok: true; systemPort: number; enableTls: boolean } | { ok: false; panic: string } {
   const systemPort = systemPortFrom(env.SYSTEM_PORT);
-  return systemPort.ok ? { ok: true, systemPort: systemPort.port, enableTls: enableTlsFrom(env.ENABLE_TLS) } : systemPort;
+  return systemPort.ok
+    ? { ok: true, systemPort: systemPort.port, enableTls: enableTlsFrom(env.ENABLE_TLS) }
+    : systemPort;
 }

@@ -22,9 +22,21 @@ export async function failureOf(check: () => Promise<unknown>): Promise<string[]
 }
 
 /** A drop-in for `vm`'s FlowProxy unit (or `unit`), loaded (not restarted) while `use` runs. */
-export async function withUnitDropIn<T>(vm: Vm, settings: string, use: () => Promise<T>, unit = flowproxyUnit(vm)): Promise<T> {
+export async function withUnitDropIn<T>(
+  vm: Vm,
+  settings: string,
+  use: () => Promise<T>,
+  unit = flowproxyUnit(vm),
+): Promise<T> {
   const dropIn = `/run/systemd/system/${unit}.d/zz-counterpart.conf`;
-  await vmCheck(vm, ["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1" && systemctl daemon-reload', "sh", dropIn, settings]);
+  await vmCheck(vm, [
+    "sh",
+    "-c",
+    'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1" && systemctl daemon-reload',
+    "sh",
+    dropIn,
+    settings,
+  ]);
   try {
     return await use();
   } finally {

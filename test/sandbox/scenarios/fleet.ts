@@ -30,7 +30,9 @@ import { HEAL_BUDGET_MS, registryHealed, sendAcross } from "./operations";
 /** The region the scenarios grow and shrink: westeurope, which runs one proxy in the sandbox's stack. */
 const REGION = SANDBOX_REGIONS[1];
 /** The sandbox's regions with westeurope grown to two proxies. */
-const GROWN_REGIONS = SANDBOX_REGIONS.map((region) => (region === REGION ? { ...region, proxies: (region.proxies ?? 1) + 1 } : region));
+const GROWN_REGIONS = SANDBOX_REGIONS.map((region) =>
+  region === REGION ? { ...region, proxies: (region.proxies ?? 1) + 1 } : region,
+);
 /** The proxy growing adds and shrinking removes. */
 const ADDED_VM = "vm-westeurope-2";
 const builderhub = vmByName(BUILDERHUB.vmName);
@@ -63,8 +65,17 @@ async function untouchedChanges(proxies: readonly Vm[], before: Untouched): Prom
 }
 
 /** Steady GET /livez on each proxy's :443 while `change` runs; every answer must be a 200. */
-async function underLoad<T>(proxies: readonly Vm[], change: () => Promise<T>): Promise<{ value: T; loads: Map<string, LoadResult> }> {
-  const running = proxies.map((vm) => [vm.name, livezLoad(vm, PORTS.https, { ratePerSecond: LOAD_RATE, minRequests: 50, maxRequests: 60_000 })] as const);
+async function underLoad<T>(
+  proxies: readonly Vm[],
+  change: () => Promise<T>,
+): Promise<{ value: T; loads: Map<string, LoadResult> }> {
+  const running = proxies.map(
+    (vm) =>
+      [
+        vm.name,
+        livezLoad(vm, PORTS.https, { ratePerSecond: LOAD_RATE, minRequests: 50, maxRequests: 60_000 }),
+      ] as const,
+  );
   let value: T;
   try {
     value = await change();
@@ -77,10 +88,13 @@ async function underLoad<T>(proxies: readonly Vm[], change: () => Promise<T>): P
 }
 
 function lossesOf(loads: Map<string, LoadResult>): string[] {
-  return [...loads].filter(([, load]) => load.ok !== load.sent).map(([name, load]) => `${name}:${PORTS.https} lost requests: ${describeLoad(load)}`);
+  return [...loads]
+    .filter(([, load]) => load.ok !== load.sent)
+    .map(([name, load]) => `${name}:${PORTS.https} lost requests: ${describeLoad(load)}`);
 }
 
-const loadEvidence = (loads: Map<string, LoadResult>) => [...loads].map(([name, load]) => `${name} ${load.ok}/${load.sent}`).join(", ");
+const loadEvidence = (loads: Map<string, LoadResult>) =>
+  [...loads].map(([name, load]) => `${name} ${load.ok}/${load.sent}`).join(", ");
 
 /** The VMs whose extension ran in an `up`, and which of them were expected to. */
 function extensionProblems(report: UpReport, expected: readonly string[]): string[] {
@@ -106,7 +120,9 @@ export async function growRegion(options: { projectDir?: string } = {}): Promise
   for (const vm of proxies) await servesLivez(vm);
   const before = await untouchedNow(proxies);
   const started = Date.now();
-  const { value: report, loads } = await underLoad(proxies, () => up({ overrides: grownOverrides, onlyNewConfigurations: true, projectDir: options.projectDir }));
+  const { value: report, loads } = await underLoad(proxies, () =>
+    up({ overrides: grownOverrides, onlyNewConfigurations: true, projectDir: options.projectDir }),
+  );
   const changeMs = Date.now() - started;
   const added = vmByName(ADDED_VM);
   const problems = [
@@ -141,7 +157,10 @@ export async function growRegion(options: { projectDir?: string } = {}): Promise
  */
 export async function shrinkRegion(): Promise<FleetChange> {
   const removed = vmByName(ADDED_VM);
-  assert.ok(vmsOnDisk().some((vm) => vm.name === ADDED_VM), `${ADDED_VM} runs before the shrink`);
+  assert.ok(
+    vmsOnDisk().some((vm) => vm.name === ADDED_VM),
+    `${ADDED_VM} runs before the shrink`,
+  );
   const proxies = proxiesOf(VMS);
   const before = await untouchedNow(proxies);
   const started = Date.now();
@@ -157,7 +176,8 @@ export async function shrinkRegion(): Promise<FleetChange> {
     healedMs = await registryHealed(started);
     await eventually(
       `every remaining proxy to stop counting ${ADDED_VM} among its peers`,
-      async () => ((await Promise.all(proxies.map(peersKnown))).every((n) => n === proxies.length - 1) ? true : undefined),
+      async () =>
+        (await Promise.all(proxies.map(peersKnown))).every((n) => n === proxies.length - 1) ? true : undefined,
       Math.max(HEAL_BUDGET_MS - (Date.now() - started), 1),
     );
     peersMs = Date.now() - started;
@@ -166,7 +186,9 @@ export async function shrinkRegion(): Promise<FleetChange> {
   const shrinkMs = Date.now() - started;
   const problems = [
     ...extensionProblems(report, [builderhub.name]),
-    ...(report.removed.join(" ") === ADDED_VM ? [] : [`the shrink removed ${report.removed.join(", ") || "no VM"}, not ${ADDED_VM}`]),
+    ...(report.removed.join(" ") === ADDED_VM
+      ? []
+      : [`the shrink removed ${report.removed.join(", ") || "no VM"}, not ${ADDED_VM}`]),
     ...(vmsOnDisk().some((vm) => vm.name === ADDED_VM) ? [`${ADDED_VM} is still there`] : []),
     ...(await untouchedChanges(proxies, before)),
     ...lossesOf(loads),
@@ -213,7 +235,10 @@ async function backToCommittedFleet(): Promise<void> {
 /** index.ts rendering the number of FlowProxy VMs into every proxy's script: fleet-wide input that growing changes. */
 const FLEET_INTO_EVERY_SCRIPT = (text: string): string => {
   const anchor = '{ name: "HAPROXY_IMAGE", value: `haproxy:${settings.haProxyVersion}` },';
-  assert.ok(text.includes(anchor), "index.ts no longer declares the HAPROXY_IMAGE variable this counterpart edits beside");
+  assert.ok(
+    text.includes(anchor),
+    "index.ts no longer declares the HAPROXY_IMAGE variable this counterpart edits beside",
+  );
   return text.replace(anchor, `${anchor}\n      { name: "FLEET_SIZE", value: String(sites.length) },`);
 };
 
@@ -221,9 +246,17 @@ const FLEET_INTO_EVERY_SCRIPT = (text: string): string => {
 export const fleetCounterparts = {
   /** A program that renders the fleet into every proxy's script: growing reruns every proxy's extension, which the grow must name. */
   async grown(): Promise<BrokenRun[]> {
-    const failure = await failureOf(() => withEditedProject("index.ts", FLEET_INTO_EVERY_SCRIPT, (projectDir) => growRegion({ projectDir })));
+    const failure = await failureOf(() =>
+      withEditedProject("index.ts", FLEET_INTO_EVERY_SCRIPT, (projectDir) => growRegion({ projectDir })),
+    );
     await backToCommittedFleet();
-    return [{ broke: "the number of proxies rendered into every proxy's script", failure, naming: ["vm-eastus's extension ran again", "vm-westeurope's extension ran again"] }];
+    return [
+      {
+        broke: "the number of proxies rendered into every proxy's script",
+        failure,
+        naming: ["vm-eastus's extension ran again", "vm-westeurope's extension ran again"],
+      },
+    ];
   },
 
   /**
@@ -233,7 +266,12 @@ export const fleetCounterparts = {
    */
   async shrunk(): Promise<BrokenRun[]> {
     await growRegion();
-    const failure = await withUnitDropIn(builderhub, "[Service]\nExecStart=\nExecStart=/bin/true\n", () => failureOf(() => shrinkRegion()), UNITS.pruneService);
+    const failure = await withUnitDropIn(
+      builderhub,
+      "[Service]\nExecStart=\nExecStart=/bin/true\n",
+      () => failureOf(() => shrinkRegion()),
+      UNITS.pruneService,
+    );
     await backToCommittedFleet();
     return [{ broke: "builderhub-prune doing nothing", failure, naming: [`BuilderHub to forget ${ADDED_VM}`] }];
   },

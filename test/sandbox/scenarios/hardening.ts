@@ -28,7 +28,10 @@ function exposure(output: string): { score: number; label: string } {
 }
 
 function heldToMaximum(value: { score: number; label: string }, where: string): string[] {
-  assert.ok(value.score <= MAX_EXPOSURE, `exposure ${value.score.toFixed(1)} ${value.label} (${where}) above ${MAX_EXPOSURE.toFixed(1)}`);
+  assert.ok(
+    value.score <= MAX_EXPOSURE,
+    `exposure ${value.score.toFixed(1)} ${value.label} (${where}) above ${MAX_EXPOSURE.toFixed(1)}`,
+  );
   return [`${value.score.toFixed(1)} ${value.label} (${where})`, `≤ ${MAX_EXPOSURE.toFixed(1)}`];
 }
 
@@ -64,8 +67,13 @@ interface TlsScan {
 /** sslscan's XML: which protocols the port accepts and every cipher suite it accepts. */
 async function sslscan(host: string, port: number): Promise<TlsScan> {
   const xml = await check("sslscan", ["--no-colour", "--xml=-", `${host}:${port}`], { timeoutMs: 180_000 });
-  const protocols = [...xml.matchAll(/<protocol type="(\w+)" version="([\d.]+)" enabled="1"/g)].map((m) => `${m[1].toUpperCase()}v${m[2]}`);
-  const ciphers = [...xml.matchAll(/<cipher status="\w+" sslversion="([^"]+)"[^>]* cipher="([^"]+)"/g)].map((m) => ({ version: m[1], name: m[2] }));
+  const protocols = [...xml.matchAll(/<protocol type="(\w+)" version="([\d.]+)" enabled="1"/g)].map(
+    (m) => `${m[1].toUpperCase()}v${m[2]}`,
+  );
+  const ciphers = [...xml.matchAll(/<cipher status="\w+" sslversion="([^"]+)"[^>]* cipher="([^"]+)"/g)].map((m) => ({
+    version: m[1],
+    name: m[2],
+  }));
   if (protocols.length === 0 || ciphers.length === 0) throw new Error(`sslscan found no TLS on ${host}:${port}`);
   return { protocols, ciphers };
 }
@@ -77,7 +85,10 @@ export async function publicTls(vm: Vm, port: number): Promise<string[]> {
   const weak = scan.ciphers.filter((c) => WEAK.test(c.name) || (c.version === "TLSv1.2" && !STRONG_TLS12.test(c.name)));
   const problems = [...old.map((p) => `accepts ${p}`), ...weak.map((c) => `accepts ${c.name} (${c.version})`)];
   assert.deepEqual(problems, [], `${vm.name}:${port}`);
-  return [`${scan.protocols.join(", ")}; ${scan.ciphers.map((c) => c.name).join(", ")}`, "TLS ≥ 1.2, ECDHE + AEAD only"];
+  return [
+    `${scan.protocols.join(", ")}; ${scan.ciphers.map((c) => c.name).join(", ")}`,
+    "TLS ≥ 1.2, ECDHE + AEAD only",
+  ];
 }
 
 /**
@@ -90,21 +101,51 @@ export async function publicTls(vm: Vm, port: number): Promise<string[]> {
 export async function localPortsStayLocal(vm: Vm, peer: Vm): Promise<string[]> {
   const outcomes: string[] = [];
   const openFromHost = await connectOutcome(vm.publicIp!, PORTS.https);
-  const openFromPeer = await vmExec(peer, ["curl", "-ksS", "--max-time", "3", "-o", "/dev/null", `https://${vm.privateIp}:${PORTS.https}/livez`]);
-  outcomes.push(`host→${vm.publicIp}:${PORTS.https} ${openFromHost}`, `${peer.name}→${vm.privateIp}:${PORTS.https} ${openFromPeer.code === 0 ? "answered" : `curl exit ${openFromPeer.code}`}`);
+  const openFromPeer = await vmExec(peer, [
+    "curl",
+    "-ksS",
+    "--max-time",
+    "3",
+    "-o",
+    "/dev/null",
+    `https://${vm.privateIp}:${PORTS.https}/livez`,
+  ]);
+  outcomes.push(
+    `host→${vm.publicIp}:${PORTS.https} ${openFromHost}`,
+    `${peer.name}→${vm.privateIp}:${PORTS.https} ${openFromPeer.code === 0 ? "answered" : `curl exit ${openFromPeer.code}`}`,
+  );
   assert.equal(openFromHost, "connected", `host→${vm.publicIp}:${PORTS.https}, which the NSG lets in`);
   assert.equal(openFromPeer.code, 0, `${peer.name}→${vm.privateIp}:${PORTS.https}: ${openFromPeer.stderr.trim()}`);
   for (const port of HAPROXY_LOCAL_PORTS) {
-    const onLoopback = await vmExec(vm, ["curl", "-sS", "--max-time", "3", "-o", "/dev/null", `http://127.0.0.1:${port}/`]);
+    const onLoopback = await vmExec(vm, [
+      "curl",
+      "-sS",
+      "--max-time",
+      "3",
+      "-o",
+      "/dev/null",
+      `http://127.0.0.1:${port}/`,
+    ]);
     const fromHost = await connectOutcome(vm.publicIp!, port);
     const fromPeer = await vmExec(peer, ["curl", "-sS", "--max-time", "3", `http://${vm.privateIp}:${port}/`]);
     const peerOutcome = fromPeer.code === 7 ? "ECONNREFUSED" : `curl exit ${fromPeer.code}`;
-    outcomes.push(`${vm.name} loopback:${port} ${onLoopback.code === 0 ? "answered" : `curl exit ${onLoopback.code}`}`, `host→${vm.publicIp}:${port} ${fromHost}`, `${peer.name}→${vm.privateIp}:${port} ${peerOutcome}`);
-    assert.equal(onLoopback.code, 0, `${vm.name} loopback:${port} does not answer, so a refusal from outside proves nothing: ${onLoopback.stderr.trim()}`);
+    outcomes.push(
+      `${vm.name} loopback:${port} ${onLoopback.code === 0 ? "answered" : `curl exit ${onLoopback.code}`}`,
+      `host→${vm.publicIp}:${port} ${fromHost}`,
+      `${peer.name}→${vm.privateIp}:${port} ${peerOutcome}`,
+    );
+    assert.equal(
+      onLoopback.code,
+      0,
+      `${vm.name} loopback:${port} does not answer, so a refusal from outside proves nothing: ${onLoopback.stderr.trim()}`,
+    );
     assert.equal(fromHost, "ETIMEDOUT", `host→${vm.publicIp}:${port}`);
     assert.equal(peerOutcome, "ECONNREFUSED", `${peer.name}→${vm.privateIp}:${port}`);
   }
-  return [outcomes.join("; "), "answers on loopback; dropped from the internet, refused from the VNets, where :443 answers"];
+  return [
+    outcomes.join("; "),
+    "answers on loopback; dropped from the internet, refused from the VNets, where :443 answers",
+  ];
 }
 
 // ---- counterparts: each check on its subject broken on purpose ----
@@ -134,7 +175,8 @@ function unsandboxedUnit(): string {
   const unit = committedUnit();
   const sandboxing = unit.indexOf("# Sandboxing:");
   const install = unit.indexOf("[Install]");
-  if (sandboxing < 0 || install < sandboxing) throw new Error("flowproxy@.service has no '# Sandboxing:' part before [Install] to take out");
+  if (sandboxing < 0 || install < sandboxing)
+    throw new Error("flowproxy@.service has no '# Sandboxing:' part before [Install] to take out");
   return unit.slice(0, sandboxing) + unit.slice(install);
 }
 
@@ -144,8 +186,16 @@ export async function exposureCounterparts(vm: Vm): Promise<{ offline: BrokenRun
   const running = await withUnitDropIn(vm, UNSANDBOXED, () => failureOf(() => runningUnitExposure(vm)));
   const above = `above ${MAX_EXPOSURE.toFixed(1)}`;
   return {
-    offline: [{ broke: "flowproxy@.service without its sandboxing lines", failure: offline, naming: [above, "--offline=yes"] }],
-    running: [{ broke: `a drop-in that undoes the sandboxing of ${flowproxyUnit(vm)}`, failure: running, naming: [above, `${flowproxyUnit(vm)} running in ${vm.name}`] }],
+    offline: [
+      { broke: "flowproxy@.service without its sandboxing lines", failure: offline, naming: [above, "--offline=yes"] },
+    ],
+    running: [
+      {
+        broke: `a drop-in that undoes the sandboxing of ${flowproxyUnit(vm)}`,
+        failure: running,
+        naming: [above, `${flowproxyUnit(vm)} running in ${vm.name}`],
+      },
+    ],
   };
 }
 
@@ -165,7 +215,13 @@ export async function tlsCounterparts(vms: Vm[], ports: readonly number[]): Prom
   for (const vm of vms) {
     for (const port of ports) {
       const failure = await failureOf(() => publicTls(vm, port));
-      runs.set(`${vm.name}:${port}`, [{ broke: `HAProxy accepting ${CBC_SUITE}`, failure, naming: [`${vm.name}:${port}`, `accepts ${CBC_SUITE} (TLSv1.2)`] }]);
+      runs.set(`${vm.name}:${port}`, [
+        {
+          broke: `HAProxy accepting ${CBC_SUITE}`,
+          failure,
+          naming: [`${vm.name}:${port}`, `accepts ${CBC_SUITE} (TLSv1.2)`],
+        },
+      ]);
     }
   }
   return runs;
@@ -177,7 +233,13 @@ export async function localPortsCounterparts(vms: Vm[]): Promise<Map<string, Bro
   for (const vm of vms) {
     const peer = vms.find((other) => other !== vm)!;
     const failure = await failureOf(() => localPortsStayLocal(vm, peer));
-    runs.set(vm.name, [{ broke: `the NSG opened on ${PORTS.haproxyMetrics}`, failure, naming: [`host→${vm.publicIp}:${PORTS.haproxyMetrics}`] }]);
+    runs.set(vm.name, [
+      {
+        broke: `the NSG opened on ${PORTS.haproxyMetrics}`,
+        failure,
+        naming: [`host→${vm.publicIp}:${PORTS.haproxyMetrics}`],
+      },
+    ]);
   }
   return runs;
 }

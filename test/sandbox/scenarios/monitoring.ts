@@ -41,7 +41,9 @@ interface Target {
 
 async function prometheusGet<T>(path: string, query?: string): Promise<T> {
   const args = query === undefined ? [] : ["--get", "--data-urlencode", `query=${query}`];
-  const body = JSON.parse(await vmCheck(builderhub, ["curl", "-fsS", "--max-time", "5", ...args, `${PROMETHEUS_API}${path}`])) as { status: string; data: T };
+  const body = JSON.parse(
+    await vmCheck(builderhub, ["curl", "-fsS", "--max-time", "5", ...args, `${PROMETHEUS_API}${path}`]),
+  ) as { status: string; data: T };
   assert.equal(body.status, "success", `Prometheus answered ${path} with ${body.status}`);
   return body.data;
 }
@@ -66,7 +68,9 @@ function targetProblems(targets: readonly Target[], proxies: readonly string[]):
   const name = (t: Target) => `${t.labels.vm ?? t.labels.checked_on} ${t.labels.job}`;
   return [
     ...expected.filter((e) => !targets.some((t) => name(t) === e)).map((e) => `${e}: not a target`),
-    ...targets.filter((t) => t.health !== "up").map((t) => `${name(t)}: ${t.health}${t.lastError ? ` (${t.lastError})` : ""}`),
+    ...targets
+      .filter((t) => t.health !== "up")
+      .map((t) => `${name(t)}: ${t.health}${t.lastError ? ` (${t.lastError})` : ""}`),
   ];
 }
 
@@ -140,7 +144,9 @@ export async function bundleReachesEveryPeer(sender: Vm = east, timeoutMs = 90_0
   })();
   try {
     const after = await flowRose(before, sender.name, timeoutMs);
-    const risen = [...after].filter(([vm]) => vm !== sender.name).map(([vm, n]) => `${vm} ${before.get(vm) ?? 0} → ${n}`);
+    const risen = [...after]
+      .filter(([vm]) => vm !== sender.name)
+      .map(([vm, n]) => `${vm} ${before.get(vm) ?? 0} → ${n}`);
     return `after ${sent} bundle(s) on ${sender.name}:${PORTS.https}, in Prometheus after ${formatSeconds(Date.now() - started)}: ${risen.join(", ")}`;
   } finally {
     stop = true;
@@ -150,7 +156,11 @@ export async function bundleReachesEveryPeer(sender: Vm = east, timeoutMs = 90_0
 
 /** The firing ProxyDown alert of `vm`'s FlowProxy target, if any. */
 const proxyDownFiring = async (vm: Vm): Promise<boolean> =>
-  (await prometheusQuery(`ALERTS{alertname="ProxyDown",alertstate="firing",job="${MONITORING.jobs.flowproxy}",vm="${vm.name}"}`)).length > 0;
+  (
+    await prometheusQuery(
+      `ALERTS{alertname="ProxyDown",alertstate="firing",job="${MONITORING.jobs.flowproxy}",vm="${vm.name}"}`,
+    )
+  ).length > 0;
 
 /**
  * FlowProxy stopped on `vm`: the seconds from the stop until Prometheus fires ProxyDown for it,
@@ -161,13 +171,20 @@ export async function stopFiresProxyDown(vm: Vm = east): Promise<{ seconds: numb
   await vmCheck(vm, ["systemctl", "stop", flowproxyUnit(vm)]);
   const stopped = Date.now();
   try {
-    await eventually("ProxyDown to fire", async () => ((await proxyDownFiring(vm)) ? true : undefined), (PROXY_DOWN_BUDGET_S + 30) * 1000);
+    await eventually(
+      "ProxyDown to fire",
+      async () => ((await proxyDownFiring(vm)) ? true : undefined),
+      (PROXY_DOWN_BUDGET_S + 30) * 1000,
+    );
   } finally {
     await vmCheck(vm, ["systemctl", "start", flowproxyUnit(vm)]);
   }
   const seconds = (Date.now() - stopped) / 1000;
   console.log(`monitoring: ProxyDown fired for ${vm.name} ${seconds.toFixed(1)} s after FlowProxy stopped`);
-  assert.ok(seconds <= PROXY_DOWN_BUDGET_S, `ProxyDown fired ${seconds.toFixed(1)} s after the stop, later than ${PROXY_DOWN_BUDGET_S} s`);
+  assert.ok(
+    seconds <= PROXY_DOWN_BUDGET_S,
+    `ProxyDown fired ${seconds.toFixed(1)} s after the stop, later than ${PROXY_DOWN_BUDGET_S} s`,
+  );
   await everyTargetUp(90_000);
   return {
     seconds,
@@ -201,7 +218,11 @@ async function metricsAttempts(): Promise<Attempt[]> {
           to: `${vm.name}:${port}`,
           connected: await connectsFrom(from, vm.privateIp, port),
         })),
-        (async (): Promise<Attempt> => ({ from: "host", to: `${vm.name} public ${port}`, connected: (await connectOutcome(vm.publicIp!, port)) === "connected" }))(),
+        (async (): Promise<Attempt> => ({
+          from: "host",
+          to: `${vm.name} public ${port}`,
+          connected: (await connectOutcome(vm.publicIp!, port)) === "connected",
+        }))(),
       ]),
     ),
   );
@@ -227,7 +248,9 @@ export async function onlyTheScraperReaches(): Promise<string> {
 export async function verifyMonitoring(): Promise<string> {
   const verified = await verifySandbox();
   const monitoring = verified.results.find((r) => r.vm === builderhub.name && r.check === "monitoring");
-  const failed = verified.results.filter((r) => r.outcome !== "ok").map((r) => `${r.vm}/${r.check} ${r.outcome}: ${r.detail}`);
+  const failed = verified.results
+    .filter((r) => r.outcome !== "ok")
+    .map((r) => `${r.vm}/${r.check} ${r.outcome}: ${r.detail}`);
   if (monitoring === undefined || failed.length > 0) {
     throw new Error(`verify --sandbox: ${monitoring === undefined ? "no monitoring check; " : ""}${failed.join("; ")}`);
   }
@@ -236,7 +259,10 @@ export async function verifyMonitoring(): Promise<string> {
 
 /** index.ts with the metrics ports' VNet rule allowing instead of denying: the NSG no longer keeps the other proxies out. */
 const withMetricsOpenToVnets = (text: string): string => {
-  const changed = text.replace('source: "VirtualNetwork", access: "Deny" as const', 'source: "VirtualNetwork", access: "Allow" as const');
+  const changed = text.replace(
+    'source: "VirtualNetwork", access: "Deny" as const',
+    'source: "VirtualNetwork", access: "Allow" as const',
+  );
   assert.notEqual(changed, text, "index.ts denies the VNets the metrics ports in metricsRules");
   return changed;
 };
@@ -250,7 +276,13 @@ export const monitoringCounterparts = {
       // Two scrapes: Prometheus has seen the target fail.
       await sleep(2 * MONITORING.scrapeIntervalSeconds * 1000 + 2000);
       const failure = await failureOf(() => everyTargetUp(1000));
-      return [{ broke: `${flowproxyUnit(east)} stopped`, failure, naming: [`${east.name} ${MONITORING.jobs.flowproxy}: down`] }];
+      return [
+        {
+          broke: `${flowproxyUnit(east)} stopped`,
+          failure,
+          naming: [`${east.name} ${MONITORING.jobs.flowproxy}: down`],
+        },
+      ];
     } finally {
       await vmCheck(east, ["systemctl", "start", flowproxyUnit(east)]);
       await everyTargetUp(90_000);
@@ -260,7 +292,9 @@ export const monitoringCounterparts = {
   async flowRises(): Promise<BrokenRun[]> {
     const now = await systemFlowByVm();
     const problems = flowProblems(now, await systemFlowByVm(), east.name);
-    const others = flowproxyVms().filter((vm) => vm !== east).map((vm) => vm.name);
+    const others = flowproxyVms()
+      .filter((vm) => vm !== east)
+      .map((vm) => vm.name);
     return [{ broke: "no bundle sent", failure: problems.length > 0 ? [problems.join("; ")] : [], naming: others }];
   },
   /** The metrics ports opened to the VNets by the NSG: verify's monitoring check must name a proxy that connected. */
@@ -271,7 +305,13 @@ export const monitoringCounterparts = {
         return failureOf(() => verifyMonitoring());
       });
       const peer = flowproxyVms().find((vm) => vm !== east)!;
-      return [{ broke: "the NSGs allowing the VNets on the metrics ports", failure, naming: [`${peer.name} connected to ${east.privateIp}:${PORTS.flowproxyMetrics}`] }];
+      return [
+        {
+          broke: "the NSGs allowing the VNets on the metrics ports",
+          failure,
+          naming: [`${peer.name} connected to ${east.privateIp}:${PORTS.flowproxyMetrics}`],
+        },
+      ];
     } finally {
       await up({ overrides: { monitoring: "true" } });
     }
@@ -281,6 +321,12 @@ export const monitoringCounterparts = {
     const attempts = await metricsAttempts();
     const problems = reachProblems(attempts, "no scraper");
     const fromBuilderhub = attempts.filter((a) => a.from === builderhub.name).map((a) => `${a.from}→${a.to} connected`);
-    return [{ broke: "BuilderHub's Prometheus taken for an outsider", failure: problems.length > 0 ? [problems.join("; ")] : [], naming: fromBuilderhub }];
+    return [
+      {
+        broke: "BuilderHub's Prometheus taken for an outsider",
+        failure: problems.length > 0 ? [problems.join("; ")] : [],
+        naming: fromBuilderhub,
+      },
+    ];
   },
 };

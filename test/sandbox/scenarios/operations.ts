@@ -151,8 +151,18 @@ export async function killFlowproxy(vm: Vm): Promise<string> {
     restartedMs = Date.now() - killed;
     assert.ok(await registrationIsCurrent(vm), `${vm.name} is listed with the certificate it serves`);
     const invocation = (await vmCheck(vm, ["systemctl", "show", "--property=InvocationID", "--value", unit])).trim();
-    const journal = await vmCheck(vm, ["journalctl", `_SYSTEMD_INVOCATION_ID=${invocation}`, "--no-pager", "-o", "cat"]);
-    assert.match(journal, /flowproxy-register: registered 0x[0-9a-fA-F]{40} with the served certificate/, "the hook registered before this start");
+    const journal = await vmCheck(vm, [
+      "journalctl",
+      `_SYSTEMD_INVOCATION_ID=${invocation}`,
+      "--no-pager",
+      "-o",
+      "cat",
+    ]);
+    assert.match(
+      journal,
+      /flowproxy-register: registered 0x[0-9a-fA-F]{40} with the served certificate/,
+      "the hook registered before this start",
+    );
   } finally {
     await registrationTimers("start");
   }
@@ -165,7 +175,9 @@ export async function killFlowproxy(vm: Vm): Promise<string> {
   );
 }
 
-export async function restartBuilderhub(options: { timersHeld?: boolean } = {}): Promise<{ healedMs: number; flowingMs: number; evidence: string }> {
+export async function restartBuilderhub(
+  options: { timersHeld?: boolean } = {},
+): Promise<{ healedMs: number; flowingMs: number; evidence: string }> {
   const restarted = Date.now();
   // The timers are held for the moment it takes to see the mock come back empty, so neither
   // re-registers before that is checked; they restart at once, and the heal is timed from the restart.
@@ -181,7 +193,10 @@ export async function restartBuilderhub(options: { timersHeld?: boolean } = {}):
   // Peers read BuilderHub every 30 s (PEER_UPDATE_INTERVAL_S); flow resumes after their next read.
   await flowBothWays(Math.max(HEAL_BUDGET_MS - (Date.now() - restarted), 1));
   const flowingMs = Date.now() - restarted;
-  assert.ok(flowingMs <= HEAL_BUDGET_MS, `system flow resumed after ${formatSeconds(flowingMs)}, over the budget of ${formatSeconds(HEAL_BUDGET_MS)}`);
+  assert.ok(
+    flowingMs <= HEAL_BUDGET_MS,
+    `system flow resumed after ${formatSeconds(flowingMs)}, over the budget of ${formatSeconds(HEAL_BUDGET_MS)}`,
+  );
   return {
     healedMs,
     flowingMs,
@@ -194,7 +209,11 @@ export async function restartBuilderhub(options: { timersHeld?: boolean } = {}):
  * before ours: provisioning must fail saying so, the journal must say so, FlowProxy keeps serving;
  * a BuilderHub restart then heals it.
  */
-export async function conflictingRegistration(stack: Evaluation, signerAddress: string, options: { conflict?: boolean } = {}): Promise<string> {
+export async function conflictingRegistration(
+  stack: Evaluation,
+  signerAddress: string,
+  options: { conflict?: boolean } = {},
+): Promise<string> {
   const extension = stack.extensions.find((e) => e.vmName === east.name);
   assert.ok(extension, `the stack has an extension for ${east.name}`);
   await vmCheck(east, ["systemctl", "stop", UNITS.registrationTimer]);
@@ -203,22 +222,48 @@ export async function conflictingRegistration(stack: Evaluation, signerAddress: 
     await restartMockhub();
     if (options.conflict ?? true) {
       const registration = JSON.stringify({ ecdsa_pubkey_address: signerAddress });
-      await vmCheck(east, ["curl", "-fsS", "-X", "POST", "-H", "Content-Type: application/json", "--data", registration, REGISTER_URL]);
+      await vmCheck(east, [
+        "curl",
+        "-fsS",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        registration,
+        REGISTER_URL,
+      ]);
     }
     const failed = await runExtension(east, extension);
     assert.equal(failed.exitCode, 1, "provisioning fails");
     assert.match(failed.stderrTail, /BuilderHub lists 0x[0-9a-fA-F]{40} without a certificate/);
     reported = lastNonEmptyLine(failed.stdoutTail) ?? "";
-    assert.match(reported, /\(ensure registered with builderhub\): BuilderHub lists \S+ with another certificate than HAProxy serves/);
+    assert.match(
+      reported,
+      /\(ensure registered with builderhub\): BuilderHub lists \S+ with another certificate than HAProxy serves/,
+    );
     const check = await vmExec(east, ["systemctl", "start", UNITS.registrationService]);
     assert.notEqual(check.code, 0, "the timer's check fails too");
-    const journal = await vmCheck(east, ["journalctl", "-u", UNITS.registrationService, "--since", "-2min", "--no-pager", "-o", "cat"]);
+    const journal = await vmCheck(east, [
+      "journalctl",
+      "-u",
+      UNITS.registrationService,
+      "--since",
+      "-2min",
+      "--no-pager",
+      "-o",
+      "cat",
+    ]);
     assert.match(journal, /without a certificate, so peers cannot reach this proxy over TLS/);
     assert.equal(await unitState(east, flowproxyUnit(east)), "active", "FlowProxy keeps serving");
   } finally {
     await restartMockhub();
     const recovered = await runExtension(east, extension);
-    assert.equal(recovered.exitCode, 0, `the rerun after a BuilderHub restart: ${lastNonEmptyLine(recovered.stdoutTail)}`);
+    assert.equal(
+      recovered.exitCode,
+      0,
+      `the rerun after a BuilderHub restart: ${lastNonEmptyLine(recovered.stdoutTail)}`,
+    );
   }
   const healedMs = await registryHealed(Date.now());
   assert.equal(await unitState(east, UNITS.registrationTimer), "active");
@@ -232,7 +277,8 @@ const CONTAINER_START_MS = 30_000;
  * The containers provisioning runs on a VM of this role, with their restart policies: HAProxy's is
  * `always` because its reloads are signals, which `unless-stopped` takes for a manual stop.
  */
-const containersOf = (vm: Vm): [string, string][] => (vm.role === "flowproxy" ? [[CONTAINERS.haproxy, "always"]] : [[CONTAINERS.mockhub, "unless-stopped"]]);
+const containersOf = (vm: Vm): [string, string][] =>
+  vm.role === "flowproxy" ? [[CONTAINERS.haproxy, "always"]] : [[CONTAINERS.mockhub, "unless-stopped"]];
 
 interface ContainerRun {
   running: boolean;
@@ -242,7 +288,9 @@ interface ContainerRun {
 
 async function containerRun(vm: Vm, name: string): Promise<ContainerRun> {
   const format = "{{.State.Running}} {{.State.StartedAt}} {{.HostConfig.RestartPolicy.Name}}";
-  const [running, startedAt, restartPolicy] = (await vmCheck(vm, ["docker", "inspect", "--format", format, name])).trim().split(" ");
+  const [running, startedAt, restartPolicy] = (await vmCheck(vm, ["docker", "inspect", "--format", format, name]))
+    .trim()
+    .split(" ");
   return { running: running === "true", startedAt: Date.parse(startedAt), restartPolicy };
 }
 
@@ -258,8 +306,9 @@ export async function rebootAndCheck(vm: Vm): Promise<string> {
   const boot = await rebootVm(vm);
   // Dockerd starts the containers by their restart policy as it comes up; nothing else may.
   for (const [name, policy] of containersOf(vm)) {
-    await eventually(`${vm.name}: ${name} to be started again after the reboot (restart policy ${policy})`, async () =>
-      (await containerRun(vm, name)).running ? true : undefined,
+    await eventually(
+      `${vm.name}: ${name} to be started again after the reboot (restart policy ${policy})`,
+      async () => ((await containerRun(vm, name)).running ? true : undefined),
       CONTAINER_START_MS,
     );
   }
@@ -268,11 +317,17 @@ export async function rebootAndCheck(vm: Vm): Promise<string> {
   await flowBothWays(Math.max(HEAL_BUDGET_MS - (Date.now() - rebooted), 1));
   const flowingMs = Date.now() - rebooted;
   // Each direction of flowBothWays may take the remaining budget, so the sum is held to it here.
-  assert.ok(flowingMs <= HEAL_BUDGET_MS, `${vm.name}: signed flow resumed ${formatSeconds(flowingMs)} after the reboot, over the budget of ${formatSeconds(HEAL_BUDGET_MS)}`);
+  assert.ok(
+    flowingMs <= HEAL_BUDGET_MS,
+    `${vm.name}: signed flow resumed ${formatSeconds(flowingMs)} after the reboot, over the budget of ${formatSeconds(HEAL_BUDGET_MS)}`,
+  );
   assert.equal(await extensionRunCount(vm), runsBefore, `${vm.name}: no extension ran`);
   for (const [name, policy] of containersOf(vm)) {
     const container = await containerRun(vm, name);
-    assert.ok(container.running && container.startedAt >= rebooted - 1000, `${vm.name}: ${name} was started again after the reboot`);
+    assert.ok(
+      container.running && container.startedAt >= rebooted - 1000,
+      `${vm.name}: ${name} was started again after the reboot`,
+    );
     assert.equal(container.restartPolicy, policy, `${vm.name}: ${name}'s restart policy`);
   }
   // Every proxy, not only a rebooted one: BuilderHub's reboot empties the registry they must be back in.
@@ -280,14 +335,32 @@ export async function rebootAndCheck(vm: Vm): Promise<string> {
     const stateAfter = await flowproxyVmState(proxy);
     if (proxy.name === vm.name) {
       // A fresh boot may hand FlowProxy its old PID again, so its start time tells the new process.
-      const startedAt = await vmCheck(vm, ["systemctl", "show", "--timestamp=unix", "--property=ExecMainStartTimestamp", "--value", flowproxyUnit(vm)]);
-      assert.ok(Number(startedAt.trim().replace(/^@/, "")) * 1000 >= rebooted - 1000, `${vm.name}: FlowProxy is a new process, started after the reboot (${startedAt.trim()})`);
+      const startedAt = await vmCheck(vm, [
+        "systemctl",
+        "show",
+        "--timestamp=unix",
+        "--property=ExecMainStartTimestamp",
+        "--value",
+        flowproxyUnit(vm),
+      ]);
+      assert.ok(
+        Number(startedAt.trim().replace(/^@/, "")) * 1000 >= rebooted - 1000,
+        `${vm.name}: FlowProxy is a new process, started after the reboot (${startedAt.trim()})`,
+      );
     }
-    const changed = changedFields(statesBefore[i], stateAfter).filter((f) => !["haproxyPid", "flowproxyPid"].includes(f));
-    assert.deepEqual(changed, [], `${proxy.name}: binary, haproxy.cfg, certificate, signer key and registration as before`);
+    const changed = changedFields(statesBefore[i], stateAfter).filter(
+      (f) => !["haproxyPid", "flowproxyPid"].includes(f),
+    );
+    assert.deepEqual(
+      changed,
+      [],
+      `${proxy.name}: binary, haproxy.cfg, certificate, signer key and registration as before`,
+    );
   }
   return (
-    `booted ${boot.state}; no extension ran; dockerd started ${containersOf(vm).map(([name, policy]) => `${name} (${policy})`).join(", ")} by its restart policy; ` +
+    `booted ${boot.state}; no extension ran; dockerd started ${containersOf(vm)
+      .map(([name, policy]) => `${name} (${policy})`)
+      .join(", ")} by its restart policy; ` +
     `registry current after ${formatSeconds(healedMs)}, signed flow in both directions after ${formatSeconds(flowingMs)} (budget ${formatSeconds(HEAL_BUDGET_MS)}); ` +
     `${proxies.map((proxy) => proxy.name).join(" and ")}: binary, haproxy.cfg, certificate, signer key and registration unchanged`
   );
@@ -296,7 +369,14 @@ export async function rebootAndCheck(vm: Vm): Promise<string> {
 const GENERATION_2_ARTIFACT = { ...SANDBOX_ARTIFACT, id: "25", build: GENERATION_2_BUILD };
 
 /** The settings HAProxy's container was started with, as provisioning labelled it. */
-const haproxySpec = (vm: Vm) => vmCheck(vm, ["docker", "inspect", "--format", `{{index .Config.Labels "${CONTAINERS.specLabel}"}}`, CONTAINERS.haproxy]);
+const haproxySpec = (vm: Vm) =>
+  vmCheck(vm, [
+    "docker",
+    "inspect",
+    "--format",
+    `{{index .Config.Labels "${CONTAINERS.specLabel}"}}`,
+    CONTAINERS.haproxy,
+  ]);
 
 /** A generation-2 build under flowProxyGeneration 1: refused naming the key and value; nothing changes. */
 export async function generationMismatch(artifact = GENERATION_2_ARTIFACT): Promise<string> {
@@ -305,7 +385,8 @@ export async function generationMismatch(artifact = GENERATION_2_ARTIFACT): Prom
   const versionBefore = await flowproxyVersion(east);
   const refused = await refusal({ overrides: { flowProxyArtifact: artifactUrl(artifact) } });
   assert.ok(refused, "up succeeded with a generation-2 build under flowProxyGeneration 1");
-  const reason = /flowproxy 2\.0\.2-029b7c4 speaks system API generation 2, but flowProxyGeneration is 1; set it with: pulumi config set flowproxy-staging:flowProxyGeneration 2/;
+  const reason =
+    /flowproxy 2\.0\.2-029b7c4 speaks system API generation 2, but flowProxyGeneration is 1; set it with: pulumi config set flowproxy-staging:flowProxyGeneration 2/;
   assert.match(refused, reason);
   assert.deepEqual(changedFields(before, await flowproxyVmState(east)), [], "nothing changed on vm-eastus");
   assert.equal(await flowproxyVersion(east), versionBefore);
@@ -316,16 +397,31 @@ export async function generationMismatch(artifact = GENERATION_2_ARTIFACT): Prom
  * Switches the running stack to generation 2 and proves signed flow over the TCP system API.
  * `switchTo` is what the switch sets; its counterpart sets what does not change the generation.
  */
-export async function switchToGeneration2(switchTo = { artifact: GENERATION_2_ARTIFACT, generation: "2" }): Promise<string> {
+export async function switchToGeneration2(
+  switchTo = { artifact: GENERATION_2_ARTIFACT, generation: "2" },
+): Promise<string> {
   publishArtifact(switchTo.artifact);
   const switchStarted = Date.now();
-  const switched = await up({ overrides: { flowProxyArtifact: artifactUrl(switchTo.artifact), flowProxyGeneration: switchTo.generation } });
+  const switched = await up({
+    overrides: { flowProxyArtifact: artifactUrl(switchTo.artifact), flowProxyGeneration: switchTo.generation },
+  });
   const switchMs = Date.now() - switchStarted;
   for (const vm of flowproxyVms()) {
-    assert.equal(await flowproxyVersion(vm), "flowproxy 2.0.2-029b7c4", `${vm.name} runs flowproxy 2.0.2-029b7c4 after the switch`);
-    assert.match(switched.runs.find((r) => r.vmName === vm.name)?.stdoutTail ?? "", /haproxy: replaced/, `${vm.name}: HAProxy recreated`);
+    assert.equal(
+      await flowproxyVersion(vm),
+      "flowproxy 2.0.2-029b7c4",
+      `${vm.name} runs flowproxy 2.0.2-029b7c4 after the switch`,
+    );
+    assert.match(
+      switched.runs.find((r) => r.vmName === vm.name)?.stdoutTail ?? "",
+      /haproxy: replaced/,
+      `${vm.name}: HAProxy recreated`,
+    );
     // Nothing HTTP behind the system port any more: the TCP protocol gives an HTTP request no HTTP answer.
-    const status = await publicRequest(vm, PORTS.system, "/livez").then((r) => r.status, () => 0);
+    const status = await publicRequest(vm, PORTS.system, "/livez").then(
+      (r) => r.status,
+      () => 0,
+    );
     assert.notEqual(status, 200, `${vm.name}:${PORTS.system} still answers HTTP`);
   }
   const started = Date.now();
@@ -360,8 +456,16 @@ export async function signerKeysOnVms(keys = { source: "vm", fresh: true }): Pro
     assert.equal(made.code, 0, `${vm.name} made no signer key of its own: ${VM_PATHS.signerAddress} is missing`);
     const address = made.stdout.trim();
     assert.match(address, /^0x[0-9a-fA-F]{40}$/);
-    assert.equal(registrationOf(list, vm)?.orderflow_proxy.ecdsa_pubkey_address.toLowerCase(), address.toLowerCase(), `${vm.name} registered the key it made`);
-    assert.match(String(report.stack.outputs[vmOutputNames(vm.outputName!).signerAddress]?.value), /generated on/, `${vmOutputNames(vm.outputName!).signerAddress} says the key was generated on ${vm.name}`);
+    assert.equal(
+      registrationOf(list, vm)?.orderflow_proxy.ecdsa_pubkey_address.toLowerCase(),
+      address.toLowerCase(),
+      `${vm.name} registered the key it made`,
+    );
+    assert.match(
+      String(report.stack.outputs[vmOutputNames(vm.outputName!).signerAddress]?.value),
+      /generated on/,
+      `${vmOutputNames(vm.outputName!).signerAddress} says the key was generated on ${vm.name}`,
+    );
     const mode = (await vmCheck(vm, ["stat", "-c", "%a %U", VM_PATHS.signerKey])).trim();
     assert.equal(mode, "600 root", `${vm.name}: the key file is private`);
     addresses.push(address);
@@ -384,9 +488,13 @@ const debianBuildOf = (source: string) => source.split(" ").pop() ?? source;
 /** What the load during a haProxyVersion change must show: no refusal, and every request answered. */
 export function versionChangeProblems(load: LoadResult): string[] {
   return [
-    load.failures.ECONNREFUSED === undefined ? undefined : `${load.failures.ECONNREFUSED} connections refused: the new container did not listen before the old one stopped`,
+    load.failures.ECONNREFUSED === undefined
+      ? undefined
+      : `${load.failures.ECONNREFUSED} connections refused: the new container did not listen before the old one stopped`,
     load.sent >= 300 ? undefined : `only ${load.sent} requests were sent during the change`,
-    load.ok === load.sent ? undefined : `${load.ok} of ${load.sent} answered 200 during the change (${describeLoad(load)})`,
+    load.ok === load.sent
+      ? undefined
+      : `${load.ok} of ${load.sent} answered 200 during the change (${describeLoad(load)})`,
   ].filter((problem): problem is string => problem !== undefined);
 }
 
@@ -425,14 +533,26 @@ export async function changeHaproxyVersion(): Promise<VersionChange> {
   const changeMs = Date.now() - started;
   const seen = await load.stop();
   for (const [i, vm] of flowproxyVms().entries()) {
-    assert.match(changed.runs.find((r) => r.vmName === vm.name)?.stdoutTail ?? "", /haproxy: replaced/, `${vm.name}: HAProxy recreated`);
-    assert.equal(await mainPid(vm, flowproxyUnit(vm)), flowproxyPids[i], `${vm.name}: FlowProxy kept running through the change`);
+    assert.match(
+      changed.runs.find((r) => r.vmName === vm.name)?.stdoutTail ?? "",
+      /haproxy: replaced/,
+      `${vm.name}: HAProxy recreated`,
+    );
+    assert.equal(
+      await mainPid(vm, flowproxyUnit(vm)),
+      flowproxyPids[i],
+      `${vm.name}: FlowProxy kept running through the change`,
+    );
     assert.equal(await runningHaproxy(vm), debianBuildOf(older.source), `${vm.name} runs ${older.reference}`);
   }
   const pinned = `${newest.tag}@${newest.digest}`;
   await up({ overrides: { haProxyVersion: pinned } });
   for (const vm of flowproxyVms()) {
-    assert.equal(await runningHaproxy(vm), debianBuildOf(newest.source), `${vm.name} runs ${newest.reference} by digest`);
+    assert.equal(
+      await runningHaproxy(vm),
+      debianBuildOf(newest.source),
+      `${vm.name} runs ${newest.reference} by digest`,
+    );
     await servesLivez(vm);
   }
   await flowBothWays(60_000);
@@ -457,7 +577,12 @@ export async function unknownHaproxyReferences(): Promise<string[]> {
     const refused = await refusal({ overrides: { haProxyVersion: reference } });
     const last = lastNonEmptyLine(refused ?? "up succeeded") ?? "";
     const escaped = reference.replace(/[.@]/g, "\\$&");
-    assert.match(last, new RegExp(`\\(ensure haproxy image\\): docker pull haproxy:${escaped} failed: Error response from daemon: .*manifest unknown`));
+    assert.match(
+      last,
+      new RegExp(
+        `\\(ensure haproxy image\\): docker pull haproxy:${escaped} failed: Error response from daemon: .*manifest unknown`,
+      ),
+    );
     assert.match(refused ?? "", /trying again cannot help/, "a missing manifest is not retried");
     assert.deepEqual(changedFields(before, await flowproxyVmState(east)), [], "HAProxy and FlowProxy untouched");
     reported.push(last);
@@ -492,7 +617,9 @@ export async function versionRefusesConfig(projectDir: string): Promise<string> 
   } finally {
     await up();
   }
-  const reason = new RegExp(`\\(ensure haproxy running\\): haproxy\\.cfg is invalid for haproxy:${older.tag.replace(/\./g, "\\.")} .*HAProxy keeps running as it was`);
+  const reason = new RegExp(
+    `\\(ensure haproxy running\\): haproxy\\.cfg is invalid for haproxy:${older.tag.replace(/\./g, "\\.")} .*HAProxy keeps running as it was`,
+  );
   assert.match(refused ?? "up succeeded", reason);
   assert.match(refused ?? "", /haproxy: .*tune\.h2\.fe\.max-concurrent-streams/, "HAProxy's own complaint is shown");
   assert.deepEqual(changedFields(before, after), [], "the old container keeps running, untouched");
@@ -525,20 +652,31 @@ export const withCheckProbe = (cfg: string) => addToGlobal(cfg, `lua-load ${CHEC
  * host's network, reports the VM's interfaces, so the probe can tell the two apart.
  */
 export async function configCheckIsolated(projectDir: string): Promise<string> {
-  for (const vm of flowproxyVms()) await vmCheck(vm, ["sh", "-c", 'printf "%s" "$1" > "$2"', "sh", CHECK_PROBE_LUA, CHECK_PROBE]);
+  for (const vm of flowproxyVms())
+    await vmCheck(vm, ["sh", "-c", 'printf "%s" "$1" > "$2"', "sh", CHECK_PROBE_LUA, CHECK_PROBE]);
   let checked: string;
   let serving: string;
   try {
     await up({ projectDir });
     checked = (await vmCheck(east, ["grep", "sandbox probe:", VM_PATHS.haproxyCheckLog])).trim();
     // The running HAProxy loaded the probe at its reload; its output is in the container's log.
-    serving = (await vmCheck(east, ["sh", "-c", `docker logs ${CONTAINERS.haproxy} 2>&1 | grep 'sandbox probe:' | tail -n 1`])).trim();
+    serving = (
+      await vmCheck(east, ["sh", "-c", `docker logs ${CONTAINERS.haproxy} 2>&1 | grep 'sandbox probe:' | tail -n 1`])
+    ).trim();
   } finally {
     await up();
     for (const vm of flowproxyVms()) await vmCheck(vm, ["rm", "-f", CHECK_PROBE]);
   }
-  assert.match(checked, /interfaces=lo write=.*Read-only file system/, "the check sees only loopback and cannot write its configuration");
-  assert.match(serving, /interfaces=.*eth0/, "the serving HAProxy sees the VM's network, so the probe tells them apart");
+  assert.match(
+    checked,
+    /interfaces=lo write=.*Read-only file system/,
+    "the check sees only loopback and cannot write its configuration",
+  );
+  assert.match(
+    serving,
+    /interfaces=.*eth0/,
+    "the serving HAProxy sees the VM's network, so the probe tells them apart",
+  );
   return `the check's HAProxy: "${checked}"; the serving one: "${serving}"`;
 }
 
@@ -562,7 +700,8 @@ export async function replacementRolledBack(projectDir: string): Promise<string>
   } finally {
     await up();
   }
-  const reason = /\(ensure haproxy running\): the new HAProxy container did not load its configuration within 10 s \(see above\); the previous one keeps serving/;
+  const reason =
+    /\(ensure haproxy running\): the new HAProxy container did not load its configuration within 10 s \(see above\); the previous one keeps serving/;
   assert.match(refused ?? "up succeeded", reason);
   assert.match(refused ?? "", /haproxy: .*203\.0\.113\.1:8080/, "HAProxy's own complaint is shown");
   return `refused: "${reason.exec(refused ?? "")?.[0]}"; ${newest.reference} kept serving under its name`;
@@ -594,10 +733,13 @@ async function restartDockerdOn(vm: Vm): Promise<void> {
   // The scenarios restart dockerd more often than its unit's start limit (3 in 60 s) allows.
   await vmCheck(vm, ["systemctl", "reset-failed", "docker.service", "docker.socket"]);
   await vmCheck(vm, ["systemctl", "restart", "docker"]);
-  await eventually("dockerd to answer after its restart", async () => ((await vmExec(vm, ["docker", "info"])).code === 0 ? true : undefined));
+  await eventually("dockerd to answer after its restart", async () =>
+    (await vmExec(vm, ["docker", "info"])).code === 0 ? true : undefined,
+  );
 }
 
-const signersListed = async (): Promise<string[]> => (await builders(east)).map((b) => b.orderflow_proxy.ecdsa_pubkey_address).sort();
+const signersListed = async (): Promise<string[]> =>
+  (await builders(east)).map((b) => b.orderflow_proxy.ecdsa_pubkey_address).sort();
 
 /**
  * dockerd restarted on `vm` while its container serves (as an upgrade of docker.io or a crash of
@@ -609,7 +751,10 @@ export async function restartDockerd(vm: Vm): Promise<string> {
   const [[container]] = containersOf(vm);
   const pidBefore = await containerPid(vm, container);
   const signersBefore = vm.role === "builderhub" ? await signersListed() : [];
-  const load = vm.role === "flowproxy" ? livezLoad(vm, PORTS.https, { ratePerSecond: DOCKERD_RESTART_RATE, minRequests: 100, maxRequests: 30_000 }) : builderhubApiLoad();
+  const load =
+    vm.role === "flowproxy"
+      ? livezLoad(vm, PORTS.https, { ratePerSecond: DOCKERD_RESTART_RATE, minRequests: 100, maxRequests: 30_000 })
+      : builderhubApiLoad();
   let restartMs: number;
   try {
     await sleep(1000);
@@ -626,12 +771,21 @@ export async function restartDockerd(vm: Vm): Promise<string> {
   const lost = signersBefore.filter((s) => !signersAfter.includes(s));
   const what = vm.role === "flowproxy" ? `:${PORTS.https} /livez from the host` : "BuilderHub's API from vm-eastus";
   const problems = [
-    served.ok !== served.sent ? `${served.sent - served.ok} of ${served.sent} requests to ${what} refused or lost while dockerd restarted (${describeLoad(served)})` : undefined,
-    pidBefore !== pidAfter ? `${container} was stopped by dockerd's restart (PID ${pidBefore} → ${pidAfter})` : undefined,
-    lost.length > 0 ? `BuilderHub lost ${lost.length} of ${signersBefore.length} registrations (${lost.join(", ")}) with dockerd's restart` : undefined,
+    served.ok !== served.sent
+      ? `${served.sent - served.ok} of ${served.sent} requests to ${what} refused or lost while dockerd restarted (${describeLoad(served)})`
+      : undefined,
+    pidBefore !== pidAfter
+      ? `${container} was stopped by dockerd's restart (PID ${pidBefore} → ${pidAfter})`
+      : undefined,
+    lost.length > 0
+      ? `BuilderHub lost ${lost.length} of ${signersBefore.length} registrations (${lost.join(", ")}) with dockerd's restart`
+      : undefined,
   ].filter((p): p is string => p !== undefined);
   if (problems.length > 0) throw new Error(`${vm.name}: ${problems.join("; ")}`);
-  const registry = vm.role === "builderhub" ? `; BuilderHub listed ${signersBefore.length} registrations before and the same ${signersAfter.length} after` : "";
+  const registry =
+    vm.role === "builderhub"
+      ? `; BuilderHub listed ${signersBefore.length} registrations before and the same ${signersAfter.length} after`
+      : "";
   return `dockerd restarted in ${formatSeconds(restartMs)}; ${what}: ${describeLoad(served)}; ${container} kept running (PID ${pidBefore})${registry}`;
 }
 
@@ -660,7 +814,13 @@ export const operationsCounterparts = {
     } finally {
       await load.stop();
     }
-    return [{ broke: "HAProxy restarted in place, its ports closed meanwhile", failure: versionChangeProblems(await load.stop()), naming: ["connections refused"] }];
+    return [
+      {
+        broke: "HAProxy restarted in place, its ports closed meanwhile",
+        failure: versionChangeProblems(await load.stop()),
+        naming: ["connections refused"],
+      },
+    ];
   },
 
   /** systemd told not to restart FlowProxy: the kill scenario must name the unit that does not run again. */
@@ -676,14 +836,22 @@ export const operationsCounterparts = {
   async builderhubRestarted(): Promise<BrokenRun[]> {
     const failure = await failureOf(() => restartBuilderhub({ timersHeld: true }));
     await healed();
-    return [{ broke: "the registration timers held after BuilderHub's restart", failure, naming: ["BuilderHub to list every proxy"] }];
+    return [
+      {
+        broke: "the registration timers held after BuilderHub's restart",
+        failure,
+        naming: ["BuilderHub to list every proxy"],
+      },
+    ];
   },
 
   /** No conflicting registration made: provisioning goes on, which the scenario must name. */
   async conflictingRegistration(stack: Evaluation, signerAddress: string): Promise<BrokenRun[]> {
     const failure = await failureOf(() => conflictingRegistration(stack, signerAddress, { conflict: false }));
     await healed();
-    return [{ broke: "BuilderHub restarted without the conflicting registration", failure, naming: ["provisioning fails"] }];
+    return [
+      { broke: "BuilderHub restarted without the conflicting registration", failure, naming: ["provisioning fails"] },
+    ];
   },
 
   /** The VM's container taken off its restart policy: the reboot scenario must name the container left stopped. */
@@ -694,7 +862,13 @@ export const operationsCounterparts = {
     await vmCheck(vm, ["docker", "update", `--restart=${policy}`, name]);
     await vmCheck(vm, ["docker", "start", name]);
     await healed();
-    return [{ broke: `${name}'s restart policy set to no`, failure, naming: [`${name} to be started again after the reboot`] }];
+    return [
+      {
+        broke: `${name}'s restart policy set to no`,
+        failure,
+        naming: [`${name} to be started again after the reboot`],
+      },
+    ];
   },
 
   /**
@@ -703,7 +877,11 @@ export const operationsCounterparts = {
    */
   async dockerdRestarted(vm: Vm): Promise<BrokenRun[]> {
     const config = "/run/docker-without-live-restore.json";
-    await vmCheck(vm, ["sh", "-c", `sed 's/"live-restore": true/"live-restore": false/' /etc/docker/daemon.json > ${config}`]);
+    await vmCheck(vm, [
+      "sh",
+      "-c",
+      `sed 's/"live-restore": true/"live-restore": false/' /etc/docker/daemon.json > ${config}`,
+    ]);
     const execStart = `[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --config-file=${config}\n`;
     const restart = async () => {
       await restartDockerdOn(vm);
@@ -720,7 +898,10 @@ export const operationsCounterparts = {
       "docker.service",
     );
     await restart();
-    const naming = vm.role === "flowproxy" ? ["refused or lost while dockerd restarted", "was stopped by dockerd's restart"] : ["registrations", "was stopped by dockerd's restart"];
+    const naming =
+      vm.role === "flowproxy"
+        ? ["refused or lost while dockerd restarted", "was stopped by dockerd's restart"]
+        : ["registrations", "was stopped by dockerd's restart"];
     return [{ broke: `dockerd on ${vm.name} without live-restore`, failure, naming }];
   },
 
@@ -733,12 +914,20 @@ export const operationsCounterparts = {
   /** The switch set to the committed generation-1 build and generation: the check must name the build that did not change. */
   async generation2(): Promise<BrokenRun[]> {
     const failure = await failureOf(() => switchToGeneration2({ artifact: SANDBOX_ARTIFACT, generation: "1" }));
-    return [{ broke: "a switch that keeps the generation-1 build", failure, naming: ["runs flowproxy 2.0.2-029b7c4 after the switch"] }];
+    return [
+      {
+        broke: "a switch that keeps the generation-1 build",
+        failure,
+        naming: ["runs flowproxy 2.0.2-029b7c4 after the switch"],
+      },
+    ];
   },
 
   /** The keys Pulumi made, on the running stack: the check must name the output that does not say a VM made them. */
   async signerKeysOnVms(): Promise<BrokenRun[]> {
     const failure = await failureOf(() => signerKeysOnVms({ source: "stack", fresh: false }));
-    return [{ broke: "signer keys made by Pulumi, not on the VMs", failure, naming: ["made no signer key of its own"] }];
+    return [
+      { broke: "signer keys made by Pulumi, not on the VMs", failure, naming: ["made no signer key of its own"] },
+    ];
   },
 };

@@ -7,11 +7,27 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import { PORTS, REGISTRATION_USER_AGENT, UNITS, VM_PATHS } from "../../../lib/contract";
 import { copyProject, Evaluation, ExtensionInfo } from "../../../plan/evaluation";
-import { FlowProxyBuild, flowproxyExecutable, GENERATION_1_BUILD, publishArtifact } from "../../../sandbox/internet/doubles";
+import {
+  FlowProxyBuild,
+  flowproxyExecutable,
+  GENERATION_1_BUILD,
+  publishArtifact,
+} from "../../../sandbox/internet/doubles";
 import { ExtensionRun, runExtension } from "../../../sandbox/azure/extension";
 import { dockerHubRequests, SANDBOX_DOCKER_HUB_POLICY, setDockerHubPolicy } from "../../../sandbox/internet/docker-hub";
 import { githubRequests, setGithubFault } from "../../../sandbox/internet/github";
-import { changedFields, describeLoad, fileSha256, FlowproxyVmState, flowproxyVmState, livezLoad, LoadResult, mockhubInjected, servesLivez, setMockhubFault } from "../../../sandbox/probe";
+import {
+  changedFields,
+  describeLoad,
+  fileSha256,
+  FlowproxyVmState,
+  flowproxyVmState,
+  livezLoad,
+  LoadResult,
+  mockhubInjected,
+  servesLivez,
+  setMockhubFault,
+} from "../../../sandbox/probe";
 import { formatSeconds, lastNonEmptyLine } from "../../../sandbox/base/proc";
 import { evaluateSandboxStack, haproxyImages } from "../../../sandbox/sandbox";
 import { artifactUrl, SANDBOX_ARTIFACT } from "../../../sandbox/internet/stack-config";
@@ -24,10 +40,7 @@ const east = VMS.find((vm) => vm.role === "flowproxy")!;
 export const PROBE_RATE = 4;
 const PROBE_MAX = PROBE_RATE * 600;
 
-type Expectation =
-  | { kind: "fails"; step: string; reason: RegExp }
-  | { kind: "succeeds" }
-  | { kind: "killed" };
+type Expectation = { kind: "fails"; step: string; reason: RegExp } | { kind: "succeeds" } | { kind: "killed" };
 
 export interface Fault {
   name: string;
@@ -67,7 +80,9 @@ const forgetOtherHaproxy = () => vmExec(east, ["docker", "image", "rm", `haproxy
 
 /** The Docker Hub double's answers since `since` (an ISO time) to manifest GETs: the pulls it counted. */
 const manifestPullsSince = (since: string) =>
-  dockerHubRequests().filter((r) => r.time >= since && r.host === "registry-1.docker.io" && r.method === "GET" && /\/manifests\//.test(r.path));
+  dockerHubRequests().filter(
+    (r) => r.time >= since && r.host === "registry-1.docker.io" && r.method === "GET" && /\/manifests\//.test(r.path),
+  );
 
 /** Docker Hub requiring a login, and the run pulling a new HAProxy; `credentials: false` leaves the stack without them. */
 function loginFault(credentials = true): Fault {
@@ -80,25 +95,45 @@ function loginFault(credentials = true): Fault {
       await vmExec(east, ["docker", "logout"]);
       await forgetOtherHaproxy();
       since = new Date().toISOString();
-      return evaluateSandboxStack({ overrides: { haProxyVersion: otherHaproxy(), ...(credentials ? {} : { dockerHubUsername: "", dockerHubToken: "" }) } });
+      return evaluateSandboxStack({
+        overrides: {
+          haProxyVersion: otherHaproxy(),
+          ...(credentials ? {} : { dockerHubUsername: "", dockerHubToken: "" }),
+        },
+      });
     },
     clear: async () => undefined,
     expect: { kind: "succeeds" },
     keepsServing: true,
     mayChange: ["haproxyPid"],
     inspect: async (run) => {
-      const logins = dockerHubRequests().filter((r) => r.time >= since && r.host === "auth.docker.io" && r.status === 200 && r.account !== "" && !r.path.includes("scope="));
-      const pulls = manifestPullsSince(since).filter((r) => r.path.startsWith("/v2/library/haproxy/") && r.status === 200 && r.account !== "");
+      const logins = dockerHubRequests().filter(
+        (r) =>
+          r.time >= since &&
+          r.host === "auth.docker.io" &&
+          r.status === 200 &&
+          r.account !== "" &&
+          !r.path.includes("scope="),
+      );
+      const pulls = manifestPullsSince(since).filter(
+        (r) => r.path.startsWith("/v2/library/haproxy/") && r.status === 200 && r.account !== "",
+      );
       const stat = await vmExec(east, ["stat", "-c", "%a", "/root/.docker/config.json"]);
       const problems = [
-        /^ {2}logged in to Docker Hub as \S+$/m.test(run.stdoutTail) ? undefined : "the run did not log in to Docker Hub",
+        /^ {2}logged in to Docker Hub as \S+$/m.test(run.stdoutTail)
+          ? undefined
+          : "the run did not log in to Docker Hub",
         logins.length === 0 ? "Docker Hub saw no login" : undefined,
         pulls.length === 0 ? "Docker Hub counted no pull of haproxy by an account" : undefined,
-        stat.stdout.trim() === "600" ? undefined : `the docker client's login is in a file of mode ${stat.stdout.trim() || "?"}, not 600`,
+        stat.stdout.trim() === "600"
+          ? undefined
+          : `the docker client's login is in a file of mode ${stat.stdout.trim() || "?"}, not 600`,
       ].filter(Boolean);
       return problems.length > 0
         ? { problem: problems.join("; ") }
-        : { evidence: `Docker Hub saw ${logins.length} login(s) and ${pulls.length} pull(s) of haproxy as ${pulls[0].account}; /root/.docker/config.json is 600` };
+        : {
+            evidence: `Docker Hub saw ${logins.length} login(s) and ${pulls.length} pull(s) of haproxy as ${pulls[0].account}; /root/.docker/config.json is 600`,
+          };
     },
   };
 }
@@ -154,16 +189,22 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
       keepsServing: true,
       inspect: async (run) => {
         const injected = await mockhubInjected();
-        const aimed = injected.filter((line) => line.startsWith("503 ") && line.endsWith(` ${REGISTRATION_USER_AGENT.provisioning}`));
+        const aimed = injected.filter(
+          (line) => line.startsWith("503 ") && line.endsWith(` ${REGISTRATION_USER_AGENT.provisioning}`),
+        );
         const retries = retriesOf(run);
         if (aimed.length === 0 || aimed.length !== injected.length) {
-          return { problem: `BuilderHub's fault met ${aimed.length} of provisioning's requests (injected: ${injected.join(" | ") || "nothing"})` };
+          return {
+            problem: `BuilderHub's fault met ${aimed.length} of provisioning's requests (injected: ${injected.join(" | ") || "nothing"})`,
+          };
         }
         if (retries === 0) {
           return { problem: `BuilderHub answered provisioning ${aimed.length} × 503 but the script made no retry` };
         }
         const requests = [...new Set(aimed.map((line) => line.split(" ").slice(1, 3).join(" ")))].join(", ");
-        return { evidence: `BuilderHub answered ${aimed.length} × 503 to provisioning (${requests}); the script retried ${retries} ${retries === 1 ? "time" : "times"} and converged` };
+        return {
+          evidence: `BuilderHub answered ${aimed.length} × 503 to provisioning (${requests}); the script retried ${retries} ${retries === 1 ? "time" : "times"} and converged`,
+        };
       },
     },
     {
@@ -188,11 +229,17 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
         return evaluateSandboxStack({ projectDir: invalidProject });
       },
       clear: async () => fs.rmSync(invalidProject, { recursive: true, force: true }),
-      expect: { kind: "fails", step: "ensure haproxy config", reason: /haproxy\.cfg is invalid for haproxy:\S+ .*HAProxy keeps running the previous one/ },
+      expect: {
+        kind: "fails",
+        step: "ensure haproxy config",
+        reason: /haproxy\.cfg is invalid for haproxy:\S+ .*HAProxy keeps running the previous one/,
+      },
       keepsServing: true,
       inspect: async () => {
         const candidate = await vmExec(east, ["test", "-e", `${VM_PATHS.haproxyCfg}.candidate`]);
-        return candidate.code === 0 ? { problem: `the rejected candidate ${VM_PATHS.haproxyCfg}.candidate was left behind` } : { evidence: "the rejected candidate was removed" };
+        return candidate.code === 0
+          ? { problem: `the rejected candidate ${VM_PATHS.haproxyCfg}.candidate was left behind` }
+          : { evidence: "the rejected candidate was removed" };
       },
     },
     loginFault(),
@@ -204,13 +251,16 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
           setDockerHubPolicy({ requireLogin: false, limits: { ...SANDBOX_DOCKER_HUB_POLICY.limits, anonymous: 0 } });
           await forgetOtherHaproxy();
           since = new Date().toISOString();
-          return evaluateSandboxStack({ overrides: { haProxyVersion: otherHaproxy(), dockerHubUsername: "", dockerHubToken: "" } });
+          return evaluateSandboxStack({
+            overrides: { haProxyVersion: otherHaproxy(), dockerHubUsername: "", dockerHubToken: "" },
+          });
         },
         clear: async () => setDockerHubPolicy(SANDBOX_DOCKER_HUB_POLICY),
         expect: {
           kind: "fails",
           step: "ensure haproxy image",
-          reason: /refused by Docker Hub's pull rate limit \(HTTP 429, pulls anonymous; Docker's words: .*toomanyrequests: .*pull rate limit.*dockerHubUsername.*dockerHubToken/,
+          reason:
+            /refused by Docker Hub's pull rate limit \(HTTP 429, pulls anonymous; Docker's words: .*toomanyrequests: .*pull rate limit.*dockerHubUsername.*dockerHubToken/,
         },
         keepsServing: true,
         // One refusal, no retry: the limit counts over hours.
@@ -231,13 +281,21 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
       keepsServing: false,
       mayChange: ["binarySha", "flowproxyPid", "flowproxyActive"],
       inspect: async () => {
-        const shown = await vmExec(east, ["systemctl", "show", "--property=NRestarts", "--value", UNITS.flowproxy(east.name)]);
+        const shown = await vmExec(east, [
+          "systemctl",
+          "show",
+          "--property=NRestarts",
+          "--value",
+          UNITS.flowproxy(east.name),
+        ]);
         const restarts = Number(shown.stdout.trim());
         // Restart=always with RestartSec=5s over the script's 30 s wait: a build that keeps dying is
         // restarted again and again, not once.
         return Number.isInteger(restarts) && restarts >= MIN_CRASH_RESTARTS
           ? { evidence: `systemd restarted the crashing build ${restarts} times` }
-          : { problem: `systemd restarted the crashing build ${shown.stdout.trim() || "?"} times (expected at least ${MIN_CRASH_RESTARTS})` };
+          : {
+              problem: `systemd restarted the crashing build ${shown.stdout.trim() || "?"} times (expected at least ${MIN_CRASH_RESTARTS})`,
+            };
       },
     },
     {
@@ -258,7 +316,9 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
         const partial = await scratchBytes();
         return downloads === 1 && partial > 0
           ? { evidence: `killed while the artifact downloaded (${partial} bytes of it in the scratch space)` }
-          : { problem: `expected a kill during the artifact's one download: ${downloads} downloads began, ${partial} bytes in the scratch space` };
+          : {
+              problem: `expected a kill during the artifact's one download: ${downloads} downloads began, ${partial} bytes in the scratch space`,
+            };
       },
       expect: { kind: "killed" },
       keepsServing: true,
@@ -277,7 +337,9 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
         const installed = await fileSha256(east, VM_PATHS.flowproxyBinary);
         return installed === committedSha
           ? { evidence: `the committed build is installed again (sha256 ${committedSha.slice(0, 16)})` }
-          : { problem: `${VM_PATHS.flowproxyBinary} has sha256 ${installed}, not the committed build's ${committedSha}` };
+          : {
+              problem: `${VM_PATHS.flowproxyBinary} has sha256 ${installed}, not the committed build's ${committedSha}`,
+            };
       },
     },
   ];
@@ -290,22 +352,37 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
  * the step starts instead of during the download; "going back" to another build than the committed.
  * Played after the faults; the last one's rerun puts the committed stack back.
  */
-export function survivedFaultCounterparts(committed: () => Evaluation): { check: string; play: () => Promise<BrokenRun[]> }[] {
+export function survivedFaultCounterparts(
+  committed: () => Evaluation,
+): { check: string; play: () => Promise<BrokenRun[]> }[] {
   const faults = provisioningFaults(committed);
   const survived = faults.filter((fault) => fault.expect.kind !== "fails");
   const [flapping, login, killed, back] = survived;
   const broken = (fault: Fault, broke: string, naming: string) => ({
     check: fault.name,
-    play: async (): Promise<BrokenRun[]> => [{ broke, failure: await failureOf(() => playFault(fault, committed())), naming: [naming] }],
+    play: async (): Promise<BrokenRun[]> => [
+      { broke, failure: await failureOf(() => playFault(fault, committed())), naming: [naming] },
+    ],
   });
   return [
     broken(
-      { ...flapping, inject: async () => (await setMockhubFault({ flapFor: REGISTRATION_USER_AGENT.timer }), committed()) },
+      {
+        ...flapping,
+        inject: async () => (await setMockhubFault({ flapFor: REGISTRATION_USER_AGENT.timer }), committed()),
+      },
       "the flap aimed at the timer's requests instead of provisioning's",
       "of provisioning's requests",
     ),
-    broken({ ...loginFault(false), name: login.name }, "the stack without dockerHubUsername and dockerHubToken", "pull access denied for haproxy"),
-    broken({ ...killed, killWhen: undefined }, "the kill made as the step starts", "expected a kill during the artifact's one download"),
+    broken(
+      { ...loginFault(false), name: login.name },
+      "the stack without dockerHubUsername and dockerHubToken",
+      "pull access denied for haproxy",
+    ),
+    broken(
+      { ...killed, killWhen: undefined },
+      "the kill made as the step starts",
+      "expected a kill during the artifact's one download",
+    ),
     broken(
       { ...back, inject: () => withArtifact("8", { ...GENERATION_1_BUILD, gitHash: "other08" }) },
       "going back to another build than the committed one",
@@ -334,7 +411,8 @@ function outcomeProblem(expect: Expectation, run: ExtensionRun): string | undefi
     case "fails": {
       const line = new RegExp(`^FAILED: ${east.name}, step \\d+/\\d+ \\(${expect.step}\\): `);
       if (run.exitCode === 0 || run.exitCode === null) return `expected exit 1, got ${run.exitCode ?? run.result}`;
-      if (!line.test(last) || !expect.reason.test(last)) return `expected FAILED at "${expect.step}" saying ${expect.reason}`;
+      if (!line.test(last) || !expect.reason.test(last))
+        return `expected FAILED at "${expect.step}" saying ${expect.reason}`;
       return lastNonEmptyLine(run.stderrTail) === last ? undefined : "stderr's last line differs from stdout's";
     }
   }
@@ -346,14 +424,22 @@ function runEvidence(run: ExtensionRun): string {
   const retries = retriesOf(run);
   // Whether BuilderHub had to be told again: a lost answer makes the script register once more.
   const registration = /^ {2}(registered|BuilderHub already lists) /m.exec(run.stdoutTail)?.[1];
-  const registered = registration === undefined ? "" : `; registration ${registration === "registered" ? "sent again" : "already current"}`;
+  const registered =
+    registration === undefined
+      ? ""
+      : `; registration ${registration === "registered" ? "sent again" : "already current"}`;
   return `${last} — ${how} after ${formatSeconds(run.durationMs)}${retries > 0 ? `, ${retries} retries` : ""}${registered}`;
 }
 
 /** How many bytes the files in the scratch space hold (0 when it is gone). */
 async function scratchBytes(): Promise<number> {
   const found = await vmExec(east, ["find", VM_PATHS.provisionWork, "-type", "f", "-printf", "%s\\n"]);
-  return found.code === 0 ? found.stdout.split("\n").filter((line) => line !== "").reduce((sum, size) => sum + Number(size), 0) : 0;
+  return found.code === 0
+    ? found.stdout
+        .split("\n")
+        .filter((line) => line !== "")
+        .reduce((sum, size) => sum + Number(size), 0)
+    : 0;
 }
 
 /** How many files and directories the scratch space holds (0 when it is gone). */
@@ -384,7 +470,10 @@ export async function playFault(fault: Fault, committed: Evaluation): Promise<st
   let run: ExtensionRun;
   let inspected: Inspection | undefined;
   try {
-    run = await runExtension(east, extensionOf(await fault.inject()), { killAtStep: fault.killAtStep, killWhen: fault.killWhen });
+    run = await runExtension(east, extensionOf(await fault.inject()), {
+      killAtStep: fault.killAtStep,
+      killWhen: fault.killWhen,
+    });
     inspected = await fault.inspect?.(run);
   } finally {
     await probe.stop();
@@ -404,24 +493,36 @@ export async function playFault(fault: Fault, committed: Evaluation): Promise<st
   const recovered = await flowproxyVmState(east);
   const scratchAfterRerun = await scratchEntries();
   const lost = KEPT.filter((field) => recovered[field] !== before[field]);
-  if (recoverWith === committed && recovered.binarySha !== before.binarySha && !(fault.mayChange ?? []).includes("binarySha")) {
+  if (
+    recoverWith === committed &&
+    recovered.binarySha !== before.binarySha &&
+    !(fault.mayChange ?? []).includes("binarySha")
+  ) {
     lost.push("binarySha");
   }
 
   const problems = [
     outcomeProblem(fault.expect, run),
     inspected?.problem,
-    fault.keepsServing && (served.sent === 0 || served.ok !== served.sent) ? "the public endpoint did not answer throughout" : undefined,
+    fault.keepsServing && (served.sent === 0 || served.ok !== served.sent)
+      ? "the public endpoint did not answer throughout"
+      : undefined,
     unexpected.length > 0 ? `changed by the fault: ${unexpected.join(", ")}` : undefined,
-    recovery.exitCode !== 0 ? `the rerun after clearing the fault failed: ${lastNonEmptyLine(recovery.stdoutTail)}` : undefined,
+    recovery.exitCode !== 0
+      ? `the rerun after clearing the fault failed: ${lastNonEmptyLine(recovery.stdoutTail)}`
+      : undefined,
     servesAgain ? undefined : "the public endpoint did not serve again after the rerun",
     lost.length > 0 ? `lost after the rerun: ${lost.join(", ")}` : undefined,
     // Only a killed run may leave scratch files, and the next run must remove them.
-    fault.expect.kind !== "killed" && scratchAfterFault > 0 ? `the run left ${scratchAfterFault} scratch files` : undefined,
+    fault.expect.kind !== "killed" && scratchAfterFault > 0
+      ? `the run left ${scratchAfterFault} scratch files`
+      : undefined,
     scratchAfterRerun > 0 ? `${scratchAfterRerun} scratch files left after the rerun` : undefined,
   ].filter((p): p is string => p !== undefined);
   if (problems.length > 0) {
-    throw new Error(`${problems.join("; ")} (the run: ${runEvidence(run)}; serving: ${describeServing(served, before, after)})`);
+    throw new Error(
+      `${problems.join("; ")} (the run: ${runEvidence(run)}; serving: ${describeServing(served, before, after)})`,
+    );
   }
 
   const changed = changedFields(before, after);
@@ -432,7 +533,9 @@ export async function playFault(fault: Fault, committed: Evaluation): Promise<st
       changed.length === 0 ? "nothing changed by the fault" : `changed by the fault: ${changed.join(", ")}`,
       `after clearing it, a rerun converged in ${formatSeconds(recovery.durationMs)} and :${PORTS.https} serves; signer key, certificate and registration as before`,
       inspected?.evidence,
-      scratchAfterFault > 0 ? `the killed run left ${scratchAfterFault} scratch ${scratchAfterFault === 1 ? "entry" : "entries"} (its unfinished download), the rerun removed ${scratchAfterFault === 1 ? "it" : "them"}` : undefined,
+      scratchAfterFault > 0
+        ? `the killed run left ${scratchAfterFault} scratch ${scratchAfterFault === 1 ? "entry" : "entries"} (its unfinished download), the rerun removed ${scratchAfterFault === 1 ? "it" : "them"}`
+        : undefined,
     ]
       .filter(Boolean)
       .join("; "),

@@ -95,19 +95,24 @@ async function extensionOutputs(vm: Vm): Promise<Place[]> {
 async function worldReadableHits(vm: Vm, secrets: Secret[]): Promise<{ files: number; hits: string[] }> {
   const script = [
     "umask 077",
-    'work=$(mktemp -d /root/secret-scan.XXXXXX) && trap \'rm -rf "$work"\' EXIT',
+    "work=$(mktemp -d /root/secret-scan.XXXXXX) && trap 'rm -rf \"$work\"' EXIT",
     'cat > "$work/patterns"',
     'find / -xdev \\( -path /proc -o -path /sys \\) -prune -o -type f -perm -o+r -print0 > "$work/files"',
     'tr -cd "\\0" < "$work/files" | wc -c',
     'xargs -0 -r grep -lsF -f "$work/patterns" -- < "$work/files" || true',
   ].join("\n");
-  const output = await vmCheck(vm, ["bash", "-c", script], { input: secrets.map((s) => s.value).join("\n") + "\n", timeoutMs: 300_000 });
+  const output = await vmCheck(vm, ["bash", "-c", script], {
+    input: secrets.map((s) => s.value).join("\n") + "\n",
+    timeoutMs: 300_000,
+  });
   const [count, ...hits] = output.split("\n").filter((line) => line !== "");
   return { files: Number(count), hits };
 }
 
 function hitsIn(places: Place[], secrets: Secret[]): string[] {
-  return places.flatMap((place) => secrets.filter((s) => place.text.includes(s.value)).map((s) => `${s.name} in ${place.where}`));
+  return places.flatMap((place) =>
+    secrets.filter((s) => place.text.includes(s.value)).map((s) => `${s.name} in ${place.where}`),
+  );
 }
 
 /** What a search found: where it looked, and no hit (or it throws naming each). */
@@ -154,12 +159,18 @@ export class SecretScan {
     const secrets = loadOrCreateSecrets();
     this.stackSecrets = [
       { name: "githubToken", value: secrets.githubToken },
-      ...flowproxyVms().map((vm) => ({ name: `signer key of ${vm.name}`, value: signerKeyOf(this.stack!, vm.name).slice(2) })),
+      ...flowproxyVms().map((vm) => ({
+        name: `signer key of ${vm.name}`,
+        value: signerKeyOf(this.stack!, vm.name).slice(2),
+      })),
       { name: "tailscaleAuthKey", value: this.extra.tailscaleAuthKey },
       { name: "clickhousePassword", value: this.extra.clickhousePassword },
       { name: "dockerHubToken", value: secrets.dockerHubToken },
       // The docker client keeps the login as base64 of "user:token", as good as the token itself.
-      { name: "dockerHubToken as the docker client stores it", value: Buffer.from(`${secrets.dockerHubUsername}:${secrets.dockerHubToken}`).toString("base64") },
+      {
+        name: "dockerHubToken as the docker client stores it",
+        value: Buffer.from(`${secrets.dockerHubUsername}:${secrets.dockerHubToken}`).toString("base64"),
+      },
     ];
   }
 
@@ -167,13 +178,23 @@ export class SecretScan {
   async secretsInUse(): Promise<string[]> {
     const joined = await Promise.all(VMS.map(async (vm) => (await vmExec(vm, ["tailscale", "status"])).code === 0));
     const credentials = await Promise.all(
-      flowproxyVms().map(async (vm) => (await vmExec(vm, ["grep", "-c", "^CLICKHOUSE_PASSWORD=", VM_PATHS.flowproxyEnv])).stdout.trim() === "1"),
+      flowproxyVms().map(
+        async (vm) =>
+          (await vmExec(vm, ["grep", "-c", "^CLICKHOUSE_PASSWORD=", VM_PATHS.flowproxyEnv])).stdout.trim() === "1",
+      ),
     );
-    const loggedIn = await Promise.all(VMS.map(async (vm) => (await vmExec(vm, ["grep", "-c", "index.docker.io", "/root/.docker/config.json"])).stdout.trim() === "1"));
+    const loggedIn = await Promise.all(
+      VMS.map(
+        async (vm) =>
+          (await vmExec(vm, ["grep", "-c", "index.docker.io", "/root/.docker/config.json"])).stdout.trim() === "1",
+      ),
+    );
     const unused = [
       ...VMS.filter((_, i) => !joined[i]).map((vm) => `${vm.name} has not joined the tailnet (tailscale status)`),
       ...VMS.filter((_, i) => !loggedIn[i]).map((vm) => `${vm.name} holds no Docker Hub login`),
-      ...flowproxyVms().filter((_, i) => !credentials[i]).map((vm) => `${vm.name}'s flowproxy.env holds no ClickHouse password`),
+      ...flowproxyVms()
+        .filter((_, i) => !credentials[i])
+        .map((vm) => `${vm.name}'s flowproxy.env holds no ClickHouse password`),
     ];
     assert.deepEqual(unused, [], `a secret was not in use, so the scan proves less: ${unused.join("; ")}`);
     return [
@@ -185,11 +206,20 @@ export class SecretScan {
   async publicSettings(): Promise<string[]> {
     const stack = this.stack!;
     const places: Place[] = [
-      ...stack.extensions.map((e) => ({ where: `settings of ${e.vmName}`, text: JSON.stringify(e.publicSettings ?? null) })),
+      ...stack.extensions.map((e) => ({
+        where: `settings of ${e.vmName}`,
+        text: JSON.stringify(e.publicSettings ?? null),
+      })),
       ...stack.extensions.map((e) => ({ where: `forceUpdateTag of ${e.vmName}`, text: e.forceUpdateTag })),
-      ...Object.entries(stack.outputs).map(([name, output]) => ({ where: `output ${name}`, text: JSON.stringify(output.value) })),
+      ...Object.entries(stack.outputs).map(([name, output]) => ({
+        where: `output ${name}`,
+        text: JSON.stringify(output.value),
+      })),
     ];
-    return noHits(`${places.length} (${stack.extensions.length} settings, ${stack.extensions.length} tags, ${Object.keys(stack.outputs).length} outputs)`, hitsIn(places, this.secrets));
+    return noHits(
+      `${places.length} (${stack.extensions.length} settings, ${stack.extensions.length} tags, ${Object.keys(stack.outputs).length} outputs)`,
+      hitsIn(places, this.secrets),
+    );
   }
 
   async extensionOutputs(): Promise<string[]> {
@@ -198,14 +228,24 @@ export class SecretScan {
   }
 
   async journals(): Promise<string[]> {
-    const places = await Promise.all(VMS.map(async (vm) => ({ where: `journal of ${vm.name}`, text: await vmCheck(vm, ["journalctl", "--no-pager", "-o", "cat"]) })));
+    const places = await Promise.all(
+      VMS.map(async (vm) => ({
+        where: `journal of ${vm.name}`,
+        text: await vmCheck(vm, ["journalctl", "--no-pager", "-o", "cat"]),
+      })),
+    );
     const lines = places.reduce((n, p) => n + p.text.split("\n").length, 0);
     return noHits(`${places.length} journals, ${lines} lines`, hitsIn(places, this.secrets));
   }
 
   async commandLines(): Promise<string[]> {
-    const places = [...this.cmdlines].flatMap(([vm, set]) => [...set].map((text) => ({ where: `a ${text.split(" ")[0]} process of ${vm}`, text })));
-    return noHits(`${places.length} distinct command lines in ${this.sweeps} sweeps of /proc`, hitsIn(places, this.secrets));
+    const places = [...this.cmdlines].flatMap(([vm, set]) =>
+      [...set].map((text) => ({ where: `a ${text.split(" ")[0]} process of ${vm}`, text })),
+    );
+    return noHits(
+      `${places.length} distinct command lines in ${this.sweeps} sweeps of /proc`,
+      hitsIn(places, this.secrets),
+    );
   }
 
   async worldReadableFiles(): Promise<string[]> {
@@ -232,12 +272,24 @@ export class SecretScan {
     this.canary = canary;
     try {
       const stack = this.stack!;
-      this.stack = { ...stack, outputs: { ...stack.outputs, canaryOutput: { value: `ssh -i ${canary.value}`, secret: false } } };
+      this.stack = {
+        ...stack,
+        outputs: { ...stack.outputs, canaryOutput: { value: `ssh -i ${canary.value}`, secret: false } },
+      };
       const publicSettings = await failureOf(() => this.publicSettings()).finally(() => (this.stack = stack));
 
       const canaryRun = `${CUSTOM_SCRIPT_DOWNLOADS}/secret-scan-canary`;
-      await vmCheck(east, ["sh", "-c", 'mkdir -p "$1" && printf "%s\\n" "$2" > "$1/stdout"', "sh", canaryRun, canary.value]);
-      const extensionOutputs = await failureOf(() => this.extensionOutputs()).finally(() => vmCheck(east, ["rm", "-rf", canaryRun]));
+      await vmCheck(east, [
+        "sh",
+        "-c",
+        'mkdir -p "$1" && printf "%s\\n" "$2" > "$1/stdout"',
+        "sh",
+        canaryRun,
+        canary.value,
+      ]);
+      const extensionOutputs = await failureOf(() => this.extensionOutputs()).finally(() =>
+        vmCheck(east, ["rm", "-rf", canaryRun]),
+      );
 
       await vmCheck(east, ["logger", "-t", "secret-scan", canary.value]);
       const journals = await failureOf(() => this.journals());
@@ -250,7 +302,9 @@ export class SecretScan {
 
       const canaryFile = "/var/tmp/secret-scan-canary";
       await vmCheck(east, ["sh", "-c", 'printf "%s\\n" "$1" > "$2" && chmod 644 "$2"', "sh", canary.value, canaryFile]);
-      const worldReadableFiles = await failureOf(() => this.worldReadableFiles()).finally(() => vmCheck(east, ["rm", "-f", canaryFile]));
+      const worldReadableFiles = await failureOf(() => this.worldReadableFiles()).finally(() =>
+        vmCheck(east, ["rm", "-f", canaryFile]),
+      );
 
       // A request whose path carries the value, as a token in a URL would.
       await vmExec(east, ["curl", "-sk", "-o", "/dev/null", `https://api.github.com/secret-scan/${canary.value}`]);
@@ -258,15 +312,45 @@ export class SecretScan {
 
       this.canary = undefined;
       await vmCheck(east, ["systemctl", "stop", "tailscaled"]);
-      const secretsInUse = await failureOf(() => this.secretsInUse()).finally(() => vmCheck(east, ["systemctl", "start", "tailscaled"]));
+      const secretsInUse = await failureOf(() => this.secretsInUse()).finally(() =>
+        vmCheck(east, ["systemctl", "start", "tailscaled"]),
+      );
 
       return {
-        secretsInUse: [{ broke: `tailscaled stopped on ${east.name}`, failure: secretsInUse, naming: [`${east.name} has not joined the tailnet`] }],
-        publicSettings: [{ broke: "the canary in a stack output", failure: publicSettings, naming: found("output canaryOutput") }],
-        extensionOutputs: [{ broke: "the canary in an extension's stdout", failure: extensionOutputs, naming: found(`${east.name}:${canaryRun}/stdout`) }],
-        journals: [{ broke: "the canary logged with logger", failure: journals, naming: found(`journal of ${east.name}`) }],
-        commandLines: [{ broke: "the canary on a command line", failure: commandLines, naming: [`${canary.name} in a sh process of ${east.name}`] }],
-        worldReadableFiles: [{ broke: "the canary in a 0644 file", failure: worldReadableFiles, naming: [`a secret in ${east.name}:${canaryFile}`] }],
+        secretsInUse: [
+          {
+            broke: `tailscaled stopped on ${east.name}`,
+            failure: secretsInUse,
+            naming: [`${east.name} has not joined the tailnet`],
+          },
+        ],
+        publicSettings: [
+          { broke: "the canary in a stack output", failure: publicSettings, naming: found("output canaryOutput") },
+        ],
+        extensionOutputs: [
+          {
+            broke: "the canary in an extension's stdout",
+            failure: extensionOutputs,
+            naming: found(`${east.name}:${canaryRun}/stdout`),
+          },
+        ],
+        journals: [
+          { broke: "the canary logged with logger", failure: journals, naming: found(`journal of ${east.name}`) },
+        ],
+        commandLines: [
+          {
+            broke: "the canary on a command line",
+            failure: commandLines,
+            naming: [`${canary.name} in a sh process of ${east.name}`],
+          },
+        ],
+        worldReadableFiles: [
+          {
+            broke: "the canary in a 0644 file",
+            failure: worldReadableFiles,
+            naming: [`a secret in ${east.name}:${canaryFile}`],
+          },
+        ],
         githubDoubleLog: [{ broke: "the canary in a request's path", failure: githubDoubleLog, naming: [canary.name] }],
       };
     } finally {
@@ -276,4 +360,11 @@ export class SecretScan {
 }
 
 /** The checks of the scan, by the name of the SecretScan method that makes each. */
-export type SecretScanCheck = "secretsInUse" | "publicSettings" | "extensionOutputs" | "journals" | "commandLines" | "worldReadableFiles" | "githubDoubleLog";
+export type SecretScanCheck =
+  | "secretsInUse"
+  | "publicSettings"
+  | "extensionOutputs"
+  | "journals"
+  | "commandLines"
+  | "worldReadableFiles"
+  | "githubDoubleLog";

@@ -36,16 +36,29 @@ export async function verifySandbox(): Promise<VerifyRun> {
   const started = Date.now();
   const result = await run(
     process.execPath,
-    ["--require", "ts-node/register/transpile-only", path.join(PROJECT_DIR, "verify", "main.ts"), "--sandbox", "--json"],
+    [
+      "--require",
+      "ts-node/register/transpile-only",
+      path.join(PROJECT_DIR, "verify", "main.ts"),
+      "--sandbox",
+      "--json",
+    ],
     { cwd: PROJECT_DIR, timeoutMs: 120_000 },
   );
   const report = JSON.parse(result.stdout) as { ok: boolean; results?: CheckResult[]; error?: string };
   assert.ok(report.results, `verify gave no results: ${report.error ?? result.stderr}`);
-  return { output: result.stdout + result.stderr, status: result.code, ok: report.ok, results: report.results, durationMs: Date.now() - started };
+  return {
+    output: result.stdout + result.stderr,
+    status: result.code,
+    ok: report.ok,
+    results: report.results,
+    durationMs: Date.now() - started,
+  };
 }
 
 const failures = (run: VerifyRun) => run.results.filter((r) => r.outcome !== "ok");
-const listResults = (results: readonly CheckResult[]) => results.map((r) => `${r.vm}/${r.check} ${r.outcome}: ${r.detail}`).join("; ");
+const listResults = (results: readonly CheckResult[]) =>
+  results.map((r) => `${r.vm}/${r.check} ${r.outcome}: ${r.detail}`).join("; ");
 
 /** A healthy sandbox: every check passes, and nothing secret is printed. */
 export async function verifyHealthy(): Promise<string> {
@@ -57,8 +70,14 @@ export async function verifyHealthy(): Promise<string> {
     `verify took ${formatSeconds(verified.durationMs)}, over its budget of ${formatSeconds(VERIFY_BUDGET_MS)}`,
   );
   const stack = await evaluateSandboxStack();
-  const secrets = [loadOrCreateSecrets().githubToken, ...flowproxyVms().map((vm) => signerKeyOf(stack, vm.name).slice(2))];
-  assert.ok(secrets.every((secret) => !verified.output.includes(secret)), "verify printed a secret");
+  const secrets = [
+    loadOrCreateSecrets().githubToken,
+    ...flowproxyVms().map((vm) => signerKeyOf(stack, vm.name).slice(2)),
+  ];
+  assert.ok(
+    secrets.every((secret) => !verified.output.includes(secret)),
+    "verify printed a secret",
+  );
   return `${verified.results.length} checks passed in ${formatSeconds(verified.durationMs)} (budget ${formatSeconds(VERIFY_BUDGET_MS)})`;
 }
 
@@ -76,7 +95,11 @@ const named = (pairs: [Vm, CheckName][] = []) => pairs.map(([vm, check]) => `${v
  * failing would hide which check the fault is about, and an expected one passing would be a fault
  * verify cannot see.
  */
-async function verifyFails(consequences: Consequences, fault: () => Promise<void>, heal: () => Promise<void>): Promise<string> {
+async function verifyFails(
+  consequences: Consequences,
+  fault: () => Promise<void>,
+  heal: () => Promise<void>,
+): Promise<string> {
   let verified: VerifyRun;
   try {
     await fault();
@@ -86,13 +109,20 @@ async function verifyFails(consequences: Consequences, fault: () => Promise<void
   }
   assert.equal(verified.status, 1, "verify exits 1");
   const notOk = failures(verified);
-  const seen = (outcome: string) => notOk.filter((r) => r.outcome === outcome).map((r) => `${r.vm}/${r.check}`).sort();
+  const seen = (outcome: string) =>
+    notOk
+      .filter((r) => r.outcome === outcome)
+      .map((r) => `${r.vm}/${r.check}`)
+      .sort();
   assert.deepEqual(seen("FAIL"), named(consequences.fails), `the checks verify failed: ${listResults(notOk)}`);
   assert.deepEqual(seen("skipped"), named(consequences.skips), `the checks verify skipped: ${listResults(notOk)}`);
   const failedChecks = new Set(consequences.fails.map(([, check]) => check));
   for (const skip of notOk.filter((r) => r.outcome === "skipped")) {
     const cited = /\(see (?:its )?([\w-]+)\)$/.exec(skip.detail)?.[1];
-    assert.ok(cited !== undefined && failedChecks.has(cited as CheckName), `${skip.vm}/${skip.check} is skipped without naming a failed check: ${skip.detail}`);
+    assert.ok(
+      cited !== undefined && failedChecks.has(cited as CheckName),
+      `${skip.vm}/${skip.check} is skipped without naming a failed check: ${skip.detail}`,
+    );
   }
   return listResults(notOk);
 }
@@ -101,7 +131,10 @@ export function flowproxyStopped(): Promise<string> {
   return verifyFails(
     // Its flow check sends through east's HAProxy to the stopped FlowProxy; the others' send to the
     // proxies they can watch and fail naming east, which they cannot.
-    { fails: [[east, "services"], [east, "flow"], ...othersThanEast().map((vm): [Vm, CheckName] => [vm, "flow"])], skips: [] },
+    {
+      fails: [[east, "services"], [east, "flow"], ...othersThanEast().map((vm): [Vm, CheckName] => [vm, "flow"])],
+      skips: [],
+    },
     () => vmCheck(east, ["systemctl", "stop", flowproxyUnit(east)]).then(() => undefined),
     async () => {
       await vmCheck(east, ["systemctl", "start", flowproxyUnit(east)]);
@@ -120,7 +153,10 @@ export function registryEmptied(): Promise<string> {
     {
       fails: flowproxyVms().map((vm): [Vm, CheckName] => [vm, "registration"]),
       // Without a listed certificate there is nothing to hold the TLS to, nor a peer to send to.
-      skips: flowproxyVms().flatMap((vm): [Vm, CheckName][] => [[vm, "tls"], [vm, "flow"]]),
+      skips: flowproxyVms().flatMap((vm): [Vm, CheckName][] => [
+        [vm, "tls"],
+        [vm, "flow"],
+      ]),
     },
     async () => {
       await registrationTimers("stop");
@@ -158,14 +194,22 @@ export function wrongCertificateServed(): Promise<string> {
   const reload = () => vmCheck(east, ["docker", "kill", "-s", "HUP", CONTAINERS.haproxy]);
   /** A field of the certificate HAProxy presents on vm-eastus's :443, asked inside the VM. */
   const presented = (field: "-subject" | "-pubkey") =>
-    vmCheck(east, ["sh", "-c", `echo | openssl s_client -connect 127.0.0.1:${PORTS.https} 2>/dev/null | openssl x509 -noout ${field}`]);
+    vmCheck(east, [
+      "sh",
+      "-c",
+      `echo | openssl s_client -connect 127.0.0.1:${PORTS.https} 2>/dev/null | openssl x509 -noout ${field}`,
+    ]);
   return verifyFails(
     // The flow check refuses to send to a proxy presenting another certificate; the others' fail naming east.
-    { fails: [[east, "tls"], [east, "flow"], ...othersThanEast().map((vm): [Vm, CheckName] => [vm, "flow"])], skips: [] },
+    {
+      fails: [[east, "tls"], [east, "flow"], ...othersThanEast().map((vm): [Vm, CheckName] => [vm, "flow"])],
+      skips: [],
+    },
     async () => {
       await vmCheck(east, ["cp", "-p", pem, kept]);
       await vmCheck(east, [
-        "sh", "-c",
+        "sh",
+        "-c",
         `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=impostor ` +
           `-keyout /root/impostor.key -out /root/impostor.crt 2>/dev/null && cat /root/impostor.crt /root/impostor.key > ${pem} && rm -f /root/impostor.*`,
       ]);
@@ -177,7 +221,14 @@ export function wrongCertificateServed(): Promise<string> {
     async () => {
       await vmCheck(east, ["mv", kept, pem]);
       await reload();
-      const registered = await vmCheck(east, ["openssl", "x509", "-in", VM_PATHS.servedCertificate, "-noout", "-pubkey"]);
+      const registered = await vmCheck(east, [
+        "openssl",
+        "x509",
+        "-in",
+        VM_PATHS.servedCertificate,
+        "-noout",
+        "-pubkey",
+      ]);
       await eventually("HAProxy to present the registered certificate again", async () =>
         (await presented("-pubkey")) === registered ? true : undefined,
       );

@@ -17,7 +17,10 @@ test("cast wallet new prints a fresh keypair in cast's layout, the address the o
   const first = runCast(["wallet", "new"]);
   const second = runCast(["wallet", "new"]);
   assert.equal(first.code, 0);
-  const match = /^Successfully created new keypair\.\nAddress: {5}(0x[0-9a-fA-F]{40})\nPrivate key: (0x[0-9a-f]{64})\n$/.exec(first.stdout);
+  const match =
+    /^Successfully created new keypair\.\nAddress: {5}(0x[0-9a-fA-F]{40})\nPrivate key: (0x[0-9a-f]{64})\n$/.exec(
+      first.stdout,
+    );
   assert.ok(match, first.stdout);
   assert.equal(privateKeyToAddress(match[2] as `0x${string}`), match[1]);
   assert.notEqual(first.stdout, second.stdout);

@@ -39,7 +39,14 @@ describe("the Docker Hub double", () => {
     });
     await new Promise<void>((resolve) => registry.listen(0, "127.0.0.1", resolve));
     const upstream = { host: "127.0.0.1", port: (registry.address() as { port: number }).port };
-    double = new DockerHubDouble({ host: "127.0.0.1", port: 0, upstream, accounts: { [USER]: TOKEN }, policyFile, requestLog });
+    double = new DockerHubDouble({
+      host: "127.0.0.1",
+      port: 0,
+      upstream,
+      accounts: { [USER]: TOKEN },
+      policyFile,
+      requestLog,
+    });
     port = await double.listen();
   });
 
@@ -56,19 +63,29 @@ describe("the Docker Hub double", () => {
 
   const setPolicy = (policy: DockerHubPolicy) => fs.writeFileSync(policyFile, JSON.stringify(policy));
 
-  function request(host: string, urlPath: string, headers: Record<string, string> = {}, method = "GET"): Promise<Reply> {
+  function request(
+    host: string,
+    urlPath: string,
+    headers: Record<string, string> = {},
+    method = "GET",
+  ): Promise<Reply> {
     return new Promise((resolve, reject) => {
-      const req = http.request({ host: "127.0.0.1", port, path: urlPath, method, headers: { host, ...headers } }, (res) => {
-        let body = "";
-        res.on("data", (chunk: Buffer) => (body += chunk.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      });
+      const req = http.request(
+        { host: "127.0.0.1", port, path: urlPath, method, headers: { host, ...headers } },
+        (res) => {
+          let body = "";
+          res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
       req.on("error", reject);
       req.end();
     });
   }
 
-  const basic = (user: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString("base64")}` });
+  const basic = (user: string, secret: string) => ({
+    authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString("base64")}`,
+  });
 
   /** The token service's answer (distribution's token.md). */
   interface TokenReply {
@@ -85,8 +102,16 @@ describe("the Docker Hub double", () => {
 
   /** A token as dockerd gets one: service and scope from the challenge, Basic credentials when logged in. */
   async function tokenFor(scope: string | undefined, credentials?: [string, string]): Promise<string> {
-    const query = new URLSearchParams({ service: "registry.docker.io", ...(scope ? { scope } : {}), ...(credentials ? { account: credentials[0], client_id: "docker", offline_token: "true" } : {}) });
-    const reply = await request("auth.docker.io", `/token?${query.toString()}`, credentials ? basic(...credentials) : {});
+    const query = new URLSearchParams({
+      service: "registry.docker.io",
+      ...(scope ? { scope } : {}),
+      ...(credentials ? { account: credentials[0], client_id: "docker", offline_token: "true" } : {}),
+    });
+    const reply = await request(
+      "auth.docker.io",
+      `/token?${query.toString()}`,
+      credentials ? basic(...credentials) : {},
+    );
     assert.equal(reply.status, 200, reply.body);
     const body = JSON.parse(reply.body) as TokenReply;
     assert.equal(body.token, body.access_token);
@@ -102,10 +127,14 @@ describe("the Docker Hub double", () => {
     assert.equal(ping.status, 401);
     assert.equal(ping.headers["www-authenticate"], CHALLENGE);
     assert.equal(ping.headers["docker-distribution-api-version"], "registry/2.0");
-    assert.deepEqual(JSON.parse(ping.body), { errors: [{ code: "UNAUTHORIZED", message: "authentication required", detail: null }] });
+    assert.deepEqual(JSON.parse(ping.body), {
+      errors: [{ code: "UNAUTHORIZED", message: "authentication required", detail: null }],
+    });
     const manifest = await request("registry-1.docker.io", MANIFEST);
     assert.equal(manifest.headers["www-authenticate"], `${CHALLENGE},scope="repository:library/haproxy:pull"`);
-    assert.deepEqual((JSON.parse(manifest.body) as ErrorsReply).errors[0].detail, [{ Type: "repository", Class: "", Name: "library/haproxy", Action: "pull" }]);
+    assert.deepEqual((JSON.parse(manifest.body) as ErrorsReply).errors[0].detail, [
+      { Type: "repository", Class: "", Name: "library/haproxy", Action: "pull" },
+    ]);
     assert.deepEqual(reached, [], "nothing reaches the registry without a token");
   });
 
@@ -122,7 +151,11 @@ describe("the Docker Hub double", () => {
   test("a login is a token without scope for Basic credentials, which /v2/ then accepts; wrong credentials get 401", async () => {
     const token = await tokenFor(undefined, [USER, TOKEN]);
     assert.equal((await request("registry-1.docker.io", "/v2/", bearer(token))).status, 200);
-    const wrong = await request("auth.docker.io", "/token?service=registry.docker.io&account=flowproxyops", basic(USER, "dckr_pat_wrong"));
+    const wrong = await request(
+      "auth.docker.io",
+      "/token?service=registry.docker.io&account=flowproxyops",
+      basic(USER, "dckr_pat_wrong"),
+    );
     assert.equal(wrong.status, 401);
     assert.deepEqual(JSON.parse(wrong.body), { details: "incorrect username or password" });
     const forged = await request("registry-1.docker.io", "/v2/", bearer(`${token.slice(0, -4)}AAAA`));
@@ -135,7 +168,10 @@ describe("the Docker Hub double", () => {
     const anonymous = await tokenFor("repository:library/haproxy:pull");
     const refused = await request("registry-1.docker.io", MANIFEST, bearer(anonymous));
     assert.equal(refused.status, 401);
-    assert.equal(refused.headers["www-authenticate"], `${CHALLENGE},scope="repository:library/haproxy:pull",error="insufficient_scope"`);
+    assert.equal(
+      refused.headers["www-authenticate"],
+      `${CHALLENGE},scope="repository:library/haproxy:pull",error="insufficient_scope"`,
+    );
     const token = await tokenFor("repository:library/haproxy:pull", [USER, TOKEN]);
     const pulled = await request("registry-1.docker.io", MANIFEST, bearer(token));
     assert.equal(pulled.status, 200);
@@ -146,15 +182,27 @@ describe("the Docker Hub double", () => {
   test("past the anonymous limit a manifest GET gets 429 TOOMANYREQUESTS naming the pull rate limit; HEAD does not count, accounts count apart, a new policy is a new window", async () => {
     setPolicy({ requireLogin: false, limits: { anonymous: 2, authenticated: 100 } });
     const token = await tokenFor("repository:library/haproxy:pull");
-    assert.equal((await request("registry-1.docker.io", MANIFEST, bearer(token), "HEAD")).headers["ratelimit-remaining"], "2;w=21600");
-    assert.equal((await request("registry-1.docker.io", MANIFEST, bearer(token))).headers["ratelimit-remaining"], "1;w=21600");
-    assert.equal((await request("registry-1.docker.io", MANIFEST, bearer(token))).headers["ratelimit-remaining"], "0;w=21600");
+    assert.equal(
+      (await request("registry-1.docker.io", MANIFEST, bearer(token), "HEAD")).headers["ratelimit-remaining"],
+      "2;w=21600",
+    );
+    assert.equal(
+      (await request("registry-1.docker.io", MANIFEST, bearer(token))).headers["ratelimit-remaining"],
+      "1;w=21600",
+    );
+    assert.equal(
+      (await request("registry-1.docker.io", MANIFEST, bearer(token))).headers["ratelimit-remaining"],
+      "0;w=21600",
+    );
     const limited = await request("registry-1.docker.io", MANIFEST, bearer(token));
     assert.equal(limited.status, 429);
     assert.equal(limited.headers["ratelimit-remaining"], "0;w=21600");
     const [error] = (JSON.parse(limited.body) as ErrorsReply).errors;
     assert.equal(error.code, "TOOMANYREQUESTS");
-    assert.match(error.message, /^You have reached your unauthenticated pull rate limit\. https:\/\/www\.docker\.com\/increase-rate-limit$/);
+    assert.match(
+      error.message,
+      /^You have reached your unauthenticated pull rate limit\. https:\/\/www\.docker\.com\/increase-rate-limit$/,
+    );
     assert.equal(reached.filter((r) => r.startsWith("GET")).length, 2, "the refused pull never reached the registry");
 
     const account = await tokenFor("repository:library/haproxy:pull", [USER, TOKEN]);
@@ -166,14 +214,22 @@ describe("the Docker Hub double", () => {
   test("logs every request with its account and status, never a token or a password", async () => {
     await tokenFor("repository:library/haproxy:pull", [USER, TOKEN]);
     const log = fs.readFileSync(requestLog, "utf8");
-    assert.ok(!log.includes(TOKEN) && !log.includes(Buffer.from(`${USER}:${TOKEN}`).toString("base64")) && !/eyJ/.test(log));
+    assert.ok(
+      !log.includes(TOKEN) && !log.includes(Buffer.from(`${USER}:${TOKEN}`).toString("base64")) && !/eyJ/.test(log),
+    );
     const last = JSON.parse(log.trimEnd().split("\n").pop()!) as Record<string, unknown>;
-    assert.deepEqual({ ...last, time: "T" }, { time: "T", host: "auth.docker.io", method: "GET", path: last.path, account: USER, status: 200 });
+    assert.deepEqual(
+      { ...last, time: "T" },
+      { time: "T", host: "auth.docker.io", method: "GET", path: last.path, account: USER, status: 200 },
+    );
   });
 
   test("reads a scope as distribution writes it", () => {
     assert.deepEqual(parseScope("repository:library/haproxy:pull"), { name: "library/haproxy", actions: ["pull"] });
-    assert.deepEqual(parseScope("repository:samalba/my-app:pull,push"), { name: "samalba/my-app", actions: ["pull", "push"] });
+    assert.deepEqual(parseScope("repository:samalba/my-app:pull,push"), {
+      name: "samalba/my-app",
+      actions: ["pull", "push"],
+    });
     assert.equal(parseScope("registry:catalog:*"), undefined);
   });
 });

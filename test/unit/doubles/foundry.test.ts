@@ -73,7 +73,10 @@ test("a failed download ends the installer with status 1 and a foundryup-init: r
   const { dir, bin } = scratch(false);
   const result = await install("bash", bin, { HOME: dir }, false);
   assert.equal(result.status, 1);
-  assert.match(result.stderr, /^foundryup-init: command failed: fetch https:\/\/raw\.githubusercontent\.com\/foundry-rs\/foundry\/HEAD\/foundryup\/foundryup /m);
+  assert.match(
+    result.stderr,
+    /^foundryup-init: command failed: fetch https:\/\/raw\.githubusercontent\.com\/foundry-rs\/foundry\/HEAD\/foundryup\/foundryup /m,
+  );
   assert.equal(fs.existsSync(path.join(dir, ".foundry", "bin", "foundryup")), false);
 });
 

@@ -13,7 +13,9 @@ const API_PATH = "/repos/flashbots/flowproxy/actions/artifacts/2/zip";
 const dir = scratchDir("github-double-");
 const faultFile = path.join(dir, "fault");
 const requestLog = path.join(dir, "requests.jsonl");
-const artifact = createZip([{ name: "flowproxy", data: Buffer.from(`#!/bin/sh\n${"echo flowproxy\n".repeat(40)}`), mode: 0o755 }]);
+const artifact = createZip([
+  { name: "flowproxy", data: Buffer.from(`#!/bin/sh\n${"echo flowproxy\n".repeat(40)}`), mode: 0o755 },
+]);
 let double: GithubDouble;
 let port: number;
 
@@ -48,11 +50,16 @@ interface Reply {
 
 function get(host: string, urlPath: string, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const request = http.get({ host: "127.0.0.1", port, path: urlPath, headers: { host, "user-agent": "curl/8", ...headers } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (c: Buffer) => chunks.push(c));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
-    });
+    const request = http.get(
+      { host: "127.0.0.1", port, path: urlPath, headers: { host, "user-agent": "curl/8", ...headers } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (c: Buffer) => chunks.push(c));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }),
+        );
+      },
+    );
     request.setTimeout(timeoutMs, () => request.destroy(new Error("timed out")));
     request.on("error", reject);
   });
@@ -104,8 +111,14 @@ test("the request log records whether a token came, never the token", async () =
   await api();
   const log = fs.readFileSync(requestLog, "utf8");
   assert.ok(!log.includes(TOKEN));
-  const entries = log.trim().split("\n").map((line) => JSON.parse(line) as { authorization: boolean; path: string });
-  assert.deepEqual(entries.slice(-2).map((e) => e.authorization), [true, false]);
+  const entries = log
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { authorization: boolean; path: string });
+  assert.deepEqual(
+    entries.slice(-2).map((e) => e.authorization),
+    [true, false],
+  );
 });
 
 test("the installers and tools are served under their real hosts", async () => {
@@ -113,10 +126,19 @@ test("the installers and tools are served under their real hosts", async () => {
   assert.equal(foundry.status, 302);
   const installer = new URL(String(foundry.headers.location));
   assert.equal((await get(installer.hostname, installer.pathname)).body.toString(), "contents of foundry-install.sh");
-  assert.equal((await get("raw.githubusercontent.com", "/foundry-rs/foundry/HEAD/foundryup/foundryup")).body.toString(), "contents of foundryup.sh");
-  assert.equal((await get("github.com", "/foundry-rs/foundry/releases/download/stable/cast")).body.toString(), "contents of cast.js");
+  assert.equal(
+    (await get("raw.githubusercontent.com", "/foundry-rs/foundry/HEAD/foundryup/foundryup")).body.toString(),
+    "contents of foundryup.sh",
+  );
+  assert.equal(
+    (await get("github.com", "/foundry-rs/foundry/releases/download/stable/cast")).body.toString(),
+    "contents of cast.js",
+  );
   assert.equal((await get("tailscale.com", "/install.sh")).body.toString(), "contents of tailscale-install.sh");
-  assert.equal((await get("pkgs.tailscale.com", "/stable/sandbox/tailscaled")).body.toString(), "contents of tailscale.js");
+  assert.equal(
+    (await get("pkgs.tailscale.com", "/stable/sandbox/tailscaled")).body.toString(),
+    "contents of tailscale.js",
+  );
   assert.equal((await get("example.com", "/")).status, 404);
 });
 

@@ -23,7 +23,13 @@ import { startMockhub } from "../../doubles/mockhub/server";
 import type { BuilderListing } from "../../../lib/contract";
 import { spawnAsync } from "../../support/processes";
 import { MOCKHUB_INJECTED_FILE } from "../../../sandbox/internet/doubles-interface";
-import { MockhubEnvironment, mockhubTarget, mockhubTargetKind, ReverseNames, VM_ENVIRONMENT } from "../../support/mockhub-target";
+import {
+  MockhubEnvironment,
+  mockhubTarget,
+  mockhubTargetKind,
+  ReverseNames,
+  VM_ENVIRONMENT,
+} from "../../support/mockhub-target";
 import { scratchDir } from "../../support/scratch";
 
 // main.rs's routes at b56e719: the double must answer exactly these.
@@ -41,7 +47,9 @@ after(() => target.stop());
 // What a test needs beyond requests to a running mockhub; a target without it skips the test.
 const RESTARTS = target.restart === undefined && "needs to restart mockhub (not possible at a URL)";
 const LOCAL = !target.local && "needs mockhub on this machine (it names the source address by this machine's resolver)";
-const NAMES = (RESTARTS || LOCAL || (kind === "binary" && process.getuid?.() !== 0)) && "needs to give a source address a reverse name (a binary: root)";
+const NAMES =
+  (RESTARTS || LOCAL || (kind === "binary" && process.getuid?.() !== 0)) &&
+  "needs to give a source address a reverse name (a binary: root)";
 const DOUBLE_ONLY = kind !== "double" && "the double's own machinery, not upstream behaviour";
 
 /** A fresh mockhub (empty registry) with this environment, where the target can restart; else the running one. */
@@ -71,22 +79,30 @@ interface RequestOptions {
 function request(method: string, urlPath: string, options: RequestOptions = {}): Promise<Reply> {
   const url = new URL(target.url);
   return new Promise((resolve, reject) => {
-    const headers: http.OutgoingHttpHeaders = options.contentType === undefined ? {} : { "content-type": options.contentType };
-    const req = http.request({ host: url.hostname, port: url.port, method, path: urlPath, headers, agent: false, localAddress: options.from }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
+    const headers: http.OutgoingHttpHeaders =
+      options.contentType === undefined ? {} : { "content-type": options.contentType };
+    const req = http.request(
+      { host: url.hostname, port: url.port, method, path: urlPath, headers, agent: false, localAddress: options.from },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
+      },
+    );
     req.on("error", reject);
     req.end(options.body);
   });
 }
 
 const post = (body: string | Buffer, contentType = JSON_TYPE) => request("POST", REGISTER_PATH, { body, contentType });
-const register = (body: unknown, from?: string) => request("POST", REGISTER_PATH, { body: JSON.stringify(body), contentType: JSON_TYPE, from });
+const register = (body: unknown, from?: string) =>
+  request("POST", REGISTER_PATH, { body: JSON.stringify(body), contentType: JSON_TYPE, from });
 const list = async () => JSON.parse((await request("GET", BUILDERS_PATH)).body) as BuilderListing[];
 /** The entries of these signers (a running mockhub may list others). */
-const entriesOf = async (...signers: string[]) => (await list()).filter((b) => signers.includes(b.orderflow_proxy.ecdsa_pubkey_address));
+const entriesOf = async (...signers: string[]) =>
+  (await list()).filter((b) => signers.includes(b.orderflow_proxy.ecdsa_pubkey_address));
 
 /** Bytes sent as they are, the answer as it came until the server closed (date aside). */
 function raw(text: string | Buffer): Promise<{ statusLine: string; headers: Record<string, string>; body: string }> {
@@ -99,16 +115,25 @@ function raw(text: string | Buffer): Promise<{ statusLine: string; headers: Reco
     socket.on("close", () => {
       const [head, ...rest] = Buffer.concat(chunks).toString("latin1").split("\r\n\r\n");
       const [statusLine, ...lines] = head.split("\r\n");
-      const headers = Object.fromEntries(lines.map((l): [string, string] => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]).filter(([n]) => n !== "date"));
+      const headers = Object.fromEntries(
+        lines
+          .map((l): [string, string] => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()])
+          .filter(([n]) => n !== "date"),
+      );
       resolve({ statusLine, headers, body: rest.join("\r\n\r\n") });
     });
     socket.write(text);
   });
 }
 
-const get = (urlPath: string, version = "HTTP/1.1", extra = "") => `GET ${urlPath} ${version}\r\nHost: mockhub\r\n${extra}Connection: close\r\n\r\n`;
+const get = (urlPath: string, version = "HTTP/1.1", extra = "") =>
+  `GET ${urlPath} ${version}\r\nHost: mockhub\r\n${extra}Connection: close\r\n\r\n`;
 /** What hyper answers to a request it refuses before axum sees it (role.rs on_error). */
-const automatic = (status: string) => ({ statusLine: `HTTP/1.1 ${status}`, headers: { connection: "close", "content-length": "0" }, body: "" });
+const automatic = (status: string) => ({
+  statusLine: `HTTP/1.1 ${status}`,
+  headers: { connection: "close", "content-length": "0" },
+  body: "",
+});
 
 test(`mockhub under test: ${target.description}`, () => undefined);
 
@@ -120,27 +145,43 @@ test("without SYSTEM_PORT the program panics like main.rs's expect and exits 101
   assert.deepEqual(startup, {
     listening: false,
     status: 101,
-    stderr: "\nthread 'main' panicked at src/main.rs:18:10:\nSYSTEM_PORT is not set: NotPresent\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
+    stderr:
+      "\nthread 'main' panicked at src/main.rs:18:10:\nSYSTEM_PORT is not set: NotPresent\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
   });
 });
 
 // Upstream: main.rs line 20, `.parse::<u16>().expect(..)`; core::num from_str_radix; the port is `ip`'s.
 test("SYSTEM_PORT parses as Rust's u16: a leading +, no spaces, 0 to 65535", { skip: RESTARTS }, async () => {
-  for (const [value, port] of [["+80", "80"], ["0", "0"], ["65535", "65535"]]) {
+  for (const [value, port] of [
+    ["+80", "80"],
+    ["0", "0"],
+    ["65535", "65535"],
+  ]) {
     await hub({ SYSTEM_PORT: value });
     const signer = newSigner();
     await register({ ecdsa_pubkey_address: signer });
     assert.match((await entriesOf(signer))[0].ip, new RegExp(`:${port}$`), value);
   }
-  for (const [value, kindOfError] of [["", "Empty"], [" 5544", "InvalidDigit"], ["-1", "InvalidDigit"], ["65536", "PosOverflow"], ["99999x", "PosOverflow"], ["x", "InvalidDigit"]]) {
+  for (const [value, kindOfError] of [
+    ["", "Empty"],
+    [" 5544", "InvalidDigit"],
+    ["-1", "InvalidDigit"],
+    ["65536", "PosOverflow"],
+    ["99999x", "PosOverflow"],
+    ["x", "InvalidDigit"],
+  ]) {
     const startup = await target.restart?.({ SYSTEM_PORT: value });
-    assert.deepEqual(startup, {
-      listening: false,
-      status: 101,
-      stderr:
-        `\nthread 'main' panicked at src/main.rs:20:10:\nSYSTEM_PORT must be a valid port number: ParseIntError { kind: ${kindOfError} }\n` +
-        "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
-    }, JSON.stringify(value));
+    assert.deepEqual(
+      startup,
+      {
+        listening: false,
+        status: 101,
+        stderr:
+          `\nthread 'main' panicked at src/main.rs:20:10:\nSYSTEM_PORT must be a valid port number: ParseIntError { kind: ${kindOfError} }\n` +
+          "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
+      },
+      JSON.stringify(value),
+    );
   }
 });
 
@@ -158,19 +199,23 @@ test("ENABLE_TLS is on only for the exact text true", { skip: RESTARTS }, async 
 
 // Upstream: main.rs register_credentials (StatusCode::OK; name = the reverse name's first label,
 // ip = "<source>:<SYSTEM_PORT>", dns_name = the source) and get_builders (Json of every entry).
-test("a registration answers 200 with an empty body and the list holds it in main.rs's shape", { skip: NAMES }, async () => {
-  await hub(VM_ENVIRONMENT, { "127.0.0.4": "vm-eastus.internal.cloudapp.net" });
-  const signer = newSigner();
-  const registered = await register({ tls_cert: PEM, ecdsa_pubkey_address: signer }, "127.0.0.4");
-  assert.deepEqual([registered.status, registered.body, registered.headers["content-type"]], [200, "", undefined]);
-  const reply = await request("GET", BUILDERS_PATH);
-  assert.equal(reply.headers["content-type"], "application/json");
-  const cert = JSON.stringify(PEM);
-  assert.equal(
-    reply.body,
-    `[{"name":"vm-eastus","ip":"127.0.0.4:${VM_ENVIRONMENT.SYSTEM_PORT}","dns_name":"127.0.0.4","orderflow_proxy":{"tls_cert":${cert},"ecdsa_pubkey_address":"${signer}"},"instance":{"tls_cert":${cert}}}]`,
-  );
-});
+test(
+  "a registration answers 200 with an empty body and the list holds it in main.rs's shape",
+  { skip: NAMES },
+  async () => {
+    await hub(VM_ENVIRONMENT, { "127.0.0.4": "vm-eastus.internal.cloudapp.net" });
+    const signer = newSigner();
+    const registered = await register({ tls_cert: PEM, ecdsa_pubkey_address: signer }, "127.0.0.4");
+    assert.deepEqual([registered.status, registered.body, registered.headers["content-type"]], [200, "", undefined]);
+    const reply = await request("GET", BUILDERS_PATH);
+    assert.equal(reply.headers["content-type"], "application/json");
+    const cert = JSON.stringify(PEM);
+    assert.equal(
+      reply.body,
+      `[{"name":"vm-eastus","ip":"127.0.0.4:${VM_ENVIRONMENT.SYSTEM_PORT}","dns_name":"127.0.0.4","orderflow_proxy":{"tls_cert":${cert},"ecdsa_pubkey_address":"${signer}"},"instance":{"tls_cert":${cert}}}]`,
+    );
+  },
+);
 
 // Upstream: main.rs register_credentials, `if registry.builders.contains_key(&signer) { return StatusCode::OK }`.
 test("the first registration of a signer wins: a later one answers 200 and changes nothing", async () => {
@@ -211,7 +256,8 @@ test("instance.tls_cert is the registered certificate with ENABLE_TLS, else empt
   await register({ tls_cert: PEM, ecdsa_pubkey_address: withCert });
   await register({ tls_cert: null, ecdsa_pubkey_address: withoutCert });
   const entries = await entriesOf(withCert, withoutCert);
-  const tlsOf = (signer: string) => entries.find((b) => b.orderflow_proxy.ecdsa_pubkey_address === signer)?.instance.tls_cert;
+  const tlsOf = (signer: string) =>
+    entries.find((b) => b.orderflow_proxy.ecdsa_pubkey_address === signer)?.instance.tls_cert;
   assert.deepEqual([tlsOf(withCert), tlsOf(withoutCert)], [PEM, ""]);
   await hub({ SYSTEM_PORT: "5544", ENABLE_TLS: "false" });
   await register({ tls_cert: PEM, ecdsa_pubkey_address: withCert });
@@ -235,7 +281,10 @@ test("a builder is named by the system resolver's name for its source address", 
   assert.ok(hostsName, "this machine's /etc/hosts names 127.0.0.1");
   const signer = newSigner();
   await register({ ecdsa_pubkey_address: signer }, "127.0.0.1");
-  assert.deepEqual((await entriesOf(signer)).map((b) => [b.name, b.dns_name]), [[hostsName.split(".")[0], "127.0.0.1"]]);
+  assert.deepEqual(
+    (await entriesOf(signer)).map((b) => [b.name, b.dns_name]),
+    [[hostsName.split(".")[0], "127.0.0.1"]],
+  );
 });
 
 // Upstream: main.rs, else `signer.to_string()`; dns-lookup 3.0.1 lookup_addr (NI_NAMEREQD: no name is
@@ -245,7 +294,10 @@ test("without a reverse name the builder is named by its EIP-55 checksummed addr
   await hub();
   const signer = "0xd8da6bf26964af9d7eed9e03e53415d37aa96045";
   await register({ ecdsa_pubkey_address: signer }, "127.0.0.2");
-  assert.deepEqual((await entriesOf(signer)).map((b) => [b.name, b.ip]), [["0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045", "127.0.0.2:5544"]]);
+  assert.deepEqual(
+    (await entriesOf(signer)).map((b) => [b.name, b.ip]),
+    [["0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045", "127.0.0.2:5544"]],
+  );
 });
 
 // Upstream: alloy-primitives 1.3.1 bits/serde.rs, Serialize writes hex::Buffer::<N, true> (0x, lowercase).
@@ -253,7 +305,10 @@ test("ecdsa_pubkey_address is listed in lowercase hex with 0x, whatever was regi
   await hub();
   const signer = newSigner();
   await register({ ecdsa_pubkey_address: getAddress(signer).slice(2) });
-  assert.deepEqual((await entriesOf(signer)).map((b) => b.orderflow_proxy.ecdsa_pubkey_address), [signer]);
+  assert.deepEqual(
+    (await entriesOf(signer)).map((b) => b.orderflow_proxy.ecdsa_pubkey_address),
+    [signer],
+  );
 });
 
 // ---- the request body (axum 0.8.4 json.rs and rejection.rs; serde_json 1.0.145; alloy 1.3.1) ----
@@ -270,10 +325,15 @@ test("an address is taken with or without 0x, in any case, with a wrong checksum
   }
   const checksummed = getAddress(signer);
   const letter = checksummed.slice(2).search(/[a-fA-F]/) + 2;
-  const flipped = checksummed[letter] === checksummed[letter].toLowerCase() ? checksummed[letter].toUpperCase() : checksummed[letter].toLowerCase();
+  const flipped =
+    checksummed[letter] === checksummed[letter].toLowerCase()
+      ? checksummed[letter].toUpperCase()
+      : checksummed[letter].toLowerCase();
   const wrongChecksum = checksummed.slice(0, letter) + flipped + checksummed.slice(letter + 1);
   const spellings = [signer, signer.slice(2), `0x${signer.slice(2).toUpperCase()}`, checksummed, wrongChecksum];
-  const statuses = await Promise.all(spellings.map(async (spelling) => (await register({ ecdsa_pubkey_address: spelling })).status));
+  const statuses = await Promise.all(
+    spellings.map(async (spelling) => (await register({ ecdsa_pubkey_address: spelling })).status),
+  );
   assert.deepEqual(statuses, [200, 200, 200, 200, 200]);
   assert.equal((await entriesOf(signer)).length, 1);
 });
@@ -296,20 +356,30 @@ test("a malformed address answers 422 with const-hex's reason", async () => {
     return [reply.status, reply.body];
   };
   const prefix = `${UNPROCESSABLE}ecdsa_pubkey_address: `;
-  assert.deepEqual(await Promise.all(["0x123", "0x1234", `0X${signer.slice(2)}`, `${signer.slice(0, 41)}g`].map(reason)), [
-    [422, `${prefix}odd number of digits at line 1 column 31`],
-    [422, `${prefix}invalid string length at line 1 column 32`],
-    [422, `${prefix}invalid string length at line 1 column 68`],
-    [422, `${prefix}invalid character 'g' at position 39 at line 1 column 68`],
-  ]);
+  assert.deepEqual(
+    await Promise.all(["0x123", "0x1234", `0X${signer.slice(2)}`, `${signer.slice(0, 41)}g`].map(reason)),
+    [
+      [422, `${prefix}odd number of digits at line 1 column 31`],
+      [422, `${prefix}invalid string length at line 1 column 32`],
+      [422, `${prefix}invalid string length at line 1 column 68`],
+      [422, `${prefix}invalid character 'g' at position 39 at line 1 column 68`],
+    ],
+  );
 });
 
 // Upstream: axum json.rs json_content_type and rejection.rs MissingJsonContentType (415), text/plain.
 test("a body without a JSON content type answers 415 with axum's message", async () => {
   await hub();
-  const replies = await Promise.all([undefined, "text/plain", "application/x-www-form-urlencoded"].map((contentType) => request("POST", REGISTER_PATH, { body: "{}", contentType })));
+  const replies = await Promise.all(
+    [undefined, "text/plain", "application/x-www-form-urlencoded"].map((contentType) =>
+      request("POST", REGISTER_PATH, { body: "{}", contentType }),
+    ),
+  );
   for (const reply of replies) {
-    assert.deepEqual([reply.status, reply.headers["content-type"], reply.body], [415, "text/plain; charset=utf-8", "Expected request with `Content-Type: application/json`"]);
+    assert.deepEqual(
+      [reply.status, reply.headers["content-type"], reply.body],
+      [415, "text/plain; charset=utf-8", "Expected request with `Content-Type: application/json`"],
+    );
   }
 });
 
@@ -318,9 +388,25 @@ test("a body without a JSON content type answers 415 with axum's message", async
 // header's value never reaches it: httparse drops it.)
 test("application/json with parameters and any application/*+json type count as JSON", async () => {
   await hub();
-  const json = ["application/json", "Application/JSON", "application/json; charset=utf-8", "application/json;", "application/vnd.api+json", "application/ld+json; profile=x"];
-  const other = ["text/json", "application/jsonx", "application/json ;charset=utf-8", "application/+json", "application/json; charset", "*/*"];
-  const statuses = await Promise.all([...json, ...other].map(async (type) => `${type}: ${(await post("{}", type)).status}`));
+  const json = [
+    "application/json",
+    "Application/JSON",
+    "application/json; charset=utf-8",
+    "application/json;",
+    "application/vnd.api+json",
+    "application/ld+json; profile=x",
+  ];
+  const other = [
+    "text/json",
+    "application/jsonx",
+    "application/json ;charset=utf-8",
+    "application/+json",
+    "application/json; charset",
+    "*/*",
+  ];
+  const statuses = await Promise.all(
+    [...json, ...other].map(async (type) => `${type}: ${(await post("{}", type)).status}`),
+  );
   assert.deepEqual(statuses, [...json.map((type) => `${type}: 422`), ...other.map((type) => `${type}: 415`)]);
 });
 
@@ -343,14 +429,20 @@ test("malformed JSON answers 400 with serde_json's message and position", async 
 test("a field of the wrong type answers 422 naming the field", async () => {
   await hub();
   const reply = await post(`{"tls_cert": 5, "ecdsa_pubkey_address": "${newSigner()}"}`);
-  assert.deepEqual([reply.status, reply.body], [422, `${UNPROCESSABLE}tls_cert: invalid type: integer \`5\`, expected a string at line 1 column 14`]);
+  assert.deepEqual(
+    [reply.status, reply.body],
+    [422, `${UNPROCESSABLE}tls_cert: invalid type: integer \`5\`, expected a string at line 1 column 14`],
+  );
 });
 
 // Upstream: serde_derive visit_map (missing_field; Option fields default to None).
 test("a missing address answers 422; a missing certificate is null", async () => {
   await hub();
   const missing = await post("{}");
-  assert.deepEqual([missing.status, missing.body], [422, `${UNPROCESSABLE}missing field \`ecdsa_pubkey_address\` at line 1 column 2`]);
+  assert.deepEqual(
+    [missing.status, missing.body],
+    [422, `${UNPROCESSABLE}missing field \`ecdsa_pubkey_address\` at line 1 column 2`],
+  );
   const signer = newSigner();
   assert.equal((await register({ ecdsa_pubkey_address: signer, extra: [1, { a: true }] })).status, 200);
   assert.equal((await entriesOf(signer))[0].orderflow_proxy.tls_cert, null);
@@ -360,7 +452,10 @@ test("a missing address answers 422; a missing certificate is null", async () =>
 test("a repeated field answers 422", async () => {
   await hub();
   const reply = await post(`{"tls_cert":"x","tls_cert":"y","ecdsa_pubkey_address":"${newSigner()}"}`);
-  assert.deepEqual([reply.status, reply.body], [422, `${UNPROCESSABLE}duplicate field \`tls_cert\` at line 1 column 26`]);
+  assert.deepEqual(
+    [reply.status, reply.body],
+    [422, `${UNPROCESSABLE}duplicate field \`tls_cert\` at line 1 column 26`],
+  );
 });
 
 // Upstream: axum 0.8.4 json.rs from_bytes calls no Deserializer::end(), so the first value is enough.
@@ -386,10 +481,15 @@ test("floats in messages print as ryu does", async () => {
   await hub();
   const literals = ["1.5", "1e5", "1e15", "1e16", "1e-5", "1e-6", "-0", "123456789012345678901"];
   const printed = ["1.5", "100000.0", "1000000000000000.0", "1e16", "0.00001", "1e-6", "-0.0", "1.2345678901234567e20"];
-  const replies = await Promise.all(literals.map((literal) => post(`{"tls_cert":${literal},"ecdsa_pubkey_address":"${newSigner()}"}`)));
+  const replies = await Promise.all(
+    literals.map((literal) => post(`{"tls_cert":${literal},"ecdsa_pubkey_address":"${newSigner()}"}`)),
+  );
   assert.deepEqual(
     replies.map((reply) => [reply.status, reply.body]),
-    literals.map((literal, i) => [422, `${UNPROCESSABLE}tls_cert: invalid type: floating point \`${printed[i]}\`, expected a string at line 1 column ${'{"tls_cert":'.length + literal.length}`]),
+    literals.map((literal, i) => [
+      422,
+      `${UNPROCESSABLE}tls_cert: invalid type: floating point \`${printed[i]}\`, expected a string at line 1 column ${'{"tls_cert":'.length + literal.length}`,
+    ]),
   );
 });
 
@@ -415,14 +515,23 @@ test("other methods answer 405 naming the allowed ones", async () => {
 // no percent-decoding.
 test("unknown paths answer 404", async () => {
   await hub();
-  const paths = ["/", `${BUILDERS_PATH}/`, "/api/l1-builder/v1/BUILDERS", "/api/l1-builder/v1/%62uilders", "/api/l1-builder/v1//builders"];
+  const paths = [
+    "/",
+    `${BUILDERS_PATH}/`,
+    "/api/l1-builder/v1/BUILDERS",
+    "/api/l1-builder/v1/%62uilders",
+    "/api/l1-builder/v1//builders",
+  ];
   const replies = await Promise.all(
     paths.map(async (urlPath) => {
       const reply = await request("GET", urlPath);
       return `${urlPath}: ${reply.status} ${JSON.stringify(reply.body)}`;
     }),
   );
-  assert.deepEqual(replies, paths.map((urlPath) => `${urlPath}: 404 ""`));
+  assert.deepEqual(
+    replies,
+    paths.map((urlPath) => `${urlPath}: 404 ""`),
+  );
 });
 
 // Upstream: axum method_routing.rs, `get` also serves HEAD without the body.
@@ -458,13 +567,18 @@ test("a request without a Host header is served", async () => {
 test("a request that does not parse answers 400 with an empty body and closes", async () => {
   await hub();
   assert.deepEqual(await raw("GARBAGE\r\n\r\n"), automatic("400 Bad Request"));
-  assert.deepEqual(await raw(get(BUILDERS_PATH, "HTTP/1.1", "Content-Length: 1\r\nContent-Length: 2\r\n")), automatic("400 Bad Request"));
+  assert.deepEqual(
+    await raw(get(BUILDERS_PATH, "HTTP/1.1", "Content-Length: 1\r\nContent-Length: 2\r\n")),
+    automatic("400 Bad Request"),
+  );
 });
 
 // Upstream: httparse 1.10.1 reads HTTP/1.0 and HTTP/1.1 only; hyper role.rs on_error (Parse::Version).
 test("request lines of HTTP versions other than 1.0 and 1.1 answer 400", async () => {
   await hub();
-  const replies = await Promise.all(["HTTP/0.9", "HTTP/1.2", "HTTP/2.0"].map((version) => raw(get(BUILDERS_PATH, version))));
+  const replies = await Promise.all(
+    ["HTTP/0.9", "HTTP/1.2", "HTTP/2.0"].map((version) => raw(get(BUILDERS_PATH, version))),
+  );
   assert.deepEqual(replies, [automatic("400 Bad Request"), automatic("400 Bad Request"), automatic("400 Bad Request")]);
 });
 
@@ -491,7 +605,10 @@ test("a head over hyper's limits answers 431, a target over 65534 bytes 414; 20 
 // Upstream: hyper role.rs: a Transfer-Encoding that does not end in chunked is refused, 400.
 test("a request whose Transfer-Encoding does not end in chunked answers 400", async () => {
   await hub();
-  assert.deepEqual(await raw(get(BUILDERS_PATH, "HTTP/1.1", "Transfer-Encoding: gzip\r\n")), automatic("400 Bad Request"));
+  assert.deepEqual(
+    await raw(get(BUILDERS_PATH, "HTTP/1.1", "Transfer-Encoding: gzip\r\n")),
+    automatic("400 Bad Request"),
+  );
   const chunked = `POST ${REGISTER_PATH} HTTP/1.1\r\nHost: mockhub\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n`;
   assert.equal((await raw(chunked)).statusLine, "HTTP/1.1 422 Unprocessable Entity");
 });
@@ -524,14 +641,24 @@ test("the double's program panics without SYSTEM_PORT and exits 101", { skip: DO
   const env = { ...process.env };
   delete env.SYSTEM_PORT;
   delete env.RUST_BACKTRACE;
-  const child = await spawnAsync(process.execPath, ["--require", "ts-node/register/transpile-only", MOCKHUB_TS], { env, timeoutMs: 30_000 });
+  const child = await spawnAsync(process.execPath, ["--require", "ts-node/register/transpile-only", MOCKHUB_TS], {
+    env,
+    timeoutMs: 30_000,
+  });
   assert.equal(child.status, 101);
   assert.match(child.stderr, /^\nthread 'main' panicked at src\/main.rs:18:10:\nSYSTEM_PORT is not set: NotPresent\n/);
 });
 
 /** The double on 127.0.0.1 with the sandbox's fault switch in `stateDir`. */
 async function withFaultSwitch(stateDir: string, run: (port: number) => Promise<void>): Promise<void> {
-  const server = await startMockhub({ systemPort: 5544, host: "127.0.0.1", port: 0, lookup: async () => "vm-eastus", log: () => undefined, stateDir });
+  const server = await startMockhub({
+    systemPort: 5544,
+    host: "127.0.0.1",
+    port: 0,
+    lookup: async () => "vm-eastus",
+    log: () => undefined,
+    stateDir,
+  });
   try {
     await run((server.address() as net.AddressInfo).port);
   } finally {
@@ -540,42 +667,65 @@ async function withFaultSwitch(stateDir: string, run: (port: number) => Promise<
   }
 }
 
-test("sandbox fault switch: down drops connections, error answers 500, an empty switch serves", { skip: DOUBLE_ONLY }, async () => {
-  const stateDir = scratchDir("mockhub-");
-  const status = (port: number) =>
-    new Promise<number>((resolve, reject) => {
-      http.get({ host: "127.0.0.1", port, path: BUILDERS_PATH, agent: false }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      }).on("error", reject);
+test(
+  "sandbox fault switch: down drops connections, error answers 500, an empty switch serves",
+  { skip: DOUBLE_ONLY },
+  async () => {
+    const stateDir = scratchDir("mockhub-");
+    const status = (port: number) =>
+      new Promise<number>((resolve, reject) => {
+        http
+          .get({ host: "127.0.0.1", port, path: BUILDERS_PATH, agent: false }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          })
+          .on("error", reject);
+      });
+    await withFaultSwitch(stateDir, async (port) => {
+      fs.writeFileSync(path.join(stateDir, "fault"), "down\n");
+      await assert.rejects(status(port), /socket hang up|ECONNRESET/);
+      fs.writeFileSync(path.join(stateDir, "fault"), "error");
+      assert.equal(await status(port), 500);
+      fs.rmSync(path.join(stateDir, "fault"));
+      assert.equal(await status(port), 200);
     });
-  await withFaultSwitch(stateDir, async (port) => {
-    fs.writeFileSync(path.join(stateDir, "fault"), "down\n");
-    await assert.rejects(status(port), /socket hang up|ECONNRESET/);
-    fs.writeFileSync(path.join(stateDir, "fault"), "error");
-    assert.equal(await status(port), 500);
-    fs.rmSync(path.join(stateDir, "fault"));
-    assert.equal(await status(port), 200);
-  });
-});
+  },
+);
 
-test("sandbox fault switch: flap answers 503 to every other request of its agent only, the first included, and records each", { skip: DOUBLE_ONLY }, async () => {
-  const stateDir = scratchDir("mockhub-");
-  const as = (port: number, agent: string) =>
-    new Promise<number>((resolve, reject) => {
-      http.get({ host: "127.0.0.1", port, path: BUILDERS_PATH, headers: { "user-agent": agent }, agent: false }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      }).on("error", reject);
+test(
+  "sandbox fault switch: flap answers 503 to every other request of its agent only, the first included, and records each",
+  { skip: DOUBLE_ONLY },
+  async () => {
+    const stateDir = scratchDir("mockhub-");
+    const as = (port: number, agent: string) =>
+      new Promise<number>((resolve, reject) => {
+        http
+          .get(
+            { host: "127.0.0.1", port, path: BUILDERS_PATH, headers: { "user-agent": agent }, agent: false },
+            (res) => {
+              res.resume();
+              res.on("end", () => resolve(res.statusCode ?? 0));
+            },
+          )
+          .on("error", reject);
+      });
+    await withFaultSwitch(stateDir, async (port) => {
+      fs.writeFileSync(path.join(stateDir, "fault"), "flap aimed/1\n");
+      const statuses = [];
+      for (const agent of ["aimed/1", "peer", "aimed/1", "aimed/1", "peer", "aimed/1", "aimed/1"]) {
+        statuses.push(`${agent}:${await as(port, agent)}`);
+      }
+      assert.deepEqual(statuses, [
+        "aimed/1:503",
+        "peer:200",
+        "aimed/1:200",
+        "aimed/1:503",
+        "peer:200",
+        "aimed/1:200",
+        "aimed/1:503",
+      ]);
+      const injected = fs.readFileSync(path.join(stateDir, MOCKHUB_INJECTED_FILE), "utf8");
+      assert.equal(injected, `503 GET ${BUILDERS_PATH} aimed/1\n`.repeat(3));
     });
-  await withFaultSwitch(stateDir, async (port) => {
-    fs.writeFileSync(path.join(stateDir, "fault"), "flap aimed/1\n");
-    const statuses = [];
-    for (const agent of ["aimed/1", "peer", "aimed/1", "aimed/1", "peer", "aimed/1", "aimed/1"]) {
-      statuses.push(`${agent}:${await as(port, agent)}`);
-    }
-    assert.deepEqual(statuses, ["aimed/1:503", "peer:200", "aimed/1:200", "aimed/1:503", "peer:200", "aimed/1:200", "aimed/1:503"]);
-    const injected = fs.readFileSync(path.join(stateDir, MOCKHUB_INJECTED_FILE), "utf8");
-    assert.equal(injected, `503 GET ${BUILDERS_PATH} aimed/1\n`.repeat(3));
-  });
-});
+  },
+);

@@ -22,9 +22,16 @@ describe("auto-shutdown", () => {
   });
 
   test("every VM, each proxy of every region and BuilderHub, gets one schedule", () => {
-    const targets = schedules(withKey).map((s) => String(s.inputs.targetResourceId).split("/").pop()).sort();
+    const targets = schedules(withKey)
+      .map((s) => String(s.inputs.targetResourceId).split("/").pop())
+      .sort();
     assert.deepEqual(targets, ["vm-builderhub", "vm-eastus", "vm-eastus-2", "vm-westeurope"]);
-    assert.deepEqual(targets, vms(withKey).map((vm) => vm.state.name).sort());
+    assert.deepEqual(
+      targets,
+      vms(withKey)
+        .map((vm) => vm.state.name)
+        .sort(),
+    );
   });
 
   test("each schedule is named shutdown-computevm-<vm>, in its VM's resource group and region, aimed at the VM's id", () => {
@@ -33,7 +40,10 @@ describe("auto-shutdown", () => {
       assert.ok(vm, `${schedule.name} waits for its VM`);
       assert.equal(schedule.inputs.name, `shutdown-computevm-${String(vm.inputs.vmName)}`);
       assert.equal(schedule.state.name, schedule.inputs.name, "Azure answers with that name");
-      assert.equal(schedule.inputs.targetResourceId, `/subscriptions/00000000-0000-0000-0000-000000000000/mock/${VM}/${String(vm.inputs.vmName)}`);
+      assert.equal(
+        schedule.inputs.targetResourceId,
+        `/subscriptions/00000000-0000-0000-0000-000000000000/mock/${VM}/${String(vm.inputs.vmName)}`,
+      );
       assert.equal(schedule.inputs.resourceGroupName, vm.inputs.resourceGroupName, `${schedule.name}'s group`);
       assert.equal(schedule.inputs.location, vm.inputs.location, `${schedule.name}'s region`);
     }
@@ -44,7 +54,14 @@ describe("auto-shutdown", () => {
       const { taskType, dailyRecurrence, timeZoneId, status, weeklyRecurrence, hourlyRecurrence } = schedule.inputs;
       assert.deepEqual(
         { taskType, dailyRecurrence, timeZoneId, status, weeklyRecurrence, hourlyRecurrence },
-        { taskType: "ComputeVmShutdownTask", dailyRecurrence: { time: "1900" }, timeZoneId: "W. Europe Standard Time", status: "Enabled", weeklyRecurrence: undefined, hourlyRecurrence: undefined },
+        {
+          taskType: "ComputeVmShutdownTask",
+          dailyRecurrence: { time: "1900" },
+          timeZoneId: "W. Europe Standard Time",
+          status: "Enabled",
+          weeklyRecurrence: undefined,
+          hourlyRecurrence: undefined,
+        },
         schedule.name,
       );
     }
@@ -58,8 +75,16 @@ describe("auto-shutdown", () => {
   });
 
   test("the plan shows each schedule's Azure name, VM, time and time zone", () => {
-    const text = formatPlan(new PlanGraph(withKey), { project: "flowproxy-staging", stack: "dev", configFile: "-", placeholders: [] });
-    assert.match(text, /^ {6}shutdown-computevm-vm-eastus-2: ComputeVmShutdownTask of vm-eastus-2 daily at 1900 W\. Europe Standard Time, Enabled$/m);
+    const text = formatPlan(new PlanGraph(withKey), {
+      project: "flowproxy-staging",
+      stack: "dev",
+      configFile: "-",
+      placeholders: [],
+    });
+    assert.match(
+      text,
+      /^ {6}shutdown-computevm-vm-eastus-2: ComputeVmShutdownTask of vm-eastus-2 daily at 1900 W\. Europe Standard Time, Enabled$/m,
+    );
   });
 
   test("without autoShutdownTime no VM has a schedule, so removing the key removes them", () => {

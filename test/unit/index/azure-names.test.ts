@@ -19,7 +19,8 @@ const RESOURCE_GROUP = "azure-native:resources:ResourceGroup";
 const ofType = (stack: Evaluation, type: string): EvaluatedResource[] => stack.resources.filter((r) => r.type === type);
 const named = (stack: Evaluation): EvaluatedResource[] => stack.resources.filter((r) => r.type in NAMED);
 const azureName = (r: EvaluatedResource): unknown => r.inputs[NAMED[r.type as keyof typeof NAMED]];
-const groupNames = (stack: Evaluation): string[] => ofType(stack, RESOURCE_GROUP).map((g) => String(g.inputs.resourceGroupName));
+const groupNames = (stack: Evaluation): string[] =>
+  ofType(stack, RESOURCE_GROUP).map((g) => String(g.inputs.resourceGroupName));
 
 describe("Azure names", () => {
   let dev: Evaluation;
@@ -38,7 +39,11 @@ describe("Azure names", () => {
     });
     for (const r of named(dev)) assert.equal(azureName(r), r.name, `${r.name} has its program name in Azure`);
     for (const vm of ofType(dev, "azure-native:compute:VirtualMachine")) {
-      assert.equal((unmarkSecrets(vm.inputs.osProfile) as { computerName?: unknown }).computerName, vm.name, `${vm.name}'s host name`);
+      assert.equal(
+        (unmarkSecrets(vm.inputs.osProfile) as { computerName?: unknown }).computerName,
+        vm.name,
+        `${vm.name}'s host name`,
+      );
     }
   });
 
@@ -49,10 +54,17 @@ describe("Azure names", () => {
   });
 
   test("resource groups carry the stack's name, so two stacks in one subscription do not collide", () => {
-    assert.deepEqual(groupNames(dev).sort(), ["rg-flowproxy-staging-dev-eastus", "rg-flowproxy-staging-dev-westeurope"]);
+    assert.deepEqual(groupNames(dev).sort(), [
+      "rg-flowproxy-staging-dev-eastus",
+      "rg-flowproxy-staging-dev-westeurope",
+    ]);
     assert.deepEqual(groupNames(qa).sort(), ["rg-flowproxy-staging-qa-eastus", "rg-flowproxy-staging-qa-westeurope"]);
     // What the two stacks name alike lives in groups of their own.
-    for (const r of named(qa)) assert.ok(!groupNames(dev).includes(String(r.inputs.resourceGroupName)), `qa's ${r.name} is in one of qa's groups`);
+    for (const r of named(qa))
+      assert.ok(
+        !groupNames(dev).includes(String(r.inputs.resourceGroupName)),
+        `qa's ${r.name} is in one of qa's groups`,
+      );
   });
 
   test("a stack name that makes a resource group name longer than Azure takes is refused before any resource", async () => {
@@ -62,7 +74,12 @@ describe("Azure names", () => {
     assert.equal(outcome.kind, "refused");
     if (outcome.kind !== "refused") return;
     assert.equal(outcome.refusal.declared, 0);
-    assert.match(outcome.refusal.message, new RegExp(`The stack name "${stack}" makes the resource group name rg-flowproxy-staging-${stack}-westeurope 92 characters long; Azure takes at most 90`));
+    assert.match(
+      outcome.refusal.message,
+      new RegExp(
+        `The stack name "${stack}" makes the resource group name rg-flowproxy-staging-${stack}-westeurope 92 characters long; Azure takes at most 90`,
+      ),
+    );
   });
 
   test("what carries a fixed name is replaced delete-first: a second one under that name would be refused", () => {
@@ -73,7 +90,11 @@ describe("Azure names", () => {
     const vms = ofType(dev, "azure-native:compute:VirtualMachine");
     assert.equal(vms.length, 3);
     for (const vm of vms) {
-      assert.deepEqual((vm.inputs.diagnosticsProfile as Record<string, unknown>)?.bootDiagnostics, { enabled: true }, vm.name);
+      assert.deepEqual(
+        (vm.inputs.diagnosticsProfile as Record<string, unknown>)?.bootDiagnostics,
+        { enabled: true },
+        vm.name,
+      );
     }
   });
 });

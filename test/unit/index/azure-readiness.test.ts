@@ -25,7 +25,13 @@ import { counterparts } from "../../support/counterparts";
 import { reportSection } from "../../support/evidence";
 import { evaluated, everyOptionRequest, threeRegionRequest, validRequest } from "../../support/program";
 import { AZURE_READINESS, AZURE_READINESS_CHECKS, REGION_TABLES } from "../../support/report-sections";
-import { extensionsAheadOfNetwork, networkPrerequisites, unorderedVnetWrites, vnetWriterProblems, vnetWriters } from "../../support/vnet-writes";
+import {
+  extensionsAheadOfNetwork,
+  networkPrerequisites,
+  unorderedVnetWrites,
+  vnetWriterProblems,
+  vnetWriters,
+} from "../../support/vnet-writes";
 
 /** How long the script waits for a held apt lock in these checks; 600 s on a VM. */
 const LOCK_WAIT_SECONDS = 2;
@@ -60,7 +66,10 @@ reportSection(AZURE_READINESS, (check) => {
 
     check(AZURE_READINESS_CHECKS.orderedVnetWrites(label), () => {
       assert.deepEqual(unorderedVnetWrites(result()), []);
-      const pairs = [...vnetWriters(result()).values()].reduce((n, writers) => n + (writers.length * (writers.length - 1)) / 2, 0);
+      const pairs = [...vnetWriters(result()).values()].reduce(
+        (n, writers) => n + (writers.length * (writers.length - 1)) / 2,
+        0,
+      );
       return [`${pairs} pairs of writes over ${regions} VNets, each ordered by a dependency`];
     });
 
@@ -94,11 +103,16 @@ reportSection(AZURE_READINESS, (check) => {
 
   check(AZURE_READINESS_CHECKS.provisioningRun, async () => {
     assert.deepEqual(provisioningRunProblems(base, await evaluated(validRequest({ provisioningRun: "1" }))), []);
-    return [`all ${base.extensions.length} forceUpdateTags change from provisioningRun 0 to 1; the scripts stay the same`];
+    return [
+      `all ${base.extensions.length} forceUpdateTags change from provisioningRun 0 to 1; the scripts stay the same`,
+    ];
   });
 
   check(AZURE_READINESS_CHECKS.firstBoot, async () => {
-    const configurations = await Promise.all([evaluated(everyOptionRequest()), evaluated(validRequest({ signerKeySource: "vm" }))]);
+    const configurations = await Promise.all([
+      evaluated(everyOptionRequest()),
+      evaluated(validRequest({ signerKeySource: "vm" })),
+    ]);
     const scripts = [base, ...configurations].flatMap((e) => e.extensions);
     for (const extension of scripts) assert.deepEqual(firstBootProblems(extension.script), [], extension.vmName);
     return [`all ${scripts.length} scripts: the default configuration, every option set, keys made on the VMs`];
@@ -109,7 +123,9 @@ reportSection(AZURE_READINESS, (check) => {
     assert.deepEqual(heldLockProblems(wait), [], wait.stdout);
     const last = wait.stdout.trimEnd().split("\n").pop() ?? "";
     // The lock file has a random name; the report shows where it was, not which one.
-    return [`exit ${wait.status} after ${wait.seconds.toFixed(1)} s (${LOCK_WAIT_SECONDS} s here, 600 s on a VM): ${last.split(os.tmpdir()).join("$TMPDIR")}`];
+    return [
+      `exit ${wait.status} after ${wait.seconds.toFixed(1)} s (${LOCK_WAIT_SECONDS} s here, 600 s on a VM): ${last.split(os.tmpdir()).join("$TMPDIR")}`,
+    ];
   });
 
   check(AZURE_READINESS_CHECKS.freedAptLock, async () => {
@@ -145,10 +161,17 @@ counterparts(AZURE_READINESS, (counterpart) => {
 
     counterpart(AZURE_READINESS_CHECKS.vnetWriters(label), () => {
       const location = firstLocation();
-      const broken: Evaluation = { ...result(), resources: result().resources.filter((r) => r.name !== `dns-link-${location}`) };
+      const broken: Evaluation = {
+        ...result(),
+        resources: result().resources.filter((r) => r.name !== `dns-link-${location}`),
+      };
       assert.equal(broken.resources.length, result().resources.length - 1);
       return [
-        { broke: `dns-link-${location} gone`, failure: vnetWriterProblems(broken, regions), naming: [`vnet-${location}: dns-link-${location} is not among its writers`] },
+        {
+          broke: `dns-link-${location} gone`,
+          failure: vnetWriterProblems(broken, regions),
+          naming: [`vnet-${location}: dns-link-${location} is not among its writers`],
+        },
       ];
     });
 
@@ -161,7 +184,11 @@ counterparts(AZURE_READINESS, (counterpart) => {
       const dependsOn = result().resources.find((r) => r.name === link)!.options.dependsOn;
       const before = dependsOn.filter((dep) => writers.includes(dep) && dep !== `vnet-${location}`);
       assert.equal(before.length, 1, `${link} depends on one earlier write besides its VNet: ${dependsOn.join(", ")}`);
-      const broken = withResource(result(), link, (r) => (r.options.dependsOn = r.options.dependsOn.filter((dep) => dep !== before[0])));
+      const broken = withResource(
+        result(),
+        link,
+        (r) => (r.options.dependsOn = r.options.dependsOn.filter((dep) => dep !== before[0])),
+      );
       return [
         {
           broke: `${link}'s dependency on ${before[0]} removed`,
@@ -172,14 +199,22 @@ counterparts(AZURE_READINESS, (counterpart) => {
     });
 
     counterpart(AZURE_READINESS_CHECKS.extensionsAfterNetwork(label), () => {
-      const last = result().extensions.filter((e) => e.role === "flowproxy").pop()!.resource;
+      const last = result()
+        .extensions.filter((e) => e.role === "flowproxy")
+        .pop()!.resource;
       const record = `dns-${BUILDERHUB.dnsLabel}`;
       assert.ok(networkPrerequisites(result()).includes(record), `${record} is a network prerequisite`);
       const broken = withResource(result(), last, (r) => {
         assert.ok(r.options.dependsOn.includes(record), `${last} depends on ${record}`);
         r.options.dependsOn = r.options.dependsOn.filter((dep) => dep !== record);
       });
-      return [{ broke: `${last}'s dependency on ${record} removed`, failure: extensionsAheadOfNetwork(broken), naming: [`${last} does not wait for ${record}`] }];
+      return [
+        {
+          broke: `${last}'s dependency on ${record} removed`,
+          failure: extensionsAheadOfNetwork(broken),
+          naming: [`${last} does not wait for ${record}`],
+        },
+      ];
     });
 
     counterpart(AZURE_READINESS_CHECKS.outboundAccess(label), () => {
@@ -188,7 +223,13 @@ counterparts(AZURE_READINESS, (counterpart) => {
         assert.equal(r.inputs.natGateway, undefined, `${subnet} has no NAT gateway to take away`);
         r.inputs = { ...r.inputs, defaultOutboundAccess: false };
       });
-      return [{ broke: `${subnet} without default outbound access or a NAT gateway`, failure: outboundProblems(broken), naming: [`${subnet} leaves its outbound access to the API version`] }];
+      return [
+        {
+          broke: `${subnet} without default outbound access or a NAT gateway`,
+          failure: outboundProblems(broken),
+          naming: [`${subnet} leaves its outbound access to the API version`],
+        },
+      ];
     });
   }
 
@@ -207,13 +248,20 @@ counterparts(AZURE_READINESS, (counterpart) => {
       "provision-vm-eastus is not deleted with its VM",
       "vm-eastus is not replaced delete-first",
     ]);
-    return [{ broke: "four options taken away", failure: problems, naming: ["vm-eastus", "provision-vm-eastus", "nic-vm-westeurope", "dns-link-eastus"] }];
+    return [
+      {
+        broke: "four options taken away",
+        failure: problems,
+        naming: ["vm-eastus", "provision-vm-eastus", "nic-vm-westeurope", "dns-link-eastus"],
+      },
+    ];
   });
 
   counterpart(AZURE_READINESS_CHECKS.provisioningRun, async () => {
     const raised = await evaluated(validRequest({ provisioningRun: "1" }));
     const tagIgnoresRun: Evaluation = structuredClone(raised);
-    for (const ext of tagIgnoresRun.extensions) ext.forceUpdateTag = base.extensions.find((e) => e.vmName === ext.vmName)!.forceUpdateTag;
+    for (const ext of tagIgnoresRun.extensions)
+      ext.forceUpdateTag = base.extensions.find((e) => e.vmName === ext.vmName)!.forceUpdateTag;
     const scriptChanges: Evaluation = structuredClone(raised);
     const east = scriptChanges.extensions.find((e) => e.vmName === "vm-eastus")!;
     east.script = Buffer.from(`${decodeScript(east.script)}# provisioningRun 1\n`).toString("base64");
@@ -223,7 +271,11 @@ counterparts(AZURE_READINESS, (counterpart) => {
         failure: provisioningRunProblems(base, tagIgnoresRun),
         naming: base.extensions.map((e) => `${e.vmName} keeps its forceUpdateTag`),
       },
-      { broke: "vm-eastus's script changed with provisioningRun", failure: provisioningRunProblems(base, scriptChanges), naming: ["vm-eastus runs a different script"] },
+      {
+        broke: "vm-eastus's script changed with provisioningRun",
+        failure: provisioningRunProblems(base, scriptChanges),
+        naming: ["vm-eastus runs a different script"],
+      },
     ];
   });
 
@@ -232,13 +284,43 @@ counterparts(AZURE_READINESS, (counterpart) => {
     const script = decodeScript(eastScript());
     const breaks: [string, string | RegExp, string, string][] = [
       ["no HOME export", "  export HOME=${HOME:-/root}\n", "", "provision does not set HOME before the steps"],
-      ["tailscale up with the tailnet's DNS", / --accept-dns=false (--timeout=)/, " $1", "tailscale up runs without --accept-dns=false or --timeout"],
-      ["tailscale up without a timeout", / --timeout="\$TAILSCALE_UP_TIMEOUT"/, "", "tailscale up runs without --accept-dns=false or --timeout"],
-      ["a join timeout that is not seconds", /^readonly TAILSCALE_UP_TIMEOUT=\S+$/m, "readonly TAILSCALE_UP_TIMEOUT=forever", "TAILSCALE_UP_TIMEOUT is not a number of seconds"],
-      ["no DNS reset for a VM that joined before", /^\s+tailscale set --accept-dns=false \|\| die .*\n/m, "", "a VM that joined before keeps the tailnet's DNS"],
+      [
+        "tailscale up with the tailnet's DNS",
+        / --accept-dns=false (--timeout=)/,
+        " $1",
+        "tailscale up runs without --accept-dns=false or --timeout",
+      ],
+      [
+        "tailscale up without a timeout",
+        / --timeout="\$TAILSCALE_UP_TIMEOUT"/,
+        "",
+        "tailscale up runs without --accept-dns=false or --timeout",
+      ],
+      [
+        "a join timeout that is not seconds",
+        /^readonly TAILSCALE_UP_TIMEOUT=\S+$/m,
+        "readonly TAILSCALE_UP_TIMEOUT=forever",
+        "TAILSCALE_UP_TIMEOUT is not a number of seconds",
+      ],
+      [
+        "no DNS reset for a VM that joined before",
+        /^\s+tailscale set --accept-dns=false \|\| die .*\n/m,
+        "",
+        "a VM that joined before keeps the tailnet's DNS",
+      ],
       ["one apt lock not waited for", "/var/lib/apt/lists/lock ", "", "/var/lib/apt/lists/lock is not waited for"],
-      ["apt-get install without the wait", "apt_get_when_free install", "apt_get install", "an apt-get runs without waiting for apt's locks"],
-      ["Tailscale's installer without the wait", /wait_for_apt &&\n\s+(sh "\$STATE_DIR\/tailscale-install\.sh")/, "$1", "Tailscale's installer runs apt-get without waiting"],
+      [
+        "apt-get install without the wait",
+        "apt_get_when_free install",
+        "apt_get install",
+        "an apt-get runs without waiting for apt's locks",
+      ],
+      [
+        "Tailscale's installer without the wait",
+        /wait_for_apt &&\n\s+(sh "\$STATE_DIR\/tailscale-install\.sh")/,
+        "$1",
+        "Tailscale's installer runs apt-get without waiting",
+      ],
     ];
     return breaks.map(([broke, from, to, named]) => {
       const failure = firstBootProblems(Buffer.from(edited(script, from, to)).toString("base64"));
@@ -251,19 +333,35 @@ counterparts(AZURE_READINESS, (counterpart) => {
   counterpart(AZURE_READINESS_CHECKS.heldAptLock, async () => {
     const blind = edited(decodeScript(eastScript()), 'while held=$(held_lock "$@"); do', "while false; do");
     const wait = await waitForHeldLock(Buffer.from(blind).toString("base64"), 30, LOCK_WAIT_SECONDS);
-    return [{ broke: "wait_for_locks blind to held locks", failure: heldLockProblems(wait), naming: [`exit 0, not 1, while ${wait.lockFile} was held`] }];
+    return [
+      {
+        broke: "wait_for_locks blind to held locks",
+        failure: heldLockProblems(wait),
+        naming: [`exit 0, not 1, while ${wait.lockFile} was held`],
+      },
+    ];
   });
 
   counterpart(AZURE_READINESS_CHECKS.freedAptLock, async () => {
     const wait = await heldPastTheWait();
-    return [{ broke: `a lock held for 30 s and a wait of ${LOCK_WAIT_SECONDS} s`, failure: freedLockProblems(wait), naming: [`exit 1, not 0, waiting for ${wait.lockFile}`, `${wait.lockFile} was still locked`] }];
+    return [
+      {
+        broke: `a lock held for 30 s and a wait of ${LOCK_WAIT_SECONDS} s`,
+        failure: freedLockProblems(wait),
+        naming: [`exit 1, not 0, waiting for ${wait.lockFile}`, `${wait.lockFile} was still locked`],
+      },
+    ];
   });
 });
 
 test("the outbound check counts a subnet behind a NAT gateway apart from default outbound access", () => {
   const changed: Evaluation = structuredClone(base);
   const [first, second] = changed.resources.filter((r) => r.type === SUBNET);
-  first.inputs = { ...first.inputs, defaultOutboundAccess: false, natGateway: { id: "/subscriptions/s/natGateways/nat-eastus" } };
+  first.inputs = {
+    ...first.inputs,
+    defaultOutboundAccess: false,
+    natGateway: { id: "/subscriptions/s/natGateways/nat-eastus" },
+  };
   assert.deepEqual(subnetOutbound(changed), {
     subnets: [first.name, second.name],
     defaultOutboundAccess: [second.name],

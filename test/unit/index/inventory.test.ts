@@ -5,7 +5,14 @@ import { before, describe, test } from "node:test";
 import type { Evaluation } from "../../../plan/evaluation";
 import { unmarkSecrets } from "../../../plan/evaluation";
 import { evaluated, threeRegionRequest, validRequest } from "../../support/program";
-import type { NicInputs, NsgInputs, PublicIpInputs, SecurityRuleInputs, VmInputs, VnetInputs } from "../../../lib/azure-inputs";
+import type {
+  NicInputs,
+  NsgInputs,
+  PublicIpInputs,
+  SecurityRuleInputs,
+  VmInputs,
+  VnetInputs,
+} from "../../../lib/azure-inputs";
 
 type Inputs = Record<string, unknown>;
 
@@ -17,7 +24,9 @@ function byType<T = Inputs>(result: Evaluation, type: string): { name: string; i
 }
 
 function names(result: Evaluation, type: string): string[] {
-  return byType(result, type).map((r) => r.name).sort();
+  return byType(result, type)
+    .map((r) => r.name)
+    .sort();
 }
 
 function one<T = Inputs>(result: Evaluation, type: string, name: string): T {
@@ -42,14 +51,27 @@ describe("default configuration", () => {
     assert.deepEqual(names(result, "network:Subnet"), ["subnet-eastus", "subnet-westeurope"]);
     assert.deepEqual(names(result, "network:NetworkSecurityGroup"), ["nsg-builderhub", "nsg-eastus", "nsg-westeurope"]);
     assert.deepEqual(names(result, "network:PublicIPAddress"), ["pip-eastus", "pip-westeurope"]);
-    assert.deepEqual(names(result, "network:NetworkInterface"), ["nic-vm-builderhub", "nic-vm-eastus", "nic-vm-westeurope"]);
+    assert.deepEqual(names(result, "network:NetworkInterface"), [
+      "nic-vm-builderhub",
+      "nic-vm-eastus",
+      "nic-vm-westeurope",
+    ]);
     assert.deepEqual(names(result, "compute:VirtualMachine"), ["vm-builderhub", "vm-eastus", "vm-westeurope"]);
-    assert.deepEqual(names(result, "compute:VirtualMachineExtension"), ["provision-vm-builderhub", "provision-vm-eastus", "provision-vm-westeurope"]);
+    assert.deepEqual(names(result, "compute:VirtualMachineExtension"), [
+      "provision-vm-builderhub",
+      "provision-vm-eastus",
+      "provision-vm-westeurope",
+    ]);
   });
 
   test("uses the spec's address plan", () => {
-    assert.deepEqual(one<VnetInputs>(result, "network:VirtualNetwork", "vnet-eastus").addressSpace?.addressPrefixes, ["10.10.0.0/16"]);
-    assert.deepEqual(one<VnetInputs>(result, "network:VirtualNetwork", "vnet-westeurope").addressSpace?.addressPrefixes, ["10.20.0.0/16"]);
+    assert.deepEqual(one<VnetInputs>(result, "network:VirtualNetwork", "vnet-eastus").addressSpace?.addressPrefixes, [
+      "10.10.0.0/16",
+    ]);
+    assert.deepEqual(
+      one<VnetInputs>(result, "network:VirtualNetwork", "vnet-westeurope").addressSpace?.addressPrefixes,
+      ["10.20.0.0/16"],
+    );
     assert.equal(one(result, "network:Subnet", "subnet-eastus").addressPrefix, "10.10.1.0/24");
     assert.equal(one(result, "network:Subnet", "subnet-westeurope").addressPrefix, "10.20.1.0/24");
     assert.equal(one(result, "resources:ResourceGroup", "rg-westeurope").location, "westeurope");
@@ -64,15 +86,26 @@ describe("default configuration", () => {
   });
 
   test("opens SSH from allowedSshCidr, 80, 443 and 5544, and ICMP from the peer VNet on a FlowProxy NSG", () => {
-    const rules = one<NsgInputs>(result, "network:NetworkSecurityGroup", "nsg-eastus").securityRules as SecurityRuleInputs[];
-    const summary = rules.map((r) => `${String(r.protocol)}/${String(r.destinationPortRange)} from ${String(r.sourceAddressPrefix)}`).sort();
-    assert.deepEqual(summary, ["Icmp/* from 10.20.0.0/16", "Tcp/22 from 0.0.0.0/0", "Tcp/443 from *", "Tcp/5544 from *", "Tcp/80 from *"]);
+    const rules = one<NsgInputs>(result, "network:NetworkSecurityGroup", "nsg-eastus")
+      .securityRules as SecurityRuleInputs[];
+    const summary = rules
+      .map((r) => `${String(r.protocol)}/${String(r.destinationPortRange)} from ${String(r.sourceAddressPrefix)}`)
+      .sort();
+    assert.deepEqual(summary, [
+      "Icmp/* from 10.20.0.0/16",
+      "Tcp/22 from 0.0.0.0/0",
+      "Tcp/443 from *",
+      "Tcp/5544 from *",
+      "Tcp/80 from *",
+    ]);
     assert.ok(rules.every((r) => r.direction === "Inbound" && r.access === "Allow"));
   });
 
   test("applies allowedSshCidr to SSH", async () => {
     const narrowed = await evaluated(validRequest({ allowedSshCidr: "198.51.100.0/24" }));
-    const ssh = (one<NsgInputs>(narrowed, "network:NetworkSecurityGroup", "nsg-westeurope").securityRules as SecurityRuleInputs[]).find((r) => r.destinationPortRange === "22");
+    const ssh = (
+      one<NsgInputs>(narrowed, "network:NetworkSecurityGroup", "nsg-westeurope").securityRules as SecurityRuleInputs[]
+    ).find((r) => r.destinationPortRange === "22");
     assert.equal(ssh?.sourceAddressPrefix, "198.51.100.0/24");
   });
 
@@ -82,19 +115,29 @@ describe("default configuration", () => {
     assert.equal(pip.sku?.name, "Standard");
     const builderhubNic = one<NicInputs>(result, "network:NetworkInterface", "nic-vm-builderhub");
     assert.equal(builderhubNic.ipConfigurations?.[0].publicIPAddress, undefined);
-    assert.ok(one<NicInputs>(result, "network:NetworkInterface", "nic-vm-eastus").ipConfigurations?.[0].publicIPAddress?.id);
+    assert.ok(
+      one<NicInputs>(result, "network:NetworkInterface", "nic-vm-eastus").ipConfigurations?.[0].publicIPAddress?.id,
+    );
   });
 
   test("labels every NIC with its VM name for Azure's internal DNS", () => {
     for (const vm of ["vm-eastus", "vm-westeurope", "vm-builderhub"]) {
-      assert.equal(one<NicInputs>(result, "network:NetworkInterface", `nic-${vm}`).dnsSettings?.internalDnsNameLabel, vm);
+      assert.equal(
+        one<NicInputs>(result, "network:NetworkInterface", `nic-${vm}`).dnsSettings?.internalDnsNameLabel,
+        vm,
+      );
     }
   });
 
   test("runs Ubuntu 22.04 LTS on Standard_B2s with SSH-key-only login", () => {
     for (const vm of byType<VmInputs>(result, "compute:VirtualMachine")) {
       assert.equal(vm.inputs.hardwareProfile?.vmSize, "Standard_B2s");
-      assert.deepEqual(vm.inputs.storageProfile?.imageReference, { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" });
+      assert.deepEqual(vm.inputs.storageProfile?.imageReference, {
+        publisher: "Canonical",
+        offer: "0001-com-ubuntu-server-jammy",
+        sku: "22_04-lts-gen2",
+        version: "latest",
+      });
       const linux = vm.inputs.osProfile?.linuxConfiguration;
       assert.equal(linux?.disablePasswordAuthentication, true);
       assert.equal(vm.inputs.osProfile?.adminPassword, undefined);
@@ -113,13 +156,22 @@ describe("default configuration", () => {
   });
 
   test("peers the two VNets in both directions", () => {
-    assert.deepEqual(names(result, "network:VirtualNetworkPeering"), ["peer-eastus-to-westeurope", "peer-westeurope-to-eastus"]);
-    assert.equal(one(result, "network:VirtualNetworkPeering", "peer-eastus-to-westeurope").allowVirtualNetworkAccess, true);
+    assert.deepEqual(names(result, "network:VirtualNetworkPeering"), [
+      "peer-eastus-to-westeurope",
+      "peer-westeurope-to-eastus",
+    ]);
+    assert.equal(
+      one(result, "network:VirtualNetworkPeering", "peer-eastus-to-westeurope").allowVirtualNetworkAccess,
+      true,
+    );
   });
 
   test("serves flowproxy.internal to every VNet with A records for BuilderHub and both proxies", () => {
     assert.equal(one(result, "privatedns:PrivateZone", "dns-zone").privateZoneName, "flowproxy.internal");
-    assert.deepEqual(names(result, "privatedns:VirtualNetworkLink").filter((n) => n.startsWith("dns-link-")), ["dns-link-eastus", "dns-link-westeurope"]);
+    assert.deepEqual(
+      names(result, "privatedns:VirtualNetworkLink").filter((n) => n.startsWith("dns-link-")),
+      ["dns-link-eastus", "dns-link-westeurope"],
+    );
     assert.deepEqual(
       [...result.dnsRecords].sort((a, b) => a.fqdn.localeCompare(b.fqdn)),
       [
@@ -132,11 +184,19 @@ describe("default configuration", () => {
 
   test("serves each subnet's reverse zone to every VNet, with a PTR record per VM naming its A record", () => {
     assert.equal(one(result, "privatedns:PrivateZone", "dns-reverse-eastus").privateZoneName, "1.10.10.in-addr.arpa");
-    assert.equal(one(result, "privatedns:PrivateZone", "dns-reverse-westeurope").privateZoneName, "1.20.10.in-addr.arpa");
-    assert.deepEqual(names(result, "privatedns:VirtualNetworkLink").filter((n) => n.startsWith("dns-reverse-")), [
-      "dns-reverse-eastus-link-eastus", "dns-reverse-eastus-link-westeurope",
-      "dns-reverse-westeurope-link-eastus", "dns-reverse-westeurope-link-westeurope",
-    ]);
+    assert.equal(
+      one(result, "privatedns:PrivateZone", "dns-reverse-westeurope").privateZoneName,
+      "1.20.10.in-addr.arpa",
+    );
+    assert.deepEqual(
+      names(result, "privatedns:VirtualNetworkLink").filter((n) => n.startsWith("dns-reverse-")),
+      [
+        "dns-reverse-eastus-link-eastus",
+        "dns-reverse-eastus-link-westeurope",
+        "dns-reverse-westeurope-link-eastus",
+        "dns-reverse-westeurope-link-westeurope",
+      ],
+    );
     assert.deepEqual(
       [...result.reverseRecords].sort((a, b) => a.name.localeCompare(b.name)),
       [
@@ -149,10 +209,23 @@ describe("default configuration", () => {
 
   test("exports every output the spec lists plus the signer addresses", () => {
     assert.deepEqual(Object.keys(result.outputs).sort(), [
-      "builderhubNicPrivateFqdn", "builderhubPrivateFqdn", "builderhubPrivateIp", "builderhubSshNote",
-      "eastNicPrivateFqdn", "eastPrivateFqdn", "eastPrivateIp", "eastPublicIp", "eastSignerAddress",
-      "sshBuilderhub", "sshEast", "sshWest",
-      "westNicPrivateFqdn", "westPrivateFqdn", "westPrivateIp", "westPublicIp", "westSignerAddress",
+      "builderhubNicPrivateFqdn",
+      "builderhubPrivateFqdn",
+      "builderhubPrivateIp",
+      "builderhubSshNote",
+      "eastNicPrivateFqdn",
+      "eastPrivateFqdn",
+      "eastPrivateIp",
+      "eastPublicIp",
+      "eastSignerAddress",
+      "sshBuilderhub",
+      "sshEast",
+      "sshWest",
+      "westNicPrivateFqdn",
+      "westPrivateFqdn",
+      "westPrivateIp",
+      "westPublicIp",
+      "westSignerAddress",
     ]);
     const value = (name: string) => result.outputs[name].value;
     assert.equal(value("eastPublicIp"), "203.0.113.10");
@@ -165,7 +238,10 @@ describe("default configuration", () => {
 
   test("prints a ready-to-use jump-host command for BuilderHub", () => {
     assert.equal(result.outputs.sshBuilderhub.value, "ssh -J azureuser@203.0.113.10 azureuser@10.10.1.5");
-    assert.equal(result.outputs.builderhubSshNote.value, "BuilderHub has no public IP: sshBuilderhub goes through vm-eastus as jump host");
+    assert.equal(
+      result.outputs.builderhubSshNote.value,
+      "BuilderHub has no public IP: sshBuilderhub goes through vm-eastus as jump host",
+    );
   });
 });
 
@@ -177,7 +253,10 @@ describe("three regions", () => {
 
   test("gives the third region its own network, firewall, address, VM and extension", () => {
     one(result, "resources:ResourceGroup", "rg-centralus");
-    assert.deepEqual(one<VnetInputs>(result, "network:VirtualNetwork", "vnet-centralus").addressSpace?.addressPrefixes, ["10.30.0.0/16"]);
+    assert.deepEqual(
+      one<VnetInputs>(result, "network:VirtualNetwork", "vnet-centralus").addressSpace?.addressPrefixes,
+      ["10.30.0.0/16"],
+    );
     assert.equal(one(result, "network:Subnet", "subnet-centralus").addressPrefix, "10.30.1.0/24");
     one(result, "network:PublicIPAddress", "pip-centralus");
     one(result, "compute:VirtualMachine", "vm-centralus");
@@ -186,15 +265,25 @@ describe("three regions", () => {
 
   test("peers every pair of VNets in both directions", () => {
     assert.deepEqual(names(result, "network:VirtualNetworkPeering"), [
-      "peer-centralus-to-eastus", "peer-centralus-to-westeurope",
-      "peer-eastus-to-centralus", "peer-eastus-to-westeurope",
-      "peer-westeurope-to-centralus", "peer-westeurope-to-eastus",
+      "peer-centralus-to-eastus",
+      "peer-centralus-to-westeurope",
+      "peer-eastus-to-centralus",
+      "peer-eastus-to-westeurope",
+      "peer-westeurope-to-centralus",
+      "peer-westeurope-to-eastus",
     ]);
   });
 
   test("allows ICMP from both peers", () => {
-    const rules = one<NsgInputs>(result, "network:NetworkSecurityGroup", "nsg-centralus").securityRules as SecurityRuleInputs[];
-    assert.deepEqual(rules.filter((r) => r.protocol === "Icmp").map((r) => r.sourceAddressPrefix).sort(), ["10.10.0.0/16", "10.20.0.0/16"]);
+    const rules = one<NsgInputs>(result, "network:NetworkSecurityGroup", "nsg-centralus")
+      .securityRules as SecurityRuleInputs[];
+    assert.deepEqual(
+      rules
+        .filter((r) => r.protocol === "Icmp")
+        .map((r) => r.sourceAddressPrefix)
+        .sort(),
+      ["10.10.0.0/16", "10.20.0.0/16"],
+    );
   });
 
   test("links the zone to the third VNet and adds its A record", () => {
@@ -203,16 +292,30 @@ describe("three regions", () => {
   });
 
   test("gives the third subnet its reverse zone, linked to every VNet, and every VNet the third's", () => {
-    assert.equal(one(result, "privatedns:PrivateZone", "dns-reverse-centralus").privateZoneName, "1.30.10.in-addr.arpa");
+    assert.equal(
+      one(result, "privatedns:PrivateZone", "dns-reverse-centralus").privateZoneName,
+      "1.30.10.in-addr.arpa",
+    );
     for (const location of ["eastus", "westeurope", "centralus"]) {
       one(result, "privatedns:VirtualNetworkLink", `dns-reverse-centralus-link-${location}`);
       one(result, "privatedns:VirtualNetworkLink", `dns-reverse-${location}-link-centralus`);
     }
-    assert.ok(result.reverseRecords.some((r) => r.name === "4.1.30.10.in-addr.arpa" && r.target === "vm-centralus.flowproxy.internal"));
+    assert.ok(
+      result.reverseRecords.some(
+        (r) => r.name === "4.1.30.10.in-addr.arpa" && r.target === "vm-centralus.flowproxy.internal",
+      ),
+    );
   });
 
   test("exports the third region's outputs", () => {
-    for (const name of ["centralPublicIp", "centralPrivateIp", "sshCentral", "centralPrivateFqdn", "centralNicPrivateFqdn", "centralSignerAddress"]) {
+    for (const name of [
+      "centralPublicIp",
+      "centralPrivateIp",
+      "sshCentral",
+      "centralPrivateFqdn",
+      "centralNicPrivateFqdn",
+      "centralSignerAddress",
+    ]) {
       assert.ok(name in result.outputs, `${name} is exported`);
     }
   });

@@ -34,8 +34,15 @@ describe("secrets", () => {
   let secretValues: string[];
   before(async () => {
     result = await evaluated(everyOptionRequest());
-    signerKeys = result.resources.filter((r) => r.type === "random:index/randomBytes:RandomBytes").map((r) => String(r.state.hex));
-    secretValues = [...Object.entries(EVERY_OPTION).filter(([k]) => !NOT_SECRET.includes(k)).map(([, v]) => v), ...signerKeys];
+    signerKeys = result.resources
+      .filter((r) => r.type === "random:index/randomBytes:RandomBytes")
+      .map((r) => String(r.state.hex));
+    secretValues = [
+      ...Object.entries(EVERY_OPTION)
+        .filter(([k]) => !NOT_SECRET.includes(k))
+        .map(([, v]) => v),
+      ...signerKeys,
+    ];
   });
 
   test("every extension keeps its script in protectedSettings, marked secret", () => {

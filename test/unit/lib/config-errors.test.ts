@@ -7,7 +7,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { shellQuote } from "../../../lib/provision";
 import { decodeScript, PROJECT_DIR, withEditedProject } from "../../../plan/evaluation";
-import { BAD_CONFIGS, judgeRefusal, problemLines, tryBadConfig, withoutExpectedProblems } from "../../support/bad-configs";
+import {
+  BAD_CONFIGS,
+  judgeRefusal,
+  problemLines,
+  tryBadConfig,
+  withoutExpectedProblems,
+} from "../../support/bad-configs";
 import { counterparts } from "../../support/counterparts";
 import { reportSection } from "../../support/evidence";
 import { spawnAsync } from "../../support/processes";
@@ -15,7 +21,8 @@ import { evaluated, outcomeOf, validRequest } from "../../support/program";
 import { BAD_CONFIGURATION, BAD_CONFIGURATION_CHECKS } from "../../support/report-sections";
 
 /** A haproxy.cfg comment that HAProxy ignores and that runs commands creating `marker` if bash evaluates it. */
-const hostileComment = (marker: string) => `# it's "quoted", $(touch ${marker}), \`touch ${marker}\`, \${HOME}, '\\'' and a backslash \\n\n`;
+const hostileComment = (marker: string) =>
+  `# it's "quoted", $(touch ${marker}), \`touch ${marker}\`, \${HOME}, '\\'' and a backslash \\n\n`;
 
 async function inScratch<T>(use: (scratch: string) => Promise<T>): Promise<T> {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-hostile-"));
@@ -31,18 +38,28 @@ async function inScratch<T>(use: (scratch: string) => Promise<T>): Promise<T> {
  * single-quoted word, and bash, sourcing the script's definitions, must read `content` back byte
  * for byte without running any of it (no `marker` file).
  */
-async function readHostileContent(script: string, content: string, marker: string, scratch: string): Promise<{ problems: string[]; readBack: string }> {
+async function readHostileContent(
+  script: string,
+  content: string,
+  marker: string,
+  scratch: string,
+): Promise<{ problems: string[]; readBack: string }> {
   const problems: string[] = [];
-  if (!script.includes(`\nreadonly HAPROXY_CFG=${shellQuote(content)}\n`)) problems.push("HAPROXY_CFG is not one single-quoted word");
+  if (!script.includes(`\nreadonly HAPROXY_CFG=${shellQuote(content)}\n`))
+    problems.push("HAPROXY_CFG is not one single-quoted word");
   // Everything but the last line (`main "$@"`) only assigns variables and defines functions.
   const definitions = script.replace(/\nmain "\$@"\n$/, "\n");
   if (definitions === script) problems.push("the script does not end by calling main");
   const scriptFile = path.join(scratch, "definitions.sh");
   fs.writeFileSync(scriptFile, definitions, { mode: 0o600 });
-  const bash = await spawnAsync("bash", ["-c", 'source "$1" && printf %s "$HAPROXY_CFG"', "bash", scriptFile], { cwd: scratch });
+  const bash = await spawnAsync("bash", ["-c", 'source "$1" && printf %s "$HAPROXY_CFG"', "bash", scriptFile], {
+    cwd: scratch,
+  });
   if (bash.status !== 0) problems.push(`bash could not read the script (exit ${bash.status}): ${bash.stderr}`);
   else if (bash.stdout !== content) {
-    problems.push(`bash read HAPROXY_CFG back changed: ${Buffer.byteLength(bash.stdout)} bytes for ${Buffer.byteLength(content)}, ending ${JSON.stringify(bash.stdout.slice(-80))}`);
+    problems.push(
+      `bash read HAPROXY_CFG back changed: ${Buffer.byteLength(bash.stdout)} bytes for ${Buffer.byteLength(content)}, ending ${JSON.stringify(bash.stdout.slice(-80))}`,
+    );
   }
   if (fs.existsSync(marker)) problems.push(`a command substitution in haproxy.cfg ran (it created ${marker})`);
   return { problems, readBack: bash.stdout };
@@ -58,7 +75,9 @@ reportSection(BAD_CONFIGURATION, (check) => {
       const problems = problemLines(message);
       // A copy of the project has a random name; the report shows where it was, not which one.
       const first = (problems[0] ?? message.split("\n")[0]).split(os.tmpdir()).join("$TMPDIR");
-      return [`refused before any resource was declared: ${first}${problems.length > 1 ? ` (${problems.length} problems)` : ""}`];
+      return [
+        `refused before any resource was declared: ${first}${problems.length > 1 ? ` (${problems.length} problems)` : ""}`,
+      ];
     });
   }
 
@@ -94,9 +113,16 @@ counterparts(BAD_CONFIGURATION, (counterpart) => {
       const naming = bad.expected.map(String);
       const verdicts = [
         { broke: "the input corrected", outcome: accepted },
-        { broke: "the problem it expects left out of the program's refusal", outcome: withoutExpectedProblems(bad, await tryBadConfig(bad), accepted) },
+        {
+          broke: "the problem it expects left out of the program's refusal",
+          outcome: withoutExpectedProblems(bad, await tryBadConfig(bad), accepted),
+        },
       ];
-      return verdicts.map(({ broke, outcome }) => ({ broke, failure: [judgeRefusal(bad, outcome) ?? []].flat(), naming }));
+      return verdicts.map(({ broke, outcome }) => ({
+        broke,
+        failure: [judgeRefusal(bad, outcome) ?? []].flat(),
+        naming,
+      }));
     });
   }
 
@@ -109,7 +135,9 @@ counterparts(BAD_CONFIGURATION, (counterpart) => {
       const marker = path.join(scratch, "executed");
       const content = hostileComment(marker);
       const committed = fs.readFileSync(path.join(PROJECT_DIR, "haproxy.cfg"), "utf8");
-      const script = decodeScript((await evaluated(validRequest())).extensions.find((e) => e.vmName === "vm-eastus")!.script);
+      const script = decodeScript(
+        (await evaluated(validRequest())).extensions.find((e) => e.vmName === "vm-eastus")!.script,
+      );
       const quoted = `\nreadonly HAPROXY_CFG=${shellQuote(committed)}\n`;
       assert.ok(script.includes(quoted), "the default script carries the committed haproxy.cfg single-quoted");
       const broken = script.replace(quoted, () => `\nreadonly HAPROXY_CFG="${content.replace(/["\\]/g, "\\$&")}"\n`);
@@ -118,7 +146,11 @@ counterparts(BAD_CONFIGURATION, (counterpart) => {
         {
           broke: "haproxy.cfg double-quoted into the script",
           failure: problems,
-          naming: ["HAPROXY_CFG is not one single-quoted word", "bash read HAPROXY_CFG back changed", `it created ${marker}`],
+          naming: [
+            "HAPROXY_CFG is not one single-quoted word",
+            "bash read HAPROXY_CFG back changed",
+            `it created ${marker}`,
+          ],
         },
       ];
     }),

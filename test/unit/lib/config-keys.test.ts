@@ -19,7 +19,10 @@ function problemsWith(otherKeys: Record<string, string>): string[] {
 }
 
 test("keys of other namespaces are left to their providers", () => {
-  assert.deepEqual(problemsWith({ "azure-native:location": "eastus", "azure-native:subscriptionId": "x", "random:seed": "1" }), []);
+  assert.deepEqual(
+    problemsWith({ "azure-native:location": "eastus", "azure-native:subscriptionId": "x", "random:seed": "1" }),
+    [],
+  );
 });
 
 test("an unknown key of the program's namespace is refused with the known key it nearly is, whatever its case", () => {
@@ -32,5 +35,10 @@ test("an unknown key of the program's namespace is refused with the known key it
 test("an unknown key close to no known key is refused with the program's keys listed", () => {
   const [problem, ...rest] = problemsWith({ [`${PROJECT}:foo`]: "1" });
   assert.deepEqual(rest, []);
-  assert.match(problem, new RegExp(`^${PROJECT}:foo is not a key of this program \\(its keys: adminUsername, sshPublicKey, .*, provisioningRun\\); remove it: pulumi config rm ${PROJECT}:foo$`));
+  assert.match(
+    problem,
+    new RegExp(
+      `^${PROJECT}:foo is not a key of this program \\(its keys: adminUsername, sshPublicKey, .*, provisioningRun\\); remove it: pulumi config rm ${PROJECT}:foo$`,
+    ),
+  );
 });

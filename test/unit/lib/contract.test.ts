@@ -21,7 +21,7 @@ function headerNames(source: string): string[] {
 /** The names the `: "${NAME?}"` lines make bash refuse to run without. */
 function guardedNames(source: string): string[] {
   const guard = /^: "\$\{[A-Z_0-9]+\?\}"(?:\\\n|.)*$/m.exec(source);
-  assert.ok(guard, "the file has a `: \"${NAME?}\"` line");
+  assert.ok(guard, 'the file has a `: "${NAME?}"` line');
   return [...guard[0].matchAll(/\$\{([A-Z][A-Z0-9_]*)\?\}/g)].map((m) => m[1]);
 }
 
@@ -40,7 +40,10 @@ describe("the role scripts' inputs", () => {
   let everyOption: Evaluation;
   let vmKeys: Evaluation;
   before(async () => {
-    [everyOption, vmKeys] = await Promise.all([evaluated(everyOptionRequest()), evaluated(validRequest({ signerKeySource: "vm" }))]);
+    [everyOption, vmKeys] = await Promise.all([
+      evaluated(everyOptionRequest()),
+      evaluated(validRequest({ signerKeySource: "vm" })),
+    ]);
   });
 
   for (const file of ["common.sh", "flowproxy.sh", "builderhub.sh"]) {
@@ -65,7 +68,10 @@ describe("the role scripts' inputs", () => {
 
 test("haproxy.cfg uses exactly the settings of HAProxy's environment, and refuses to start without them", () => {
   const cfg = read("haproxy.cfg");
-  const given = (systemApi: "http" | "tcp") => haproxyEnvironment(systemApi).split("\n").map((line) => line.split("=")[0]);
+  const given = (systemApi: "http" | "tcp") =>
+    haproxyEnvironment(systemApi)
+      .split("\n")
+      .map((line) => line.split("=")[0]);
   assert.deepEqual(given("http"), given("tcp"));
   const used = sorted([...cfg.replace(/^\s*#.*$/gm, "").matchAll(/\$\{([A-Z][A-Z0-9_]*)\}/g)].map((m) => m[1]));
   const checked = sorted([...cfg.matchAll(/defined\(([A-Z][A-Z0-9_]*)\)/g)].map((m) => m[1]));
@@ -83,13 +89,19 @@ test("flowproxy@.service runs the contract's binary with its environment file an
 
 test("the registration hook, which systemd runs without provisioning's variables, reads the contract's settings file", () => {
   const hook = readProvisionFile(PROJECT_DIR, "flowproxy-register.sh");
-  assert.match(hook, new RegExp(`^readonly CONFIG_FILE=\\$\\{FLOWPROXY_REGISTRATION_ENV:-${VM_PATHS.registrationEnv}\\}$`, "m"));
+  assert.match(
+    hook,
+    new RegExp(`^readonly CONFIG_FILE=\\$\\{FLOWPROXY_REGISTRATION_ENV:-${VM_PATHS.registrationEnv}\\}$`, "m"),
+  );
 });
 
 // A timer without Unit= activates the service of its own name (systemd.timer(5)), so the timer
 // starts the registration service only if the contract names them alike and the timer names no other.
 test("the registration service runs the contract's hook as the timer, and its timer starts that service", () => {
-  assert.match(readProvisionFile(PROJECT_DIR, "flowproxy-registration.service"), new RegExp(`^ExecStart=${VM_PATHS.registrationHook} ${REGISTRATION_USER_AGENT.timer.split("/")[1]}$`, "m"));
+  assert.match(
+    readProvisionFile(PROJECT_DIR, "flowproxy-registration.service"),
+    new RegExp(`^ExecStart=${VM_PATHS.registrationHook} ${REGISTRATION_USER_AGENT.timer.split("/")[1]}$`, "m"),
+  );
   assert.doesNotMatch(readProvisionFile(PROJECT_DIR, "flowproxy-registration.timer"), /^Unit=/m);
   assert.equal(UNITS.registrationTimer.replace(/\.timer$/, ""), UNITS.registrationService.replace(/\.service$/, ""));
 });

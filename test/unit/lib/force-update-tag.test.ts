@@ -15,7 +15,8 @@ const FILE_EDITS: Record<string, (text: string) => string> = {
   "haproxy.cfg": (t) => t.replace("timeout client 30s", "timeout client 31s"),
   "flowproxy.env": (t) => t.replace("RUST_LOG=info", "RUST_LOG=debug"),
   "flowproxy@.service": (t) => t.replace("RestartSec=5s", "RestartSec=6s"),
-  "provision/flowproxy.sh": (t) => t.replace("ensure_base_packages() {", "ensure_base_packages() {\n  log \"  checking packages\""),
+  "provision/flowproxy.sh": (t) =>
+    t.replace("ensure_base_packages() {", 'ensure_base_packages() {\n  log "  checking packages"'),
   "provision/common.sh": (t) => t + "\n# a changed comment is a changed script\n",
 };
 
@@ -23,7 +24,8 @@ const FILE_EDITS: Record<string, (text: string) => string> = {
  * The tests that compare one evaluation with another use the stack with its first region alone
  * (vm-eastus and BuilderHub): a third fewer resources to evaluate, and the same two scripts.
  */
-const oneRegion = (overrides: Record<string, string> = {}) => validRequest({ regions: JSON.stringify(DEFAULT_REGIONS.slice(0, 1)), ...overrides });
+const oneRegion = (overrides: Record<string, string> = {}) =>
+  validRequest({ regions: JSON.stringify(DEFAULT_REGIONS.slice(0, 1)), ...overrides });
 
 const withEdits = new Map<string, Promise<Evaluation>>();
 
@@ -31,11 +33,15 @@ const withEdits = new Map<string, Promise<Evaluation>>();
 function evaluatedWithEdit(file: string): Promise<Evaluation> {
   let evaluation = withEdits.get(file);
   if (!evaluation) {
-    evaluation = withEditedProject(file, (text) => {
-      const changed = FILE_EDITS[file](text);
-      assert.notEqual(changed, text, `the edit of ${file} changes it`);
-      return changed;
-    }, (projectDir) => evaluateAgain({ ...oneRegion(), projectDir }));
+    evaluation = withEditedProject(
+      file,
+      (text) => {
+        const changed = FILE_EDITS[file](text);
+        assert.notEqual(changed, text, `the edit of ${file} changes it`);
+        return changed;
+      },
+      (projectDir) => evaluateAgain({ ...oneRegion(), projectDir }),
+    );
     withEdits.set(file, evaluation);
   }
   return evaluation;
@@ -75,7 +81,9 @@ describe("forceUpdateTag", () => {
   });
 
   test("changes when flowProxyArtifact changes", async () => {
-    const changed = await evaluated(oneRegion({ flowProxyArtifact: "https://github.com/flashbots/flowproxy/actions/runs/1234/artifacts/5679" }));
+    const changed = await evaluated(
+      oneRegion({ flowProxyArtifact: "https://github.com/flashbots/flowproxy/actions/runs/1234/artifacts/5679" }),
+    );
     assert.notEqual(tagOf(changed, "vm-eastus"), tagOf(baseline, "vm-eastus"));
   });
 

@@ -15,9 +15,12 @@ import { nsgPortsOutsideSpec } from "../../../policy/rules";
 import { spawnAsync } from "../../support/processes";
 import { evaluated, validRequest } from "../../support/program";
 
-const scriptOf = (result: Evaluation, vm: string) => decodeScript(result.extensions.find((e) => e.vmName === vm)!.script);
-const envLine = (script: string, name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(scriptVariable(script, "FLOWPROXY_ENV")!)?.[1];
-const haproxyEnv = (script: string, name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(scriptVariable(script, "HAPROXY_ENVIRONMENT")!)?.[1];
+const scriptOf = (result: Evaluation, vm: string) =>
+  decodeScript(result.extensions.find((e) => e.vmName === vm)!.script);
+const envLine = (script: string, name: string) =>
+  new RegExp(`^${name}=(.*)$`, "m").exec(scriptVariable(script, "FLOWPROXY_ENV")!)?.[1];
+const haproxyEnv = (script: string, name: string) =>
+  new RegExp(`^${name}=(.*)$`, "m").exec(scriptVariable(script, "HAPROXY_ENVIRONMENT")!)?.[1];
 
 interface SecurityRule {
   name: string;
@@ -27,11 +30,15 @@ interface SecurityRule {
   sourceAddressPrefix: string;
 }
 const rulesOf = (result: Evaluation, nsg: string) =>
-  (unmarkSecrets(result.resources.find((r) => r.name === nsg)!.inputs) as { securityRules: SecurityRule[] }).securityRules;
+  (unmarkSecrets(result.resources.find((r) => r.name === nsg)!.inputs) as { securityRules: SecurityRule[] })
+    .securityRules;
 
 /** The default stack with eastus grown to two proxies, monitored. */
 const monitoredGrownRequest = () =>
-  validRequest({ regions: JSON.stringify(DEFAULT_REGIONS.map((r, i) => (i === 0 ? { ...r, proxies: 2 } : r))), monitoring: "true" });
+  validRequest({
+    regions: JSON.stringify(DEFAULT_REGIONS.map((r, i) => (i === 0 ? { ...r, proxies: 2 } : r))),
+    monitoring: "true",
+  });
 
 /** The FlowProxy VMs of the grown stack and their addresses under the plan's mocks. */
 const PROXIES = { "vm-eastus": "10.10.1.4", "vm-eastus-2": "10.10.1.6", "vm-westeurope": "10.20.1.4" } as const;
@@ -51,8 +58,11 @@ describe("monitoring", () => {
       scrape_configs: { job_name: string; static_configs: { targets: string[]; labels: Record<string, string> }[] }[];
     };
     const targets = (job: string) =>
-      config.scrape_configs.find((c) => c.job_name === job)!.static_configs.map((s) => [s.targets.join(), s.labels.vm, s.labels.region].join(" "));
-    const expected = (port: number) => Object.entries(PROXIES).map(([vm, ip]) => `${ip}:${port} ${vm} ${vm.replace(/^vm-|-\d+$/g, "")}`);
+      config.scrape_configs
+        .find((c) => c.job_name === job)!
+        .static_configs.map((s) => [s.targets.join(), s.labels.vm, s.labels.region].join(" "));
+    const expected = (port: number) =>
+      Object.entries(PROXIES).map(([vm, ip]) => `${ip}:${port} ${vm} ${vm.replace(/^vm-|-\d+$/g, "")}`);
     assert.deepEqual(targets(MONITORING.jobs.flowproxy), expected(PORTS.flowproxyMetrics));
     assert.deepEqual(targets(MONITORING.jobs.haproxy), expected(PORTS.haproxyMetrics));
     assert.equal(scriptVariable(scriptOf(on, "vm-builderhub"), "ALERT_RULES"), readAlertRules(PROJECT_DIR));
@@ -62,9 +72,17 @@ describe("monitoring", () => {
   test("promtool accepts the generated configuration with the alert rules", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prometheus-config-"));
     try {
-      fs.writeFileSync(path.join(dir, "prometheus.yml"), scriptVariable(scriptOf(on, "vm-builderhub"), "PROMETHEUS_CONFIG")!.replace('"/etc/prometheus/alerts.yml"', "alerts.yml"));
+      fs.writeFileSync(
+        path.join(dir, "prometheus.yml"),
+        scriptVariable(scriptOf(on, "vm-builderhub"), "PROMETHEUS_CONFIG")!.replace(
+          '"/etc/prometheus/alerts.yml"',
+          "alerts.yml",
+        ),
+      );
       fs.writeFileSync(path.join(dir, "alerts.yml"), readAlertRules(PROJECT_DIR));
-      const { status, stdout, stderr } = await spawnAsync("promtool", ["check", "config", "prometheus.yml"], { cwd: dir });
+      const { status, stdout, stderr } = await spawnAsync("promtool", ["check", "config", "prometheus.yml"], {
+        cwd: dir,
+      });
       assert.equal(status, 0, stdout + stderr);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -84,27 +102,48 @@ describe("monitoring", () => {
     for (const nsg of ["nsg-eastus", "nsg-eastus-2", "nsg-westeurope"]) {
       const rules = rulesOf(on, nsg);
       for (const port of METRICS_PORTS) {
-        const own = rules.filter((r) => r.destinationPortRange === String(port)).sort((a, b) => a.priority - b.priority);
+        const own = rules
+          .filter((r) => r.destinationPortRange === String(port))
+          .sort((a, b) => a.priority - b.priority);
         assert.deepEqual(
           own.map((r) => [r.access, r.sourceAddressPrefix]),
-          [["Allow", `${HUB_IP}/32`], ["Deny", "VirtualNetwork"]],
+          [
+            ["Allow", `${HUB_IP}/32`],
+            ["Deny", "VirtualNetwork"],
+          ],
           `${nsg}: port ${port}`,
         );
-        assert.ok(own.every((r) => r.priority < ALLOW_VNET_PRIORITY), `${nsg}: port ${port} ahead of AllowVnetInBound`);
+        assert.ok(
+          own.every((r) => r.priority < ALLOW_VNET_PRIORITY),
+          `${nsg}: port ${port} ahead of AllowVnetInBound`,
+        );
       }
     }
-    assert.deepEqual(rulesOf(off, "nsg-eastus").filter((r) => METRICS_PORTS.map(String).includes(r.destinationPortRange)), []);
+    assert.deepEqual(
+      rulesOf(off, "nsg-eastus").filter((r) => METRICS_PORTS.map(String).includes(r.destinationPortRange)),
+      [],
+    );
   });
 
   test("keeps the policy pack's rule on NSG ports satisfied", () => {
     const vnets = DEFAULT_REGIONS.map((r) => r.vnetCidr);
     for (const nsg of on.resources.filter((r) => r.type === "azure-native:network:NetworkSecurityGroup")) {
-      assert.deepEqual(nsgPortsOutsideSpec({ type: nsg.type, name: nsg.name, props: unmarkSecrets(nsg.inputs) as Record<string, unknown> }, vnets), [], nsg.name);
+      assert.deepEqual(
+        nsgPortsOutsideSpec(
+          { type: nsg.type, name: nsg.name, props: unmarkSecrets(nsg.inputs) as Record<string, unknown> },
+          vnets,
+        ),
+        [],
+        nsg.name,
+      );
     }
   });
 
   test("exports prometheusTunnel through the jump host of sshBuilderhub, and nothing with monitoring off", () => {
-    assert.equal(on.outputs.prometheusTunnel.value, `ssh -N -L ${PORTS.prometheus}:127.0.0.1:${PORTS.prometheus} -J azureuser@203.0.113.10 azureuser@${HUB_IP}`);
+    assert.equal(
+      on.outputs.prometheusTunnel.value,
+      `ssh -N -L ${PORTS.prometheus}:127.0.0.1:${PORTS.prometheus} -J azureuser@203.0.113.10 azureuser@${HUB_IP}`,
+    );
     assert.equal(on.outputs.sshBuilderhub.value, `ssh -J azureuser@203.0.113.10 azureuser@${HUB_IP}`);
     assert.equal(off.outputs.prometheusTunnel, undefined);
     assert.equal(scriptVariable(scriptOf(off, "vm-builderhub"), "PROMETHEUS_CONFIG"), "");

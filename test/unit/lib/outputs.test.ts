@@ -34,12 +34,18 @@ test("a proxy's prefix is read back from its public IP output and from nothing e
 /** The backquoted names in the first column of docs/STACK.md's table of outputs. */
 function documentedOutputs(markdown: string): Set<string> {
   const section = markdown.split(/^## Outputs$/m)[1]?.split(/^## /m)[0] ?? "";
-  const firstColumns = section.split("\n").filter((line) => /^\| `/.test(line)).map((line) => line.split("|")[1]);
+  const firstColumns = section
+    .split("\n")
+    .filter((line) => /^\| `/.test(line))
+    .map((line) => line.split("|")[1]);
   return new Set(firstColumns.flatMap((cell) => [...cell.matchAll(/`([A-Za-z0-9]+)`/g)].map((m) => m[1])));
 }
 
 test("docs/STACK.md lists every output of the default stack, monitoring on, and no other", () => {
   const proxies = fleetPlan(DEFAULT_REGIONS.map((r) => ({ ...r, proxies: 1 }))).filter((vm) => vm.role === "flowproxy");
-  const expected = new Set([...proxies.flatMap((vm) => Object.values(vmOutputNames(vm.outputName))), ...Object.values(BUILDERHUB_OUTPUTS)]);
+  const expected = new Set([
+    ...proxies.flatMap((vm) => Object.values(vmOutputNames(vm.outputName))),
+    ...Object.values(BUILDERHUB_OUTPUTS),
+  ]);
   assert.deepEqual([...documentedOutputs(fs.readFileSync("docs/STACK.md", "utf8"))].sort(), [...expected].sort());
 });

@@ -3,15 +3,24 @@ import { test } from "node:test";
 import { signerAddress, toChecksumAddress } from "../../../lib/signer";
 
 test("derives the Ethereum address of a known key (Hardhat's first account)", () => {
-  assert.equal(signerAddress("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"), "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+  assert.equal(
+    signerAddress("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"),
+    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+  );
 });
 
 test("derives the address of the web3.js documentation key, with or without 0x", () => {
-  assert.equal(signerAddress("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"), "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23");
+  assert.equal(
+    signerAddress("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"),
+    "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23",
+  );
 });
 
 test("writes addresses with the EIP-55 checksum", () => {
-  assert.equal(toChecksumAddress("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+  assert.equal(
+    toChecksumAddress("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"),
+    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+  );
 });
 
 test("rejects a key that is not a secp256k1 scalar", () => {

@@ -19,7 +19,13 @@ function tempDir(files: Record<string, string>): string {
 async function capture(argv: string[], configDir: string) {
   let stdout = "";
   let stderr = "";
-  const code = await runPlan(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env: {}, configDir, evaluate: evaluateAgain });
+  const code = await runPlan(argv, {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    env: {},
+    configDir,
+    evaluate: evaluateAgain,
+  });
   return { code, stdout, stderr };
 }
 
@@ -53,14 +59,29 @@ describe("the plan of the default stack (example config)", () => {
     const titles = [...plan.text.matchAll(/^== (.+?)(?: \(| ==$|,)/gm)].map((m) => m[1]);
     assert.deepEqual(titles, ["eastus", "westeurope", "shared", "stack outputs", "estimated monthly cost"]);
     for (const r of plan.evaluation.resources.filter((x) => x.type !== "pulumi:pulumi:Stack")) {
-      assert.match(plan.text, new RegExp(`^  ${r.type.replace(/[/]/g, "\\/")} +${r.name}$`, "m"), `${r.type} ${r.name} is listed`);
+      assert.match(
+        plan.text,
+        new RegExp(`^  ${r.type.replace(/[/]/g, "\\/")} +${r.name}$`, "m"),
+        `${r.type} ${r.name} is listed`,
+      );
     }
     const east = section(plan.text, "eastus");
-    for (const name of ["rg-eastus", "vnet-eastus", "subnet-eastus", "peer-eastus-to-westeurope", "nsg-eastus", "nsg-builderhub", "vm-builderhub", "provision-vm-builderhub", "signer-key-vm-eastus"]) {
+    for (const name of [
+      "rg-eastus",
+      "vnet-eastus",
+      "subnet-eastus",
+      "peer-eastus-to-westeurope",
+      "nsg-eastus",
+      "nsg-builderhub",
+      "vm-builderhub",
+      "provision-vm-builderhub",
+      "signer-key-vm-eastus",
+    ]) {
       assert.match(east, new RegExp(` ${name}$`, "m"), `${name} is in eastus`);
     }
     const shared = section(plan.text, "shared");
-    for (const name of ["dns-zone", "dns-link-westeurope", "dns-builderhub", "dns-vm-westeurope"]) assert.match(shared, new RegExp(` ${name}$`, "m"));
+    for (const name of ["dns-zone", "dns-link-westeurope", "dns-builderhub", "dns-vm-westeurope"])
+      assert.match(shared, new RegExp(` ${name}$`, "m"));
   });
 
   test("shows CIDRs, NSG rules, the resource groups' Azure names, VM size, image and boot diagnostics, DNS records, and each extension's VM and forceUpdateTag", () => {
@@ -75,7 +96,12 @@ describe("the plan of the default stack (example config)", () => {
     assert.match(east, /password login disabled/);
     assert.match(section(plan.text, "shared"), /A vm-westeurope\.flowproxy\.internal -> 10\.20\.1\.4 \(TTL 300\)/);
     for (const ext of plan.evaluation.extensions) {
-      assert.match(plan.text, new RegExp(`runs on ${ext.vmName}: Microsoft\\.Azure\\.Extensions CustomScript 2\\.1.*\\n +forceUpdateTag ${ext.forceUpdateTag}\\n`));
+      assert.match(
+        plan.text,
+        new RegExp(
+          `runs on ${ext.vmName}: Microsoft\\.Azure\\.Extensions CustomScript 2\\.1.*\\n +forceUpdateTag ${ext.forceUpdateTag}\\n`,
+        ),
+      );
     }
   });
 
@@ -103,17 +129,30 @@ describe("the plan of the default stack (example config)", () => {
 
 test("plan shows secrets only as [secret]", async () => {
   const request = everyOptionRequest();
-  const config: StackConfig = { stack: "dev", file: "test config", example: false, request: { ...request, stack: "dev" }, placeholders: [], regionOrder: ["eastus", "westeurope"] };
+  const config: StackConfig = {
+    stack: "dev",
+    file: "test config",
+    example: false,
+    request: { ...request, stack: "dev" },
+    placeholders: [],
+    regionOrder: ["eastus", "westeurope"],
+  };
   const plan = await makePlan(config, evaluated);
   const secrets = [
     ...request.secretKeys!.map((k) => request.config[k]),
     request.config.sshPublicKey.split(" ")[1], // the key body alone
-    ...plan.evaluation.resources.filter((r) => r.type === "random:index/randomBytes:RandomBytes").map((r) => String(r.state.hex)),
+    ...plan.evaluation.resources
+      .filter((r) => r.type === "random:index/randomBytes:RandomBytes")
+      .map((r) => String(r.state.hex)),
     ...plan.evaluation.extensions.map((e) => e.script),
   ];
   assert.ok(secrets.every((s) => typeof s === "string" && s.length > 8));
   // The scripts do hold the secrets, so their absence from the plan means something.
-  assert.ok(decodeScript(plan.evaluation.extensions.find((e) => e.vmName === "vm-eastus")!.script).includes(request.config.clickhousePassword));
+  assert.ok(
+    decodeScript(plan.evaluation.extensions.find((e) => e.vmName === "vm-eastus")!.script).includes(
+      request.config.clickhousePassword,
+    ),
+  );
   for (const secret of secrets) {
     assert.ok(!plan.text.includes(secret), `the plan text does not contain the secret ${secret.slice(0, 12)}...`);
     assert.ok(!plan.svg.includes(secret), `the diagram does not contain the secret ${secret.slice(0, 12)}...`);
@@ -146,7 +185,10 @@ test("plan reads the stack's own Pulumi.<stack>.yaml: secure values as placehold
   assert.equal(code, 0, stderr);
   assert.match(stdout, /config: +Pulumi\.staging\.yaml\n/);
   assert.match(stdout, /secrets: +sshPublicKey, githubToken stand in as placeholders/);
-  assert.deepEqual([...stdout.matchAll(/^== (\w+)/gm)].map((m) => m[1]), ["eastus", "centralus", "shared", "stack", "estimated"]);
+  assert.deepEqual(
+    [...stdout.matchAll(/^== (\w+)/gm)].map((m) => m[1]),
+    ["eastus", "centralus", "shared", "stack", "estimated"],
+  );
   assert.match(stdout, /OS profile \(secret\): admin fpadmin/);
   assert.match(stdout, new RegExp(`diagram: .*staging\\.svg`));
   assert.match(fs.readFileSync(svg, "utf8"), /vnet-centralus 10\.30\.0\.0\/16/);
@@ -182,15 +224,21 @@ test("plan reports an unreadable stack file in one line", async () => {
 
 describe("plan's pieces", () => {
   test("a stack file's config: secure values become placeholders that pass validation, other namespaces are left out", () => {
-    const parsed = parseStackFile("Pulumi.x.yaml", [
-      "config:",
-      "  aws:region: us-east-1",
-      "  flowproxy-staging:vmSize: Standard_B2s",
-      "  flowproxy-staging:tailscaleAuthKey: {secure: 'v1:abc'}",
-      "  flowproxy-staging:regions: [{name: east, location: eastus, vnetCidr: 10.10.0.0/16, subnetCidr: 10.10.1.0/24}]",
-    ].join("\n"));
+    const parsed = parseStackFile(
+      "Pulumi.x.yaml",
+      [
+        "config:",
+        "  aws:region: us-east-1",
+        "  flowproxy-staging:vmSize: Standard_B2s",
+        "  flowproxy-staging:tailscaleAuthKey: {secure: 'v1:abc'}",
+        "  flowproxy-staging:regions: [{name: east, location: eastus, vnetCidr: 10.10.0.0/16, subnetCidr: 10.10.1.0/24}]",
+      ].join("\n"),
+    );
     assert.deepEqual(Object.keys(parsed.config).sort(), ["regions", "tailscaleAuthKey", "vmSize"]);
-    assert.equal(parsed.config.regions, '[{"name":"east","location":"eastus","vnetCidr":"10.10.0.0/16","subnetCidr":"10.10.1.0/24"}]');
+    assert.equal(
+      parsed.config.regions,
+      '[{"name":"east","location":"eastus","vnetCidr":"10.10.0.0/16","subnetCidr":"10.10.1.0/24"}]',
+    );
     assert.match(parsed.config.tailscaleAuthKey, /^tskey-/);
     assert.deepEqual(parsed.secretKeys, ["tailscaleAuthKey"]);
     assert.deepEqual(parsed.encrypted, ["tailscaleAuthKey"]);
@@ -209,12 +257,20 @@ describe("plan's pieces", () => {
     assert.equal(parseArgs([], {}).stack, "dev");
     assert.equal(parseArgs([], { PULUMI_STACK: "ci" }).stack, "ci");
     assert.equal(parseArgs(["--", "--stack", "prod"], { PULUMI_STACK: "ci" }).stack, "prod");
-    assert.deepEqual(parseArgs(["--check", "--svg=out.svg"], {}), { stack: "dev", example: false, check: true, svg: "out.svg" });
+    assert.deepEqual(parseArgs(["--check", "--svg=out.svg"], {}), {
+      stack: "dev",
+      example: false,
+      check: true,
+      svg: "out.svg",
+    });
     assert.throws(() => parseArgs(["--stak", "x"], {}), PlanError);
   });
 
   test("--check names the stale diagram and the command that redraws it", () => {
-    assert.deepEqual(compareSvg("<svg/>", "<svg/>", false), { ok: true, message: "docs/architecture.svg matches the program" });
+    assert.deepEqual(compareSvg("<svg/>", "<svg/>", false), {
+      ok: true,
+      message: "docs/architecture.svg matches the program",
+    });
     assert.deepEqual(compareSvg("<svg>old</svg>", "<svg/>", false), {
       ok: false,
       message: "docs/architecture.svg is stale; run pnpm run plan and commit it",

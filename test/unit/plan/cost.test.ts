@@ -14,7 +14,8 @@ import { HOURS_PER_MONTH, VM_HOURLY } from "../../../plan/prices";
 import { loadStackConfig } from "../../../plan/stack-file";
 import { evaluated, grownRequest, threeRegionRequest, validRequest } from "../../support/program";
 
-const estimateOf = async (request: Parameters<typeof evaluated>[0]): Promise<CostEstimate> => estimateCost(new PlanGraph(await evaluated(request)));
+const estimateOf = async (request: Parameters<typeof evaluated>[0]): Promise<CostEstimate> =>
+  estimateCost(new PlanGraph(await evaluated(request)));
 const byResource = (a: { resource: string }, b: { resource: string }) => a.resource.localeCompare(b.resource);
 const cents = (usd: number | undefined) => (usd === undefined ? undefined : Math.round(usd * 100));
 
@@ -54,19 +55,35 @@ describe("the cost estimate of the default example stack", () => {
   });
 
   test("the plan prints the total, the table's date, the traffic assumption and every free resource", () => {
-    assert.match(plan.text, /^== estimated monthly cost, USD \(pay-as-you-go list prices of plan\/prices\.ts, compiled \d{4}-\d{2}-\d{2}\) ==$/m);
+    assert.match(
+      plan.text,
+      /^== estimated monthly cost, USD \(pay-as-you-go list prices of plan\/prices\.ts, compiled \d{4}-\d{2}-\d{2}\) ==$/m,
+    );
     assert.match(plan.text, /^ {2}total +148\.08$/m);
     assert.match(plan.text, /10 GB a month leave each VNet through each peering/);
     const free = plan.cost.free.length;
-    assert.equal(free + new Set(plan.cost.lines.map((l) => l.resource)).size, plan.graph.nodes.length, "every resource is priced or free");
+    assert.equal(
+      free + new Set(plan.cost.lines.map((l) => l.resource)).size,
+      plan.graph.nodes.length,
+      "every resource is priced or free",
+    );
     assert.match(plan.text, new RegExp(`^  no charge, ${free} resources:$`, "m"));
   });
 
   test("docs/COST.md, docs/SANDBOX.md and the README quote the total the plan prints", () => {
     const total = plan.cost.total!;
-    assert.match(fs.readFileSync(path.join(PROJECT_DIR, "docs/COST.md"), "utf8"), new RegExp(`\\| \\*\\*total\\*\\* \\| \\*\\*${total.toFixed(2).replace(".", "\\.")}\\*\\* \\|`));
-    assert.match(fs.readFileSync(path.join(PROJECT_DIR, "docs/SANDBOX.md"), "utf8"), new RegExp(`about \\$${Math.round(total)} for the example\\s+config`));
-    assert.match(fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8"), new RegExp(`costs about \\$${Math.round(total)} a month`));
+    assert.match(
+      fs.readFileSync(path.join(PROJECT_DIR, "docs/COST.md"), "utf8"),
+      new RegExp(`\\| \\*\\*total\\*\\* \\| \\*\\*${total.toFixed(2).replace(".", "\\.")}\\*\\* \\|`),
+    );
+    assert.match(
+      fs.readFileSync(path.join(PROJECT_DIR, "docs/SANDBOX.md"), "utf8"),
+      new RegExp(`about \\$${Math.round(total)} for the example\\s+config`),
+    );
+    assert.match(
+      fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8"),
+      new RegExp(`costs about \\$${Math.round(total)} a month`),
+    );
   });
 });
 
@@ -78,36 +95,89 @@ test("one more proxy in a region adds its VM, OS disk and public IP to the total
 });
 
 test("a larger vmSize raises the compute of every VM of that size, at the table's price", async () => {
-  const [b2s, b2ms] = await Promise.all([estimateOf(validRequest()), estimateOf(validRequest({ vmSize: "Standard_B2ms" }))]);
-  const raise = (region: string) => (VM_HOURLY[region].Standard_B2ms.usd - VM_HOURLY[region].Standard_B2s.usd) * HOURS_PER_MONTH;
+  const [b2s, b2ms] = await Promise.all([
+    estimateOf(validRequest()),
+    estimateOf(validRequest({ vmSize: "Standard_B2ms" })),
+  ]);
+  const raise = (region: string) =>
+    (VM_HOURLY[region].Standard_B2ms.usd - VM_HOURLY[region].Standard_B2s.usd) * HOURS_PER_MONTH;
   // BuilderHub and vm-eastus in eastus, vm-westeurope in westeurope: no region sets a size of its own.
   assert.equal(cents(b2ms.total), cents(b2s.total! + 2 * raise("eastus") + raise("westeurope")));
-  assert.ok(b2ms.lines.some((l) => l.resource === "vm-builderhub" && l.what.startsWith("compute: Standard_B2ms in eastus")));
+  assert.ok(
+    b2ms.lines.some((l) => l.resource === "vm-builderhub" && l.what.startsWith("compute: Standard_B2ms in eastus")),
+  );
 });
 
 test("a VM size the table has no price for is named with the entry to add, and there is no total", async () => {
   const estimate = await estimateOf(threeRegionRequest());
-  assert.deepEqual([...estimate.unpriced].sort(byResource), [
-    { resource: "vm-centralus", message: "no price in the table for Standard_B2ls_v2 in centralus; add it to plan/prices.ts (VM_HOURLY.centralus)" },
-    { resource: "pip-centralus", message: "no price in the table for a Standard Static public IP in centralus; add it to plan/prices.ts (PUBLIC_IP_HOURLY.centralus)" },
-    { resource: "peer-centralus-to-eastus", message: "no price in the table for global peering traffic leaving centralus; add it to plan/prices.ts (PEERING_PER_GB.zoneOf and .zones)" },
-    { resource: "peer-centralus-to-westeurope", message: "no price in the table for global peering traffic leaving centralus; add it to plan/prices.ts (PEERING_PER_GB.zoneOf and .zones)" },
-    { resource: "peer-eastus-to-centralus", message: "no price in the table for global peering traffic arriving in centralus; add it to plan/prices.ts (PEERING_PER_GB.zoneOf and .zones)" },
-    { resource: "peer-westeurope-to-centralus", message: "no price in the table for global peering traffic arriving in centralus; add it to plan/prices.ts (PEERING_PER_GB.zoneOf and .zones)" },
-  ].sort(byResource));
+  assert.deepEqual(
+    [...estimate.unpriced].sort(byResource),
+    [
+      {
+        resource: "vm-centralus",
+        message:
+          "no price in the table for Standard_B2ls_v2 in centralus; add it to plan/prices.ts (VM_HOURLY.centralus)",
+      },
+      {
+        resource: "pip-centralus",
+        message:
+          "no price in the table for a Standard Static public IP in centralus; add it to plan/prices.ts (PUBLIC_IP_HOURLY.centralus)",
+      },
+      {
+        resource: "peer-centralus-to-eastus",
+        message:
+          "no price in the table for global peering traffic leaving centralus; add it to plan/prices.ts (PEERING_PER_GB.zoneOf and .zones)",
+      },
+      {
+        resource: "peer-centralus-to-westeurope",
+        message:
+          "no price in the table for global peering traffic leaving centralus; add it to plan/prices.ts (PEERING_PER_GB.zoneOf and .zones)",
+      },
+      {
+        resource: "peer-eastus-to-centralus",
+        message:
+          "no price in the table for global peering traffic arriving in centralus; add it to plan/prices.ts (PEERING_PER_GB.zoneOf and .zones)",
+      },
+      {
+        resource: "peer-westeurope-to-centralus",
+        message:
+          "no price in the table for global peering traffic arriving in centralus; add it to plan/prices.ts (PEERING_PER_GB.zoneOf and .zones)",
+      },
+    ].sort(byResource),
+  );
   assert.equal(estimate.total, undefined);
   assert.match(formatCost(estimate).join("\n"), /^ {2}total +none: 6 resources have no price in the table \(above\)$/m);
 });
 
 test("a resource of a type the table does not know is unpriced, never free", () => {
   const stack: Evaluation = {
-    resources: [{ type: "azure-native:network:LoadBalancer", name: "lb-eastus", inputs: { location: "eastus" }, state: {}, options: { dependsOn: [], ignoreChanges: [], deleteBeforeReplace: false, deletedWith: "", replaceOnChanges: [] } }],
+    resources: [
+      {
+        type: "azure-native:network:LoadBalancer",
+        name: "lb-eastus",
+        inputs: { location: "eastus" },
+        state: {},
+        options: {
+          dependsOn: [],
+          ignoreChanges: [],
+          deleteBeforeReplace: false,
+          deletedWith: "",
+          replaceOnChanges: [],
+        },
+      },
+    ],
     outputs: {},
     extensions: [],
     dnsRecords: [],
     reverseRecords: [],
   };
   const estimate = estimateCost(new PlanGraph(stack));
-  assert.deepEqual(estimate.unpriced, [{ resource: "lb-eastus", message: "no price in the table for azure-native:network:LoadBalancer; add it to plan/prices.ts (a price, or FREE)" }]);
+  assert.deepEqual(estimate.unpriced, [
+    {
+      resource: "lb-eastus",
+      message:
+        "no price in the table for azure-native:network:LoadBalancer; add it to plan/prices.ts (a price, or FREE)",
+    },
+  ]);
   assert.equal(estimate.total, undefined);
 });

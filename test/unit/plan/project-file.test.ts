@@ -16,7 +16,10 @@ const declared = (parse(committed) as { config: Record<string, ConfigDeclaration
 
 /** The request with every key it leaves unset given its declared default, as Pulumi hands them to the program. */
 function withDeclaredDefaults(config: Record<string, string>): Record<string, string> {
-  const defaults = Object.entries(declared).map(([key, d]): [string, string] => [key, typeof d.default === "object" ? JSON.stringify(d.default) : String(d.default)]);
+  const defaults = Object.entries(declared).map(([key, d]): [string, string] => [
+    key,
+    typeof d.default === "object" ? JSON.stringify(d.default) : String(d.default),
+  ]);
   return { ...Object.fromEntries(defaults), ...config };
 }
 
@@ -29,7 +32,9 @@ test("Pulumi.yaml is what pnpm run project-file writes", () => {
 });
 
 test("a declaration that differs from CONFIG_KEYS, or a key CONFIG_KEYS lacks, is named", () => {
-  const edited = committed.replace("    default: Standard_B2s\n", "    default: Standard_D2s_v5\n").replace("config:\n", "config:\n  sshKey:\n    type: string\n");
+  const edited = committed
+    .replace("    default: Standard_B2s\n", "    default: Standard_D2s_v5\n")
+    .replace("config:\n", "config:\n  sshKey:\n    type: string\n");
   assert.notEqual(edited, committed);
   const drift = projectFileDrift(edited);
   assert.equal(drift.length, 2, drift.join("\n"));
@@ -46,7 +51,10 @@ test("every key is declared with a default and none as secret, so Pulumi never s
 
 test("the program reads the defaults Pulumi hands it as it reads keys left unset", () => {
   const { config } = validRequest();
-  assert.deepEqual(loadSettings(configSource(withDeclaredDefaults(config)), PROJECT_DIR), loadSettings(configSource(config), PROJECT_DIR));
+  assert.deepEqual(
+    loadSettings(configSource(withDeclaredDefaults(config)), PROJECT_DIR),
+    loadSettings(configSource(config), PROJECT_DIR),
+  );
 });
 
 test("a required key left unset, handed over as its empty default, gets the program's message with the command that sets it", () => {
@@ -54,6 +62,8 @@ test("a required key left unset, handed over as its empty default, gets the prog
   assert.throws(
     () => loadSettings(configSource(withDeclaredDefaults(config)), PROJECT_DIR),
     (err: ConfigError) =>
-      isDeepStrictEqual(err.problems, ["flowproxy-staging:adminUsername is required but not set. Example: pulumi config set flowproxy-staging:adminUsername 'azureuser'"]),
+      isDeepStrictEqual(err.problems, [
+        "flowproxy-staging:adminUsername is required but not set. Example: pulumi config set flowproxy-staging:adminUsername 'azureuser'",
+      ]),
   );
 });

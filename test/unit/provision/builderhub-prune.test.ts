@@ -81,14 +81,19 @@ beforeEach(async () => {
 /** A registration of `signer` from `address`, which the double names `name` (the address's reverse name then). */
 function register(address: string, signer: number, name?: string): Promise<void> {
   reverseNames = name === undefined ? {} : { [address]: `${name}.flowproxy.internal` };
-  const body = JSON.stringify({ tls_cert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", ecdsa_pubkey_address: `0x${signer.toString(16).padStart(40, "0")}` });
+  const body = JSON.stringify({
+    tls_cert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+    ecdsa_pubkey_address: `0x${signer.toString(16).padStart(40, "0")}`,
+  });
   return new Promise((resolve, reject) => {
     const request = http.request(
       `${endpoint}${BUILDERHUB_API.register}`,
       { method: "POST", localAddress: address, headers: { "content-type": "application/json" } },
       (response) => {
         response.resume();
-        response.on("end", () => (response.statusCode === 200 ? resolve() : reject(new Error(`registration answered ${response.statusCode}`))));
+        response.on("end", () =>
+          response.statusCode === 200 ? resolve() : reject(new Error(`registration answered ${response.statusCode}`)),
+        );
       },
     );
     request.on("error", reject);
@@ -98,7 +103,12 @@ function register(address: string, signer: number, name?: string): Promise<void>
 
 /** The VNet's reverse names from now on: one "<address> <name>" a line, as getent prints them. */
 const reverseDns = (entries: Record<string, string>) =>
-  fs.writeFileSync(names, Object.entries(entries).map(([ip, name]) => `${ip}       ${name}.flowproxy.internal\n`).join(""));
+  fs.writeFileSync(
+    names,
+    Object.entries(entries)
+      .map(([ip, name]) => `${ip}       ${name}.flowproxy.internal\n`)
+      .join(""),
+  );
 
 async function prune(fleet = `vm-eastus ${EAST}\nvm-westeurope ${WEST}\n`) {
   fs.writeFileSync(path.join(dir, "fleet"), fleet);
@@ -109,8 +119,15 @@ async function prune(fleet = `vm-eastus ${EAST}\nvm-westeurope ${WEST}\n`) {
     SYSTEM_PORT: String(systemPort),
     RENAMED_FILE: path.join(dir, "renamed"),
   };
-  fs.writeFileSync(path.join(dir, "prune.env"), Object.entries(settings).map(([k, v]) => `${k}=${v}`).join("\n"));
-  const run = await spawnAsync("bash", [HOOK], { env: { PATH: `${stubs}:${process.env.PATH}`, BUILDERHUB_PRUNE_ENV: path.join(dir, "prune.env") } });
+  fs.writeFileSync(
+    path.join(dir, "prune.env"),
+    Object.entries(settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join("\n"),
+  );
+  const run = await spawnAsync("bash", [HOOK], {
+    env: { PATH: `${stubs}:${process.env.PATH}`, BUILDERHUB_PRUNE_ENV: path.join(dir, "prune.env") },
+  });
   const restarted = fs.existsSync(restarts) ? fs.readFileSync(restarts, "utf8").trim().split("\n") : [];
   return { ...run, restarted };
 }
@@ -136,7 +153,12 @@ test("restarts mockhub once a proxy that left the fleet no longer answers, namin
   const run = await prune();
   assert.equal(run.status, 0, run.stderr);
   assert.deepEqual(run.restarted, ["restart mockhub"]);
-  assert.match(run.stdout, new RegExp(`vm-eastus-2 \\(${GONE.replace(/\./g, "\\.")}\\) left the stack and no longer answers on port ${systemPort}`));
+  assert.match(
+    run.stdout,
+    new RegExp(
+      `vm-eastus-2 \\(${GONE.replace(/\./g, "\\.")}\\) left the stack and no longer answers on port ${systemPort}`,
+    ),
+  );
   assert.match(run.stdout, /restarted mockhub; every proxy of the stack registers again within 20 s/);
 });
 
@@ -153,7 +175,12 @@ test("renames a fleet VM listed under its signer once its address has a reverse 
   reverseDns({ [WEST]: "vm-westeurope" });
   const first = await prune();
   assert.deepEqual(first.restarted, ["restart mockhub"]);
-  assert.match(first.stdout, new RegExp(`vm-westeurope \\(${WEST.replace(/\./g, "\\.")}\\) is listed as 0x0+2; registered again it is named vm-westeurope`));
+  assert.match(
+    first.stdout,
+    new RegExp(
+      `vm-westeurope \\(${WEST.replace(/\./g, "\\.")}\\) is listed as 0x0+2; registered again it is named vm-westeurope`,
+    ),
+  );
   // Should the restarted mockhub still not resolve the name, the same listing does not restart it again.
   const second = await prune();
   assert.deepEqual(second.restarted, ["restart mockhub"], "no second restart for the same listing");
@@ -170,6 +197,9 @@ test("fails naming mockhub when it does not answer, and restarts nothing", async
   server.close();
   const run = await prune();
   assert.equal(run.status, 1);
-  assert.match(run.stderr, /builderhub-prune: mockhub does not answer http:\/\/127\.0\.0\.1:\d+\/api\/l1-builder\/v1\/builders/);
+  assert.match(
+    run.stderr,
+    /builderhub-prune: mockhub does not answer http:\/\/127\.0\.0\.1:\d+\/api\/l1-builder\/v1\/builders/,
+  );
   assert.deepEqual(run.restarted, []);
 });

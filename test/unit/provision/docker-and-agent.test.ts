@@ -43,7 +43,14 @@ function scriptOf(evaluation: Evaluation, vm: string): string {
 
 interface Sandbox {
   dir: string;
-  run(steps: string): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; calls: string[]; stdin: string }>;
+  run(steps: string): Promise<{
+    status: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+    calls: string[];
+    stdin: string;
+  }>;
 }
 
 /** The script's definitions with its paths moved into a directory of its own and the stubs first on PATH. */
@@ -51,13 +58,19 @@ function sandboxOf(script: string): Sandbox {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-docker-agent-"));
   const bin = path.join(dir, "bin");
   fs.mkdirSync(bin);
-  for (const [name, body] of Object.entries(STUBS)) fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+  for (const [name, body] of Object.entries(STUBS))
+    fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
   const definitions = script
     .replace(/^main "\$@"\n$/m, "")
-    .replace(/^readonly (STATE_DIR|LAST_RUN_FILE|WORK_DIR)='\/var\/lib\/flowproxy-provision(.*)'$/gm, (_, name: string, rest: string) => `readonly ${name}=${dir}/state${rest}`)
+    .replace(
+      /^readonly (STATE_DIR|LAST_RUN_FILE|WORK_DIR)='\/var\/lib\/flowproxy-provision(.*)'$/gm,
+      (_, name: string, rest: string) => `readonly ${name}=${dir}/state${rest}`,
+    )
     .replace(/^readonly DOCKER_DAEMON_JSON=.*$/m, `readonly DOCKER_DAEMON_JSON=${dir}/etc/docker/daemon.json`)
     .replace(/^readonly DOCKER_CLIENT_CONFIG=.*$/m, `readonly DOCKER_CLIENT_CONFIG=${dir}/root/.docker/config.json`);
-  assert.ok(definitions.includes(`${dir}/etc/docker/daemon.json`) && definitions.includes(`${dir}/root/.docker/config.json`));
+  assert.ok(
+    definitions.includes(`${dir}/etc/docker/daemon.json`) && definitions.includes(`${dir}/root/.docker/config.json`),
+  );
   fs.mkdirSync(path.join(dir, "state"));
   return {
     dir,
@@ -68,7 +81,8 @@ function sandboxOf(script: string): Sandbox {
         cwd: dir,
         env: { PATH: `${bin}:/usr/bin:/bin`, T: dir, CLIENT_CONFIG: `${dir}/root/.docker/config.json` },
       });
-      const read = (file: string) => (fs.existsSync(path.join(dir, file)) ? fs.readFileSync(path.join(dir, file), "utf8") : "");
+      const read = (file: string) =>
+        fs.existsSync(path.join(dir, file)) ? fs.readFileSync(path.join(dir, file), "utf8") : "";
       return { ...child, calls: read("calls.log").split("\n").filter(Boolean), stdin: read("stdin.log") };
     },
   };
@@ -96,10 +110,17 @@ describe("provisioning around Docker and the Azure agent", { concurrency: true }
     const failed = await box.run('ensure_fail() { die "boom"; }\nprovision ensure_fail');
     assert.equal(failed.status, 1);
     const apt = failed.calls.filter((c) => c.startsWith("apt-mark"));
-    assert.deepEqual(apt, ["apt-mark showhold walinuxagent", "apt-mark hold walinuxagent", "apt-mark unhold walinuxagent"]);
+    assert.deepEqual(apt, [
+      "apt-mark showhold walinuxagent",
+      "apt-mark hold walinuxagent",
+      "apt-mark unhold walinuxagent",
+    ]);
     assert.match(failed.stdout, /held walinuxagent while provisioning runs \(Azure\/WALinuxAgent#582\)/);
     assert.equal(lastLine(failed.stdout), "FAILED: vm-eastus, step 1/1 (ensure fail): boom");
-    assert.ok(!fs.existsSync(path.join(box.dir, "agent-held")) && !fs.existsSync(path.join(box.dir, "state", "walinuxagent-held")));
+    assert.ok(
+      !fs.existsSync(path.join(box.dir, "agent-held")) &&
+        !fs.existsSync(path.join(box.dir, "state", "walinuxagent-held")),
+    );
   });
 
   test("leaves an operator's hold on walinuxagent in place, and does nothing where the agent is not installed", async () => {
@@ -108,13 +129,19 @@ describe("provisioning around Docker and the Azure agent", { concurrency: true }
     fs.writeFileSync(path.join(box.dir, "agent-held"), "");
     const held = await box.run("ensure_nothing() { :; }\nprovision ensure_nothing");
     assert.equal(held.status, 0, held.stderr);
-    assert.deepEqual(held.calls.filter((c) => c.startsWith("apt-mark")), ["apt-mark showhold walinuxagent"]);
+    assert.deepEqual(
+      held.calls.filter((c) => c.startsWith("apt-mark")),
+      ["apt-mark showhold walinuxagent"],
+    );
     assert.ok(fs.existsSync(path.join(box.dir, "agent-held")), "the operator's hold stays");
 
     fs.rmSync(path.join(box.dir, "agent-installed"));
     const absent = await box.run("ensure_nothing() { :; }\nprovision ensure_nothing");
     assert.equal(absent.status, 0, absent.stderr);
-    assert.deepEqual(absent.calls.filter((c) => c.startsWith("apt-mark")), []);
+    assert.deepEqual(
+      absent.calls.filter((c) => c.startsWith("apt-mark")),
+      [],
+    );
   });
 
   test("releases the hold a killed run left behind", async () => {
@@ -135,9 +162,18 @@ describe("provisioning around Docker and the Azure agent", { concurrency: true }
     assert.equal(first.status, 0, first.stderr);
     const file = path.join(box.dir, "etc", "docker", "daemon.json");
     const config = JSON.parse(fs.readFileSync(file, "utf8")) as unknown;
-    assert.deepEqual(config, { "init-path": "/usr/bin/tini-static", "live-restore": true, "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } });
+    assert.deepEqual(config, {
+      "init-path": "/usr/bin/tini-static",
+      "live-restore": true,
+      "log-driver": "json-file",
+      "log-opts": { "max-size": "10m", "max-file": "3" },
+    });
     assert.equal(fs.statSync(file).mode & 0o777, 0o644);
-    assert.deepEqual(first.calls, ["systemctl is-active --quiet docker"], "a stopped dockerd starts with the file later");
+    assert.deepEqual(
+      first.calls,
+      ["systemctl is-active --quiet docker"],
+      "a stopped dockerd starts with the file later",
+    );
 
     fs.writeFileSync(path.join(box.dir, "docker-active"), "");
     const unchanged = await box.run("ensure_docker_configured");
@@ -146,21 +182,35 @@ describe("provisioning around Docker and the Azure agent", { concurrency: true }
     fs.writeFileSync(file, '{"log-driver": "json-file"}\n');
     const changed = await box.run("ensure_docker_configured");
     assert.equal(changed.status, 0, changed.stderr);
-    assert.deepEqual(changed.calls, ["systemctl is-active --quiet docker", "systemctl reload docker", "systemctl restart docker"]);
+    assert.deepEqual(changed.calls, [
+      "systemctl is-active --quiet docker",
+      "systemctl reload docker",
+      "systemctl restart docker",
+    ]);
   });
 
   test("mockhub runs behind --init, so a stop's SIGTERM reaches it rather than a PID 1 without a handler", () => {
     const script = scriptOf(anonymous, "vm-builderhub");
     assert.match(script, /docker run -d --name "\$MOCKHUB_CONTAINER" [^\n]*--init/);
-    assert.match(script, /ensure_container "\$MOCKHUB_CONTAINER" "[^"]* init /, "--init is part of the spec, so existing containers are recreated with it");
+    assert.match(
+      script,
+      /ensure_container "\$MOCKHUB_CONTAINER" "[^"]* init /,
+      "--init is part of the spec, so existing containers are recreated with it",
+    );
   });
 
   test("every container's spec carries the log settings, so a change of them recreates it", () => {
-    for (const [vm, evaluation] of [["vm-eastus", anonymous], ["vm-builderhub", anonymous]] as const) {
+    for (const [vm, evaluation] of [
+      ["vm-eastus", anonymous],
+      ["vm-builderhub", anonymous],
+    ] as const) {
       const script = scriptOf(evaluation, vm);
       // The specs ensure_container compares: HAProxy's assignment, mockhub's argument.
       const specs = [...script.matchAll(/^\s*spec=.*$|ensure_container "\$MOCKHUB_CONTAINER" .*$/gm)].map((m) => m[0]);
-      assert.ok(specs.length > 0 && specs.every((line) => line.includes("$DOCKER_LOG_SPEC")), `${vm}: ${specs.join(" | ")}`);
+      assert.ok(
+        specs.length > 0 && specs.every((line) => line.includes("$DOCKER_LOG_SPEC")),
+        `${vm}: ${specs.join(" | ")}`,
+      );
     }
   });
 
@@ -179,7 +229,10 @@ describe("provisioning around Docker and the Azure agent", { concurrency: true }
 
     const anonymousBox = sandbox(() => anonymous);
     fs.mkdirSync(path.join(anonymousBox.dir, "root", ".docker"), { recursive: true });
-    fs.copyFileSync(path.join(box.dir, "root", ".docker", "config.json"), path.join(anonymousBox.dir, "root", ".docker", "config.json"));
+    fs.copyFileSync(
+      path.join(box.dir, "root", ".docker", "config.json"),
+      path.join(anonymousBox.dir, "root", ".docker", "config.json"),
+    );
     const out = await anonymousBox.run("ensure_docker_hub_login");
     assert.equal(out.status, 0, out.stderr);
     assert.deepEqual(out.calls, ["docker logout"]);
@@ -192,18 +245,34 @@ describe("provisioning around Docker and the Azure agent", { concurrency: true }
     const refusal =
       "Error response from daemon: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit";
     fs.writeFileSync(path.join(box.dir, "pull-error"), refusal);
-    const limited = await box.run('provision ensure_haproxy_image');
+    const limited = await box.run("provision ensure_haproxy_image");
     assert.equal(limited.status, 1);
-    assert.equal(limited.calls.filter((c) => c.startsWith("docker pull")).length, 1, "no retry against a limit counted in hours");
+    assert.equal(
+      limited.calls.filter((c) => c.startsWith("docker pull")).length,
+      1,
+      "no retry against a limit counted in hours",
+    );
     assert.ok(!limited.calls.some((c) => c.startsWith("sleep")));
     const line = lastLine(limited.stdout)!;
-    assert.match(line, /^FAILED: vm-eastus, step 1\/1 \(ensure haproxy image\): docker pull haproxy:3\.0\.6 was refused by Docker Hub's pull rate limit \(HTTP 429, pulls anonymous;/);
+    assert.match(
+      line,
+      /^FAILED: vm-eastus, step 1\/1 \(ensure haproxy image\): docker pull haproxy:3\.0\.6 was refused by Docker Hub's pull rate limit \(HTTP 429, pulls anonymous;/,
+    );
     assert.ok(line.includes(refusal), "Docker's own words stay in the line");
-    assert.match(line, /pulumi config set flowproxy-staging:dockerHubUsername NAME and pulumi config set --secret flowproxy-staging:dockerHubToken TOKEN/);
+    assert.match(
+      line,
+      /pulumi config set flowproxy-staging:dockerHubUsername NAME and pulumi config set --secret flowproxy-staging:dockerHubToken TOKEN/,
+    );
 
-    fs.writeFileSync(path.join(box.dir, "pull-error"), "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": net/http: TLS handshake timeout");
-    const other = await box.run('provision ensure_haproxy_image');
+    fs.writeFileSync(
+      path.join(box.dir, "pull-error"),
+      'Error response from daemon: Get "https://registry-1.docker.io/v2/": net/http: TLS handshake timeout',
+    );
+    const other = await box.run("provision ensure_haproxy_image");
     assert.equal(other.calls.filter((c) => c.startsWith("docker pull")).length, 5, "other failures are retried");
-    assert.match(lastLine(other.stdout)!, /docker pull haproxy:3\.0\.6 failed: Error response from daemon: Get "https:\/\/registry-1\.docker\.io\/v2\/": net\/http: TLS handshake timeout; set a tag/);
+    assert.match(
+      lastLine(other.stdout)!,
+      /docker pull haproxy:3\.0\.6 failed: Error response from daemon: Get "https:\/\/registry-1\.docker\.io\/v2\/": net\/http: TLS handshake timeout; set a tag/,
+    );
   });
 });

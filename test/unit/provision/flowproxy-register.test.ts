@@ -20,7 +20,14 @@ let server: Awaited<ReturnType<typeof startMockhub>>;
 let signerCount = 0;
 
 before(async () => {
-  server = await startMockhub({ systemPort: 5544, enableTls: true, host: "127.0.0.1", port: 0, lookup: async () => "", log: () => undefined });
+  server = await startMockhub({
+    systemPort: 5544,
+    enableTls: true,
+    host: "127.0.0.1",
+    port: 0,
+    lookup: async () => "",
+    log: () => undefined,
+  });
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fs.writeFileSync(path.join(dir, "cert.pem"), `${certificate}\n`);
 });
@@ -53,10 +60,19 @@ function runHook(signer: string, overrides: Record<string, string> = {}, args: s
     ...overrides,
   };
   const file = path.join(dir, `registration-${signer}.env`);
-  fs.writeFileSync(file, Object.entries(settings).map(([k, v]) => `${k}=${v}`).join("\n"));
+  fs.writeFileSync(
+    file,
+    Object.entries(settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join("\n"),
+  );
   return new Promise((resolve) => {
-    execFile("bash", [HOOK, ...args], { env: { PATH: process.env.PATH, FLOWPROXY_REGISTRATION_ENV: file } }, (error, stdout, stderr) =>
-      resolve({ status: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr }),
+    execFile(
+      "bash",
+      [HOOK, ...args],
+      { env: { PATH: process.env.PATH, FLOWPROXY_REGISTRATION_ENV: file } },
+      (error, stdout, stderr) =>
+        resolve({ status: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr }),
     );
   });
 }
@@ -65,14 +81,20 @@ async function register(signer: string, tlsCert?: string): Promise<void> {
   const response = await fetch(`${endpoint}${BUILDERHUB_API.register}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify(tlsCert === undefined ? { ecdsa_pubkey_address: signer } : { tls_cert: tlsCert, ecdsa_pubkey_address: signer }),
+    body: JSON.stringify(
+      tlsCert === undefined ? { ecdsa_pubkey_address: signer } : { tls_cert: tlsCert, ecdsa_pubkey_address: signer },
+    ),
   });
   assert.equal(response.status, 200);
 }
 
 async function listedCertificate(signer: string): Promise<string | undefined> {
-  const list = (await (await fetch(`${endpoint}${BUILDERHUB_API.builders}`)).json()) as { orderflow_proxy: { ecdsa_pubkey_address: string }; instance: { tls_cert: string } }[];
-  return list.find((b) => b.orderflow_proxy.ecdsa_pubkey_address.toLowerCase() === signer.toLowerCase())?.instance.tls_cert;
+  const list = (await (await fetch(`${endpoint}${BUILDERHUB_API.builders}`)).json()) as {
+    orderflow_proxy: { ecdsa_pubkey_address: string };
+    instance: { tls_cert: string };
+  }[];
+  return list.find((b) => b.orderflow_proxy.ecdsa_pubkey_address.toLowerCase() === signer.toLowerCase())?.instance
+    .tls_cert;
 }
 
 test("registers an unknown signer with the served certificate, which peers then read", async () => {
@@ -137,7 +159,11 @@ test("tells BuilderHub who runs it: provisioning, the timer, or FlowProxy's star
   try {
     const recorded = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
     const seen: Record<string, string[]> = {};
-    for (const [caller, args] of [["provisioning", ["provisioning"]], ["timer", ["timer"]], ["flowproxyStart", []]] as const) {
+    for (const [caller, args] of [
+      ["provisioning", ["provisioning"]],
+      ["timer", ["timer"]],
+      ["flowproxyStart", []],
+    ] as const) {
       agents.length = 0;
       // The recorder lists nobody, even after a registration: the hook reports that as status 1.
       assert.equal((await runHook(newSigner(), { BUILDERHUB_ENDPOINT: recorded }, [...args])).status, 1);

@@ -77,7 +77,10 @@ describe("rendered provisioning scripts", { concurrency: true }, () => {
     assert.equal(vars.ARTIFACT_URL, "https://api.github.com/repos/flashbots/flowproxy/actions/artifacts/5678/zip");
     assert.equal(vars.BUILDERHUB_ENDPOINT, "http://builderhub.flowproxy.internal:3000");
     assert.match(vars.FLOWPROXY_ENV, /^BUILDERHUB_ENDPOINT=http:\/\/builderhub\.flowproxy\.internal:3000$/m);
-    assert.equal(vars.CERT_SANS, "DNS:localhost,IP:127.0.0.1,IP:10.10.1.4,DNS:vm-eastus.flowproxy.internal,DNS:vm-eastus.mockguid.bx.internal.cloudapp.net,IP:203.0.113.10");
+    assert.equal(
+      vars.CERT_SANS,
+      "DNS:localhost,IP:127.0.0.1,IP:10.10.1.4,DNS:vm-eastus.flowproxy.internal,DNS:vm-eastus.mockguid.bx.internal.cloudapp.net,IP:203.0.113.10",
+    );
     assert.match(vars.SIGNER_KEY, /^0x[0-9a-f]{64}$/);
     assert.equal(vars.SIGNER_ADDRESS, stackKeys.outputs.eastSignerAddress.value);
     assert.equal(vars.GITHUB_TOKEN, EVERY_OPTION.githubToken);
@@ -91,7 +94,10 @@ describe("rendered provisioning scripts", { concurrency: true }, () => {
     const vars = await variablesOf(scriptOf(stackKeys, "vm-eastus"));
     assert.match(vars.FLOWPROXY_ENV, /^CLICKHOUSE_HOST=https:\/\/clickhouse\.example\.com:8443$/m);
     assert.match(vars.FLOWPROXY_ENV, /^CLICKHOUSE_DATABASE=buildernet$/m);
-    assert.match(vars.FLOWPROXY_ENV, /^CLICKHOUSE_BACKUP_DISK_DATABASE_PATH=\/var\/lib\/flowproxy\/clickhouse-backup\.db$/m);
+    assert.match(
+      vars.FLOWPROXY_ENV,
+      /^CLICKHOUSE_BACKUP_DISK_DATABASE_PATH=\/var\/lib\/flowproxy\/clickhouse-backup\.db$/m,
+    );
     assert.equal(vars.CLICKHOUSE_USERNAME, "flowproxy");
     assert.equal(vars.CLICKHOUSE_PASSWORD, "SECRETclickhousePASSWORD");
   });
@@ -106,7 +112,8 @@ describe("rendered provisioning scripts", { concurrency: true }, () => {
   test("passes the system API generation to the FlowProxy VMs: HTTP for 1, TCP for 2", async () => {
     const first = await variablesOf(scriptOf(stackKeys, "vm-eastus"));
     const second = await variablesOf(scriptOf(withoutClickhouse, "vm-eastus"));
-    const systemApi = (vars: Record<string, string>) => /^FLOWPROXY_SYSTEM_API=(.*)$/m.exec(vars.HAPROXY_ENVIRONMENT)?.[1];
+    const systemApi = (vars: Record<string, string>) =>
+      /^FLOWPROXY_SYSTEM_API=(.*)$/m.exec(vars.HAPROXY_ENVIRONMENT)?.[1];
     assert.deepEqual([first.FLOWPROXY_GENERATION, systemApi(first)], ["1", "http"]);
     assert.deepEqual([second.FLOWPROXY_GENERATION, systemApi(second)], ["2", "tcp"]);
   });
@@ -140,26 +147,46 @@ describe("rendered provisioning scripts", { concurrency: true }, () => {
     const definitions = scriptOf(stackKeys, "vm-eastus")
       .replace(/^main "\$@"\n$/m, "")
       .replace(/^readonly STATE_DIR='\/var\/lib\/flowproxy-provision'$/m, `readonly STATE_DIR=${dir}/state`)
-      .replace(/^readonly LAST_RUN_FILE='\/var\/lib\/flowproxy-provision\/last-run'$/m, `readonly LAST_RUN_FILE=${dir}/state/last-run`)
+      .replace(
+        /^readonly LAST_RUN_FILE='\/var\/lib\/flowproxy-provision\/last-run'$/m,
+        `readonly LAST_RUN_FILE=${dir}/state/last-run`,
+      )
       .replace(/^readonly WORK_DIR='\/var\/lib\/flowproxy-provision\/work'$/m, `readonly WORK_DIR=${dir}/state/work`);
     const runWith = async (steps: string) => {
       const child = await spawnAsync("bash", ["-c", `${definitions}\n${steps}`], { cwd: runDir });
       const record = fs.readFileSync(path.join(dir, "state", "last-run"), "utf8");
-      return { child, record: Object.fromEntries(record.trimEnd().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)])) };
+      return {
+        child,
+        record: Object.fromEntries(
+          record
+            .trimEnd()
+            .split("\n")
+            .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+        ),
+      };
     };
     try {
       const converged = await runWith("ensure_nothing() { :; }\nprovision ensure_nothing");
       assert.equal(converged.child.status, 0, converged.child.stderr);
-      assert.deepEqual({ ...converged.record, at: "T" }, { status: "0", at: "T", dir: runDir, line: converged.child.stdout.trimEnd().split("\n").pop() });
+      assert.deepEqual(
+        { ...converged.record, at: "T" },
+        { status: "0", at: "T", dir: runDir, line: converged.child.stdout.trimEnd().split("\n").pop() },
+      );
       assert.match(converged.record.line, /^provisioning of vm-eastus converged in \d+\.\d{3} s$/);
       assert.match(converged.record.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
 
-      const failed = await runWith('ensure_tag() { die "docker pull haproxy:9 failed: manifest unknown"; }\nprovision ensure_tag');
+      const failed = await runWith(
+        'ensure_tag() { die "docker pull haproxy:9 failed: manifest unknown"; }\nprovision ensure_tag',
+      );
       assert.equal(failed.child.status, 1);
       const reason = "FAILED: vm-eastus, step 1/1 (ensure tag): docker pull haproxy:9 failed: manifest unknown";
       assert.equal(failed.record.status, "1");
       assert.equal(failed.record.line, reason);
-      assert.equal(failed.child.stdout.trimEnd().split("\n").pop(), reason, "the failure stays the last line Azure shows");
+      assert.equal(
+        failed.child.stdout.trimEnd().split("\n").pop(),
+        reason,
+        "the failure stays the last line Azure shows",
+      );
       assert.equal(failed.child.stderr.trimEnd().split("\n").pop(), reason);
 
       const killed = await runWith("ensure_power_loss() { kill -KILL $$; }\nprovision ensure_power_loss");

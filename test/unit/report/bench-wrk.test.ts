@@ -24,7 +24,10 @@ test("reads the request rate, the median and 99th percentile latency and the err
 });
 
 test("counts socket errors as errors", () => {
-  const withSocketErrors = REPORT.replace("  Non-2xx or 3xx responses: 3\n", "  Socket errors: connect 1, read 2, write 0, timeout 4\n");
+  const withSocketErrors = REPORT.replace(
+    "  Non-2xx or 3xx responses: 3\n",
+    "  Socket errors: connect 1, read 2, write 0, timeout 4\n",
+  );
   assert.equal(parseWrk(withSocketErrors).errors, 7);
 });
 

@@ -48,17 +48,29 @@ function reliabilityDrift(markdown: string): string[] {
   const summary = found.find((s) => s.title === "Summary");
   const drift: string[] = [];
   const titles = found.filter((s) => s !== summary).map((s) => s.title);
-  drift.push(...rowDifferences(REPORT_SECTIONS.map((s) => s.title), titles).map((d) => `section ${d}`));
+  drift.push(
+    ...rowDifferences(
+      REPORT_SECTIONS.map((s) => s.title),
+      titles,
+    ).map((d) => `section ${d}`),
+  );
   for (const declared of REPORT_SECTIONS) {
     const section = found.find((s) => s.title === declared.title);
     if (section === undefined) continue;
     const where = `${declared.title}:`;
     if (section.paragraphs.join("\n") !== declared.intro) drift.push(`${where} the intro is not the declared one`);
     const header = ["check", "verdict", PROVEN_COLUMN, ...declared.columns];
-    if (section.header.join(" | ") !== header.join(" | ")) drift.push(`${where} columns ${section.header.join(", ")} instead of ${header.join(", ")}`);
-    drift.push(...rowDifferences(declared.checks, section.rows.map((row) => row[0])).map((d) => `${where} ${d}`));
+    if (section.header.join(" | ") !== header.join(" | "))
+      drift.push(`${where} columns ${section.header.join(", ")} instead of ${header.join(", ")}`);
+    drift.push(
+      ...rowDifferences(
+        declared.checks,
+        section.rows.map((row) => row[0]),
+      ).map((d) => `${where} ${d}`),
+    );
     const counted = summary?.rows.find((row) => row[0] === declared.title)?.[1];
-    if (counted !== String(declared.checks.length)) drift.push(`${where} the summary counts ${counted ?? "no"} checks, not ${declared.checks.length}`);
+    if (counted !== String(declared.checks.length))
+      drift.push(`${where} the summary counts ${counted ?? "no"} checks, not ${declared.checks.length}`);
   }
   return drift;
 }
@@ -67,12 +79,21 @@ function reliabilityDrift(markdown: string): string[] {
 function benchmarkDrift(markdown: string): string[] {
   const found = docSections(markdown);
   const parts = Object.values(BENCH_PARTS);
-  const drift = rowDifferences(parts.map((p) => p.title), found.map((s) => s.title)).map((d) => `part ${d}`);
+  const drift = rowDifferences(
+    parts.map((p) => p.title),
+    found.map((s) => s.title),
+  ).map((d) => `part ${d}`);
   for (const part of parts) {
     const section = found.find((s) => s.title === part.title);
     if (section === undefined) continue;
-    if (section.header.join(" | ") !== "measure | value | target | verdict") drift.push(`${part.title}: columns ${section.header.join(", ")}`);
-    drift.push(...measureDifferences(part.measures, section.rows.map((row) => row[0])).map((d) => `${part.title}: ${d}`));
+    if (section.header.join(" | ") !== "measure | value | target | verdict")
+      drift.push(`${part.title}: columns ${section.header.join(", ")}`);
+    drift.push(
+      ...measureDifferences(
+        part.measures,
+        section.rows.map((row) => row[0]),
+      ).map((d) => `${part.title}: ${d}`),
+    );
   }
   return drift;
 }
@@ -110,11 +131,19 @@ test("a reliability report missing a check's row, or with a row no check makes, 
 test("a benchmark document missing a measure's row, or with a row no measure makes, does not match", () => {
   const pnpmTest = "pnpm test, wall time";
   assert.deepEqual(benchmarkDrift(withRow(benchmarks, pnpmTest)), ["Unit tests: no row for ^pnpm test, wall time$"]);
-  assert.deepEqual(benchmarkDrift(withRow(benchmarks, pnpmTest, "pnpm test, peak RSS")), ['Unit tests: no measure for "pnpm test, peak RSS"']);
+  assert.deepEqual(benchmarkDrift(withRow(benchmarks, pnpmTest, "pnpm test, peak RSS")), [
+    'Unit tests: no measure for "pnpm test, peak RSS"',
+  ]);
   // A row whose figure changed is the same row; a row whose words changed is not.
-  const rerun = benchmarks.replace("| the program (47 resources), wall time (median of 7) |", "| the program (48 resources), wall time (median of 5) |");
+  const rerun = benchmarks.replace(
+    "| the program (47 resources), wall time (median of 7) |",
+    "| the program (48 resources), wall time (median of 5) |",
+  );
   assert.notEqual(rerun, benchmarks);
   assert.deepEqual(benchmarkDrift(rerun), []);
-  const reworded = benchmarks.replace("| the program (47 resources), wall time (median of 7) |", "| the program (47 resources), wall time (mean of 7) |");
+  const reworded = benchmarks.replace(
+    "| the program (47 resources), wall time (median of 7) |",
+    "| the program (47 resources), wall time (mean of 7) |",
+  );
   assert.equal(benchmarkDrift(reworded).length, 2);
 });

@@ -22,17 +22,24 @@ interface TestFile {
 
 const rules = parse(fs.readFileSync(path.join(PROJECT_DIR, ALERT_RULES_FILE), "utf8")) as RuleFile;
 const cases = parse(fs.readFileSync(TESTS_FILE, "utf8")) as TestFile;
-const alertNames = rules.groups.flatMap((g) => g.rules.map((r) => r.alert)).filter((name): name is string => name !== undefined);
+const alertNames = rules.groups
+  .flatMap((g) => g.rules.map((r) => r.alert))
+  .filter((name): name is string => name !== undefined);
 
 test("promtool passes every test case of the alert rules", async () => {
-  const { status, stdout, stderr } = await spawnAsync(...belowNormalPriority("promtool", ["test", "rules", path.basename(TESTS_FILE)]), {
-    cwd: path.dirname(TESTS_FILE),
-  });
+  const { status, stdout, stderr } = await spawnAsync(
+    ...belowNormalPriority("promtool", ["test", "rules", path.basename(TESTS_FILE)]),
+    {
+      cwd: path.dirname(TESTS_FILE),
+    },
+  );
   assert.equal(status, 0, `promtool test rules ${path.basename(TESTS_FILE)}:\n${stdout}${stderr}`);
 });
 
 test("promtool accepts the alert rules as Prometheus loads them", async () => {
-  const { status, stdout, stderr } = await spawnAsync("promtool", ["check", "rules", ALERT_RULES_FILE], { cwd: PROJECT_DIR });
+  const { status, stdout, stderr } = await spawnAsync("promtool", ["check", "rules", ALERT_RULES_FILE], {
+    cwd: PROJECT_DIR,
+  });
   assert.equal(status, 0, stdout + stderr);
 });
 
@@ -47,5 +54,9 @@ test("every alert rule has a test case that fires it and one that does not", () 
     ];
   });
   assert.deepEqual(missing, []);
-  assert.deepEqual(checks.map((c) => c.alertname).filter((name) => !alertNames.includes(name)), [], "cases for rules alerts.yml does not have");
+  assert.deepEqual(
+    checks.map((c) => c.alertname).filter((name) => !alertNames.includes(name)),
+    [],
+    "cases for rules alerts.yml does not have",
+  );
 });

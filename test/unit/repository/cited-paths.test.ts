@@ -10,24 +10,54 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { PROJECT_DIR } from "../../../plan/evaluation";
 
-const OWN_FOLDERS = ["lib", "sandbox", "test", "verify", "plan", "policy", "provision", "report", "docs", "bootstrap", ".ci", ".github"];
-const CITED_PATH = new RegExp(`(?<![\\w./-])((?:${OWN_FOLDERS.map((f) => f.replace(".", "\\.")).join("|")})/[\\w./*@-]*[\\w*])`, "g");
+const OWN_FOLDERS = [
+  "lib",
+  "sandbox",
+  "test",
+  "verify",
+  "plan",
+  "policy",
+  "provision",
+  "report",
+  "docs",
+  "bootstrap",
+  ".ci",
+  ".github",
+];
+const CITED_PATH = new RegExp(
+  `(?<![\\w./-])((?:${OWN_FOLDERS.map((f) => f.replace(".", "\\.")).join("|")})/[\\w./*@-]*[\\w*])`,
+  "g",
+);
 const MARKDOWN_LINK = /\]\(([^)\s]+)\)/g;
 const UPSTREAM_REVISION = /\w@[0-9a-f]{7,40}\b|\bat [0-9a-f]{7,40}\b/;
 // This file's own examples cite missing files on purpose.
 const SKIPPED = new Set(["pnpm-lock.yaml", "test/unit/repository/cited-paths.test.ts"]);
 
-const tracked = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: PROJECT_DIR, encoding: "utf8" })
+const tracked = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+  cwd: PROJECT_DIR,
+  encoding: "utf8",
+})
   .split("\n")
   .filter((file) => file && !SKIPPED.has(file) && fs.existsSync(path.join(PROJECT_DIR, file)));
 const trackedSet = new Set(tracked);
-const folders = new Set(tracked.flatMap((file) => file.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"))));
+const folders = new Set(
+  tracked.flatMap((file) =>
+    file
+      .split("/")
+      .slice(0, -1)
+      .map((_, i, parts) => parts.slice(0, i + 1).join("/")),
+  ),
+);
 
 // Whether `cited` (relative to the repository; a star matches within a name, two stars and a slash any folders) names something here.
 function exists(cited: string): boolean {
   const clean = cited.replace(/\/+$/, "");
   if (!clean.includes("*")) return trackedSet.has(clean) || folders.has(clean);
-  const within = (part: string) => part.split("*").map((piece) => piece.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^/]*");
+  const within = (part: string) =>
+    part
+      .split("*")
+      .map((piece) => piece.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join("[^/]*");
   const pattern = new RegExp(`^${clean.split("**/").map(within).join("(?:.*/)?")}(/|$)`);
   return tracked.some((file) => pattern.test(file));
 }

@@ -22,7 +22,10 @@ test("every check of the sections the unit suite plays has a counterpart played 
     // An `itself` counterpart is a sandbox row, never played by the unit suite, so these sections may not claim one.
     assert.deepEqual(testedCounterpartChecks(section), section.checks, section.title);
   }
-  assert.equal(UNIT_SECTIONS.reduce((n, s) => n + s.checks.length, 0), 83);
+  assert.equal(
+    UNIT_SECTIONS.reduce((n, s) => n + s.checks.length, 0),
+    83,
+  );
 });
 
 test("every check of every section has a counterpart, and every counterpart a check", () => {
@@ -39,8 +42,17 @@ test("a check declared without a counterpart, or with one left unplayed, or a co
   // What counterparts() compares before any counterpart runs: one played for every unit counterpart.
   const played = testedCounterpartChecks(AZURE_READINESS);
   assert.deepEqual(counterpartsUnplayed(AZURE_READINESS, played), []);
-  assert.deepEqual(counterpartsUnplayed(AZURE_READINESS, played.filter((name) => name !== second)), [`missing "${second}"`]);
+  assert.deepEqual(
+    counterpartsUnplayed(
+      AZURE_READINESS,
+      played.filter((name) => name !== second),
+    ),
+    [`missing "${second}"`],
+  );
 
-  const stray: DeclaredSection = { ...AZURE_READINESS, counterparts: { ...AZURE_READINESS.counterparts, "a check no section has": { test: "x" } } };
+  const stray: DeclaredSection = {
+    ...AZURE_READINESS,
+    counterparts: { ...AZURE_READINESS.counterparts, "a check no section has": { test: "x" } },
+  };
   assert.deepEqual(strayCounterparts([stray]), [`${AZURE_READINESS.title}: a check no section has`]);
 });

@@ -22,8 +22,13 @@ test("a README whose table shows another default, or lacks a key, is rewritten",
 });
 
 test("Pulumi.dev.example.yaml mentions every key and stores no secret value", () => {
-  for (const spec of CONFIG_KEYS) assert.ok(example.includes(`flowproxy-staging:${spec.key}`), `example mentions ${spec.key}`);
+  for (const spec of CONFIG_KEYS)
+    assert.ok(example.includes(`flowproxy-staging:${spec.key}`), `example mentions ${spec.key}`);
   for (const spec of CONFIG_KEYS.filter((k) => k.secret)) {
-    assert.doesNotMatch(example, new RegExp(`^\\s+flowproxy-staging:${spec.key}:`, "m"), `${spec.key} is not set in the file`);
+    assert.doesNotMatch(
+      example,
+      new RegExp(`^\\s+flowproxy-staging:${spec.key}:`, "m"),
+      `${spec.key} is not set in the file`,
+    );
   }
 });

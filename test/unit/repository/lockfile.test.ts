@@ -10,7 +10,9 @@ import { scratchDir } from "../../support/scratch";
 
 /** pnpm's verdict on a package.json and lockfile pair, without downloading or installing anything. */
 function frozenLockfileCheck(dir: string) {
-  return spawnAsync("pnpm", ["install", "--frozen-lockfile", "--lockfile-only", "--offline", "--ignore-scripts"], { cwd: dir });
+  return spawnAsync("pnpm", ["install", "--frozen-lockfile", "--lockfile-only", "--offline", "--ignore-scripts"], {
+    cwd: dir,
+  });
 }
 
 describe("the committed lockfile", () => {
@@ -22,7 +24,9 @@ describe("the committed lockfile", () => {
   test("the check refuses a package.json whose specifier the lockfile does not record", async () => {
     const dir = scratchDir("lockfile-");
     try {
-      const manifest = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
+      const manifest = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")) as {
+        devDependencies: Record<string, string>;
+      };
       manifest.devDependencies["@swc/core"] = "^0.0.1";
       fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(manifest));
       fs.copyFileSync(path.join(PROJECT_DIR, "pnpm-lock.yaml"), path.join(dir, "pnpm-lock.yaml"));

@@ -12,7 +12,11 @@ import { PROJECT_DIR } from "../../../plan/evaluation";
 import { belowNormalPriority, spawnAsync } from "../../support/processes";
 
 test("the whole project type-checks with tsc --noEmit in strict mode", async () => {
-  const script = (JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.typecheck;
-  const { status, stdout, stderr } = await spawnAsync(...belowNormalPriority("sh", ["-c", script]), { cwd: PROJECT_DIR });
+  const script = (
+    JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")) as { scripts: Record<string, string> }
+  ).scripts.typecheck;
+  const { status, stdout, stderr } = await spawnAsync(...belowNormalPriority("sh", ["-c", script]), {
+    cwd: PROJECT_DIR,
+  });
   assert.equal(status, 0, stdout + stderr);
 });

@@ -35,11 +35,15 @@ before(async () => {
 async function lint(name: string, content: string): Promise<string[]> {
   const parsed = parser.parseWorkflow({ name, content }, new parser.NoOperationTraceWriter());
   // errorPolicy 1 is ErrorPolicy.TryConversion: check the job graph even after a schema problem.
-  if (parsed.value !== undefined) await parser.convertWorkflowTemplate(parsed.context, parsed.value, undefined, { errorPolicy: 1 });
+  if (parsed.value !== undefined)
+    await parser.convertWorkflowTemplate(parsed.context, parsed.value, undefined, { errorPolicy: 1 });
   return parsed.context.errors.getErrors().map((e) => e.message);
 }
 
-const files = fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f)).sort();
+const files = fs
+  .readdirSync(WORKFLOWS)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 
 type Step = { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, unknown> };
 type Job = { if?: string; needs?: string | string[]; steps: Step[] };
@@ -52,25 +56,90 @@ function load(file: string): Workflow {
 /** Inputs of the third-party actions used here, from each action's documentation. */
 const ACTION_INPUTS: Record<string, string[]> = {
   "pulumi/actions": [
-    "command", "stack-name", "work-dir", "cloud-url", "comment-on-pr", "comment-on-pr-number", "comment-on-summary",
-    "edit-pr-comment", "github-token", "refresh", "secrets-provider", "color", "log-verbosity", "log-flow", "debug",
-    "config-map", "diff", "expect-no-changes", "message", "parallel", "policyPacks", "policyPackConfigs",
-    "pulumi-version", "pulumi-version-file", "remove", "replace", "target", "target-dependents", "upsert",
-    "exclude-protected", "suppress-outputs", "suppress-progress", "omit-stdout", "plan", "always-include-summary",
+    "command",
+    "stack-name",
+    "work-dir",
+    "cloud-url",
+    "comment-on-pr",
+    "comment-on-pr-number",
+    "comment-on-summary",
+    "edit-pr-comment",
+    "github-token",
+    "refresh",
+    "secrets-provider",
+    "color",
+    "log-verbosity",
+    "log-flow",
+    "debug",
+    "config-map",
+    "diff",
+    "expect-no-changes",
+    "message",
+    "parallel",
+    "policyPacks",
+    "policyPackConfigs",
+    "pulumi-version",
+    "pulumi-version-file",
+    "remove",
+    "replace",
+    "target",
+    "target-dependents",
+    "upsert",
+    "exclude-protected",
+    "suppress-outputs",
+    "suppress-progress",
+    "omit-stdout",
+    "plan",
+    "always-include-summary",
     "continue-on-error",
   ],
   "azure/login": [
-    "client-id", "tenant-id", "subscription-id", "creds", "enable-AzPSSession", "environment", "allow-no-subscriptions",
-    "audience", "auth-type", "mask-client-id",
+    "client-id",
+    "tenant-id",
+    "subscription-id",
+    "creds",
+    "enable-AzPSSession",
+    "environment",
+    "allow-no-subscriptions",
+    "audience",
+    "auth-type",
+    "mask-client-id",
   ],
   "actions/checkout": [
-    "repository", "ref", "token", "ssh-key", "ssh-known-hosts", "ssh-strict", "ssh-user", "persist-credentials", "path",
-    "clean", "filter", "sparse-checkout", "sparse-checkout-cone-mode", "fetch-depth", "fetch-tags", "show-progress",
-    "lfs", "submodules", "set-safe-directory", "github-server-url",
+    "repository",
+    "ref",
+    "token",
+    "ssh-key",
+    "ssh-known-hosts",
+    "ssh-strict",
+    "ssh-user",
+    "persist-credentials",
+    "path",
+    "clean",
+    "filter",
+    "sparse-checkout",
+    "sparse-checkout-cone-mode",
+    "fetch-depth",
+    "fetch-tags",
+    "show-progress",
+    "lfs",
+    "submodules",
+    "set-safe-directory",
+    "github-server-url",
   ],
   "actions/setup-node": [
-    "node-version", "node-version-file", "architecture", "check-latest", "registry-url", "scope", "token", "cache",
-    "package-manager-cache", "cache-dependency-path", "mirror", "mirror-token",
+    "node-version",
+    "node-version-file",
+    "architecture",
+    "check-latest",
+    "registry-url",
+    "scope",
+    "token",
+    "cache",
+    "package-manager-cache",
+    "cache-dependency-path",
+    "mirror",
+    "mirror-token",
   ],
 };
 
@@ -103,7 +172,15 @@ describe("workflow lint", () => {
     const badSchema = ["on:", "  pull_requests:", ...job].join("\n");
     assert.match((await lint("schema.yml", badSchema)).join("\n"), /Unexpected value 'pull_requests'/);
     // Secrets may not decide whether a job runs, and needs must name a job.
-    const badJob = ["on: pull_request", ...job.slice(0, 3), "    if: secrets.TOKEN != ''", ...job.slice(3), "  b:", "    needs: missing", ...job.slice(2)].join("\n");
+    const badJob = [
+      "on: pull_request",
+      ...job.slice(0, 3),
+      "    if: secrets.TOKEN != ''",
+      ...job.slice(3),
+      "  b:",
+      "    needs: missing",
+      ...job.slice(2),
+    ].join("\n");
     const problems = (await lint("job.yml", badJob)).join("\n");
     assert.match(problems, /Unrecognized named-value: 'secrets'/);
     assert.match(problems, /depends on unknown job 'missing'/);
@@ -116,8 +193,13 @@ describe("what the workflows do", () => {
     assert.ok("pull_request" in workflow.on);
     assert.deepEqual((workflow.on.push as { branches: string[] }).branches, ["main"]);
     const runs = Object.values(workflow.jobs).flatMap((j) => j.steps.map((s) => s.run ?? ""));
-    assert.ok(runs.some((r) => /^sudo\b.*\bbash \.ci\/run$/.test(r.trim())), `a step runs sudo ... bash .ci/run: ${runs.join(" | ")}`);
-    const setupNode = Object.values(workflow.jobs).flatMap((j) => j.steps).find((s) => s.uses?.startsWith("actions/setup-node@"));
+    assert.ok(
+      runs.some((r) => /^sudo\b.*\bbash \.ci\/run$/.test(r.trim())),
+      `a step runs sudo ... bash .ci/run: ${runs.join(" | ")}`,
+    );
+    const setupNode = Object.values(workflow.jobs)
+      .flatMap((j) => j.steps)
+      .find((s) => s.uses?.startsWith("actions/setup-node@"));
     assert.equal(setupNode?.with?.["node-version"], 20);
   });
 
@@ -126,7 +208,9 @@ describe("what the workflows do", () => {
     assert.deepEqual(Object.keys(workflow.on), ["pull_request"]);
     assert.equal(workflow.permissions?.["id-token"], "write");
     assert.equal(workflow.permissions?.["pull-requests"], "write");
-    const [name, job] = Object.entries(workflow.jobs).find(([, j]) => j.steps.some((s) => s.uses?.startsWith("pulumi/actions@")))!;
+    const [name, job] = Object.entries(workflow.jobs).find(([, j]) =>
+      j.steps.some((s) => s.uses?.startsWith("pulumi/actions@")),
+    )!;
     const pulumi = job.steps.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
     assert.equal(pulumi.uses, "pulumi/actions@v6");
     assert.equal(pulumi.with?.command, "preview");
@@ -137,9 +221,16 @@ describe("what the workflows do", () => {
     // Gated on the credentials check, which reads every secret the preview uses.
     assert.match(job.if ?? "", /needs\.credentials\.outputs\.ready == 'true'/, `${name} runs only with credentials`);
     const checked = Object.keys(workflow.jobs.credentials.steps[0].env ?? {});
-    const used = new Set(JSON.stringify(job).match(/secrets\.[A-Z_]+/g)?.map((s) => s.slice("secrets.".length)));
+    const used = new Set(
+      JSON.stringify(job)
+        .match(/secrets\.[A-Z_]+/g)
+        ?.map((s) => s.slice("secrets.".length)),
+    );
     used.delete("GITHUB_TOKEN"); // always present
     for (const secret of used) assert.ok(checked.includes(secret), `the credentials check covers ${secret}`);
-    assert.ok(job.steps.some((s) => s.uses === "azure/login@v2"), "logs in to Azure");
+    assert.ok(
+      job.steps.some((s) => s.uses === "azure/login@v2"),
+      "logs in to Azure",
+    );
   });
 });

@@ -13,7 +13,13 @@ const IMPORT = /(?:from|import\(|require\()\s*["'](\.{1,2}\/[^"']+)["']/g;
 function sources(dir: string): string[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .flatMap((entry) => (entry.isDirectory() ? sources(path.join(dir, entry.name)) : entry.name.endsWith(".ts") ? [path.join(dir, entry.name)] : []));
+    .flatMap((entry) =>
+      entry.isDirectory()
+        ? sources(path.join(dir, entry.name))
+        : entry.name.endsWith(".ts")
+          ? [path.join(dir, entry.name)]
+          : [],
+    );
 }
 
 /** "base", "internet", ... for a file in a layer's folder; "top" for the folder's own files; undefined outside the sandbox. */
@@ -40,7 +46,8 @@ export function wrongImports(file: string, text: string): string[] {
     const to = placeOf(target);
     if (to === undefined || from === "top" || to === from) continue;
     const allowed: readonly string[] = from === undefined ? [] : SANDBOX_LAYERS[from];
-    if (to === "top" || !allowed.includes(to)) wrong.push(`${where} (layer ${from}) imports ${spec} (${to === "top" ? "the whole" : `layer ${to}`})`);
+    if (to === "top" || !allowed.includes(to))
+      wrong.push(`${where} (layer ${from}) imports ${spec} (${to === "top" ? "the whole" : `layer ${to}`})`);
   }
   return wrong;
 }
@@ -52,7 +59,12 @@ test("every import of the sandbox goes down its layers, and none reaches test co
 
 test("an import from a neighbouring layer, from the whole or from test code is named", () => {
   const inNetworks = path.join(SANDBOX, "networks", "nsg.ts");
-  const text = ['import { vm } from "../machines/vm";', 'import { up } from "../sandbox";', 'import { x } from "../../test/doubles/github";', 'import { run } from "../base/proc";'].join("\n");
+  const text = [
+    'import { vm } from "../machines/vm";',
+    'import { up } from "../sandbox";',
+    'import { x } from "../../test/doubles/github";',
+    'import { run } from "../base/proc";',
+  ].join("\n");
   assert.deepEqual(wrongImports(inNetworks, text), [
     "sandbox/networks/nsg.ts (layer networks) imports ../machines/vm (layer machines)",
     "sandbox/networks/nsg.ts (layer networks) imports ../sandbox (the whole)",

@@ -26,7 +26,13 @@ const INVALID_SIGNATURE = { id: null, jsonrpc: "2.0", error: { code: -32603, mes
 /** The double in this process, logging at debug level, where FlowProxy names each bundle's signer. */
 async function startFlowproxy(generation: Generation) {
   const lines: string[] = [];
-  const env = { USER_LISTEN_ADDR: "127.0.0.1:0", SYSTEM_LISTEN_ADDR: "127.0.0.1:0", BUILDERNET_NODE_NAME: "vm-test", LOG_JSON: "true", RUST_LOG: "debug" };
+  const env = {
+    USER_LISTEN_ADDR: "127.0.0.1:0",
+    SYSTEM_LISTEN_ADDR: "127.0.0.1:0",
+    BUILDERNET_NODE_NAME: "vm-test",
+    LOG_JSON: "true",
+    RUST_LOG: "debug",
+  };
   const cli = parseCli(generation, [], env, "flowproxy", "test");
   if (cli.kind !== "run") throw new Error(cli.stderr);
   const proxy = new FlowProxy({
@@ -45,18 +51,26 @@ async function startFlowproxy(generation: Generation) {
     post: (body, headers) =>
       new Promise<Reply>((resolve, reject) => {
         sent.push({ body, headers });
-        const request = http.request({ host: "127.0.0.1", port: proxy.ports.user, method: "POST", path: "/", headers }, (response) => {
-          const chunks: Buffer[] = [];
-          response.on("data", (c: Buffer) => chunks.push(c));
-          response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-        });
+        const request = http.request(
+          { host: "127.0.0.1", port: proxy.ports.user, method: "POST", path: "/", headers },
+          (response) => {
+            const chunks: Buffer[] = [];
+            response.on("data", (c: Buffer) => chunks.push(c));
+            response.on("end", () =>
+              resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+            );
+          },
+        );
         request.on("error", reject);
         request.end(body);
       }),
   };
   const bundleSpans = () =>
     lines
-      .map((line) => JSON.parse(line) as { fields: { message: string }; span?: { name: string; hash: string; signer: string } })
+      .map(
+        (line) =>
+          JSON.parse(line) as { fields: { message: string }; span?: { name: string; hash: string; signer: string } },
+      )
       .filter((line) => line.fields.message === "decoded new bundle")
       .map((line) => line.span);
   return { endpoint, sent, bundleSpans, stop: () => proxy.stop() };
@@ -70,16 +84,33 @@ test("a bundle sent with Flashbots' client is taken from the signer its X-Flashb
       assert.match(hash, /^0x[0-9a-f]{64}$/);
       const [{ body, headers }] = flowproxy.sent;
       const request = JSON.parse(body) as { params: [{ txs: string[] }] };
-      assert.deepEqual(request, { method: "eth_sendBundle", params: [{ txs: request.params[0].txs, blockNumber: "0x2a" }], id: 1, jsonrpc: "2.0" });
+      assert.deepEqual(request, {
+        method: "eth_sendBundle",
+        params: [{ txs: request.params[0].txs, blockNumber: "0x2a" }],
+        id: 1,
+        jsonrpc: "2.0",
+      });
       assert.match(request.params[0].txs[0], /^0x02[0-9a-f]+$/, "an EIP-1559 transaction, signed");
-      assert.deepEqual(Object.keys(headers).sort(), ["accept-encoding", "content-length", "content-type", SIGNATURE_HEADER]);
+      assert.deepEqual(Object.keys(headers).sort(), [
+        "accept-encoding",
+        "content-length",
+        "content-type",
+        SIGNATURE_HEADER,
+      ]);
       assert.equal(headers["content-type"], "application/json");
       const [address, signature] = headers[SIGNATURE_HEADER].split(":");
       assert.equal(address, AUTH_ADDRESS);
-      assert.equal(await recoverMessageAddress({ message: keccak256(toHex(body)), signature: signature as `0x${string}` }), AUTH_ADDRESS);
+      assert.equal(
+        await recoverMessageAddress({ message: keccak256(toHex(body)), signature: signature as `0x${string}` }),
+        AUTH_ADDRESS,
+      );
       // RFC 6979 signatures are deterministic: our own signer writes the very same header.
       assert.equal(headers[SIGNATURE_HEADER], await new Searcher(AUTH_KEY).signatureOf(body));
-      assert.deepEqual(flowproxy.bundleSpans(), [{ name: "bundle", hash, signer: AUTH_ADDRESS, priority: "medium" }], `generation ${generation}`);
+      assert.deepEqual(
+        flowproxy.bundleSpans(),
+        [{ name: "bundle", hash, signer: AUTH_ADDRESS, priority: "medium" }],
+        `generation ${generation}`,
+      );
     } finally {
       await flowproxy.stop();
     }
@@ -96,10 +127,22 @@ test("Flashbots' client unsigned on the way, or naming another signer, is refuse
     for (const [label, client, endpoint] of cases) {
       const refused = await refusal(client, endpoint, 1);
       assert.deepEqual([refused.reply.status, JSON.parse(refused.reply.body)], [400, INVALID_SIGNATURE], label);
-      assert.match((refused.cause as Error).message, /^Request failed with status 400 \(URL: http:\/\/127\.0\.0\.1:\d+\/\): \{"id":null,/, label);
+      assert.match(
+        (refused.cause as Error).message,
+        /^Request failed with status 400 \(URL: http:\/\/127\.0\.0\.1:\d+\/\): \{"id":null,/,
+        label,
+      );
     }
-    assert.equal(flowproxy.sent[0].headers[SIGNATURE_HEADER], undefined, "the unsigned request went without the header");
-    assert.match(flowproxy.sent[1].headers[SIGNATURE_HEADER], new RegExp(`^${AUTH_ADDRESS}:0x[0-9a-f]{130}$`), "the impostor named the searcher");
+    assert.equal(
+      flowproxy.sent[0].headers[SIGNATURE_HEADER],
+      undefined,
+      "the unsigned request went without the header",
+    );
+    assert.match(
+      flowproxy.sent[1].headers[SIGNATURE_HEADER],
+      new RegExp(`^${AUTH_ADDRESS}:0x[0-9a-f]{130}$`),
+      "the impostor named the searcher",
+    );
     assert.deepEqual(flowproxy.bundleSpans(), [], "no bundle was taken");
   } finally {
     await flowproxy.stop();
@@ -108,6 +151,11 @@ test("Flashbots' client unsigned on the way, or naming another signer, is refuse
 
 test("ethers sends nothing but the client's requests to their endpoint: any other request fails before it goes out", async () => {
   // A client has replaced ethers' HTTP layer by now; a chain RPC is the kind of request it would refuse.
-  await new FlashbotsSearcher().sendBundle({ url: "https://203.0.113.10/", post: async () => ({ status: 503, body: "" }) }, 1).catch(() => undefined);
-  await assert.rejects(new FetchRequest("http://127.0.0.1:9/").send(), /ethers was asked for http:\/\/127\.0\.0\.1:9\/, which is no FlowProxy endpoint/);
+  await new FlashbotsSearcher()
+    .sendBundle({ url: "https://203.0.113.10/", post: async () => ({ status: 503, body: "" }) }, 1)
+    .catch(() => undefined);
+  await assert.rejects(
+    new FetchRequest("http://127.0.0.1:9/").send(),
+    /ethers was asked for http:\/\/127\.0\.0\.1:9\/, which is no FlowProxy endpoint/,
+  );
 });

@@ -13,7 +13,9 @@ const HARDHAT_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 
 function expectedHeader(body: string): string {
   const text = Buffer.from(`0x${Buffer.from(keccak_256(Buffer.from(body, "utf8"))).toString("hex")}`, "ascii");
-  const digest = keccak_256(Buffer.concat([Buffer.from(`\x19Ethereum Signed Message:\n${text.length}`, "ascii"), text]));
+  const digest = keccak_256(
+    Buffer.concat([Buffer.from(`\x19Ethereum Signed Message:\n${text.length}`, "ascii"), text]),
+  );
   // RFC 6979 makes the signature deterministic, so viem's must be these very bytes.
   const signature = secp256k1.sign(digest, Buffer.from(HARDHAT_KEY.slice(2), "hex"), { lowS: true });
   const bytes = Buffer.concat([Buffer.from(signature.toCompactRawBytes()), Buffer.from([27 + signature.recovery])]);
@@ -22,7 +24,12 @@ function expectedHeader(body: string): string {
 
 test("the searcher's X-Flashbots-Signature is the EIP-191 signature of the body's keccak-256 in hex, with its checksummed address", async () => {
   const searcher = new Searcher(HARDHAT_KEY);
-  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_sendBundle", params: [{ txs: [], blockNumber: "0x1" }] });
+  const body = JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "eth_sendBundle",
+    params: [{ txs: [], blockNumber: "0x1" }],
+  });
   assert.equal(await searcher.signatureOf(body), expectedHeader(body));
   const signed = await searcher.sign({ jsonrpc: "2.0", id: 2, method: "eth_sendBundle", params: [] });
   assert.deepEqual(signed.headers, { [SIGNATURE_HEADER]: expectedHeader(signed.body) });

@@ -17,13 +17,20 @@ async function withKeyData(keyData: string): Promise<Evaluation> {
   const request = validRequest({ regions: JSON.stringify(SANDBOX_REGIONS) });
   const evaluation = await evaluated(request);
   const declared = request.config.sshPublicKey;
-  return JSON.parse(JSON.stringify(evaluation).split(JSON.stringify(declared)).join(JSON.stringify(keyData))) as Evaluation;
+  return JSON.parse(
+    JSON.stringify(evaluation).split(JSON.stringify(declared)).join(JSON.stringify(keyData)),
+  ) as Evaluation;
 }
 
 test("the sandbox's VM create takes the osProfile's ed25519 and 2048-bit RSA keys", async () => {
   for (const keyData of [SSH_KEYS.ed25519, SSH_KEYS.rsa2048]) {
     const stack = await withKeyData(keyData);
-    for (const vm of VMS) assert.deepEqual(osProfileOf(stack, vm).publicKeys.map((k) => k.keyData), [keyData], vm.name);
+    for (const vm of VMS)
+      assert.deepEqual(
+        osProfileOf(stack, vm).publicKeys.map((k) => k.keyData),
+        [keyData],
+        vm.name,
+      );
   }
 });
 

@@ -24,7 +24,9 @@ test("a deb822 file gives the archive of the release, not its security or update
 });
 
 test("a one-line source with options in brackets gives its URI", () => {
-  const file = oneLine("# deb http://old.example/debian bookworm main\ndeb [signed-by=/usr/share/keyrings/k.gpg arch=amd64] http://mirror.example/debian bookworm main\n");
+  const file = oneLine(
+    "# deb http://old.example/debian bookworm main\ndeb [signed-by=/usr/share/keyrings/k.gpg arch=amd64] http://mirror.example/debian bookworm main\n",
+  );
   assert.equal(debianArchive([file], "bookworm"), "http://mirror.example/debian");
 });
 

@@ -63,7 +63,10 @@ function processExists(pid: number): boolean {
 
 test("a daemon that has exited is refused, though its PID file still names it", async () => {
   const pidFile = path.join(dir, "exited.pid");
-  const pid = startDaemon("env", ["sh", "-c", "sleep 1; exit 0", MARKER], { logFile: path.join(dir, "exited.log"), pidFile });
+  const pid = startDaemon("env", ["sh", "-c", "sleep 1; exit 0", MARKER], {
+    logFile: path.join(dir, "exited.log"),
+    pidFile,
+  });
   assert.equal(livePid(pidFile, MARKER), pid, "found while it runs");
   // Node reaps its children, so the PID disappears soon after the exit; the kernel is asked
   // directly, so the wait does not depend on the code under test.

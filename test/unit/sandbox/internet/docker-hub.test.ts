@@ -24,7 +24,17 @@ import {
 import { SandboxError } from "../../../../sandbox/base/proc";
 import { execFileAsync, shellcheck } from "../../../support/processes";
 
-const ENTRYPOINT = path.join(__dirname, "..", "..", "..", "..", "sandbox", "internet", "docker-hub", "haproxy-entrypoint.sh");
+const ENTRYPOINT = path.join(
+  __dirname,
+  "..",
+  "..",
+  "..",
+  "..",
+  "sandbox",
+  "internet",
+  "docker-hub",
+  "haproxy-entrypoint.sh",
+);
 const sha256 = (data: Buffer) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
 test("an image's tag is the upstream version of its Debian package", () => {
@@ -37,7 +47,10 @@ test("an image's tag is the upstream version of its Debian package", () => {
 });
 
 test("apt-get download names a package's file with the epoch's colon quoted", () => {
-  assert.equal(debFileName("zlib1g", "1:1.3.dfsg+really1.3.1-1+deb13u1", "amd64"), "zlib1g_1%3a1.3.dfsg+really1.3.1-1+deb13u1_amd64.deb");
+  assert.equal(
+    debFileName("zlib1g", "1:1.3.dfsg+really1.3.1-1+deb13u1", "amd64"),
+    "zlib1g_1%3a1.3.dfsg+really1.3.1-1+deb13u1_amd64.deb",
+  );
   assert.equal(debFileName("dash", "0.5.12-12", "amd64"), "dash_0.5.12-12_amd64.deb");
 });
 
@@ -83,7 +96,16 @@ perl
 test("the closure takes, per dependency, the first package apt-cache lists, and a virtual one's first provider", () => {
   const graph = parseAptCacheDepends(BOOKWORM_DEPENDS);
   assert.deepEqual(dependencyClosure(graph, ["haproxy", "dash"]), [
-    "adduser", "dash", "debconf", "haproxy", "init-system-helpers", "libc6", "libsystemd0", "passwd", "perl", "usrmerge",
+    "adduser",
+    "dash",
+    "debconf",
+    "haproxy",
+    "init-system-helpers",
+    "libc6",
+    "libsystemd0",
+    "passwd",
+    "perl",
+    "usrmerge",
   ]);
 });
 
@@ -98,19 +120,29 @@ test("the closure prefers an alternative already asked for, and never a provider
 
 test("a dependency nothing provides fails, naming it and who needs it", () => {
   const graph = parseAptCacheDepends("foo\n  Depends: <bar>\n<bar>\n");
-  assert.throws(() => dependencyClosure(graph, ["foo"]), { name: "SandboxError", message: /no package provides bar, which foo depends on/ });
+  assert.throws(() => dependencyClosure(graph, ["foo"]), {
+    name: "SandboxError",
+    message: /no package provides bar, which foo depends on/,
+  });
   assert.throws(() => dependencyClosure(graph, ["baz"]), { name: "SandboxError", message: /did not list baz/ });
 });
 
 test("apt-cache depends output it cannot read is an error, not a silently smaller closure", () => {
-  assert.throws(() => parseAptCacheDepends("foo\n  Recommends: bar\n"), { name: "SandboxError", message: /Recommends: bar/ });
+  assert.throws(() => parseAptCacheDepends("foo\n  Recommends: bar\n"), {
+    name: "SandboxError",
+    message: /Recommends: bar/,
+  });
 });
 
 test("apt-cache show stanzas are read field by field, continuation lines left out", () => {
-  const text = "Package: dash\nVersion: 0.5.12-12\nArchitecture: amd64\nDescription: POSIX shell\n a continuation: line\n\nPackage: libc6\nVersion: 2.41-12\nArchitecture: amd64\n";
+  const text =
+    "Package: dash\nVersion: 0.5.12-12\nArchitecture: amd64\nDescription: POSIX shell\n a continuation: line\n\nPackage: libc6\nVersion: 2.41-12\nArchitecture: amd64\n";
   assert.deepEqual(
     parseStanzas(text).map((s) => [s.Package, s.Version, s.Architecture, s.a]),
-    [["dash", "0.5.12-12", "amd64", undefined], ["libc6", "2.41-12", "amd64", undefined]],
+    [
+      ["dash", "0.5.12-12", "amd64", undefined],
+      ["libc6", "2.41-12", "amd64", undefined],
+    ],
   );
 });
 
@@ -126,7 +158,13 @@ test("a layer is a reproducible gzip tar: digest of the blob, diff_id of the tar
   assert.equal(layer.diffId, sha256(gunzipSync(blob)));
   const listing = await execFileAsync("tar", ["--list", "--verbose", "--numeric-owner", "--utc", "--file", layer.file]);
   assert.match(listing, /1970-01-01 00:00 etc\/hello$/m);
-  assert.deepEqual(listing.trim().split("\n").map((line) => line.split(/\s+/).pop()), ["etc/", "etc/hello"]);
+  assert.deepEqual(
+    listing
+      .trim()
+      .split("\n")
+      .map((line) => line.split(/\s+/).pop()),
+    ["etc/", "etc/hello"],
+  );
   const again = await tarLayer(root, path.join(dir, "again.tar.gz"));
   assert.equal(again.digest, layer.digest);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -138,12 +176,24 @@ const LAYERS = [
 ];
 
 test("the image config is Docker's, for linux/amd64, with the layers' diff_ids in order and the source label", () => {
-  const container = { Env: ["PATH=/usr/bin"], Entrypoint: ["/e"], Cmd: ["c"], User: "u", WorkingDir: "/w", StopSignal: "SIGUSR1" };
-  const config = JSON.parse(imageConfig(container, { "org.opencontainers.image.source": "Debian trixie x 1-1" }, LAYERS).toString()) as Record<string, unknown>;
+  const container = {
+    Env: ["PATH=/usr/bin"],
+    Entrypoint: ["/e"],
+    Cmd: ["c"],
+    User: "u",
+    WorkingDir: "/w",
+    StopSignal: "SIGUSR1",
+  };
+  const config = JSON.parse(
+    imageConfig(container, { "org.opencontainers.image.source": "Debian trixie x 1-1" }, LAYERS).toString(),
+  ) as Record<string, unknown>;
   assert.equal(config.architecture, "amd64");
   assert.equal(config.os, "linux");
   assert.deepEqual(config.rootfs, { type: "layers", diff_ids: ["sha256:11", "sha256:22"] });
-  assert.deepEqual(config.config, { ...container, Labels: { "org.opencontainers.image.source": "Debian trixie x 1-1" } });
+  assert.deepEqual(config.config, {
+    ...container,
+    Labels: { "org.opencontainers.image.source": "Debian trixie x 1-1" },
+  });
 });
 
 test("the manifest is schema 2, naming the config and the gzip layers by digest and size", () => {
@@ -152,7 +202,11 @@ test("the manifest is schema 2, naming the config and the gzip layers by digest 
   assert.deepEqual(manifest, {
     schemaVersion: 2,
     mediaType: "application/vnd.docker.distribution.manifest.v2+json",
-    config: { mediaType: "application/vnd.docker.container.image.v1+json", size: config.length, digest: sha256(config) },
+    config: {
+      mediaType: "application/vnd.docker.container.image.v1+json",
+      size: config.length,
+      digest: sha256(config),
+    },
     layers: LAYERS.map((l) => ({ mediaType: MEDIA_TYPES.layer, size: l.size, digest: l.digest })),
   });
   assert.equal(MEDIA_TYPES.layer, "application/vnd.docker.image.rootfs.diff.tar.gzip");
@@ -192,7 +246,10 @@ function entrypoint(...args: string[]): Promise<string> {
 }
 
 test("the haproxy entrypoint runs haproxy in master-worker mode in the foreground, as the official one does", async () => {
-  assert.equal(await entrypoint("haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"), "haproxy -W -db -f /usr/local/etc/haproxy/haproxy.cfg\n");
+  assert.equal(
+    await entrypoint("haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"),
+    "haproxy -W -db -f /usr/local/etc/haproxy/haproxy.cfg\n",
+  );
   assert.equal(await entrypoint("haproxy", "-c", "-f", "x.cfg"), "haproxy -W -db -c -f x.cfg\n");
 });
 
@@ -210,7 +267,10 @@ test("the haproxy entrypoint is POSIX sh and shellcheck-clean", async () => {
 test("the haproxy images behave like the official image: user haproxy 99:99 in /var/lib/haproxy, stopped by SIGUSR1", () => {
   const recipes = dockerHubImageRecipes();
   const haproxy = recipes.filter((r) => r.repository === "library/haproxy");
-  assert.deepEqual(haproxy.map((r) => r.suite), ["trixie", "bookworm"]);
+  assert.deepEqual(
+    haproxy.map((r) => r.suite),
+    ["trixie", "bookworm"],
+  );
   for (const recipe of haproxy) {
     assert.equal(recipe.tag, undefined, "tagged with the upstream version of the suite's haproxy");
     assert.deepEqual(recipe.config.Cmd, ["haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]);

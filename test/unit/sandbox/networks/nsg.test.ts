@@ -30,14 +30,20 @@ const renderedWithEditedSsh = withEditedProject(
   "index.ts",
   (text) => {
     assert.ok(text.includes(SSH_RULE), "index.ts no longer declares the SSH rule this test edits");
-    return text.replace(SSH_RULE, `{ name: "ssh", priority: 100, protocol: "Tcp", port: "2222", source: "203.0.113.0/24" }`);
+    return text.replace(
+      SSH_RULE,
+      `{ name: "ssh", priority: 100, protocol: "Tcp", port: "2222", source: "203.0.113.0/24" }`,
+    );
   },
   (projectDir) => evaluated({ ...config, projectDir }),
 );
 
 /** priority name access protocol sources -> ports, one line per rule. */
 const summary = (rules: readonly NsgRule[]) =>
-  rules.map((r) => `${r.priority} ${r.name} ${r.access} ${r.protocol} ${r.sourceAddressPrefixes.join(",")} -> ${r.destinationPortRanges.join(",")}`);
+  rules.map(
+    (r) =>
+      `${r.priority} ${r.name} ${r.access} ${r.protocol} ${r.sourceAddressPrefixes.join(",")} -> ${r.destinationPortRanges.join(",")}`,
+  );
 
 describe("inbound rules from the rendered program", () => {
   test("vm-eastus gets nsg-eastus's rules, then Azure's defaults, by priority", async () => {
@@ -80,7 +86,10 @@ describe("inbound rules from the rendered program", () => {
     assert.match(script, /^\t\tip saddr 203\.0\.113\.0\/24 tcp dport 2222 accept comment "ssh priority 100"$/m);
     assert.notEqual(script, nsgRuleset(nsgRules(before, eastus), eastus));
     const builderhub = vmByName("vm-builderhub");
-    assert.equal(nsgRuleset(nsgRules(changed, builderhub), builderhub), nsgRuleset(nsgRules(before, builderhub), builderhub));
+    assert.equal(
+      nsgRuleset(nsgRules(changed, builderhub), builderhub),
+      nsgRuleset(nsgRules(before, builderhub), builderhub),
+    );
   });
 });
 
@@ -98,7 +107,12 @@ describe("the nftables script", () => {
   test("replaces its table in one transaction and filters only the NIC's legs, before Docker's DNAT", () => {
     const rules = [
       ...DEFAULT_INBOUND_RULES,
-      rule({ name: "api", priority: 100, sourceAddressPrefixes: ["10.20.0.0/16", "Internet"], destinationPortRanges: ["3000", "8000-8100"] }),
+      rule({
+        name: "api",
+        priority: 100,
+        sourceAddressPrefixes: ["10.20.0.0/16", "Internet"],
+        destinationPortRanges: ["3000", "8000-8100"],
+      }),
     ];
     assert.equal(
       nsgRuleset(rules, vmByName("vm-builderhub")),
@@ -126,14 +140,23 @@ describe("the nftables script", () => {
   });
 
   test("a FlowProxy VM's public leg eth1 is filtered too: in Azure it is the same NIC", () => {
-    assert.match(nsgRuleset(DEFAULT_INBOUND_RULES, vmByName("vm-eastus")), /^\t\tiifname \{ "eth0", "eth1" \} jump inbound$/m);
+    assert.match(
+      nsgRuleset(DEFAULT_INBOUND_RULES, vmByName("vm-eastus")),
+      /^\t\tiifname \{ "eth0", "eth1" \} jump inbound$/m,
+    );
   });
 
   test("translates Deny, UDP, any protocol with ports, source ports and rules that cannot reach the VM", () => {
     const script = nsgRuleset(
       [
         rule({ name: "no-dns", priority: 100, access: "Deny", protocol: "Udp", destinationPortRanges: ["53"] }),
-        rule({ name: "any-proto", priority: 110, protocol: "*", sourcePortRanges: ["1024-65535"], destinationPortRanges: ["7000"] }),
+        rule({
+          name: "any-proto",
+          priority: 110,
+          protocol: "*",
+          sourcePortRanges: ["1024-65535"],
+          destinationPortRanges: ["7000"],
+        }),
         rule({ name: "udp-any-port", priority: 120, protocol: "Udp" }),
         rule({ name: "elsewhere", priority: 130, destinationAddressPrefixes: ["10.10.2.0/24", "Internet"] }),
         rule({ name: "own-address", priority: 140, destinationAddressPrefixes: ["10.10.1.4"] }),
@@ -141,7 +164,10 @@ describe("the nftables script", () => {
       ],
       vmByName("vm-eastus"),
     );
-    const body = script.split("\n").filter((l) => /priority 1\d\d/.test(l)).map((l) => l.trim());
+    const body = script
+      .split("\n")
+      .filter((l) => /priority 1\d\d/.test(l))
+      .map((l) => l.trim());
     assert.deepEqual(body, [
       'udp dport 53 drop comment "no-dns priority 100"',
       'meta l4proto { tcp, udp } th sport 1024-65535 th dport 7000 accept comment "any-proto priority 110"',
@@ -153,7 +179,10 @@ describe("the nftables script", () => {
   });
 
   test("orders by priority whatever order the rules come in", () => {
-    const script = nsgRuleset([rule({ name: "late", priority: 300 }), rule({ name: "early", priority: 200 })], vmByName("vm-builderhub"));
+    const script = nsgRuleset(
+      [rule({ name: "late", priority: 300 }), rule({ name: "early", priority: 200 })],
+      vmByName("vm-builderhub"),
+    );
     assert.ok(script.indexOf('"early priority 200"') < script.indexOf('"late priority 300"'));
   });
 });
@@ -161,30 +190,91 @@ describe("the nftables script", () => {
 describe("what the sandbox refuses", () => {
   type Edit = (stack: Evaluation) => void;
   const resource = (stack: Evaluation, name: string) => stack.resources.find((r) => r.name === name)!;
-  const sshRule = (stack: Evaluation) => (resource(stack, "nsg-eastus").state.securityRules as Record<string, unknown>[])[0];
+  const sshRule = (stack: Evaluation) =>
+    (resource(stack, "nsg-eastus").state.securityRules as Record<string, unknown>[])[0];
   const cases: [string, Edit, RegExp][] = [
-    ["an ESP rule", (s) => (sshRule(s).protocol = "Esp"), /nsg-eastus \(the NSG of vm-eastus\), rule "ssh": protocol "Esp" is a protocol Azure takes but the sandbox does not enforce/],
-    ["an unknown protocol", (s) => (sshRule(s).protocol = "Sctp"), /rule "ssh": protocol "Sctp" is not one of Tcp, Udp, Icmp, \*/],
-    ["a half range", (s) => (sshRule(s).destinationPortRange = "22-"), /rule "ssh" \(priority 100\): destinationPortRange\(s\) "22-" is not "\*", a port or a range/],
+    [
+      "an ESP rule",
+      (s) => (sshRule(s).protocol = "Esp"),
+      /nsg-eastus \(the NSG of vm-eastus\), rule "ssh": protocol "Esp" is a protocol Azure takes but the sandbox does not enforce/,
+    ],
+    [
+      "an unknown protocol",
+      (s) => (sshRule(s).protocol = "Sctp"),
+      /rule "ssh": protocol "Sctp" is not one of Tcp, Udp, Icmp, \*/,
+    ],
+    [
+      "a half range",
+      (s) => (sshRule(s).destinationPortRange = "22-"),
+      /rule "ssh" \(priority 100\): destinationPortRange\(s\) "22-" is not "\*", a port or a range/,
+    ],
     ["a port above 65535", (s) => (sshRule(s).destinationPortRange = "70000"), /destinationPortRange\(s\) "70000"/],
     ["a reversed range", (s) => (sshRule(s).destinationPortRange = "30-20"), /destinationPortRange\(s\) "30-20"/],
-    ["a service tag the sandbox has no addresses for", (s) => (sshRule(s).sourceAddressPrefix = "Storage"), /sourceAddressPrefix\(es\) "Storage" is not an IPv4 address, a CIDR/],
-    ["an IPv6 source", (s) => (sshRule(s).sourceAddressPrefix = "2001:db8::/32"), /sourceAddressPrefix\(es\) "2001:db8::\/32" is IPv6/],
-    ["a CIDR with host bits", (s) => (sshRule(s).sourceAddressPrefix = "198.18.0.1/24"), /sourceAddressPrefix\(es\) "198.18.0.1\/24" has host bits set/],
-    ["a port and a port list", (s) => (sshRule(s).destinationPortRanges = ["23"]), /rule "ssh": destinationPortRanges \["23"\] is set next to destinationPortRange "22"/],
-    ["no source at all", (s) => delete sshRule(s).sourceAddressPrefix, /rule "ssh": neither sourceAddressPrefix nor sourceAddressPrefixes is set/],
-    ["ICMP with a port", (s) => Object.assign(sshRule(s), { protocol: "Icmp" }), /rule "ssh" \(priority 100\): protocol "Icmp" has no ports/],
-    ["a priority Azure does not take", (s) => (sshRule(s).priority = 5000), /rule "ssh": priority 5000 is not a whole number from 100 to 4096/],
-    ["two rules with one priority", (s) => (sshRule(s).priority = 110), /rule "(ssh|http)": priority 110 is taken by another inbound rule/],
-    ["an access other than Allow or Deny", (s) => (sshRule(s).access = "Block"), /rule "ssh": access "Block" is not one of Allow, Deny/],
-    ["a direction other than Inbound or Outbound", (s) => (sshRule(s).direction = "Both"), /rule "ssh": direction "Both" is not one of Inbound, Outbound/],
-    ["a name Azure does not take", (s) => (sshRule(s).name = 'ssh" accept'), /name "ssh\\" accept" is not a rule name Azure takes/],
+    [
+      "a service tag the sandbox has no addresses for",
+      (s) => (sshRule(s).sourceAddressPrefix = "Storage"),
+      /sourceAddressPrefix\(es\) "Storage" is not an IPv4 address, a CIDR/,
+    ],
+    [
+      "an IPv6 source",
+      (s) => (sshRule(s).sourceAddressPrefix = "2001:db8::/32"),
+      /sourceAddressPrefix\(es\) "2001:db8::\/32" is IPv6/,
+    ],
+    [
+      "a CIDR with host bits",
+      (s) => (sshRule(s).sourceAddressPrefix = "198.18.0.1/24"),
+      /sourceAddressPrefix\(es\) "198.18.0.1\/24" has host bits set/,
+    ],
+    [
+      "a port and a port list",
+      (s) => (sshRule(s).destinationPortRanges = ["23"]),
+      /rule "ssh": destinationPortRanges \["23"\] is set next to destinationPortRange "22"/,
+    ],
+    [
+      "no source at all",
+      (s) => delete sshRule(s).sourceAddressPrefix,
+      /rule "ssh": neither sourceAddressPrefix nor sourceAddressPrefixes is set/,
+    ],
+    [
+      "ICMP with a port",
+      (s) => Object.assign(sshRule(s), { protocol: "Icmp" }),
+      /rule "ssh" \(priority 100\): protocol "Icmp" has no ports/,
+    ],
+    [
+      "a priority Azure does not take",
+      (s) => (sshRule(s).priority = 5000),
+      /rule "ssh": priority 5000 is not a whole number from 100 to 4096/,
+    ],
+    [
+      "two rules with one priority",
+      (s) => (sshRule(s).priority = 110),
+      /rule "(ssh|http)": priority 110 is taken by another inbound rule/,
+    ],
+    [
+      "an access other than Allow or Deny",
+      (s) => (sshRule(s).access = "Block"),
+      /rule "ssh": access "Block" is not one of Allow, Deny/,
+    ],
+    [
+      "a direction other than Inbound or Outbound",
+      (s) => (sshRule(s).direction = "Both"),
+      /rule "ssh": direction "Both" is not one of Inbound, Outbound/,
+    ],
+    [
+      "a name Azure does not take",
+      (s) => (sshRule(s).name = 'ssh" accept'),
+      /name "ssh\\" accept" is not a rule name Azure takes/,
+    ],
     [
       "application security groups",
       (s) => (sshRule(s).sourceApplicationSecurityGroups = [{ id: "/asg/bastions" }]),
       /rule "ssh": sourceApplicationSecurityGroups .* the sandbox does not model application security groups/,
     ],
-    ["a NIC without an NSG", (s) => delete resource(s, "nic-vm-eastus").state.networkSecurityGroup, /nic-vm-eastus has no network security group/],
+    [
+      "a NIC without an NSG",
+      (s) => delete resource(s, "nic-vm-eastus").state.networkSecurityGroup,
+      /nic-vm-eastus has no network security group/,
+    ],
     [
       "an NSG on the subnet too",
       (s) => (resource(s, "subnet-eastus").state.networkSecurityGroup = { id: "/nsg/other" }),
@@ -198,17 +288,30 @@ describe("what the sandbox refuses", () => {
           name: "extra",
           inputs: {},
           state: { networkSecurityGroupName: resource(s, "nsg-eastus").state.name },
-          options: { dependsOn: [], ignoreChanges: [], deleteBeforeReplace: false, deletedWith: "", replaceOnChanges: [] },
+          options: {
+            dependsOn: [],
+            ignoreChanges: [],
+            deleteBeforeReplace: false,
+            deletedWith: "",
+            replaceOnChanges: [],
+          },
         }),
       /extra is a standalone rule of nsg-eastus/,
     ],
-    ["a second NIC with the VM's address", (s) => s.resources.push(structuredClone(resource(s, "nic-vm-eastus"))), /2 network interfaces with vm-eastus's private address 10\.10\.1\.4/],
+    [
+      "a second NIC with the VM's address",
+      (s) => s.resources.push(structuredClone(resource(s, "nic-vm-eastus"))),
+      /2 network interfaces with vm-eastus's private address 10\.10\.1\.4/,
+    ],
   ];
   for (const [what, edit, message] of cases) {
     test(`refuses ${what} with one clear SandboxError`, async () => {
       const stack = structuredClone(await rendered);
       edit(stack);
-      assert.throws(() => nsgRules(stack, vmByName("vm-eastus")), (err: Error) => err instanceof SandboxError && message.test(err.message));
+      assert.throws(
+        () => nsgRules(stack, vmByName("vm-eastus")),
+        (err: Error) => err instanceof SandboxError && message.test(err.message),
+      );
     });
   }
 
@@ -218,7 +321,10 @@ describe("what the sandbox refuses", () => {
     Object.assign(rules[0], { protocol: "tcp", access: "allow", direction: "inbound" });
     rules.push({ name: "out", priority: 100, direction: "Outbound", access: "Deny", protocol: "Esp" });
     const derived = nsgRules(stack, vmByName("vm-eastus"));
-    assert.deepEqual(summary(derived).slice(0, 2), ["100 ssh Allow Tcp 198.18.0.1/32 -> 22", "110 http Allow Tcp * -> 80"]);
+    assert.deepEqual(summary(derived).slice(0, 2), [
+      "100 ssh Allow Tcp 198.18.0.1/32 -> 22",
+      "110 http Allow Tcp * -> 80",
+    ]);
     assert.equal(derived.filter((r) => r.name === "out").length, 0);
   });
 });
@@ -242,7 +348,8 @@ async function sh(command: string, args: string[], input?: string): Promise<stri
   return result.stdout;
 }
 
-const inNetns = (netns: string, command: string, args: string[], input?: string) => sh("ip", ["netns", "exec", netns, command, ...args], input);
+const inNetns = (netns: string, command: string, args: string[], input?: string) =>
+  sh("ip", ["netns", "exec", netns, command, ...args], input);
 
 // A small TCP tool run inside a namespace: `listen PORT...` echoes on each port and says "ready";
 // `connect JSON` tries [localAddress, host, port] triples at once and prints what each saw:
@@ -288,7 +395,12 @@ describe("in a throwaway namespace", { skip: nftMissing }, () => {
     await sh("ip", ["-n", NETNS, "addr", "add", "192.0.2.10/24", "dev", "eth0"]);
     await sh("ip", ["-n", PEER_NETNS, "addr", "add", "192.0.2.20/24", "dev", "peer0"]);
     await sh("ip", ["-n", PEER_NETNS, "addr", "add", "192.0.2.21/24", "dev", "peer0"]);
-    for (const [netns, link] of [[NETNS, "eth0"], [NETNS, "lo"], [PEER_NETNS, "peer0"], [PEER_NETNS, "lo"]]) {
+    for (const [netns, link] of [
+      [NETNS, "eth0"],
+      [NETNS, "lo"],
+      [PEER_NETNS, "peer0"],
+      [PEER_NETNS, "lo"],
+    ]) {
       await sh("ip", ["-n", netns, "link", "set", link, "up"]);
     }
   });
@@ -326,14 +438,30 @@ describe("in a throwaway namespace", { skip: nftMissing }, () => {
 
     await inNetns(NETNS, "nft", ["-f", "-"], nsgRuleset(allow("8080"), vm));
     assert.deepEqual(
-      await connect(PEER_NETNS, [["192.0.2.20", "192.0.2.10", 8080], ["192.0.2.21", "192.0.2.10", 8080], ["192.0.2.20", "192.0.2.10", 8081]]),
+      await connect(PEER_NETNS, [
+        ["192.0.2.20", "192.0.2.10", 8080],
+        ["192.0.2.21", "192.0.2.10", 8080],
+        ["192.0.2.20", "192.0.2.10", 8081],
+      ]),
       ["open", "timeout", "timeout"],
     );
     // The VM's own connection out: its replies come back on eth0, which DenyAll would otherwise drop.
-    assert.deepEqual(await connect(NETNS, [["", "192.0.2.20", 9000], ["", "127.0.0.1", 8081]]), ["open", "open"]);
+    assert.deepEqual(
+      await connect(NETNS, [
+        ["", "192.0.2.20", 9000],
+        ["", "127.0.0.1", 8081],
+      ]),
+      ["open", "open"],
+    );
 
     await inNetns(NETNS, "nft", ["-f", "-"], nsgRuleset(allow("8081"), vm));
-    assert.deepEqual(await connect(PEER_NETNS, [["192.0.2.20", "192.0.2.10", 8080], ["192.0.2.20", "192.0.2.10", 8081]]), ["timeout", "open"]);
+    assert.deepEqual(
+      await connect(PEER_NETNS, [
+        ["192.0.2.20", "192.0.2.10", 8080],
+        ["192.0.2.20", "192.0.2.10", 8081],
+      ]),
+      ["timeout", "open"],
+    );
     assert.equal(await inNetns(NETNS, "nft", ["list", "tables"]), "table inet azure_nsg\n");
   });
 });
