@@ -4,7 +4,9 @@ import { randomBytes } from "node:crypto";
 import type * as http from "node:http";
 import { gunzipSync } from "node:zlib";
 import type { ProxyCore } from "./core";
-import { sampled } from "./entities";
+import { hex, toChecksumAddress } from "./crypto";
+import { Priority, sampled } from "./entities";
+import type { Span } from "./log";
 
 /** src/utils.rs short_uuid_v4: the first 8 hex digits of a random UUID, the request id of the ingress spans. */
 export const shortId = () => randomBytes(4).toString("hex");
@@ -25,7 +27,7 @@ export function maybeDecompress(p: ProxyCore, headers: http.IncomingHttpHeaders,
   return body;
 }
 
-export function sampleCacheMetrics(p: ProxyCore, handler: string, hash: Buffer, entries: boolean): void {
+function sampleCacheMetrics(p: ProxyCore, handler: string, hash: Buffer, entries: boolean): void {
   if (!sampled(hash)) return;
   p.metrics.set(
     "ingress_order_cache_hit_ratio",
@@ -33,4 +35,29 @@ export function sampleCacheMetrics(p: ProxyCore, handler: string, hash: Buffer, 
     p.g === 1 ? Math.trunc(p.cache.hitRatio * 100) : p.cache.hitRatio * 100,
   );
   if (entries) p.metrics.set("ingress_order_cache_entry_count", { handler }, p.cache.size);
+}
+
+/**
+ * Whether the order cache held the order already; a first sighting goes in. A repeat is counted per
+ * handler and order type, and samples the cache's gauges (the entry count for bundles only), as
+ * every ingress handler of src/ingress/mod.rs does before it validates anything.
+ */
+export function seenBefore(p: ProxyCore, handler: string, hash: Buffer, orderType: string): boolean {
+  if (!p.cache.contains(hex(hash))) {
+    p.cache.insert(hex(hash));
+    return false;
+  }
+  p.metrics.inc("ingress_order_cache_hit", { handler, order_type: orderType });
+  sampleCacheMetrics(p, handler, hash, orderType === "bundle");
+  return true;
+}
+
+/** The user handler's spans for one order: its parents, then the order's own span named for its kind. */
+export function orderSpans(parent: Span[], kind: string, hash: string, signer: string, priority: Priority): Span[] {
+  const fields: Span["fields"] = [
+    ["hash", { display: hash }],
+    ["signer", { display: toChecksumAddress(signer) }],
+    ["priority", { display: priority }],
+  ];
+  return [...parent, { name: kind, fields }];
 }

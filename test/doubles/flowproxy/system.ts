@@ -6,7 +6,7 @@ import type { ProxyCore } from "./core";
 import { hex, parseHex } from "./crypto";
 import type { Priority } from "./entities";
 import { bitcodeDebug } from "./forward-tcp";
-import { firstHeader, maybeDecompress, sampleCacheMetrics, shortId } from "./ingress";
+import { firstHeader, maybeDecompress, seenBefore, shortId } from "./ingress";
 import { Dropped, parseRequest, RPC, RpcReply } from "./jsonrpc";
 import { debugString, Span } from "./log";
 import {
@@ -105,15 +105,7 @@ export async function systemHttpHandler(
     p.metrics.observe("ingress_request_body_size_bytes", { handler: "system", method }, body.length);
     return hash;
   };
-  const cached = (hash: Buffer, orderType: string): boolean => {
-    if (!p.cache.contains(hex(hash))) {
-      p.cache.insert(hex(hash));
-      return false;
-    }
-    p.metrics.inc("ingress_order_cache_hit", { handler: "system", order_type: orderType });
-    sampleCacheMetrics(p, "system", hash, orderType === "bundle");
-    return true;
-  };
+  const cached = (hash: Buffer, orderType: string): boolean => seenBefore(p, "system", hash, orderType);
   switch (request.method) {
     case "eth_sendBundle": {
       if (single === undefined) return parseError(request.method, "failed to parse bundle: take single param failed");
@@ -219,15 +211,7 @@ export async function systemTcpHandler(p: ProxyCore, payload: Buffer): Promise<B
     p.metrics.observe("ingress_request_body_size_bytes", { handler: "system", method }, payload.length);
     return reply("Success", { kind: "Hash", value: hash });
   };
-  const cached = (hash: Buffer, orderType: string): boolean => {
-    if (!p.cache.contains(hex(hash))) {
-      p.cache.insert(hex(hash));
-      return false;
-    }
-    p.metrics.inc("ingress_order_cache_hit", { handler: "system", order_type: orderType });
-    sampleCacheMetrics(p, "system", hash, orderType === "bundle");
-    return true;
-  };
+  const cached = (hash: Buffer, orderType: string): boolean => seenBefore(p, "system", hash, orderType);
   switch (method) {
     case "eth_sendBundle": {
       let bundle: RawBundle;

@@ -2,10 +2,10 @@
 // searchers, signed (OrderflowIngress::user_handler and on_* in src/ingress/mod.rs).
 import type * as http from "node:http";
 import type { ProxyCore } from "./core";
-import { hex, keccak256, parseHex, toChecksumAddress } from "./crypto";
+import { hex, keccak256, parseHex } from "./crypto";
 import { sampled } from "./entities";
 import { broadcast } from "./forward";
-import { firstHeader, maybeDecompress, sampleCacheMetrics, shortId } from "./ingress";
+import { firstHeader, maybeDecompress, orderSpans, seenBefore, shortId } from "./ingress";
 import { fail, jsonRpc, parseRequest, Rejected, RPC, RpcReply } from "./jsonrpc";
 import type { Fields, Span } from "./log";
 import {
@@ -144,24 +144,11 @@ function onBundle(p: ProxyCore, signer: string, bundle: RawBundle, receivedAt: n
   bundle.version ??= "v2";
   const hash = rawBundleHash(bundle);
   bundle.bundleHash = hash;
-  const spans: Span[] = [
-    ...parent,
-    {
-      name: "bundle",
-      fields: [
-        ["hash", { display: hex(hash) }],
-        ["signer", { display: toChecksumAddress(signer) }],
-        ["priority", { display: priority }],
-      ],
-    },
-  ];
-  if (p.cache.contains(hex(hash))) {
+  const spans = orderSpans(parent, "bundle", hex(hash), signer, priority);
+  if (seenBefore(p, "user", hash, "bundle")) {
     p.event("TRACE", "flowproxy::ingress", "already processed", [], spans);
-    p.metrics.inc("ingress_order_cache_hit", { handler: "user", order_type: "bundle" });
-    sampleCacheMetrics(p, "user", hash, true);
     return hash;
   }
-  p.cache.insert(hex(hash));
   const checked = checkRawBundle(bundle, Number(p.s.max_txs_per_bundle));
   if (checked.error !== undefined) {
     p.event("ERROR", "flowproxy::ingress", "failed to decode bundle", [["e", { debug: checked.error }]], spans);
@@ -211,24 +198,11 @@ function onRawTransaction(
 ): Buffer {
   const hash = Buffer.from(tx.hash.slice(2), "hex");
   const priority = p.entities.priority(signer, false, true, tx.type === 3);
-  const spans: Span[] = [
-    ...parent,
-    {
-      name: "transaction",
-      fields: [
-        ["hash", { display: tx.hash }],
-        ["signer", { display: toChecksumAddress(signer) }],
-        ["priority", { display: priority }],
-      ],
-    },
-  ];
-  if (p.cache.contains(tx.hash)) {
+  const spans = orderSpans(parent, "transaction", tx.hash, signer, priority);
+  if (seenBefore(p, "user", hash, "transaction")) {
     p.event("TRACE", "flowproxy::ingress", "already processed", [], spans);
-    p.metrics.inc("ingress_order_cache_hit", { handler: "user", order_type: "transaction" });
-    sampleCacheMetrics(p, "user", hash, false);
     return hash;
   }
-  p.cache.insert(tx.hash);
   const invalid = validateTransaction(tx, p.g === 2, Math.floor(receivedAt / 1000));
   const failure = invalid ?? (recoverSigner(tx) === undefined ? "Failed to recover the signer" : undefined);
   if (failure !== undefined) {
@@ -264,24 +238,11 @@ function onShareBundle(
   const hasBlobs = bundle.body.some((e) => e.tx !== undefined && looksLikeCanonicalBlobTx(e.tx));
   const priority = p.entities.priority(signer, bundle.replacementUuid !== undefined, false, hasBlobs);
   const hash = rawShareBundleHash(bundle);
-  const spans: Span[] = [
-    ...parent,
-    {
-      name: "mev_share_bundle",
-      fields: [
-        ["hash", { display: hex(hash) }],
-        ["signer", { display: toChecksumAddress(signer) }],
-        ["priority", { display: priority }],
-      ],
-    },
-  ];
-  if (p.cache.contains(hex(hash))) {
+  const spans = orderSpans(parent, "mev_share_bundle", hex(hash), signer, priority);
+  if (seenBefore(p, "user", hash, "mev_share_bundle")) {
     p.event("TRACE", "flowproxy::ingress", "already processed", [], spans);
-    p.metrics.inc("ingress_order_cache_hit", { handler: "user", order_type: "mev_share_bundle" });
-    sampleCacheMetrics(p, "user", hash, false);
     return hash;
   }
-  p.cache.insert(hex(hash));
   const error = checkRawShareBundle(bundle);
   if (error !== undefined) {
     p.event("ERROR", "flowproxy::ingress", "error decoding bundle", [["e", { debug: error }]], spans);

@@ -45,7 +45,7 @@ import { checkPeerHost } from "../../doubles/flowproxy/forward-tcp";
 import { signatureHeader, verifySignature } from "../../doubles/flowproxy/signature";
 import { Signer } from "../../doubles/flowproxy/crypto";
 import { RustHasher } from "../../doubles/flowproxy/rusthash";
-import { execFileAsync } from "../../support/processes";
+import { selfSignedCertificate } from "../../support/certificates";
 import { scratchDir } from "../../support/scratch";
 
 // --- helpers ----------------------------------------------------------------------------------
@@ -108,31 +108,6 @@ function signedTx(key: string, nonce: bigint, options: { chainId?: bigint; gas?:
 }
 
 const tempDir = () => scratchDir("flowproxy-double-");
-
-async function certificate(dir: string, name: string, san: string): Promise<{ cert: string; key: string }> {
-  const certFile = path.join(dir, `${name}.crt`);
-  const keyFile = path.join(dir, `${name}.key`);
-  await execFileAsync("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${name}`,
-    "-addext",
-    `subjectAltName=${san}`,
-    "-keyout",
-    keyFile,
-    "-out",
-    certFile,
-  ]);
-  return { cert: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8") };
-}
 
 interface Reply {
   status: number;
@@ -846,7 +821,7 @@ test("generation 1 ignores orderflow_proxy.tls_cert: without instance.tls_cert t
     {
       ...peerEntry("p", KEY_B, `127.0.0.1:${(peer.address() as net.AddressInfo).port}`),
       orderflow_proxy: {
-        tls_cert: (await certificate(dir, "p", "DNS:localhost")).cert,
+        tls_cert: selfSignedCertificate(dir, "p", "DNS:localhost").cert,
         ecdsa_pubkey_address: addressOf(KEY_B),
       },
     },
@@ -868,8 +843,8 @@ test("generation 1 ignores orderflow_proxy.tls_cert: without instance.tls_cert t
 
 test("with instance.tls_cert generation 1 uses HTTPS and trusts that certificate for the peer's host name only (builderhub/mod.rs@258bbd6)", async () => {
   const dir = tempDir();
-  const good = await certificate(dir, "good", "DNS:localhost");
-  const wrongName = await certificate(dir, "wrong", "DNS:elsewhere.example");
+  const good = selfSignedCertificate(dir, "good", "DNS:localhost");
+  const wrongName = selfSignedCertificate(dir, "wrong", "DNS:elsewhere.example");
   const hits: string[] = [];
   const serve = (c: { cert: string; key: string }, name: string) =>
     new Promise<https.Server>((resolve) => {
@@ -1691,11 +1666,11 @@ test("the generation 2 system socket answers PING with PONG and refuses an unlis
 test("generation 2 reaches a peer with instance.tls_cert over TCP+TLS at dns_name:5544, trusting that certificate only, TLS 1.2 too; without a dns_name never (builderhub/mod.rs@029b7c4 tls_connector, tcp_tls connect@97ae1f0)", async () => {
   const dir = tempDir();
   const [good, impostorHost, old, nameless] = ["127.0.0.71", "127.0.0.72", "127.0.0.73", "127.0.0.74"];
-  const goodTls = await certificate(dir, "good", `IP:${good}`);
-  const impostorTls = await certificate(dir, "impostor", `IP:${impostorHost}`);
-  const listedForImpostor = await certificate(dir, "listed", `IP:${impostorHost}`);
-  const oldTls = await certificate(dir, "old", `IP:${old}`);
-  const namelessTls = await certificate(dir, "nameless", `IP:${nameless}`);
+  const goodTls = selfSignedCertificate(dir, "good", `IP:${good}`);
+  const impostorTls = selfSignedCertificate(dir, "impostor", `IP:${impostorHost}`);
+  const listedForImpostor = selfSignedCertificate(dir, "listed", `IP:${impostorHost}`);
+  const oldTls = selfSignedCertificate(dir, "old", `IP:${old}`);
+  const namelessTls = selfSignedCertificate(dir, "nameless", `IP:${nameless}`);
   const received: Record<string, { payloads: Buffer[]; connections: number; protocol?: string | null }> = {};
   const serve = (host: string, c: { cert: string; key: string }, options: tls.TlsOptions = {}) =>
     new Promise<net.Server>((resolve, reject) => {

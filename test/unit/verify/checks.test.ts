@@ -2,7 +2,6 @@
 // runs on the VMs (against stub commands), this machine's TLS side against a local server, the
 // command line and the report.
 import assert from "node:assert/strict";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
 import * as os from "os";
@@ -55,6 +54,7 @@ import { FlashbotsSearcher } from "../../../verify/flashbots-client";
 import { SIGNATURE_HEADER } from "../../../verify/searcher";
 import { shellcheck, spawnAsync } from "../../support/processes";
 import { PROJECT_DIR } from "../../../plan/evaluation";
+import { selfSignedCertificate } from "../../support/certificates";
 import { scratchDir } from "../../support/scratch";
 
 /** The outputs the program exports for the example config (as `pnpm run plan` renders them). */
@@ -91,33 +91,8 @@ interface Cert {
 }
 
 function makeCert(name: string): Cert {
-  const [keyFile, certFile] = [path.join(workDir, `${name}.key`), path.join(workDir, `${name}.pem`)];
-  const made = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      `/CN=${name}`,
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-    ],
-    { encoding: "utf8" },
-  );
-  assert.equal(made.status, 0, made.stderr);
-  const pem = fs.readFileSync(certFile, "utf8");
-  return { pem, key: fs.readFileSync(keyFile, "utf8"), der: new X509Certificate(pem).raw };
+  const { cert: pem, key } = selfSignedCertificate(workDir, name, "IP:127.0.0.1");
+  return { pem, key, der: new X509Certificate(pem).raw };
 }
 
 const certs = { east: makeCert("vm-eastus"), west: makeCert("vm-westeurope"), other: makeCert("other") };
