@@ -35,6 +35,7 @@ import {
   contractVariables,
   forceUpdateTag,
   haproxyEnvironment,
+  hookScript,
   readProvisionFile,
   readRoleSources,
   renderScript,
@@ -699,13 +700,13 @@ const builderhubExtension = provisioningExtension(
     .all([fleetFile, scrapeConfig])
     .apply(([fleetText, scrapeText]): ScriptVariable[] => [
       { name: "FLEET", value: fleetText },
-      { name: "PRUNE_HOOK", value: readProvisionFile(__dirname, "builderhub-prune.sh") },
+      { name: "PRUNE_HOOK", value: hookScript(__dirname, "builderhub-prune.sh") },
       { name: "PRUNE_SERVICE_UNIT", value: readProvisionFile(__dirname, "builderhub-prune.service") },
       { name: "PRUNE_TIMER_UNIT", value: readProvisionFile(__dirname, "builderhub-prune.timer") },
       { name: "MONITORING", value: String(settings.monitoring) },
       { name: "PROMETHEUS_CONFIG", value: scrapeText },
       monitoringFile("ALERT_RULES", () => readAlertRules(__dirname)),
-      monitoringFile("LISTING_HOOK", () => readProvisionFile(__dirname, "builderhub-listing.sh")),
+      monitoringFile("LISTING_HOOK", () => hookScript(__dirname, "builderhub-listing.sh")),
       monitoringFile("LISTING_SERVICE_UNIT", () => readProvisionFile(__dirname, "builderhub-listing.service")),
       monitoringFile("LISTING_TIMER_UNIT", () => readProvisionFile(__dirname, "builderhub-listing.timer")),
     ]),
@@ -783,7 +784,7 @@ const flowProxyVms = sites.map((site, i) => {
       { name: "SIGNER_ADDRESS", value: address },
       { name: "CLICKHOUSE_USERNAME", value: settings.clickhouse?.username ?? "" },
       { name: "CLICKHOUSE_PASSWORD", value: settings.clickhouse?.password ?? "", secret: true },
-      { name: "REGISTRATION_HOOK", value: readProvisionFile(__dirname, "flowproxy-register.sh") },
+      { name: "REGISTRATION_HOOK", value: hookScript(__dirname, "flowproxy-register.sh") },
       { name: "REGISTRATION_SERVICE_UNIT", value: readProvisionFile(__dirname, "flowproxy-registration.service") },
       { name: "REGISTRATION_TIMER_UNIT", value: readProvisionFile(__dirname, "flowproxy-registration.timer") },
     ]);

@@ -45,6 +45,25 @@ export function readProvisionFile(projectDir: string, file: string): string {
   return fs.readFileSync(path.join(projectDir, "provision", file), "utf8");
 }
 
+/** The line by which a hook in provision/ takes read_settings from beside it in the repository. */
+const HOOK_SETTINGS_SOURCE =
+  '# shellcheck source=provision/hook-settings.sh\nsource "${BASH_SOURCE[0]%/*}/hook-settings.sh"\n';
+
+/**
+ * A hook as a VM installs it: the file of provision/ with provision/hook-settings.sh written where
+ * it sources it, since on the VM nothing lies beside it.
+ */
+export function hookScript(projectDir: string, file: string): string {
+  const hook = readProvisionFile(projectDir, file);
+  if (!hook.includes(HOOK_SETTINGS_SOURCE)) {
+    throw new Error(
+      `provision/${file} does not source hook-settings.sh as every hook must: ${JSON.stringify(HOOK_SETTINGS_SOURCE)}`,
+    );
+  }
+  const settings = readProvisionFile(projectDir, "hook-settings.sh").replace(/^# shellcheck shell=bash\n/, "");
+  return hook.replace(HOOK_SETTINGS_SOURCE, settings);
+}
+
 /** The bash a role runs, in order: the steps every VM shares, then the role's own. */
 export const ROLE_SOURCES: Readonly<Record<Role, readonly string[]>> = {
   builderhub: ["common.sh", "builderhub.sh"],

@@ -31,18 +31,11 @@ fail() {
   exit 1
 }
 
-# The file is parsed, not sourced: only the names of SETTINGS are taken, as literal values.
+# shellcheck source=provision/hook-settings.sh
+source "${BASH_SOURCE[0]%/*}/hook-settings.sh"
+
 load_config() {
-  [[ -r $CONFIG_FILE ]] || fail "$CONFIG_FILE is missing; rerun provisioning (pulumi up)"
-  local name value setting
-  while IFS='=' read -r name value || [[ -n $name ]]; do
-    for setting in "${SETTINGS[@]}"; do
-      if [[ $name == "$setting" ]]; then printf -v "$name" '%s' "$value"; fi
-    done
-  done <"$CONFIG_FILE"
-  for setting in "${SETTINGS[@]}"; do
-    [[ -n ${!setting:-} ]] || fail "$CONFIG_FILE does not set $setting; rerun provisioning (pulumi up)"
-  done
+  read_settings "$CONFIG_FILE" "${SETTINGS[@]}" || fail "$SETTINGS_PROBLEM"
   [[ -r $FLEET_FILE ]] || fail "$FLEET_FILE is missing; rerun provisioning (pulumi up)"
 }
 

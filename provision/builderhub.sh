@@ -5,12 +5,12 @@
 # Inputs, rendered by the program as read-only variables above common.sh (lib/provision.ts).
 # The stack's settings:
 #   FLEET                  the stack's FlowProxy VMs, "<VM name> <private IP>" a line
-#   PRUNE_HOOK             provision/builderhub-prune.sh, verbatim
+#   PRUNE_HOOK             provision/builderhub-prune.sh, with provision/hook-settings.sh in place
 #   PRUNE_SERVICE_UNIT, PRUNE_TIMER_UNIT  its service and timer units, verbatim
 #   MONITORING             true: Prometheus and the listing check run here; false: neither does
 #   PROMETHEUS_CONFIG      prometheus.yml, generated from the fleet (lib/monitoring.ts)
 #   ALERT_RULES            monitoring/alerts.yml, verbatim
-#   LISTING_HOOK           provision/builderhub-listing.sh, verbatim
+#   LISTING_HOOK           provision/builderhub-listing.sh, with provision/hook-settings.sh in place
 #   LISTING_SERVICE_UNIT, LISTING_TIMER_UNIT  its service and timer units, verbatim
 # The contract's names and places (lib/contract.ts):
 #   MOCKHUB_IMAGE          the pinned mock BuilderHub image

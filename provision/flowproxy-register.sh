@@ -34,22 +34,12 @@ fail() {
   exit "$1"
 }
 
-# The file is parsed, not sourced: only the five names above are taken, as literal values.
+# shellcheck source=provision/hook-settings.sh
+source "${BASH_SOURCE[0]%/*}/hook-settings.sh"
+
 load_config() {
-  [[ -r $CONFIG_FILE ]] || fail "$LOCAL_STATUS" "$CONFIG_FILE is missing; rerun provisioning (pulumi up)"
-  local name value
-  # The last line counts even without a final newline.
-  while IFS='=' read -r name value || [[ -n $name ]]; do
-    case $name in
-      BUILDERHUB_ENDPOINT | SIGNER_ADDRESS | CERTIFICATE_FILE | REGISTER_PATH | BUILDERS_PATH)
-        printf -v "$name" '%s' "$value"
-        ;;
-    esac
-  done <"$CONFIG_FILE"
-  local required
-  for required in BUILDERHUB_ENDPOINT SIGNER_ADDRESS CERTIFICATE_FILE REGISTER_PATH BUILDERS_PATH; do
-    [[ -n ${!required:-} ]] || fail "$LOCAL_STATUS" "$CONFIG_FILE does not set $required; rerun provisioning (pulumi up)"
-  done
+  read_settings "$CONFIG_FILE" BUILDERHUB_ENDPOINT SIGNER_ADDRESS CERTIFICATE_FILE REGISTER_PATH BUILDERS_PATH ||
+    fail "$LOCAL_STATUS" "$SETTINGS_PROBLEM"
 }
 
 served_certificate() {

@@ -20,7 +20,7 @@
 #   SIGNER_ADDRESS           its address, or empty
 #   CLICKHOUSE_USERNAME      ClickHouse's user, or empty without ClickHouse
 #   CLICKHOUSE_PASSWORD      its password (secret), or empty
-#   REGISTRATION_HOOK        provision/flowproxy-register.sh, verbatim
+#   REGISTRATION_HOOK        provision/flowproxy-register.sh, with provision/hook-settings.sh in place
 #   REGISTRATION_SERVICE_UNIT, REGISTRATION_TIMER_UNIT  its service and timer units, verbatim
 # The contract's names and places (lib/contract.ts):
 #   HAPROXY_CONTAINER        the name HAProxy's container runs under

@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { before, describe, test } from "node:test";
-import { decodeScript, Evaluation } from "../../../plan/evaluation";
+import { hookScript } from "../../../lib/provision";
+import { decodeScript, Evaluation, PROJECT_DIR } from "../../../plan/evaluation";
 import { shellcheck, spawnAsync } from "../../support/processes";
 import { EVERY_OPTION, evaluated, everyOptionRequest, validRequest } from "../../support/program";
 
@@ -87,7 +88,7 @@ describe("rendered provisioning scripts", { concurrency: true }, () => {
     assert.equal(vars.TAILSCALE_AUTH_KEY, EVERY_OPTION.tailscaleAuthKey);
     assert.equal(vars.CLICKHOUSE_PASSWORD, EVERY_OPTION.clickhousePassword);
     assert.equal(vars.FLOWPROXY_LIVEZ_URL, "http://127.0.0.1:5543/livez");
-    assert.equal(vars.REGISTRATION_HOOK, fs.readFileSync("provision/flowproxy-register.sh", "utf8"));
+    assert.equal(vars.REGISTRATION_HOOK, hookScript(PROJECT_DIR, "flowproxy-register.sh"));
   });
 
   test("gives FlowProxy the whole ClickHouse group when ClickHouse is configured", async () => {
@@ -122,19 +123,35 @@ describe("rendered provisioning scripts", { concurrency: true }, () => {
     assert.equal((await variablesOf(scriptOf(stackKeys, "vm-builderhub"))).MOCKHUB_IMAGE, "mempirate/mockhub:v0.0.6");
   });
 
-  for (const file of ["flowproxy-register.sh", "builderhub-prune.sh"]) {
-    test(`${file}, which the VMs install, passes bash -n and shellcheck`, async () => {
-      const hook = fs.readFileSync(`provision/${file}`, "utf8");
+  for (const file of ["flowproxy-register.sh", "builderhub-prune.sh", "builderhub-listing.sh"]) {
+    test(`${file}, as the VMs install it, passes bash -n and shellcheck`, async () => {
+      const hook = hookScript(PROJECT_DIR, file);
       assert.equal((await run("bash", ["-n"], hook)).status, 0);
       const child = await shellcheck("bash", hook);
       assert.equal(child.status, 0, child.stdout);
     });
+
+    test(`${file}, as the VMs install it, reads its settings with read_settings written in, sourcing nothing`, () => {
+      const hook = hookScript(PROJECT_DIR, file);
+      assert.match(hook, /^read_settings\(\) \{$/m);
+      assert.doesNotMatch(hook, /^\s*(source|\.) /m);
+    });
   }
+
+  test("a hook that does not source hook-settings.sh is refused with the line it needs", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flowproxy-hook-"));
+    fs.mkdirSync(path.join(dir, "provision"));
+    fs.writeFileSync(path.join(dir, "provision", "loose-hook.sh"), "#!/bin/bash\nread_settings /etc/x A\n");
+    assert.throws(
+      () => hookScript(dir, "loose-hook.sh"),
+      /provision\/loose-hook\.sh does not source hook-settings\.sh/,
+    );
+  });
 
   test("gives BuilderHub the fleet and the hook and units that keep mockhub to it", async () => {
     const vars = await variablesOf(scriptOf(stackKeys, "vm-builderhub"));
     assert.equal(vars.FLEET, "vm-eastus 10.10.1.4\nvm-westeurope 10.20.1.4\n");
-    assert.equal(vars.PRUNE_HOOK, fs.readFileSync("provision/builderhub-prune.sh", "utf8"));
+    assert.equal(vars.PRUNE_HOOK, hookScript(PROJECT_DIR, "builderhub-prune.sh"));
     assert.equal(vars.PRUNE_SERVICE_UNIT, fs.readFileSync("provision/builderhub-prune.service", "utf8"));
     assert.equal(vars.PRUNE_TIMER_UNIT, fs.readFileSync("provision/builderhub-prune.timer", "utf8"));
   });
