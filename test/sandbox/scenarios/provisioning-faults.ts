@@ -155,7 +155,7 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
     await setMockhubFault(fault);
     return committed();
   };
-  const clearDockerHub = () => setMockhubFault(undefined);
+  const clearMockhubFault = () => setMockhubFault(undefined);
   const registration = "ensure registered with builderhub";
   const binary = "ensure flowproxy build checked";
   const notRegistered = /BuilderHub at \S+ did not take the registration after 5 attempts/;
@@ -177,14 +177,14 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
     {
       name: "BuilderHub down (connections closed unanswered)",
       inject: builderhubFault("down"),
-      clear: clearDockerHub,
+      clear: clearMockhubFault,
       expect: { kind: "fails", step: registration, reason: notRegistered },
       keepsServing: true,
     },
     {
       name: "BuilderHub flapping (every other answer to provisioning's registration 503) is retried",
       inject: builderhubFault({ flapFor: REGISTRATION_USER_AGENT.provisioning }),
-      clear: clearDockerHub,
+      clear: clearMockhubFault,
       expect: { kind: "succeeds" },
       keepsServing: true,
       inspect: async (run) => {
@@ -210,7 +210,7 @@ export function provisioningFaults(committed: () => Evaluation): Fault[] {
     {
       name: "BuilderHub slow (answers after 15 s; the script waits 10 s)",
       inject: builderhubFault("slow"),
-      clear: clearDockerHub,
+      clear: clearMockhubFault,
       expect: { kind: "fails", step: registration, reason: notRegistered },
       keepsServing: true,
     },

@@ -157,7 +157,7 @@ interface ListedBuilder {
 }
 
 /** A BuilderHub as small as the test needs: records registrations, serves a list the test sets. */
-async function startDockerHub(registerStatus = 200, registerBody = "") {
+async function startBuilderhub(registerStatus = 200, registerBody = "") {
   const state = {
     registrations: [] as { body: string; contentType?: string; path?: string }[],
     builders: [] as ListedBuilder[],
@@ -650,7 +650,7 @@ test("the crash-loop test build panics at start, every time, yet answers --versi
 // --- registration (src/builderhub/client.rs) --------------------------------------------------
 
 test("it registers at start with only its signer address, no certificate (src/builderhub/client.rs register)", async () => {
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
   try {
     assert.deepEqual(hub.state.registrations, [
@@ -667,7 +667,7 @@ test("it registers at start with only its signer address, no certificate (src/bu
 });
 
 test("a refused registration ends the process after one try, status 0, the hub's answer on stderr (src/main.rs, src/lib.rs@258bbd6)", async () => {
-  const hub = await startDockerHub(500, "not today");
+  const hub = await startBuilderhub(500, "not today");
   const result = await runUnderTest(GENERATION_1_BUILD, [], {
     ...REQUIRED,
     BUILDERHUB_ENDPOINT: hub.url,
@@ -710,8 +710,8 @@ test("a peer is dns_name:5544, else its ip, with 5544 when the ip has no port (P
 test("generation 1 reads the peer list once per 30 s; generation 2 every PEER_UPDATE_INTERVAL_S (builderhub/mod.rs run)", async () => {
   // One hub each, so every read is attributed; the wait is for reads, not a fixed time, so a loaded
   // machine cannot make the count miss.
-  const hub1 = await startDockerHub();
-  const hub2 = await startDockerHub();
+  const hub1 = await startBuilderhub();
+  const hub2 = await startBuilderhub();
   const g1 = await startProxy(1, { BUILDERHUB_ENDPOINT: hub1.url });
   const started = Date.now();
   const g2 = await startProxy(2, { BUILDERHUB_ENDPOINT: hub2.url, PEER_UPDATE_INTERVAL_S: "1" });
@@ -735,7 +735,7 @@ test("generation 1 reads the peer list once per 30 s; generation 2 every PEER_UP
 });
 
 test("generation 1 answers a bundle with FlowProxy's bundle hash, forwards it to peers over HTTP, signed, and a listed peer's system endpoint accepts it (ingress/forwarder.rs, ingress/mod.rs@258bbd6)", async () => {
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   // B knows A by its signer; A's own address in the list is never dialled by B in this test.
   hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
   const b = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
@@ -780,7 +780,7 @@ test("generation 1 answers a bundle with FlowProxy's bundle hash, forwards it to
 });
 
 test("the system endpoint refuses a signer BuilderHub does not list with -32603 Internal error, HTTP 500, and logs it (ingress/mod.rs@258bbd6 system_handler)", async () => {
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1")];
   const b = await startProxy(1, {
     BUILDERHUB_ENDPOINT: hub.url,
@@ -815,7 +815,7 @@ test("generation 1 ignores orderflow_proxy.tls_cert: without instance.tls_cert t
     res.end('{"id":1,"jsonrpc":"2.0","result":null}');
   });
   await new Promise<void>((r) => peer.listen(0, "127.0.0.1", r));
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   const dir = tempDir();
   hub.state.builders = [
     {
@@ -858,7 +858,7 @@ test("with instance.tls_cert generation 1 uses HTTPS and trusts that certificate
   const goodServer = await serve(good, "good");
   const wrongServer = await serve(wrongName, "wrong");
   const port = (s: https.Server) => (s.address() as net.AddressInfo).port;
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   hub.state.builders = [
     peerEntry("good", KEY_B, `localhost:${port(goodServer)}`, good.cert),
     peerEntry("wrong", SEARCHER_KEY, `localhost:${port(wrongServer)}`, wrongName.cert),
@@ -891,7 +891,7 @@ test("a failed forward counts as forwarder_http_call_failures with the status re
       .end('{"id":null,"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"}}');
   });
   await new Promise<void>((r) => peer.listen(0, "127.0.0.1", r));
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   hub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${(peer.address() as net.AddressInfo).port}`)];
   const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
   try {
@@ -912,7 +912,7 @@ test("a failed forward counts as forwarder_http_call_failures with the status re
 });
 
 test("it skips itself in the peer list by signer address (builderhub/mod.rs process_peer)", async () => {
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   hub.state.builders = [peerEntry("me", KEY_A, "127.0.0.1:1")];
   const a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
   try {
@@ -1377,7 +1377,7 @@ const MSGRS_SYSTEM_REQUEST =
   "02000000000000000193021606582d4275696c6465724e65742d5369676e61747572656d6574686f64af0e3078663339666436653531616164383866366634636536616238383237323739636666666239323236363a3078333162373866633537316233386166356361333366316130326539303835366539373732663534393435353464316131613235343066356234626637623430613063353834363230656531353638346334303664333130306536646234643761653135623831393266323339363435636164636630326636326165666661363231636574685f73656e6442756e646c65b3000102763201062a0000000001003c44cdddb6a900fa2b585dd299e03d12fa4293bc000000000000000001001c30d0d8e88a8c1f5940d833f90a8fdda3ce23c6a93317152507b4d0cffa195f01650002f862010701648252089411111111111111111111111111111111111111110180c001a08dfcf8898e5de7deeedbde07a137bfe45cad9aca4bd15dbe5111bc24355edbeba066bb1e910b3602e678b24b1b873fc711a5a5bab11a00e9d76b2f396e7f78898b";
 
 test("the generation 2 system socket takes a request as msg-rs and the crate write it, and answers undecodable ones with bitcode's release-build error (ingress/mod.rs system_handler@029b7c4)", async () => {
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
   const b = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
   const socket = net.connect(b.proxy.ports.system, "127.0.0.1");
@@ -1486,7 +1486,7 @@ test("the bundle hash equals what FlowProxy's BundleHash computes with the crate
 });
 
 test("generation 2 forwards bundles as bitcode over msg-rs TCP, signed over the bundle bytes, and a listed peer answers Success with the hash (forwarder/mod.rs, ingress/mod.rs@029b7c4)", async () => {
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
   const b = await startProxy(2, {
     BUILDERHUB_ENDPOINT: hub.url,
@@ -1555,7 +1555,7 @@ test("generation 2 frames, both ways between the FlowProxy under test and the do
   ];
   if (binaryFor(2)) pairs.push(["a second binary under test", (env) => startProxy(2, env)]);
   for (const [name, startOther] of pairs) {
-    const hub = await startDockerHub();
+    const hub = await startBuilderhub();
     const tested = await startProxy(2, {
       BUILDERHUB_ENDPOINT: hub.url,
       FLASHBOTS_ORDERFLOW_SIGNER: KEY_A,
@@ -1630,7 +1630,7 @@ test("generation 2 frames, both ways between the FlowProxy under test and the do
 });
 
 test("the generation 2 system socket answers PING with PONG and refuses an unlisted signer with ErrorInvalidSignature (rep/driver.rs@v0.1.5, ingress/mod.rs@029b7c4)", async () => {
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   const b = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
   const socket = net.connect(b.proxy.ports.system, "127.0.0.1");
   const reader = new FrameReader();
@@ -1701,7 +1701,7 @@ test("generation 2 reaches a peer with instance.tls_cert over TCP+TLS at dns_nam
     await serve(old, oldTls, { maxVersion: "TLSv1.2" }),
     await serve(nameless, namelessTls),
   ];
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   const withName = (entry: ListedBuilder, dns: string) => ({ ...entry, dns_name: dns });
   hub.state.builders = [
     withName(peerEntry("p", KEY_B, good, goodTls.cert), good),
@@ -1774,7 +1774,7 @@ test("a forwarded generation 2 bundle is the crate's RawBundleBitcode bytes: the
     () => undefined,
   );
   await rep.listen("127.0.0.1", 0);
-  const hub = await startDockerHub();
+  const hub = await startBuilderhub();
   hub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${rep.address().port}`)];
   let a: Started | undefined;
   try {

@@ -38,7 +38,7 @@ function writeStub(name: string, body: string): void {
   fs.writeFileSync(path.join(stubs, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
 }
 
-async function startDockerHub(): Promise<void> {
+async function restartBuilderhub(): Promise<void> {
   server = await startMockhub({
     systemPort,
     enableTls: true,
@@ -59,7 +59,7 @@ before(async () => {
   leavingProxy = net.createServer((socket) => socket.destroy());
   await new Promise<void>((resolve) => leavingProxy.listen(0, LEAVING, resolve));
   systemPort = (leavingProxy.address() as AddressInfo).port;
-  await startDockerHub();
+  await restartBuilderhub();
   writeStub("docker", `printf '%s\\n' "$*" >>${JSON.stringify(restarts)}`);
   writeStub("getent", `[[ $1 == hosts ]] && grep -m1 "^$2 " ${JSON.stringify(names)}`);
 });
@@ -72,7 +72,7 @@ after(() => {
 beforeEach(async () => {
   // A restarted mockhub: an empty registry.
   server.close();
-  await startDockerHub();
+  await restartBuilderhub();
   fs.rmSync(restarts, { force: true });
   fs.rmSync(path.join(dir, "renamed"), { force: true });
   fs.writeFileSync(names, "");
