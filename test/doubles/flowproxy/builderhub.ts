@@ -84,8 +84,8 @@ export function systemHostPort(p: Peer): { host: string; port: number } {
  * src/builderhub/client.rs: one POST, no retry, a 2 s timeout; `{"ecdsa_pubkey_address": ...}`
  * (tls_cert None is skipped by serde). The URL is the endpoint with the path appended as is.
  */
-export async function register(p: ProxyCore, hub: string): Promise<void> {
-  const url = `${hub}${REGISTER_PATH}`;
+export async function register(p: ProxyCore, builderhubEndpoint: string): Promise<void> {
+  const url = `${builderhubEndpoint}${REGISTER_PATH}`;
   const body = JSON.stringify({ ecdsa_pubkey_address: p.signer.address });
   let response: { status: number; body: string };
   try {
@@ -103,8 +103,8 @@ export async function register(p: ProxyCore, hub: string): Promise<void> {
 }
 
 /** PeerStore::get_peers: GET, a 2 s timeout, the body read as JSON whatever the status. */
-export async function fetchPeers(hub: string): Promise<Peer[]> {
-  const url = `${hub}${BUILDERS_PATH}`;
+export async function fetchPeers(builderhubEndpoint: string): Promise<Peer[]> {
+  const url = `${builderhubEndpoint}${BUILDERS_PATH}`;
   const response = await httpRequest(url, { method: "GET" });
   try {
     return parsePeers(response.body);

@@ -148,12 +148,12 @@ export class FlowProxy implements ProxyCore {
       ]);
     }
 
-    const hub = this.s.BUILDERHUB_ENDPOINT;
+    const builderhubEndpoint = this.s.BUILDERHUB_ENDPOINT;
     const interval = this.g === 1 ? GENERATION_1_PEER_INTERVAL_S : Number(this.s.PEER_UPDATE_INTERVAL_S);
-    if (hub !== undefined) {
-      this.event("DEBUG", "flowproxy", "Running with BuilderHub", [["url", hub]]);
-      await register(this, hub);
-      this.runPeerUpdater(() => fetchPeers(hub), interval);
+    if (builderhubEndpoint !== undefined) {
+      this.event("DEBUG", "flowproxy", "Running with BuilderHub", [["url", builderhubEndpoint]]);
+      await register(this, builderhubEndpoint);
+      this.runPeerUpdater(() => fetchPeers(builderhubEndpoint), interval);
     } else {
       this.event("WARN", "flowproxy", "No BuilderHub URL provided, running with local peer store");
       // LocalPeerStore registers this proxy alone (src/builderhub/mod.rs): it filters itself out.

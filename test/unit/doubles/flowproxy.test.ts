@@ -650,10 +650,10 @@ test("the crash-loop test build panics at start, every time, yet answers --versi
 // --- registration (src/builderhub/client.rs) --------------------------------------------------
 
 test("it registers at start with only its signer address, no certificate (src/builderhub/client.rs register)", async () => {
-  const hub = await startBuilderhub();
-  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  const builderhub = await startBuilderhub();
+  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: builderhub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
   try {
-    assert.deepEqual(hub.state.registrations, [
+    assert.deepEqual(builderhub.state.registrations, [
       {
         body: JSON.stringify({ ecdsa_pubkey_address: addressOf(KEY_A) }),
         contentType: "application/json",
@@ -662,20 +662,20 @@ test("it registers at start with only its signer address, no certificate (src/bu
     ]);
   } finally {
     await a.stop();
-    await hub.close();
+    await builderhub.close();
   }
 });
 
 test("a refused registration ends the process after one try, status 0, the hub's answer on stderr (src/main.rs, src/lib.rs@258bbd6)", async () => {
-  const hub = await startBuilderhub(500, "not today");
+  const builderhub = await startBuilderhub(500, "not today");
   const result = await runUnderTest(GENERATION_1_BUILD, [], {
     ...REQUIRED,
-    BUILDERHUB_ENDPOINT: hub.url,
+    BUILDERHUB_ENDPOINT: builderhub.url,
     NO_COLOR: "1",
   });
-  await hub.close();
+  await builderhub.close();
   assert.equal(result.status, 0);
-  assert.equal(hub.state.registrations.length, 1);
+  assert.equal(builderhub.state.registrations.length, 1);
   assert.match(result.stderr, /^Orderflow proxy terminated with error: registration unsuccessful: not today\n$/);
   assert.match(result.stdout, /ERROR cli: shutting down due to error\n$/);
 });
@@ -735,15 +735,15 @@ test("generation 1 reads the peer list once per 30 s; generation 2 every PEER_UP
 });
 
 test("generation 1 answers a bundle with FlowProxy's bundle hash, forwards it to peers over HTTP, signed, and a listed peer's system endpoint accepts it (ingress/forwarder.rs, ingress/mod.rs@258bbd6)", async () => {
-  const hub = await startBuilderhub();
+  const builderhub = await startBuilderhub();
   // B knows A by its signer; A's own address in the list is never dialled by B in this test.
-  hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
-  const b = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
-  hub.state.builders = [
+  builderhub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
+  const b = await startProxy(1, { BUILDERHUB_ENDPOINT: builderhub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
+  builderhub.state.builders = [
     peerEntry("a", KEY_A, "127.0.0.1:1"),
     peerEntry("b", KEY_B, `127.0.0.1:${b.proxy.ports.system}`),
   ];
-  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: builderhub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
   try {
     await a.peers(1);
     await b.peers(1);
@@ -775,15 +775,15 @@ test("generation 1 answers a bundle with FlowProxy's bundle hash, forwards it to
   } finally {
     await a.stop();
     await b.stop();
-    await hub.close();
+    await builderhub.close();
   }
 });
 
 test("the system endpoint refuses a signer BuilderHub does not list with -32603 Internal error, HTTP 500, and logs it (ingress/mod.rs@258bbd6 system_handler)", async () => {
-  const hub = await startBuilderhub();
-  hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1")];
+  const builderhub = await startBuilderhub();
+  builderhub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1")];
   const b = await startProxy(1, {
-    BUILDERHUB_ENDPOINT: hub.url,
+    BUILDERHUB_ENDPOINT: builderhub.url,
     FLASHBOTS_ORDERFLOW_SIGNER: KEY_B,
     FLASHBOTS_ORDERFLOW_SIGNER_ADDRESS: addressOf(SEARCHER_KEY),
   });
@@ -803,7 +803,7 @@ test("the system endpoint refuses a signer BuilderHub does not list with -32603 
     assert.equal((await signedPost(b.proxy.ports.system, body, KEY_A)).status, 200);
   } finally {
     await b.stop();
-    await hub.close();
+    await builderhub.close();
   }
 });
 
@@ -815,9 +815,9 @@ test("generation 1 ignores orderflow_proxy.tls_cert: without instance.tls_cert t
     res.end('{"id":1,"jsonrpc":"2.0","result":null}');
   });
   await new Promise<void>((r) => peer.listen(0, "127.0.0.1", r));
-  const hub = await startBuilderhub();
+  const builderhub = await startBuilderhub();
   const dir = tempDir();
-  hub.state.builders = [
+  builderhub.state.builders = [
     {
       ...peerEntry("p", KEY_B, `127.0.0.1:${(peer.address() as net.AddressInfo).port}`),
       orderflow_proxy: {
@@ -826,7 +826,7 @@ test("generation 1 ignores orderflow_proxy.tls_cert: without instance.tls_cert t
       },
     },
   ];
-  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: builderhub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
   try {
     await a.peers(1);
     const body = rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 1n)] }]);
@@ -836,7 +836,7 @@ test("generation 1 ignores orderflow_proxy.tls_cert: without instance.tls_cert t
     assert.match(received[0]["x-flashbots-signature"] as string, new RegExp(`^${addressOf(KEY_A)}:0x[0-9a-f]{130}$`));
   } finally {
     await a.stop();
-    await hub.close();
+    await builderhub.close();
     peer.close();
   }
 });
@@ -858,12 +858,12 @@ test("with instance.tls_cert generation 1 uses HTTPS and trusts that certificate
   const goodServer = await serve(good, "good");
   const wrongServer = await serve(wrongName, "wrong");
   const port = (s: https.Server) => (s.address() as net.AddressInfo).port;
-  const hub = await startBuilderhub();
-  hub.state.builders = [
+  const builderhub = await startBuilderhub();
+  builderhub.state.builders = [
     peerEntry("good", KEY_B, `localhost:${port(goodServer)}`, good.cert),
     peerEntry("wrong", SEARCHER_KEY, `localhost:${port(wrongServer)}`, wrongName.cert),
   ];
-  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: builderhub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
   try {
     await a.peers(2);
     assert.equal(
@@ -877,7 +877,7 @@ test("with instance.tls_cert generation 1 uses HTTPS and trusts that certificate
     assert.deepEqual(hits, ["good"]);
   } finally {
     await a.stop();
-    await hub.close();
+    await builderhub.close();
     goodServer.close();
     wrongServer.close();
   }
@@ -891,9 +891,9 @@ test("a failed forward counts as forwarder_http_call_failures with the status re
       .end('{"id":null,"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"}}');
   });
   await new Promise<void>((r) => peer.listen(0, "127.0.0.1", r));
-  const hub = await startBuilderhub();
-  hub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${(peer.address() as net.AddressInfo).port}`)];
-  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  const builderhub = await startBuilderhub();
+  builderhub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${(peer.address() as net.AddressInfo).port}`)];
+  const a = await startProxy(1, { BUILDERHUB_ENDPOINT: builderhub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
   try {
     await a.peers(1);
     await signedPost(a.proxy.ports.user, rpc("eth_sendBundle", [{ txs: [signedTx(SEARCHER_KEY, 3n)] }]));
@@ -906,15 +906,15 @@ test("a failed forward counts as forwarder_http_call_failures with the status re
     );
   } finally {
     await a.stop();
-    await hub.close();
+    await builderhub.close();
     peer.close();
   }
 });
 
 test("it skips itself in the peer list by signer address (builderhub/mod.rs process_peer)", async () => {
-  const hub = await startBuilderhub();
-  hub.state.builders = [peerEntry("me", KEY_A, "127.0.0.1:1")];
-  const a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
+  const builderhub = await startBuilderhub();
+  builderhub.state.builders = [peerEntry("me", KEY_A, "127.0.0.1:1")];
+  const a = await startProxy(2, { BUILDERHUB_ENDPOINT: builderhub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A });
   try {
     await a.peers(0);
     assert.ok(
@@ -926,7 +926,7 @@ test("it skips itself in the peer list by signer address (builderhub/mod.rs proc
     );
   } finally {
     await a.stop();
-    await hub.close();
+    await builderhub.close();
   }
 });
 
@@ -1377,9 +1377,9 @@ const MSGRS_SYSTEM_REQUEST =
   "02000000000000000193021606582d4275696c6465724e65742d5369676e61747572656d6574686f64af0e3078663339666436653531616164383866366634636536616238383237323739636666666239323236363a3078333162373866633537316233386166356361333366316130326539303835366539373732663534393435353464316131613235343066356234626637623430613063353834363230656531353638346334303664333130306536646234643761653135623831393266323339363435636164636630326636326165666661363231636574685f73656e6442756e646c65b3000102763201062a0000000001003c44cdddb6a900fa2b585dd299e03d12fa4293bc000000000000000001001c30d0d8e88a8c1f5940d833f90a8fdda3ce23c6a93317152507b4d0cffa195f01650002f862010701648252089411111111111111111111111111111111111111110180c001a08dfcf8898e5de7deeedbde07a137bfe45cad9aca4bd15dbe5111bc24355edbeba066bb1e910b3602e678b24b1b873fc711a5a5bab11a00e9d76b2f396e7f78898b";
 
 test("the generation 2 system socket takes a request as msg-rs and the crate write it, and answers undecodable ones with bitcode's release-build error (ingress/mod.rs system_handler@029b7c4)", async () => {
-  const hub = await startBuilderhub();
-  hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
-  const b = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
+  const builderhub = await startBuilderhub();
+  builderhub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
+  const b = await startProxy(2, { BUILDERHUB_ENDPOINT: builderhub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
   const socket = net.connect(b.proxy.ports.system, "127.0.0.1");
   const reader = new FrameReader();
   const frames: { id: number; payload: Buffer }[] = [];
@@ -1435,7 +1435,7 @@ test("the generation 2 system socket takes a request as msg-rs and the crate wri
   } finally {
     socket.destroy();
     await b.stop();
-    await hub.close();
+    await builderhub.close();
   }
 });
 
@@ -1486,19 +1486,19 @@ test("the bundle hash equals what FlowProxy's BundleHash computes with the crate
 });
 
 test("generation 2 forwards bundles as bitcode over msg-rs TCP, signed over the bundle bytes, and a listed peer answers Success with the hash (forwarder/mod.rs, ingress/mod.rs@029b7c4)", async () => {
-  const hub = await startBuilderhub();
-  hub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
+  const builderhub = await startBuilderhub();
+  builderhub.state.builders = [peerEntry("a", KEY_A, "127.0.0.1:1"), peerEntry("b", KEY_B, "127.0.0.1:1")];
   const b = await startProxy(2, {
-    BUILDERHUB_ENDPOINT: hub.url,
+    BUILDERHUB_ENDPOINT: builderhub.url,
     FLASHBOTS_ORDERFLOW_SIGNER: KEY_B,
     PEER_UPDATE_INTERVAL_S: "60",
   });
-  hub.state.builders = [
+  builderhub.state.builders = [
     peerEntry("a", KEY_A, "127.0.0.1:1"),
     peerEntry("b", KEY_B, `127.0.0.1:${b.proxy.ports.system}`),
   ];
   const a = await startProxy(2, {
-    BUILDERHUB_ENDPOINT: hub.url,
+    BUILDERHUB_ENDPOINT: builderhub.url,
     FLASHBOTS_ORDERFLOW_SIGNER: KEY_A,
     PEER_UPDATE_INTERVAL_S: "60",
   });
@@ -1528,7 +1528,7 @@ test("generation 2 forwards bundles as bitcode over msg-rs TCP, signed over the 
   } finally {
     await a.stop();
     await b.stop();
-    await hub.close();
+    await builderhub.close();
   }
 });
 
@@ -1555,20 +1555,20 @@ test("generation 2 frames, both ways between the FlowProxy under test and the do
   ];
   if (binaryFor(2)) pairs.push(["a second binary under test", (env) => startProxy(2, env)]);
   for (const [name, startOther] of pairs) {
-    const hub = await startBuilderhub();
+    const builderhub = await startBuilderhub();
     const tested = await startProxy(2, {
-      BUILDERHUB_ENDPOINT: hub.url,
+      BUILDERHUB_ENDPOINT: builderhub.url,
       FLASHBOTS_ORDERFLOW_SIGNER: KEY_A,
       PEER_UPDATE_INTERVAL_S: "1",
     });
     const other = await startOther({
-      BUILDERHUB_ENDPOINT: hub.url,
+      BUILDERHUB_ENDPOINT: builderhub.url,
       FLASHBOTS_ORDERFLOW_SIGNER: KEY_B,
       PEER_UPDATE_INTERVAL_S: "1",
     });
     const toTested = await recordingRelay(tested.proxy.ports.system);
     const toOther = await recordingRelay(other.proxy.ports.system);
-    hub.state.builders = [
+    builderhub.state.builders = [
       peerEntry("a", KEY_A, `127.0.0.1:${toTested.port}`),
       peerEntry("b", KEY_B, `127.0.0.1:${toOther.port}`),
     ];
@@ -1624,14 +1624,14 @@ test("generation 2 frames, both ways between the FlowProxy under test and the do
       await other.stop();
       toTested.close();
       toOther.close();
-      await hub.close();
+      await builderhub.close();
     }
   }
 });
 
 test("the generation 2 system socket answers PING with PONG and refuses an unlisted signer with ErrorInvalidSignature (rep/driver.rs@v0.1.5, ingress/mod.rs@029b7c4)", async () => {
-  const hub = await startBuilderhub();
-  const b = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
+  const builderhub = await startBuilderhub();
+  const b = await startProxy(2, { BUILDERHUB_ENDPOINT: builderhub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_B });
   const socket = net.connect(b.proxy.ports.system, "127.0.0.1");
   const reader = new FrameReader();
   const frames: { id: number; payload: Buffer }[] = [];
@@ -1655,7 +1655,7 @@ test("the generation 2 system socket answers PING with PONG and refuses an unlis
   } finally {
     socket.destroy();
     await b.stop();
-    await hub.close();
+    await builderhub.close();
   }
 });
 
@@ -1701,9 +1701,9 @@ test("generation 2 reaches a peer with instance.tls_cert over TCP+TLS at dns_nam
     await serve(old, oldTls, { maxVersion: "TLSv1.2" }),
     await serve(nameless, namelessTls),
   ];
-  const hub = await startBuilderhub();
+  const builderhub = await startBuilderhub();
   const withName = (entry: ListedBuilder, dns: string) => ({ ...entry, dns_name: dns });
-  hub.state.builders = [
+  builderhub.state.builders = [
     withName(peerEntry("p", KEY_B, good, goodTls.cert), good),
     withName(peerEntry("q", SEARCHER_KEY, impostorHost, listedForImpostor.cert), impostorHost),
     withName(peerEntry("r", "0x" + "33".repeat(32), old, oldTls.cert), old),
@@ -1711,7 +1711,7 @@ test("generation 2 reaches a peer with instance.tls_cert over TCP+TLS at dns_nam
   ];
   let a: Started | undefined;
   try {
-    const proxy = (a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A }));
+    const proxy = (a = await startProxy(2, { BUILDERHUB_ENDPOINT: builderhub.url, FLASHBOTS_ORDERFLOW_SIGNER: KEY_A }));
     await proxy.peers(4);
     const tx = signedTx(SEARCHER_KEY, 6n);
     assert.equal((await signedPost(proxy.proxy.ports.user, rpc("eth_sendRawTransaction", [tx]))).status, 200);
@@ -1737,7 +1737,7 @@ test("generation 2 reaches a peer with instance.tls_cert over TCP+TLS at dns_nam
     assert.match(headers.get("X-BuilderNet-Signature") as string, new RegExp(`^${addressOf(KEY_A)}:`));
   } finally {
     await a?.stop();
-    await hub.close();
+    await builderhub.close();
     servers.forEach((server) => server.close());
   }
 });
@@ -1774,11 +1774,11 @@ test("a forwarded generation 2 bundle is the crate's RawBundleBitcode bytes: the
     () => undefined,
   );
   await rep.listen("127.0.0.1", 0);
-  const hub = await startBuilderhub();
-  hub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${rep.address().port}`)];
+  const builderhub = await startBuilderhub();
+  builderhub.state.builders = [peerEntry("p", KEY_B, `127.0.0.1:${rep.address().port}`)];
   let a: Started | undefined;
   try {
-    a = await startProxy(2, { BUILDERHUB_ENDPOINT: hub.url });
+    a = await startProxy(2, { BUILDERHUB_ENDPOINT: builderhub.url });
     await a.peers(1);
     const tx = signedTx(SEARCHER_KEY, 7n);
     assert.equal(tx, hex(TX_7), "the transaction the reference bytes were made from");
@@ -1792,7 +1792,7 @@ test("a forwarded generation 2 bundle is the crate's RawBundleBitcode bytes: the
     assert.equal(decodeWithHeaders(payloads[0]).data.toString("hex"), forwardedBytes);
   } finally {
     await a?.stop();
-    await hub.close();
+    await builderhub.close();
     await rep.close();
   }
 });

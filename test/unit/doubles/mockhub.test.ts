@@ -53,7 +53,7 @@ const NAMES =
 const DOUBLE_ONLY = kind !== "double" && "the double's own machinery, not upstream behaviour";
 
 /** A fresh mockhub (empty registry) with this environment, where the target can restart; else the running one. */
-async function hub(environment: MockhubEnvironment = VM_ENVIRONMENT, names?: ReverseNames): Promise<void> {
+async function freshMockhub(environment: MockhubEnvironment = VM_ENVIRONMENT, names?: ReverseNames): Promise<void> {
   if (target.restart) {
     const startup = await target.restart(environment, names);
     assert.ok(startup.listening, `${target.description} did not start: ${JSON.stringify(startup)}`);
@@ -157,7 +157,7 @@ test("SYSTEM_PORT parses as Rust's u16: a leading +, no spaces, 0 to 65535", { s
     ["0", "0"],
     ["65535", "65535"],
   ]) {
-    await hub({ SYSTEM_PORT: value });
+    await freshMockhub({ SYSTEM_PORT: value });
     const signer = newSigner();
     await register({ ecdsa_pubkey_address: signer });
     assert.match((await entriesOf(signer))[0].ip, new RegExp(`:${port}$`), value);
@@ -188,7 +188,7 @@ test("SYSTEM_PORT parses as Rust's u16: a leading +, no spaces, 0 to 65535", { s
 // Upstream: main.rs, `v.parse().unwrap_or(false)` (core's bool::from_str: "true" or "false" only).
 test("ENABLE_TLS is on only for the exact text true", { skip: RESTARTS }, async () => {
   for (const value of ["true", undefined, "false", "True", "TRUE", "1", "yes", " true", ""]) {
-    await hub(value === undefined ? { SYSTEM_PORT: "5544" } : { SYSTEM_PORT: "5544", ENABLE_TLS: value });
+    await freshMockhub(value === undefined ? { SYSTEM_PORT: "5544" } : { SYSTEM_PORT: "5544", ENABLE_TLS: value });
     const signer = newSigner();
     await register({ tls_cert: PEM, ecdsa_pubkey_address: signer });
     assert.equal((await entriesOf(signer))[0].instance.tls_cert, value === "true" ? PEM : "", String(value));
@@ -203,7 +203,7 @@ test(
   "a registration answers 200 with an empty body and the list holds it in main.rs's shape",
   { skip: NAMES },
   async () => {
-    await hub(VM_ENVIRONMENT, { "127.0.0.4": "vm-eastus.internal.cloudapp.net" });
+    await freshMockhub(VM_ENVIRONMENT, { "127.0.0.4": "vm-eastus.internal.cloudapp.net" });
     const signer = newSigner();
     const registered = await register({ tls_cert: PEM, ecdsa_pubkey_address: signer }, "127.0.0.4");
     assert.deepEqual([registered.status, registered.body, registered.headers["content-type"]], [200, "", undefined]);
@@ -219,7 +219,7 @@ test(
 
 // Upstream: main.rs register_credentials, `if registry.builders.contains_key(&signer) { return StatusCode::OK }`.
 test("the first registration of a signer wins: a later one answers 200 and changes nothing", async () => {
-  await hub({ SYSTEM_PORT: "5544", ENABLE_TLS: "true" });
+  await freshMockhub({ SYSTEM_PORT: "5544", ENABLE_TLS: "true" });
   const signer = newSigner();
   await register({ tls_cert: null, ecdsa_pubkey_address: signer });
   const again = await register({ tls_cert: PEM, ecdsa_pubkey_address: signer });
@@ -231,7 +231,7 @@ test("the first registration of a signer wins: a later one answers 200 and chang
 
 // Upstream: main.rs, DashMap<Address, _>: the key is the 20 bytes (alloy bits/serde.rs decodes any spelling).
 test("a signer is the same whatever case or 0x prefix its address is written in", async () => {
-  await hub();
+  await freshMockhub();
   const signer = newSigner();
   await register({ ecdsa_pubkey_address: signer });
   await register({ ecdsa_pubkey_address: getAddress(signer) });
@@ -241,7 +241,7 @@ test("a signer is the same whatever case or 0x prefix its address is written in"
 
 // Upstream: main.rs get_builders iterates the DashMap (arbitrary order); the key is the signer alone.
 test("the list holds one entry per signer, even when two come from the same source address", async () => {
-  await hub();
+  await freshMockhub();
   const [one, other] = [newSigner(), newSigner()];
   await register({ ecdsa_pubkey_address: one });
   await register({ ecdsa_pubkey_address: other });
@@ -251,7 +251,7 @@ test("the list holds one entry per signer, even when two come from the same sour
 
 // Upstream: main.rs, `tls_cert: if registry.enable_tls { cert } else { String::new() }`, cert = unwrap_or_default().
 test("instance.tls_cert is the registered certificate with ENABLE_TLS, else empty", { skip: RESTARTS }, async () => {
-  await hub({ SYSTEM_PORT: "5544", ENABLE_TLS: "true" });
+  await freshMockhub({ SYSTEM_PORT: "5544", ENABLE_TLS: "true" });
   const [withCert, withoutCert] = [newSigner(), newSigner()];
   await register({ tls_cert: PEM, ecdsa_pubkey_address: withCert });
   await register({ tls_cert: null, ecdsa_pubkey_address: withoutCert });
@@ -259,24 +259,24 @@ test("instance.tls_cert is the registered certificate with ENABLE_TLS, else empt
   const tlsOf = (signer: string) =>
     entries.find((b) => b.orderflow_proxy.ecdsa_pubkey_address === signer)?.instance.tls_cert;
   assert.deepEqual([tlsOf(withCert), tlsOf(withoutCert)], [PEM, ""]);
-  await hub({ SYSTEM_PORT: "5544", ENABLE_TLS: "false" });
+  await freshMockhub({ SYSTEM_PORT: "5544", ENABLE_TLS: "false" });
   await register({ tls_cert: PEM, ecdsa_pubkey_address: withCert });
   assert.equal((await entriesOf(withCert))[0].instance.tls_cert, "");
 });
 
 // Upstream: main.rs Registry::new, an in-memory DashMap: nothing is written anywhere.
 test("a restart forgets every builder", { skip: RESTARTS }, async () => {
-  await hub();
+  await freshMockhub();
   await register({ ecdsa_pubkey_address: newSigner() });
   assert.equal((await list()).length, 1);
-  await hub();
+  await freshMockhub();
   assert.deepEqual(await list(), []);
 });
 
 // Upstream: main.rs, `dns_lookup::lookup_addr(&addr.ip())`: dns-lookup 3.0.1 src/lookup.rs getnameinfo
 // through the system resolver (nsswitch: /etc/hosts first), then `dns.split('.').next()`.
 test("a builder is named by the system resolver's name for its source address", { skip: LOCAL }, async () => {
-  await hub();
+  await freshMockhub();
   const hostsName = fs.readFileSync("/etc/hosts", "utf8").match(/^127\.0\.0\.1\s+(\S+)/m)?.[1];
   assert.ok(hostsName, "this machine's /etc/hosts names 127.0.0.1");
   const signer = newSigner();
@@ -291,7 +291,7 @@ test("a builder is named by the system resolver's name for its source address", 
 // an error); alloy-primitives 1.3.1 bits/address.rs Display (EIP-55), here EIP-55's own example.
 test("without a reverse name the builder is named by its EIP-55 checksummed address", { skip: LOCAL }, async () => {
   await assert.rejects(dns.promises.lookupService("127.0.0.2", 0), "this machine has no name for 127.0.0.2");
-  await hub();
+  await freshMockhub();
   const signer = "0xd8da6bf26964af9d7eed9e03e53415d37aa96045";
   await register({ ecdsa_pubkey_address: signer }, "127.0.0.2");
   assert.deepEqual(
@@ -302,7 +302,7 @@ test("without a reverse name the builder is named by its EIP-55 checksummed addr
 
 // Upstream: alloy-primitives 1.3.1 bits/serde.rs, Serialize writes hex::Buffer::<N, true> (0x, lowercase).
 test("ecdsa_pubkey_address is listed in lowercase hex with 0x, whatever was registered", async () => {
-  await hub();
+  await freshMockhub();
   const signer = newSigner();
   await register({ ecdsa_pubkey_address: getAddress(signer).slice(2) });
   assert.deepEqual(
@@ -318,7 +318,7 @@ const BAD_JSON = "Failed to parse the request body as JSON: ";
 
 // Upstream: alloy bits/serde.rs visit_str -> const_hex decode_to_array: optional 0x, any case, no checksum check.
 test("an address is taken with or without 0x, in any case, with a wrong checksum too", async () => {
-  await hub();
+  await freshMockhub();
   let signer = newSigner();
   while (!/[a-f]/.test(signer.slice(2))) {
     signer = newSigner();
@@ -340,7 +340,7 @@ test("an address is taken with or without 0x, in any case, with a wrong checksum
 
 // Upstream: alloy bits/serde.rs visit_seq: an array of exactly 20 u8 is an address too.
 test("an address may also come as an array of 20 byte values", async () => {
-  await hub();
+  await freshMockhub();
   const bytes = [...randomBytes(20)];
   assert.equal((await register({ ecdsa_pubkey_address: bytes })).status, 200);
   assert.equal((await entriesOf(`0x${Buffer.from(bytes).toString("hex")}`)).length, 1);
@@ -349,7 +349,7 @@ test("an address may also come as an array of 20 byte values", async () => {
 // Upstream: const-hex 1.16.0 (Cargo.lock) src/error.rs Display texts, through serde_json's custom error
 // and path_to_error's path.
 test("a malformed address answers 422 with const-hex's reason", async () => {
-  await hub();
+  await freshMockhub();
   const signer = newSigner();
   const reason = async (address: string) => {
     const reply = await post(JSON.stringify({ ecdsa_pubkey_address: address }));
@@ -369,7 +369,7 @@ test("a malformed address answers 422 with const-hex's reason", async () => {
 
 // Upstream: axum json.rs json_content_type and rejection.rs MissingJsonContentType (415), text/plain.
 test("a body without a JSON content type answers 415 with axum's message", async () => {
-  await hub();
+  await freshMockhub();
   const replies = await Promise.all(
     [undefined, "text/plain", "application/x-www-form-urlencoded"].map((contentType) =>
       request("POST", REGISTER_PATH, { body: "{}", contentType }),
@@ -387,7 +387,7 @@ test("a body without a JSON content type answers 415 with axum's message", async
 // parameters): a JSON type goes on to the body ("{}": 422), any other is 415. (Whitespace around a
 // header's value never reaches it: httparse drops it.)
 test("application/json with parameters and any application/*+json type count as JSON", async () => {
-  await hub();
+  await freshMockhub();
   const json = [
     "application/json",
     "Application/JSON",
@@ -412,7 +412,7 @@ test("application/json with parameters and any application/*+json type count as 
 
 // Upstream: axum json.rs (Syntax and Eof errors -> JsonSyntaxError 400); serde_json de.rs positions.
 test("malformed JSON answers 400 with serde_json's message and position", async () => {
-  await hub();
+  await freshMockhub();
   const signer = newSigner();
   const answer = async (body: string) => {
     const reply = await post(body);
@@ -427,7 +427,7 @@ test("malformed JSON answers 400 with serde_json's message and position", async 
 
 // Upstream: axum json.rs (Data errors -> JsonDataError 422); serde_path_to_error path.rs ("tls_cert: ").
 test("a field of the wrong type answers 422 naming the field", async () => {
-  await hub();
+  await freshMockhub();
   const reply = await post(`{"tls_cert": 5, "ecdsa_pubkey_address": "${newSigner()}"}`);
   assert.deepEqual(
     [reply.status, reply.body],
@@ -437,7 +437,7 @@ test("a field of the wrong type answers 422 naming the field", async () => {
 
 // Upstream: serde_derive visit_map (missing_field; Option fields default to None).
 test("a missing address answers 422; a missing certificate is null", async () => {
-  await hub();
+  await freshMockhub();
   const missing = await post("{}");
   assert.deepEqual(
     [missing.status, missing.body],
@@ -450,7 +450,7 @@ test("a missing address answers 422; a missing certificate is null", async () =>
 
 // Upstream: serde_derive visit_map (duplicate_field).
 test("a repeated field answers 422", async () => {
-  await hub();
+  await freshMockhub();
   const reply = await post(`{"tls_cert":"x","tls_cert":"y","ecdsa_pubkey_address":"${newSigner()}"}`);
   assert.deepEqual(
     [reply.status, reply.body],
@@ -460,7 +460,7 @@ test("a repeated field answers 422", async () => {
 
 // Upstream: axum 0.8.4 json.rs from_bytes calls no Deserializer::end(), so the first value is enough.
 test("bytes after the JSON value are ignored", async () => {
-  await hub();
+  await freshMockhub();
   const signer = newSigner();
   assert.equal((await post(`{"ecdsa_pubkey_address":"${signer}"} trailing`)).status, 200);
   assert.equal((await entriesOf(signer)).length, 1);
@@ -468,7 +468,7 @@ test("bytes after the JSON value are ignored", async () => {
 
 // Upstream: serde_derive visit_seq; serde_json de.rs deserialize_struct accepts a sequence.
 test("the credentials may come as an array [tls_cert, ecdsa_pubkey_address]", async () => {
-  await hub();
+  await freshMockhub();
   const signer = newSigner();
   assert.equal((await post(JSON.stringify([PEM, signer]))).status, 200);
   assert.deepEqual((await entriesOf(signer))[0].orderflow_proxy, { tls_cert: PEM, ecdsa_pubkey_address: signer });
@@ -478,7 +478,7 @@ test("the credentials may come as an array [tls_cert, ecdsa_pubkey_address]", as
 // integer over u64 becomes a float from its first 19 or 20 digits times a power of ten (de.rs
 // parse_long_integer, f64_from_parts without the float_roundtrip feature), not the nearest double.
 test("floats in messages print as ryu does", async () => {
-  await hub();
+  await freshMockhub();
   const literals = ["1.5", "1e5", "1e15", "1e16", "1e-5", "1e-6", "-0", "123456789012345678901"];
   const printed = ["1.5", "100000.0", "1000000000000000.0", "1e16", "0.00001", "1e-6", "-0.0", "1.2345678901234567e20"];
   const replies = await Promise.all(
@@ -495,7 +495,7 @@ test("floats in messages print as ryu does", async () => {
 
 // Upstream: axum-core 0.5.2 ext_traits/request.rs DEFAULT_LIMIT (2 MiB) and rejection.rs LengthLimitError.
 test("a body over 2 MiB answers 413", async () => {
-  await hub();
+  await freshMockhub();
   const reply = await post(Buffer.alloc(2_097_153, 0x20));
   assert.deepEqual([reply.status, reply.body], [413, "Failed to buffer the request body: length limit exceeded"]);
 });
@@ -504,7 +504,7 @@ test("a body over 2 MiB answers 413", async () => {
 
 // Upstream: axum method_routing.rs: a route's other methods answer 405 with the Allow header.
 test("other methods answer 405 naming the allowed ones", async () => {
-  await hub();
+  await freshMockhub();
   const onRegister = await request("GET", REGISTER_PATH);
   assert.deepEqual([onRegister.status, onRegister.headers.allow, onRegister.body], [405, "POST", ""]);
   const onBuilders = await request("POST", BUILDERS_PATH, { body: "{}", contentType: JSON_TYPE });
@@ -514,7 +514,7 @@ test("other methods answer 405 naming the allowed ones", async () => {
 // Upstream: axum's Router fallback (404, empty body); paths match exactly, no trailing-slash redirect,
 // no percent-decoding.
 test("unknown paths answer 404", async () => {
-  await hub();
+  await freshMockhub();
   const paths = [
     "/",
     `${BUILDERS_PATH}/`,
@@ -536,7 +536,7 @@ test("unknown paths answer 404", async () => {
 
 // Upstream: axum method_routing.rs, `get` also serves HEAD without the body.
 test("HEAD on the list answers 200 without a body", async () => {
-  await hub();
+  await freshMockhub();
   const reply = await request("HEAD", BUILDERS_PATH);
   assert.deepEqual([reply.status, reply.body], [200, ""]);
 });
@@ -544,7 +544,7 @@ test("HEAD on the list answers 200 without a body", async () => {
 // Upstream: axum routes the path of an absolute-form target and the query aside; `*` is a path of
 // its own (404).
 test("an absolute-form target routes on its path, a query is ignored and * is not found", async () => {
-  await hub();
+  await freshMockhub();
   assert.equal((await raw(get(`http://mockhub${BUILDERS_PATH}`))).statusLine, "HTTP/1.1 200 OK");
   assert.equal((await raw(get(`${BUILDERS_PATH}?page=2`))).statusLine, "HTTP/1.1 200 OK");
   assert.deepEqual(await raw("OPTIONS * HTTP/1.1\r\nHost: mockhub\r\nConnection: close\r\n\r\n"), {
@@ -558,14 +558,14 @@ test("an absolute-form target routes on its path, a query is ignored and * is no
 
 // Upstream: hyper's server reads requests without a Host header (src/proto/h1/role.rs asks for none).
 test("a request without a Host header is served", async () => {
-  await hub();
+  await freshMockhub();
   const reply = await raw(`GET ${BUILDERS_PATH} HTTP/1.1\r\nConnection: close\r\n\r\n`);
   assert.deepEqual([reply.statusLine, reply.headers["content-type"]], ["HTTP/1.1 200 OK", "application/json"]);
 });
 
 // Upstream: hyper role.rs on_error: a parse error gets 400, connection: close and content-length: 0.
 test("a request that does not parse answers 400 with an empty body and closes", async () => {
-  await hub();
+  await freshMockhub();
   assert.deepEqual(await raw("GARBAGE\r\n\r\n"), automatic("400 Bad Request"));
   assert.deepEqual(
     await raw(get(BUILDERS_PATH, "HTTP/1.1", "Content-Length: 1\r\nContent-Length: 2\r\n")),
@@ -575,7 +575,7 @@ test("a request that does not parse answers 400 with an empty body and closes", 
 
 // Upstream: httparse 1.10.1 reads HTTP/1.0 and HTTP/1.1 only; hyper role.rs on_error (Parse::Version).
 test("request lines of HTTP versions other than 1.0 and 1.1 answer 400", async () => {
-  await hub();
+  await freshMockhub();
   const replies = await Promise.all(
     ["HTTP/0.9", "HTTP/1.2", "HTTP/2.0"].map((version) => raw(get(BUILDERS_PATH, version))),
   );
@@ -585,7 +585,7 @@ test("request lines of HTTP versions other than 1.0 and 1.1 answer 400", async (
 // Upstream: hyper role.rs DEFAULT_MAX_HEADERS (100) and io.rs DEFAULT_MAX_BUFFER_SIZE (8192 + 4096 *
 // 100 bytes) -> Parse::TooLarge, 431; the http crate's Uri MAX_LEN (u16::MAX - 1) -> UriTooLong, 414.
 test("a head over hyper's limits answers 431, a target over 65534 bytes 414; 20 KiB of headers are served", async () => {
-  await hub();
+  await freshMockhub();
   const headers = (count: number) => Array.from({ length: count }, (_, i) => `X-Header-${i}: v\r\n`).join("");
   const [hundred, hundredAndTwo, twentyKiB, tooBig, longTarget] = await Promise.all([
     raw(get(BUILDERS_PATH, "HTTP/1.1", headers(98))),
@@ -604,7 +604,7 @@ test("a head over hyper's limits answers 431, a target over 65534 bytes 414; 20 
 
 // Upstream: hyper role.rs: a Transfer-Encoding that does not end in chunked is refused, 400.
 test("a request whose Transfer-Encoding does not end in chunked answers 400", async () => {
-  await hub();
+  await freshMockhub();
   assert.deepEqual(
     await raw(get(BUILDERS_PATH, "HTTP/1.1", "Transfer-Encoding: gzip\r\n")),
     automatic("400 Bad Request"),
@@ -616,7 +616,7 @@ test("a request whose Transfer-Encoding does not end in chunked answers 400", as
 // Upstream: axum 0.8.4 serve/mod.rs gives hyper no timer: a kept-alive connection has no idle timeout,
 // so no answer announces one.
 test("answers on a kept-alive connection announce no idle timeout", async () => {
-  await hub();
+  await freshMockhub();
   const reply = await new Promise<http.IncomingMessage>((resolve, reject) => {
     const agent = new http.Agent({ keepAlive: true });
     const url = new URL(target.url);

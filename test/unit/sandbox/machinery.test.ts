@@ -72,13 +72,13 @@ function extension(vmName: string, dependsOn: string[]): ExtensionInfo {
 }
 
 test("extensions run in dependency order, independent ones together", () => {
-  const hub = extension("vm-builderhub", ["rg-eastus", "vm-builderhub"]);
+  const builderhub = extension("vm-builderhub", ["rg-eastus", "vm-builderhub"]);
   const east = extension("vm-eastus", ["provision-vm-builderhub", "vm-eastus"]);
   const west = extension("vm-westeurope", ["provision-vm-builderhub", "vm-westeurope"]);
-  assert.deepEqual(extensionBatches([west, east, hub]), [[hub], [west, east]]);
+  assert.deepEqual(extensionBatches([west, east, builderhub]), [[builderhub], [west, east]]);
   // Without the dependency on BuilderHub, Azure would start all three at once; so does the sandbox.
   const loose = extension("vm-eastus", ["vm-eastus"]);
-  assert.deepEqual(extensionBatches([hub, loose]), [[hub, loose]]);
+  assert.deepEqual(extensionBatches([builderhub, loose]), [[builderhub, loose]]);
   assert.throws(
     () => extensionBatches([extension("a", ["provision-b"]), extension("b", ["provision-a"])]),
     /cycle: a, b/,
