@@ -5,13 +5,13 @@
 // loopback addresses of their own; `docker` and `getent` are stubs on PATH that record and answer.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { BUILDERHUB_API } from "../../../lib/contract";
 import { startMockhub } from "../../doubles/mockhub/server";
+import { registerFrom, writeHookSettings } from "../../support/hooks";
 import { spawnAsync } from "../../support/processes";
 import { scratchDir } from "../../support/scratch";
 
@@ -81,23 +81,9 @@ beforeEach(async () => {
 /** A registration of `signer` from `address`, which the double names `name` (the address's reverse name then). */
 function register(address: string, signer: number, name?: string): Promise<void> {
   reverseNames = name === undefined ? {} : { [address]: `${name}.flowproxy.internal` };
-  const body = JSON.stringify({
+  return registerFrom(endpoint, address, {
     tls_cert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
     ecdsa_pubkey_address: `0x${signer.toString(16).padStart(40, "0")}`,
-  });
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      `${endpoint}${BUILDERHUB_API.register}`,
-      { method: "POST", localAddress: address, headers: { "content-type": "application/json" } },
-      (response) => {
-        response.resume();
-        response.on("end", () =>
-          response.statusCode === 200 ? resolve() : reject(new Error(`registration answered ${response.statusCode}`)),
-        );
-      },
-    );
-    request.on("error", reject);
-    request.end(body);
   });
 }
 
@@ -119,12 +105,7 @@ async function prune(fleet = `vm-eastus ${EAST}\nvm-westeurope ${WEST}\n`) {
     SYSTEM_PORT: String(systemPort),
     RENAMED_FILE: path.join(dir, "renamed"),
   };
-  fs.writeFileSync(
-    path.join(dir, "prune.env"),
-    Object.entries(settings)
-      .map(([k, v]) => `${k}=${v}`)
-      .join("\n"),
-  );
+  writeHookSettings(path.join(dir, "prune.env"), settings);
   const run = await spawnAsync("bash", [HOOK], {
     env: { PATH: `${stubs}:${process.env.PATH}`, BUILDERHUB_PRUNE_ENV: path.join(dir, "prune.env") },
   });
