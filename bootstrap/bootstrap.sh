@@ -7,6 +7,9 @@ readonly DEBIAN_PACKAGES=(
   shellcheck        # lints the rendered provisioning scripts
   systemd-container # systemd-nspawn boots the sandbox VMs
   debootstrap       # builds the sandbox VM image
+  mmdebstrap        # extracts Debian packages and their dependencies into the sandbox's Docker images' layers
+  umoci             # makes those layers and their config an OCI image
+  skopeo            # pushes those images into the sandbox's Docker Hub registry, as Docker's schema 2
   debian-archive-keyring # verifies the packages of that image and of the sandbox's Docker images
   dnsmasq-base      # the sandbox's private DNS
   iproute2          # namespaces, bridges and veth pairs

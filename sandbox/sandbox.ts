@@ -56,9 +56,10 @@ const HOST_TOOLS: readonly [string, string][] = [
   ["nft", "nftables"],
   ["nsenter", "util-linux"],
   ["openssl", "openssl"],
-  // Docker Hub's images are made from Debian packages with the host's apt, apart from its state.
-  ["apt-get", "apt"],
-  ["dpkg-deb", "dpkg"],
+  // Docker Hub's images are made from Debian packages (sandbox/internet/docker-hub-images.ts).
+  ["mmdebstrap", "mmdebstrap"],
+  ["umoci", "umoci"],
+  ["skopeo", "skopeo"],
   ["tar", "tar"],
   // The sandbox's key pair, and the suite's logins through the stack's ssh outputs.
   ["ssh-keygen", "openssh-client"],

@@ -12,8 +12,6 @@ export const cachePaths = {
   caKey: path.join(CACHE_DIR, "ca", "ca.key"),
   caCert: path.join(CACHE_DIR, "ca", "ca.crt"),
   image: (hash: string) => path.join(CACHE_DIR, `image-${hash}`),
-  /** apt's lists and downloads for one Debian suite, apart from the host's own apt state. */
-  apt: (suite: string) => path.join(CACHE_DIR, "apt", suite),
   /** Debian's docker-registry, unpacked (not installed: its package would start a service). */
   registry: path.join(CACHE_DIR, "docker-registry"),
   /** The registry's storage with every image the sandbox's Docker Hub serves. */

@@ -1,341 +1,83 @@
 // The images the sandbox's Docker Hub (sandbox/internet/docker-hub.ts) serves, built from Debian packages: this
 // machine reaches a Debian mirror but not Docker Hub, and the VMs' real dockerd must pull images
-// whose programs really run. Each image is a Docker image (schema 2) whose layers are GNU tar
-// archives of a root filesystem: the dependency closure of a few Debian packages, unpacked, plus
-// the files that make it behave like the image it stands for.
+// whose programs really run. Each image's layers are root filesystems: the dependency closure of a
+// few Debian packages, extracted, plus the files that make it behave like the image it stands for.
 //
-// apt runs on the host with every state, cache and configuration path pointed at the sandbox's
-// cache (cachePaths.apt), so the host's own apt state and configuration play no part.
-import { spawn } from "child_process";
-import { createHash } from "crypto";
+// Debian's own tools do the work: mmdebstrap resolves, downloads and extracts the packages (apt's
+// resolver, in a directory of its own, apart from the host's apt state) and writes each layer as a
+// reproducible tarball; umoci makes the OCI image of those layers and its config; skopeo copies it
+// to a registry as a Docker image (sandbox/internet/docker-hub.ts). bootstrap/bootstrap.sh installs them.
 import * as fs from "fs";
 import * as path from "path";
-import { Transform } from "stream";
-import { pipeline } from "stream/promises";
-import { createGzip } from "zlib";
 import { BUILDERHUB } from "../../lib/contract";
 import { debianMirror } from "../base/apt-sources";
 import { bundle } from "./bundle";
 import { PROJECT_DIR } from "../../plan/evaluation";
-import { cachePaths } from "../base/paths";
-import { lastNonEmptyLine, run, SandboxError } from "../base/proc";
+import { check, run, SandboxError } from "../base/proc";
 
 export type DebianSuite = "trixie" | "bookworm";
 
 const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
 const ARCHITECTURE = "amd64";
-const APT_NETWORK_TIMEOUT_MS = 5 * 60 * 1000;
+const MMDEBSTRAP_TIMEOUT_MS = 10 * 60 * 1000;
 
-export const MEDIA_TYPES = {
-  manifest: "application/vnd.docker.distribution.manifest.v2+json",
-  config: "application/vnd.docker.container.image.v1+json",
-  layer: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-} as const;
+/**
+ * The versions of the tools that build and copy the images (the sandbox checks the host has them,
+ * sandbox/sandbox.ts HOST_TOOLS): they decide the images' bytes as much as the recipes do.
+ */
+export function toolVersions(): Promise<string[]> {
+  return Promise.all(["mmdebstrap", "umoci", "skopeo"].map(async (tool) => (await check(tool, ["--version"])).trim()));
+}
 
 // ---------------------------------------------------------------------------------------------
-// Debian packages, apart from the host's apt state
+// Debian packages, by mmdebstrap
 
-function aptFiles(suite: DebianSuite) {
-  const dir = cachePaths.apt(suite);
-  return {
-    dir,
-    config: path.join(dir, "apt.conf"),
-    sources: path.join(dir, "sources.list"),
-    /** Stands for every *.d directory of the host's /etc/apt. */
-    emptyDir: path.join(dir, "empty.d"),
-    status: path.join(dir, "status"),
-    lists: path.join(dir, "lists"),
-    cache: path.join(dir, "cache"),
-    archives: path.join(dir, "archives"),
-  };
-}
+/** apt's source line for a suite of the machine's Debian archive (sandbox/base/apt-sources.ts). */
+export type AptSource = (suite: DebianSuite) => string;
+
+export const machineAptSource: AptSource = (suite) => `deb [signed-by=${KEYRING}] ${debianMirror()} ${suite} main`;
 
 /**
- * apt reads APT_CONFIG before /etc/apt/apt.conf.d and apt.conf, and this file points both away,
- * so nothing of the host's configuration (sources, pinning, hooks, extra index targets, foreign
- * architectures) reaches these runs.
+ * Extracts `packages` of Debian `suite` with their dependency closure, as apt resolves it, into
+ * `target` (a directory, or an uncompressed tarball when it ends in .tar), without installing them:
+ * no maintainer script runs. Every time stamp is clamped to 0, so the same packages and files give
+ * the same tarball. `environment` is for the hooks among `options`.
  */
-function aptConfig(files: ReturnType<typeof aptFiles>): string {
-  const settings: [string, string][] = [
-    ["Dir::Etc::main", "/dev/null"],
-    ["Dir::Etc::parts", files.emptyDir],
-    ["Dir::Etc::sourcelist", files.sources],
-    ["Dir::Etc::sourceparts", files.emptyDir],
-    ["Dir::Etc::preferences", "/dev/null"],
-    ["Dir::Etc::preferencesparts", files.emptyDir],
-    ["Dir::Etc::netrc", "/dev/null"],
-    ["Dir::Etc::netrcparts", files.emptyDir],
-    ["Dir::State", files.dir],
-    ["Dir::State::lists", files.lists],
-    // Empty: nothing counts as installed, so every dependency is resolved and downloaded.
-    ["Dir::State::status", files.status],
-    ["Dir::Cache", files.cache],
-    ["Dir::Cache::archives", files.archives],
-    // A second copy of the package cache, only for rebuilding it when the status changes: it never does.
-    ["Dir::Cache::srcpkgcache", ""],
-    // Otherwise apt asks the host's dpkg for foreign architectures.
-    ["APT::Architecture", ARCHITECTURE],
-    ["Acquire::Languages", "none"],
-    // The cache directory is root's alone; apt's _apt user could not write the downloads there.
-    ["APT::Sandbox::User", "root"],
-  ];
-  return [
-    "// Written by sandbox/internet/docker-hub-images.ts: apt for the sandbox's images, apart from the host's apt.",
-    ...settings.map(([key, value]) => `${key} "${value}";`),
-    `APT::Architectures { "${ARCHITECTURE}"; };`,
-    "",
-  ].join("\n");
-}
-
-function prepareApt(suite: DebianSuite): void {
-  const files = aptFiles(suite);
-  for (const dir of [
-    files.emptyDir,
-    path.join(files.lists, "partial"),
-    files.cache,
-    path.join(files.archives, "partial"),
-  ]) {
-    fs.mkdirSync(dir, { recursive: true });
-  }
-  fs.writeFileSync(files.config, aptConfig(files));
-  fs.writeFileSync(files.sources, `deb [signed-by=${KEYRING}] ${debianMirror()} ${suite} main\n`);
-  fs.writeFileSync(files.status, "");
-}
-
-async function apt(
+export async function extractPackages(
   suite: DebianSuite,
-  what: string,
-  command: "apt-get" | "apt-cache",
-  args: readonly string[],
-  network: boolean,
-): Promise<string> {
-  const files = aptFiles(suite);
-  const result = await run(command, args, {
-    cwd: files.archives,
-    // Untranslated: apt-cache's "Depends:" is read back, and errors are quoted.
-    env: { ...process.env, APT_CONFIG: files.config, LC_ALL: "C" },
-    timeoutMs: network ? APT_NETWORK_TIMEOUT_MS : undefined,
+  packages: readonly string[],
+  target: string,
+  source: AptSource,
+  options: readonly string[] = [],
+  environment: Record<string, string> = {},
+): Promise<void> {
+  const args = [
+    // The build runs as root already; the other modes need subordinate ids or fakechroot.
+    "--mode=root",
+    "--variant=extract",
+    `--architectures=${ARCHITECTURE}`,
+    `--include=${packages.join(",")}`,
+    // Device nodes: Docker gives every container its own /dev, and the VMs' dockerd may not make them.
+    "--skip=output/dev,output/mknod",
+    ...options,
+    suite,
+    target,
+    source(suite),
+  ];
+  const result = await run("mmdebstrap", args, {
+    env: { ...process.env, ...environment, SOURCE_DATE_EPOCH: "0", LC_ALL: "C" },
+    timeoutMs: MMDEBSTRAP_TIMEOUT_MS,
   });
   if (result.code !== 0) {
-    // apt's first error names the cause; the last one often only sums up ("Some index files failed").
-    const firstError = result.stderr.split("\n").find((line) => line.startsWith("E: "));
+    // mmdebstrap's first error names the cause; its last only says that it failed.
+    const output = `${result.stderr}\n${result.stdout}`.split("\n");
     const reason = result.timedOut
       ? "timed out"
-      : (firstError ?? lastNonEmptyLine(result.stderr) ?? lastNonEmptyLine(result.stdout) ?? `status ${result.code}`);
-    const hint = network ? `; is ${new URL(debianMirror()).host} reachable?` : "";
-    throw new SandboxError(`${what} for Debian ${suite} failed: ${reason}${hint}`);
+      : (output.find((line) => line.startsWith("E: ")) ?? `status ${result.code}`);
+    throw new SandboxError(
+      `mmdebstrap of ${packages.join(", ")} from Debian ${suite} failed: ${reason}; is the archive in "${source(suite)}" reachable?`,
+    );
   }
-  return result.stdout;
-}
-
-async function updateLists(suite: DebianSuite): Promise<void> {
-  // Without --error-on=any, apt-get update succeeds when every download failed.
-  await apt(suite, "apt-get update", "apt-get", ["update", "--quiet", "--error-on=any"], true);
-}
-
-function hasLists(suite: DebianSuite): boolean {
-  const lists = aptFiles(suite).lists;
-  return fs.existsSync(lists) && fs.readdirSync(lists).some((file) => file.endsWith("_Packages"));
-}
-
-/** One dependency as `apt-cache depends` lists it: a package, or a virtual one with its providers. */
-interface Alternative {
-  target: string;
-  virtual: boolean;
-  providers: string[];
-}
-
-/** Each package's dependencies: groups of alternatives, any one of which satisfies the group. */
-export type DependsGraph = Map<string, Alternative[][]>;
-
-const DEPENDS_LINE = /^ ([ |])(?:Depends|PreDepends): (<)?([^\s<>]+)>?$/;
-const PROVIDER_LINE = /^ {4}(\S+)$/;
-
-/** Parses `apt-cache depends --recurse --important` (a package per unindented line). */
-export function parseAptCacheDepends(output: string): DependsGraph {
-  const graph: DependsGraph = new Map();
-  let groups: Alternative[][] | undefined;
-  let openGroup: Alternative[] | undefined;
-  let last: Alternative | undefined;
-  for (const line of output.split("\n")) {
-    if (line.trim() === "") {
-      continue;
-    }
-    if (!line.startsWith(" ")) {
-      groups = [];
-      graph.set(line.trim(), groups);
-      openGroup = undefined;
-      last = undefined;
-      continue;
-    }
-    const dependency = DEPENDS_LINE.exec(line);
-    const provider = PROVIDER_LINE.exec(line);
-    if (dependency && groups) {
-      last = { target: dependency[3], virtual: dependency[2] === "<", providers: [] };
-      if (openGroup) {
-        openGroup.push(last);
-      } else {
-        openGroup = [last];
-        groups.push(openGroup);
-      }
-      // "|Depends:" means the next line is another alternative of the same group.
-      if (dependency[1] !== "|") {
-        openGroup = undefined;
-      }
-    } else if (provider && last) {
-      last.providers.push(provider[1]);
-    } else {
-      throw new SandboxError(`cannot read this line of apt-cache depends: "${line}"`);
-    }
-  }
-  return graph;
-}
-
-/**
- * The packages to unpack for `roots`. A dependency group takes one package, as apt would: one
- * already taken (or asked for) if the group allows it, else the first that apt-cache lists, a
- * virtual package standing for its providers. Providers listed under a real package are not taken:
- * they replace it (bookworm's libelogind0 for libsystemd0 would overwrite libsystemd.so.0).
- */
-export function dependencyClosure(graph: DependsGraph, roots: readonly string[]): string[] {
-  const taken = new Set(roots);
-  const queue = [...roots];
-  for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-    const groups = graph.get(name);
-    if (groups === undefined) {
-      throw new SandboxError(`apt-cache depends did not list ${name}`);
-    }
-    for (const group of groups) {
-      const candidates = group.flatMap((alternative) =>
-        alternative.virtual ? alternative.providers : [alternative.target],
-      );
-      const pick = candidates.find((candidate) => taken.has(candidate)) ?? candidates[0];
-      if (pick === undefined) {
-        throw new SandboxError(
-          `no package provides ${group.map((a) => a.target).join(" | ")}, which ${name} depends on`,
-        );
-      }
-      if (!taken.has(pick)) {
-        taken.add(pick);
-        queue.push(pick);
-      }
-    }
-  }
-  return [...taken].sort();
-}
-
-/** The fields of each stanza of `apt-cache show` (continuation lines left out). */
-export function parseStanzas(output: string): Record<string, string>[] {
-  return output
-    .split(/\n\s*\n/)
-    .filter((stanza) => stanza.trim() !== "")
-    .map((stanza) => {
-      const fields: Record<string, string> = {};
-      for (const line of stanza.split("\n")) {
-        const field = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line);
-        if (field) {
-          fields[field[1]] = field[2];
-        }
-      }
-      return fields;
-    });
-}
-
-export interface DebianPackage {
-  name: string;
-  version: string;
-  file: string;
-}
-
-/** The file name `apt-get download` gives a package (it writes an epoch's colon as %3a). */
-export function debFileName(name: string, version: string, architecture: string): string {
-  return `${name}_${version.replace(/:/g, "%3a")}_${architecture}.deb`;
-}
-
-interface PackageVersion {
-  name: string;
-  version: string;
-  architecture: string;
-}
-
-async function resolve(
-  suite: DebianSuite,
-  names: readonly string[],
-  withDependencies: boolean,
-): Promise<PackageVersion[]> {
-  const wanted = withDependencies
-    ? dependencyClosure(
-        parseAptCacheDepends(
-          await apt(
-            suite,
-            `apt-cache depends ${names.join(" ")}`,
-            "apt-cache",
-            ["depends", "--recurse", "--important", ...names],
-            false,
-          ),
-        ),
-        names,
-      )
-    : [...names];
-  const stanzas = parseStanzas(
-    await apt(suite, "apt-cache show", "apt-cache", ["show", "--no-all-versions", ...wanted], false),
-  );
-  return stanzas.map((stanza) => ({
-    name: stanza.Package,
-    version: stanza.Version,
-    architecture: stanza.Architecture,
-  }));
-}
-
-async function download(suite: DebianSuite, packages: readonly PackageVersion[]): Promise<DebianPackage[]> {
-  // apt-get download skips the files it already has (checking their hashes).
-  const names = packages.map((pkg) => pkg.name);
-  await apt(suite, "apt-get download", "apt-get", ["download", "--quiet", ...names], true);
-  return packages.map((pkg) => {
-    const file = path.join(aptFiles(suite).archives, debFileName(pkg.name, pkg.version, pkg.architecture));
-    if (!fs.existsSync(file)) {
-      throw new SandboxError(`apt-get download for Debian ${suite} did not leave ${file}`);
-    }
-    return { name: pkg.name, version: pkg.version, file };
-  });
-}
-
-/** apt runs for one suite hold apt's locks in its directory: one at a time. */
-const aptQueues = new Map<DebianSuite, Promise<unknown>>();
-
-/**
- * The .deb files of `names` in Debian `suite` (with their dependency closure when asked), from the
- * cache or downloaded. The package lists are fetched when missing, and again when a download fails:
- * the mirror drops superseded versions, so old lists eventually name files it no longer has.
- */
-export function debianPackages(
-  suite: DebianSuite,
-  names: readonly string[],
-  options: { withDependencies: boolean },
-): Promise<DebianPackage[]> {
-  const task = async () => {
-    prepareApt(suite);
-    const fresh = !hasLists(suite);
-    if (fresh) {
-      await updateLists(suite);
-    }
-    const packages = await resolve(suite, names, options.withDependencies);
-    try {
-      return await download(suite, packages);
-    } catch (err) {
-      if (fresh) {
-        throw err;
-      }
-      await updateLists(suite);
-      return download(suite, await resolve(suite, names, options.withDependencies));
-    }
-  };
-  const result = (aptQueues.get(suite) ?? Promise.resolve()).then(task, task);
-  aptQueues.set(
-    suite,
-    result.catch(() => undefined),
-  );
-  return result;
 }
 
 /** A Docker tag for a Debian version: the upstream version, without epoch, revision or repack suffix. */
@@ -349,75 +91,8 @@ export function upstreamTag(debianVersion: string): string {
   return upstream;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Layers, configs and manifests
-
-export interface Layer {
-  /** sha256 of the gzip blob: its name in the registry. */
-  digest: string;
-  /** sha256 of the uncompressed tar: the config's rootfs.diff_ids. */
-  diffId: string;
-  size: number;
-  file: string;
-}
-
-function hashing(hash: ReturnType<typeof createHash>, count?: (bytes: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      count?.(chunk.length);
-      done(null, chunk);
-    },
-  });
-}
-
-/**
- * Archives `root` as a layer: sorted, owned by numbers, every time stamp 0, so the same files give
- * the same digest. gzip level 1: the layers cross loopback only, and time matters more than bytes.
- */
-export async function tarLayer(root: string, file: string): Promise<Layer> {
-  const entries = fs.readdirSync(root).sort();
-  const args = [
-    "--create",
-    "--file=-",
-    "--format=gnu",
-    `--directory=${root}`,
-    "--sort=name",
-    "--numeric-owner",
-    "--mtime=@0",
-    "--",
-    ...entries,
-  ];
-  const tar = spawn("tar", args, { stdio: ["ignore", "pipe", "pipe"] });
-  const stderr: Buffer[] = [];
-  tar.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-  const exited = new Promise<number | null>((resolve, reject) => {
-    tar.on("error", (err) => reject(new SandboxError(`cannot run tar: ${err.message}`)));
-    tar.on("close", resolve);
-  });
-  const diffId = createHash("sha256");
-  const digest = createHash("sha256");
-  let size = 0;
-  const [, code] = await Promise.all([
-    pipeline(
-      tar.stdout,
-      hashing(diffId),
-      createGzip({ level: 1 }),
-      hashing(digest, (bytes) => (size += bytes)),
-      fs.createWriteStream(file),
-    ),
-    exited,
-  ]);
-  if (code !== 0) {
-    throw new SandboxError(
-      `tar of ${root} failed: ${lastNonEmptyLine(Buffer.concat(stderr).toString()) ?? `status ${code}`}`,
-    );
-  }
-  return { digest: `sha256:${digest.digest("hex")}`, diffId: `sha256:${diffId.digest("hex")}`, size, file };
-}
-
-/** The part of an image's config that `docker run` uses (Docker's Image JSON `config`). */
-export interface ContainerConfig {
+/** The part of an image's config that `docker run` uses (the OCI image config's `config`). */
+interface ContainerConfig {
   Env: string[];
   Entrypoint: string[];
   Cmd?: string[];
@@ -425,43 +100,6 @@ export interface ContainerConfig {
   WorkingDir: string;
   StopSignal?: string;
   ExposedPorts?: Record<string, Record<string, never>>;
-}
-
-/** The image config blob. Its time stamp is fixed, like the layers', so a rebuild changes no digest. */
-export function imageConfig(
-  container: ContainerConfig,
-  labels: Record<string, string>,
-  layers: readonly Pick<Layer, "diffId">[],
-): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      architecture: ARCHITECTURE,
-      os: "linux",
-      created: new Date(0).toISOString(),
-      config: { ...container, Labels: labels },
-      rootfs: { type: "layers", diff_ids: layers.map((layer) => layer.diffId) },
-    }),
-  );
-}
-
-/** The manifest, indented as Docker indents its own (any bytes would do: its digest is of these). */
-export function imageManifest(config: Buffer, layers: readonly Pick<Layer, "digest" | "size">[]): Buffer {
-  return Buffer.from(
-    JSON.stringify(
-      {
-        schemaVersion: 2,
-        mediaType: MEDIA_TYPES.manifest,
-        config: { mediaType: MEDIA_TYPES.config, size: config.length, digest: sha256Digest(config) },
-        layers: layers.map((layer) => ({ mediaType: MEDIA_TYPES.layer, size: layer.size, digest: layer.digest })),
-      },
-      null,
-      3,
-    ),
-  );
-}
-
-export function sha256Digest(data: Buffer): string {
-  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -652,68 +290,60 @@ export function dockerHubImageRecipes(): ImageRecipe[] {
   ];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Building: a layer per recipe layer, then the image
+
+/** The image as umoci wrote it: an OCI layout and the reference of the image in it. */
 export interface BuiltImage {
   repository: string;
   tag: string;
   /** What it is built from, as its label says. */
   source: string;
-  manifest: Buffer;
-  config: Buffer;
-  layers: Layer[];
+  /** skopeo's name of it, `oci:<layout>:<reference>`. */
+  oci: string;
 }
 
+/** Where an image's build puts its parts. */
+function buildPaths(work: string, recipe: ImageRecipe) {
+  const dir = path.join(work, `${recipe.repository.replace(/\W/g, "-")}-${recipe.suite}`);
+  return {
+    dir,
+    layout: path.join(dir, "oci"),
+    /** The files a recipe layer adds, written here with their owners and modes before they are archived. */
+    files: (index: number) => path.join(dir, `files-${index}`),
+    layer: (index: number) => path.join(dir, `layer-${index}.tar`),
+    /** The extracted packages and their versions, a "name version" line each. */
+    versions: path.join(dir, "versions"),
+  };
+}
+
+/** Where the extract hooks find their inputs: the environment, so that no path needs shell quoting. */
+const FILES_VARIABLE = "FLOWPROXY_LAYER_FILES";
+const VERSIONS_VARIABLE = "FLOWPROXY_PACKAGE_VERSIONS";
+
 /**
- * Declares the merged /usr that unpackPackages makes. Without it bookworm's init-system-helpers
- * (Depends: usrmerge | usr-is-merged) would take usrmerge, and perl with it.
+ * What mmdebstrap does besides extracting, for an image's layer. A merged /usr like every Debian
+ * image since bookworm (the recipe's packages include usr-is-merged, which says so: otherwise
+ * bookworm's init-system-helpers would take usrmerge, and perl with it); no documentation, as
+ * Docker's Debian images; none of the apt state mmdebstrap keeps for a system to install into: an
+ * image holds its packages' files (and the empty directories mmdebstrap makes for apt and dpkg).
  */
+const LAYER_OPTIONS = [
+  `--setup-hook=for dir in bin sbin lib lib64; do mkdir -p "$1/usr/$dir" && ln -s "usr/$dir" "$1/$dir"; done`,
+  ...["doc", "man", "info"].map((dir) => `--dpkgopt=path-exclude=/usr/share/${dir}/*`),
+  // The downloads are what was extracted: their versions name the image's tag.
+  `--extract-hook=for deb in "$1"/var/cache/apt/archives/*.deb; do dpkg-deb --show --showformat='\${Package} \${Version}\\n' "$deb"; done >"$${VERSIONS_VARIABLE}"`,
+  // The next hook removes apt's state whole; mmdebstrap's cleanup of it would find nothing to clean.
+  "--skip=cleanup/apt",
+  // What mmdebstrap writes for apt and dpkg, and the host's names and resolver; Docker gives each
+  // container its own /etc/hostname and /etc/resolv.conf.
+  `--extract-hook=cd "$1" && rm -r etc/apt/sources.list etc/dpkg/dpkg.cfg.d/99mmdebstrap etc/fstab etc/hostname etc/resolv.conf var/cache/apt var/lib/apt var/lib/dpkg/arch var/lib/dpkg/status var/log/apt`,
+  // The recipe's files over the packages' (/etc/passwd, say), with their owners and modes.
+  `--extract-hook=cp -a "$${FILES_VARIABLE}"/. "$1"/`,
+];
+
+/** Declares the merged /usr that LAYER_OPTIONS' setup hook makes. */
 const MERGED_USR = "usr-is-merged";
-
-/** Runs `producer | consumer`, failing if either does. */
-async function pipe(producer: readonly string[], consumer: readonly string[], what: string): Promise<void> {
-  const first = spawn(producer[0], producer.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-  const second = spawn(consumer[0], consumer.slice(1), { stdio: ["pipe", "ignore", "pipe"] });
-  const stderr: Buffer[] = [];
-  const exits = [first, second].map(
-    (child) =>
-      new Promise<number | null>((resolve, reject) => {
-        child.on("error", (err) => reject(new SandboxError(`${what}: ${err.message}`)));
-        child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
-        child.on("close", resolve);
-      }),
-  );
-  // A consumer that dies early reports its own failure; the producer's EPIPE adds nothing.
-  second.stdin.on("error", () => undefined);
-  first.stdout.pipe(second.stdin);
-  const codes = await Promise.all(exits);
-  if (codes.some((code) => code !== 0)) {
-    throw new SandboxError(
-      `${what} failed: ${lastNonEmptyLine(Buffer.concat(stderr).toString()) ?? `status ${codes.join(", ")}`}`,
-    );
-  }
-}
-
-/**
- * Unpacks packages as `dpkg -x` does, into a merged /usr like every Debian image since bookworm:
- * dpkg -x would replace the /lib symlink with a directory, so the data goes through GNU tar with
- * --keep-directory-symlink instead.
- */
-async function unpackPackages(packages: readonly DebianPackage[], root: string): Promise<void> {
-  for (const dir of ["bin", "sbin", "lib", "lib64"]) {
-    fs.mkdirSync(path.join(root, "usr", dir), { recursive: true });
-    fs.symlinkSync(`usr/${dir}`, path.join(root, dir));
-  }
-  for (const pkg of packages) {
-    await pipe(
-      ["dpkg-deb", "--fsys-tarfile", pkg.file],
-      ["tar", "--extract", "--file=-", "--keep-directory-symlink", `--directory=${root}`],
-      `unpacking ${path.basename(pkg.file)}`,
-    );
-  }
-  // Documentation only; Docker's Debian images leave it out as well.
-  for (const dir of ["doc", "man", "info"]) {
-    fs.rmSync(path.join(root, "usr", "share", dir), { recursive: true, force: true });
-  }
-}
 
 function writeFiles(root: string, files: readonly ImageFile[]): void {
   for (const file of files) {
@@ -722,7 +352,6 @@ function writeFiles(root: string, files: readonly ImageFile[]): void {
     if (file.content === undefined) {
       fs.mkdirSync(target, { recursive: true });
     } else {
-      fs.rmSync(target, { force: true });
       fs.writeFileSync(target, file.content);
     }
     // After creation: the umask must not take the sticky or write bits away.
@@ -731,44 +360,147 @@ function writeFiles(root: string, files: readonly ImageFile[]): void {
   }
 }
 
-async function buildImage(recipe: ImageRecipe, work: string, log: (line: string) => void): Promise<BuiltImage> {
-  const name = recipe.repository.replace(/\W/g, "-");
-  const layers: Layer[] = [];
-  let namedAfter: DebianPackage | undefined;
+/** The packages mmdebstrap extracted, by name, with their versions. */
+function readVersions(file: string): Map<string, string> {
+  return new Map(
+    fs
+      .readFileSync(file, "utf8")
+      .split("\n")
+      .filter((line) => line !== "")
+      .map((line) => line.split(" ") as [string, string]),
+  );
+}
+
+/**
+ * A layer of files alone, archived like mmdebstrap's: sorted, owned by numbers, every time stamp 0,
+ * so the same files give the same layer (GNU's format: pax's would record access and change times).
+ * umoci's insert would keep the files' time stamps and give the root directory an entry named "/".
+ */
+function archiveFiles(root: string, file: string): Promise<string> {
+  return check("tar", [
+    "--create",
+    `--file=${file}`,
+    "--format=gnu",
+    `--directory=${root}`,
+    "--sort=name",
+    "--numeric-owner",
+    "--mtime=@0",
+    ".",
+  ]);
+}
+
+/** The options of `umoci config` that give the image its config (`umoci new` starts it empty). */
+function umociConfig(config: ContainerConfig, labels: Record<string, string>): string[] {
+  const option = (name: string, values: readonly string[] | undefined) =>
+    (values ?? []).map((value) => `--config.${name}=${value}`);
+  return [
+    // A fixed time, like the layers': a rebuild of the same files changes no digest.
+    `--created=${new Date(0).toISOString()}`,
+    `--architecture=${ARCHITECTURE}`,
+    "--os=linux",
+    ...option("env", config.Env),
+    ...option("entrypoint", config.Entrypoint),
+    ...option("cmd", config.Cmd),
+    ...option("user", config.User === undefined ? [] : [config.User]),
+    ...option("workingdir", [config.WorkingDir]),
+    ...option("stopsignal", config.StopSignal === undefined ? [] : [config.StopSignal]),
+    ...option("exposedports", Object.keys(config.ExposedPorts ?? {})),
+    ...option(
+      "label",
+      Object.entries(labels).map(([key, value]) => `${key}=${value}`),
+    ),
+  ];
+}
+
+/** The reference of the image in its layout. */
+const REFERENCE = "image";
+
+async function buildImage(
+  recipe: ImageRecipe,
+  work: string,
+  source: AptSource,
+  log: (line: string) => void,
+): Promise<BuiltImage> {
+  const paths = buildPaths(work, recipe);
+  fs.rmSync(paths.dir, { recursive: true, force: true });
+  fs.mkdirSync(paths.dir, { recursive: true });
+  const image = `${paths.layout}:${REFERENCE}`;
+  await check("umoci", ["init", `--layout=${paths.layout}`]);
+  await check("umoci", ["new", `--image=${image}`]);
+  let versions: Map<string, string> | undefined;
   for (const [index, layer] of recipe.layers.entries()) {
-    const root = path.join(work, `${name}-${recipe.suite}-${index}`);
-    fs.rmSync(root, { recursive: true, force: true });
-    fs.mkdirSync(root, { recursive: true });
+    const files = paths.files(index);
+    fs.mkdirSync(files);
+    writeFiles(files, layer.files);
+    const tarball = paths.layer(index);
     if (layer.packages.length > 0) {
-      const packages = await debianPackages(recipe.suite, [...layer.packages, MERGED_USR], { withDependencies: true });
-      namedAfter ??= packages.find((pkg) => pkg.name === recipe.namedAfter);
-      await unpackPackages(packages, root);
+      await extractPackages(recipe.suite, [...layer.packages, MERGED_USR], tarball, source, LAYER_OPTIONS, {
+        [FILES_VARIABLE]: files,
+        [VERSIONS_VARIABLE]: paths.versions,
+      });
+      versions ??= readVersions(paths.versions);
+    } else {
+      await archiveFiles(files, tarball);
     }
-    writeFiles(root, layer.files);
-    layers.push(await tarLayer(root, `${root}.tar.gz`));
-    fs.rmSync(root, { recursive: true, force: true });
+    // The image's history would carry the build's time: every umoci step leaves it out.
+    await check("umoci", ["raw", "add-layer", "--no-history", `--image=${image}`, tarball]);
+    fs.rmSync(tarball);
+    fs.rmSync(files, { recursive: true });
   }
-  if (namedAfter === undefined) {
+  const version = versions?.get(recipe.namedAfter);
+  if (version === undefined) {
     throw new SandboxError(
       `the ${recipe.repository} image of Debian ${recipe.suite} holds no ${recipe.namedAfter} package`,
     );
   }
-  const tag = recipe.tag ?? `${recipe.tagPrefix ?? ""}${upstreamTag(namedAfter.version)}`;
-  const debian = `Debian ${recipe.suite} ${namedAfter.name} ${namedAfter.version}`;
-  const source = recipe.payload ? `${recipe.payload} on ${debian}` : debian;
-  const config = imageConfig(recipe.config, { "org.opencontainers.image.source": source }, layers);
-  const manifest = imageManifest(config, layers);
-  const megabytes = (layers.reduce((sum, layer) => sum + layer.size, 0) / 1e6).toFixed(1);
-  log(`built ${recipe.repository}:${tag} (${megabytes} MB compressed) from ${source}`);
-  return { repository: recipe.repository, tag, source, manifest, config, layers };
+  const tag = recipe.tag ?? `${recipe.tagPrefix ?? ""}${upstreamTag(version)}`;
+  const debian = `Debian ${recipe.suite} ${recipe.namedAfter} ${version}`;
+  const label = recipe.payload ? `${recipe.payload} on ${debian}` : debian;
+  await check("umoci", [
+    "config",
+    "--no-history",
+    `--image=${image}`,
+    ...umociConfig(recipe.config, { "org.opencontainers.image.source": label }),
+  ]);
+  // umoci keeps the blobs of every step's image; only the last is wanted.
+  await check("umoci", ["gc", `--layout=${paths.layout}`]);
+  log(`built ${recipe.repository}:${tag} from ${label}`);
+  return { repository: recipe.repository, tag, source: label, oci: `oci:${image}` };
 }
 
-/** Builds every recipe, their layers in `work`; the images of different suites build side by side. */
+/** Builds every recipe in `work`, side by side: each mmdebstrap has an apt of its own. */
 export function buildImages(
   recipes: readonly ImageRecipe[],
   work: string,
   log: (line: string) => void,
+  source: AptSource = machineAptSource,
 ): Promise<BuiltImage[]> {
   fs.mkdirSync(work, { recursive: true });
-  return Promise.all(recipes.map((recipe) => buildImage(recipe, work, log)));
+  return Promise.all(recipes.map((recipe) => buildImage(recipe, work, source, log)));
+}
+
+/** skopeo's trust policy for the copies: the images are our own, unsigned, never from elsewhere. */
+const ACCEPT_ANY = `${JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] })}\n`;
+
+/**
+ * Copies a built image to `destination` (skopeo's name: a registry's `docker://...`, or `dir:...`)
+ * as a Docker image (schema 2), the manifest Docker Hub serves its images with; returns its
+ * manifest's digest. The build registry answers plain HTTP, on loopback, to anyone.
+ */
+export async function copyImage(image: BuiltImage, destination: string, work: string): Promise<string> {
+  const policy = path.join(work, "policy.json");
+  const digestFile = path.join(work, `${image.repository.replace(/\W/g, "-")}-${image.tag}.digest`);
+  fs.writeFileSync(policy, ACCEPT_ANY);
+  await check("skopeo", [
+    `--policy=${policy}`,
+    "copy",
+    "--quiet",
+    "--format=v2s2",
+    "--dest-tls-verify=false",
+    "--dest-no-creds",
+    `--digestfile=${digestFile}`,
+    image.oci,
+    destination,
+  ]);
+  return fs.readFileSync(digestFile, "utf8").trim();
 }

@@ -4,8 +4,9 @@
 // on DOCKER_HUB's address with TLS from the sandbox CA, so the VMs' dockerd logs in and pulls
 // `haproxy:TAG` and `mempirate/mockhub:v0.0.6` as it does on Azure.
 //
-// The content is built once per recipe into the cache (cachePaths.dockerHub): the images are pushed
-// through a temporary registry's HTTP API, so the storage is laid out by the registry itself.
+// The content is built once per recipe into the cache (cachePaths.dockerHub): skopeo pushes the
+// images into a temporary registry of our own, so the storage is laid out by the registry itself
+// (the hub's is read-only).
 import { spawn } from "child_process";
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
@@ -18,15 +19,15 @@ import type { DockerHubDoubleConfig, DockerHubPolicy, DockerHubRequest } from ".
 import {
   BuiltImage,
   buildImages,
-  debianPackages,
+  copyImage,
   dockerHubImageRecipes,
+  extractPackages,
   ImageRecipe,
-  MEDIA_TYPES,
-  sha256Digest,
+  machineAptSource,
+  toolVersions,
 } from "./docker-hub-images";
 import { CACHE_DIR, cachePaths, statePaths } from "../base/paths";
 import {
-  check,
   lastNonEmptyLine,
   livePid,
   SandboxError,
@@ -61,16 +62,18 @@ export interface DockerHubAddress {
 
 const registryBinary = () => path.join(cachePaths.registry, "usr", "bin", "docker-registry");
 
-/** Debian trixie's docker-registry, unpacked into the cache: installing it would start a service on the host. */
+/**
+ * Debian trixie's docker-registry, extracted into the cache with what it depends on: installing it
+ * would start a service on the host.
+ */
 async function ensureRegistry(): Promise<string> {
   const binary = registryBinary();
   if (fs.existsSync(binary)) {
     return binary;
   }
-  const [deb] = await debianPackages("trixie", ["docker-registry"], { withDependencies: false });
   const staging = `${cachePaths.registry}.build`;
   fs.rmSync(staging, { recursive: true, force: true });
-  await check("dpkg", ["-x", deb.file, staging]);
+  await extractPackages("trixie", ["docker-registry"], staging, machineAptSource);
   fs.renameSync(staging, cachePaths.registry);
   return binary;
 }
@@ -170,81 +173,13 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** A request body: bytes, or a file streamed from disk (layers are too big to hold). */
-type Body = Buffer | { file: string };
-
-function request(url: URL, method: string, headers: http.OutgoingHttpHeaders, body?: Body): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-      );
-    });
-    req.on("error", (err) =>
-      reject(new SandboxError(`${method} ${url.pathname} to the build registry failed: ${err.message}`)),
-    );
-    if (body === undefined || Buffer.isBuffer(body)) {
-      req.end(body);
-    } else {
-      fs.createReadStream(body.file).on("error", reject).pipe(req);
-    }
-  });
-}
-
-/** The registry's answer when it is not the expected one, for an error message. */
-function unexpected(what: string, reply: Reply): SandboxError {
-  return new SandboxError(
-    `the build registry refused ${what}: HTTP ${reply.status} ${reply.body.trim().slice(0, 300)}`,
-  );
-}
-
-/** Uploads one blob (a file, or bytes) monolithically: POST for an upload, PUT it with its digest. */
-async function pushBlob(base: URL, repository: string, digest: string, size: number, content: Body): Promise<void> {
-  const started = await request(new URL(`/v2/${repository}/blobs/uploads/`, base), "POST", { "content-length": 0 });
-  if (started.status !== 202 || typeof started.headers.location !== "string") {
-    throw unexpected(`an upload to ${repository}`, started);
-  }
-  const upload = new URL(started.headers.location, base);
-  upload.searchParams.set("digest", digest);
-  const put = await request(
-    upload,
-    "PUT",
-    { "content-type": "application/octet-stream", "content-length": size },
-    content,
-  );
-  if (put.status !== 201 || put.headers["docker-content-digest"] !== digest) {
-    throw unexpected(`blob ${digest} of ${repository}`, put);
-  }
-}
-
-async function pushImage(base: URL, image: BuiltImage): Promise<DockerHubImage> {
-  for (const layer of image.layers) {
-    await pushBlob(base, image.repository, layer.digest, layer.size, { file: layer.file });
-  }
-  await pushBlob(base, image.repository, sha256Digest(image.config), image.config.length, image.config);
-  const digest = sha256Digest(image.manifest);
-  const put = await request(
-    new URL(`/v2/${image.repository}/manifests/${image.tag}`, base),
-    "PUT",
-    { "content-type": MEDIA_TYPES.manifest, "content-length": image.manifest.length },
-    image.manifest,
-  );
-  if (put.status !== 201 || put.headers["docker-content-digest"] !== digest) {
-    throw unexpected(`the manifest of ${image.repository}:${image.tag}`, put);
-  }
+async function pushImage(address: DockerHubAddress, image: BuiltImage, work: string): Promise<DockerHubImage> {
+  const destination = `docker://${address.host}:${address.port}/${image.repository}:${image.tag}`;
   return {
     repository: image.repository,
     tag: image.tag,
     reference: `${image.repository.replace(/^library\//, "")}:${image.tag}`,
-    digest,
+    digest: await copyImage(image, destination, work),
     source: image.source,
   };
 }
@@ -277,10 +212,9 @@ async function pushImages(
   });
   try {
     await waitForRegistry(address, false, () => running, logFile, "the build registry");
-    const base = new URL(`http://${address.host}:${address.port}`);
     const pushed: DockerHubImage[] = [];
     for (const image of images) {
-      pushed.push(await pushImage(base, image));
+      pushed.push(await pushImage(address, image, work));
     }
     return pushed;
   } finally {
@@ -291,11 +225,11 @@ async function pushImages(
 
 /**
  * The recipes hold everything the content is made from (file contents included), and the builder
- * decides how: a change in either builds new content.
+ * and the tools it runs decide how: a change in any builds new content.
  */
-function contentHash(recipes: readonly ImageRecipe[]): string {
+function contentHash(recipes: readonly ImageRecipe[], tools: readonly string[]): string {
   const builder = fs.readFileSync(path.join(__dirname, "docker-hub-images.ts"));
-  return createHash("sha256").update(JSON.stringify(recipes)).update(builder).digest("hex").slice(0, 16);
+  return createHash("sha256").update(JSON.stringify({ recipes, tools })).update(builder).digest("hex").slice(0, 16);
 }
 
 function readIndex(dir: string): DockerHubImage[] {
@@ -335,7 +269,7 @@ export interface DockerHubContent {
  */
 export async function ensureDockerHubContent(log: (line: string) => void = () => undefined): Promise<DockerHubContent> {
   const recipes = dockerHubImageRecipes();
-  const dir = cachePaths.dockerHub(contentHash(recipes));
+  const dir = cachePaths.dockerHub(contentHash(recipes, await toolVersions()));
   const built = !fs.existsSync(path.join(dir, INDEX_FILE));
   if (built) {
     const staging = `${dir}.build`;

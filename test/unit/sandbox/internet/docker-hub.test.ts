@@ -1,6 +1,7 @@
-// The sandbox's Docker Hub (sandbox/internet/docker-hub.ts, sandbox/internet/docker-hub-images.ts), the parts that need neither
-// root, network nor a registry: tags from Debian versions, reading apt-cache, layers, configs and
-// manifests, the registry's configuration, and the haproxy images' entrypoint.
+// The sandbox's Docker Hub (sandbox/internet/docker-hub.ts, sandbox/internet/docker-hub-images.ts), the parts that need
+// no network nor a registry: tags from Debian versions, an image built by mmdebstrap, umoci and
+// skopeo from a Debian archive of our own (root and those tools), the registry's configuration, the
+// haproxy images' entrypoint and the recipes.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -10,18 +11,13 @@ import { after, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { registryConfig } from "../../../../sandbox/internet/docker-hub";
 import {
-  debFileName,
-  dependencyClosure,
+  buildImages,
+  copyImage,
   dockerHubImageRecipes,
-  imageConfig,
-  imageManifest,
-  MEDIA_TYPES,
-  parseAptCacheDepends,
-  parseStanzas,
-  tarLayer,
+  ImageRecipe,
   upstreamTag,
 } from "../../../../sandbox/internet/docker-hub-images";
-import { SandboxError } from "../../../../sandbox/base/proc";
+import { findOnPath, SandboxError } from "../../../../sandbox/base/proc";
 import { execFileAsync, shellcheck } from "../../../support/processes";
 
 const ENTRYPOINT = path.join(
@@ -46,171 +42,222 @@ test("an image's tag is the upstream version of its Debian package", () => {
   assert.throws(() => upstreamTag("-1"), SandboxError);
 });
 
-test("apt-get download names a package's file with the epoch's colon quoted", () => {
-  assert.equal(
-    debFileName("zlib1g", "1:1.3.dfsg+really1.3.1-1+deb13u1", "amd64"),
-    "zlib1g_1%3a1.3.dfsg+really1.3.1-1+deb13u1_amd64.deb",
+/** A Debian package of our own: its control fields and its files (path: content). */
+interface FakePackage {
+  name: string;
+  version: string;
+  depends?: string;
+  files: Record<string, string>;
+}
+
+/**
+ * A flat Debian archive of a few packages of our own, as apt reads one: the packages, their index,
+ * and a Release naming the index's hash. No network, and packages small enough to build in a second.
+ */
+async function fakeArchive(dir: string, packages: readonly FakePackage[]): Promise<string> {
+  const stanzas: string[] = [];
+  for (const pkg of packages) {
+    const root = path.join(dir, "src", pkg.name);
+    fs.mkdirSync(path.join(root, "DEBIAN"), { recursive: true });
+    const control = [
+      `Package: ${pkg.name}`,
+      `Version: ${pkg.version}`,
+      "Architecture: amd64",
+      "Maintainer: flowproxy-staging tests <tests@invalid>",
+      ...(pkg.depends ? [`Depends: ${pkg.depends}`] : []),
+      `Description: ${pkg.name} for the image build's tests`,
+    ];
+    fs.writeFileSync(path.join(root, "DEBIAN", "control"), `${control.join("\n")}\n`);
+    for (const [file, content] of Object.entries(pkg.files)) {
+      fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+      fs.writeFileSync(path.join(root, file), content, { mode: 0o755 });
+    }
+    const deb = `${pkg.name}_amd64.deb`;
+    await execFileAsync("dpkg-deb", ["--build", "--root-owner-group", root, path.join(dir, deb)]);
+    const bytes = fs.readFileSync(path.join(dir, deb));
+    stanzas.push(
+      [...control, `Filename: ./${deb}`, `Size: ${bytes.length}`, `SHA256: ${sha256(bytes).slice(7)}`].join("\n"),
+    );
+  }
+  const index = Buffer.from(`${stanzas.join("\n\n")}\n`);
+  fs.writeFileSync(path.join(dir, "Packages"), index);
+  fs.writeFileSync(
+    path.join(dir, "Release"),
+    `Architectures: amd64\nSHA256:\n ${sha256(index).slice(7)} ${index.length} Packages\n`,
   );
-  assert.equal(debFileName("dash", "0.5.12-12", "amd64"), "dash_0.5.12-12_amd64.deb");
-});
+  // copy: rather than file:, which mmdebstrap would have to reach from inside the new root.
+  return `deb [trusted=yes] copy://${dir} ./`;
+}
 
-// Trimmed from `apt-cache depends --recurse --important haproxy dash` on bookworm.
-const BOOKWORM_DEPENDS = `haproxy
-  PreDepends: init-system-helpers
-  Depends: libc6
-  Depends: libsystemd0
-    libelogind0
-  Depends: adduser
-dash
-  PreDepends: libc6
-init-system-helpers
- |Depends: usrmerge
-  Depends: usr-is-merged
-    usrmerge
-libc6
-libsystemd0
-  Depends: libc6
-libelogind0
-  Depends: libc6
-adduser
-  Depends: passwd
- |Depends: debconf
-  Depends: <debconf-2.0>
-    cdebconf
-    debconf
-usrmerge
-  Depends: <perl:any>
-    perl
-usr-is-merged
-passwd
-  Depends: libc6
-debconf
-cdebconf
-  Depends: libc6
-perl
-  Depends: libc6
-<debconf-2.0>
-<perl:any>
-`;
-
-test("the closure takes, per dependency, the first package apt-cache lists, and a virtual one's first provider", () => {
-  const graph = parseAptCacheDepends(BOOKWORM_DEPENDS);
-  assert.deepEqual(dependencyClosure(graph, ["haproxy", "dash"]), [
-    "adduser",
-    "dash",
-    "debconf",
-    "haproxy",
-    "init-system-helpers",
-    "libc6",
-    "libsystemd0",
-    "passwd",
-    "perl",
-    "usrmerge",
-  ]);
-});
-
-test("the closure prefers an alternative already asked for, and never a provider that replaces a real package", () => {
-  const closure = dependencyClosure(parseAptCacheDepends(BOOKWORM_DEPENDS), ["haproxy", "dash", "usr-is-merged"]);
-  assert.ok(closure.includes("usr-is-merged"));
-  assert.ok(!closure.includes("usrmerge"));
-  assert.ok(!closure.includes("perl"));
-  assert.ok(!closure.includes("libelogind0"), "libelogind0 would overwrite libsystemd0's library");
-  assert.ok(!closure.includes("cdebconf"));
-});
-
-test("a dependency nothing provides fails, naming it and who needs it", () => {
-  const graph = parseAptCacheDepends("foo\n  Depends: <bar>\n<bar>\n");
-  assert.throws(() => dependencyClosure(graph, ["foo"]), {
-    name: "SandboxError",
-    message: /no package provides bar, which foo depends on/,
-  });
-  assert.throws(() => dependencyClosure(graph, ["baz"]), { name: "SandboxError", message: /did not list baz/ });
-});
-
-test("apt-cache depends output it cannot read is an error, not a silently smaller closure", () => {
-  assert.throws(() => parseAptCacheDepends("foo\n  Recommends: bar\n"), {
-    name: "SandboxError",
-    message: /Recommends: bar/,
-  });
-});
-
-test("apt-cache show stanzas are read field by field, continuation lines left out", () => {
-  const text =
-    "Package: dash\nVersion: 0.5.12-12\nArchitecture: amd64\nDescription: POSIX shell\n a continuation: line\n\nPackage: libc6\nVersion: 2.41-12\nArchitecture: amd64\n";
-  assert.deepEqual(
-    parseStanzas(text).map((s) => [s.Package, s.Version, s.Architecture, s.a]),
-    [
-      ["dash", "0.5.12-12", "amd64", undefined],
-      ["libc6", "2.41-12", "amd64", undefined],
-    ],
-  );
-});
-
-test("a layer is a reproducible gzip tar: digest of the blob, diff_id of the tar, time stamps 0", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-layer-"));
-  const root = path.join(dir, "root");
-  fs.mkdirSync(path.join(root, "etc"), { recursive: true });
-  fs.writeFileSync(path.join(root, "etc", "hello"), "hello\n");
-  const layer = await tarLayer(root, path.join(dir, "layer.tar.gz"));
-  const blob = fs.readFileSync(layer.file);
-  assert.equal(layer.digest, sha256(blob));
-  assert.equal(layer.size, blob.length);
-  assert.equal(layer.diffId, sha256(gunzipSync(blob)));
-  const listing = await execFileAsync("tar", ["--list", "--verbose", "--numeric-owner", "--utc", "--file", layer.file]);
-  assert.match(listing, /1970-01-01 00:00 etc\/hello$/m);
-  assert.deepEqual(
-    listing
-      .trim()
-      .split("\n")
-      .map((line) => line.split(/\s+/).pop()),
-    ["etc/", "etc/hello"],
-  );
-  const again = await tarLayer(root, path.join(dir, "again.tar.gz"));
-  assert.equal(again.digest, layer.digest);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-const LAYERS = [
-  { digest: "sha256:aa", diffId: "sha256:11", size: 10 },
-  { digest: "sha256:bb", diffId: "sha256:22", size: 20 },
+const FAKE_PACKAGES: FakePackage[] = [
+  {
+    name: "fake-server",
+    version: "1:2.4.1-3",
+    depends: "fake-lib",
+    files: { "usr/sbin/fake-server": "#!/bin/sh\n", "usr/share/doc/fake-server/README": "docs\n" },
+  },
+  // Into /lib, as bookworm's packages still ship: it must land in /usr/lib through the merged /usr.
+  { name: "fake-lib", version: "1.0-1", files: { "./lib/x86_64-linux-gnu/libfake.so.1": "lib\n" } },
+  { name: "usr-is-merged", version: "39", files: {} },
 ];
 
-test("the image config is Docker's, for linux/amd64, with the layers' diff_ids in order and the source label", () => {
-  const container = {
-    Env: ["PATH=/usr/bin"],
-    Entrypoint: ["/e"],
-    Cmd: ["c"],
-    User: "u",
-    WorkingDir: "/w",
-    StopSignal: "SIGUSR1",
-  };
-  const config = JSON.parse(
-    imageConfig(container, { "org.opencontainers.image.source": "Debian trixie x 1-1" }, LAYERS).toString(),
-  ) as Record<string, unknown>;
-  assert.equal(config.architecture, "amd64");
-  assert.equal(config.os, "linux");
-  assert.deepEqual(config.rootfs, { type: "layers", diff_ids: ["sha256:11", "sha256:22"] });
-  assert.deepEqual(config.config, {
-    ...container,
-    Labels: { "org.opencontainers.image.source": "Debian trixie x 1-1" },
-  });
-});
-
-test("the manifest is schema 2, naming the config and the gzip layers by digest and size", () => {
-  const config = Buffer.from('{"x":1}');
-  const manifest = JSON.parse(imageManifest(config, LAYERS).toString()) as unknown;
-  assert.deepEqual(manifest, {
-    schemaVersion: 2,
-    mediaType: "application/vnd.docker.distribution.manifest.v2+json",
-    config: {
-      mediaType: "application/vnd.docker.container.image.v1+json",
-      size: config.length,
-      digest: sha256(config),
+const FAKE_RECIPE: ImageRecipe = {
+  repository: "example/fake-server",
+  tagPrefix: "v",
+  suite: "trixie",
+  namedAfter: "fake-server",
+  layers: [
+    {
+      packages: ["fake-server"],
+      files: [
+        {
+          path: "/etc/passwd",
+          mode: 0o644,
+          content: "root:x:0:0:root:/root:/bin/sh\nfake:x:99:99:fake:/var/lib/fake:/usr/sbin/nologin\n",
+        },
+        { path: "/var/lib/fake", mode: 0o755, uid: 99, gid: 99 },
+        { path: "/tmp", mode: 0o1777 },
+      ],
     },
-    layers: LAYERS.map((l) => ({ mediaType: MEDIA_TYPES.layer, size: l.size, digest: l.digest })),
-  });
-  assert.equal(MEDIA_TYPES.layer, "application/vnd.docker.image.rootfs.diff.tar.gzip");
-});
+    { packages: [], files: [{ path: "/usr/local/lib/fake/app.js", mode: 0o644, content: "app\n" }] },
+  ],
+  config: {
+    Env: ["PATH=/usr/bin", "PORT=1"],
+    Entrypoint: ["/usr/sbin/fake-server", "--serve"],
+    Cmd: ["-f", "/etc/fake.cfg"],
+    User: "fake",
+    WorkingDir: "/var/lib/fake",
+    StopSignal: "SIGUSR1",
+    ExposedPorts: { "9090/tcp": {} },
+  },
+};
+
+const buildMissing =
+  process.getuid?.() !== 0
+    ? "needs root (mmdebstrap's root mode, files owned by other users)"
+    : ["mmdebstrap", "umoci", "skopeo", "dpkg-deb"]
+        .find((tool) => findOnPath(tool) === undefined)
+        ?.replace(/^/, "needs ")
+        .concat(" (bash bootstrap/bootstrap.sh)");
+
+/** The image as a registry would hold it: skopeo's copy into a directory, the manifest and blobs by digest. */
+interface CopiedImage {
+  digest: string;
+  manifest: Buffer;
+  blob: (digest: string) => Buffer;
+}
+
+async function buildAndCopy(dir: string, source: string): Promise<{ tag: string; copied: CopiedImage }> {
+  const work = path.join(dir, "work");
+  const [image] = await buildImages(
+    [FAKE_RECIPE],
+    work,
+    () => undefined,
+    () => source,
+  );
+  const out = path.join(dir, "copied");
+  const digest = await copyImage(image, `dir:${out}`, work);
+  return {
+    tag: image.tag,
+    copied: {
+      digest,
+      manifest: fs.readFileSync(path.join(out, "manifest.json")),
+      blob: (d) => fs.readFileSync(path.join(out, d.replace(/^sha256:/, ""))),
+    },
+  };
+}
+
+/** A layer's entries as `tar --list --verbose` shows them: mode, owner, time and name (a link's target too). */
+async function layerListing(tarball: Buffer, dir: string, name: string): Promise<string[]> {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, tarball);
+  const listing = await execFileAsync("tar", ["--list", "--verbose", "--numeric-owner", "--utc", `--file=${file}`]);
+  return listing
+    .trim()
+    .split("\n")
+    .map((line) => line.replace(/\s+/g, " ").replace(/ \d+ (\d{4}-)/, " $1"));
+}
+
+test(
+  "an image is its recipe's packages with their dependencies, extracted into a merged /usr without docs or apt's state, plus its files, as Docker's schema 2 with a fixed time",
+  { skip: buildMissing },
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-build-"));
+    try {
+      const source = await fakeArchive(path.join(dir, "archive"), FAKE_PACKAGES);
+      // Two builds side by side: the second only has to give the same image.
+      const [{ tag, copied }, again] = await Promise.all(
+        ["first", "again"].map((name) => buildAndCopy(path.join(dir, name), source)),
+      );
+      assert.equal(tag, "v2.4.1", "the tag prefix and the upstream version of namedAfter");
+      assert.equal(copied.digest, sha256(copied.manifest));
+      const manifest = JSON.parse(copied.manifest.toString()) as {
+        mediaType: string;
+        config: { mediaType: string; digest: string };
+        layers: { mediaType: string; digest: string }[];
+      };
+      assert.equal(manifest.mediaType, "application/vnd.docker.distribution.manifest.v2+json");
+      assert.equal(manifest.config.mediaType, "application/vnd.docker.container.image.v1+json");
+      assert.deepEqual(
+        manifest.layers.map((layer) => layer.mediaType),
+        ["application/vnd.docker.image.rootfs.diff.tar.gzip", "application/vnd.docker.image.rootfs.diff.tar.gzip"],
+      );
+      const config = JSON.parse(copied.blob(manifest.config.digest).toString()) as Record<string, unknown>;
+      const layers = manifest.layers.map((layer) => gunzipSync(copied.blob(layer.digest)));
+      assert.deepEqual(config, {
+        created: "1970-01-01T00:00:00Z",
+        architecture: "amd64",
+        os: "linux",
+        config: {
+          ...FAKE_RECIPE.config,
+          Labels: { "org.opencontainers.image.source": "Debian trixie fake-server 1:2.4.1-3" },
+        },
+        rootfs: { type: "layers", diff_ids: layers.map(sha256) },
+      });
+
+      const packages = await layerListing(layers[0], dir, "packages.tar");
+      const names = packages.map((line) => line.split(" ").slice(4).join(" "));
+      for (const expected of [
+        "drwxr-xr-x 0/0 1970-01-01 00:00 ./usr/sbin/",
+        "-rwxr-xr-x 0/0 1970-01-01 00:00 ./usr/sbin/fake-server",
+        "-rwxr-xr-x 0/0 1970-01-01 00:00 ./usr/lib/x86_64-linux-gnu/libfake.so.1",
+        "lrwxrwxrwx 0/0 1970-01-01 00:00 ./lib -> usr/lib",
+        "lrwxrwxrwx 0/0 1970-01-01 00:00 ./bin -> usr/bin",
+        "-rw-r--r-- 0/0 1970-01-01 00:00 ./etc/passwd",
+        "drwxr-xr-x 99/99 1970-01-01 00:00 ./var/lib/fake/",
+        "drwxrwxrwt 0/0 1970-01-01 00:00 ./tmp/",
+      ]) {
+        assert.ok(packages.includes(expected), `${expected} in\n${packages.join("\n")}`);
+      }
+      for (const absent of [
+        /^\.\/usr\/share\/doc\/./,
+        /^\.\/etc\/apt\/sources\.list$/,
+        /^\.\/var\/(lib|cache)\/apt\//,
+        /^\.\/var\/lib\/dpkg\/(arch|status)$/,
+        /^\.\/dev\//,
+        /^\.\/etc\/(hostname|resolv\.conf|fstab)$/,
+      ]) {
+        assert.deepEqual(
+          names.filter((name) => absent.test(name)),
+          [],
+          `nothing matches ${absent}`,
+        );
+      }
+      assert.deepEqual(await layerListing(layers[1], dir, "files.tar"), [
+        "drwxr-xr-x 0/0 1970-01-01 00:00 ./",
+        "drwxr-xr-x 0/0 1970-01-01 00:00 ./usr/",
+        "drwxr-xr-x 0/0 1970-01-01 00:00 ./usr/local/",
+        "drwxr-xr-x 0/0 1970-01-01 00:00 ./usr/local/lib/",
+        "drwxr-xr-x 0/0 1970-01-01 00:00 ./usr/local/lib/fake/",
+        "-rw-r--r-- 0/0 1970-01-01 00:00 ./usr/local/lib/fake/app.js",
+      ]);
+
+      assert.equal(again.copied.digest, copied.digest, "the same packages and files give the same image");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test("the hub serves read-only, never purges, and speaks TLS with the given certificate", () => {
   const text = registryConfig({
