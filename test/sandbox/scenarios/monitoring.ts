@@ -259,10 +259,8 @@ export async function verifyMonitoring(): Promise<string> {
 
 /** index.ts with the metrics ports' VNet rule allowing instead of denying: the NSG no longer keeps the other proxies out. */
 const withMetricsOpenToVnets = (text: string): string => {
-  const changed = text.replace(
-    'source: "VirtualNetwork", access: "Deny" as const',
-    'source: "VirtualNetwork", access: "Allow" as const',
-  );
+  // Whitespace as the formatter leaves it: the rule's fields may sit on one line or several.
+  const changed = text.replace(/(source: "VirtualNetwork",\s*access: )"Deny"( as const)/, '$1"Allow"$2');
   assert.notEqual(changed, text, "index.ts denies the VNets the metrics ports in metricsRules");
   return changed;
 };
