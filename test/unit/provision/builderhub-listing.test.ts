@@ -4,14 +4,14 @@
 // TLS servers on loopback addresses of their own, presenting their certificates on the system port.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import type * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { after, before, beforeEach, test } from "node:test";
 import { BUILDERHUB_API } from "../../../lib/contract";
-import { startMockhub } from "../../doubles/mockhub/server";
 import { selfSignedCertificate, SelfSigned } from "../../support/certificates";
-import { registerFrom, writeHookSettings } from "../../support/hooks";
+import { registerFrom, startBuilderhubDouble, writeHookSettings } from "../../support/hooks";
 import { spawnAsync } from "../../support/processes";
 import { scratchDir } from "../../support/scratch";
 
@@ -26,22 +26,16 @@ const EAST_2 = "127.0.0.4";
 const SILENT = "127.0.0.5";
 const FLEET = `vm-eastus ${EAST}\nvm-westeurope ${WEST}\nvm-eastus-2 ${EAST_2}\nvm-westeurope-2 ${SILENT}\n`;
 
-let mockhub: Awaited<ReturnType<typeof startMockhub>>;
+let mockhub: http.Server;
 let endpoint = "";
 let systemPort = 0;
 const proxies: tls.Server[] = [];
 const certificates: Record<string, SelfSigned> = {};
 
-async function startMockhubDouble(): Promise<void> {
-  mockhub = await startMockhub({
-    systemPort,
-    enableTls: true,
-    host: "127.0.0.1",
-    port: 0,
-    lookup: (ip) => Promise.resolve(`builder-${ip}.flowproxy.internal`),
-    log: () => undefined,
-  });
-  endpoint = `http://127.0.0.1:${(mockhub.address() as AddressInfo).port}`;
+async function restartBuilderhub(): Promise<void> {
+  ({ server: mockhub, endpoint } = await startBuilderhubDouble(systemPort, (ip) =>
+    Promise.resolve(`builder-${ip}.flowproxy.internal`),
+  ));
 }
 
 function listen(server: tls.Server, address: string, port: number): Promise<void> {
@@ -63,7 +57,7 @@ before(async () => {
     systemPort ||= (server.address() as AddressInfo).port;
     proxies.push(server);
   }
-  await startMockhubDouble();
+  await restartBuilderhub();
 });
 
 after(() => {
@@ -74,7 +68,7 @@ after(() => {
 beforeEach(async () => {
   // A restarted mockhub: an empty registry.
   mockhub.close();
-  await startMockhubDouble();
+  await restartBuilderhub();
   fs.rmSync(PROM_FILE, { force: true });
 });
 

@@ -5,13 +5,13 @@
 // loopback addresses of their own; `docker` and `getent` are stubs on PATH that record and answer.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import type * as http from "node:http";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { BUILDERHUB_API } from "../../../lib/contract";
-import { startMockhub } from "../../doubles/mockhub/server";
-import { registerFrom, writeHookSettings } from "../../support/hooks";
+import { registerFrom, startBuilderhubDouble, writeHookSettings } from "../../support/hooks";
 import { spawnAsync } from "../../support/processes";
 import { scratchDir } from "../../support/scratch";
 
@@ -27,7 +27,7 @@ const LEAVING = "127.0.0.5";
 const names = path.join(dir, "names");
 const restarts = path.join(dir, "docker-calls");
 
-let server: Awaited<ReturnType<typeof startMockhub>>;
+let server: http.Server;
 let endpoint = "";
 let systemPort = 0;
 let leavingProxy: net.Server;
@@ -39,18 +39,10 @@ function writeStub(name: string, body: string): void {
 }
 
 async function restartBuilderhub(): Promise<void> {
-  server = await startMockhub({
-    systemPort,
-    enableTls: true,
-    host: "127.0.0.1",
-    port: 0,
-    lookup: async (ip) => {
-      if (reverseNames[ip] === undefined) throw new Error(`no reverse name for ${ip}`);
-      return reverseNames[ip];
-    },
-    log: () => undefined,
-  });
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, endpoint } = await startBuilderhubDouble(systemPort, async (ip) => {
+    if (reverseNames[ip] === undefined) throw new Error(`no reverse name for ${ip}`);
+    return reverseNames[ip];
+  }));
 }
 
 before(async () => {
