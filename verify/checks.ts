@@ -579,13 +579,17 @@ export function decideMonitoring(
   );
 }
 
-async function checkMonitoring(target: Target, hub: BuilderhubVm, proxies: readonly ProxyVm[]): Promise<CheckResult> {
+async function checkMonitoring(
+  target: Target,
+  builderhub: BuilderhubVm,
+  proxies: readonly ProxyVm[],
+): Promise<CheckResult> {
   const others = (vm: ProxyVm) =>
     proxies
       .filter((p) => p !== vm && p.privateIp !== undefined)
       .flatMap((p) => METRICS_PORTS.map((port) => `${p.privateIp}:${port}`));
   const [targets, probes] = await Promise.all([
-    target.ssh(hub.ssh, ["sh", "-c", PROMETHEUS_TARGETS_SCRIPT]),
+    target.ssh(builderhub.ssh, ["sh", "-c", PROMETHEUS_TARGETS_SCRIPT]),
     Promise.all(
       proxies.map(async (vm) => ({
         from: vm.name,
@@ -593,7 +597,7 @@ async function checkMonitoring(target: Target, hub: BuilderhubVm, proxies: reado
       })),
     ),
   ]);
-  return decideMonitoring(hub.name, proxies, targets, probes);
+  return decideMonitoring(builderhub.name, proxies, targets, probes);
 }
 
 // ---- all of it ----
